@@ -1,0 +1,40 @@
+// Where vnetlab keeps things on the host. One place, so the CLI, the supervisor, the grader and the
+// tests agree. Everything can be redirected with environment variables (tests use a temp HOME).
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+
+export interface HostPaths {
+  /** Built images: `<cacheDir>/images/<name>.ext4`. */
+  imageDir: string;
+  /** Per-user runtime root (sockets, pids): `$XDG_RUNTIME_DIR/vnetlab` or `/tmp/vnetlab-<uid>`. */
+  runtimeRoot: string;
+  /** Per-user persistent state root (guest disks): `$XDG_STATE_HOME/vnetlab` or `~/.local/state/vnetlab`. */
+  stateRoot: string;
+}
+
+export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
+  const home = env.HOME || homedir();
+  const cache = env.VNETLAB_CACHE_DIR || join(env.XDG_CACHE_HOME || join(home, '.cache'), 'vnetlab');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  // Unix socket paths must stay under 108 bytes, so the runtime root has to be short.
+  const runtimeRoot = env.VNETLAB_RUNTIME_DIR || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'vnetlab') : join(tmpdir(), `vnetlab-${uid}`));
+  const stateRoot = env.VNETLAB_STATE_DIR || join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'vnetlab');
+  return { imageDir: env.VNETLAB_IMAGE_DIR || join(cache, 'images'), runtimeRoot, stateRoot };
+}
+
+/** Stable id of a lab instance: its name plus a hash of its absolute folder, so two copies of the same lab never clash. */
+export function labIdFor(labRoot: string, labName?: string): string {
+  const abs = resolve(labRoot);
+  const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  const name = (labName || basename(abs)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 16) || 'lab';
+  return `${name}-${hash}`;
+}
+
+export function labRunDir(paths: HostPaths, labId: string): string {
+  return join(paths.runtimeRoot, labId);
+}
+
+export function labStateDir(paths: HostPaths, labId: string): string {
+  return join(paths.stateRoot, 'labs', labId);
+}

@@ -1,0 +1,122 @@
+// The one in-memory lab model. Both front doors (lab.yaml and Netkit/Kathará folders) produce it;
+// the compiler, the editor and the grader consume it. Plain JSON data: no classes, no functions,
+// so it crosses IPC/WebSocket unchanged and snapshots cleanly.
+
+import type { Check } from './checks.ts';
+
+export type LabFormat = 'vnetlab' | 'netkit' | 'kathara';
+
+export interface LabModel {
+  format: LabFormat;
+  /** Absolute path of the lab folder. Every relative path in the model is relative to it. */
+  root: string;
+  /** The file the lab was read from, relative to `root` (`lab.yaml` or `lab.conf`). */
+  sourceFile: string;
+  meta: LabMeta;
+  machines: Machine[];
+  domains: CollisionDomain[];
+  checks: Check[];
+  /** Canvas positions of machines and domains by name. Never affects the compiled plan. */
+  layout: Record<string, { x: number; y: number }>;
+  /** Script run on every machine before its own startup (Netkit/Kathará `shared.startup`). */
+  sharedStartup?: Script;
+  /** Script run on every machine at shutdown before its own shutdown (`shared.shutdown`). */
+  sharedShutdown?: Script;
+  /** Folder (relative to root) exposed read-only at /shared in every guest (Kathará `shared/`), if present. */
+  sharedFolder?: string;
+  /** Folder (relative to root) holding Netkit `ltest` scripts and signatures (`_test`), if present. */
+  testFolder?: string;
+}
+
+export interface LabMeta {
+  /** Short identifier: [a-z0-9][a-z0-9_-]*. Derived from the folder name when the lab does not say. */
+  name: string;
+  title?: string;
+  /** Student instructions, Markdown. */
+  description?: string;
+  version?: string;
+  authors: string[];
+  email?: string;
+  web?: string;
+}
+
+export type MachineKind = 'host' | 'router';
+
+export interface Machine {
+  name: string;
+  /** Drawing hint only (icon on the canvas). */
+  kind: MachineKind;
+  /** vnetlab image name (`tiny`, `debian`). Kathará names are mapped when read; see `imageAlias`. */
+  image: string;
+  /** The image name as written in the lab file, when it was mapped (e.g. `kathara/frr`). */
+  imageAlias?: string;
+  /** Guest memory in MiB (UML `mem=`). */
+  memoryMiB: number;
+  cpus?: number;
+  interfaces: Interface[];
+  startup?: Script;
+  shutdown?: Script;
+  /** A command run after startup (Kathará `exec`, lab.yaml `exec`). Runs in the guest, never on the host. */
+  exec?: string;
+  files: FileEntry[];
+  /** Machines that must be ready before this one boots (lab.dep, lab.yaml `depends_on`). */
+  dependsOn: string[];
+  sysctls: Record<string, string>;
+  env: Record<string, string>;
+  ipv6: boolean;
+  /** Kathará `bridged`: attach an extra NIC to the host-NAT domain. */
+  bridged: boolean;
+  /** Number of extra terminals the lab asks for (Kathará `num_terms`); 1 by default. */
+  consoles: number;
+  /** Where the machine was declared, for diagnostics. */
+  source: SourceRef;
+}
+
+export interface Interface {
+  /** 0 for eth0, 1 for eth1, ... */
+  index: number;
+  /** Name of the collision domain the interface is attached to. */
+  domain: string;
+  /** Fixed MAC (lowercase, colon-separated); otherwise the compiler derives one from names. */
+  mac?: string;
+  /** IPv4 addresses in CIDR form, configured by the guest init before the startup script runs. */
+  ipv4: string[];
+  /** IPv6 addresses in CIDR form. */
+  ipv6: string[];
+  source: SourceRef;
+}
+
+export type DomainKind = 'hub' | 'switch';
+
+export interface CollisionDomain {
+  name: string;
+  /** `hub` repeats every frame to every port (Netkit/Kathará behaviour, the default); `switch` learns MACs. */
+  kind: DomainKind;
+  /** Attach the domain to the host through slirpvde (NAT, no root): guests get 10.0.2.0/24 with gateway 10.0.2.2. */
+  hostNat: boolean;
+  source: SourceRef;
+}
+
+export interface Script {
+  /** The script text exactly as written (CRLF is tolerated by the guest). */
+  text: string;
+  source: SourceRef;
+}
+
+/** A file or folder to place in a guest, relative to the lab folder. */
+export type FileEntry =
+  | { kind: 'file'; guestPath: string; labPath: string; mode?: number; source: SourceRef }
+  | { kind: 'dir'; guestPath: string; labPath: string; source: SourceRef }
+  | { kind: 'inline'; guestPath: string; content: string; mode?: number; source: SourceRef };
+
+export interface SourceRef {
+  /** Relative to the lab root. */
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Minimum memory a Debian 6.1 UML kernel boots with reliably (32M does not). */
+export const MIN_MEMORY_MIB = 64;
+export const DEFAULT_MEMORY_MIB = 128;
+export const MAX_MEMORY_MIB = 4096;

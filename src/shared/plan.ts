@@ -1,0 +1,77 @@
+// The compiled run plan: everything the runtime needs to bring a lab up, and nothing it has to
+// decide. Produced by the pure `compile()` in src/main/compiler; `vnetlab compile --json` prints it.
+// Same lab + same options → byte-identical plan (no randomness, no clocks, sorted keys/arrays).
+
+export interface CompileOptions {
+  /** Per-lab run directory (sockets, pids, FIFOs, console logs). Short: Unix socket paths are limited to 108 bytes. */
+  runDir: string;
+  /** Per-lab persistent state directory (guest disks). Survives stop/start and reboots of the host. */
+  stateDir: string;
+  /** Folder holding built images: `<imageDir>/<name>.ext4`. */
+  imageDir: string;
+  /** UML kernel binary, e.g. /usr/bin/linux.uml. */
+  kernel: string;
+  /** Short stable id of the lab instance (derived from its absolute folder), used in umids. */
+  labId: string;
+}
+
+export interface Plan {
+  planVersion: 1;
+  lab: { name: string; id: string; root: string; format: string };
+  runDir: string;
+  stateDir: string;
+  /** Read-only ext4 image of lab files, built by the runtime from `labFs.entries` before boot, attached to every guest as ubd1. */
+  labFs: LabFsPlan;
+  switches: SwitchPlan[];
+  guests: GuestPlan[];
+  /** Boot order: each wave's guests may boot in parallel once every earlier wave is ready. */
+  waves: string[][];
+}
+
+export interface LabFsPlan {
+  /** Path of the image file the runtime builds. */
+  image: string;
+  /** Files to put in the image: destination inside the image → source. Sorted by `dest`. */
+  entries: LabFsEntry[];
+}
+
+export type LabFsEntry =
+  /** Copy a file or a whole folder from the lab (absolute, already checked to be inside the lab). */
+  | { dest: string; from: string; kind: 'file' | 'dir'; mode?: number }
+  /** Literal content (scripts, generated interface config). */
+  | { dest: string; content: string; mode?: number };
+
+export interface SwitchPlan {
+  domain: string;
+  kind: 'hub' | 'switch';
+  /** vde_switch control directory: guests attach with `ethN=vde,<ctlDir>`. */
+  ctlDir: string;
+  /** vde_switch management socket (for `vnetlab status` port counts). */
+  mgmtSocket: string;
+  /** Full argv, argv[0] is the program (`vde_switch`). Not daemonised: the supervisor owns the process. */
+  argv: string[];
+  /** Extra process for a host-NAT domain (`slirpvde`), started after the switch. */
+  hostNat?: { argv: string[] };
+}
+
+export interface GuestPlan {
+  name: string;
+  umid: string;
+  image: string;
+  imagePath: string;
+  cow: string;
+  memoryMiB: number;
+  /** Full argv, argv[0] is the kernel. Includes `con0=fd:0,fd:1` (console on the pty) and
+   *  `ssl0=fd:3,fd:4` (exec channel on the FIFOs below). */
+  argv: string[];
+  /** Directory holding the guest's FIFOs, console log and pid file. */
+  dir: string;
+  /** Exec channel: the runtime opens `toGuest` for writing as fd 3 of the guest... see docs/ARCHITECTURE.md. */
+  execChannel: { toGuest: string; fromGuest: string };
+  /** The UML management console socket (`uml_mconsole <path> cad|halt|sysrq`). */
+  mconsole: string;
+  interfaces: { name: string; domain: string; mac: string; ctlDir: string }[];
+  dependsOn: string[];
+  /** Extra consoles asked for (Kathará `num_terms` > 1). */
+  consoles: number;
+}

@@ -1,0 +1,39 @@
+// Types of a running lab, shared by the supervisor (src/main/runtime), its clients (CLI, service,
+// grader) and the renderer.
+
+export type MachineState = 'stopped' | 'booting' | 'ready' | 'failed' | 'stopping' | 'crashed';
+
+export interface MachineStatus {
+  name: string;
+  state: MachineState;
+  pid?: number;
+  /** Resident memory of the UML process tree, bytes. */
+  rssBytes?: number;
+  startedAt?: string;
+  /** Exit code of the startup script as reported by the guest (undefined until ready). */
+  startupExitCode?: number;
+  /** Why the machine failed: e.g. "kernel panic", "not ready after 60 s", with console tail. */
+  error?: string;
+  interfaces: { name: string; domain: string; mac: string }[];
+}
+
+export interface LabStatus {
+  labId: string;
+  name: string;
+  root: string;
+  supervisorPid?: number;
+  machines: MachineStatus[];
+  switches: { domain: string; pid?: number; running: boolean }[];
+}
+
+export type LabEvent =
+  | { type: 'machine-state'; machine: string; state: MachineState; error?: string }
+  | { type: 'progress'; message: string }
+  | { type: 'lab-stopped' };
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  timedOut: boolean;
+}
