@@ -1,6 +1,6 @@
 // A small, strict argument parser: unknown flags are usage errors (exit 2), `--help` anywhere prints
 // the command's help. Kept in-house because every subcommand needs the same exit-code discipline.
-import { UserError } from './exit-codes.ts';
+import { UserError } from '../errors.ts';
 
 export interface FlagSpec {
   /** `boolean` flags take no value; `string` flags take one (`--out x` or `--out=x`); `list` may repeat. */

@@ -2,7 +2,7 @@
 // message and an exit code, and never shows a stack trace for bad input.
 import { parseArgs, formatFlags } from './args.ts';
 import { COMMANDS } from './commands/index.ts';
-import { EXIT, UserError } from './exit-codes.ts';
+import { EXIT, UserError } from '../errors.ts';
 import type { Command, CommandIO } from './command.ts';
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {

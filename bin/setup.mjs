@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// First-run set-up shared by `npm start` and `npm test`: make a fresh clone runnable.
+// Plain JavaScript with no dependencies, because it runs before node_modules exists.
+//
+//   node bin/setup.mjs start   → npm deps, host packages (or the exact command to run), then `vnetlab app`
+//   node bin/setup.mjs test    → npm deps, host packages, guest images, then `vitest run`
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const mode = process.argv[2] ?? 'test';
+const passThrough = process.argv.slice(3);
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+// Debian packages and the commands that prove they are installed.
+const HOST_PACKAGES = [
+  { pkg: 'user-mode-linux', cmd: 'linux.uml', why: 'the guest kernel' },
+  { pkg: 'vde2', cmd: 'vde_switch', why: 'hubs and switches' },
+  { pkg: 'uml-utilities', cmd: 'uml_mconsole', why: 'graceful stop of guests' },
+  { pkg: 'busybox-static', file: '/bin/busybox', why: 'the tiny guest image' },
+  { pkg: 'e2fsprogs', cmd: 'mkfs.ext4', why: 'building guest disks' },
+  { pkg: 'debootstrap', cmd: 'debootstrap', why: 'building the debian guest image' },
+  ...(mode === 'test' ? [{ pkg: 'chromium', cmd: 'chromium', why: 'the browser UI tests' }] : []),
+];
+
+function say(msg) {
+  process.stderr.write(`vnetlab setup: ${msg}\n`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: repo, ...opts });
+  return r.status ?? 1;
+}
+
+function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status === 0;
+}
+
+// 1. npm dependencies (the lockfile pins them).
+if (!existsSync(join(repo, 'node_modules', 'tsx')) || !existsSync(join(repo, 'node_modules', 'node-pty'))) {
+  say('installing npm dependencies (npm ci)…');
+  if (run('npm', ['ci', '--no-fund', '--no-audit'], { env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } }) !== 0) {
+    say('npm ci failed; fix the error above, then run the command again.');
+    process.exit(3);
+  }
+}
+
+// 2. Host packages: install them when we are root, otherwise say exactly what to run.
+const missing = HOST_PACKAGES.filter((p) => (p.cmd ? !onPath(p.cmd) : !existsSync(p.file)));
+if (missing.length > 0) {
+  const list = missing.map((p) => p.pkg).join(' ');
+  if (isRoot) {
+    say(`installing Debian packages: ${list}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (run('apt-get', ['update', '-q'], { env }) !== 0 || run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing.map((p) => p.pkg)], { env }) !== 0) {
+      say(`could not install ${list}; run: apt-get update && apt-get install -y ${list}`);
+      process.exit(3);
+    }
+  } else {
+    say(`missing Debian packages: ${missing.map((p) => `${p.pkg} (${p.why})`).join(', ')}`);
+    say(`run: sudo apt-get update && sudo apt-get install -y ${list}`);
+    say(`then run 'npm ${mode}' again.`);
+    process.exit(3);
+  }
+}
+
+const vnetlab = (args) => run(process.execPath, [join(repo, 'bin', 'vnetlab.mjs'), ...args]);
+
+if (mode === 'start') {
+  process.exit(vnetlab(['app', ...passThrough]));
+}
+
+// 3. Guest images for the tests. `tiny` builds in seconds; `debian` needs root for debootstrap and a few
+//    minutes the first time (it is cached in ~/.cache/vnetlab/images afterwards).
+if (vnetlab(['image', 'build', 'tiny']) !== 0) {
+  say("building the 'tiny' image failed; see above.");
+  process.exit(3);
+}
+if (isRoot) {
+  if (vnetlab(['image', 'build', 'debian']) !== 0) {
+    say("building the 'debian' image failed; see above.");
+    process.exit(3);
+  }
+} else {
+  say("not root: the 'debian' guest image cannot be built here (debootstrap needs root); tests that need it are skipped.");
+  say("to include them: sudo node bin/vnetlab.mjs image build debian   (or build it once as root with VNETLAB_IMAGE_DIR set)");
+}
+process.exit(run(join(repo, 'node_modules', '.bin', 'vitest'), ['run', ...passThrough]));
