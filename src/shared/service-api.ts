@@ -1,0 +1,143 @@
+// The ONE contract between the UI and Node. The service (src/main/service) implements it without any
+// transport; the WebSocket server (src/main/server) and the Electron IPC shell (src/main/electron)
+// bind exactly this interface, and the renderer talks to nothing else. Plain JSON data only.
+
+import type { CheckReport } from './checks.ts';
+import type { Diagnostic } from './diagnostics.ts';
+import type { LabFormat, LabModel } from './lab-model.ts';
+import type { Plan } from './plan.ts';
+import type { LabEvent, LabStatus } from './runtime-api.ts';
+
+/** A lab the app ships (labs/) or one found while listing a folder. */
+export interface LabSummary {
+  /** Absolute path of the lab folder. */
+  path: string;
+  name: string;
+  title?: string;
+  format: LabFormat;
+}
+
+/** One folder of the "open lab" dialog. Listing is limited to the user's home and the shipped labs. */
+export interface FolderListing {
+  path: string;
+  /** Absent at the top of an allowed root. */
+  parent?: string;
+  /** Roots the dialog may browse (home, shipped labs), for its shortcuts. */
+  roots: string[];
+  entries: FolderEntry[];
+}
+
+export interface FolderEntry {
+  name: string;
+  path: string;
+  /** `lab` when the folder holds lab.yaml or lab.conf (it opens instead of descending). */
+  kind: 'lab' | 'folder';
+  format?: LabFormat;
+}
+
+export interface OpenLabResult {
+  /** Absent when the lab could not be read at all (see diagnostics). */
+  model?: LabModel;
+  diagnostics: Diagnostic[];
+}
+
+/** `yaml` writes `<folder>/lab.yaml`; `netkit` writes lab.conf + <machine>.startup + folders. */
+export type SaveFormat = 'yaml' | 'netkit';
+
+export interface SaveResult {
+  /** The file written, absolute. */
+  file: string;
+  /** Validation of what was saved (saving never refuses a lab with errors: students save work in progress). */
+  diagnostics: Diagnostic[];
+}
+
+export interface CompileResult {
+  plan?: Plan;
+  diagnostics: Diagnostic[];
+}
+
+/** What the host lacks to run labs, with the exact command to fix it. Empty `problems` = ready. */
+export interface EnvironmentReport {
+  problems: { what: string; fix: string }[];
+}
+
+export type MachineAction = 'start' | 'stop' | 'restart' | 'crash';
+
+/** A console attached for one client. `replay` is the recent output to write before any new data. */
+export interface ConsoleAttachment {
+  consoleId: string;
+  machine: string;
+  replay: string;
+}
+
+/** Everything the renderer can ask. Lab-scoped calls name the lab by its absolute folder. */
+export interface VnetlabService {
+  environment(): Promise<EnvironmentReport>;
+  listLabs(): Promise<LabSummary[]>;
+  listFolder(path?: string): Promise<FolderListing>;
+  openLab(path: string): Promise<OpenLabResult>;
+  /** A new, empty, unsaved lab that will live in `folder` (the model's root). */
+  newLab(folder: string): Promise<LabModel>;
+  validate(model: LabModel): Promise<Diagnostic[]>;
+  /** Atomic write of the model into `folder` (created if missing; must be inside the user's home or the lab roots). */
+  saveLab(folder: string, model: LabModel, format: SaveFormat): Promise<SaveResult>;
+  compile(model: LabModel): Promise<CompileResult>;
+
+  startLab(labRoot: string): Promise<LabStatus>;
+  stopLab(labRoot: string): Promise<void>;
+  machine(labRoot: string, machine: string, action: MachineAction): Promise<void>;
+  /** Null when the lab is not running. */
+  status(labRoot: string): Promise<LabStatus | null>;
+  /** Push this lab's LabEvents to the client (`{kind:'event'}` messages) until unsubscribe or disconnect. */
+  subscribe(labRoot: string): Promise<void>;
+  unsubscribe(labRoot: string): Promise<void>;
+
+  attachConsole(labRoot: string, machine: string): Promise<ConsoleAttachment>;
+  consoleInput(consoleId: string, data: string): Promise<void>;
+  consoleResize(consoleId: string, cols: number, rows: number): Promise<void>;
+  /** The renderer has parsed this many more characters of output (flow control). */
+  consoleAck(consoleId: string, chars: number): Promise<void>;
+  detachConsole(consoleId: string): Promise<void>;
+
+  /** Runs the lab's visible checks ("check my work"). */
+  runChecks(labRoot: string): Promise<CheckReport>;
+}
+
+export type ServiceMethod = keyof VnetlabService;
+export const SERVICE_METHODS: readonly ServiceMethod[] = [
+  'environment', 'listLabs', 'listFolder', 'openLab', 'newLab', 'validate', 'saveLab', 'compile',
+  'startLab', 'stopLab', 'machine', 'status', 'subscribe', 'unsubscribe',
+  'attachConsole', 'consoleInput', 'consoleResize', 'consoleAck', 'detachConsole', 'runChecks',
+];
+
+/** Messages the service pushes to one client. */
+export type PushMessage =
+  | { kind: 'event'; labRoot: string; event: LabEvent }
+  | { kind: 'console-data'; consoleId: string; data: string }
+  | { kind: 'console-exit'; consoleId: string; reason: string };
+
+/** An error the service reports to the UI: a message a student can act on (never a stack). */
+export interface ServiceErrorInfo {
+  message: string;
+  hint?: string;
+  /** `bad-input` (the request or lab is wrong), `environment` (host lacks something), `internal`. */
+  code: 'bad-input' | 'environment' | 'internal' | 'unauthorized';
+}
+
+/** JSON-RPC-like framing over WebSocket (and reused by Electron IPC): request, reply, push. */
+export type ClientFrame = { id: number; method: ServiceMethod; params: unknown[] };
+export type ServerFrame =
+  | { id: number; result: unknown }
+  | { id: number; error: ServiceErrorInfo }
+  | { push: PushMessage };
+
+/** Flow control: the service stops sending a console's output once this many characters are unacknowledged... */
+export const CONSOLE_HIGH_WATERMARK = 100_000;
+/** ...and resumes when the renderer's acknowledgements bring it below this. */
+export const CONSOLE_LOW_WATERMARK = 5_000;
+
+/** The preload exposes this on `window.vnetlab` (Electron); the WebSocket client implements it too. */
+export interface ServiceBridge {
+  call<M extends ServiceMethod>(method: M, ...params: Parameters<VnetlabService[M]>): ReturnType<VnetlabService[M]>;
+  onPush(listener: (message: PushMessage) => void): () => void;
+}
