@@ -1,0 +1,126 @@
+// An in-memory Launcher for fast supervisor tests: guests "boot" after a delay, can panic, hang,
+// exit early or ignore `cad`/`halt`, and every call is logged so tests can assert ordering,
+// parallelism and stop escalation without booting a kernel.
+import type { GuestPlan, SwitchPlan } from '../../shared/plan.ts';
+import type { ExecResult } from '../../shared/runtime-api.ts';
+import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, SwitchHandles } from './launcher.ts';
+
+export type FakeGuestBehaviour = {
+  /** Time from spawn to the readiness signal. */
+  bootMs?: number;
+  /** 'panic': prints a kernel panic and exits; 'exit': exits during boot; 'hang': never ready. */
+  fails?: 'panic' | 'exit' | 'hang' | 'spawn-error';
+  /** Ignore these mconsole commands (to exercise stop escalation). */
+  ignores?: ('cad' | 'halt')[];
+  startupExitCode?: number;
+};
+
+export class FakeLauncher implements Launcher {
+  /** Every call, in order: `spawn-switch A`, `spawn pc1`, `ready pc1`, `cad pc1`, `kill pc1 SIGKILL`, `exit pc1`… */
+  readonly log: string[] = [];
+  /** Highest number of guests booting at the same time. */
+  maxConcurrentBoots = 0;
+  private booting = 0;
+  private nextPid = 100_000;
+  private readonly guests = new Map<string, { exit(info: ExitInfo): void; output(text: string): void }>();
+
+  constructor(private readonly behaviour: Record<string, FakeGuestBehaviour> = {}) {}
+
+  async spawnSwitch(plan: SwitchPlan): Promise<SwitchHandles> {
+    this.log.push(`spawn-switch ${plan.domain}`);
+    return { switch: this.process(`switch-${plan.domain}`, plan.argv, () => this.log.push(`exit-switch ${plan.domain}`)).handle, sockets: [] };
+  }
+
+  async spawnGuest(plan: GuestPlan): Promise<GuestHandle> {
+    const b = this.behaviour[plan.name] ?? {};
+    if (b.fails === 'spawn-error') throw new Error('no such kernel');
+    this.log.push(`spawn ${plan.name}`);
+    this.booting++;
+    this.maxConcurrentBoots = Math.max(this.maxConcurrentBoots, this.booting);
+    let bootDone = false;
+    const endBoot = () => {
+      if (!bootDone) this.booting--;
+      bootDone = true;
+    };
+    const listeners: ((d: string) => void)[] = [];
+    const consolePty: ConsolePty = {
+      onData: (l) => listeners.push(l),
+      write: (d) => listeners.forEach((l) => l(d)), // echo, like a terminal
+      resize: (cols, rows) => this.log.push(`resize ${plan.name} ${cols}x${rows}`),
+      pause: () => this.log.push(`pause ${plan.name}`),
+      resume: () => this.log.push(`resume ${plan.name}`),
+    };
+    const { handle, exit } = this.process(plan.name, plan.argv, () => {
+      endBoot();
+      this.log.push(`exit ${plan.name}`);
+    });
+    let readyResolve: ((code: number) => void) | undefined;
+    const ready = new Promise<number>((resolve) => (readyResolve = resolve));
+    const timer = setTimeout(() => {
+      if (b.fails === 'panic') {
+        listeners.forEach((l) => l('Kernel panic - not syncing: Attempted to kill init!\r\n'));
+        setTimeout(() => exit({ code: 1, signal: null }), 5);
+      } else if (b.fails === 'exit') {
+        exit({ code: 1, signal: null });
+      } else if (b.fails !== 'hang') {
+        endBoot();
+        this.log.push(`ready ${plan.name}`);
+        readyResolve!(b.startupExitCode ?? 0);
+      }
+    }, b.bootMs ?? 10);
+    void handle.exited.then(() => clearTimeout(timer));
+    const agent: GuestAgent = {
+      waitReady: (timeoutMs) =>
+        new Promise<number>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`not ready after ${timeoutMs / 1000} s`)), timeoutMs);
+          void ready.then((code) => {
+            clearTimeout(t);
+            resolve(code);
+          });
+        }),
+      exec: async (command): Promise<ExecResult> => ({ stdout: `${plan.name}: ${command}\n`, stderr: '', exitCode: 0, timedOut: false }),
+      close: () => {},
+    };
+    this.guests.set(plan.name, { exit, output: (t) => listeners.forEach((l) => l(t)) });
+    return { ...handle, console: consolePty, agent, sockets: [] };
+  }
+
+  async mconsole(plan: GuestPlan, command: 'cad' | 'halt'): Promise<void> {
+    this.log.push(`${command} ${plan.name}`);
+    if (this.behaviour[plan.name]?.ignores?.includes(command)) return;
+    setTimeout(() => this.guests.get(plan.name)?.exit({ code: 0, signal: null }), 5);
+  }
+
+  async wipeDisk(plan: GuestPlan): Promise<void> {
+    this.log.push(`wipe ${plan.name}`);
+  }
+
+  /** Make a guest print to its console (tests of console sessions). */
+  output(machine: string, text: string): void {
+    this.guests.get(machine)?.output(text);
+  }
+
+  private process(label: string, argv: string[], onExit: () => void): { handle: ProcessHandle; exit: (info: ExitInfo) => void } {
+    let resolveExit!: (info: ExitInfo) => void;
+    let done = false;
+    const exited = new Promise<ExitInfo>((resolve) => (resolveExit = resolve));
+    const exit = (info: ExitInfo) => {
+      if (done) return;
+      done = true;
+      onExit();
+      resolveExit(info);
+    };
+    const pid = this.nextPid++;
+    const handle: ProcessHandle = {
+      pid,
+      pgid: pid,
+      argv,
+      exited,
+      kill: (signal) => {
+        this.log.push(`kill ${label} ${signal}`);
+        setTimeout(() => exit({ code: null, signal }), 1);
+      },
+    };
+    return { handle, exit };
+  }
+}

@@ -1,0 +1,131 @@
+// On-disk records of every process a lab started: one JSON file per process in `<runDir>/records/`.
+// They are written right after spawn, before the supervisor relies on the process, so that
+// `vnetlab clean` can find and end everything even after the supervisor was killed with -9.
+// A pid alone is not proof of identity (pids are reused), so each record also carries the process's
+// start time from /proc/<pid>/stat, and nothing is signalled unless it still matches.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type ProcessKind = 'supervisor' | 'switch' | 'host-nat' | 'guest';
+
+export interface ProcessRecord {
+  kind: ProcessKind;
+  /** Machine or collision-domain name ('supervisor' for the supervisor). */
+  name: string;
+  pid: number;
+  /** Process group to signal: every process here is started as a group leader. */
+  pgid: number;
+  argv: string[];
+  /** Field 22 of /proc/<pid>/stat (clock ticks since host boot): defends against pid reuse. */
+  startTime: string;
+  /** Unix sockets and FIFOs this process owns, removed by `clean`. */
+  sockets: string[];
+  recordedAt: string;
+}
+
+export function recordsDir(runDir: string): string {
+  return join(runDir, 'records');
+}
+
+function recordFile(runDir: string, kind: ProcessKind, name: string): string {
+  return join(recordsDir(runDir), `${kind}-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+}
+
+/** Start time of a live process, or undefined when there is no such process. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return afterName[19]; // field 22 overall = index 19 after fields 1–2
+  } catch {
+    return undefined;
+  }
+}
+
+/** Process group of a live process, or undefined. */
+export function processGroup(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeRecord(runDir: string, record: Omit<ProcessRecord, 'startTime' | 'recordedAt'> & { startTime?: string }): ProcessRecord {
+  const full: ProcessRecord = {
+    ...record,
+    startTime: record.startTime ?? processStartTime(record.pid) ?? '',
+    recordedAt: new Date().toISOString(),
+  };
+  mkdirSync(recordsDir(runDir), { recursive: true, mode: 0o700 });
+  const file = recordFile(runDir, record.kind, record.name);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(full, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+  return full;
+}
+
+export function removeRecord(runDir: string, kind: ProcessKind, name: string): void {
+  rmSync(recordFile(runDir, kind, name), { force: true });
+}
+
+export function readRecords(runDir: string): ProcessRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(recordsDir(runDir)).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const records: ProcessRecord[] = [];
+  for (const name of names.sort()) {
+    try {
+      records.push(JSON.parse(readFileSync(join(recordsDir(runDir), name), 'utf8')) as ProcessRecord);
+    } catch {
+      // A torn or foreign file: nothing we can safely act on.
+    }
+  }
+  return records;
+}
+
+/** True when the recorded process is still the one we started (same pid AND same start time). */
+export function isRecordedProcessAlive(record: ProcessRecord): boolean {
+  if (!record.pid || !record.startTime) return false;
+  return processStartTime(record.pid) === record.startTime;
+}
+
+/**
+ * Signal a recorded process and its group, only if it is still the process we started.
+ * Returns whether anything was signalled.
+ */
+export function signalRecorded(record: ProcessRecord, signal: NodeJS.Signals): boolean {
+  if (!isRecordedProcessAlive(record)) {
+    // The leader may be gone while members of its group live on (UML helpers). Linux never hands out
+    // a pid still in use as a group id, so a group with that id and no new leader is still ours.
+    const leaderReused = record.pgid === record.pid && processStartTime(record.pid) !== undefined;
+    return record.pgid > 0 && !leaderReused && groupHasMembers(record.pgid) && trySignal(-record.pgid, signal);
+  }
+  const groupIsOurs = record.pgid > 0 && processGroup(record.pid) === record.pgid;
+  return trySignal(groupIsOurs ? -record.pgid : record.pid, signal);
+}
+
+function trySignal(target: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(target, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any process on the host is still in this process group. */
+export function groupHasMembers(pgid: number): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return false;
+  }
+  return pids.some((pid) => processGroup(Number(pid)) === pgid);
+}

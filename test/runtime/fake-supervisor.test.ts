@@ -1,0 +1,204 @@
+// Supervisor logic against the fake launcher: waves, bounded parallelism, failure isolation, stop
+// escalation, console sessions. Real processes are covered by the other files in this folder.
+import { describe, expect, it } from 'vitest';
+import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
+import type { LabEvent } from '../../src/shared/runtime-api.ts';
+import { FakeLauncher, type FakeGuestBehaviour } from '../../src/main/runtime/fake-launcher.ts';
+import { Supervisor } from '../../src/main/runtime/supervisor.ts';
+import { ConsoleSession, FLOW_HIGH_WATERMARK, REPLAY_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
+
+function guest(name: string, dependsOn: string[] = []): GuestPlan {
+  return {
+    name,
+    umid: `t-${name}`,
+    image: 'tiny',
+    imagePath: '/nonexistent/tiny.ext4',
+    cow: `/nonexistent/${name}.cow`,
+    memoryMiB: 64,
+    argv: ['linux.uml', `vnl_name=${name}`],
+    dir: `/nonexistent/${name}`,
+    execChannel: { toGuest: 'in', fromGuest: 'out' },
+    mconsole: 'mc',
+    interfaces: [{ name: 'eth0', domain: 'A', mac: '02:00:00:00:00:01', ctlDir: '/nonexistent/sw/A' }],
+    dependsOn,
+    consoles: 1,
+  };
+}
+
+function plan(waves: string[][], deps: Record<string, string[]> = {}): Plan {
+  const names = waves.flat();
+  return {
+    planVersion: 1,
+    lab: { name: 'fake', id: 'fake-00000000', root: '/nonexistent', format: 'yaml' },
+    runDir: '/nonexistent/run',
+    stateDir: '/nonexistent/state',
+    labFs: { image: '/nonexistent/labfs.ext4', entries: [] },
+    switches: [{ domain: 'A', kind: 'hub', ctlDir: '/nonexistent/sw/A', mgmtSocket: 'm', argv: ['vde_switch'] }],
+    guests: names.map((n) => guest(n, deps[n])),
+    waves,
+  };
+}
+
+function supervisor(p: Plan, behaviour: Record<string, FakeGuestBehaviour> = {}, parallel = 4) {
+  const launcher = new FakeLauncher(behaviour);
+  const sup = new Supervisor(p, launcher, { maxParallelBoots: parallel, consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50 });
+  const events: LabEvent[] = [];
+  sup.on('event', (e: LabEvent) => events.push(e));
+  return { launcher, sup, events };
+}
+
+describe('supervisor with the fake launcher', () => {
+  it('boots wave by wave: no guest of a wave spawns before the previous wave is ready', async () => {
+    const { launcher, sup } = supervisor(plan([['r1', 'r2'], ['pc1', 'pc2']], { pc1: ['r1'], pc2: ['r2'] }), { r1: { bootMs: 30 }, r2: { bootMs: 10 } });
+    const result = await sup.start();
+    expect(result).toMatchObject({ ok: true, failed: [] });
+    const log = launcher.log;
+    expect(log[0]).toBe('spawn-switch A');
+    const lastRouterReady = Math.max(log.indexOf('ready r1'), log.indexOf('ready r2'));
+    expect(Math.min(log.indexOf('spawn pc1'), log.indexOf('spawn pc2'))).toBeGreaterThan(lastRouterReady);
+    expect(sup.status().machines.every((m) => m.state === 'ready')).toBe(true);
+    await sup.shutdown();
+  });
+
+  it('never boots more guests at once than the limit', async () => {
+    const names = Array.from({ length: 9 }, (_, i) => `h${i}`);
+    const behaviour = Object.fromEntries(names.map((n) => [n, { bootMs: 15 }]));
+    const { launcher, sup } = supervisor(plan([names]), behaviour, 3);
+    await sup.start();
+    expect(launcher.maxConcurrentBoots).toBe(3);
+    await sup.shutdown();
+  });
+
+  it('a guest that panics, exits or hangs fails by name while the others run', async () => {
+    const { sup, events } = supervisor(plan([['ok1', 'panics', 'exits', 'hangs', 'ok2']]), {
+      panics: { fails: 'panic' },
+      exits: { fails: 'exit' },
+      hangs: { fails: 'hang' },
+    });
+    const result = await sup.start([], { timeoutMs: 200 });
+    expect(result.ok).toBe(false);
+    const failed = Object.fromEntries(result.failed.map((f) => [f.machine, f.error]));
+    expect(Object.keys(failed).sort()).toEqual(['exits', 'hangs', 'panics']);
+    expect(failed.panics).toMatch(/kernel panic/);
+    expect(failed.panics).toMatch(/Attempted to kill init/); // the console tail is part of the error
+    expect(failed.exits).toMatch(/exited during boot/);
+    expect(failed.hangs).toMatch(/not ready after/);
+    expect(result.started.sort()).toEqual(['ok1', 'ok2']);
+    expect(sup.state('ok1')).toBe('ready');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'machine-state', machine: 'panics', state: 'failed' }));
+    await sup.shutdown();
+  });
+
+  it('stop escalates cad → halt → SIGKILL for a guest that ignores both', async () => {
+    const { launcher, sup } = supervisor(plan([['stubborn', 'polite']]), { stubborn: { ignores: ['cad', 'halt'] } });
+    await sup.start();
+    await sup.stop();
+    const forStubborn = launcher.log.filter((l) => /stubborn/.test(l) && /^(cad|halt|kill|exit)/.test(l));
+    expect(forStubborn).toEqual(['cad stubborn', 'halt stubborn', 'kill stubborn SIGKILL', 'exit stubborn']);
+    expect(launcher.log).not.toContain('halt polite');
+    expect(sup.state('stubborn')).toBe('stopped');
+    expect(sup.state('polite')).toBe('stopped');
+  });
+
+  it('goes idle once every machine is stopped, and crash kills at once', async () => {
+    const { launcher, sup } = supervisor(plan([['a', 'b']]));
+    await sup.start();
+    let idle = false;
+    sup.on('idle', () => (idle = true));
+    await sup.crash(['a']);
+    expect(launcher.log).toContain('kill a SIGKILL');
+    expect(launcher.log).not.toContain('cad a');
+    expect(sup.state('a')).toBe('crashed');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(idle).toBe(false); // b still runs
+    await sup.stop(['b']);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(idle).toBe(true);
+  });
+
+  it('wipe refuses running machines and restart boots the machine again', async () => {
+    const { launcher, sup } = supervisor(plan([['a']]));
+    await sup.start();
+    await expect(sup.wipe(['a'])).rejects.toThrow(/cannot wipe running machines: a/);
+    const r = await sup.restart('a');
+    expect(r.ok).toBe(true);
+    expect(launcher.log.filter((l) => l === 'spawn a')).toHaveLength(2);
+    await sup.stop();
+    expect(await sup.wipe(['a'])).toEqual(['a']);
+    expect(launcher.log).toContain('wipe a');
+    await expect(sup.start(['nope'])).rejects.toThrow(/no machine named 'nope'/);
+  });
+
+  it('consoles replay recent output to late viewers and serve several viewers at once', async () => {
+    const { launcher, sup } = supervisor(plan([['a']]));
+    await sup.start();
+    launcher.output('a', 'login: ');
+    const first: string[] = [];
+    const v1 = sup.console('a').attach({ onData: (d) => first.push(d) });
+    expect(first.join('')).toContain('login: ');
+    const second: string[] = [];
+    const v2 = sup.console('a').attach({ onData: (d) => second.push(d) });
+    v1.write('ls\r');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(first.join('')).toContain('ls\r');
+    expect(second.join('')).toContain('login: ls\r');
+    v2.resize(120, 40);
+    expect(launcher.log).toContain('resize a 120x40');
+    v1.detach();
+    v2.detach();
+    await sup.shutdown();
+  });
+});
+
+describe('console session', () => {
+  function fakePty() {
+    const listeners: ((d: string) => void)[] = [];
+    const calls: string[] = [];
+    return {
+      calls,
+      emit: (d: string) => listeners.forEach((l) => l(d)),
+      pty: { onData: (l: (d: string) => void) => listeners.push(l), write: () => {}, resize: () => {}, pause: () => calls.push('pause'), resume: () => calls.push('resume') },
+    };
+  }
+
+  it('keeps the replay buffer bounded', () => {
+    const s = new ConsoleSession('x/0');
+    const chunk = 'y'.repeat(10_000);
+    for (let i = 0; i < 60; i++) s.push(chunk);
+    s.push('END');
+    const seen: string[] = [];
+    s.attach({ onData: (d) => seen.push(d) });
+    const replayed = seen.join('');
+    expect(replayed.length).toBeLessThanOrEqual(REPLAY_LIMIT_CHARS);
+    expect(replayed.endsWith('END')).toBe(true);
+    s.dispose();
+  });
+
+  it('pauses the guest when a viewer falls behind and resumes once it acknowledges', async () => {
+    const s = new ConsoleSession('x/0');
+    const p = fakePty();
+    s.bindPty(p.pty);
+    const viewer = s.attach({ onData: () => {}, flowControl: true });
+    p.emit('z'.repeat(FLOW_HIGH_WATERMARK + 1));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(p.calls).toEqual(['pause']);
+    viewer.ack(FLOW_HIGH_WATERMARK - 10_000);
+    expect(p.calls).toEqual(['pause']); // still above the low mark
+    viewer.ack(10_000);
+    expect(p.calls).toEqual(['pause', 'resume']);
+    s.dispose();
+  });
+
+  it('batches output: many small writes reach a viewer as few chunks', async () => {
+    const s = new ConsoleSession('x/0');
+    const p = fakePty();
+    s.bindPty(p.pty);
+    const chunks: string[] = [];
+    s.attach({ onData: (d) => chunks.push(d) });
+    for (let i = 0; i < 100; i++) p.emit(`${i} `);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(chunks.join('')).toContain('0 1 2 ');
+    expect(chunks.length).toBeLessThan(5);
+    s.dispose();
+  });
+});
