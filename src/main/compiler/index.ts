@@ -1,0 +1,187 @@
+// LabModel + CompileOptions → Plan: the argv of every switch and guest, their sockets, MACs and files,
+// and the boot order. Pure and deterministic (no I/O, no clock, no randomness): the same lab compiles
+// to byte-identical JSON, whatever the order of machines in the model or their canvas positions.
+// The guest contract it implements is in docs/ARCHITECTURE.md.
+import type { CollisionDomain, LabModel, Machine } from '../../shared/lab-model.ts';
+import { MIN_MEMORY_MIB } from '../../shared/lab-model.ts';
+import type { CompileOptions, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+import { UserError } from '../errors.ts';
+import { labFsEntries, type MachineFiles, type ResolvedInterface } from './labfs-entries.ts';
+import { deriveMac, deriveUmid, mconsolePath, pathComponent, switchComponent } from './names.ts';
+import { bootWaves, compareNames } from './waves.ts';
+
+/** vde_switch's default port count; domains with more interfaces get room for them plus hot-plugged ones. */
+const DEFAULT_SWITCH_PORTS = 32;
+const SPARE_SWITCH_PORTS = 8;
+
+/** slirpvde's network: the host (gateway) is .2, its DNS proxy .3, its DHCP pool starts at .15. */
+const HOST_NAT_GATEWAY = '10.0.2.2/24';
+/** Kathará `bridged` NICs get fixed addresses above slirpvde's DHCP pool, in machine-name order. */
+const BRIDGED_FIRST_HOST = 100;
+const BRIDGED_LAST_HOST = 254;
+/** The domain bridged machines join when the lab declares no host-NAT domain of its own. */
+const BRIDGED_DOMAIN = 'host-nat';
+
+export { formatPlanJson } from './format.ts';
+
+export function compile(model: LabModel, options: CompileOptions): Plan {
+  checkOptions(options);
+  const runDir = trimSlash(options.runDir);
+  const stateDir = trimSlash(options.stateDir);
+  const imageDir = trimSlash(options.imageDir);
+  const switchDir = `${runDir}/sw`;
+  const umlDir = `${runDir}/uml`;
+  const labFsImage = `${runDir}/labfs.ext4`;
+
+  const machines = [...model.machines].sort((a, b) => compareNames(a.name, b.name));
+  const domains = collectDomains(model, machines);
+  const bridgedDomain = domains.bridgedDomain;
+
+  const attached = new Map<string, number>();
+  const wiring = new Map<string, { name: string; index: number; domain: string; mac: string; addresses: string[] }[]>();
+  let bridgedHost = BRIDGED_FIRST_HOST;
+  for (const m of machines) {
+    const nics = [...m.interfaces]
+      .sort((a, b) => a.index - b.index)
+      .map((i) => ({
+        name: `eth${i.index}`,
+        index: i.index,
+        domain: i.domain,
+        mac: i.mac?.toLowerCase() ?? deriveMac(model.meta.name, m.name, i.index),
+        addresses: [...i.ipv4, ...i.ipv6],
+      }));
+    if (m.bridged && bridgedDomain) {
+      // Kathará attaches a bridged device to the host as one more NIC after the lab's own.
+      const index = nics.length > 0 ? nics[nics.length - 1]!.index + 1 : 0;
+      const address = bridgedHost <= BRIDGED_LAST_HOST ? [`10.0.2.${bridgedHost++}/24`] : [];
+      nics.push({ name: `eth${index}`, index, domain: bridgedDomain, mac: deriveMac(model.meta.name, m.name, index), addresses: address });
+    }
+    for (const nic of nics) attached.set(nic.domain, (attached.get(nic.domain) ?? 0) + 1);
+    wiring.set(m.name, nics);
+  }
+
+  const ctlDirs = new Map<string, string>();
+  const switches: SwitchPlan[] = domains.list.map((d) => {
+    const base = `${switchDir}/${switchComponent(switchDir, d.name)}`;
+    const ctlDir = base;
+    const mgmtSocket = `${base}.mgmt`;
+    ctlDirs.set(d.name, ctlDir);
+    const ports = Math.max(DEFAULT_SWITCH_PORTS, (attached.get(d.name) ?? 0) + SPARE_SWITCH_PORTS);
+    const argv = ['vde_switch', '-s', ctlDir, '-M', mgmtSocket, '-n', String(ports)];
+    if (d.kind === 'hub') argv.push('-x');
+    const plan: SwitchPlan = { domain: d.name, kind: d.kind, ctlDir, mgmtSocket, argv };
+    if (d.hostNat) plan.hostNat = { argv: ['slirpvde', '-s', ctlDir, '-H', HOST_NAT_GATEWAY, '-D'] };
+    return plan;
+  });
+
+  const guests: GuestPlan[] = machines.map((m) => {
+    const nics = wiring.get(m.name)!;
+    const fileName = pathComponent(m.name, 'm');
+    const umid = deriveUmid(options.labId, m.name, umlDir);
+    const dir = `${runDir}/guests/${fileName}`;
+    const imagePath = `${imageDir}/${pathComponent(m.image, 'image')}.ext4`;
+    const cow = `${stateDir}/disks/${fileName}.cow`;
+    const memoryMiB = Math.max(MIN_MEMORY_MIB, Math.round(m.memoryMiB));
+    const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: ctlDirs.get(n.domain)! }));
+    const argv = [
+      options.kernel,
+      `umid=${umid}`,
+      `uml_dir=${umlDir}`,
+      `mem=${memoryMiB}M`,
+      `ubd0=${cow},${imagePath}`,
+      `ubd1r=${labFsImage}`,
+      ...interfaces.map((i) => `${i.name}=vde,${i.ctlDir},${i.mac}`),
+      'con0=fd:0,fd:1',
+      'con=null',
+      'ssl0=fd:3,fd:4',
+      'ssl=null',
+      'root=/dev/ubda',
+      'rw',
+      'init=/sbin/vnetlab-init',
+      // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.
+      `vnl_name=${fileName}`,
+    ];
+    return {
+      name: m.name,
+      umid,
+      image: m.image,
+      imagePath,
+      cow,
+      memoryMiB,
+      argv,
+      dir,
+      execChannel: { toGuest: `${dir}/to-guest`, fromGuest: `${dir}/from-guest` },
+      mconsole: mconsolePath(umlDir, umid),
+      interfaces,
+      dependsOn: [...new Set(m.dependsOn)].sort(compareNames),
+      consoles: Math.max(1, m.consoles),
+    };
+  });
+
+  const machineFiles: MachineFiles[] = machines.map((m) => ({
+    machine: m,
+    dirName: pathComponent(m.name, 'm'),
+    interfaces: wiring.get(m.name)!.map((n): ResolvedInterface => ({ name: n.name, addresses: n.addresses })),
+  }));
+
+  return {
+    planVersion: 1,
+    lab: { name: model.meta.name, id: options.labId, root: model.root, format: model.format },
+    runDir,
+    stateDir,
+    labFs: { image: labFsImage, entries: labFsEntries(model, machineFiles) },
+    switches,
+    guests,
+    waves: bootWaves(new Map(machines.map((m) => [m.name, m.dependsOn]))),
+  };
+}
+
+/**
+ * Every domain a switch is needed for, sorted by name: the declared ones, any an interface names
+ * without declaring it (the reader reports that; the plan still wires it as a hub), and the host-NAT
+ * domain for Kathará `bridged` machines.
+ */
+function collectDomains(model: LabModel, machines: Machine[]): { list: CollisionDomain[]; bridgedDomain?: string } {
+  const byName = new Map<string, CollisionDomain>();
+  for (const d of model.domains) byName.set(d.name, d);
+  for (const m of machines) {
+    for (const i of m.interfaces) {
+      if (!byName.has(i.domain)) byName.set(i.domain, { name: i.domain, kind: 'hub', hostNat: false, source: i.source });
+    }
+  }
+  let bridgedDomain: string | undefined;
+  const firstBridged = machines.find((m) => m.bridged);
+  if (firstBridged) {
+    const natDomains = [...byName.values()].filter((d) => d.hostNat).map((d) => d.name).sort(compareNames);
+    bridgedDomain = natDomains[0];
+    if (!bridgedDomain) {
+      bridgedDomain = BRIDGED_DOMAIN;
+      for (let n = 2; byName.has(bridgedDomain); n++) bridgedDomain = `${BRIDGED_DOMAIN}-${n}`;
+      byName.set(bridgedDomain, { name: bridgedDomain, kind: 'switch', hostNat: true, source: firstBridged.source });
+    }
+  }
+  return { list: [...byName.values()].sort((a, b) => compareNames(a.name, b.name)), bridgedDomain };
+}
+
+/**
+ * The host folders end up on the UML command line, where a space splits an argument and a comma
+ * splits `ubd0=<cow>,<image>` and `ethN=vde,<dir>,<mac>`: refuse them with a clear message.
+ */
+function checkOptions(options: CompileOptions): void {
+  const folders: [string, string, string][] = [
+    ['run directory', options.runDir, 'VNETLAB_RUNTIME_DIR'],
+    ['state directory', options.stateDir, 'VNETLAB_STATE_DIR'],
+    ['image directory', options.imageDir, 'VNETLAB_IMAGE_DIR'],
+    ['kernel', options.kernel, 'VNETLAB_KERNEL'],
+  ];
+  for (const [what, path, variable] of folders) {
+    if (!path.startsWith('/')) throw new UserError(`the ${what} must be an absolute path, got '${path}'`, undefined, `set ${variable} to an absolute path`);
+    if (/[\s,]/.test(path)) {
+      throw new UserError(`the ${what} '${path}' contains a space or a comma, which the UML kernel command line cannot carry`, undefined, `set ${variable} to a path without spaces or commas`);
+    }
+  }
+}
+
+function trimSlash(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}

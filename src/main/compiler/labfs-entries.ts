@@ -1,0 +1,146 @@
+// What goes into the read-only lab-fs image (layout in docs/ARCHITECTURE.md, guest contract):
+// the lab folder under /lab, and per machine its root/ tree, startup and shutdown drivers with their
+// parts, exec command, interface addresses, sysctls and environment. Pure: paths are checked
+// lexically here; symlinks are resolved by the builder (src/main/guest/labfs.ts), which does the I/O.
+import { isAbsolute, posix, relative, resolve } from 'node:path';
+import type { LabFsEntry } from '../../shared/plan.ts';
+import type { LabModel, Machine, Script, SourceRef } from '../../shared/lab-model.ts';
+import { UserError } from '../errors.ts';
+import { compareNames } from './waves.ts';
+
+const SCRIPT_MODE = 0o755;
+const DATA_MODE = 0o644;
+
+/** Interfaces as the compiler resolved them (bridged NICs included), for the `interfaces` file. */
+export interface ResolvedInterface {
+  name: string;
+  addresses: string[];
+}
+
+export interface MachineFiles {
+  machine: Machine;
+  /** The machine's folder name in the image (its name, or a hashed stand-in for odd names). */
+  dirName: string;
+  interfaces: ResolvedInterface[];
+}
+
+export function labFsEntries(model: LabModel, machines: MachineFiles[]): LabFsEntry[] {
+  const byDest = new Map<string, LabFsEntry>();
+  const add = (entry: LabFsEntry) => byDest.set(entry.dest, entry);
+  add({ dest: '/lab', from: model.root, kind: 'dir' });
+  for (const m of machines) for (const entry of machineEntries(model, m)) add(entry);
+  // Later entries for the same destination win (a file listed after a folder overrides it).
+  return [...byDest.values()].sort((a, b) => compareNames(a.dest, b.dest));
+}
+
+function machineEntries(model: LabModel, { machine, dirName, interfaces }: MachineFiles): LabFsEntry[] {
+  const base = `/machines/${dirName}`;
+  const entries: LabFsEntry[] = [];
+  for (const file of machine.files) {
+    const dest = `${base}/root${guestDest(file.guestPath, file.source)}`.replace(/\/$/, '');
+    if (file.kind === 'inline') entries.push(withMode({ dest, content: file.content }, file.mode));
+    else entries.push(withMode({ dest, from: insideLab(model.root, file.labPath, file.source), kind: file.kind }, file.kind === 'file' ? file.mode : undefined));
+  }
+
+  const startupParts = namedParts([
+    ['shared.startup', model.sharedStartup],
+    [`${dirName}.startup`, machine.startup],
+  ]);
+  const shutdownParts = namedParts([
+    [`${dirName}.shutdown`, machine.shutdown],
+    ['shared.shutdown', model.sharedShutdown],
+  ]);
+  entries.push({ dest: `${base}/startup`, content: scriptDriver('startup', startupParts.map(([n]) => n)), mode: SCRIPT_MODE });
+  entries.push({ dest: `${base}/shutdown`, content: scriptDriver('shutdown', shutdownParts.map(([n]) => n)), mode: SCRIPT_MODE });
+  for (const [name, script] of startupParts) entries.push({ dest: `${base}/startup.d/${name}`, content: unixText(script.text), mode: SCRIPT_MODE });
+  for (const [name, script] of shutdownParts) entries.push({ dest: `${base}/shutdown.d/${name}`, content: unixText(script.text), mode: SCRIPT_MODE });
+  if (machine.exec !== undefined && machine.exec.trim() !== '') {
+    entries.push({ dest: `${base}/exec`, content: `#!/bin/sh\n${unixText(machine.exec)}`, mode: SCRIPT_MODE });
+  }
+
+  entries.push({ dest: `${base}/interfaces`, content: lines(interfaces.map((i) => [i.name, ...i.addresses].join(' '))), mode: DATA_MODE });
+  entries.push({ dest: `${base}/sysctl`, content: lines(sortedPairs(sysctlsOf(model, machine))), mode: DATA_MODE });
+  entries.push({ dest: `${base}/env`, content: lines(sortedPairs(machine.env)), mode: DATA_MODE });
+  return entries;
+}
+
+/** Kathará devices (and Netkit's filesystem) forward IP by default; routers in their labs rely on it. */
+function sysctlsOf(model: LabModel, machine: Machine): Record<string, string> {
+  const defaults: Record<string, string> = {};
+  if (model.format === 'kathara' || model.format === 'netkit') {
+    defaults['net.ipv4.ip_forward'] = '1';
+    if (machine.ipv6) defaults['net.ipv6.conf.all.forwarding'] = '1';
+  }
+  return { ...defaults, ...machine.sysctls };
+}
+
+/** Parts in order, numbered so the folder lists them in the order they run; absent scripts dropped. */
+function namedParts(parts: [string, Script | undefined][]): [string, Script][] {
+  return parts
+    .filter((p): p is [string, Script] => p[1] !== undefined)
+    .map(([name, script], i) => [`${i + 1}-${name}`, script]);
+}
+
+/**
+ * The `startup`/`shutdown` script of a machine. Netkit and Kathará run shared.startup and
+ * <machine>.startup as separate scripts, so an `exit` or a syntax error in one does not skip the
+ * other; this driver does the same (with bash when the image has it) and exits with the status of
+ * the last part that failed, 0 when none did.
+ */
+function scriptDriver(kind: 'startup' | 'shutdown', partNames: string[]): string {
+  if (partNames.length === 0) return `#!/bin/sh\n# Generated by vnetlab: this machine has no ${kind} script.\nexit 0\n`;
+  return [
+    '#!/bin/sh',
+    `# Generated by vnetlab: runs each part in ${kind}.d/ in its own shell, in order, as Netkit and Kathará do.`,
+    `parts="$(dirname "$0")/${kind}.d"`,
+    'status=0',
+    `for part in ${partNames.map((n) => `'${n}'`).join(' ')}; do`,
+    '  if command -v bash >/dev/null 2>&1; then bash "$parts/$part"; else sh "$parts/$part"; fi || status=$?',
+    'done',
+    'exit $status',
+    '',
+  ].join('\n');
+}
+
+/** Lab scripts are often written on Windows; a CR at the end of a shell line is never intended. */
+function unixText(text: string): string {
+  const lf = text.replace(/\r\n?/g, '\n');
+  return lf.endsWith('\n') || lf === '' ? lf : `${lf}\n`;
+}
+
+function lines(rows: string[]): string {
+  return rows.map((r) => `${r}\n`).join('');
+}
+
+function sortedPairs(record: Record<string, string>): string[] {
+  return Object.keys(record)
+    .sort(compareNames)
+    .map((k) => `${k}=${record[k]}`);
+}
+
+function withMode<T extends LabFsEntry>(entry: T, mode: number | undefined): T {
+  return mode === undefined ? entry : { ...entry, mode };
+}
+
+/** The guest path, absolute and normalised, refusing `..`: the reader checks this too (defence in depth). */
+function guestDest(guestPath: string, source: SourceRef): string {
+  const normal = posix.normalize(`/${guestPath}`);
+  if (guestPath.split('/').includes('..')) {
+    throw new UserError(`${where(source)}: guest path '${guestPath}' must not contain '..'`, undefined, 'write it as an absolute path, like /etc/frr/frr.conf');
+  }
+  return normal === '/' ? '' : normal;
+}
+
+/** The absolute path of a lab file, refusing any that leaves the lab folder (checked again, with symlinks, at build time). */
+export function insideLab(root: string, labPath: string, source: SourceRef): string {
+  const abs = resolve(root, labPath);
+  const rel = relative(root, abs);
+  if (rel === '..' || rel.startsWith(`..${'/'}`) || isAbsolute(rel)) {
+    throw new UserError(`${where(source)}: '${labPath}' is outside the lab folder ${root}`, undefined, 'lab files may only use files inside the lab folder; copy the file into it');
+  }
+  return abs;
+}
+
+function where(source: SourceRef): string {
+  return source.line > 0 ? `${source.file}:${source.line}:${source.column > 0 ? source.column : 1}` : source.file;
+}

@@ -1,0 +1,155 @@
+// Builds the read-only lab-fs image (ubd1 of every guest) from a plan's `labFs.entries`: stages the
+// entries in a temp folder, then `mkfs.ext4 -d` turns that folder into an image without root or a
+// loop mount. Written to a temp file and renamed, so a guest never sees a half-built image.
+// The compiler checked paths lexically; here, with the files at hand, symlinks are resolved and any
+// source that really lives outside the lab folder is refused.
+import { execFile } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
+import { EnvironmentError, UserError } from '../errors.ts';
+
+const run = promisify(execFile);
+
+const LABEL = 'vnetlab-lab';
+const BLOCK = 4096;
+/** Room for ext4's own metadata (superblocks, inode tables, journal) on top of the content. */
+const HEADROOM_BYTES = 8 * 1024 * 1024;
+const HEADROOM_FACTOR = 1.5;
+
+export interface BuildLabFsOptions {
+  /** The lab folder: no source may resolve outside it. */
+  labRoot: string;
+}
+
+export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): Promise<void> {
+  const labRoot = await realpath(options.labRoot).catch(() => {
+    throw new UserError(`the lab folder ${options.labRoot} does not exist`);
+  });
+  await mkdir(dirname(labFs.image), { recursive: true });
+  const imageDir = await realpath(dirname(labFs.image));
+  const image = join(imageDir, basename(labFs.image));
+  const staging = await mkdtemp(join(imageDir, '.labfs-staging-'));
+  const partial = `${image}.partial-${process.pid}`;
+  try {
+    const stager = new Stager(labRoot, staging, [staging, partial, image]);
+    const sorted = [...labFs.entries].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
+    for (const entry of sorted) await stager.place(entry);
+    await rm(partial, { force: true });
+    await mkfs(staging, partial, imageSizeKiB(stager.usedBytes));
+    await rename(partial, image);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    await rm(partial, { force: true });
+  }
+}
+
+/** Copies entries into the staging folder, counting the space they will take in the image. */
+class Stager {
+  usedBytes = 0;
+
+  constructor(
+    private readonly labRoot: string,
+    private readonly staging: string,
+    /** Never copied into the image, should the lab folder hold them (run dir inside the lab). */
+    private readonly skip: string[],
+  ) {}
+
+  async place(entry: LabFsEntry): Promise<void> {
+    const target = join(this.staging, entry.dest);
+    if (!target.startsWith(`${this.staging}/`)) throw new UserError(`lab-fs destination '${entry.dest}' leaves the image`);
+    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+    if ('content' in entry) {
+      await this.clear(target);
+      await writeFile(target, entry.content, { mode: entry.mode ?? 0o644 });
+      await chmod(target, entry.mode ?? 0o644);
+      this.count(Buffer.byteLength(entry.content));
+      return;
+    }
+    const source = await this.insideLab(entry.from);
+    const info = await stat(source);
+    if (entry.kind === 'dir') {
+      if (!info.isDirectory()) throw new UserError(`${entry.from} should be a folder (it is placed at ${entry.dest})`);
+      await this.copyDir(source, target, new Set([source]));
+    } else {
+      if (!info.isFile()) throw new UserError(`${entry.from} should be a file (it is placed at ${entry.dest})`);
+      await this.clear(target);
+      await copyFile(source, target);
+      this.count(info.size);
+    }
+    if (entry.mode !== undefined) await chmod(target, entry.mode);
+  }
+
+  /** Copies a folder, following symlinks that stay inside the lab; `ancestors` stops symlink loops. */
+  private async copyDir(source: string, target: string, ancestors: Set<string>): Promise<void> {
+    await mkdir(target, { recursive: true, mode: 0o755 });
+    this.count(0);
+    for (const item of await readdir(source, { withFileTypes: true })) {
+      let from = join(source, item.name);
+      if (this.skip.includes(from)) continue;
+      const to = join(target, item.name);
+      if (item.isSymbolicLink()) {
+        // A dangling link inside the lab points nowhere in the guest either: leave it out.
+        if (!(await exists(from))) continue;
+        from = await this.insideLab(from);
+      }
+      const info = await stat(from);
+      if (info.isDirectory()) {
+        if (ancestors.has(from) || this.skip.includes(from)) continue;
+        await this.copyDir(from, to, new Set([...ancestors, from]));
+      } else if (info.isFile()) {
+        await this.clear(to);
+        await copyFile(from, to);
+        this.count(info.size);
+      }
+      // Sockets, FIFOs and devices have no place in a lab image.
+    }
+  }
+
+  /** The real path of a source, refusing one that resolves outside the lab folder. */
+  private async insideLab(path: string): Promise<string> {
+    const real = await realpath(path).catch((err: NodeJS.ErrnoException) => {
+      throw new UserError(`cannot read ${path}: ${err.code === 'ENOENT' ? 'it does not exist (a dangling symlink?)' : err.message}`);
+    });
+    if (real !== this.labRoot && !real.startsWith(`${this.labRoot}/`)) {
+      const shown = relative(this.labRoot, path).startsWith('..') ? path : relative(this.labRoot, path);
+      throw new UserError(
+        `${shown} resolves to ${real}, outside the lab folder ${this.labRoot}`,
+        undefined,
+        'a lab may only use files inside its folder: copy the file into the lab instead of linking to it',
+      );
+    }
+    return real;
+  }
+
+  /** A file replaces whatever an earlier, broader entry put at the same place. */
+  private async clear(target: string): Promise<void> {
+    await rm(target, { recursive: true, force: true });
+  }
+
+  private count(bytes: number): void {
+    this.usedBytes += Math.max(1, Math.ceil(bytes / BLOCK)) * BLOCK;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function imageSizeKiB(usedBytes: number): number {
+  return Math.ceil((usedBytes * HEADROOM_FACTOR + HEADROOM_BYTES) / 1024);
+}
+
+async function mkfs(staging: string, image: string, sizeKiB: number): Promise<void> {
+  try {
+    await run('mkfs.ext4', ['-q', '-F', '-d', staging, '-L', LABEL, image, `${sizeKiB}k`], { maxBuffer: 4 * 1024 * 1024 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new EnvironmentError('mkfs.ext4 is not installed', 'install e2fsprogs (apt-get install e2fsprogs)');
+    throw new EnvironmentError(`mkfs.ext4 could not build the lab image ${image}: ${(e.stderr || e.message).trim()}`);
+  }
+}
