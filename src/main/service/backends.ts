@@ -1,0 +1,36 @@
+// What the service needs from the rest of vnetlab, as one interface: the real binding lives in
+// ./real-backends.ts (readers/writers, compiler, runtime client, grader); keeping the seam here lets the
+// service stay transport-free and readable.
+import type { CheckReport } from '../../shared/checks.ts';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import type { LabModel } from '../../shared/lab-model.ts';
+import type { Plan } from '../../shared/plan.ts';
+import type { LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/service-api.ts';
+
+export interface ConsoleLink {
+  write(data: string): void;
+  resize(cols: number, rows: number): void;
+  /** Present when the runtime pauses the guest's console while output is unacknowledged. */
+  ack?(chars: number): void;
+  detach(): void;
+}
+
+export interface Backends {
+  environment(): Promise<EnvironmentReport>;
+  loadLab(path: string): Promise<{ model?: LabModel; diagnostics: Diagnostic[] }>;
+  validateLab(model: LabModel): Promise<Diagnostic[]>;
+  /** Writes atomically; returns the absolute path of the main file written. */
+  saveLab(folder: string, model: LabModel, format: SaveFormat): Promise<string>;
+  compile(model: LabModel): Promise<Plan>;
+
+  startLab(labRoot: string): Promise<LabStatus>;
+  stopLab(labRoot: string): Promise<void>;
+  machine(labRoot: string, machine: string, action: MachineAction): Promise<void>;
+  status(labRoot: string): Promise<LabStatus | null>;
+  /** Calls `listener` for every event of the lab until the returned function is called. */
+  watch(labRoot: string, listener: (event: LabEvent) => void): Promise<() => void>;
+  attachConsole(labRoot: string, machine: string, handlers: { onData(data: string): void; onExit(reason: string): void }): Promise<ConsoleLink>;
+
+  runChecks(labRoot: string): Promise<CheckReport>;
+}

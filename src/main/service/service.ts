@@ -1,0 +1,328 @@
+// The service: implements src/shared/service-api.ts on top of the other modules, with no transport.
+// Each client (a browser tab over WebSocket, an Electron window over IPC) gets its own session that
+// owns its event subscriptions and console attachments; closing it detaches them and leaves labs running.
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { LabModel } from '../../shared/lab-model.ts';
+import {
+  CONSOLE_HIGH_WATERMARK,
+  CONSOLE_LOW_WATERMARK,
+  type ConsoleAttachment,
+  type FolderEntry,
+  type FolderListing,
+  type LabSummary,
+  type PushMessage,
+  type VnetlabService,
+} from '../../shared/service-api.ts';
+import { UserError } from '../errors.ts';
+import type { Backends, ConsoleLink } from './backends.ts';
+
+export interface ServiceOptions {
+  backends: Backends;
+  /** Folder of the labs that ship (labs/). */
+  labsDir: string;
+  /** The user's home: the open/save dialogs may browse it. */
+  home: string;
+  /** More folders the dialogs may use (e.g. the lab given on the command line). */
+  extraRoots?: string[];
+}
+
+export interface ClientSession extends VnetlabService {
+  /** Detaches consoles and subscriptions of this client. Labs keep running. */
+  close(): void;
+}
+
+/** A console's output is held back while the client has this much unacknowledged, and dropped (oldest first) past this. */
+const HELD_OUTPUT_LIMIT = 2 * 1024 * 1024;
+
+export class Service {
+  private nextConsoleId = 1;
+
+  constructor(private readonly options: ServiceOptions) {}
+
+  get backends(): Backends {
+    return this.options.backends;
+  }
+
+  /** Folders the open/save dialogs may use; anything outside them is refused. */
+  roots(): string[] {
+    const roots = [this.options.home, this.options.labsDir, ...(this.options.extraRoots ?? [])].map((r) => resolve(r));
+    return [...new Set(roots)];
+  }
+
+  /** Resolves a user-given path, following symlinks, and refuses it unless it is inside an allowed root. */
+  allowedPath(path: string, what: string): string {
+    if (typeof path !== 'string' || path.trim() === '') throw new UserError(`no ${what} given`);
+    const abs = resolve(this.options.home, path.replace(/^~(?=$|\/)/, this.options.home));
+    // Follow symlinks of the longest existing prefix, so a link cannot lead outside.
+    let existing = abs;
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    const real = join(safeRealpath(existing), relative(existing, abs));
+    if (!this.roots().some((root) => isInside(real, safeRealpath(root)))) {
+      throw new UserError(`${abs} is outside the folders the app may use`, 2, `use a folder inside ${this.roots().join(' or ')}`);
+    }
+    return real;
+  }
+
+  connect(push: (message: PushMessage) => void): ClientSession {
+    return new Session(this, push, () => `c${this.nextConsoleId++}`);
+  }
+
+  listLabs(): LabSummary[] {
+    const dir = this.options.labsDir;
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => labSummaryOf(join(dir, e.name)))
+      .filter((s): s is LabSummary => !!s)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  listFolder(path?: string): FolderListing {
+    const roots = this.roots();
+    const folder = this.allowedPath(path ?? this.options.home, 'folder');
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UserError(`${folder} is not a folder`);
+    const entries: FolderEntry[] = [];
+    for (const e of readdirSync(folder, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(folder, e.name);
+      let isDir = e.isDirectory();
+      if (e.isSymbolicLink()) {
+        try {
+          isDir = statSync(p).isDirectory();
+        } catch {
+          isDir = false;
+        }
+      }
+      if (!isDir) continue;
+      const lab = labSummaryOf(p);
+      entries.push(lab ? { name: e.name, path: p, kind: 'lab', format: lab.format } : { name: e.name, path: p, kind: 'folder' });
+    }
+    entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'lab' ? -1 : 1));
+    const atRoot = roots.some((r) => safeRealpath(r) === folder);
+    return { path: folder, ...(atRoot ? {} : { parent: dirname(folder) }), roots, entries };
+  }
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..'));
+}
+
+/** A folder is a lab when it holds lab.yaml (vnetlab) or lab.conf (Netkit/Kathará). */
+export function labSummaryOf(folder: string): LabSummary | undefined {
+  const name = basename(folder);
+  if (existsSync(join(folder, 'lab.yaml'))) return { path: folder, name, format: 'vnetlab' };
+  if (existsSync(join(folder, 'lab.conf'))) return { path: folder, name, format: existsSync(join(folder, 'shared')) ? 'kathara' : 'netkit' };
+  return undefined;
+}
+
+interface AttachedConsole {
+  machine: string;
+  link?: ConsoleLink;
+  unacked: number;
+  held: string[];
+  heldChars: number;
+  closed: boolean;
+}
+
+class Session implements ClientSession {
+  private readonly subscriptions = new Map<string, Promise<() => void>>();
+  private readonly consoles = new Map<string, AttachedConsole>();
+  private closed = false;
+
+  constructor(
+    private readonly service: Service,
+    private readonly push: (message: PushMessage) => void,
+    private readonly newConsoleId: () => string,
+  ) {}
+
+  private get backends(): Backends {
+    return this.service.backends;
+  }
+
+  async environment() {
+    return this.backends.environment();
+  }
+
+  async listLabs() {
+    return this.service.listLabs();
+  }
+
+  async listFolder(path?: string) {
+    return this.service.listFolder(path);
+  }
+
+  async openLab(path: string) {
+    const folder = this.service.allowedPath(path, 'lab path');
+    return this.backends.loadLab(folder);
+  }
+
+  async newLab(folder: string): Promise<LabModel> {
+    const root = this.service.allowedPath(folder, 'lab folder');
+    const name = basename(root).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+/, '') || 'lab';
+    return { format: 'vnetlab', root, sourceFile: 'lab.yaml', meta: { name, authors: [] }, machines: [], domains: [], checks: [], layout: {} };
+  }
+
+  async validate(model: LabModel) {
+    return this.backends.validateLab(checkModel(model));
+  }
+
+  async saveLab(folder: string, model: LabModel, format: 'yaml' | 'netkit') {
+    if (format !== 'yaml' && format !== 'netkit') throw new UserError(`unknown save format "${String(format)}"`, 2, 'use yaml or netkit');
+    const root = this.service.allowedPath(folder, 'lab folder');
+    const saved: LabModel = { ...checkModel(model), root };
+    const file = await this.backends.saveLab(root, saved, format);
+    return { file, diagnostics: await this.backends.validateLab(saved) };
+  }
+
+  async compile(model: LabModel) {
+    const checked = checkModel(model);
+    const diagnostics = await this.backends.validateLab(checked);
+    if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+    return { plan: await this.backends.compile(checked), diagnostics };
+  }
+
+  async startLab(labRoot: string) {
+    return this.backends.startLab(this.service.allowedPath(labRoot, 'lab path'));
+  }
+
+  async stopLab(labRoot: string) {
+    return this.backends.stopLab(this.service.allowedPath(labRoot, 'lab path'));
+  }
+
+  async machine(labRoot: string, machine: string, action: 'start' | 'stop' | 'restart' | 'crash') {
+    if (!['start', 'stop', 'restart', 'crash'].includes(action)) throw new UserError(`unknown machine action "${String(action)}"`);
+    return this.backends.machine(this.service.allowedPath(labRoot, 'lab path'), String(machine), action);
+  }
+
+  async status(labRoot: string) {
+    return this.backends.status(this.service.allowedPath(labRoot, 'lab path'));
+  }
+
+  async subscribe(labRoot: string) {
+    const root = this.service.allowedPath(labRoot, 'lab path');
+    if (this.subscriptions.has(root)) return;
+    const unwatch = this.backends.watch(root, (event) => {
+      if (!this.closed) this.push({ kind: 'event', labRoot, event });
+    });
+    this.subscriptions.set(root, unwatch);
+    unwatch.catch(() => this.subscriptions.delete(root));
+    await unwatch;
+  }
+
+  async unsubscribe(labRoot: string) {
+    const root = this.service.allowedPath(labRoot, 'lab path');
+    const unwatch = this.subscriptions.get(root);
+    this.subscriptions.delete(root);
+    if (unwatch) (await unwatch.catch(() => () => {}))();
+  }
+
+  async attachConsole(labRoot: string, machine: string): Promise<ConsoleAttachment> {
+    const root = this.service.allowedPath(labRoot, 'lab path');
+    const consoleId = this.newConsoleId();
+    const state: AttachedConsole = { machine, unacked: 0, held: [], heldChars: 0, closed: false };
+    this.consoles.set(consoleId, state);
+    // Output that arrives before the attach call returns is the runtime's replay of recent output.
+    let replay = '';
+    let attached = false;
+    try {
+      state.link = await this.backends.attachConsole(root, String(machine), {
+        onData: (data) => {
+          if (!attached) replay += data;
+          else this.output(consoleId, state, data);
+        },
+        onExit: (reason) => {
+          if (!state.closed && !this.closed) this.push({ kind: 'console-exit', consoleId, reason });
+        },
+      });
+    } catch (err) {
+      this.consoles.delete(consoleId);
+      throw err;
+    }
+    attached = true;
+    state.unacked += replay.length;
+    return { consoleId, machine, replay };
+  }
+
+  /** Sends output unless the client is too far behind; then holds it (bounded) until acknowledgements catch up. */
+  private output(consoleId: string, state: AttachedConsole, data: string): void {
+    if (state.closed || this.closed) return;
+    if (state.unacked > CONSOLE_HIGH_WATERMARK || state.held.length) {
+      state.held.push(data);
+      state.heldChars += data.length;
+      while (state.heldChars > HELD_OUTPUT_LIMIT && state.held.length > 1) state.heldChars -= state.held.shift()!.length;
+      return;
+    }
+    state.unacked += data.length;
+    this.push({ kind: 'console-data', consoleId, data });
+  }
+
+  private console(consoleId: string): AttachedConsole {
+    const state = this.consoles.get(consoleId);
+    if (!state?.link) throw new UserError(`console ${consoleId} is not attached`, 2, 'open the console again');
+    return state;
+  }
+
+  async consoleInput(consoleId: string, data: string) {
+    this.console(consoleId).link!.write(String(data));
+  }
+
+  async consoleResize(consoleId: string, cols: number, rows: number) {
+    if (Number.isInteger(cols) && Number.isInteger(rows) && cols > 0 && rows > 0 && cols < 1000 && rows < 1000) {
+      this.console(consoleId).link!.resize(cols, rows);
+    }
+  }
+
+  async consoleAck(consoleId: string, chars: number) {
+    const state = this.console(consoleId);
+    const n = Math.max(0, Number(chars) || 0);
+    state.unacked = Math.max(0, state.unacked - n);
+    state.link!.ack?.(n);
+    if (state.unacked < CONSOLE_LOW_WATERMARK && state.held.length) {
+      const data = state.held.join('');
+      state.held = [];
+      state.heldChars = 0;
+      state.unacked += data.length;
+      this.push({ kind: 'console-data', consoleId, data });
+    }
+  }
+
+  async detachConsole(consoleId: string) {
+    const state = this.consoles.get(consoleId);
+    this.consoles.delete(consoleId);
+    if (state) {
+      state.closed = true;
+      state.link?.detach();
+    }
+  }
+
+  async runChecks(labRoot: string) {
+    return this.backends.runChecks(this.service.allowedPath(labRoot, 'lab path'));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.consoles.keys()]) void this.detachConsole(id);
+    for (const unwatch of this.subscriptions.values()) unwatch.then((f) => f(), () => {});
+    this.subscriptions.clear();
+  }
+}
+
+/** The model comes from the network: check its shape before any module trusts it. */
+function checkModel(model: unknown): LabModel {
+  const m = model as LabModel;
+  if (!m || typeof m !== 'object' || !Array.isArray(m.machines) || !Array.isArray(m.domains) || typeof m.meta !== 'object' || typeof m.root !== 'string') {
+    throw new UserError('the lab sent by the editor is malformed', 2, 'reload the app; if it persists, report it');
+  }
+  return { ...m, checks: Array.isArray(m.checks) ? m.checks : [], layout: m.layout && typeof m.layout === 'object' ? m.layout : {} };
+}
