@@ -1,0 +1,116 @@
+// The lab-fs image for real: compile a lab folder made on disk, build its image with mkfs.ext4, and
+// read it back with debugfs (e2fsprogs), as the guest would see it. Also the symlink-escape refusal.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../src/main/compiler/index.ts';
+import { buildLabFs } from '../../src/main/guest/labfs.ts';
+import { UserError } from '../../src/main/errors.ts';
+import type { LabModel } from '../../src/shared/lab-model.ts';
+import type { Plan } from '../../src/shared/plan.ts';
+import { FIXED_OPTIONS, at, domain, lab, machine } from '../compiler/model.ts';
+
+/** `debugfs -R <request> <image>`, stdout only (debugfs prints its banner on stderr). */
+function debugfs(image: string, request: string): string {
+  return execFileSync('debugfs', ['-R', request, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** name → octal mode, from `debugfs -R 'ls -l <dir>'`. */
+function listing(image: string, dir: string): Record<string, string> {
+  const modes: Record<string, string> = {};
+  for (const line of debugfs(image, `ls -l ${dir}`).split('\n')) {
+    const m = /^\s*\d+\s+(\d+)\s+\(\d+\)\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+\s+(.+)$/.exec(line);
+    if (m && m[2] !== '.' && m[2] !== '..') modes[m[2]!] = m[1]!;
+  }
+  return modes;
+}
+
+describe('buildLabFs', () => {
+  let work: string;
+  let labRoot: string;
+  let model: LabModel;
+  let plan: Plan;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-'));
+    labRoot = join(work, 'lab');
+    mkdirSync(join(labRoot, 'pc1', 'etc'), { recursive: true });
+    writeFileSync(join(labRoot, 'lab.conf'), 'pc1[0]=A\n');
+    writeFileSync(join(labRoot, 'pc1.startup'), 'ip addr add 10.0.0.1/24 dev eth0\r\n');
+    writeFileSync(join(labRoot, 'pc1', 'etc', 'motd'), 'welcome to pc1\n');
+    symlinkSync('pc1/etc/motd', join(labRoot, 'motd-link'));
+    symlinkSync('does-not-exist', join(labRoot, 'dangling'));
+    execFileSync('mkfifo', [join(labRoot, 'a-fifo')]);
+    model = lab({
+      root: labRoot,
+      machines: [
+        machine('pc1', ['A'], {
+          startup: { text: 'ip addr add 10.0.0.1/24 dev eth0\r\n', source: at(1, 'pc1.startup') },
+          files: [{ kind: 'dir', guestPath: '/', labPath: 'pc1', source: at(0, 'pc1') }],
+        }),
+      ],
+      domains: [domain('A')],
+    });
+    plan = compile(model, { ...FIXED_OPTIONS, runDir: join(work, 'run') });
+    await buildLabFs(plan.labFs, { labRoot });
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('writes the machine folder with executable scripts and data files', () => {
+    const modes = listing(plan.labFs.image, '/machines/pc1');
+    expect(modes).toMatchObject({ startup: '100755', shutdown: '100755', interfaces: '100644', sysctl: '100644', env: '100644', 'startup.d': '40755', root: '40755' });
+    expect(listing(plan.labFs.image, '/machines/pc1/startup.d')).toEqual({ '1-pc1.startup': '100755' });
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/startup.d/1-pc1.startup')).toBe('ip addr add 10.0.0.1/24 dev eth0\n');
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/sysctl')).toBe('net.ipv4.ip_forward=1\n');
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/interfaces')).toBe('eth0\n');
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd')).toBe('welcome to pc1\n');
+  });
+
+  it('copies the lab folder under /lab, following symlinks that stay inside and leaving out the rest', () => {
+    const lab = listing(plan.labFs.image, '/lab');
+    expect(Object.keys(lab).sort()).toEqual(['lab.conf', 'motd-link', 'pc1', 'pc1.startup']);
+    expect(lab['motd-link']).toBe('100644');
+    expect(debugfs(plan.labFs.image, 'cat /lab/motd-link')).toBe('welcome to pc1\n');
+    expect(debugfs(plan.labFs.image, 'cat /lab/pc1.startup')).toBe('ip addr add 10.0.0.1/24 dev eth0\r\n');
+  });
+
+  it('labels the image and leaves no temp files beside it', () => {
+    expect(execFileSync('e2label', [plan.labFs.image], { encoding: 'utf8' }).trim()).toBe('vnetlab-lab');
+    expect(readdirSync(join(work, 'run'))).toEqual(['labfs.ext4']);
+  });
+
+  it('refuses a symlink that leaves the lab folder, naming it, and keeps the old image', async () => {
+    const before = debugfs(plan.labFs.image, 'ls /lab');
+    symlinkSync('/etc/passwd', join(labRoot, 'steal'));
+    try {
+      const error = await buildLabFs(plan.labFs, { labRoot }).then(() => undefined, (err: unknown) => err);
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as UserError).message).toBe(`steal resolves to /etc/passwd, outside the lab folder ${labRoot}`);
+      expect(debugfs(plan.labFs.image, 'ls /lab')).toBe(before);
+      expect(readdirSync(join(work, 'run'))).toEqual(['labfs.ext4']);
+    } finally {
+      rmSync(join(labRoot, 'steal'));
+    }
+  });
+
+  it('refuses a machine file that is a symlink out of the lab', async () => {
+    const outside = join(work, 'secret');
+    writeFileSync(outside, 'not for guests\n');
+    symlinkSync(outside, join(labRoot, 'innocent.conf'));
+    const escaping = compile(
+      { ...model, machines: [{ ...model.machines[0]!, files: [{ kind: 'file', guestPath: '/etc/x.conf', labPath: 'innocent.conf', source: at(3, 'lab.yaml') }] }] },
+      { ...FIXED_OPTIONS, runDir: join(work, 'run2') },
+    );
+    // Without /lab, so that it is the file entry that trips, not the walk of the lab folder.
+    const onlyTheFile = { ...escaping.labFs, entries: escaping.labFs.entries.filter((e) => e.dest !== '/lab') };
+    try {
+      await expect(buildLabFs(onlyTheFile, { labRoot })).rejects.toThrow(/^innocent\.conf resolves to .*secret, outside the lab folder/);
+      expect(existsSync(escaping.labFs.image)).toBe(false);
+    } finally {
+      rmSync(join(labRoot, 'innocent.conf'));
+    }
+  });
+});
