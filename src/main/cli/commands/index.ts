@@ -3,4 +3,14 @@
 import type { Command } from '../command.ts';
 
 export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+  start: () => import('./start.ts'),
+  status: () => import('./status.ts'),
+  connect: () => import('./connect.ts'),
+  exec: () => import('./exec.ts'),
+  stop: () => import('./stop.ts'),
+  crash: () => import('./crash.ts'),
+  restart: () => import('./restart.ts'),
+  wipe: () => import('./wipe.ts'),
+  clean: () => import('./clean.ts'),
+  list: () => import('./list.ts'),
 };

@@ -1,0 +1,73 @@
+// `vnetlab connect [LAB] <machine>`: the machine's console in this terminal. Several viewers may be
+// attached at once; recent output is replayed on attach; Ctrl-] detaches and leaves the guest running.
+import { UserError } from '../../errors.ts';
+import { LAB_FLAG, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
+import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
+
+const DETACH_KEY = '\x1d'; // Ctrl-]
+
+const command: Command = {
+  name: 'connect',
+  summary: "open a machine's console in this terminal (detach with Ctrl-])",
+  usage: 'connect [LAB] MACHINE',
+  flags: { lab: LAB_FLAG },
+  async run(args, io) {
+    const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    const machine = rest[0];
+    if (!machine) throw new UserError('which machine? usage: vnetlab connect [LAB] MACHINE');
+    const sup = await requireSupervisor(labPath, io.env);
+    const stdin = io.stdin as NodeJS.ReadStream;
+    const stdout = io.stdout as NodeJS.WriteStream;
+    const tty = !!stdin.isTTY && typeof stdin.setRawMode === 'function';
+    return new Promise<number>((resolve, reject) => {
+      let finished = false;
+      const finish = (code: number, message?: string) => {
+        if (finished) return;
+        finished = true;
+        if (tty) stdin.setRawMode(false);
+        stdin.pause();
+        stdin.off('data', onInput);
+        stdout.off?.('resize', onResize);
+        if (message) io.stderr.write(`\r\n${message}\r\n`);
+        sup.close();
+        resolve(code);
+      };
+      let attachment: Awaited<ReturnType<typeof sup.attachConsole>> | undefined;
+      const onInput = (chunk: Buffer | string) => {
+        const text = chunk.toString();
+        const cut = text.indexOf(DETACH_KEY);
+        if (cut >= 0) {
+          if (cut > 0) attachment?.write(text.slice(0, cut));
+          attachment?.detach();
+          finish(EXIT.ok, `[detached from ${machine}; it keeps running]`);
+          return;
+        }
+        attachment?.write(text);
+      };
+      const onResize = () => attachment?.resize(stdout.columns ?? 80, stdout.rows ?? 24);
+      sup
+        .attachConsole(machine, {
+          onData: (d) => stdout.write(d),
+          onClose: () => finish(EXIT.ok, `[the lab stopped]`),
+          cols: stdout.isTTY ? stdout.columns : undefined,
+          rows: stdout.isTTY ? stdout.rows : undefined,
+        })
+        .then((a) => {
+          attachment = a;
+          io.stderr.write(`[connected to ${machine}; press Ctrl-] to detach]\r\n`);
+          if (tty) stdin.setRawMode(true);
+          stdin.on('data', onInput);
+          stdin.on('end', () => finish(EXIT.ok));
+          stdin.resume();
+          if (stdout.isTTY) stdout.on('resize', onResize);
+        })
+        .catch((err: unknown) => {
+          sup.close();
+          reject(err);
+        });
+    });
+  },
+};
+
+export default command;

@@ -1,0 +1,26 @@
+// Binds a guest's exec channel (the two FIFO streams) to the AgentClient of src/main/guest, which
+// speaks the protocol in docs/ARCHITECTURE.md; the supervisor only sees the small GuestAgent interface.
+import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { AgentClient } from '../guest/agent-client.ts';
+import type { GuestAgent } from './launcher.ts';
+
+export async function connectAgent(fromGuest: Readable, toGuest: Writable): Promise<GuestAgent> {
+  const client = new AgentClient(fromGuest, toGuest);
+  return {
+    waitReady: (timeoutMs) => client.waitReady(timeoutMs),
+    exec: (command, options = {}) => {
+      // Chunks may split a UTF-8 character; a decoder per stream keeps text intact.
+      const out = new StringDecoder('utf8');
+      const err = new StringDecoder('utf8');
+      const { onStdout, onStderr } = options;
+      return client.exec(command, {
+        timeoutMs: options.timeoutMs,
+        stdin: options.stdin,
+        onStdout: onStdout ? (chunk) => onStdout(out.write(chunk)) : undefined,
+        onStderr: onStderr ? (chunk) => onStderr(err.write(chunk)) : undefined,
+      });
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,258 @@
+// The typed client of a lab's supervisor: what the CLI, the grader and the GUI service use.
+//
+//   const sup = await ensureSupervisor(plan);          // spawns the supervisor if it is not running
+//   await sup.start();                                 // → { ok, started, failed }
+//   const r = await sup.exec('pc1', 'ping -c 1 10.0.0.2', { timeoutMs: 10_000 });
+//   const c = await sup.attachConsole('pc1', { onData: (d) => term.write(d) });
+//   c.write('ls\r'); c.resize(120, 40); c.detach();
+//   const off = sup.subscribe((event) => …);          // machine-state, progress, lab-stopped
+//   await sup.stop(); sup.close();
+//
+// `connectSupervisor(labRootOrId)` attaches to a lab that already runs (undefined when it does not).
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Plan } from '../../shared/plan.ts';
+import type { ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import { EnvironmentError, UserError } from '../errors.ts';
+import { hostPaths } from '../paths.ts';
+import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
+import { findRunDir, runFiles } from './run-dir.ts';
+import type { StartResult } from './supervisor.ts';
+
+export type { StartResult };
+
+export interface ConsoleAttachment {
+  /** Keystrokes to the guest. */
+  write(data: string): void;
+  resize(cols: number, rows: number): void;
+  /** With `flowControl`, tell the supervisor how many characters were rendered. */
+  ack(chars: number): void;
+  detach(): void;
+}
+
+export interface AttachOptions {
+  onData(data: string): void;
+  /** Called when the connection to the supervisor closes (lab stopped). */
+  onClose?(): void;
+  replay?: boolean;
+  flowControl?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+export interface ClientExecOptions {
+  timeoutMs?: number;
+  stdin?: string;
+  onStdout?(chunk: string): void;
+  onStderr?(chunk: string): void;
+}
+
+const SUPERVISOR_START_TIMEOUT_MS = 15_000;
+
+export class SupervisorClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onStream?(s: 'stdout' | 'stderr', d: string): void }>();
+  private readonly consoles = new Map<number, AttachOptions>();
+  private readonly eventListeners = new Set<(event: LabEvent) => void>();
+  private subscribed = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly runDir: string,
+  ) {
+    socket.on('data', lineReader((m) => this.onMessage(m as ServerMessage)));
+    const onClose = () => {
+      if (this.closed) return;
+      this.closed = true;
+      for (const p of this.pending.values()) p.reject(new UserError('the lab supervisor went away (the lab was stopped or cleaned)', 1));
+      this.pending.clear();
+      for (const c of this.consoles.values()) c.onClose?.();
+      for (const l of this.eventListeners) l({ type: 'lab-stopped' });
+    };
+    socket.on('close', onClose);
+    socket.on('error', onClose);
+  }
+
+  status(): Promise<LabStatus> {
+    return this.call('status', {});
+  }
+
+  start(machines: string[] = [], options: { timeoutMs?: number } = {}): Promise<StartResult> {
+    return this.call('start', { machines, timeoutMs: options.timeoutMs });
+  }
+
+  async stop(machines: string[] = []): Promise<void> {
+    await this.call('stop', { machines });
+  }
+
+  async crash(machines: string[] = []): Promise<void> {
+    await this.call('crash', { machines });
+  }
+
+  restart(machine: string, options: { timeoutMs?: number } = {}): Promise<StartResult> {
+    return this.call('restart', { machine, timeoutMs: options.timeoutMs });
+  }
+
+  wipe(machines: string[] = []): Promise<string[]> {
+    return this.call('wipe', { machines });
+  }
+
+  /** Stop (or crash) everything and make the supervisor exit. */
+  async shutdown(how: 'stop' | 'crash' = 'stop'): Promise<void> {
+    await this.call('shutdown', { how });
+  }
+
+  /** Run a shell command in a guest; output streams to the callbacks and is also in the result. */
+  exec(machine: string, command: string, options: ClientExecOptions = {}): Promise<ExecResult> {
+    const stream = !!(options.onStdout || options.onStderr);
+    return this.call('exec', { machine, command, timeoutMs: options.timeoutMs, stdin: options.stdin, stream }, (s, d) =>
+      s === 'stdout' ? options.onStdout?.(d) : options.onStderr?.(d),
+    );
+  }
+
+  async attachConsole(machine: string, options: AttachOptions): Promise<ConsoleAttachment> {
+    const { consoleId } = await this.call('console.attach', {
+      machine,
+      replay: options.replay,
+      flowControl: options.flowControl,
+      cols: options.cols,
+      rows: options.rows,
+    });
+    this.consoles.set(consoleId, options);
+    return {
+      write: (data) => this.notify('console.write', { consoleId, data }),
+      resize: (cols, rows) => this.notify('console.resize', { consoleId, cols, rows }),
+      ack: (chars) => this.notify('console.ack', { consoleId, chars }),
+      detach: () => {
+        this.consoles.delete(consoleId);
+        this.notify('console.detach', { consoleId });
+      },
+    };
+  }
+
+  /** Lab events (machine-state, progress, lab-stopped). Returns an unsubscribe function. */
+  subscribe(onEvent: (event: LabEvent) => void): () => void {
+    this.eventListeners.add(onEvent);
+    if (!this.subscribed) {
+      this.subscribed = true;
+      void this.call('subscribe', {}).catch(() => {});
+    }
+    return () => this.eventListeners.delete(onEvent);
+  }
+
+  /** Resolves once the supervisor has closed the connection (e.g. after the last machine stopped). */
+  waitClosed(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private call<M extends MethodName>(method: M, params: Methods[M]['params'], onStream?: (s: 'stdout' | 'stderr', d: string) => void): Promise<Methods[M]['result']> {
+    if (this.closed) return Promise.reject(new UserError('the lab supervisor is not running', 1));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onStream });
+      this.socket.write(`${JSON.stringify({ id, method, params })}\n`);
+    });
+  }
+
+  private notify<M extends MethodName>(method: M, params: Methods[M]['params']): void {
+    if (!this.closed) this.socket.write(`${JSON.stringify({ method, params })}\n`);
+  }
+
+  private onMessage(m: ServerMessage): void {
+    if ('console' in m) {
+      const c = this.consoles.get(m.console);
+      if ('data' in m) c?.onData(m.data);
+      return;
+    }
+    if ('event' in m) {
+      for (const l of this.eventListeners) l(m.event);
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if ('stream' in m) {
+      p.onStream?.(m.stream, m.data);
+      return;
+    }
+    this.pending.delete(m.id);
+    if ('error' in m) p.reject(new UserError(m.error.message, m.error.exitCode ?? 1, m.error.hint));
+    else p.resolve(m.result);
+  }
+}
+
+function connectSocket(path: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', () => resolve(undefined));
+  });
+}
+
+/** Attach to the supervisor of a running lab (by lab folder, or lab id); undefined when it is not running. */
+export async function connectSupervisor(labRootOrId: string, env: NodeJS.ProcessEnv = process.env): Promise<SupervisorClient | undefined> {
+  const runDir = findRunDir(labRootOrId, hostPaths(env));
+  return runDir ? connectRunDir(runDir) : undefined;
+}
+
+export async function connectRunDir(runDir: string): Promise<SupervisorClient | undefined> {
+  const socket = await connectSocket(runFiles.socket(runDir));
+  return socket ? new SupervisorClient(socket, runDir) : undefined;
+}
+
+/** Connect to the lab's supervisor, spawning it (detached, in its own session) when it is not running. */
+export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env): Promise<SupervisorClient> {
+  const existing = await connectRunDir(plan.runDir);
+  if (existing) return existing;
+  mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
+  writeAtomically(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
+  const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
+  const entry = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, plan.runDir], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env,
+    cwd: dirname(fileURLToPath(import.meta.url)),
+  });
+  closeSync(logFd);
+  child.unref();
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + SUPERVISOR_START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const client = await connectRunDir(plan.runDir);
+    if (client) return client;
+    if (exited) {
+      // Maybe another supervisor won the race for this lab; it will be listening shortly.
+      await new Promise((r) => setTimeout(r, 200));
+      const other = await connectRunDir(plan.runDir);
+      if (other) return other;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
+}
+
+function writeAtomically(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

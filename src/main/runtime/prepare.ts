@@ -1,0 +1,80 @@
+// Everything `start` does before the supervisor takes over: read and validate the lab, compile it
+// with this host's paths, build the lab-fs image and make sure the kernel and images exist.
+// Shared by the CLI, the grader and the GUI service so they all start labs the same way.
+import { mkdirSync } from 'node:fs';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.ts';
+import type { LabModel } from '../../shared/lab-model.ts';
+import type { Plan } from '../../shared/plan.ts';
+import { compile } from '../compiler/index.ts';
+import { UserError } from '../errors.ts';
+import { buildLabFs } from '../guest/labfs.ts';
+import { ensureImage } from '../images/build.ts';
+import { findKernel } from '../images/kernel.ts';
+import { loadLab } from '../lab/index.ts';
+import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
+
+export interface PrepareOptions {
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Boot every machine on this image instead of the one the lab names (e.g. `tiny` when the Debian
+   * image is not built). Also read from VNETLAB_IMAGE_OVERRIDE.
+   */
+  imageOverride?: string;
+  /** Build images that are missing or stale (default true). */
+  buildImages?: boolean;
+  onProgress?(message: string): void;
+}
+
+export interface PreparedLab {
+  plan: Plan;
+  model: LabModel;
+  /** Warnings and infos from reading the lab (errors throw). */
+  diagnostics: Diagnostic[];
+}
+
+/** Read + validate + compile: no side effects on the host. Errors in the lab throw a UserError (exit 2). */
+export async function planLab(labPath: string, options: PrepareOptions = {}): Promise<PreparedLab> {
+  const env = options.env ?? process.env;
+  const { model, diagnostics } = await loadLab(labPath);
+  if (!model || hasErrors(diagnostics)) {
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    throw new UserError(
+      `the lab has ${errors.length} error${errors.length === 1 ? '' : 's'}:\n${diagnostics.map(formatDiagnostic).join('\n')}`,
+      2,
+      'fix the lab file, then run the command again (vnetlab validate shows the same messages)',
+    );
+  }
+  const override = options.imageOverride ?? env.VNETLAB_IMAGE_OVERRIDE;
+  const effective: LabModel = override ? { ...model, machines: model.machines.map((m) => ({ ...m, image: override })) } : model;
+  const paths = hostPaths(env);
+  const labId = labIdFor(model.root, model.meta.name);
+  const kernel = findKernel({ env });
+  const plan = compile(effective, {
+    labId,
+    runDir: labRunDir(paths, labId),
+    stateDir: labStateDir(paths, labId),
+    imageDir: paths.imageDir,
+    kernel: kernel.path,
+  });
+  return { plan, model, diagnostics };
+}
+
+/** planLab, then the host side: run dir, lab-fs image, images. Ready for ensureSupervisor(plan). */
+export async function prepareLab(labPath: string, options: PrepareOptions = {}): Promise<PreparedLab> {
+  const env = options.env ?? process.env;
+  const progress = options.onProgress ?? (() => {});
+  const prepared = await planLab(labPath, options);
+  const { plan } = prepared;
+  mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
+  mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+  if (options.buildImages !== false) {
+    for (const image of [...new Set(plan.guests.map((g) => g.image))].sort()) {
+      progress(`checking image ${image}`);
+      await ensureImage(image, { env, progress: (message) => progress(`image ${image}: ${message}`) });
+    }
+  }
+  progress('building the lab-fs image');
+  await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+  return prepared;
+}

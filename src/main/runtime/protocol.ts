@@ -1,0 +1,65 @@
+// The supervisor's wire protocol: newline-delimited JSON over `<runDir>/supervisor.sock`.
+// A request carries an `id` when it wants a response; console input is fire-and-forget so a
+// keystroke costs one write. The server also pushes events, console output and exec output.
+import type { ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { StartResult } from './supervisor.ts';
+
+export interface Methods {
+  hello: { params: Record<string, never>; result: { labId: string; pid: number } };
+  status: { params: Record<string, never>; result: LabStatus };
+  start: { params: { machines?: string[]; timeoutMs?: number }; result: StartResult };
+  stop: { params: { machines?: string[] }; result: null };
+  crash: { params: { machines?: string[] }; result: null };
+  restart: { params: { machine: string; timeoutMs?: number }; result: StartResult };
+  wipe: { params: { machines?: string[] }; result: string[] };
+  exec: { params: { machine: string; command: string; timeoutMs?: number; stdin?: string; stream?: boolean }; result: ExecResult };
+  subscribe: { params: Record<string, never>; result: null };
+  'console.attach': { params: { machine: string; replay?: boolean; flowControl?: boolean; cols?: number; rows?: number }; result: { consoleId: number } };
+  'console.write': { params: { consoleId: number; data: string }; result: null };
+  'console.resize': { params: { consoleId: number; cols: number; rows: number }; result: null };
+  'console.ack': { params: { consoleId: number; chars: number }; result: null };
+  'console.detach': { params: { consoleId: number }; result: null };
+  /** Stop (or crash) every machine and the switches, then exit. */
+  shutdown: { params: { how?: 'stop' | 'crash' }; result: null };
+}
+
+export type MethodName = keyof Methods;
+
+export interface Request<M extends MethodName = MethodName> {
+  id?: number;
+  method: M;
+  params: Methods[M]['params'];
+}
+
+export interface WireError {
+  message: string;
+  hint?: string;
+  exitCode?: number;
+}
+
+export type ServerMessage =
+  | { id: number; result: unknown }
+  | { id: number; error: WireError }
+  | { event: LabEvent }
+  | { console: number; data: string }
+  | { console: number; closed: true }
+  | { id: number; stream: 'stdout' | 'stderr'; data: string };
+
+/** Splits a byte stream into JSON lines, tolerating chunks that end mid-line. */
+export function lineReader(onMessage: (message: unknown) => void): (chunk: Buffer | string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk.toString();
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      if (!line.trim()) continue;
+      try {
+        onMessage(JSON.parse(line));
+      } catch {
+        // not JSON: ignore rather than tear down the connection
+      }
+    }
+  };
+}

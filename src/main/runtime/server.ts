@@ -1,0 +1,161 @@
+// Serves a Supervisor on its Unix socket (mode 0600 in a 0700 run dir): one JSON request per line,
+// responses by id, and pushed events / console output / exec output for the connections that asked.
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { LabEvent } from '../../shared/runtime-api.ts';
+import { UserError } from '../errors.ts';
+import type { ConsoleViewer } from './console-session.ts';
+import { lineReader, type Methods, type Request, type ServerMessage, type WireError } from './protocol.ts';
+import type { Supervisor } from './supervisor.ts';
+
+type Handler<M extends keyof Methods> = (params: Methods[M]['params'], conn: Connection, id?: number) => Promise<Methods[M]['result']>;
+
+interface Connection {
+  socket: Socket;
+  send(message: ServerMessage): void;
+  subscribed: boolean;
+  consoles: Map<number, ConsoleViewer>;
+}
+
+export interface SupervisorServer {
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function serveSupervisor(sup: Supervisor, socketPath: string, onShutdown: () => void): Promise<SupervisorServer> {
+  const connections = new Set<Connection>();
+  let nextConsoleId = 1;
+
+  sup.on('event', (event: LabEvent) => {
+    for (const c of connections) if (c.subscribed) c.send({ event });
+  });
+
+  const handlers: { [M in keyof Methods]: Handler<M> } = {
+    hello: async () => ({ labId: sup.plan.lab.id, pid: process.pid }),
+    status: async () => sup.status(),
+    start: async (p) => sup.start(p.machines ?? [], { timeoutMs: p.timeoutMs }),
+    stop: async (p) => {
+      await sup.stop(p.machines ?? []);
+      return null;
+    },
+    crash: async (p) => {
+      await sup.crash(p.machines ?? []);
+      return null;
+    },
+    restart: async (p) => sup.restart(p.machine, { timeoutMs: p.timeoutMs }),
+    wipe: async (p) => sup.wipe(p.machines ?? []),
+    exec: async (p, conn, id) =>
+      sup.exec(p.machine, p.command, {
+        timeoutMs: p.timeoutMs,
+        stdin: p.stdin,
+        ...(p.stream && id !== undefined
+          ? {
+              onStdout: (data: string) => conn.send({ id, stream: 'stdout', data }),
+              onStderr: (data: string) => conn.send({ id, stream: 'stderr', data }),
+            }
+          : {}),
+      }),
+    subscribe: async (_p, conn) => {
+      conn.subscribed = true;
+      return null;
+    },
+    'console.attach': async (p, conn) => {
+      const session = sup.console(p.machine);
+      const consoleId = nextConsoleId++;
+      if (p.cols && p.rows) session.resize(p.cols, p.rows);
+      const viewer = session.attach({
+        onData: (data) => conn.send({ console: consoleId, data }),
+        replay: p.replay,
+        flowControl: p.flowControl,
+      });
+      conn.consoles.set(consoleId, viewer);
+      return { consoleId };
+    },
+    'console.write': async (p, conn) => {
+      conn.consoles.get(p.consoleId)?.write(p.data);
+      return null;
+    },
+    'console.resize': async (p, conn) => {
+      conn.consoles.get(p.consoleId)?.resize(p.cols, p.rows);
+      return null;
+    },
+    'console.ack': async (p, conn) => {
+      conn.consoles.get(p.consoleId)?.ack(p.chars);
+      return null;
+    },
+    'console.detach': async (p, conn) => {
+      conn.consoles.get(p.consoleId)?.detach();
+      conn.consoles.delete(p.consoleId);
+      return null;
+    },
+    shutdown: async (p) => {
+      await sup.shutdown(p.how ?? 'stop');
+      setImmediate(onShutdown);
+      return null;
+    },
+  };
+
+  const server = createServer((socket) => {
+    const conn: Connection = {
+      socket,
+      subscribed: false,
+      consoles: new Map(),
+      send: (message) => {
+        if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
+      },
+    };
+    connections.add(conn);
+    const cleanup = () => {
+      connections.delete(conn);
+      for (const viewer of conn.consoles.values()) viewer.detach();
+      conn.consoles.clear();
+    };
+    socket.on('close', cleanup);
+    socket.on('error', cleanup);
+    socket.on(
+      'data',
+      lineReader((raw) => {
+        const request = raw as Request;
+        const handler = handlers[request.method] as Handler<keyof Methods> | undefined;
+        if (!handler) {
+          if (request.id !== undefined) conn.send({ id: request.id, error: { message: `unknown method ${String(request.method)}` } });
+          return;
+        }
+        handler(request.params ?? {}, conn, request.id).then(
+          (result) => request.id !== undefined && conn.send({ id: request.id, result: result ?? null }),
+          (err: unknown) => request.id !== undefined && conn.send({ id: request.id, error: toWireError(err) }),
+        );
+      }),
+    );
+  });
+
+  rmSync(socketPath, { force: true });
+  // Create the socket with no permissions for others from the start (no window before chmod).
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(socketPath, 0o600);
+
+  return {
+    server,
+    close: async () => {
+      for (const c of connections) {
+        if (c.subscribed) c.send({ event: { type: 'lab-stopped' } });
+        c.socket.end();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(socketPath, { force: true });
+    },
+  };
+}
+
+function toWireError(err: unknown): WireError {
+  if (err instanceof UserError) return { message: err.message, hint: err.hint, exitCode: err.exitCode };
+  return { message: err instanceof Error ? err.message : String(err) };
+}

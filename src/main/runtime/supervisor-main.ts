@@ -1,0 +1,84 @@
+// Entry point of the detached per-lab supervisor process: `node --import tsx supervisor-main.ts <runDir>`.
+// Started by ensureSupervisor() in its own session with stdio to <runDir>/supervisor.log, so guests,
+// switches and consoles outlive the command or window that started the lab. It exits on its own once
+// every machine is stopped, after stopping the switches and removing its socket.
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { RealLauncher } from './real-launcher.ts';
+import { isRecordedProcessAlive, processStartTime, removeRecord, writeRecord } from './records.ts';
+import { readRunPlan, runFiles } from './run-dir.ts';
+import { serveSupervisor } from './server.ts';
+import { Supervisor } from './supervisor.ts';
+
+/** Exit if no machine was started this long after launch (the client that spawned us went away). */
+const FIRST_REQUEST_GRACE_MS = 60_000;
+
+function log(message: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+/** One supervisor per run dir: a lock file holding our pid and start time; stale locks are taken over. */
+function takeLock(runDir: string): boolean {
+  const lock = runFiles.lock(runDir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
+      closeSync(fd);
+      return true;
+    } catch {
+      try {
+        const owner = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; startTime: string };
+        if (isRecordedProcessAlive({ ...owner, kind: 'supervisor', name: 'supervisor', pgid: 0, argv: [], sockets: [], recordedAt: '' })) return false;
+      } catch {
+        // unreadable lock: a writer died mid-write; take it over
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  const runDir = process.argv[2];
+  if (!runDir) throw new Error('usage: supervisor-main.ts <runDir>');
+  const plan = readRunPlan(runDir);
+  if (!plan) throw new Error(`no plan in ${runDir}`);
+  if (!takeLock(runDir)) {
+    log('another supervisor owns this lab; exiting');
+    return;
+  }
+  writeRecord(runDir, { kind: 'supervisor', name: 'supervisor', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [runFiles.socket(runDir)] });
+
+  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir });
+  sup.on('event', (e) => log(JSON.stringify(e)));
+
+  let exiting = false;
+  const exit = async (how: 'stop' | 'crash' | 'none') => {
+    if (exiting) return;
+    exiting = true;
+    log(`shutting down (${how})`);
+    if (how !== 'none') await sup.shutdown(how);
+    await sup.stopSwitches();
+    await server.close();
+    removeRecord(runDir, 'supervisor', 'supervisor');
+    rmSync(runFiles.lock(runDir), { force: true });
+    log('bye');
+    process.exit(0);
+  };
+
+  const server = await serveSupervisor(sup, runFiles.socket(runDir), () => void exit('none'));
+  log(`supervisor of ${plan.lab.name} (${plan.lab.id}) listening, pid ${process.pid}`);
+
+  sup.on('idle', () => void exit('none'));
+  setTimeout(() => {
+    if (!sup.isActive()) void exit('none');
+  }, FIRST_REQUEST_GRACE_MS).unref();
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void exit('stop'));
+  process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err}`));
+  process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+}
+
+main().catch((err: Error) => {
+  log(`supervisor failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});
