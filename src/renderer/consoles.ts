@@ -1,0 +1,225 @@
+// Machine consoles: one xterm.js terminal per machine, in tabs, optionally two side by side (split).
+// Output is acknowledged to the service only after xterm has parsed it (write callback), so a flood
+// (`yes`, `dmesg`, a big `cat`) pauses the guest instead of freezing the page. Open consoles are
+// remembered per lab for this tab, so a reload re-attaches and the replay shows the earlier output.
+import { FitAddon } from '@xterm/addon-fit';
+import { SearchAddon } from '@xterm/addon-search';
+import { Terminal } from '@xterm/xterm';
+import type { PushMessage, VnetlabService } from '../shared/service-api.ts';
+import { h } from './dom.ts';
+
+interface ConsoleTab {
+  machine: string;
+  consoleId?: string;
+  term: Terminal;
+  fit: FitAddon;
+  search: SearchAddon;
+  host: HTMLElement;
+  tab: HTMLElement;
+  /** Parsed characters not yet acknowledged (sent in batches). */
+  ackPending: number;
+  ackTimer?: number;
+}
+
+const ACK_BATCH_CHARS = 16_384;
+
+export class Consoles {
+  private readonly tabs = new Map<string, ConsoleTab>();
+  private readonly byConsoleId = new Map<string, ConsoleTab>();
+  private readonly tabBar = h('div', { class: 'tab-bar', 'data-testid': 'console-tabs' });
+  private readonly panes = h('div', { class: 'panes' });
+  private readonly searchBox = h('input', { class: 'search', placeholder: 'search (Enter)', 'data-testid': 'console-search' }) as HTMLInputElement;
+  private active: string[] = [];
+  private split = false;
+  private labRoot = '';
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly api: VnetlabService,
+    private readonly onError: (message: string) => void,
+  ) {
+    const splitButton = h('button', { class: 'small', title: 'show two consoles side by side', 'data-testid': 'console-split' }, 'Split');
+    splitButton.addEventListener('click', () => {
+      this.split = !this.split;
+      this.layout();
+    });
+    this.searchBox.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') this.tabs.get(this.active[0] ?? '')?.search.findNext(this.searchBox.value, { caseSensitive: false });
+      if (e.key === 'Escape') this.searchBox.blur();
+    });
+    root.append(h('div', { class: 'console-bar' }, this.tabBar, this.searchBox, splitButton), this.panes);
+    new ResizeObserver(() => this.fitAll()).observe(this.panes);
+  }
+
+  /** Called when another lab is opened: consoles of the previous one are detached (they keep running). */
+  setLab(labRoot: string): void {
+    for (const machine of [...this.tabs.keys()]) this.close(machine, false);
+    this.labRoot = labRoot;
+  }
+
+  /** Re-opens the consoles this browser tab had open on this lab before a reload. */
+  async restore(): Promise<void> {
+    for (const machine of this.remembered()) await this.open(machine);
+  }
+
+  handlePush(message: PushMessage): void {
+    if (message.kind === 'console-data') {
+      const tab = this.byConsoleId.get(message.consoleId);
+      if (tab) this.write(tab, message.data);
+    } else if (message.kind === 'console-exit') {
+      const tab = this.byConsoleId.get(message.consoleId);
+      if (tab) tab.term.write(`\r\n\x1b[2m[console closed: ${message.reason}]\x1b[0m\r\n`);
+    }
+  }
+
+  async open(machine: string): Promise<void> {
+    const existing = this.tabs.get(machine);
+    if (existing) {
+      this.activate(machine);
+      existing.term.focus();
+      return;
+    }
+    const term = new Terminal({ fontFamily: 'monospace', fontSize: 13, scrollback: 5000, cursorBlink: true, convertEol: false });
+    const fit = new FitAddon();
+    const search = new SearchAddon();
+    term.loadAddon(fit);
+    term.loadAddon(search);
+    const host = h('div', { class: 'term', 'data-machine': machine, 'data-testid': `console-${machine}` });
+    const close = h('span', { class: 'close', title: 'close this console (the machine keeps running)' }, '×');
+    const tab = h('div', { class: 'tab', 'data-testid': `console-tab-${machine}` }, machine, close);
+    const entry: ConsoleTab = { machine, term, fit, search, host, tab, ackPending: 0 };
+    tab.addEventListener('click', () => this.activate(machine));
+    tab.addEventListener('dblclick', () => this.activate(machine));
+    close.addEventListener('click', (e) => {
+      e.stopPropagation();
+      this.close(machine, true);
+    });
+    this.tabs.set(machine, entry);
+    this.tabBar.append(tab);
+    this.panes.append(host);
+    term.open(host);
+    this.wireClipboard(entry);
+    this.activate(machine);
+    this.remember();
+    try {
+      const attachment = await this.api.attachConsole(this.labRoot, machine);
+      entry.consoleId = attachment.consoleId;
+      this.byConsoleId.set(attachment.consoleId, entry);
+      if (attachment.replay) this.write(entry, attachment.replay);
+      term.onData((data) => void this.api.consoleInput(attachment.consoleId, data).catch((err: Error) => this.onError(err.message)));
+      term.onResize(({ cols, rows }) => void this.api.consoleResize(attachment.consoleId, cols, rows).catch(() => {}));
+      this.fitAll();
+      void this.api.consoleResize(attachment.consoleId, term.cols, term.rows).catch(() => {});
+      term.focus();
+    } catch (err) {
+      term.write(`\x1b[31mCannot open the console of ${machine}: ${(err as Error).message}\x1b[0m\r\n`);
+    }
+  }
+
+  close(machine: string, forget: boolean): void {
+    const entry = this.tabs.get(machine);
+    if (!entry) return;
+    if (entry.consoleId) {
+      this.byConsoleId.delete(entry.consoleId);
+      void this.api.detachConsole(entry.consoleId).catch(() => {});
+    }
+    entry.term.dispose();
+    entry.host.remove();
+    entry.tab.remove();
+    this.tabs.delete(machine);
+    this.active = this.active.filter((m) => m !== machine);
+    if (forget) this.remember();
+    this.layout();
+  }
+
+  /** Text currently in a console's buffer (tests and "copy all"). */
+  bufferText(machine: string): string {
+    const term = this.tabs.get(machine)?.term;
+    if (!term) return '';
+    const buf = term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  }
+
+  private write(entry: ConsoleTab, data: string): void {
+    entry.term.write(data, () => {
+      entry.ackPending += data.length;
+      if (entry.ackPending >= ACK_BATCH_CHARS) this.flushAck(entry);
+      else entry.ackTimer ??= window.setTimeout(() => this.flushAck(entry), 20);
+    });
+  }
+
+  private flushAck(entry: ConsoleTab): void {
+    if (entry.ackTimer !== undefined) window.clearTimeout(entry.ackTimer);
+    entry.ackTimer = undefined;
+    const n = entry.ackPending;
+    entry.ackPending = 0;
+    if (n > 0 && entry.consoleId) void this.api.consoleAck(entry.consoleId, n).catch(() => {});
+  }
+
+  private wireClipboard(entry: ConsoleTab): void {
+    // Ctrl+Shift+C / Ctrl+Shift+V copy and paste (plain Ctrl+C must still reach the guest as SIGINT).
+    entry.term.attachCustomKeyEventHandler((e) => {
+      if (e.type !== 'keydown' || !e.ctrlKey || !e.shiftKey) return true;
+      if (e.code === 'KeyC') {
+        void navigator.clipboard?.writeText(entry.term.getSelection());
+        return false;
+      }
+      if (e.code === 'KeyV') {
+        void navigator.clipboard?.readText().then((t) => entry.term.paste(t));
+        return false;
+      }
+      if (e.code === 'KeyF') {
+        this.searchBox.focus();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  private activate(machine: string): void {
+    this.active = [machine, ...this.active.filter((m) => m !== machine)];
+    this.layout();
+  }
+
+  private layout(): void {
+    const shown = this.active.slice(0, this.split ? 2 : 1);
+    for (const [machine, entry] of this.tabs) {
+      const visible = shown.includes(machine);
+      entry.host.style.display = visible ? 'block' : 'none';
+      entry.host.style.order = String(shown.indexOf(machine));
+      entry.tab.classList.toggle('active', visible);
+    }
+    this.root.classList.toggle('has-consoles', this.tabs.size > 0);
+    this.panes.classList.toggle('split', this.split && shown.length > 1);
+    requestAnimationFrame(() => this.fitAll());
+  }
+
+  private fitAll(): void {
+    for (const entry of this.tabs.values()) {
+      if (entry.host.style.display === 'none' || entry.host.clientWidth === 0) continue;
+      try {
+        entry.fit.fit();
+      } catch {
+        // fitting a terminal that is being disposed: nothing to do
+      }
+    }
+  }
+
+  private storageKey(): string {
+    return `vnetlab.consoles:${this.labRoot}`;
+  }
+
+  private remembered(): string[] {
+    try {
+      return JSON.parse(sessionStorage.getItem(this.storageKey()) ?? '[]') as string[];
+    } catch {
+      return [];
+    }
+  }
+
+  private remember(): void {
+    sessionStorage.setItem(this.storageKey(), JSON.stringify([...this.tabs.keys()]));
+  }
+}

@@ -1,0 +1,259 @@
+// The topology canvas: cytoscape drawing of the lab model, kept in sync after every change, plus the
+// mouse gestures of the editor (drop from the palette, cable tool, move with grid snapping, select,
+// context menu) and automatic layout of labs without positions.
+import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
+import type { MachineState } from '../../shared/runtime-api.ts';
+import { elementForTarget, labToElements, type GraphElement } from '../graph/mapping.ts';
+import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
+import type { AppState } from '../state.ts';
+
+export const GRID = 20;
+
+const STATE_COLOURS: Record<MachineState, string> = {
+  stopped: '#9aa5b1',
+  booting: '#f0b429',
+  ready: '#2f9e44',
+  failed: '#d64545',
+  stopping: '#f0b429',
+  crashed: '#d64545',
+};
+
+const STYLE: cytoscape.StylesheetJson = [
+  { selector: 'node', style: { label: 'data(display)', 'text-valign': 'bottom', 'text-margin-y': 4, 'font-size': 12, 'text-wrap': 'wrap', width: 44, height: 44, 'background-color': '#4c7fd1', 'border-width': 3, 'border-color': '#9aa5b1', color: '#1f2933' } },
+  { selector: 'node[kind = "router"]', style: { shape: 'ellipse', 'background-color': '#7b5ea7' } },
+  { selector: 'node[kind = "host"]', style: { shape: 'round-rectangle' } },
+  { selector: 'node[kind = "switch"]', style: { shape: 'rectangle', width: 56, height: 26, 'background-color': '#3c8d93', 'border-color': '#3c8d93' } },
+  { selector: 'node[kind = "hub"]', style: { shape: 'octagon', width: 34, height: 34, 'background-color': '#8aa05a', 'border-color': '#8aa05a' } },
+  { selector: 'node[kind = "internet"]', style: { shape: 'ellipse', width: 64, height: 40, 'background-color': '#cfe3f7', 'border-color': '#4c7fd1', 'border-style': 'dashed' } },
+  { selector: 'edge', style: { width: 2, 'line-color': '#7b8794', 'curve-style': 'bezier', 'font-size': 10, 'source-label': 'data(sourceLabel)', 'target-label': 'data(targetLabel)', 'source-text-offset': 22, 'target-text-offset': 22, 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
+  { selector: 'edge[role = "p2p"]', style: { label: 'data(label)', 'font-size': 9, color: '#7b8794', 'line-style': 'solid' } },
+  { selector: ':selected', style: { 'overlay-color': '#4c7fd1', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
+  { selector: '.diag-warning', style: { 'border-color': '#f0b429', 'line-color': '#f0b429', 'border-width': 4 } },
+  { selector: '.diag-error', style: { 'border-color': '#d64545', 'line-color': '#d64545', 'border-width': 4, 'line-style': 'dashed' } },
+  { selector: '.cable-source', style: { 'overlay-color': '#2f9e44', 'overlay-opacity': 0.35, 'overlay-padding': 8 } },
+  ...(Object.entries(STATE_COLOURS).map(([state, colour]) => ({ selector: `node.state-${state}`, style: { 'border-color': colour, 'border-width': 5 } })) as cytoscape.StylesheetJson),
+  { selector: 'node.state-booting', style: { 'border-style': 'dashed' } },
+];
+
+export interface CanvasCallbacks {
+  onError(message: string): void;
+  onContextMenu(id: string, at: { x: number; y: number }): void;
+  onOpenConsole(machine: string): void;
+}
+
+export class Canvas {
+  readonly cy: Core;
+  /** Cable tool on: taps on two nodes draw a cable between them. */
+  cableMode = false;
+  snap = true;
+  private cableSource: string | undefined;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly state: AppState,
+    private readonly callbacks: CanvasCallbacks,
+  ) {
+    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'additive' });
+    this.wireGestures();
+  }
+
+  /** Brings the drawing in line with the model (add/remove/update only what changed). */
+  sync(): void {
+    const model = this.state.model;
+    const wanted = labToElements(model);
+    const wantedIds = new Set(wanted.map((e) => e.data.id));
+    this.cy.batch(() => {
+      this.cy.elements().filter((e) => !wantedIds.has(e.id())).remove();
+      // Edges whose ends changed must be re-created (cytoscape cannot move an edge).
+      for (const el of wanted) {
+        const existing = this.cy.getElementById(el.data.id);
+        if (existing.nonempty() && el.group === 'edges' && (existing.data('source') !== el.data.source || existing.data('target') !== el.data.target)) existing.remove();
+        if (existing.nonempty() && existing.isNode() !== (el.group === 'nodes')) existing.remove();
+      }
+      const toAdd: ElementDefinition[] = [];
+      for (const el of wanted) {
+        const display = displayLabel(el, this.state.machineStates);
+        const existing = this.cy.getElementById(el.data.id);
+        if (existing.empty()) {
+          toAdd.push({ group: el.group, data: { ...el.data, display }, ...(el.group === 'nodes' && el.position ? { position: { ...el.position } } : {}) } as ElementDefinition);
+          continue;
+        }
+        existing.data({ ...el.data, display });
+        if (el.group === 'nodes' && el.position) {
+          const p = (existing as NodeSingular).position();
+          if (p.x !== el.position.x || p.y !== el.position.y) (existing as NodeSingular).position({ ...el.position });
+        }
+      }
+      if (toAdd.length) this.cy.add(toAdd.filter((e) => e.group === 'nodes')).union(this.cy.add(toAdd.filter((e) => e.group === 'edges')));
+    });
+    this.syncSelection();
+  }
+
+  /** Lays out what has no position yet (Netkit/Kathará labs) and records the positions without an undo step. */
+  autoLayout(all = false): Promise<void> {
+    const unplaced = all ? this.cy.nodes().map((n) => n.id()) : unplacedElementIds(this.state.model);
+    if (unplaced.length === 0) return Promise.resolve();
+    const nodes = all ? this.cy.nodes() : this.cy.nodes().filter((n) => unplaced.includes(n.id()));
+    const eles = all || unplaced.length === this.cy.nodes().length ? this.cy.elements() : nodes.union(nodes.connectedEdges());
+    return new Promise((resolve) => {
+      const layout = eles.layout({
+        name: this.cy.nodes().length > 60 ? 'grid' : 'cose',
+        animate: false,
+        randomize: false,
+        nodeDimensionsIncludeLabels: true,
+        padding: 40,
+        fit: false,
+        idealEdgeLength: () => 110,
+        nodeRepulsion: () => 90_000,
+      } as cytoscape.LayoutOptions);
+      layout.one('layoutstop', () => {
+        const positions: Record<string, { x: number; y: number }> = {};
+        nodes.forEach((n) => {
+          positions[n.id()] = snapToGrid(n.position(), GRID);
+        });
+        const next = moveElements(this.state.model, positions);
+        if (all) this.state.edit(next);
+        else this.state.adjust(next);
+        this.cy.fit(undefined, 40);
+        resolve();
+      });
+      layout.run();
+    });
+  }
+
+  fit(): void {
+    this.cy.fit(undefined, 40);
+    if (this.cy.zoom() > 1.5) this.cy.zoom(1.5);
+  }
+
+  /** Model coordinates of a point given in page (client) coordinates. */
+  modelPosition(clientX: number, clientY: number): { x: number; y: number } {
+    const rect = this.container.getBoundingClientRect();
+    const pan = this.cy.pan();
+    const zoom = this.cy.zoom();
+    return { x: (clientX - rect.left - pan.x) / zoom, y: (clientY - rect.top - pan.y) / zoom };
+  }
+
+  dropPaletteItem(kind: PaletteKind, clientX: number, clientY: number): void {
+    let pos = this.modelPosition(clientX, clientY);
+    if (this.snap) pos = snapToGrid(pos, GRID);
+    const { model, id } = addNode(this.state.model, kind, pos);
+    this.state.edit(model, [id]);
+  }
+
+  setCableMode(on: boolean): void {
+    this.cableMode = on;
+    this.clearCableSource();
+    this.cy.autoungrabify(on);
+    this.container.classList.toggle('cable-mode', on);
+  }
+
+  /** Diagnostics pinned on the elements they are about. */
+  showDiagnostics(): void {
+    this.cy.batch(() => {
+      this.cy.elements().removeClass('diag-error diag-warning').removeData('diag');
+      for (const d of this.state.diagnostics) {
+        if (!d.target) continue;
+        const id = elementForTarget(this.state.model, d.target);
+        if (!id) continue;
+        const el = this.cy.getElementById(id);
+        if (el.empty()) continue;
+        if (d.severity === 'error') el.addClass('diag-error');
+        else if (d.severity === 'warning' && !el.hasClass('diag-error')) el.addClass('diag-warning');
+        el.data('diag', [el.data('diag'), d.message].filter(Boolean).join('\n'));
+      }
+    });
+  }
+
+  showRunState(): void {
+    this.cy.batch(() => {
+      this.cy.nodes('[role = "machine"]').forEach((n) => {
+        const st = this.state.machineStates.get(n.data('name') as string);
+        for (const s of Object.keys(STATE_COLOURS)) n.removeClass(`state-${s}`);
+        if (st) n.addClass(`state-${st}`);
+        n.data('display', st && st !== 'stopped' ? `${n.data('label')}\n${st}` : n.data('label'));
+      });
+    });
+  }
+
+  private syncSelection(): void {
+    const want = new Set(this.state.selection);
+    this.cy.elements().forEach((e) => {
+      if (want.has(e.id()) && !e.selected()) e.select();
+      if (!want.has(e.id()) && e.selected()) e.unselect();
+    });
+  }
+
+  private clearCableSource(): void {
+    if (this.cableSource) this.cy.getElementById(this.cableSource).removeClass('cable-source');
+    this.cableSource = undefined;
+  }
+
+  private wireGestures(): void {
+    const cy = this.cy;
+    const selectionFromCanvas = () => {
+      const ids = cy.$(':selected').map((e) => e.id());
+      if (ids.join() !== this.state.selection.join()) this.state.select(ids);
+    };
+    cy.on('select unselect', () => queueMicrotask(selectionFromCanvas));
+
+    // Cable tool: press on one node and release on another, or tap one then the other.
+    cy.on('tapstart', 'node', (e) => {
+      if (!this.cableMode) return;
+      if (!this.cableSource) {
+        this.cableSource = e.target.id();
+        e.target.addClass('cable-source');
+      }
+    });
+    const finishCable = (targetId: string) => {
+      if (!this.cableMode || !this.cableSource || targetId === this.cableSource) return;
+      const from = this.cableSource;
+      this.clearCableSource();
+      try {
+        const { model, id } = connect(this.state.model, from, targetId);
+        this.state.edit(model, [id]);
+      } catch (err) {
+        this.callbacks.onError((err as Error).message);
+      }
+    };
+    cy.on('tapend', 'node', (e) => finishCable(e.target.id()));
+    // A release over another node arrives as tapend on that node only when the press started there: find it by position.
+    cy.on('tapend', (e) => {
+      if (!this.cableMode || !this.cableSource || e.target !== cy) return;
+      const hit = cy.nodes().filter((n) => {
+        const bb = n.boundingBox({ includeLabels: false });
+        return e.position.x >= bb.x1 && e.position.x <= bb.x2 && e.position.y >= bb.y1 && e.position.y <= bb.y2;
+      });
+      if (hit.nonempty()) finishCable(hit.first().id());
+      else this.clearCableSource();
+    });
+
+    // After a drag, record every node that moved (a dragged selection moves several).
+    cy.on('dragfree', 'node', () => {
+      const positions: Record<string, { x: number; y: number }> = {};
+      cy.nodes().forEach((n) => {
+        const pos = n.position();
+        const known = this.state.model.layout[n.data('name') as string];
+        if (!known || known.x !== Math.round(pos.x) || known.y !== Math.round(pos.y)) positions[n.id()] = this.snap ? snapToGrid(pos, GRID) : pos;
+      });
+      if (Object.keys(positions).length) this.state.edit(moveElements(this.state.model, positions));
+    });
+
+    cy.on('cxttap', 'node, edge', (e) => {
+      const rendered = e.renderedPosition ?? e.target.renderedPosition?.() ?? { x: 0, y: 0 };
+      const rect = this.container.getBoundingClientRect();
+      if (!e.target.selected()) {
+        cy.elements().unselect();
+        e.target.select();
+      }
+      this.callbacks.onContextMenu(e.target.id(), { x: rect.left + rendered.x, y: rect.top + rendered.y });
+    });
+    cy.on('dbltap', 'node[role = "machine"]', (e) => this.callbacks.onOpenConsole(e.target.data('name') as string));
+  }
+}
+
+function displayLabel(el: GraphElement, states: Map<string, MachineState>): string {
+  if (el.group !== 'nodes') return '';
+  const st = el.data.role === 'machine' ? states.get(el.data.name) : undefined;
+  return st && st !== 'stopped' ? `${el.data.label}\n${st}` : el.data.label;
+}

@@ -1,0 +1,514 @@
+// The app: wires the toolbar, palette, canvas, side panels and consoles to the state and the service.
+import '@xterm/xterm/css/xterm.css';
+import './styles.css';
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import type { LabEvent } from '../shared/runtime-api.ts';
+import type { FolderListing, MachineAction, SaveFormat } from '../shared/service-api.ts';
+import { connectBridge, serviceProxy, ServiceError } from './api.ts';
+import { Consoles } from './consoles.ts';
+import { h } from './dom.ts';
+import { Canvas } from './editor/canvas.ts';
+import { PropertiesPanel } from './editor/properties.ts';
+import { copyElements, pasteElements, removeElements, type Clipboard, type PaletteKind } from './graph/edit.ts';
+import { parseElementId } from './graph/mapping.ts';
+import { LabPanel } from './lab-panel.ts';
+import { AppState } from './state.ts';
+
+const bridge = connectBridge();
+const api = serviceProxy(bridge);
+const state = new AppState();
+const $ = (id: string) => document.getElementById(id)!;
+
+const statusLine = $('status');
+function notify(message: string, kind: 'info' | 'error' = 'info'): void {
+  statusLine.textContent = message;
+  statusLine.className = kind;
+}
+function fail(err: unknown): void {
+  const hint = err instanceof ServiceError && err.info.hint ? ` (${err.info.hint})` : '';
+  notify(`${(err as Error).message ?? String(err)}${hint}`, 'error');
+}
+
+const canvas = new Canvas($('canvas'), state, {
+  onError: (m) => notify(m, 'error'),
+  onContextMenu: (id, at) => showContextMenu(id, at),
+  onOpenConsole: (machine) => void openConsole(machine),
+});
+const properties = new PropertiesPanel($('properties'), state, (m) => notify(m, 'error'));
+const labPanel = new LabPanel($('lab-panel'), state, api);
+const consoles = new Consoles($('consoles'), api, (m) => notify(m, 'error'));
+
+// ---- keeping views in step with the state ----------------------------------------------------
+
+let validateTimer: number | undefined;
+let validateSeq = 0;
+state.on((changes) => {
+  if (changes.has('model')) {
+    canvas.sync();
+    canvas.showRunState();
+    canvas.showDiagnostics();
+    window.clearTimeout(validateTimer);
+    validateTimer = window.setTimeout(() => void validateNow(), 250);
+  }
+  if (changes.has('model') || changes.has('selection') || changes.has('diagnostics')) properties.render();
+  if (changes.has('diagnostics')) {
+    canvas.showDiagnostics();
+    renderProblems();
+  }
+  if (changes.has('run')) canvas.showRunState();
+  if (changes.has('model') || changes.has('file') || changes.has('run')) {
+    labPanel.render();
+    renderTitle();
+    renderRunControls();
+  }
+});
+
+async function validateNow(): Promise<void> {
+  const seq = ++validateSeq;
+  try {
+    const diagnostics = await api.validate(state.model);
+    if (seq !== validateSeq) return;
+    state.diagnostics = diagnostics;
+    state.emit('diagnostics');
+  } catch (err) {
+    if (seq === validateSeq) fail(err);
+  }
+}
+
+function renderTitle(): void {
+  const name = state.model.meta.title || state.model.meta.name || 'untitled';
+  document.title = `${state.dirty ? '• ' : ''}${name} — vnetlab`;
+  $('lab-title').textContent = `${name}${state.dirty ? ' (unsaved)' : ''}`;
+  $('lab-path').textContent = state.folder || 'not saved yet';
+  ($('undo') as HTMLButtonElement).disabled = !state.history.canUndo;
+  ($('redo') as HTMLButtonElement).disabled = !state.history.canRedo;
+}
+
+function renderProblems(): void {
+  const list = $('problems');
+  const items = state.diagnostics.map((d: Diagnostic) => {
+    const where = d.line > 0 ? `${d.file}:${d.line}` : d.file;
+    const li = h('li', { class: `diag diag-${d.severity}` }, `${d.severity}: ${d.message}`, h('span', { class: 'muted' }, where ? ` — ${where}` : ''), d.hint ? h('div', { class: 'hint' }, d.hint) : '');
+    if (d.target) {
+      li.addEventListener('click', () => {
+        const ref = parseElementId(d.target!);
+        if (ref?.type === 'iface') state.select([`machine:${ref.machine}`]);
+        else if (ref) state.select([d.target!]);
+      });
+    }
+    return li;
+  });
+  list.replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'No problems found.')]));
+  const errors = state.diagnostics.filter((d) => d.severity === 'error').length;
+  $('problems-count').textContent = errors ? ` (${errors})` : '';
+}
+
+// ---- running ---------------------------------------------------------------------------------
+
+function renderRunControls(): void {
+  const anyActive = [...state.machineStates.values()].some((s) => s === 'booting' || s === 'ready' || s === 'stopping');
+  ($('start') as HTMLButtonElement).disabled = anyActive && state.running;
+  ($('stop') as HTMLButtonElement).disabled = !state.running;
+  const total = state.model.machines.length;
+  const ready = [...state.machineStates.values()].filter((s) => s === 'ready').length;
+  const booting = [...state.machineStates.values()].filter((s) => s === 'booting').length;
+  $('run-state').textContent = state.running ? `${ready}/${total} ready${booting ? `, ${booting} booting` : ''}${state.progress ? ` — ${state.progress}` : ''}` : 'stopped';
+  $('run-state').dataset.ready = String(ready);
+}
+
+function handleEvent(event: LabEvent): void {
+  if (event.type === 'machine-state') {
+    state.machineStates.set(event.machine, event.state);
+    if (event.error) state.machineErrors.set(event.machine, event.error);
+    if (event.state === 'failed' && event.error) notify(`${event.machine} failed: ${event.error}`, 'error');
+    state.running = true;
+  } else if (event.type === 'progress') {
+    state.progress = event.message;
+  } else if (event.type === 'lab-stopped') {
+    state.running = false;
+    state.progress = '';
+    for (const m of state.machineStates.keys()) state.machineStates.set(m, 'stopped');
+  }
+  state.emit('run');
+}
+
+bridge.onPush((message) => {
+  if (message.kind === 'event') {
+    if (message.labRoot === state.folder) handleEvent(message.event);
+  } else consoles.handlePush(message);
+});
+
+async function refreshStatus(): Promise<void> {
+  if (!state.folder) return;
+  const status = await api.status(state.folder);
+  state.running = !!status && status.machines.some((m) => m.state !== 'stopped');
+  state.machineStates.clear();
+  for (const m of status?.machines ?? []) {
+    state.machineStates.set(m.name, m.state);
+    if (m.error) state.machineErrors.set(m.name, m.error);
+  }
+  state.emit('run');
+}
+
+async function startLab(): Promise<void> {
+  if (!state.folder || state.dirty) {
+    const saved = await save(false);
+    if (!saved) return;
+  }
+  try {
+    const env = await api.environment();
+    if (env.problems.length) {
+      notify(`Cannot start yet: ${env.problems.map((p) => `${p.what} — run: ${p.fix}`).join('; ')}`, 'error');
+      return;
+    }
+    notify('Starting the lab… (the first start may build guest images)');
+    state.running = true;
+    state.emit('run');
+    const status = await api.startLab(state.folder);
+    for (const m of status.machines) state.machineStates.set(m.name, m.state);
+    state.emit('run');
+    const failed = status.machines.filter((m) => m.state === 'failed');
+    notify(failed.length ? `Started with failures: ${failed.map((m) => `${m.name}: ${m.error ?? 'failed'}`).join('; ')}` : 'Lab running.', failed.length ? 'error' : 'info');
+  } catch (err) {
+    fail(err);
+    await refreshStatus().catch(() => {});
+  }
+}
+
+async function stopLab(): Promise<void> {
+  try {
+    notify('Stopping the lab…');
+    await api.stopLab(state.folder);
+    state.running = false;
+    for (const m of state.machineStates.keys()) state.machineStates.set(m, 'stopped');
+    state.emit('run');
+    notify('Lab stopped.');
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function machineAction(machine: string, action: MachineAction): Promise<void> {
+  try {
+    if (!state.folder) throw new Error('Save and start the lab first.');
+    notify(`${action} ${machine}…`);
+    await api.machine(state.folder, machine, action);
+    notify(`${machine}: ${action} done.`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function openConsole(machine: string): Promise<void> {
+  if (!state.folder || !state.running) {
+    notify('Start the lab to open consoles.', 'error');
+    return;
+  }
+  await consoles.open(machine);
+}
+
+// ---- context menu ----------------------------------------------------------------------------
+
+const menu = $('context-menu');
+function showContextMenu(id: string, at: { x: number; y: number }): void {
+  const ref = parseElementId(id);
+  const items: [string, () => void][] = [];
+  if (ref?.type === 'machine') {
+    items.push(['Open console', () => void openConsole(ref.name)]);
+    for (const action of ['start', 'stop', 'restart', 'crash'] as const) items.push([action[0]!.toUpperCase() + action.slice(1), () => void machineAction(ref.name, action)]);
+  }
+  items.push(['Delete', () => deleteSelection()]);
+  menu.replaceChildren(...items.map(([label, run]) => {
+    const b = h('button', { 'data-action': label.toLowerCase().replace(/ /g, '-') }, label);
+    b.addEventListener('click', () => {
+      hideMenu();
+      run();
+    });
+    return b;
+  }));
+  menu.style.left = `${at.x}px`;
+  menu.style.top = `${at.y}px`;
+  menu.hidden = false;
+}
+function hideMenu(): void {
+  menu.hidden = true;
+}
+document.addEventListener('pointerdown', (e) => {
+  if (!menu.contains(e.target as Node)) hideMenu();
+});
+
+// ---- editing commands ------------------------------------------------------------------------
+
+let clipboard: Clipboard | undefined;
+let pasteCount = 0;
+
+function deleteSelection(): void {
+  if (state.selection.length === 0) return;
+  state.edit(removeElements(state.model, state.selection), []);
+}
+
+function copySelection(): void {
+  if (state.selection.length === 0) return;
+  clipboard = copyElements(state.model, state.selection);
+  pasteCount = 0;
+  notify(`Copied ${clipboard.machines.length} machine(s).`);
+}
+
+function paste(): void {
+  if (!clipboard) return;
+  pasteCount++;
+  const { model, ids } = pasteElements(state.model, clipboard, { x: 40 * pasteCount, y: 40 * pasteCount });
+  state.edit(model, ids);
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  return !!el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT' || !!el.closest('.term'));
+}
+
+document.addEventListener('keydown', (e) => {
+  if (isTyping(e.target)) return;
+  const mod = e.ctrlKey || e.metaKey;
+  if (e.key === 'Delete' || e.key === 'Backspace') deleteSelection();
+  else if (mod && e.key.toLowerCase() === 'z' && !e.shiftKey) state.undo();
+  else if (mod && (e.key.toLowerCase() === 'y' || (e.key.toLowerCase() === 'z' && e.shiftKey))) state.redo();
+  else if (mod && e.key.toLowerCase() === 'c') copySelection();
+  else if (mod && e.key.toLowerCase() === 'v') paste();
+  else if (mod && e.key.toLowerCase() === 's') void save(e.shiftKey);
+  else if (e.key === 'Escape') canvas.setCableMode(false), setTool('select');
+  else return;
+  e.preventDefault();
+});
+
+// ---- palette ---------------------------------------------------------------------------------
+
+function setTool(tool: 'select' | 'cable'): void {
+  canvas.setCableMode(tool === 'cable');
+  for (const b of document.querySelectorAll<HTMLElement>('[data-tool]')) b.classList.toggle('active', b.dataset.tool === tool);
+}
+
+for (const item of document.querySelectorAll<HTMLElement>('[data-palette]')) {
+  // Press on a palette item, release over the canvas: the item lands where the pointer is.
+  item.addEventListener('pointerdown', (down) => {
+    down.preventDefault();
+    const kind = item.dataset.palette as PaletteKind;
+    const ghost = h('div', { class: 'drag-ghost' }, item.textContent ?? kind);
+    document.body.append(ghost);
+    const move = (e: PointerEvent) => {
+      ghost.style.left = `${e.clientX + 8}px`;
+      ghost.style.top = `${e.clientY + 8}px`;
+    };
+    move(down);
+    const up = (e: PointerEvent) => {
+      document.removeEventListener('pointermove', move);
+      document.removeEventListener('pointerup', up);
+      ghost.remove();
+      const rect = $('canvas').getBoundingClientRect();
+      if (e.clientX >= rect.left && e.clientX <= rect.right && e.clientY >= rect.top && e.clientY <= rect.bottom) {
+        canvas.dropPaletteItem(kind, e.clientX, e.clientY);
+      }
+    };
+    document.addEventListener('pointermove', move);
+    document.addEventListener('pointerup', up);
+  });
+}
+for (const b of document.querySelectorAll<HTMLElement>('[data-tool]')) b.addEventListener('click', () => setTool(b.dataset.tool as 'select' | 'cable'));
+
+// ---- files: new, open, save ------------------------------------------------------------------
+
+const dialog = $('file-dialog') as HTMLDialogElement;
+
+/** The folder dialog: browse folders under the allowed roots; resolves with the chosen path or undefined. */
+function chooseFolder(title: string, opts: { forSave: boolean; initial?: string }): Promise<{ path: string; format: SaveFormat } | undefined> {
+  return new Promise((resolve) => {
+    const pathInput = $('dialog-path') as HTMLInputElement;
+    const formatRow = $('dialog-format-row');
+    const formatSelect = $('dialog-format') as HTMLSelectElement;
+    $('dialog-title').textContent = title;
+    $('dialog-ok').textContent = opts.forSave ? 'Save' : 'Open';
+    formatRow.hidden = !opts.forSave;
+    formatSelect.value = state.model.format === 'vnetlab' ? 'yaml' : 'netkit';
+    const list = $('dialog-list');
+    const show = async (path?: string) => {
+      try {
+        const listing: FolderListing = await api.listFolder(path);
+        pathInput.value = opts.forSave && path === undefined && opts.initial ? opts.initial : listing.path;
+        const rows = listing.entries.map((e) => {
+          const row = h('li', { class: e.kind, 'data-path': e.path }, e.kind === 'lab' ? `🧪 ${e.name}` : `📁 ${e.name}`, e.format ? h('span', { class: 'muted' }, ` ${e.format}`) : '');
+          row.addEventListener('click', () => {
+            pathInput.value = e.path;
+          });
+          row.addEventListener('dblclick', () => {
+            if (e.kind === 'folder' || opts.forSave) void show(e.path);
+            else finish(e.path);
+          });
+          return row;
+        });
+        if (listing.parent) {
+          const up = h('li', { class: 'folder' }, '⬆ ..');
+          up.addEventListener('dblclick', () => void show(listing.parent));
+          up.addEventListener('click', () => void show(listing.parent));
+          rows.unshift(up);
+        }
+        const roots = listing.roots.map((r) => {
+          const b = h('button', { class: 'small' }, r);
+          b.addEventListener('click', () => void show(r));
+          return b;
+        });
+        $('dialog-roots').replaceChildren(...roots);
+        list.replaceChildren(...rows);
+      } catch (err) {
+        list.replaceChildren(h('li', { class: 'diag diag-error' }, (err as Error).message));
+      }
+    };
+    const finish = (value: string | undefined) => {
+      dialog.close();
+      $('dialog-ok').onclick = null;
+      $('dialog-cancel').onclick = null;
+      resolve(value ? { path: value, format: formatSelect.value as SaveFormat } : undefined);
+    };
+    $('dialog-ok').onclick = (e) => {
+      e.preventDefault();
+      finish(pathInput.value.trim() || undefined);
+    };
+    $('dialog-cancel').onclick = (e) => {
+      e.preventDefault();
+      finish(undefined);
+    };
+    pathInput.onkeydown = (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        finish(pathInput.value.trim() || undefined);
+      }
+    };
+    dialog.showModal();
+    void show(opts.forSave && state.folder ? state.folder : undefined);
+  });
+}
+
+function confirmDiscard(): boolean {
+  return !state.dirty || window.confirm('The lab has unsaved changes. Discard them?');
+}
+
+async function openLab(path: string): Promise<void> {
+  try {
+    const result = await api.openLab(path);
+    if (!result.model) {
+      state.diagnostics = result.diagnostics;
+      state.emit('diagnostics');
+      notify(`Cannot open ${path}: ${result.diagnostics.find((d) => d.severity === 'error')?.message ?? 'unreadable lab'}`, 'error');
+      return;
+    }
+    consoles.setLab(result.model.root);
+    state.load(result.model, result.model.root);
+    state.diagnostics = result.diagnostics;
+    state.emit('diagnostics');
+    await Promise.resolve();
+    canvas.sync();
+    await canvas.autoLayout();
+    canvas.fit();
+    await api.subscribe(result.model.root).catch(fail);
+    await refreshStatus().catch(() => {});
+    if (state.running) await consoles.restore();
+    history.replaceState(null, '', `?lab=${encodeURIComponent(result.model.root)}`);
+    notify(`Opened ${result.model.root}`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function newLab(): Promise<void> {
+  if (!confirmDiscard()) return;
+  const listing = await api.listFolder().catch(() => undefined);
+  const model = await api.newLab(`${listing?.path ?? '~'}/untitled-lab`);
+  consoles.setLab('');
+  state.load(model, '');
+  history.replaceState(null, '', '?');
+  notify('New lab: drag machines and switches onto the canvas.');
+}
+
+/** Saves to the lab's folder, or asks for one (save as). Returns false when the user cancelled or it failed. */
+async function save(saveAs: boolean): Promise<boolean> {
+  let folder = state.folder;
+  let format: SaveFormat = state.model.format === 'vnetlab' ? 'yaml' : 'netkit';
+  if (saveAs || !folder) {
+    const choice = await chooseFolder('Save lab in folder', { forSave: true, initial: state.model.root || undefined });
+    if (!choice) return false;
+    folder = choice.path;
+    format = choice.format;
+  }
+  try {
+    const result = await api.saveLab(folder, { ...state.model, root: folder }, format);
+    const root = result.file.replace(/\/[^/]+$/, '');
+    const wasFolder = state.folder;
+    state.adjust({ ...state.model, root, format: format === 'yaml' ? 'vnetlab' : state.model.format === 'vnetlab' ? 'netkit' : state.model.format, sourceFile: result.file.slice(root.length + 1) });
+    state.markSaved(root);
+    state.diagnostics = result.diagnostics;
+    state.emit('diagnostics');
+    if (wasFolder !== root) {
+      consoles.setLab(root);
+      await api.subscribe(root).catch(() => {});
+      history.replaceState(null, '', `?lab=${encodeURIComponent(root)}`);
+    }
+    notify(`Saved ${result.file}`);
+    return true;
+  } catch (err) {
+    fail(err);
+    return false;
+  }
+}
+
+$('new').addEventListener('click', () => void newLab());
+$('open').addEventListener('click', async () => {
+  if (!confirmDiscard()) return;
+  const choice = await chooseFolder('Open a lab (lab.yaml or a Netkit/Kathará folder)', { forSave: false });
+  if (choice) await openLab(choice.path);
+});
+$('save').addEventListener('click', () => void save(false));
+$('save-as').addEventListener('click', () => void save(true));
+$('undo').addEventListener('click', () => state.undo());
+$('redo').addEventListener('click', () => state.redo());
+$('fit').addEventListener('click', () => canvas.fit());
+$('relayout').addEventListener('click', () => void canvas.autoLayout(true));
+$('zoom-in').addEventListener('click', () => canvas.cy.zoom({ level: canvas.cy.zoom() * 1.2, renderedPosition: { x: canvas.cy.width() / 2, y: canvas.cy.height() / 2 } }));
+$('zoom-out').addEventListener('click', () => canvas.cy.zoom({ level: canvas.cy.zoom() / 1.2, renderedPosition: { x: canvas.cy.width() / 2, y: canvas.cy.height() / 2 } }));
+($('snap') as HTMLInputElement).addEventListener('change', (e) => {
+  canvas.snap = (e.target as HTMLInputElement).checked;
+});
+$('start').addEventListener('click', () => void startLab());
+$('stop').addEventListener('click', () => void stopLab());
+for (const tab of document.querySelectorAll<HTMLElement>('[data-side]')) {
+  tab.addEventListener('click', () => {
+    for (const t of document.querySelectorAll<HTMLElement>('[data-side]')) t.classList.toggle('active', t === tab);
+    for (const p of document.querySelectorAll<HTMLElement>('.side-panel')) p.hidden = p.id !== tab.dataset.side;
+  });
+}
+
+// Closing the window leaves the lab running; only unsaved edits deserve a warning.
+window.addEventListener('beforeunload', (e) => {
+  if (state.dirty) {
+    e.preventDefault();
+    e.returnValue = '';
+  }
+});
+
+// ---- start-up --------------------------------------------------------------------------------
+
+/** Read-only hooks for the end-to-end tests and the UI benchmark (the graph and terminal buffers). */
+(window as unknown as { __vnetlab: unknown }).__vnetlab = {
+  cy: canvas.cy,
+  state,
+  consoleText: (machine: string) => consoles.bufferText(machine),
+};
+
+async function boot(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const lab = params.get('lab');
+  renderProblems();
+  if (lab) return openLab(lab);
+  const labs = await api.listLabs().catch(() => []);
+  const first = labs.find((l) => l.name === 'two-hosts') ?? labs[0];
+  if (first) return openLab(first.path);
+  return newLab();
+}
+void boot().catch(fail);

@@ -1,0 +1,101 @@
+// The editor's state: the lab being edited (with undo history), where it lives on disk, whether it
+// has unsaved changes, its diagnostics and the running machines' states. Views subscribe to changes.
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import type { LabModel } from '../shared/lab-model.ts';
+import type { MachineState } from '../shared/runtime-api.ts';
+import { History } from './graph/history.ts';
+import { emptyLab } from './graph/edit.ts';
+
+export type Change = 'model' | 'selection' | 'diagnostics' | 'run' | 'file';
+
+export class AppState {
+  readonly history = new History(emptyLab('', 'untitled'));
+  /** Folder the lab was opened from or saved to; empty for a lab never saved. */
+  folder = '';
+  /** The model as last saved/opened, to know whether there are unsaved changes. */
+  private savedJson = JSON.stringify(this.history.current);
+  diagnostics: Diagnostic[] = [];
+  selection: string[] = [];
+  /** Machine states of the running lab (empty when stopped). */
+  machineStates = new Map<string, MachineState>();
+  machineErrors = new Map<string, string>();
+  running = false;
+  progress = '';
+  private readonly listeners = new Set<(changes: Set<Change>) => void>();
+  private pendingChanges = new Set<Change>();
+  private scheduled = false;
+
+  get model(): LabModel {
+    return this.history.current;
+  }
+
+  get dirty(): boolean {
+    return JSON.stringify(this.model) !== this.savedJson;
+  }
+
+  on(listener: (changes: Set<Change>) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** Views update once per microtask, whatever number of changes happened. */
+  emit(change: Change): void {
+    this.pendingChanges.add(change);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      const changes = this.pendingChanges;
+      this.pendingChanges = new Set();
+      for (const l of this.listeners) l(changes);
+    });
+  }
+
+  /** An edit by the user: one undo step. */
+  edit(next: LabModel, selection?: string[]): void {
+    this.history.push(next);
+    if (selection) this.selection = selection;
+    this.emit('model');
+    if (selection) this.emit('selection');
+  }
+
+  /** A change that is not an edit (automatic layout): no undo step and no "unsaved" mark of its own. */
+  adjust(next: LabModel): void {
+    const wasDirty = this.dirty;
+    this.history.replace(next);
+    if (!wasDirty) this.savedJson = JSON.stringify(next);
+    this.emit('model');
+  }
+
+  load(model: LabModel, folder: string): void {
+    this.history.reset(model);
+    this.folder = folder;
+    this.savedJson = JSON.stringify(model);
+    this.selection = [];
+    this.diagnostics = [];
+    this.machineStates.clear();
+    this.machineErrors.clear();
+    this.running = false;
+    for (const c of ['model', 'selection', 'file', 'run'] as const) this.emit(c);
+  }
+
+  markSaved(folder: string): void {
+    this.folder = folder;
+    this.savedJson = JSON.stringify(this.model);
+    this.emit('file');
+  }
+
+  undo(): void {
+    this.history.undo();
+    this.emit('model');
+  }
+
+  redo(): void {
+    this.history.redo();
+    this.emit('model');
+  }
+
+  select(ids: string[]): void {
+    this.selection = ids;
+    this.emit('selection');
+  }
+}
