@@ -1,0 +1,98 @@
+// Public API of the lab readers and writers: the GUI editor, the compiler, the grader and the CLI
+// all load labs through loadLab and report the same diagnostics.
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import type { LabModel } from '../../shared/lab-model.ts';
+import { error, sortDiagnostics, wholeFile } from './diag.ts';
+import { resolveLabFiles } from './files.ts';
+import { parseLabYaml } from './lab-yaml.ts';
+import { legacyDiagnostics } from './legacy.ts';
+import { MAX_LAB_FILE_BYTES } from './limits.ts';
+import { readNetkitLab } from './netkit.ts';
+import { validateLab } from './validate.ts';
+
+export { parseLabYaml } from './lab-yaml.ts';
+export { validateLab } from './validate.ts';
+export { writeLabYaml, saveLabYaml } from './write-yaml.ts';
+export { writeNetkitLab } from './write-netkit.ts';
+export { loadChecksFile, parseChecksYaml, type ChecksFileResult } from './checks.ts';
+export { relocateLab } from './relocate.ts';
+export * as limits from './limits.ts';
+
+export interface LoadResult {
+  /** Undefined only when errors make the lab unusable (not YAML, no lab file); otherwise present even with errors. */
+  model?: LabModel;
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Loads a lab from a folder (lab.yaml, else lab.conf), a lab.yaml file or a lab.conf file.
+ * Never throws for bad input: every problem is a diagnostic with file:line:col.
+ */
+export async function loadLab(path: string): Promise<LoadResult> {
+  const absolute = resolve(path);
+  const info = await stat(absolute).catch(() => undefined);
+  if (!info) return fail(path, 'lab-not-found', `no lab here: '${path}' does not exist`, 'give the folder of a lab, its lab.yaml or its lab.conf');
+  let root: string;
+  let yamlFile: string | undefined;
+  if (info.isDirectory()) {
+    root = absolute;
+    if (await isFile(join(root, 'lab.yaml'))) yamlFile = 'lab.yaml';
+    else if (await isFile(join(root, 'lab.yml'))) yamlFile = 'lab.yml';
+    else if (!(await isFile(join(root, 'lab.conf')))) {
+      return fail(path, 'lab-not-found', `no lab here: '${path}' has neither a lab.yaml nor a lab.conf`, 'create one with `vnetlab convert`, or open the folder that contains it');
+    }
+  } else {
+    root = dirname(absolute);
+    const name = basename(absolute);
+    if (name === 'lab.conf') yamlFile = undefined;
+    else if (/\.ya?ml$/i.test(name)) yamlFile = name;
+    else return fail(path, 'lab-not-found', `'${path}' is neither a lab.yaml nor a lab.conf`, 'give the folder of a lab, its lab.yaml or its lab.conf');
+  }
+
+  let result: LoadResult;
+  if (yamlFile) {
+    const text = await readLabText(join(root, yamlFile), yamlFile);
+    if (typeof text !== 'string') return { diagnostics: [text] };
+    result = parseLabYaml(text, yamlFile, root);
+  } else {
+    result = await readNetkitLab(root);
+  }
+  const diagnostics = [...result.diagnostics];
+  if (result.model) {
+    diagnostics.push(...(await resolveLabFiles(result.model)));
+    diagnostics.push(...validateLab(result.model));
+    diagnostics.push(...(await legacyDiagnostics(result.model)));
+  }
+  return { model: result.model, diagnostics: sortDiagnostics(dedupe(diagnostics)) };
+}
+
+async function readLabText(path: string, shown: string): Promise<string | Diagnostic> {
+  try {
+    const info = await stat(path);
+    if (info.size > MAX_LAB_FILE_BYTES) return error('file-too-large', `${shown} is larger than ${MAX_LAB_FILE_BYTES / 1024 / 1024} MiB`, wholeFile(shown));
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    return error('file-unreadable', `cannot read ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, wholeFile(shown));
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+function fail(file: string, code: string, message: string, hint: string): LoadResult {
+  return { diagnostics: [error(code, message, wholeFile(file), { hint })] };
+}
+
+/** The same finding from two passes (e.g. a parse-time and a semantic check) is shown once. */
+function dedupe(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const key = `${d.file}:${d.line}:${d.column}:${d.code}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,210 @@
+// lab.yaml → LabModel. The YAML is checked against schemas/lab.schema.json first; the model is then
+// built defensively (a schema error in one machine does not hide the rest of the lab from the editor).
+import { basename } from 'node:path';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import { DEFAULT_MEMORY_MIB, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
+import { checksFromYaml, isRecord } from './checks.ts';
+import { error, warning } from './diag.ts';
+import { guessKind } from './guess.ts';
+import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
+import { validateLabSchema } from './schema.ts';
+import { YamlSource, type YamlPath } from './yaml-source.ts';
+
+export interface ParseResult {
+  model?: LabModel;
+  diagnostics: Diagnostic[];
+}
+
+/** Parses the text of a lab.yaml. `file` is its path relative to `root` (the lab folder, absolute). Touches no disk. */
+export function parseLabYaml(text: string, file: string, root: string): ParseResult {
+  const source = new YamlSource(text, file);
+  const diagnostics: Diagnostic[] = [...source.diagnostics];
+  if (source.broken) return { diagnostics };
+  const data = source.data;
+  if (!isRecord(data)) {
+    diagnostics.push(error('invalid-type', 'lab.yaml must be a mapping with `lab:`, `machines:` and `domains:` sections', source.at([]), { hint: 'see docs/lab-format.md for an example' }));
+    return { diagnostics };
+  }
+  diagnostics.push(...validateLabSchema(source));
+  const builder = new YamlLabBuilder(source, diagnostics);
+  const model = builder.build(data, file, root);
+  return { model, diagnostics };
+}
+
+class YamlLabBuilder {
+  constructor(
+    private readonly source: YamlSource,
+    private readonly diagnostics: Diagnostic[],
+  ) {}
+
+  build(data: Record<string, unknown>, file: string, root: string): LabModel {
+    const meta = isRecord(data.lab) ? data.lab : {};
+    const machines = Object.entries(isRecord(data.machines) ? data.machines : {}).map(([name, raw]) => this.machine(name, isRecord(raw) ? raw : {}));
+    const shared = isRecord(data.shared) ? data.shared : {};
+    const model: LabModel = {
+      format: 'vnetlab',
+      root,
+      sourceFile: file,
+      meta: {
+        name: str(meta.name) ?? labNameFromFolder(root),
+        authors: Array.isArray(meta.authors) ? meta.authors.filter((a): a is string => typeof a === 'string') : [],
+      },
+      machines,
+      domains: this.domains(data.domains, machines),
+      checks: checksFromYaml(data.checks, this.source, ['checks']),
+      layout: this.layout(data.layout),
+    };
+    assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: meta.version === undefined || meta.version === null ? undefined : String(meta.version), email: str(meta.email), web: str(meta.web) });
+    assignDefined(model, {
+      sharedStartup: this.script(shared.startup, ['shared', 'startup']),
+      sharedShutdown: this.script(shared.shutdown, ['shared', 'shutdown']),
+      sharedFolder: str(shared.folder),
+      testFolder: str(data.test_folder),
+    });
+    return model;
+  }
+
+  private machine(name: string, raw: Record<string, unknown>): Machine {
+    const at: YamlPath = ['machines', name];
+    const written = str(raw.image) ?? DEFAULT_IMAGE;
+    const mapped = mapImageName(written);
+    const image = mapped.unknown ? written : mapped.image;
+    if (mapped.unknown) {
+      this.diagnostics.push(warning('unknown-image', `machine '${name}' uses image '${written}', which vnetlab does not build (known: ${KNOWN_IMAGES.join(', ')})`, this.source.at([...at, 'image']), { target: `machine:${name}`, hint: `use 'debian' (FRR, bind9, apache2…) or 'tiny' (busybox), unless you built '${written}' yourself` }));
+    }
+    const machine: Machine = {
+      name,
+      kind: 'host',
+      image,
+      memoryMiB: typeof raw.memory === 'number' ? raw.memory : DEFAULT_MEMORY_MIB,
+      interfaces: this.interfaces(raw.interfaces, [...at, 'interfaces']),
+      files: this.files(raw.files, [...at, 'files']),
+      dependsOn: Array.isArray(raw.depends_on) ? raw.depends_on.filter((d): d is string => typeof d === 'string') : [],
+      sysctls: stringMap(raw.sysctls),
+      env: stringMap(raw.env),
+      ipv6: raw.ipv6 !== false,
+      bridged: raw.bridged === true,
+      consoles: typeof raw.consoles === 'number' ? raw.consoles : 1,
+      source: this.source.keyAt(at),
+    };
+    assignDefined(machine, {
+      imageAlias: mapped.alias && !mapped.unknown ? mapped.alias : undefined,
+      cpus: typeof raw.cpus === 'number' ? raw.cpus : undefined,
+      startup: this.script(raw.startup, [...at, 'startup']),
+      shutdown: this.script(raw.shutdown, [...at, 'shutdown']),
+      exec: str(raw.exec),
+    });
+    machine.kind = raw.kind === 'router' || raw.kind === 'host' ? raw.kind : guessKind(machine);
+    return machine;
+  }
+
+  private interfaces(raw: unknown, at: YamlPath): Interface[] {
+    const entries: Array<[number, unknown, string | number]> = [];
+    if (Array.isArray(raw)) raw.forEach((v, i) => entries.push([i, v, i]));
+    else if (isRecord(raw)) {
+      for (const [key, v] of Object.entries(raw)) {
+        const m = /^eth(\d+)$/.exec(key);
+        if (m) entries.push([Number(m[1]), v, key]);
+      }
+      entries.sort((a, b) => a[0] - b[0]);
+    }
+    const result: Interface[] = [];
+    for (const [index, value, key] of entries) {
+      const spec = typeof value === 'string' ? { domain: value } : isRecord(value) ? value : undefined;
+      const domain = spec && str(spec.domain);
+      if (!spec || !domain) continue;
+      const iface: Interface = { index, domain, ipv4: addressList(spec.ipv4), ipv6: addressList(spec.ipv6), source: this.source.at([...at, key]) };
+      const mac = str(spec.mac);
+      if (mac) iface.mac = mac.toLowerCase();
+      result.push(iface);
+    }
+    return result;
+  }
+
+  private files(raw: unknown, at: YamlPath): FileEntry[] {
+    if (!Array.isArray(raw)) return [];
+    const result: FileEntry[] = [];
+    raw.forEach((entry, i) => {
+      if (!isRecord(entry) || typeof entry.path !== 'string') return;
+      const source = this.source.at([...at, i]);
+      const mode = fileMode(entry.mode);
+      const hasContent = typeof entry.content === 'string';
+      const hasSource = typeof entry.source === 'string';
+      if (hasContent === hasSource) {
+        this.diagnostics.push(error('file-entry', `file ${entry.path} needs exactly one of 'content' (the text) or 'source' (a file or folder in the lab)`, source));
+        return;
+      }
+      // `source` is a file until the disk says it is a folder (resolveLabFiles in files.ts).
+      const file: FileEntry = hasContent
+        ? { kind: 'inline', guestPath: entry.path, content: entry.content as string, source }
+        : { kind: 'file', guestPath: entry.path, labPath: entry.source as string, source };
+      if (mode !== undefined) file.mode = mode;
+      result.push(file);
+    });
+    return result;
+  }
+
+  private domains(raw: unknown, machines: Machine[]): CollisionDomain[] {
+    const declared = isRecord(raw) ? raw : {};
+    const domains: CollisionDomain[] = Object.entries(declared).map(([name, spec]) => {
+      const s = isRecord(spec) ? spec : {};
+      return { name, kind: s.kind === 'switch' ? 'switch' : 'hub', hostNat: s.host_nat === true, source: this.source.keyAt(['domains', name]) };
+    });
+    // Domains only named by interfaces exist too: hubs, as in Netkit and Kathará.
+    const known = new Set(domains.map((d) => d.name));
+    for (const m of machines) {
+      for (const i of m.interfaces) {
+        if (known.has(i.domain)) continue;
+        known.add(i.domain);
+        domains.push({ name: i.domain, kind: 'hub', hostNat: false, source: i.source });
+      }
+    }
+    return domains;
+  }
+
+  private layout(raw: unknown): LabModel['layout'] {
+    const layout: LabModel['layout'] = {};
+    if (!isRecord(raw)) return layout;
+    for (const [name, pos] of Object.entries(raw)) {
+      if (isRecord(pos) && typeof pos.x === 'number' && typeof pos.y === 'number') layout[name] = { x: pos.x, y: pos.y };
+    }
+    return layout;
+  }
+
+  private script(raw: unknown, at: YamlPath): Script | undefined {
+    return typeof raw === 'string' ? { text: raw, source: this.source.at(at) } : undefined;
+  }
+}
+
+/** `mode: "0755"`, `mode: 0o755`, and the unquoted `mode: 0755` that YAML 1.2 reads as decimal 755. */
+function fileMode(v: unknown): number | undefined {
+  if (typeof v === 'string' && /^0?[0-7]{3,4}$/.test(v)) return parseInt(v, 8);
+  if (typeof v === 'number' && Number.isInteger(v)) return /^[0-7]{3,4}$/.test(String(v)) ? parseInt(String(v), 8) : v;
+  return undefined;
+}
+
+function addressList(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string') : [];
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isRecord(v)) for (const [k, val] of Object.entries(v)) if (val !== null && typeof val !== 'object') out[k] = String(val);
+  return out;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Copies only the defined values, so optional fields stay absent (clean JSON, stable snapshots). */
+export function assignDefined<T extends object>(target: T, values: Partial<T>): T {
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) (target as Record<string, unknown>)[k] = v;
+  return target;
+}
+
+/** A lab name derived from its folder: lowercase, [a-z0-9_-]. */
+export function labNameFromFolder(root: string): string {
+  return basename(root).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|-+$/g, '') || 'lab';
+}

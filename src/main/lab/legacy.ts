@@ -1,0 +1,95 @@
+// Cheap checks for things that silently break older Netkit/Kathará labs on the Debian bookworm
+// image (see shared/corpus/SOURCES.md): each warning says what happens and what vnetlab does.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import type { LabModel, Machine, SourceRef } from '../../shared/lab-model.ts';
+import { warning } from './diag.ts';
+import { isInside, labPathProblem } from './lab-paths.ts';
+
+/** BIND options that named 9.18 (bookworm) rejects: it refuses to start while they are in named.conf*. */
+const REMOVED_BIND_OPTIONS = ['dnssec-enable', 'dnssec-lookaside', 'filter-aaaa-on-v4', 'min-roots'];
+const NAMED_CONF = /^\/etc\/bind\/named\.conf[^/]*$/;
+const WEB_ROOT = '/var/www';
+/** Bigger files are not read for these checks; named.conf files are small. */
+const MAX_SCANNED_BYTES = 1024 * 1024;
+
+export async function legacyDiagnostics(model: LabModel): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  for (const m of model.machines) {
+    for (const placed of await placedFiles(model.root, m)) {
+      if (NAMED_CONF.test(placed.guestPath)) {
+        const text = placed.content ?? (await readSmall(placed.hostPath));
+        if (text !== undefined) out.push(...bindDiagnostics(m, placed.guestPath, text, placed.at, placed.shown));
+      }
+      const parent = posix.dirname(placed.guestPath);
+      if (parent === WEB_ROOT && /\.(html?|php|css|js|txt)$/i.test(placed.guestPath)) {
+        out.push(warning('legacy-web-root', `${placed.shown} puts a web page in ${WEB_ROOT} of ${m.name}, but apache2 in the debian image serves ${WEB_ROOT}/html: that page will not be found`, placed.at, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; move it to ${m.name}/var/www/html/ (or set DocumentRoot ${WEB_ROOT} in the apache config)` }));
+      }
+    }
+  }
+  return out;
+}
+
+function bindDiagnostics(m: Machine, guestPath: string, text: string, at: SourceRef, shown: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const lines = text.split('\n');
+  for (const option of REMOVED_BIND_OPTIONS) {
+    const lineIndex = lines.findIndex((l) => new RegExp(`^\\s*${option}\\b`).test(l.replace(/\/\/.*$|#.*$/, '')));
+    if (lineIndex < 0) continue;
+    // Point at the line inside the named.conf file when we have it on disk; otherwise at the file entry.
+    const where: SourceRef = at.line === 0 ? { file: at.file, line: lineIndex + 1, column: lines[lineIndex]!.indexOf(option) + 1 } : at;
+    out.push(warning('legacy-bind-option', `${shown}${at.line === 0 ? '' : ` (${guestPath})`} uses '${option}', which BIND 9.18 in the debian image no longer accepts: named on ${m.name} will refuse to start`, where, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; delete the '${option}' line (it has had no effect since BIND 9.16)` }));
+  }
+  return out;
+}
+
+interface PlacedFile {
+  guestPath: string;
+  /** Where on the host, for files from the lab folder. */
+  hostPath: string;
+  content?: string;
+  /** Name shown in messages: a lab path, or the guest path of inline content. */
+  shown: string;
+  at: SourceRef;
+}
+
+/** The files a machine's entries place in the guest, limited to the folders these checks look at. */
+async function placedFiles(root: string, m: Machine): Promise<PlacedFile[]> {
+  const out: PlacedFile[] = [];
+  for (const f of m.files) {
+    if (f.kind === 'inline') {
+      out.push({ guestPath: f.guestPath, hostPath: '', content: f.content, shown: `${m.name}: ${f.guestPath}`, at: f.source });
+      continue;
+    }
+    if (labPathProblem(f.labPath)) continue;
+    const hostPath = join(root, f.labPath);
+    if (!isInside(root, hostPath)) continue;
+    const isDir = f.kind === 'dir' || (await stat(hostPath).then((s) => s.isDirectory(), () => false));
+    if (!isDir) {
+      out.push({ guestPath: f.guestPath, hostPath, shown: f.labPath, at: f.source });
+      continue;
+    }
+    for (const guestFolder of ['/etc/bind', WEB_ROOT]) {
+      // Only the two folders that matter, so a large machine folder costs nothing.
+      const relative = posix.relative(f.guestPath, guestFolder);
+      if (relative.startsWith('..')) continue;
+      const entries = await readdir(join(hostPath, relative), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        if (!e.isFile()) continue;
+        const labFile = posix.join(f.labPath, relative, e.name);
+        out.push({ guestPath: posix.join(guestFolder, e.name), hostPath: join(root, labFile), shown: labFile, at: { file: labFile, line: 0, column: 0 } });
+      }
+    }
+  }
+  return out;
+}
+
+async function readSmall(path: string): Promise<string | undefined> {
+  try {
+    const info = await stat(path);
+    return info.size > MAX_SCANNED_BYTES ? undefined : await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,133 @@
+// JSON Schema validation of lab.yaml and checks files (schemas/*.schema.json, also used by editors
+// through the `# yaml-language-server: $schema=…` line). Ajv errors become diagnostics at the
+// offending key, with "did you mean" for misspelt keys.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import { didYouMean, error } from './diag.ts';
+import type { YamlSource } from './yaml-source.ts';
+
+export const SCHEMA_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
+
+let validators: { lab: ValidateFunction; checks: ValidateFunction } | undefined;
+
+function compiled() {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
+    const load = (name: string) => JSON.parse(readFileSync(`${SCHEMA_DIR}${name}`, 'utf8'));
+    ajv.addSchema(load('checks.schema.json'));
+    validators = { lab: ajv.compile(load('lab.schema.json')), checks: ajv.getSchema('checks.schema.json')! };
+  }
+  return validators;
+}
+
+export function validateLabSchema(source: YamlSource): Diagnostic[] {
+  const validate = compiled().lab;
+  return validate(source.data) ? [] : schemaDiagnostics(validate.errors ?? [], source);
+}
+
+export function validateChecksSchema(source: YamlSource): Diagnostic[] {
+  const validate = compiled().checks;
+  return validate(source.data) ? [] : schemaDiagnostics(validate.errors ?? [], source);
+}
+
+function schemaDiagnostics(errors: ErrorObject[], source: YamlSource): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const e of pickUseful(errors)) {
+    const path = pointerToPath(e.instancePath);
+    const d = describe(e, path, source);
+    const key = `${d.line}:${d.column}:${d.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(d);
+    }
+  }
+  return out;
+}
+
+/** Drops the noise Ajv adds around the real problem: "must match then schema", and the branches of a oneOf that another error already explains. */
+function pickUseful(errors: ErrorObject[]): ErrorObject[] {
+  const real = errors.filter((e) => e.keyword !== 'if');
+  // For a oneOf (e.g. "interface is a string or an object"), report the object branch's specific errors when there are some.
+  const withinOneOf = real.filter((e) => !e.schemaPath.includes('/oneOf/'));
+  const branchErrors = real.filter((e) => e.schemaPath.includes('/oneOf/') && e.keyword !== 'type');
+  const result: ErrorObject[] = [];
+  for (const e of withinOneOf) {
+    if (e.keyword === 'oneOf') {
+      const specific = branchErrors.filter((b) => b.instancePath.startsWith(e.instancePath));
+      if (specific.length > 0) {
+        result.push(...specific);
+        continue;
+      }
+    }
+    result.push(e);
+  }
+  return result;
+}
+
+function describe(e: ErrorObject, path: string[], source: YamlSource): Diagnostic {
+  const where = path.length ? `'${path.join('.')}'` : 'the file';
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}).filter((k) => k !== '$schema');
+      const suggestion = didYouMean(key, known);
+      const message = `unknown key '${key}' in ${where}${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
+      return error('unknown-key', message, source.keyAt([...path, key]), {
+        hint: known.length ? `keys allowed here: ${known.join(', ')}` : undefined,
+      });
+    }
+    case 'required':
+      return error('missing-key', `${where} needs '${(e.params as { missingProperty: string }).missingProperty}'`, source.at(path));
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const suggestion = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
+      return error('invalid-value', `${where} is ${JSON.stringify(e.data)}; it must be one of ${allowed.join(', ')}${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`, source.at(path));
+    }
+    case 'type':
+      return error('invalid-type', `${where} must be ${describeType((e.params as { type: string | string[] }).type)}, not ${typeName(e.data)}`, source.at(path));
+    case 'oneOf':
+      return error('invalid-value', `${where} has the wrong shape${(e.parentSchema as { description?: string })?.description ? `: ${(e.parentSchema as { description: string }).description}` : ''}`, source.at(path));
+    case 'propertyNames':
+    case 'pattern':
+      if (e.keyword === 'pattern' && e.propertyName === undefined) {
+        return error('invalid-value', `${where} is ${JSON.stringify(e.data)}, which is not valid${patternHint(e)}`, source.at(path));
+      }
+      return error('invalid-value', `${where}: ${e.message ?? 'invalid'}`, source.at(path));
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return error('out-of-range', `${where} is ${JSON.stringify(e.data)}; it ${e.message ?? 'is out of range'}`, source.at(path));
+    case 'const':
+      return error('invalid-value', `${where} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`, source.at(path));
+    default:
+      return error('schema', `${where} ${e.message ?? 'is invalid'}`, source.at(path));
+  }
+}
+
+function patternHint(e: ErrorObject): string {
+  const pattern = String((e.params as { pattern: string }).pattern);
+  if (pattern.startsWith('^/')) return ': it must be an absolute path starting with /';
+  if (pattern.includes('[0-9A-Fa-f]{2}(:')) return ': a MAC address looks like 02:00:00:00:00:01';
+  return ` (expected to match ${pattern})`;
+}
+
+function pointerToPath(pointer: string): string[] {
+  if (!pointer) return [];
+  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function describeType(t: string | string[]): string {
+  const list = Array.isArray(t) ? t : [t];
+  return list.map((x) => (x === 'object' ? 'a mapping' : x === 'array' ? 'a list' : x === 'null' ? 'empty' : `a ${x}`)).join(' or ');
+}
+
+function typeName(v: unknown): string {
+  if (v === null || v === undefined) return 'empty';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v} (${JSON.stringify(v)})`;
+}

@@ -1,0 +1,227 @@
+// Semantic checks of a lab model, whichever file it came from: the things a schema cannot see
+// (names, references, addresses, cycles, paths, limits). Pure: no disk access (see files.ts).
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import { MAX_MEMORY_MIB, MIN_MEMORY_MIB, type Interface, type LabModel, type Machine, type SourceRef } from '../../shared/lab-model.ts';
+import { formatNetwork, isBroadcastAddress, isNetworkAddress, networkOf, parseCidr, type Cidr } from './addresses.ts';
+import { checkIdDiagnostics } from './checks.ts';
+import { didYouMean, error, info, sortDiagnostics, warning } from './diag.ts';
+import { guestPathProblem, labPathProblem } from './lab-paths.ts';
+import { DOMAIN_NAME, MACHINE_NAME, MAX_DOMAINS, MAX_FILE_BYTES, MAX_INTERFACES, MAX_MACHINES } from './limits.ts';
+
+const LAB_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const SYSCTL_KEY = /^[a-z0-9_][a-z0-9_./-]*$/i;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function validateLab(model: LabModel): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const labAt: SourceRef = { file: model.sourceFile, line: 1, column: 1 };
+  if (!LAB_NAME.test(model.meta.name)) {
+    out.push(warning('invalid-lab-name', `lab name '${model.meta.name}' should use only lowercase letters, digits, '-' and '_'`, labAt, { hint: 'it names the lab\'s folders on the host; vnetlab cleans it up when it does not fit' }));
+  }
+  if (model.machines.length === 0) out.push(warning('no-machines', 'the lab has no machines', labAt));
+  if (model.machines.length > MAX_MACHINES) out.push(error('too-many-machines', `the lab has ${model.machines.length} machines; vnetlab allows at most ${MAX_MACHINES}`, labAt));
+  if (model.domains.length > MAX_DOMAINS) out.push(error('too-many-domains', `the lab has ${model.domains.length} collision domains; vnetlab allows at most ${MAX_DOMAINS}`, labAt));
+
+  const machineNames = new Set<string>();
+  for (const m of model.machines) {
+    if (machineNames.has(m.name)) out.push(error('duplicate-machine', `machine '${m.name}' is defined twice`, m.source, { target: `machine:${m.name}`, hint: 'rename one of them' }));
+    machineNames.add(m.name);
+    out.push(...machineDiagnostics(m));
+  }
+  out.push(...domainDiagnostics(model));
+  out.push(...addressDiagnostics(model));
+  out.push(...dependencyDiagnostics(model, machineNames));
+  out.push(...checkIdDiagnostics(model.checks));
+  out.push(...checkReferenceDiagnostics(model, machineNames));
+  for (const [what, folder] of [['shared folder', model.sharedFolder], ['test folder', model.testFolder]] as const) {
+    const problem = folder === undefined ? undefined : labPathProblem(folder);
+    if (problem) out.push(error('path-escapes-lab', `the ${what} '${folder}' is refused: ${problem}`, labAt, { hint: 'lab paths are relative to the lab folder and stay inside it' }));
+  }
+  const domainNames = new Set(model.domains.map((d) => d.name));
+  for (const name of Object.keys(model.layout)) {
+    if (!machineNames.has(name) && !domainNames.has(name)) out.push(info('layout-unknown', `the layout has a position for '${name}', which is neither a machine nor a collision domain; it is ignored`, labAt));
+  }
+  return sortDiagnostics(out);
+}
+
+function machineDiagnostics(m: Machine): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const target = `machine:${m.name}`;
+  if (!MACHINE_NAME.test(m.name)) {
+    out.push(error('invalid-name', `machine name '${m.name}' is not valid: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 63)`, m.source, { target, hint: `for example '${suggestName(m.name)}'` }));
+  }
+  if (!Number.isInteger(m.memoryMiB) || m.memoryMiB < MIN_MEMORY_MIB || m.memoryMiB > MAX_MEMORY_MIB) {
+    out.push(error('memory-out-of-range', `machine '${m.name}' asks for ${m.memoryMiB} MiB of memory; it must be a whole number from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`, m.source, { target, hint: `${MIN_MEMORY_MIB} is enough for the tiny image, 128 for debian with FRR` }));
+  }
+  if (m.interfaces.length > MAX_INTERFACES) out.push(error('too-many-interfaces', `machine '${m.name}' has ${m.interfaces.length} interfaces; vnetlab allows at most ${MAX_INTERFACES}`, m.source, { target }));
+  const byIndex = new Map<number, Interface>();
+  for (const i of m.interfaces) {
+    if (byIndex.has(i.index)) out.push(error('duplicate-interface', `machine '${m.name}' declares eth${i.index} twice`, i.source, { target: `${target}/eth${i.index}` }));
+    byIndex.set(i.index, i);
+    if (!DOMAIN_NAME.test(i.domain)) {
+      out.push(error('invalid-domain-name', `collision domain name '${i.domain}' (on ${m.name} eth${i.index}) is not valid: use letters, digits, '.', '-' and '_' (at most 63)`, i.source, { target: `${target}/eth${i.index}` }));
+    }
+  }
+  const highest = Math.max(-1, ...byIndex.keys());
+  const missing = Array.from({ length: highest + 1 }, (_, n) => n).filter((n) => !byIndex.has(n));
+  if (missing.length > 0) {
+    const after = m.interfaces.find((i) => i.index > missing[0]!) ?? m.interfaces[0]!;
+    out.push(error('interface-gap', `machine '${m.name}' has eth${highest} but no ${missing.map((n) => `eth${n}`).join(', ')}: interfaces must be numbered from eth0 without gaps`, after.source, { target, hint: 'renumber the interfaces, or attach the missing ones to a collision domain' }));
+  }
+  for (const f of m.files) {
+    const gp = guestPathProblem(f.guestPath);
+    if (gp) out.push(error('invalid-guest-path', `file '${f.guestPath}' of machine '${m.name}': ${gp}`, f.source, { target }));
+    if (f.kind !== 'inline') {
+      const lp = labPathProblem(f.labPath);
+      if (lp) out.push(error('path-escapes-lab', `file '${f.labPath}' of machine '${m.name}' is refused: ${lp}`, f.source, { target, hint: 'put the file inside the lab folder and give its path relative to it' }));
+    } else if (Buffer.byteLength(f.content) > MAX_FILE_BYTES) {
+      out.push(error('file-too-large', `inline file '${f.guestPath}' of machine '${m.name}' is larger than 64 MiB`, f.source, { target }));
+    }
+  }
+  for (const key of Object.keys(m.sysctls)) {
+    if (!SYSCTL_KEY.test(key)) out.push(error('invalid-sysctl', `sysctl '${key}' of machine '${m.name}' is not a sysctl name (like net.ipv4.ip_forward)`, m.source, { target }));
+  }
+  for (const key of Object.keys(m.env)) {
+    if (!ENV_KEY.test(key)) out.push(error('invalid-env', `environment variable '${key}' of machine '${m.name}' is not a valid name (letters, digits, '_')`, m.source, { target }));
+  }
+  return out;
+}
+
+function domainDiagnostics(model: LabModel): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const attached = new Map<string, Array<{ machine: Machine; iface: Interface }>>();
+  for (const m of model.machines) for (const i of m.interfaces) attached.set(i.domain, [...(attached.get(i.domain) ?? []), { machine: m, iface: i }]);
+  const seen = new Set<string>();
+  const machineNames = new Set(model.machines.map((m) => m.name));
+  for (const d of model.domains) {
+    const target = `domain:${d.name}`;
+    if (seen.has(d.name)) out.push(error('duplicate-domain', `collision domain '${d.name}' is defined twice`, d.source, { target }));
+    seen.add(d.name);
+    if (!DOMAIN_NAME.test(d.name)) out.push(error('invalid-domain-name', `collision domain name '${d.name}' is not valid: use letters, digits, '.', '-' and '_' (at most 63)`, d.source, { target }));
+    if (machineNames.has(d.name)) out.push(warning('name-clash', `'${d.name}' is both a machine and a collision domain; the canvas cannot tell them apart`, d.source, { target }));
+    const ports = attached.get(d.name) ?? [];
+    if (ports.length === 0 && !d.hostNat) {
+      out.push(warning('dangling-domain', `collision domain '${d.name}' has no machine attached`, d.source, { target, hint: 'attach an interface to it or remove it' }));
+    } else if (ports.length === 1 && !d.hostNat) {
+      const only = ports[0]!;
+      out.push(warning('single-ended-domain', `collision domain '${d.name}' has only one machine (${only.machine.name} eth${only.iface.index}): nothing is at the other end`, d.source, { target, hint: 'attach a second machine, or set host_nat to reach the host' }));
+    }
+  }
+  for (const [name, ports] of attached) {
+    if (!seen.has(name)) {
+      const first = ports[0]!;
+      out.push(error('unknown-domain', `${first.machine.name} eth${first.iface.index} is attached to collision domain '${name}', which is not defined`, first.iface.source, { target: `machine:${first.machine.name}/eth${first.iface.index}` }));
+    }
+  }
+  return out;
+}
+
+function addressDiagnostics(model: LabModel): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const owners = new Map<string, string>();
+  const macOwners = new Map<string, string>();
+  const subnetsByDomain = new Map<string, Array<{ cidr: Cidr; where: string; source: SourceRef }>>();
+  for (const m of model.machines) {
+    for (const i of m.interfaces) {
+      const where = `${m.name} eth${i.index}`;
+      const target = `machine:${m.name}/eth${i.index}`;
+      if (i.mac !== undefined) {
+        if (!MAC.test(i.mac)) out.push(error('invalid-mac', `${where}: '${i.mac}' is not a MAC address (like 02:00:00:00:00:01)`, i.source, { target }));
+        else {
+          if (parseInt(i.mac.slice(0, 2), 16) & 1) out.push(warning('multicast-mac', `${where}: ${i.mac} is a multicast MAC address; frames to it are flooded and the guest may refuse it`, i.source, { target, hint: 'use an even first byte, e.g. 02:…' }));
+          const other = macOwners.get(i.mac);
+          if (other) out.push(warning('duplicate-mac', `${where} has MAC ${i.mac}, already used by ${other}`, i.source, { target }));
+          else macOwners.set(i.mac, where);
+        }
+      }
+      for (const [family, list] of [[4, i.ipv4], [6, i.ipv6]] as const) {
+        for (const text of list) {
+          const cidr = parseCidr(text, family);
+          if (!cidr) {
+            out.push(error('invalid-address', `${where}: '${text}' is not an IPv${family} address in CIDR form (like ${family === 4 ? '10.0.0.1/24' : '2001:db8::1/64'})`, i.source, { target }));
+            continue;
+          }
+          const key = `${family}:${cidr.value}`;
+          const other = owners.get(key);
+          if (other) out.push(warning('duplicate-address', `${where} has ${cidr.address}, already used by ${other}`, i.source, { target, hint: 'two machines with the same address confuse ARP; give each its own' }));
+          else owners.set(key, where);
+          if (isNetworkAddress(cidr)) out.push(warning('network-address', `${where}: ${text} is the network address of ${formatNetwork(cidr)} (its host bits are all zero)`, i.source, { target, hint: 'pick an address inside the subnet' }));
+          if (isBroadcastAddress(cidr)) out.push(warning('broadcast-address', `${where}: ${text} is the broadcast address of ${formatNetwork(cidr)}`, i.source, { target, hint: 'pick an address inside the subnet' }));
+          const list4 = subnetsByDomain.get(`${family}:${i.domain}`) ?? [];
+          list4.push({ cidr, where, source: i.source });
+          subnetsByDomain.set(`${family}:${i.domain}`, list4);
+        }
+      }
+    }
+  }
+  // In one collision domain, interfaces normally share one subnet; a different prefix length or
+  // subnet on one of them is the classic mistake that makes pings fail one way.
+  for (const [key, entries] of subnetsByDomain) {
+    const domain = key.slice(2);
+    const first = entries[0]!;
+    for (const e of entries.slice(1)) {
+      if (e.cidr.prefix !== first.cidr.prefix) {
+        out.push(warning('mask-mismatch', `${e.where} uses /${e.cidr.prefix} on collision domain '${domain}' while ${first.where} uses /${first.cidr.prefix}`, e.source, { target: `domain:${domain}`, hint: 'interfaces on one link normally share the prefix length' }));
+      } else if (networkOf(e.cidr) !== networkOf(first.cidr)) {
+        out.push(info('subnet-mismatch', `${e.where} is in ${formatNetwork(e.cidr)} but ${first.where}, on the same collision domain '${domain}', is in ${formatNetwork(first.cidr)}`, e.source, { target: `domain:${domain}`, hint: 'fine if you mean two subnets on one link; otherwise they cannot talk directly' }));
+      }
+    }
+  }
+  return out;
+}
+
+function dependencyDiagnostics(model: LabModel, names: Set<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const m of model.machines) {
+    for (const dep of m.dependsOn) {
+      if (!names.has(dep)) {
+        const close = didYouMean(dep, names);
+        out.push(error('unknown-machine', `machine '${m.name}' depends on '${dep}', which is not a machine of this lab${close ? ` (did you mean '${close}'?)` : ''}`, m.source, { target: `machine:${m.name}` }));
+      }
+    }
+  }
+  // Depth-first search for cycles; each cycle is reported once, at its first machine.
+  const graph = new Map(model.machines.map((m) => [m.name, m.dependsOn.filter((d) => names.has(d))]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const reported = new Set<string>();
+  const visit = (name: string) => {
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const dep of graph.get(name) ?? []) {
+      if (state.get(dep) === 'visiting') {
+        const cycle = [...stack.slice(stack.indexOf(dep)), dep];
+        const key = [...cycle.slice(0, -1)].sort().join(',');
+        if (!reported.has(key)) {
+          reported.add(key);
+          const at = model.machines.find((m) => m.name === dep)!;
+          out.push(error('dependency-cycle', `machines depend on each other in a cycle: ${cycle.join(' → ')}`, at.source, { target: `machine:${dep}`, hint: 'remove one of these dependencies so that some machine can boot first' }));
+        }
+      } else if (!state.has(dep)) visit(dep);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  };
+  for (const m of model.machines) if (!state.has(m.name)) visit(m.name);
+  return out;
+}
+
+function checkReferenceDiagnostics(model: LabModel, names: Set<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const c of model.checks) {
+    const machine = c.kind === 'reach' ? c.from : c.on;
+    if (!names.has(machine)) {
+      const close = didYouMean(machine, names);
+      out.push(error('unknown-machine', `check '${c.id}' runs on '${machine}', which is not a machine of this lab${close ? ` (did you mean '${close}'?)` : ''}`, c.source, { target: `check:${c.id}` }));
+    }
+    if (c.kind === 'reach' && /^[a-z0-9_-]+$/i.test(c.to) && !/^[0-9.]+$/.test(c.to) && !names.has(c.to)) {
+      out.push(warning('unknown-target', `check '${c.id}' pings '${c.to}', which is neither an address nor a machine of this lab`, c.source, { target: `check:${c.id}`, hint: 'use an IP address or a machine name' }));
+    }
+  }
+  return out;
+}
+
+function suggestName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+/, '').slice(0, 63) || 'pc1';
+}

@@ -1,0 +1,132 @@
+// LabModel → a Netkit/Kathará lab folder: lab.conf, lab.dep, *.startup/*.shutdown, machine folders,
+// shared/ and _test/. What lab.conf cannot say (interface addresses, layout, checks, domain kinds,
+// a multi-line description) is kept where Kathará ignores it but vnetlab reads it back: an
+// address block at the top of each startup file, and vnetlab.yaml.
+import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_MEMORY_MIB, type LabModel, type Machine } from '../../shared/lab-model.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { DEFAULT_IMAGE } from './images.ts';
+import { guestPathProblem, labPathProblem } from './lab-paths.ts';
+import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, SIDECAR_FILE } from './netkit.ts';
+import { writeLabYaml } from './write-yaml.ts';
+
+/**
+ * Writes the lab as a Netkit/Kathará folder in `dir`. A new folder is built next to `dir` and renamed
+ * into place; an existing folder gets each file replaced atomically (other files in it are kept).
+ */
+export async function writeNetkitLab(model: LabModel, dir: string): Promise<void> {
+  const target = resolve(dir);
+  const exists = await stat(target).then((s) => s.isDirectory(), () => false);
+  if (exists) return writeInto(model, target);
+  const staging = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await mkdir(staging, { recursive: true });
+    await writeInto(model, staging);
+    await rename(staging, target);
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function writeInto(model: LabModel, dir: string): Promise<void> {
+  const kathara = model.format === 'kathara' || model.machines.some(usesKatharaOptions);
+  await writeFileAtomic(join(dir, 'lab.conf'), labConf(model, kathara));
+  const deps = model.machines.filter((m) => m.dependsOn.length > 0).map((m) => `${m.name}: ${m.dependsOn.join(' ')}\n`);
+  if (deps.length) await writeFileAtomic(join(dir, 'lab.dep'), deps.join(''));
+  if (model.sharedStartup) await writeFileAtomic(join(dir, 'shared.startup'), model.sharedStartup.text);
+  if (model.sharedShutdown) await writeFileAtomic(join(dir, 'shared.shutdown'), model.sharedShutdown.text);
+  for (const m of model.machines) {
+    const startup = addressBlock(m) + (m.startup?.text ?? '');
+    if (startup) await writeFileAtomic(join(dir, `${m.name}.startup`), startup);
+    if (m.shutdown) await writeFileAtomic(join(dir, `${m.name}.shutdown`), m.shutdown.text);
+    await writeMachineFolder(model, m, dir);
+  }
+  for (const [folder, name] of [[model.sharedFolder, 'shared'], [model.testFolder, '_test']] as const) {
+    if (folder !== undefined && !labPathProblem(folder)) await copyIfDifferent(join(model.root, folder), join(dir, name));
+  }
+  const sidecar = sidecarText(model);
+  if (sidecar) await writeFileAtomic(join(dir, SIDECAR_FILE), sidecar);
+}
+
+function usesKatharaOptions(m: Machine): boolean {
+  return m.image !== DEFAULT_IMAGE || m.imageAlias !== undefined || m.cpus !== undefined || m.bridged || !m.ipv6 || m.exec !== undefined
+    || Object.keys(m.sysctls).length > 0 || Object.keys(m.env).length > 0 || m.consoles !== 1 || m.interfaces.some((i) => i.mac);
+}
+
+function labConf(model: LabModel, kathara: boolean): string {
+  const lines: string[] = [];
+  const meta = model.meta;
+  const firstParagraph = (meta.title ?? meta.description ?? '').split(/\n\s*\n/)[0]!.replace(/\s+/g, ' ').trim();
+  if (meta.description !== undefined || meta.title !== undefined) lines.push(`LAB_DESCRIPTION=${quote(meta.description !== undefined && !meta.description.includes('\n') ? meta.description : firstParagraph)}`);
+  if (meta.version !== undefined) lines.push(`LAB_VERSION=${quote(meta.version)}`);
+  if (meta.authors.length) lines.push(`LAB_AUTHOR=${quote(meta.authors.join(', '))}`);
+  if (meta.email !== undefined) lines.push(`LAB_EMAIL=${quote(meta.email)}`);
+  if (meta.web !== undefined) lines.push(`LAB_WEB=${quote(meta.web)}`);
+  for (const m of model.machines) {
+    lines.push('');
+    for (const i of m.interfaces) lines.push(`${m.name}[${i.index}]=${quote(i.mac ? `${i.domain}/${i.mac}` : i.domain)}`);
+    const option = (key: string, value: string) => lines.push(`${m.name}[${key}]=${quote(value)}`);
+    if (m.imageAlias !== undefined || m.image !== DEFAULT_IMAGE) option('image', m.imageAlias ?? m.image);
+    if (m.memoryMiB !== DEFAULT_MEMORY_MIB) option('mem', kathara ? `${m.memoryMiB}m` : String(m.memoryMiB));
+    if (m.cpus !== undefined) option('cpus', String(m.cpus));
+    if (m.bridged) option('bridged', 'true');
+    if (!m.ipv6) option('ipv6', 'false');
+    if (m.exec !== undefined) option('exec', m.exec);
+    for (const [k, v] of Object.entries(m.sysctls)) option('sysctl', `${k}=${v}`);
+    for (const [k, v] of Object.entries(m.env)) option('env', `${k}=${v}`);
+    if (m.consoles !== 1) option('num_terms', String(m.consoles));
+  }
+  return `${lines.join('\n').replace(/^\n/, '')}\n`;
+}
+
+/** lab.conf values are quoted with " (or ' when the value contains "); newlines cannot be kept. */
+function quote(value: string): string {
+  const flat = value.replace(/\r?\n/g, ' ');
+  return flat.includes('"') ? `'${flat.replace(/'/g, '')}'` : `"${flat}"`;
+}
+
+function addressBlock(m: Machine): string {
+  const lines: string[] = [];
+  for (const i of m.interfaces) {
+    for (const a of i.ipv4) lines.push(`ip address add ${a} dev eth${i.index}`);
+    for (const a of i.ipv6) lines.push(`ip -6 address add ${a} dev eth${i.index}`);
+  }
+  return lines.length ? `${ADDRESS_BLOCK_START}\n${lines.join('\n')}\n${ADDRESS_BLOCK_END}\n` : '';
+}
+
+/** The machine folder `<name>/` is what Netkit copies onto `/`: every file entry lands there. */
+async function writeMachineFolder(model: LabModel, m: Machine, dir: string): Promise<void> {
+  const folder = join(dir, m.name);
+  for (const f of m.files) {
+    if (guestPathProblem(f.guestPath)) continue;
+    const destination = join(folder, f.guestPath);
+    if (f.kind === 'inline') {
+      await writeFileAtomic(destination, f.content, f.mode);
+      continue;
+    }
+    if (labPathProblem(f.labPath)) continue;
+    await copyIfDifferent(join(model.root, f.labPath), destination);
+  }
+}
+
+async function copyIfDifferent(from: string, to: string): Promise<void> {
+  if (resolve(from) === resolve(to)) return;
+  await mkdir(dirname(to), { recursive: true });
+  // Links are copied as links (load already refused any that lead out of the lab folder).
+  await cp(from, to, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
+}
+
+function sidecarText(model: LabModel): string | undefined {
+  const needsDescription = model.meta.title !== undefined || (model.meta.description?.includes('\n') ?? false);
+  const needsDomains = model.domains.some((d) => d.kind !== 'hub' || d.hostNat);
+  if (!needsDescription && !needsDomains && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
+  const side: LabModel = { ...model, machines: [], domains: needsDomains ? model.domains : [], sharedStartup: undefined, sharedShutdown: undefined, sharedFolder: undefined, testFolder: undefined };
+  side.meta = { name: model.meta.name, authors: [] };
+  if (model.meta.title !== undefined) side.meta.title = model.meta.title;
+  if (needsDescription && model.meta.description !== undefined) side.meta.description = model.meta.description;
+  const header = '# What lab.conf cannot say (layout, checks, collision domain kinds, the full description).\n# vnetlab reads it back; Netkit and Kathará ignore it.\n';
+  return header + writeLabYaml(side).replace(/^machines: \{\}\n/m, '').replace(/^domains: \{\}\n/m, '');
+}

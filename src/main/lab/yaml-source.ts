@@ -1,0 +1,86 @@
+// A parsed YAML document that remembers where every value came from, so diagnostics about a
+// machine, an interface or a misspelt key point at file:line:col in the file the teacher wrote.
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
+import type { SourceRef } from '../../shared/lab-model.ts';
+import { error, warning } from './diag.ts';
+
+export type YamlPath = ReadonlyArray<string | number>;
+
+export class YamlSource {
+  readonly data: unknown;
+  readonly diagnostics: Diagnostic[] = [];
+  /** True when the text is not valid YAML: `data` is then a best effort and should not be trusted. */
+  readonly broken: boolean;
+  private readonly lines = new LineCounter();
+  private readonly doc: Document;
+
+  constructor(
+    text: string,
+    readonly file: string,
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, strict: true });
+    for (const e of this.doc.errors) this.diagnostics.push(error(yamlCode(e.code), cleanYamlMessage(e.message), this.offsetRef(e.pos[0])));
+    for (const w of this.doc.warnings) this.diagnostics.push(warning('yaml-warning', cleanYamlMessage(w.message), this.offsetRef(w.pos[0])));
+    this.broken = this.doc.errors.length > 0;
+    let data: unknown;
+    try {
+      data = this.doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // Alias bombs and similar: report, never throw.
+      this.diagnostics.push(error('yaml-syntax', `cannot read the YAML: ${(e as Error).message}`, this.offsetRef(0)));
+      this.broken = true;
+    }
+    this.data = data;
+  }
+
+  /** Position of the value at `path` (or of the nearest existing parent). */
+  at(path: YamlPath): SourceRef {
+    return this.offsetRef(this.nodeAt(path)?.range?.[0] ?? 0);
+  }
+
+  /** Position of the key of the last element of `path` (for "unknown key" messages). */
+  keyAt(path: YamlPath): SourceRef {
+    if (path.length === 0) return this.at(path);
+    const parent = this.nodeAt(path.slice(0, -1), true);
+    const last = path[path.length - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isPair(p) && keyString(p.key) === String(last));
+      const key = pair?.key as Node | undefined;
+      if (key?.range) return this.offsetRef(key.range[0]);
+    }
+    return this.at(path);
+  }
+
+  private nodeAt(path: YamlPath, exact = false): Node | undefined {
+    let node: unknown = this.doc.contents;
+    for (const segment of path) {
+      let next: unknown;
+      if (isMap(node)) next = node.items.find((p) => isPair(p) && keyString(p.key) === String(segment))?.value;
+      else if (isSeq(node) && typeof segment === 'number') next = node.items[segment];
+      else if (isSeq(node) && /^\d+$/.test(String(segment))) next = node.items[Number(segment)];
+      if (next === undefined || next === null) return exact ? undefined : (node as Node | undefined);
+      node = next;
+    }
+    return node as Node | undefined;
+  }
+
+  private offsetRef(offset: number): SourceRef {
+    const { line, col } = this.lines.linePos(offset);
+    return { file: this.file, line: Math.max(1, line), column: Math.max(1, col) };
+  }
+}
+
+function keyString(key: unknown): string | undefined {
+  if (isScalar(key)) return String(key.value);
+  return typeof key === 'string' ? key : undefined;
+}
+
+function yamlCode(code: string): string {
+  return code === 'DUPLICATE_KEY' ? 'duplicate-key' : 'yaml-syntax';
+}
+
+function cleanYamlMessage(message: string): string {
+  // The yaml package appends " at line N, column M" and a code frame; we print positions ourselves.
+  return message.replace(/ at line \d+, column \d+[\s\S]*$/, '').trim();
+}
