@@ -13,4 +13,5 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   wipe: () => import('./wipe.ts'),
   clean: () => import('./clean.ts'),
   list: () => import('./list.ts'),
+  check: () => import('./check.ts'),
 };
