@@ -1,6 +1,8 @@
 // The compiler on hand-built models: the exact argv of the guest contract, determinism, waves, MACs,
 // socket-path limits and the lab-fs entries. Pure, so no guest is booted here (test/guest boots them).
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
 import { MAX_SOCKET_PATH, VDE_PORT_SOCKET_SUFFIX } from '../../src/main/compiler/names.ts';
@@ -224,17 +226,16 @@ describe('lab-fs entries', () => {
       '/machines/r1/exec',
       '/machines/r1/interfaces',
       '/machines/r1/shutdown',
-      '/machines/r1/shutdown.d/1-r1.shutdown',
-      '/machines/r1/shutdown.d/2-shared.shutdown',
       '/machines/r1/startup',
-      '/machines/r1/startup.d/1-shared.startup',
-      '/machines/r1/startup.d/2-r1.startup',
       '/machines/r1/sysctl',
     ]);
     expect(entry(plan, '/lab')).toEqual({ dest: '/lab', from: '/srv/labs/demo', kind: 'dir' });
-    expect(content(plan, '/machines/r1/startup.d/2-r1.startup')).toBe('ip route add default via 10.0.0.2\nexit 0\n');
-    expect(content(plan, '/machines/r1/shutdown.d/2-shared.shutdown')).toBe('echo bye\n');
-    expect(content(plan, '/machines/r1/startup')).toContain("for part in '1-shared.startup' '2-r1.startup'; do");
+    // Each part verbatim (CRLF → LF) in a here-document, run in its own shell; order: shared first at startup, last at shutdown.
+    const startup = content(plan, '/machines/r1/startup');
+    expect(startup).toContain("vnetlab_part=$(cat <<'VNETLAB_END_OF_PART'\nip route add default via 10.0.0.2\nexit 0\nVNETLAB_END_OF_PART\n)\n");
+    expect(startup.indexOf("'shared.startup'")).toBeLessThan(startup.indexOf("'r1.startup'"));
+    const shutdown = content(plan, '/machines/r1/shutdown');
+    expect(shutdown.indexOf("'r1.shutdown'")).toBeLessThan(shutdown.indexOf("'shared.shutdown'"));
     expect(entry(plan, '/machines/r1/startup')!.mode).toBe(0o755);
     expect(content(plan, '/machines/r1/interfaces')).toBe('eth0 10.0.0.1/24 2001:db8::1/64\neth1\n');
     // The lab's own sysctl wins over Kathará's forwarding default; ipv6 forwarding follows ipv6.
@@ -278,5 +279,36 @@ describe('lab-fs entries', () => {
     const plan = compile(lab({ machines: [machine('pc1', [])] }), FIXED_OPTIONS);
     expect(content(plan, '/machines/pc1/startup')).toMatch(/^#!\/bin\/sh\n.*\nexit 0\n$/);
     expect(entry(plan, '/machines/pc1/exec')).toBeUndefined();
+  });
+});
+
+describe('startup driver, run by real shells', () => {
+  // The driver is POSIX sh: the debian image runs it with dash, the tiny image with busybox ash.
+  // Only the test's own echo/exit lines run here.
+  const shells = [['dash'], ['busybox', 'sh']].filter(([bin]) => existsSync(`/usr/bin/${bin}`) || existsSync(`/bin/${bin}`));
+
+  function startupOf(shared: string, own: string): string {
+    const model = lab({
+      sharedStartup: { text: shared, source: at(1, 'shared.startup') },
+      machines: [machine('pc1', [], { startup: { text: own, source: at(1, 'pc1.startup') } })],
+    });
+    return content(compile(model, FIXED_OPTIONS), '/machines/pc1/startup');
+  }
+
+  function run(shell: string[], script: string): { stdout: string; status: number } {
+    const r = spawnSync(shell[0]!, [...shell.slice(1), '-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    return { stdout: r.stdout, status: r.status ?? -1 };
+  }
+
+  it.each(shells)('runs every part in its own shell under %s, even after an exit or a syntax error', (...shell) => {
+    const result = run(shell, startupOf('echo shared $0\r\nexit 0\r\necho never', 'echo "own $0"\nVNETLAB_END_OF_PART\nif then fi\n'));
+    // The own part holds a line equal to the default here-document end: the driver picks another.
+    expect(result.stdout).toBe('shared shared.startup\nown pc1.startup\n');
+    expect(result.status).not.toBe(0);
+  });
+
+  it.each(shells)('exits 0 when every part succeeds, with the last failure otherwise (%s)', (...shell) => {
+    expect(run(shell, startupOf('true', 'echo ok')).status).toBe(0);
+    expect(run(shell, startupOf('exit 3', 'true')).status).toBe(3);
   });
 });

@@ -114,7 +114,7 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
       mconsole: mconsolePath(umlDir, umid),
       interfaces,
       dependsOn: [...new Set(m.dependsOn)].sort(compareNames),
-      consoles: Math.max(1, m.consoles),
+      consoles: m.consoles,
     };
   });
 
