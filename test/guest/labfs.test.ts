@@ -61,9 +61,8 @@ describe('buildLabFs', () => {
 
   it('writes the machine folder with executable scripts and data files', () => {
     const modes = listing(plan.labFs.image, '/machines/pc1');
-    expect(modes).toMatchObject({ startup: '100755', shutdown: '100755', interfaces: '100644', sysctl: '100644', env: '100644', 'startup.d': '40755', root: '40755' });
-    expect(listing(plan.labFs.image, '/machines/pc1/startup.d')).toEqual({ '1-pc1.startup': '100755' });
-    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/startup.d/1-pc1.startup')).toBe('ip addr add 10.0.0.1/24 dev eth0\n');
+    expect(modes).toEqual({ startup: '100755', shutdown: '100755', interfaces: '100644', sysctl: '100644', env: '100644', root: '40755' });
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/startup')).toContain("<<'VNETLAB_END_OF_PART'\nip addr add 10.0.0.1/24 dev eth0\nVNETLAB_END_OF_PART\n");
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/sysctl')).toBe('net.ipv4.ip_forward=1\n');
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/interfaces')).toBe('eth0\n');
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd')).toBe('welcome to pc1\n');
