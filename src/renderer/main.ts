@@ -334,7 +334,7 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
         const listing: FolderListing = await api.listFolder(path);
         pathInput.value = opts.forSave && path === undefined && opts.initial ? opts.initial : listing.path;
         const rows = listing.entries.map((e) => {
-          const row = h('li', { class: e.kind, 'data-path': e.path }, e.kind === 'lab' ? `🧪 ${e.name}` : `📁 ${e.name}`, e.format ? h('span', { class: 'muted' }, ` ${e.format}`) : '');
+          const row = h('li', { class: e.kind, 'data-path': e.path }, e.kind === 'lab' ? `[lab] ${e.name}` : `${e.name}/`, e.format ? h('span', { class: 'muted' }, ` ${e.format}`) : '');
           row.addEventListener('click', () => {
             pathInput.value = e.path;
           });
@@ -345,7 +345,7 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
           return row;
         });
         if (listing.parent) {
-          const up = h('li', { class: 'folder' }, '⬆ ..');
+          const up = h('li', { class: 'folder' }, '../');
           up.addEventListener('dblclick', () => void show(listing.parent));
           up.addEventListener('click', () => void show(listing.parent));
           rows.unshift(up);

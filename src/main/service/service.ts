@@ -179,9 +179,11 @@ class Session implements ClientSession {
   async saveLab(folder: string, model: LabModel, format: 'yaml' | 'netkit') {
     if (format !== 'yaml' && format !== 'netkit') throw new UserError(`unknown save format "${String(format)}"`, 2, 'use yaml or netkit');
     const root = this.service.allowedPath(folder, 'lab folder');
-    const saved: LabModel = { ...checkModel(model), root };
-    const file = await this.backends.saveLab(root, saved, format);
-    return { file, diagnostics: await this.backends.validateLab(saved) };
+    const checked = checkModel(model);
+    // Files the lab references are copied from its current folder: that folder must be one we may read.
+    const from = checked.root ? this.service.allowedPath(checked.root, 'lab folder') : '';
+    const file = await this.backends.saveLab(root, { ...checked, root: from }, format);
+    return { file, diagnostics: await this.backends.validateLab({ ...checked, root }) };
   }
 
   async compile(model: LabModel) {

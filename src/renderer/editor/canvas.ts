@@ -53,7 +53,7 @@ export class Canvas {
     private readonly state: AppState,
     private readonly callbacks: CanvasCallbacks,
   ) {
-    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'additive' });
+    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'additive' });
     this.wireGestures();
   }
 
@@ -123,7 +123,10 @@ export class Canvas {
 
   fit(): void {
     this.cy.fit(undefined, 40);
-    if (this.cy.zoom() > 1.5) this.cy.zoom(1.5);
+    if (this.cy.zoom() > 1.5) {
+      this.cy.zoom(1.5);
+      this.cy.center();
+    }
   }
 
   /** Model coordinates of a point given in page (client) coordinates. */

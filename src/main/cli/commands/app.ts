@@ -1,0 +1,94 @@
+// `vnetlab app [LAB]` (= `npm start`): the desktop app. Electron when its binary is installed;
+// otherwise the app is served on 127.0.0.1 and opened in Chromium's app mode when there is a display,
+// or its URL is printed.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { REPO_ROOT, startAppServer } from '../../server/app-host.ts';
+import type { Command } from '../command.ts';
+import { UserError } from '../exit-codes.ts';
+
+/** The Electron binary when the `electron` package downloaded it (it is skipped offline and in CI). */
+export function electronBinary(): string | undefined {
+  try {
+    const require = createRequire(join(REPO_ROOT, 'package.json'));
+    const pkgDir = resolve(require.resolve('electron/package.json'), '..');
+    const pathFile = join(pkgDir, 'path.txt');
+    if (!existsSync(pathFile)) return undefined;
+    const binary = join(pkgDir, 'dist', readFileSync(pathFile, 'utf8').trim());
+    return existsSync(binary) ? binary : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
+
+function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(':')) if (dir && existsSync(join(dir, name))) return join(dir, name);
+  return undefined;
+}
+
+/** Opens the URL in a Chromium app window (or the desktop's browser) when a display is available. */
+export function openBrowser(url: string, env: NodeJS.ProcessEnv, log: (line: string) => void): boolean {
+  if (!env.DISPLAY && !env.WAYLAND_DISPLAY) {
+    log('no display ($DISPLAY/$WAYLAND_DISPLAY unset): open the URL above in a browser on this machine.');
+    return false;
+  }
+  const chromium = BROWSERS.map((b) => findOnPath(b, env)).find(Boolean);
+  const [cmd, args] = chromium ? [chromium, [`--app=${url}`, '--no-first-run']] : ['xdg-open', [url]];
+  if (!chromium && !findOnPath('xdg-open', env)) {
+    log('no browser found: open the URL above in a browser on this machine.');
+    return false;
+  }
+  // The browser is the user's window, not a child to manage: it is detached and outlives us.
+  const child = spawn(cmd, args, { detached: true, stdio: 'ignore', env });
+  child.on('error', () => log(`could not start ${cmd}: open the URL above yourself.`));
+  child.unref();
+  return true;
+}
+
+/** Resolves on Ctrl-C / SIGTERM. */
+export function waitForSignal(): Promise<void> {
+  return new Promise((r) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      r();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+const command: Command = {
+  name: 'app',
+  summary: 'open the vnetlab app (Electron, or Chromium in app mode, or a URL to open)',
+  usage: 'app [LAB]',
+  description: `
+Opens the topology editor and lab runner on LAB (default: labs/two-hosts).
+Uses Electron when it is installed; otherwise serves the app on 127.0.0.1 and opens it in Chromium's
+app mode when a display is available, else prints the URL. Closing the window leaves labs running.`,
+  flags: {},
+  async run(args, io) {
+    if (args.positionals.length > 1) throw new UserError(`app takes one lab, not ${args.positionals.length}`, 2, 'usage: vnetlab app [LAB]');
+    const lab = args.positionals[0] ? resolve(io.cwd, args.positionals[0]) : undefined;
+    const electron = electronBinary();
+    if (electron && (io.env.DISPLAY || io.env.WAYLAND_DISPLAY)) {
+      const main = join(REPO_ROOT, 'dist', 'electron', 'main.cjs');
+      const build = spawnSync(process.execPath, [join(REPO_ROOT, 'src', 'main', 'electron', 'build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
+      if (build.status !== 0 || !existsSync(main)) throw new UserError('building the Electron shell failed (see above)', 3);
+      const r = spawnSync(electron, [main, ...(lab ? [lab] : [])], { stdio: 'inherit', env: io.env });
+      return r.status ?? 1;
+    }
+    const server = await startAppServer({ lab, env: io.env, log: (l) => io.stderr.write(`${l}\n`) });
+    io.stdout.write(`vnetlab app: ${server.url}\n(Ctrl-C stops the app's server; running labs keep running)\n`);
+    openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
+    await waitForSignal();
+    await server.close();
+    return 0;
+  },
+};
+
+export default command;

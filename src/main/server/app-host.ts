@@ -1,0 +1,64 @@
+// What `vnetlab serve` and `vnetlab app` share: make sure the renderer bundle is built and fresh,
+// bind the service to the real modules, and start the loopback server.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../errors.ts';
+import { realBackends } from '../service/real-backends.ts';
+import { Service } from '../service/service.ts';
+import { startServer, type RunningServer } from './server.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const SHIPPED_LABS = join(REPO_ROOT, 'labs');
+export const DEFAULT_LAB = join(SHIPPED_LABS, 'two-hosts');
+const RENDERER_SRC = join(REPO_ROOT, 'src', 'renderer');
+const RENDERER_OUT = join(REPO_ROOT, 'dist', 'renderer');
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+/** True when dist/renderer is missing or older than a renderer/shared source or package.json. */
+export function rendererIsStale(): boolean {
+  const bundle = join(RENDERER_OUT, 'app.js');
+  if (!existsSync(bundle) || !existsSync(join(RENDERER_OUT, 'index.html'))) return true;
+  const sources = Math.max(newestMtime(RENDERER_SRC), newestMtime(join(REPO_ROOT, 'src', 'shared')), statSync(join(REPO_ROOT, 'package.json')).mtimeMs);
+  return sources > statSync(bundle).mtimeMs;
+}
+
+/** Builds the renderer with esbuild (src/renderer/build.mjs) when it is missing or stale. */
+export function ensureRenderer(log: (line: string) => void): string {
+  if (!rendererIsStale()) return RENDERER_OUT;
+  log('building the app (renderer bundle)…');
+  const r = spawnSync(process.execPath, [join(RENDERER_SRC, 'build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new EnvironmentError(`building the renderer failed: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-5).join('\n')}`, 'run `npm ci`, then `npm run build:renderer` to see the whole error');
+  }
+  return RENDERER_OUT;
+}
+
+export interface AppServerOptions {
+  lab?: string;
+  port?: number;
+  env: NodeJS.ProcessEnv;
+  log(line: string): void;
+}
+
+export async function startAppServer(options: AppServerOptions): Promise<RunningServer & { service: Service }> {
+  const staticDir = ensureRenderer(options.log);
+  const lab = resolve(options.lab ?? DEFAULT_LAB);
+  const home = options.env.HOME || homedir();
+  const service = new Service({
+    backends: realBackends({ env: options.env }),
+    labsDir: SHIPPED_LABS,
+    home,
+    // The lab named on the command line may live outside home (e.g. a course folder): allow its folder.
+    extraRoots: [dirname(lab)],
+  });
+  const server = await startServer({ service, staticDir, port: options.port ?? 0, initialLab: lab });
+  return { ...server, service };
+}

@@ -1,0 +1,185 @@
+// The service's Backends bound to the real modules: lab readers/writers, compiler, runtime (the lab's
+// supervisor process, shared with the CLI: a lab started here is the lab `vnetlab status` sees), grader.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LabModel } from '../../shared/lab-model.ts';
+import type { LabEvent } from '../../shared/runtime-api.ts';
+import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/service-api.ts';
+import { gradeLab } from '../check/grade.ts';
+import { compile } from '../compiler/index.ts';
+import { UserError } from '../errors.ts';
+import { findKernel, HOST_TOOLS, whichTool } from '../images/kernel.ts';
+import { loadLab, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
+import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
+import { connectSupervisor, ensureSupervisor, type SupervisorClient } from '../runtime/client.ts';
+import { prepareLab } from '../runtime/prepare.ts';
+import type { Backends } from './backends.ts';
+
+export interface RealBackendOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Per-guest readiness timeout for starts from the app. */
+  startTimeoutMs?: number;
+}
+
+export function realBackends(options: RealBackendOptions = {}): Backends {
+  const env = options.env ?? process.env;
+  /** Progress of a start in flight, pushed to watchers of that lab (image builds, lab-fs). */
+  const progressListeners = new Map<string, Set<(event: LabEvent) => void>>();
+  const progress = (labRoot: string, message: string) => {
+    for (const l of progressListeners.get(labRoot) ?? []) l({ type: 'progress', message });
+  };
+
+  async function supervisor(labRoot: string): Promise<SupervisorClient> {
+    const sup = await connectSupervisor(labRoot, env);
+    if (!sup) throw new UserError(`the lab in ${labRoot} is not running`, 1, 'press Start first');
+    return sup;
+  }
+
+  /** One short-lived connection per call: the supervisor lives on, the service holds nothing open. */
+  async function withSupervisor<T>(labRoot: string, fn: (sup: SupervisorClient) => Promise<T>): Promise<T> {
+    const sup = await supervisor(labRoot);
+    try {
+      return await fn(sup);
+    } finally {
+      sup.close();
+    }
+  }
+
+  return {
+    async environment(): Promise<EnvironmentReport> {
+      const problems: EnvironmentReport['problems'] = [];
+      try {
+        findKernel({ env });
+      } catch (err) {
+        problems.push({ what: (err as Error).message, fix: HOST_TOOLS['linux.uml'] });
+      }
+      for (const tool of ['vde_switch', 'uml_mconsole', 'mkfs.ext4'] as const) {
+        if (!whichTool(tool, env)) problems.push({ what: `${tool} is not installed`, fix: HOST_TOOLS[tool] });
+      }
+      return { problems };
+    },
+
+    loadLab: (path) => loadLab(path),
+    validateLab: async (model) => validateLab(model),
+
+    async saveLab(folder: string, model: LabModel, format: SaveFormat) {
+      // Save as into another folder: the files the lab references come along.
+      const moved = model.root && existsSync(model.root) ? await relocateLab(model, folder) : { ...model, root: folder };
+      await mkdir(folder, { recursive: true });
+      if (format === 'yaml') {
+        const file = join(folder, 'lab.yaml');
+        await saveLabYaml(file, { ...moved, format: 'vnetlab', sourceFile: 'lab.yaml' });
+        return file;
+      }
+      await writeNetkitLab(moved, folder);
+      return join(folder, 'lab.conf');
+    },
+
+    async compile(model: LabModel) {
+      const paths = hostPaths(env);
+      const labId = labIdFor(model.root, model.meta.name);
+      return compile(model, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel: '/usr/bin/linux.uml' });
+    },
+
+    async startLab(labRoot: string) {
+      const { plan } = await prepareLab(labRoot, { env, onProgress: (m) => progress(labRoot, m) });
+      const sup = await ensureSupervisor(plan, env);
+      try {
+        await sup.start([], { timeoutMs: options.startTimeoutMs ?? 120_000 });
+        return await sup.status();
+      } finally {
+        sup.close();
+      }
+    },
+
+    async stopLab(labRoot: string) {
+      const sup = await connectSupervisor(labRoot, env);
+      if (!sup) return; // not running: nothing to stop
+      try {
+        await sup.shutdown('stop');
+        await sup.waitClosed();
+      } finally {
+        sup.close();
+      }
+    },
+
+    machine: (labRoot: string, machine: string, action: MachineAction) =>
+      withSupervisor(labRoot, async (sup) => {
+        if (action === 'start') await sup.start([machine]);
+        else if (action === 'stop') await sup.stop([machine]);
+        else if (action === 'crash') await sup.crash([machine]);
+        else await sup.restart(machine);
+      }),
+
+    async status(labRoot: string) {
+      const sup = await connectSupervisor(labRoot, env);
+      if (!sup) return null;
+      try {
+        return await sup.status();
+      } finally {
+        sup.close();
+      }
+    },
+
+    /**
+     * Events of a lab, also across restarts of its supervisor: while nobody runs it we only relay
+     * start progress, and we re-connect when a supervisor appears (polling its socket once a second).
+     */
+    async watch(labRoot: string, listener: (event: LabEvent) => void) {
+      let stopped = false;
+      let sup: SupervisorClient | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const listeners = progressListeners.get(labRoot) ?? new Set();
+      progressListeners.set(labRoot, listeners);
+      listeners.add(listener);
+      const connect = async () => {
+        if (stopped) return;
+        sup = await connectSupervisor(labRoot, env);
+        if (stopped) return sup?.close();
+        if (!sup) {
+          timer = setTimeout(() => void connect(), 1000);
+          return;
+        }
+        sup.subscribe(listener);
+        void sup.waitClosed().then(() => {
+          sup = undefined;
+          timer = setTimeout(() => void connect(), 1000);
+        });
+      };
+      await connect();
+      return () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        listeners.delete(listener);
+        sup?.close();
+      };
+    },
+
+    async attachConsole(labRoot, machine, handlers) {
+      const sup = await supervisor(labRoot);
+      try {
+        const attachment = await sup.attachConsole(machine, {
+          onData: handlers.onData,
+          onClose: () => handlers.onExit('the lab stopped'),
+          replay: true,
+          flowControl: true,
+        });
+        return {
+          write: (d) => attachment.write(d),
+          resize: (c, r) => attachment.resize(c, r),
+          ack: (n) => attachment.ack(n),
+          detach: () => {
+            attachment.detach();
+            sup.close();
+          },
+        };
+      } catch (err) {
+        sup.close();
+        throw err;
+      }
+    },
+
+    runChecks: (labRoot: string) => gradeLab(labRoot, { visibleOnly: true, env }),
+  };
+}
