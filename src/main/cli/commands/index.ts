@@ -3,6 +3,9 @@
 import type { Command } from '../command.ts';
 
 export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+  validate: () => import('./validate.ts'),
+  convert: () => import('./convert.ts'),
+  image: () => import('./image.ts'),
   start: () => import('./start.ts'),
   status: () => import('./status.ts'),
   connect: () => import('./connect.ts'),
@@ -14,4 +17,6 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   clean: () => import('./clean.ts'),
   list: () => import('./list.ts'),
   check: () => import('./check.ts'),
+  serve: () => import('./serve.ts'),
+  app: () => import('./app.ts'),
 };
