@@ -13,7 +13,7 @@ import { readNetkitLab } from './netkit.ts';
 import { validateLab } from './validate.ts';
 
 export { parseLabYaml } from './lab-yaml.ts';
-export { validateLab } from './validate.ts';
+export { validateLab, validateChecks } from './validate.ts';
 export { writeLabYaml, saveLabYaml } from './write-yaml.ts';
 export { writeNetkitLab } from './write-netkit.ts';
 export { loadChecksFile, parseChecksYaml, type ChecksFileResult } from './checks.ts';
@@ -65,7 +65,7 @@ export async function loadLab(path: string): Promise<LoadResult> {
     diagnostics.push(...validateLab(result.model));
     diagnostics.push(...(await legacyDiagnostics(result.model)));
   }
-  return { model: result.model, diagnostics: sortDiagnostics(dedupe(diagnostics)) };
+  return { model: result.model, diagnostics: sortDiagnostics(dedupe(dropRepeatedBySemantics(diagnostics))) };
 }
 
 async function readLabText(path: string, shown: string): Promise<string | Diagnostic> {
@@ -84,6 +84,14 @@ async function isFile(path: string): Promise<boolean> {
 
 function fail(file: string, code: string, message: string, hint: string): LoadResult {
   return { diagnostics: [error(code, message, wholeFile(file), { hint })] };
+}
+
+/** Semantic findings the schema already reported, at a more precise position, for the same machine. */
+const SAME_AS_SCHEMA: Record<string, string> = { 'memory-out-of-range': 'out-of-range' };
+
+function dropRepeatedBySemantics(list: Diagnostic[]): Diagnostic[] {
+  const schemaFindings = new Set(list.filter((d) => d.target).map((d) => `${d.code}|${d.target}`));
+  return list.filter((d) => !(SAME_AS_SCHEMA[d.code] && schemaFindings.has(`${SAME_AS_SCHEMA[d.code]}|${d.target}`)));
 }
 
 /** The same finding from two passes (e.g. a parse-time and a semantic check) is shown once. */

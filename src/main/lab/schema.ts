@@ -38,6 +38,8 @@ function schemaDiagnostics(errors: ErrorObject[], source: YamlSource): Diagnosti
   for (const e of pickUseful(errors)) {
     const path = pointerToPath(e.instancePath);
     const d = describe(e, path, source);
+    const target = targetOf(path);
+    if (target) d.target = target;
     const key = `${d.line}:${d.column}:${d.message}`;
     if (!seen.has(key)) {
       seen.add(key);
@@ -113,6 +115,17 @@ function patternHint(e: ErrorObject): string {
   if (pattern.startsWith('^/')) return ': it must be an absolute path starting with /';
   if (pattern.includes('[0-9A-Fa-f]{2}(:')) return ': a MAC address looks like 02:00:00:00:00:01';
   return ` (expected to match ${pattern})`;
+}
+
+/** What the GUI highlights for an error at this path: the machine, its interface, the domain or the check. */
+function targetOf(path: string[]): string | undefined {
+  const [section, name, field, key] = path;
+  if (section === 'machines' && name !== undefined) {
+    if (field === 'interfaces' && key !== undefined) return `machine:${name}/${/^\d+$/.test(key) ? `eth${key}` : key}`;
+    return `machine:${name}`;
+  }
+  if (section === 'domains' && name !== undefined) return `domain:${name}`;
+  return undefined;
 }
 
 function pointerToPath(pointer: string): string[] {

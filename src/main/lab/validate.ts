@@ -1,5 +1,6 @@
 // Semantic checks of a lab model, whichever file it came from: the things a schema cannot see
 // (names, references, addresses, cycles, paths, limits). Pure: no disk access (see files.ts).
+import type { Check } from '../../shared/checks.ts';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB, type Interface, type LabModel, type Machine, type SourceRef } from '../../shared/lab-model.ts';
 import { formatNetwork, isBroadcastAddress, isNetworkAddress, networkOf, parseCidr, type Cidr } from './addresses.ts';
@@ -32,8 +33,7 @@ export function validateLab(model: LabModel): Diagnostic[] {
   out.push(...domainDiagnostics(model));
   out.push(...addressDiagnostics(model));
   out.push(...dependencyDiagnostics(model, machineNames));
-  out.push(...checkIdDiagnostics(model.checks));
-  out.push(...checkReferenceDiagnostics(model, machineNames));
+  out.push(...validateChecks(model, model.checks));
   for (const [what, folder] of [['shared folder', model.sharedFolder], ['test folder', model.testFolder]] as const) {
     const problem = folder === undefined ? undefined : labPathProblem(folder);
     if (problem) out.push(error('path-escapes-lab', `the ${what} '${folder}' is refused: ${problem}`, labAt, { hint: 'lab paths are relative to the lab folder and stay inside it' }));
@@ -207,9 +207,11 @@ function dependencyDiagnostics(model: LabModel, names: Set<string>): Diagnostic[
   return out;
 }
 
-function checkReferenceDiagnostics(model: LabModel, names: Set<string>): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const c of model.checks) {
+/** Checks against a lab: unique ids, valid regular expressions, machines that exist. Also for a separate checks file. */
+export function validateChecks(model: LabModel, checks: Check[]): Diagnostic[] {
+  const names = new Set(model.machines.map((m) => m.name));
+  const out: Diagnostic[] = checkIdDiagnostics(checks);
+  for (const c of checks) {
     const machine = c.kind === 'reach' ? c.from : c.on;
     if (!names.has(machine)) {
       const close = didYouMean(machine, names);
