@@ -5,8 +5,7 @@ import type { Command } from '../command.ts';
 export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   validate: () => import('./validate.ts'),
   convert: () => import('./convert.ts'),
-  validate: () => import('./validate.ts'),
-  convert: () => import('./convert.ts'),
+  compile: () => import('./compile.ts'),
   image: () => import('./image.ts'),
   start: () => import('./start.ts'),
   status: () => import('./status.ts'),
