@@ -59,6 +59,7 @@ export class SupervisorClient {
   private readonly eventListeners = new Set<(event: LabEvent) => void>();
   private subscribed = false;
   private closed = false;
+  private sawLabStopped = false;
 
   constructor(
     private readonly socket: Socket,
@@ -71,7 +72,7 @@ export class SupervisorClient {
       for (const p of this.pending.values()) p.reject(new UserError('the lab supervisor went away (the lab was stopped or cleaned)', 1));
       this.pending.clear();
       for (const c of this.consoles.values()) c.onClose?.();
-      for (const l of this.eventListeners) l({ type: 'lab-stopped' });
+      if (!this.sawLabStopped) for (const l of this.eventListeners) l({ type: 'lab-stopped' });
     };
     socket.on('close', onClose);
     socket.on('error', onClose);
@@ -175,6 +176,7 @@ export class SupervisorClient {
       return;
     }
     if ('event' in m) {
+      if (m.event.type === 'lab-stopped') this.sawLabStopped = true;
       for (const l of this.eventListeners) l(m.event);
       return;
     }
