@@ -136,7 +136,7 @@ describe('ping', () => {
     expect(judge(reach({ to: 'nosuchhost' }), fixtureResult('ping-badname.busybox.txt')).reason).toBe("pc1 cannot resolve the name nosuchhost (bad address 'nosuchhost')");
     expect(judge(reach({ expect: 'failure' }), fixtureResult('ping-lost.busybox.txt')).passed).toBe(true);
     expect(judge(reach({ expect: 'failure' }), fixtureResult('ping-ok.busybox.txt')).reason).toBe('pc1 can reach 10.0.1.3 (2 of 2 pings answered), expected it not to');
-    expect(probeFor(reach({ to: 'pc2' })).command(reach({ to: 'pc2' }) as never, context)).toBe("ping -c 1 -w 3 '10.0.1.3' 2>&1");
+    expect(probeFor(reach({ to: 'pc2' })).command(reach({ to: 'pc2' }) as never, context)).toBe("ping -c 1 -W 2 -w 3 '10.0.1.3' 2>&1");
   });
 });
 

@@ -10,7 +10,7 @@ import type { Check, CheckReport } from '../../shared/checks.ts';
 import { UserError } from '../errors.ts';
 import { MAX_LAB_BYTES } from '../lab/limits.ts';
 import { planLab } from '../runtime/prepare.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomic } from '../lab/atomic.ts';
 import { gradeLab, selectChecks, ungradedReport, type CheckSelection } from './grade.ts';
 import { formatJunit, formatSummaryCsv, formatTextReport } from './report.ts';
 import type { OpenOptions } from './session.ts';
@@ -148,7 +148,7 @@ export async function gradeSubmissions(labPath: string, submissions: Submission[
       const submission = submissions[index]!;
       progress(`[${index + 1}/${submissions.length}] ${submission.student}: grading`);
       const report = await gradeOne(model.root, labName, checks, submission, options);
-      writeReports(options.outDir, submission.student, report);
+      await writeReports(options.outDir, submission.student, report);
       rows[index] = { student: submission.student, report };
       done++;
       const failed = report.results.filter((r) => !r.passed).map((r) => r.id);
@@ -158,7 +158,7 @@ export async function gradeSubmissions(labPath: string, submissions: Submission[
   };
   await Promise.all(Array.from({ length: Math.min(jobs, submissions.length) }, worker));
   const summaryCsv = formatSummaryCsv(rows);
-  writeFileAtomic(join(options.outDir, 'summary.csv'), summaryCsv);
+  await writeFileAtomic(join(options.outDir, 'summary.csv'), summaryCsv);
   return { rows, summaryCsv };
 }
 
@@ -187,8 +187,8 @@ async function gradeOne(labRoot: string, labName: string, checks: Check[], submi
   }
 }
 
-function writeReports(outDir: string, student: string, report: CheckReport): void {
-  writeFileAtomic(join(outDir, `${student}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileAtomic(join(outDir, `${student}.txt`), formatTextReport(report));
-  writeFileAtomic(join(outDir, `${student}.junit.xml`), formatJunit(report));
+async function writeReports(outDir: string, student: string, report: CheckReport): Promise<void> {
+  await writeFileAtomic(join(outDir, `${student}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(join(outDir, `${student}.txt`), formatTextReport(report));
+  await writeFileAtomic(join(outDir, `${student}.junit.xml`), formatJunit(report));
 }

@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
 import { UserError } from '../errors.ts';
 import { planLab } from '../runtime/prepare.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomic } from '../lab/atomic.ts';
 import { canonicalAddress } from './ip.ts';
 import { describeRoute, parseInterfaces, parseListening, parseRoutes, type RouteEntry } from './parsers.ts';
 import { openLab, type OpenOptions } from './session.ts';
@@ -104,10 +104,10 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
     const ports = portLines(dump.tcp, 'tcp').concat(portLines(dump.udp, 'udp'));
     if (options.makeSignature) {
       if (output.user !== undefined) {
-        writeFileAtomic(join(signatureDir, `${machine.name}.user`), output.user);
+        await writeFileAtomic(join(signatureDir, `${machine.name}.user`), output.user);
         report.written.push(relative(model.root, join(signatureDir, `${machine.name}.user`)));
       }
-      writeFileAtomic(join(signatureDir, `${machine.name}.default`), formatDefaultSignature(routes, dump.tcp, dump.udp));
+      await writeFileAtomic(join(signatureDir, `${machine.name}.default`), formatDefaultSignature(routes, dump.tcp, dump.udp));
       report.written.push(relative(model.root, join(signatureDir, `${machine.name}.default`)));
       continue;
     }

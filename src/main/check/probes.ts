@@ -92,8 +92,8 @@ const reach: Probe<'reach'> = {
   command(c, context) {
     const target = context.hosts[c.to] ?? c.to;
     const count = c.count ?? (c.expect === 'failure' ? 3 : 1);
-    // -w bounds the whole run in both iputils and busybox ping, so an unanswered ping never hangs.
-    return `ping -c ${count} -w ${count + 2} ${shellQuote(target)} 2>&1`;
+    // -w bounds the whole run; -W 2 because busybox otherwise waits 10 s for a first reply whatever -w says.
+    return `ping -c ${count} -W 2 -w ${count + 2} ${shellQuote(target)} 2>&1`;
   },
   attemptTimeoutMs: (c) => ((c.count ?? 3) + 10) * 1000,
   judge(c, result, context) {

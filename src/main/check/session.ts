@@ -86,8 +86,11 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
       if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
       if (!(err instanceof UserError)) throw err;
     }
-    // A submission's copy is graded once: its disks are the grader's own, not a student's work in progress.
-    if (options.ephemeral && alreadyUp.size === 0) rmSync(labStateDir(hostPaths(env), plan.lab.id), { recursive: true, force: true });
+    // A submission's copy is graded once: its disks and run dir are the grader's own, not a student's work in progress.
+    if (options.ephemeral && alreadyUp.size === 0) {
+      rmSync(labStateDir(hostPaths(env), plan.lab.id), { recursive: true, force: true });
+      if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
+    }
   };
   try {
     options.onProgress?.(`booting ${plan.guests.length} machine(s)`);

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { CheckResult } from '../../../shared/checks.ts';
 import { findSubmissions, gradeSubmissions } from '../../check/batch.ts';
-import { writeFileAtomic } from '../../check/files.ts';
+import { writeFileAtomic } from '../../lab/atomic.ts';
 import { gradeLab } from '../../check/grade.ts';
 import { formatLtestReport, runLtest } from '../../check/ltest.ts';
 import { formatJunit, formatResultLine, formatScore } from '../../check/report.ts';
@@ -115,7 +115,7 @@ Examples:
       onProgress: printLive ? progress : () => {},
       ...(printLive ? { onResult: (r: CheckResult) => io.stdout.write(`${formatResultLine(r)}\n`) } : {}),
     });
-    if (typeof flags.junit === 'string') writeFileAtomic(resolve(io.cwd, flags.junit), formatJunit(report));
+    if (typeof flags.junit === 'string') await writeFileAtomic(resolve(io.cwd, flags.junit), formatJunit(report));
     io.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatScore(report)}\n`);
     return report.results.every((r) => r.passed) ? EXIT.ok : EXIT.false;
   },
