@@ -6,7 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { hostPaths, type HostPaths } from '../paths.ts';
 import { groupHasMembers, isRecordedProcessAlive, readRecords, signalRecorded, type ProcessRecord } from './records.ts';
-import { listRunDirs } from './run-dir.ts';
+import { isLabRunDir, listRunDirs } from './run-dir.ts';
 
 export interface CleanReport {
   runDir: string;
@@ -16,7 +16,8 @@ export interface CleanReport {
 
 const KILL_ORDER: ProcessRecord['kind'][] = ['supervisor', 'guest', 'host-nat', 'switch'];
 
-function isAlive(r: ProcessRecord): boolean {
+/** Whether a recorded process (or what is left of its group) still runs. */
+export function isAlive(r: ProcessRecord): boolean {
   return isRecordedProcessAlive(r) || (r.pgid > 0 && r.pgid === r.pid && !pidInUse(r.pid) && groupHasMembers(r.pgid));
 }
 
@@ -26,7 +27,9 @@ function pidInUse(pid: number): boolean {
 
 export async function cleanRunDir(runDir: string, paths: HostPaths = hostPaths()): Promise<CleanReport> {
   const rel = relative(paths.runtimeRoot, runDir);
-  if (!rel || rel.startsWith('..') || isAbsolute(rel)) throw new Error(`refusing to clean ${runDir}: not inside ${paths.runtimeRoot}`);
+  if (!rel || rel.startsWith('..') || isAbsolute(rel) || !isLabRunDir(runDir)) {
+    throw new Error(`refusing to clean ${runDir}: not a lab run dir inside ${paths.runtimeRoot}`);
+  }
   const report: CleanReport = { runDir, killed: [], removed: [] };
   const records = readRecords(runDir).sort((a, b) => KILL_ORDER.indexOf(a.kind) - KILL_ORDER.indexOf(b.kind));
   // The supervisor first, so it cannot start anything new; then guests (pulling the plug), then switches.

@@ -1,7 +1,7 @@
 // Layout of a lab's run dir (0700): what the supervisor, the client and `clean` agree on.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
 
@@ -20,16 +20,27 @@ export function readRunPlan(runDir: string): Plan | undefined {
   }
 }
 
-/** Every run dir of this user (one per lab that runs or ran and was not cleaned). */
+/** A lab id: `<name>-<8 hex>` (src/main/paths.ts). */
+const LAB_ID = /^[a-z0-9][a-z0-9-]{0,15}-[0-9a-f]{8}$/;
+
+/**
+ * Every run dir of this user (one per lab that runs or ran and was not cleaned). Only folders that are
+ * provably ours count — a lab id name AND a plan or records inside — because the runtime root may be a
+ * shared folder such as $XDG_RUNTIME_DIR, and `clean --all` deletes what this returns.
+ */
 export function listRunDirs(paths: HostPaths = hostPaths()): string[] {
   try {
-    return readdirSync(paths.runtimeRoot, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => join(paths.runtimeRoot, e.name))
+    return readdirSync(paths.runtimeRoot)
+      .map((name) => join(paths.runtimeRoot, name))
+      .filter(isLabRunDir)
       .sort();
   } catch {
     return [];
   }
+}
+
+export function isLabRunDir(dir: string): boolean {
+  return LAB_ID.test(basename(dir)) && (existsSync(runFiles.plan(dir)) || existsSync(join(dir, 'records')));
 }
 
 /**
@@ -43,4 +54,30 @@ export function findRunDir(labRootOrId: string, paths: HostPaths = hostPaths()):
   const abs = resolve(labRootOrId);
   const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
   return dirs.find((d) => d.endsWith(`-${hash}`) && (readRunPlan(d)?.lab.root ?? abs) === abs);
+}
+
+/** Remove every Unix socket and FIFO under a run dir (the supervisor does it on exit); returns them. */
+export function removeSockets(dir: string): string[] {
+  const sockets = listSockets(dir);
+  for (const path of sockets) rmSync(path, { force: true });
+  return sockets;
+}
+
+/** Sockets and FIFOs still present under a run dir. */
+export function listSockets(dir: string): string[] {
+  const found: string[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return found;
+  }
+  for (const name of entries) {
+    const path = join(dir, name);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) found.push(...listSockets(path));
+    else if (st.isSocket() || st.isFIFO()) found.push(path);
+  }
+  return found;
 }

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { RealLauncher } from './real-launcher.ts';
 import { isRecordedProcessAlive, processStartTime, removeRecord, writeRecord } from './records.ts';
-import { readRunPlan, runFiles } from './run-dir.ts';
+import { readRunPlan, removeSockets, runFiles } from './run-dir.ts';
 import { serveSupervisor } from './server.ts';
 import { Supervisor } from './supervisor.ts';
 
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     if (how !== 'none') await sup.shutdown(how);
     await sup.stopSwitches();
     await server.close();
+    removeSockets(runDir);
     removeRecord(runDir, 'supervisor', 'supervisor');
     rmSync(runFiles.lock(runDir), { force: true });
     log('bye');

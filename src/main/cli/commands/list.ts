@@ -2,6 +2,8 @@
 import { hostPaths } from '../../paths.ts';
 import { connectRunDir } from '../../runtime/client.ts';
 import { listRunDirs, readRunPlan } from '../../runtime/run-dir.ts';
+import { isAlive } from '../../runtime/clean.ts';
+import { readRecords } from '../../runtime/records.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -20,7 +22,10 @@ const command: Command = {
         machines = (await sup.status().catch(() => undefined))?.machines ?? [];
         sup.close();
       }
-      labs.push({ id: runDir.split('/').pop()!, name: plan?.lab.name ?? '?', root: plan?.lab.root ?? '?', running: !!sup, runDir, machines });
+      // A lab whose supervisor is gone but whose processes live on (it was killed) needs a clean.
+      const leftovers = sup ? 0 : readRecords(runDir).filter(isAlive).length;
+      if (!sup && !leftovers) continue;
+      labs.push({ id: runDir.split('/').pop()!, name: plan?.lab.name ?? '?', root: plan?.lab.root ?? '?', running: !!sup, leftovers, runDir, machines });
     }
     if (args.flags.json) {
       io.stdout.write(`${JSON.stringify(labs, null, 2)}\n`);
@@ -29,7 +34,9 @@ const command: Command = {
     if (!labs.length) io.stdout.write('no lab is running\n');
     for (const lab of labs) {
       const ready = lab.machines.filter((m) => m.state === 'ready').length;
-      const state = lab.running ? `running, ${ready}/${lab.machines.length} ready` : 'not running (leftovers: vnetlab clean ' + lab.id + ')';
+      const state = lab.running
+        ? `running, ${ready}/${lab.machines.length} ready`
+        : `supervisor gone, ${lab.leftovers} process(es) left: vnetlab clean ${lab.id}`;
       io.stdout.write(`${lab.id}  ${lab.root}  ${state}\n`);
     }
     return EXIT.ok;
