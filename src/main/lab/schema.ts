@@ -102,12 +102,18 @@ function describe(e: ErrorObject, path: string[], source: YamlSource): Diagnosti
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return error('out-of-range', `${where} is ${JSON.stringify(e.data)}; it ${e.message ?? 'is out of range'}`, source.at(path));
+      return error('out-of-range', `${where} is ${JSON.stringify(e.data)}; it must be ${comparisonWords(e)}`, source.at(path));
     case 'const':
       return error('invalid-value', `${where} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`, source.at(path));
     default:
       return error('schema', `${where} ${e.message ?? 'is invalid'}`, source.at(path));
   }
+}
+
+function comparisonWords(e: ErrorObject): string {
+  const { comparison, limit } = e.params as { comparison: string; limit: number };
+  const words: Record<string, string> = { '>=': 'at least', '<=': 'at most', '>': 'more than', '<': 'less than' };
+  return `${words[comparison] ?? comparison} ${limit}`;
 }
 
 function patternHint(e: ErrorObject): string {
@@ -135,7 +141,7 @@ function pointerToPath(pointer: string): string[] {
 
 function describeType(t: string | string[]): string {
   const list = Array.isArray(t) ? t : [t];
-  return list.map((x) => (x === 'object' ? 'a mapping' : x === 'array' ? 'a list' : x === 'null' ? 'empty' : `a ${x}`)).join(' or ');
+  return list.map((x) => (x === 'object' ? 'a mapping' : x === 'array' ? 'a list' : x === 'null' ? 'empty' : x === 'integer' ? 'a whole number' : `a ${x}`)).join(' or ');
 }
 
 function typeName(v: unknown): string {

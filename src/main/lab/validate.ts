@@ -75,7 +75,7 @@ function machineDiagnostics(m: Machine): Diagnostic[] {
     if (f.kind !== 'inline') {
       const lp = labPathProblem(f.labPath);
       if (lp) out.push(error('path-escapes-lab', `file '${f.labPath}' of machine '${m.name}' is refused: ${lp}`, f.source, { target, hint: 'put the file inside the lab folder and give its path relative to it' }));
-    } else if (Buffer.byteLength(f.content) > MAX_FILE_BYTES) {
+    } else if (utf8Bytes(f.content) > MAX_FILE_BYTES) {
       out.push(error('file-too-large', `inline file '${f.guestPath}' of machine '${m.name}' is larger than 64 MiB`, f.source, { target }));
     }
   }
@@ -91,7 +91,13 @@ function machineDiagnostics(m: Machine): Diagnostic[] {
 function domainDiagnostics(model: LabModel): Diagnostic[] {
   const out: Diagnostic[] = [];
   const attached = new Map<string, Array<{ machine: Machine; iface: Interface }>>();
-  for (const m of model.machines) for (const i of m.interfaces) attached.set(i.domain, [...(attached.get(i.domain) ?? []), { machine: m, iface: i }]);
+  for (const m of model.machines) {
+    for (const i of m.interfaces) {
+      const ports = attached.get(i.domain);
+      if (ports) ports.push({ machine: m, iface: i });
+      else attached.set(i.domain, [{ machine: m, iface: i }]);
+    }
+  }
   const seen = new Set<string>();
   const machineNames = new Set(model.machines.map((m) => m.name));
   for (const d of model.domains) {
@@ -148,9 +154,9 @@ function addressDiagnostics(model: LabModel): Diagnostic[] {
           else owners.set(key, where);
           if (isNetworkAddress(cidr)) out.push(warning('network-address', `${where}: ${text} is the network address of ${formatNetwork(cidr)} (its host bits are all zero)`, i.source, { target, hint: 'pick an address inside the subnet' }));
           if (isBroadcastAddress(cidr)) out.push(warning('broadcast-address', `${where}: ${text} is the broadcast address of ${formatNetwork(cidr)}`, i.source, { target, hint: 'pick an address inside the subnet' }));
-          const list4 = subnetsByDomain.get(`${family}:${i.domain}`) ?? [];
-          list4.push({ cidr, where, source: i.source });
-          subnetsByDomain.set(`${family}:${i.domain}`, list4);
+          const onDomain = subnetsByDomain.get(`${family}:${i.domain}`) ?? [];
+          onDomain.push({ cidr, where, source: i.source });
+          subnetsByDomain.set(`${family}:${i.domain}`, onDomain);
         }
       }
     }
@@ -222,6 +228,12 @@ export function validateChecks(model: LabModel, checks: Check[]): Diagnostic[] {
     }
   }
   return out;
+}
+
+/** UTF-8 size of a string, without encoding it when its length already decides (a char is 1 to 3 bytes). */
+function utf8Bytes(text: string): number {
+  if (text.length > MAX_FILE_BYTES || text.length * 3 <= MAX_FILE_BYTES) return text.length;
+  return Buffer.byteLength(text);
 }
 
 function suggestName(name: string): string {

@@ -1,6 +1,6 @@
 // A parsed YAML document that remembers where every value came from, so diagnostics about a
 // machine, an interface or a misspelt key point at file:line:col in the file the teacher wrote.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { SourceRef } from '../../shared/lab-model.ts';
 import { error, warning } from './diag.ts';
@@ -14,15 +14,20 @@ export class YamlSource {
   readonly broken: boolean;
   private readonly lines = new LineCounter();
   private readonly doc: Document;
+  private readonly pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   constructor(
     text: string,
     readonly file: string,
   ) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, strict: true });
+    // yaml's own `uniqueKeys` compares every key of a map with every other one: quadratic, half a
+    // second on a 1,000-machine lab. Duplicates are found with a Set instead (duplicateKeyErrors).
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false, strict: true });
     for (const e of this.doc.errors) this.diagnostics.push(error(yamlCode(e.code), cleanYamlMessage(e.message), this.offsetRef(e.pos[0])));
     for (const w of this.doc.warnings) this.diagnostics.push(warning('yaml-warning', cleanYamlMessage(w.message), this.offsetRef(w.pos[0])));
-    this.broken = this.doc.errors.length > 0;
+    const duplicates = this.duplicateKeyErrors();
+    this.diagnostics.push(...duplicates);
+    this.broken = this.doc.errors.length > 0 || duplicates.length > 0;
     let data: unknown;
     try {
       data = this.doc.toJS({ maxAliasCount: 100 });
@@ -45,8 +50,7 @@ export class YamlSource {
     const parent = this.nodeAt(path.slice(0, -1), true);
     const last = path[path.length - 1];
     if (isMap(parent)) {
-      const pair = parent.items.find((p) => isPair(p) && keyString(p.key) === String(last));
-      const key = pair?.key as Node | undefined;
+      const key = this.pairsOf(parent).get(String(last))?.key as Node | undefined;
       if (key?.range) return this.offsetRef(key.range[0]);
     }
     return this.at(path);
@@ -56,13 +60,44 @@ export class YamlSource {
     let node: unknown = this.doc.contents;
     for (const segment of path) {
       let next: unknown;
-      if (isMap(node)) next = node.items.find((p) => isPair(p) && keyString(p.key) === String(segment))?.value;
+      if (isMap(node)) next = this.pairsOf(node).get(String(segment))?.value;
       else if (isSeq(node) && typeof segment === 'number') next = node.items[segment];
       else if (isSeq(node) && /^\d+$/.test(String(segment))) next = node.items[Number(segment)];
       if (next === undefined || next === null) return exact ? undefined : (node as Node | undefined);
       node = next;
     }
     return node as Node | undefined;
+  }
+
+  /** A `duplicate-key` error at every key that repeats an earlier key of the same map. */
+  private duplicateKeyErrors(): Diagnostic[] {
+    const found: Diagnostic[] = [];
+    visit(this.doc, {
+      Map: (_, map) => {
+        const seen = new Set<string>();
+        for (const pair of map.items) {
+          const key = keyString(pair.key);
+          if (key === undefined) continue;
+          if (seen.has(key)) found.push(error('duplicate-key', 'Map keys must be unique', this.offsetRef((pair.key as Node).range?.[0] ?? 0)));
+          seen.add(key);
+        }
+      },
+    });
+    return found;
+  }
+
+  /** The pairs of a map by key (the first of duplicates), built once: big labs look up thousands of paths. */
+  private pairsOf(map: YAMLMap): Map<string, Pair> {
+    let pairs = this.pairIndex.get(map);
+    if (!pairs) {
+      pairs = new Map();
+      for (const p of map.items) {
+        const key = isPair(p) ? keyString(p.key) : undefined;
+        if (key !== undefined && !pairs.has(key)) pairs.set(key, p);
+      }
+      this.pairIndex.set(map, pairs);
+    }
+    return pairs;
   }
 
   private offsetRef(offset: number): SourceRef {
