@@ -56,6 +56,8 @@ export class SupervisorClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onStream?(s: 'stdout' | 'stderr', d: string): void }>();
   private readonly consoles = new Map<number, AttachOptions>();
+  /** Output (the replay) that arrives before the attach response tells us whose console it is. */
+  private readonly earlyConsoleData = new Map<number, string[]>();
   private readonly eventListeners = new Set<(event: LabEvent) => void>();
   private subscribed = false;
   private closed = false;
@@ -124,6 +126,8 @@ export class SupervisorClient {
       rows: options.rows,
     });
     this.consoles.set(consoleId, options);
+    for (const data of this.earlyConsoleData.get(consoleId) ?? []) options.onData(data);
+    this.earlyConsoleData.delete(consoleId);
     return {
       write: (data) => this.notify('console.write', { consoleId, data }),
       resize: (cols, rows) => this.notify('console.resize', { consoleId, cols, rows }),
@@ -171,8 +175,10 @@ export class SupervisorClient {
 
   private onMessage(m: ServerMessage): void {
     if ('console' in m) {
+      if (!('data' in m)) return;
       const c = this.consoles.get(m.console);
-      if ('data' in m) c?.onData(m.data);
+      if (c) c.onData(m.data);
+      else this.earlyConsoleData.set(m.console, [...(this.earlyConsoleData.get(m.console) ?? []), m.data]);
       return;
     }
     if ('event' in m) {

@@ -42,7 +42,6 @@ export type ServerMessage =
   | { id: number; error: WireError }
   | { event: LabEvent }
   | { console: number; data: string }
-  | { console: number; closed: true }
   | { id: number; stream: 'stdout' | 'stderr'; data: string };
 
 /** Splits a byte stream into JSON lines, tolerating chunks that end mid-line. */

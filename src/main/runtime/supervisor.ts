@@ -30,9 +30,12 @@ export interface StartOptions {
 }
 
 export interface StartResult {
+  /** Every selected machine is ready (a failing startup script does not make it false). */
   ok: boolean;
   started: string[];
   failed: { machine: string; error: string }[];
+  /** Machines that are ready but whose startup script exited non-zero. */
+  startupFailed: { machine: string; exitCode: number }[];
 }
 
 interface Machine {
@@ -78,9 +81,9 @@ export class Supervisor extends EventEmitter {
     return this.get(machine).state;
   }
 
-  /** True while any guest runs or an operation is in flight. */
+  /** True while any guest process runs (even a failed one) or an operation is in flight. */
   isActive(): boolean {
-    return this.busy > 0 || [...this.machines.values()].some((m) => ACTIVE_STATES.includes(m.state));
+    return this.busy > 0 || [...this.machines.values()].some((m) => m.handle || ACTIVE_STATES.includes(m.state));
   }
 
   status(): LabStatus {
@@ -107,7 +110,7 @@ export class Supervisor extends EventEmitter {
     const selected = this.select(names);
     const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     this.busy++;
-    const result: StartResult = { ok: true, started: [], failed: [] };
+    const result: StartResult = { ok: true, started: [], failed: [], startupFailed: [] };
     try {
       await this.ensureSwitches();
       const limit = this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
@@ -115,8 +118,10 @@ export class Supervisor extends EventEmitter {
         const toBoot = wave.filter((n) => selected.has(n) && !ACTIVE_STATES.includes(this.get(n).state));
         await runBounded(toBoot, limit, async (name) => {
           const error = await this.boot(this.get(name), timeoutMs);
+          const m = this.get(name);
           if (error) result.failed.push({ machine: name, error });
           else result.started.push(name);
+          if (!error && m.startupExitCode) result.startupFailed.push({ machine: name, exitCode: m.startupExitCode });
         });
       }
     } finally {

@@ -53,6 +53,12 @@ Examples:
       sup.subscribe((event) => (json ? emit(event) : view!.onEvent(event)));
       const result = await sup.start(machines, { timeoutMs });
       view?.end();
+      if (!json) {
+        for (const f of result.startupFailed) {
+          const log = await sup.exec(f.machine, 'tail -n 5 /var/log/vnetlab-startup.log', { timeoutMs: 5_000 }).catch(() => undefined);
+          io.stderr.write(`warning: the startup script of ${f.machine} exited with ${f.exitCode}${log?.stdout ? `; its last lines:\n${log.stdout.replace(/^/gm, '  ')}` : ''}\n`);
+        }
+      }
       if (json) emit({ type: 'result', ...result, labId: plan.lab.id });
       else if (result.ok) io.stdout.write(`${plan.lab.name}: ${result.started.length} machine(s) ready. Consoles: vnetlab connect <machine> (detach with Ctrl-])\n`);
       else {

@@ -1,0 +1,75 @@
+// Real-UML failure handling: a guest whose startup script fails or hangs is reported by name while
+// the rest of the lab runs; a supervisor killed with -9 in the middle of a start leaves processes
+// that `vnetlab clean` finds from the on-disk records and ends.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostPaths } from '../../src/main/paths.ts';
+import { isRecordedProcessAlive, readRecords } from '../../src/main/runtime/records.ts';
+import { findRunDir, listSockets } from '../../src/main/runtime/run-dir.ts';
+import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
+
+const host = (name: string, ip: string, startup?: string) => `
+  ${name}:
+    image: tiny
+    memory: 64
+    interfaces:
+      - {domain: lan, ipv4: ${ip}/24}${startup ? `\n    startup: |\n      ${startup}` : ''}`;
+
+describe('failing guests (real UML)', () => {
+  let t: TestEnv;
+  beforeAll(() => {
+    t = testEnv();
+  });
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  it('reports a hanging and a failing startup by name while the others run', async () => {
+    const lab = t.lab('faulty', {
+      'lab.yaml': `lab:\n  name: faulty\nmachines:${host('good', '10.0.1.1')}${host('broken', '10.0.1.2', 'echo about to fail; exit 3')}${host('stuck', '10.0.1.3', 'sleep 600')}\ndomains:\n  lan: {kind: hub}\n`,
+    });
+    const start = await t.cli(['start', lab, '--timeout', '20']);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toMatch(/stuck failed: .*not ready/);
+    expect(start.stderr).toMatch(/last console lines of stuck/);
+    expect(start.stderr).toMatch(/1 machine\(s\) failed to start: stuck\. The others \(.*good.*\) are running/);
+    expect(start.stderr).toMatch(/startup script of broken exited with 3/);
+    expect(start.stderr).toContain('about to fail');
+    const ping = await t.cli(['exec', '-l', lab, 'good', '--', 'ping -c 1 10.0.1.2']);
+    expect(ping.code).toBe(0);
+    const status = JSON.parse((await t.cli(['status', lab, '--json'])).stdout);
+    const states = Object.fromEntries(status.machines.map((m: { name: string; state: string }) => [m.name, m.state]));
+    expect(states).toEqual({ good: 'ready', broken: 'ready', stuck: 'failed' });
+    const runDir = findRunDir(lab, hostPaths(t.env))!;
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+    expect(await eventually(() => processesMentioning(runDir), (p) => p.length === 0, 5_000)).toEqual([]);
+  });
+
+  it('clean ends everything after the supervisor was killed with -9 in the middle of a start', async () => {
+    const lab = t.lab('orphans', {
+      'lab.yaml': `lab:\n  name: orphans\nmachines:${host('a', '10.0.2.1')}${host('b', '10.0.2.2')}${host('c', '10.0.2.3')}\ndomains:\n  lan: {kind: hub}\n`,
+    });
+    const starting = t.cli(['start', lab]);
+    // Wait until the supervisor has recorded at least one guest, i.e. is in the middle of booting.
+    const runDir = await eventually(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest'), 30_000);
+    expect(runDir).toBeDefined();
+    const supervisor = readRecords(runDir!).find((r) => r.kind === 'supervisor')!;
+    expect(isRecordedProcessAlive(supervisor)).toBe(true);
+    process.kill(supervisor.pid, 'SIGKILL');
+    const interrupted = await starting;
+    expect(interrupted.code).not.toBe(0);
+    expect(interrupted.stderr).toMatch(/supervisor went away/);
+    expect(processesMentioning(runDir!).length).toBeGreaterThan(0); // guests and switch outlive it
+
+    const clean = await t.cli(['clean', lab]);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toMatch(/killed guest a/);
+    expect(clean.stdout).toMatch(/killed switch lan/);
+    expect(clean.stdout).toContain(`removed ${runDir}`);
+    expect(await eventually(() => processesMentioning(runDir!), (p) => p.length === 0, 5_000)).toEqual([]);
+    expect(listSockets(runDir!)).toEqual([]);
+    // The supervisor's log says where it was when it died; the guest disks were kept.
+    expect(readFileSync(join(hostPaths(t.env).stateRoot, 'labs', runDir!.split('/').pop()!, 'disks', 'a.cow')).length).toBeGreaterThan(0);
+  });
+});

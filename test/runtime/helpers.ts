@@ -1,0 +1,109 @@
+// Helpers of the real-UML runtime tests: a private runtime/state/home per test file (images stay
+// shared), the `vnetlab` CLI run in-process, and /proc inspection to prove nothing is left behind.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { main } from '../../src/main/cli/main.ts';
+import { hostPaths } from '../../src/main/paths.ts';
+import { cleanRunDir } from '../../src/main/runtime/clean.ts';
+import { listRunDirs } from '../../src/main/runtime/run-dir.ts';
+
+export interface TestEnv {
+  base: string;
+  env: NodeJS.ProcessEnv;
+  /** Write a lab folder with these files (name → content) and return its path. */
+  lab(name: string, files: Record<string, string>): string;
+  /** Run `vnetlab <args>`; returns exit code and output. */
+  cli(args: string[], options?: { cwd?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Kill whatever the labs of this env left (from their records) and delete the temp folders. */
+  dispose(): Promise<void>;
+}
+
+export function testEnv(): TestEnv {
+  // The image cache is shared with the user's (built once); everything else is private to this file.
+  const imageDir = hostPaths(process.env).imageDir;
+  // Short base: Unix socket paths must stay under 108 bytes.
+  const base = mkdtempSync(join(tmpdir(), 'vrt-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: join(base, 'home'),
+    VNETLAB_RUNTIME_DIR: join(base, 'r'),
+    VNETLAB_STATE_DIR: join(base, 'state'),
+    VNETLAB_IMAGE_DIR: imageDir,
+  };
+  delete env.XDG_RUNTIME_DIR;
+  delete env.XDG_STATE_HOME;
+  mkdirSync(env.HOME!, { recursive: true });
+  return {
+    base,
+    env,
+    lab(name, files) {
+      const dir = join(base, name);
+      for (const [file, content] of Object.entries(files)) {
+        mkdirSync(join(dir, file, '..'), { recursive: true });
+        writeFileSync(join(dir, file), content);
+      }
+      return dir;
+    },
+    async cli(args, options = {}) {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let out = '';
+      let err = '';
+      stdout.on('data', (d) => (out += d));
+      stderr.on('data', (d) => (err += d));
+      const code = await main(args, { stdout, stderr, stdin: Readable.from([]), cwd: options.cwd ?? base, env });
+      return { code, stdout: out, stderr: err };
+    },
+    async dispose() {
+      const paths = hostPaths(env);
+      for (const runDir of listRunDirs(paths)) await cleanRunDir(runDir, paths);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pids of live processes whose command line mentions `text` (a run dir): for assertions only, never for killing. */
+export function processesMentioning(text: string): { pid: number; cmdline: string }[] {
+  const found: { pid: number; cmdline: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1];
+      if (state !== 'Z' && cmdline.includes(text)) found.push({ pid: Number(name), cmdline });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** Poll until `predicate` holds or `ms` pass; returns the last value. */
+export async function eventually<T>(read: () => T, predicate: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = read();
+  while (!predicate(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = read();
+  }
+  return value;
+}
+
+export const TWO_HOSTS_YAML = `lab:
+  name: pair
+machines:
+  pc1:
+    image: tiny
+    memory: 64
+    interfaces:
+      - {domain: lan, ipv4: 10.0.0.1/24}
+  pc2:
+    image: tiny
+    memory: 64
+    interfaces:
+      - {domain: lan, ipv4: 10.0.0.2/24}
+domains:
+  lan: {kind: switch}
+`;

@@ -1,0 +1,113 @@
+// A two-host lab on real UML guests and a real vde_switch, driven through the `vnetlab` CLI and the
+// supervisor client: start, exec, consoles, persistence of the guest disk, wipe, a second copy of
+// the lab side by side, and a stop that leaves no process and no socket behind.
+import { cpSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSupervisor } from '../../src/main/runtime/client.ts';
+import { findRunDir, listSockets } from '../../src/main/runtime/run-dir.ts';
+import { hostPaths } from '../../src/main/paths.ts';
+import { eventually, processesMentioning, testEnv, TWO_HOSTS_YAML, type TestEnv } from './helpers.ts';
+
+describe('two hosts on a switch (real UML)', () => {
+  let t: TestEnv;
+  let lab: string;
+  let runDir: string;
+
+  beforeAll(async () => {
+    t = testEnv();
+    lab = t.lab('pair', { 'lab.yaml': TWO_HOSTS_YAML });
+    const started = await t.cli(['start', lab]);
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    runDir = findRunDir(lab, hostPaths(t.env))!;
+  });
+
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  it('pings pc2 from pc1 through exec, with the exit code of the command', async () => {
+    const ping = await t.cli(['exec', '-l', lab, 'pc1', '--', 'ping', '-c', '1', '10.0.0.2']);
+    expect(ping.code).toBe(0);
+    expect(ping.stdout).toMatch(/1 packets received/);
+    const failing = await t.cli(['exec', '-l', lab, 'pc2', '--', 'echo oops >&2; exit 7']);
+    expect(failing.code).toBe(7);
+    expect(failing.stderr).toContain('oops');
+  });
+
+  it('shows status with pids, memory and interfaces', async () => {
+    const status = await t.cli(['status', lab, '--json']);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed.running).toBe(true);
+    for (const m of parsed.machines) {
+      expect(m.state).toBe('ready');
+      expect(m.pid).toBeGreaterThan(0);
+      expect(m.rssBytes).toBeGreaterThan(1_000_000);
+      expect(m.interfaces).toEqual([expect.objectContaining({ name: 'eth0', domain: 'lan' })]);
+    }
+    const table = await t.cli(['status', lab]);
+    expect(table.stdout).toMatch(/pc1\s+ready\s+\d+\s+[\d.]+ MB/);
+  });
+
+  it('serves a console to several viewers, replaying recent output to a late one', async () => {
+    const sup = (await connectSupervisor(lab, t.env))!;
+    try {
+      let first = '';
+      const viewer = await sup.attachConsole('pc1', { onData: (d) => (first += d), cols: 100, rows: 30 });
+      viewer.write('echo console-$((40+2))\r');
+      await eventually(() => first, (s) => s.includes('console-42'));
+      expect(first).toContain('console-42');
+      let late = '';
+      const second = await sup.attachConsole('pc1', { onData: (d) => (late += d) });
+      await eventually(() => late, (s) => s.includes('console-42'), 2_000);
+      expect(late).toContain('console-42'); // replayed
+      second.write('stty size\r');
+      await eventually(() => first, (s) => /30 100/.test(s));
+      expect(first).toMatch(/30 100/); // the size the first viewer asked for reached the guest's tty
+      viewer.detach();
+      second.detach();
+    } finally {
+      sup.close();
+    }
+    expect(existsSync(join(runDir, 'guests'))).toBe(true);
+  });
+
+  it('keeps what was written in a guest across stop/start, and wipe starts over', async () => {
+    expect((await t.cli(['exec', '-l', lab, 'pc2', '--', 'echo kept > /root/note; sync'])).code).toBe(0);
+    expect((await t.cli(['stop', '-l', lab, 'pc2'])).code).toBe(0);
+    expect((await t.cli(['wipe', '-l', lab, 'pc1', '--yes'])).code).toBe(2); // pc1 still runs: refused
+    expect((await t.cli(['start', lab, 'pc2'])).code).toBe(0);
+    const read = await t.cli(['exec', '-l', lab, 'pc2', '--', 'cat', '/root/note']);
+    expect(read.stdout).toBe('kept\n');
+    expect((await t.cli(['stop', '-l', lab, 'pc2'])).code).toBe(0);
+    const wiped = await t.cli(['wipe', '-l', lab, 'pc2', '--yes']);
+    expect(wiped.stdout).toContain('wiped: pc2');
+    expect((await t.cli(['start', lab, 'pc2'])).code).toBe(0);
+    const after = await t.cli(['exec', '-l', lab, 'pc2', '--', 'cat', '/root/note']);
+    expect(after.code).not.toBe(0);
+  });
+
+  it('runs a second copy of the same lab in another folder side by side', async () => {
+    const copy = join(t.base, 'pair-copy');
+    cpSync(lab, copy, { recursive: true });
+    expect((await t.cli(['start', copy, 'pc1'])).code).toBe(0);
+    const copyRunDir = findRunDir(copy, hostPaths(t.env))!;
+    expect(copyRunDir).not.toBe(runDir);
+    // Both pc1 run at once, each on its own switch: the copy's pc1 does not see the first lab's pc2.
+    expect((await t.cli(['exec', '-l', copy, 'pc1', '--', 'ping -c 1 -W 2 10.0.0.2'])).code).not.toBe(0);
+    expect((await t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 10.0.0.2'])).code).toBe(0);
+    expect((await t.cli(['stop', copy])).code).toBe(0);
+    expect(processesMentioning(copyRunDir)).toEqual([]);
+  });
+
+  it('stop leaves no guest, switch, supervisor or socket of the lab behind', async () => {
+    const stopped = await t.cli(['stop', lab]);
+    expect(stopped.code).toBe(0);
+    const left = await eventually(() => processesMentioning(runDir), (p) => p.length === 0, 5_000);
+    expect(left).toEqual([]);
+    expect(listSockets(runDir)).toEqual([]);
+    expect((await t.cli(['status', lab])).stdout).toMatch(/not running/);
+  });
+});
