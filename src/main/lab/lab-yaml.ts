@@ -68,9 +68,11 @@ class YamlLabBuilder {
     const at: YamlPath = ['machines', name];
     const written = str(raw.image) ?? DEFAULT_IMAGE;
     const mapped = mapImageName(written);
-    const image = mapped.unknown ? written : mapped.image;
+    // A bare unknown name may be an image the teacher built; a Docker-style name (with / or :) never is.
+    const dockerStyle = /[/:]/.test(written);
+    const image = mapped.unknown && !dockerStyle ? written : mapped.image;
     if (mapped.unknown) {
-      this.diagnostics.push(warning('unknown-image', `machine '${name}' uses image '${written}', which vnetlab does not build (known: ${KNOWN_IMAGES.join(', ')})`, this.source.at([...at, 'image']), { target: `machine:${name}`, hint: `use 'debian' (FRR, bind9, apache2…) or 'tiny' (busybox), unless you built '${written}' yourself` }));
+      this.diagnostics.push(warning('unknown-image', `machine '${name}' uses image '${written}', which vnetlab does not build (known: ${KNOWN_IMAGES.join(', ')})`, this.source.at([...at, 'image']), { target: `machine:${name}`, hint: dockerStyle ? `it runs on '${mapped.image}'; use 'debian' (FRR, bind9, apache2…) or 'tiny' (busybox)` : `use 'debian' (FRR, bind9, apache2…) or 'tiny' (busybox), unless you built '${written}' yourself` }));
     }
     const machine: Machine = {
       name,
@@ -88,7 +90,7 @@ class YamlLabBuilder {
       source: this.source.keyAt(at),
     };
     assignDefined(machine, {
-      imageAlias: mapped.alias && !mapped.unknown ? mapped.alias : undefined,
+      imageAlias: mapped.alias && (!mapped.unknown || dockerStyle) ? mapped.alias : undefined,
       cpus: typeof raw.cpus === 'number' ? raw.cpus : undefined,
       startup: this.script(raw.startup, [...at, 'startup']),
       shutdown: this.script(raw.shutdown, [...at, 'shutdown']),

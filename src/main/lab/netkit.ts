@@ -88,8 +88,14 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
 
   const machines: Machine[] = [];
   const domains = new Map<string, CollisionDomain>();
-  for (const draft of conf.machines.values()) {
-    const machine = await buildMachine(root, draft, folders.has(draft.written), files, diagnostics);
+  // Machines read their scripts concurrently (a few at a time: each read holds a file descriptor);
+  // their diagnostics are kept per machine, so the output does not depend on which read ends first.
+  const built = await mapConcurrently([...conf.machines.values()], MACHINE_READS_AT_ONCE, async (draft) => {
+    const own: Diagnostic[] = [];
+    return { machine: await buildMachine(root, draft, folders.has(draft.written), files, own), own };
+  });
+  for (const { machine, own } of built) {
+    diagnostics.push(...own);
     machines.push(machine);
     for (const iface of machine.interfaces) {
       if (!domains.has(iface.domain)) domains.set(iface.domain, { name: iface.domain, kind: 'hub', hostNat: false, source: iface.source });
@@ -378,6 +384,22 @@ async function readSmallText(path: string, shown: string, diagnostics: Diagnosti
     diagnostics.push(error('file-unreadable', `cannot read ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, wholeFile(shown)));
     return undefined;
   }
+}
+
+const MACHINE_READS_AT_ONCE = 16;
+
+/** `items.map(fn)` with at most `limit` calls running at once; results in the order of `items`. */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 async function anyExists(paths: string[]): Promise<boolean> {

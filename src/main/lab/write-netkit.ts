@@ -10,6 +10,7 @@ import { writeFileAtomic } from './atomic.ts';
 import { DEFAULT_IMAGE } from './images.ts';
 import { guestPathProblem, labPathProblem } from './lab-paths.ts';
 import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, SIDECAR_FILE } from './netkit.ts';
+import { labNameFromFolder } from './lab-yaml.ts';
 import { writeLabYaml } from './write-yaml.ts';
 
 /**
@@ -47,7 +48,7 @@ async function writeInto(model: LabModel, dir: string): Promise<void> {
   for (const [folder, name] of [[model.sharedFolder, 'shared'], [model.testFolder, '_test']] as const) {
     if (folder !== undefined && !labPathProblem(folder)) await copyIfDifferent(join(model.root, folder), join(dir, name));
   }
-  const sidecar = sidecarText(model);
+  const sidecar = sidecarText(model, labNameFromFolder(dir) !== model.meta.name);
   if (sidecar) await writeFileAtomic(join(dir, SIDECAR_FILE), sidecar);
 }
 
@@ -119,10 +120,10 @@ async function copyIfDifferent(from: string, to: string): Promise<void> {
   await cp(from, to, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
 }
 
-function sidecarText(model: LabModel): string | undefined {
+function sidecarText(model: LabModel, needsName: boolean): string | undefined {
   const needsDescription = model.meta.title !== undefined || (model.meta.description?.includes('\n') ?? false);
   const needsDomains = model.domains.some((d) => d.kind !== 'hub' || d.hostNat);
-  if (!needsDescription && !needsDomains && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
+  if (!needsName && !needsDescription && !needsDomains && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
   const side: LabModel = { ...model, machines: [], domains: needsDomains ? model.domains : [], sharedStartup: undefined, sharedShutdown: undefined, sharedFolder: undefined, testFolder: undefined };
   side.meta = { name: model.meta.name, authors: [] };
   if (model.meta.title !== undefined) side.meta.title = model.meta.title;

@@ -1,0 +1,75 @@
+// Writers: corpus lab → lab.yaml → Netkit folder → load gives the same model (modulo source
+// positions), and a shipped lab.yaml survives the trip through a Netkit folder.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadLab, parseLabYaml, relocateLab, saveLabYaml, writeLabYaml, writeNetkitLab } from '../../src/main/lab/index.ts';
+import { cleanupTempLabs, comparable, corpusLabs, errorsOf, REPO, SHIPPED_LABS, tempLab } from './helpers.ts';
+
+afterAll(cleanupTempLabs);
+
+describe('round trip', () => {
+  it.each(corpusLabs())('%s → lab.yaml → Netkit folder → same model', async (dir) => {
+    const original = (await loadLab(dir)).model!;
+    const yamlDir = tempLab();
+    await saveLabYaml(join(yamlDir, 'lab.yaml'), await relocateLab(original, yamlDir));
+    const fromYaml = await loadLab(yamlDir);
+    expect(errorsOf(fromYaml.diagnostics)).toEqual([]);
+    expect(comparable(fromYaml.model)).toEqual(comparable(original));
+
+    const netkitDir = join(tempLab(), 'lab');
+    await writeNetkitLab(fromYaml.model!, netkitDir);
+    const back = await loadLab(netkitDir);
+    expect(errorsOf(back.diagnostics)).toEqual([]);
+    expect(comparable(back.model)).toEqual(comparable(original));
+    // Machine folders came along byte for byte.
+    for (const m of original.machines) {
+      for (const f of m.files) if (f.kind === 'dir') expect(statSync(join(netkitDir, f.labPath)).isDirectory()).toBe(true);
+    }
+  });
+
+  it.each(SHIPPED_LABS)('%s → Netkit folder → addresses, checks, layout and domain kinds come back', async (dir) => {
+    const original = (await loadLab(dir)).model!;
+    const out = join(tempLab(), 'netkit');
+    await writeNetkitLab(original, out);
+    const back = (await loadLab(out)).model!;
+    // Inline files come back as the machine folder and domains in lab.conf order: same lab, other form.
+    const plain = (m: typeof original) => comparable({ ...m, machines: m.machines.map((x) => ({ ...x, files: undefined })), domains: [...m.domains].sort((a, b) => a.name.localeCompare(b.name)) });
+    expect(plain(back)).toEqual(plain(original));
+    // Inline files land in the machine folder, which Netkit copies onto /.
+    for (const m of original.machines) {
+      for (const f of m.files) {
+        const written = readFileSync(join(out, m.name, f.guestPath), 'utf8');
+        expect(written).toBe(f.kind === 'inline' ? f.content : readFileSync(join(dir, f.labPath), 'utf8'));
+      }
+    }
+    // Kathará still reads the addresses: they are commands at the top of the startup file.
+    for (const m of original.machines) {
+      expect(readFileSync(join(out, `${m.name}.startup`), 'utf8')).toContain(`ip address add ${m.interfaces[0]!.ipv4[0]} dev eth0\n`);
+    }
+  });
+
+  it('writeLabYaml keeps the $schema line and writes descriptions and scripts as block scalars', async () => {
+    const model = (await loadLab(join(REPO, 'labs/static-routing'))).model!;
+    const text = writeLabYaml(model);
+    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=../../schemas/lab.schema.json');
+    expect(text).toMatch(/^ {2}description: \|/m);
+    expect(text).toMatch(/^ {4}startup: \|/m);
+    expect(text).toContain('- { domain: lan1, ipv4: 10.0.1.10/24 }');
+    const again = parseLabYaml(text, 'lab.yaml', model.root);
+    expect(again.diagnostics).toEqual([]);
+    expect(comparable(again.model)).toEqual(comparable(model));
+  });
+
+  it('saveLabYaml and writeNetkitLab leave no temp files behind', async () => {
+    const model = (await loadLab(join(REPO, 'labs/two-hosts'))).model!;
+    const dir = tempLab();
+    await saveLabYaml(join(dir, 'lab.yaml'), model);
+    await saveLabYaml(join(dir, 'lab.yaml'), model);
+    await writeNetkitLab(model, join(dir, 'nk'));
+    await writeNetkitLab(model, join(dir, 'nk'));
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir).sort()).toEqual(['lab.yaml', 'nk']);
+    expect(readdirSync(join(dir, 'nk')).sort()).toEqual(['lab.conf', 'pc1.startup', 'pc2.startup', 'vnetlab.yaml']);
+  });
+});
