@@ -477,12 +477,15 @@ $('zoom-out').addEventListener('click', () => canvas.cy.zoom({ level: canvas.cy.
 });
 $('start').addEventListener('click', () => void startLab());
 $('stop').addEventListener('click', () => void stopLab());
-for (const tab of document.querySelectorAll<HTMLElement>('[data-side]')) {
-  tab.addEventListener('click', () => {
-    for (const t of document.querySelectorAll<HTMLElement>('[data-side]')) t.classList.toggle('active', t === tab);
-    for (const p of document.querySelectorAll<HTMLElement>('.side-panel')) p.hidden = p.id !== tab.dataset.side;
-  });
+function showSide(panel: string): void {
+  for (const t of document.querySelectorAll<HTMLElement>('[data-side]')) t.classList.toggle('active', t.dataset.side === panel);
+  for (const p of document.querySelectorAll<HTMLElement>('.side-panel')) p.hidden = p.id !== panel;
 }
+for (const tab of document.querySelectorAll<HTMLElement>('[data-side]')) tab.addEventListener('click', () => showSide(tab.dataset.side!));
+// Selecting something on the canvas brings its properties forward.
+state.on((changes) => {
+  if (changes.has('selection') && state.selection.length > 0) showSide('properties');
+});
 
 // Closing the window leaves the lab running; only unsaved edits deserve a warning.
 window.addEventListener('beforeunload', (e) => {
@@ -498,6 +501,7 @@ window.addEventListener('beforeunload', (e) => {
 (window as unknown as { __vnetlab: unknown }).__vnetlab = {
   cy: canvas.cy,
   state,
+  api,
   consoleText: (machine: string) => consoles.bufferText(machine),
 };
 

@@ -53,7 +53,7 @@ export class Canvas {
     private readonly state: AppState,
     private readonly callbacks: CanvasCallbacks,
   ) {
-    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'additive' });
+    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single' });
     this.wireGestures();
   }
 

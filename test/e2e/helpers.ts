@@ -1,0 +1,120 @@
+// End-to-end helpers: a real `vnetlab serve` in its own process group with temp HOME/runtime/state
+// dirs (images come from the shared cache), and Debian's Chromium driven by playwright-core.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { hostPaths } from '../../src/main/paths.ts';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const VNETLAB = join(REPO, 'bin', 'vnetlab.mjs');
+export const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
+
+export interface TestEnv {
+  dir: string;
+  home: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Temp HOME, runtime and state dirs; images are shared with the default cache so nothing is rebuilt. */
+export function testEnv(prefix: string): TestEnv {
+  const dir = mkdtempSync(join(tmpdir(), `vnl-${prefix}-`));
+  const home = join(dir, 'home');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    VNETLAB_RUNTIME_DIR: join(dir, 'run'),
+    VNETLAB_STATE_DIR: join(dir, 'state'),
+    VNETLAB_IMAGE_DIR: process.env.VNETLAB_IMAGE_DIR || hostPaths(process.env).imageDir,
+    DISPLAY: '',
+    WAYLAND_DISPLAY: '',
+  };
+  spawnSync('mkdir', ['-p', home, env.VNETLAB_RUNTIME_DIR!, env.VNETLAB_STATE_DIR!]);
+  return { dir, home, env };
+}
+
+export interface Served {
+  url: string;
+  origin: string;
+  token: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `vnetlab serve --no-open` and waits for the URL it prints. */
+export async function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Served> {
+  const child = spawn(process.execPath, [VNETLAB, 'serve', '--no-open', ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`vnetlab serve printed no URL in 60 s:\n${out}\n${err}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[0]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`vnetlab serve exited (${code}):\n${out}\n${err}`));
+    });
+  });
+  const parsed = new URL(url);
+  return {
+    url,
+    origin: parsed.origin,
+    token: parsed.searchParams.get('token')!,
+    process: child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(-child.pid!, 'SIGTERM'); // its own process group: only what this test started
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+    },
+  };
+}
+
+/** Debian's Chromium with a fresh profile in the test's temp dir. */
+export async function launchBrowser(dir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(join(dir, 'chromium'), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 850 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Stops a lab started by a test (graceful, through the CLI) so no guest outlives it. */
+export function stopLab(lab: string, env: NodeJS.ProcessEnv): void {
+  spawnSync(process.execPath, [VNETLAB, 'stop', lab], { env, encoding: 'utf8', timeout: 60_000 });
+  spawnSync(process.execPath, [VNETLAB, 'clean'], { env, encoding: 'utf8', timeout: 60_000 });
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Page position (client coordinates) of a cytoscape node. */
+export async function nodePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
+  return page.evaluate((nodeId) => {
+    const cy = (window as any).__vnetlab.cy;
+    const n = cy.getElementById(nodeId);
+    if (n.empty()) throw new Error(`no node ${nodeId}`);
+    const p = n.renderedPosition();
+    const rect = document.getElementById('canvas')!.getBoundingClientRect();
+    return { x: rect.left + p.x, y: rect.top + p.y };
+  }, id);
+}
+
+/** Machine/domain ids on the canvas. */
+export async function graphIds(page: Page): Promise<{ nodes: string[]; edges: string[] }> {
+  return page.evaluate(() => {
+    const cy = (window as any).__vnetlab.cy;
+    return { nodes: cy.nodes().map((n: any) => n.id()).sort(), edges: cy.edges().map((e: any) => e.id()).sort() };
+  });
+}
