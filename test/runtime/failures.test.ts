@@ -1,7 +1,7 @@
 // Real-UML failure handling: a guest whose startup script fails or hangs is reported by name while
 // the rest of the lab runs; a supervisor killed with -9 in the middle of a start leaves processes
 // that `vnetlab clean` finds from the on-disk records and ends.
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
@@ -29,7 +29,7 @@ describe('failing guests (real UML)', () => {
     const lab = t.lab('faulty', {
       'lab.yaml': `lab:\n  name: faulty\nmachines:${host('good', '10.0.1.1')}${host('broken', '10.0.1.2', 'echo about to fail; exit 3')}${host('stuck', '10.0.1.3', 'sleep 600')}\ndomains:\n  lan: {kind: hub}\n`,
     });
-    const start = await t.cli(['start', lab, '--timeout', '20']);
+    const start = await t.cli(['start', lab, '--timeout', '12']);
     expect(start.code).toBe(1);
     expect(start.stderr).toMatch(/stuck failed: .*not ready/);
     expect(start.stderr).toMatch(/last console lines of stuck/);
@@ -69,7 +69,7 @@ describe('failing guests (real UML)', () => {
     expect(clean.stdout).toContain(`removed ${runDir}`);
     expect(await eventually(() => processesMentioning(runDir!), (p) => p.length === 0, 5_000)).toEqual([]);
     expect(listSockets(runDir!)).toEqual([]);
-    // The supervisor's log says where it was when it died; the guest disks were kept.
-    expect(readFileSync(join(hostPaths(t.env).stateRoot, 'labs', runDir!.split('/').pop()!, 'disks', 'a.cow')).length).toBeGreaterThan(0);
+    // clean removes run-time files only: the lab's state dir (guest disks) is kept.
+    expect(existsSync(join(hostPaths(t.env).stateRoot, 'labs', runDir!.split('/').pop()!, 'disks'))).toBe(true);
   });
 });
