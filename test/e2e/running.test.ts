@@ -1,0 +1,120 @@
+// The running app, end to end: real UML guests and switches started from the browser through
+// `vnetlab serve`; console in xterm.js with a ping read back from the terminal buffer; reload keeps the
+// console's output; a flood does not freeze the page; "check my work" grades the running lab.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, nodePoint, removeDir, REPO, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+
+const LAB = join(REPO, 'labs', 'two-hosts');
+let t: TestEnv;
+let server: Served;
+let browser: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  t = testEnv('running');
+  server = await serve(t.env, [LAB]);
+  browser = await launchBrowser(t.dir);
+  page = await browser.newPage();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (t) {
+    stopLab(LAB, t.env);
+    removeDir(t.dir);
+  }
+});
+
+const consoleText = (machine: string) => page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
+
+async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await consoleText(machine);
+    if (pattern.test(text)) return text;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-15).join('\n')}`);
+}
+
+async function machineState(machine: string): Promise<string | undefined> {
+  return page.evaluate((m) => (window as any).__vnetlab.state.machineStates.get(m), machine);
+}
+
+describe('running a lab from the app', () => {
+  it('starts the lab and shows both machines ready on the canvas', async () => {
+    await page.goto(server.url);
+    await page.waitForFunction(() => (window as any).__vnetlab?.cy.nodes().length === 3);
+    await page.getByTestId('start').click();
+    await page.waitForFunction(() => {
+      const app = (window as any).__vnetlab;
+      return ['pc1', 'pc2'].every((m) => app.cy.getElementById(`machine:${m}`).hasClass('state-ready'));
+    }, undefined, { timeout: 180_000 });
+    expect(await page.getByTestId('run-state').textContent()).toMatch(/^2\/2 ready/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'running-two-hosts.png') });
+  });
+
+  it("opens pc1's console by double-click and pings pc2 from it", async () => {
+    const p = await nodePoint(page, 'machine:pc1');
+    await page.mouse.dblclick(p.x, p.y);
+    await page.getByTestId('console-pc1').waitFor();
+    await page.getByTestId('console-pc1').click();
+    await page.keyboard.press('Enter');
+    await waitConsole('pc1', /[#$] *$/m);
+    await page.keyboard.type('ping -c 2 10.0.0.2\n');
+    const text = await waitConsole('pc1', /bytes from 10\.0\.0\.2/);
+    expect(text).toMatch(/ping -c 2 10\.0\.0\.2/);
+    await waitConsole('pc1', /2 packets received|2 received/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-ping.png') });
+  });
+
+  it('keeps the page responsive during an output flood and shows all of it', async () => {
+    await page.keyboard.type('seq 1 150000\n');
+    // While the guest floods the console, the page still handles a click on another panel.
+    await page.getByTestId('side-problems').click();
+    await page.getByTestId('problems').waitFor({ state: 'visible', timeout: 5000 });
+    await waitConsole('pc1', /^150000$/m, 120_000);
+  });
+
+  it('shows the earlier console output again after a reload, with the lab still running', async () => {
+    await page.reload();
+    await page.waitForFunction(() => (window as any).__vnetlab?.state.running === true, undefined, { timeout: 30_000 });
+    await page.getByTestId('console-pc1').waitFor();
+    await waitConsole('pc1', /150000/);
+    expect(await machineState('pc1')).toBe('ready');
+    // The terminal keeps working after re-attaching.
+    await page.getByTestId('console-pc1').click();
+    await page.keyboard.type('echo reattached-$((6*7))\n');
+    await waitConsole('pc1', /reattached-42/);
+  });
+
+  it('restarts a machine from its context menu', async () => {
+    const p = await nodePoint(page, 'machine:pc2');
+    await page.mouse.click(p.x, p.y, { button: 'right' });
+    await page.getByTestId('context-menu').locator('[data-action="restart"]').click();
+    await page.waitForFunction(() => (window as any).__vnetlab.state.machineStates.get('pc2') !== 'ready', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => (window as any).__vnetlab.state.machineStates.get('pc2') === 'ready', undefined, { timeout: 120_000 });
+  });
+
+  it('"check my work" runs the visible checks and lists the results', async () => {
+    await page.getByTestId('side-lab').click();
+    await page.getByTestId('check-my-work').click();
+    await page.getByTestId('check-results').locator('.score').waitFor({ timeout: 120_000 });
+    const score = await page.getByTestId('check-results').locator('.score').textContent();
+    expect(score).toBe('Score: 3 / 3');
+    expect(await page.getByTestId('check-results').locator('li.pass').count()).toBe(3);
+    await page.screenshot({ path: join(SCREENSHOTS, 'check-my-work.png') });
+  });
+
+  it('stops the lab', async () => {
+    await page.getByTestId('stop').click();
+    await page.waitForFunction(() => (window as any).__vnetlab.state.running === false, undefined, { timeout: 60_000 });
+    expect(await page.getByTestId('run-state').textContent()).toBe('stopped');
+  });
+});
