@@ -1,6 +1,6 @@
 // The renderer's only way out: the service API, through Electron's preload bridge when present,
 // otherwise over the WebSocket of `vnetlab serve` (the token cookie was set by the first page load).
-import type { PushMessage, ServerFrame, ServiceBridge, ServiceErrorInfo, ServiceMethod, VnetlabService } from '../shared/service-api.ts';
+import type { PreloadBridge, PushMessage, ServerFrame, ServiceBridge, ServiceErrorInfo, ServiceMethod, VnetlabService } from '../shared/service-api.ts';
 
 /** An error from the service, carrying the hint to show the user. */
 export class ServiceError extends Error {
@@ -12,7 +12,7 @@ export class ServiceError extends Error {
 declare global {
   interface Window {
     /** Set by the Electron preload (contextBridge). */
-    vnetlab?: ServiceBridge;
+    vnetlab?: PreloadBridge;
   }
 }
 
@@ -78,8 +78,20 @@ class WebSocketBridge implements ServiceBridge {
   }
 }
 
-export function connectBridge(): ServiceBridge & { onConnection?(l: (up: boolean) => void): void } {
-  if (window.vnetlab) return window.vnetlab;
+/** Electron: the preload's invoke() returns errors as data; turn them back into ServiceErrors. */
+function electronBridge(preload: PreloadBridge): ServiceBridge {
+  return {
+    call: ((method: ServiceMethod, ...params: unknown[]) =>
+      preload.invoke(method, params).then((reply) => {
+        if ('error' in reply) throw new ServiceError(reply.error);
+        return reply.result;
+      })) as ServiceBridge['call'],
+    onPush: (listener) => preload.onPush(listener),
+  };
+}
+
+export function connectBridge(): ServiceBridge {
+  if (window.vnetlab) return electronBridge(window.vnetlab);
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return new WebSocketBridge(`${proto}//${location.host}/rpc`);
 }

@@ -136,7 +136,20 @@ export const CONSOLE_HIGH_WATERMARK = 100_000;
 /** ...and resumes when the renderer's acknowledgements bring it below this. */
 export const CONSOLE_LOW_WATERMARK = 5_000;
 
-/** The preload exposes this on `window.vnetlab` (Electron); the WebSocket client implements it too. */
+/**
+ * What the Electron preload exposes on `window.vnetlab` (contextBridge): one call that never throws
+ * (errors come back as data, since IPC drops everything but an Error's message) and the push stream.
+ */
+export interface PreloadBridge {
+  invoke(method: ServiceMethod, params: unknown[]): Promise<{ result: unknown } | { error: ServiceErrorInfo }>;
+  onPush(listener: (message: PushMessage) => void): () => void;
+}
+
+/** IPC channel names shared by the Electron main process and its preload. */
+export const IPC_CALL = 'vnetlab:call';
+export const IPC_PUSH = 'vnetlab:push';
+
+/** The renderer's typed view of the service, over WebSocket or over the preload bridge. */
 export interface ServiceBridge {
   call<M extends ServiceMethod>(method: M, ...params: Parameters<VnetlabService[M]>): ReturnType<VnetlabService[M]>;
   onPush(listener: (message: PushMessage) => void): () => void;

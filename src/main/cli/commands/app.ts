@@ -76,10 +76,10 @@ app mode when a display is available, else prints the URL. Closing the window le
     const lab = args.positionals[0] ? resolve(io.cwd, args.positionals[0]) : undefined;
     const electron = electronBinary();
     if (electron && (io.env.DISPLAY || io.env.WAYLAND_DISPLAY)) {
-      const main = join(REPO_ROOT, 'dist', 'electron', 'main.cjs');
+      // Electron runs package.json "main" (src/main/electron/main.cjs); its sandboxed preload is bundled first.
       const build = spawnSync(process.execPath, [join(REPO_ROOT, 'src', 'main', 'electron', 'build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
-      if (build.status !== 0 || !existsSync(main)) throw new UserError('building the Electron shell failed (see above)', 3);
-      const r = spawnSync(electron, [main, ...(lab ? [lab] : [])], { stdio: 'inherit', env: io.env });
+      if (build.status !== 0) throw new UserError('building the Electron preload failed (see above)', 3);
+      const r = spawnSync(electron, [REPO_ROOT, ...(lab ? [lab] : [])], { stdio: 'inherit', env: io.env });
       return r.status ?? 1;
     }
     const server = await startAppServer({ lab, env: io.env, log: (l) => io.stderr.write(`${l}\n`) });
