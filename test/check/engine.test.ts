@@ -139,3 +139,12 @@ describe('reports', () => {
     expect(csvField(-3)).toBe('-3');
   });
 });
+
+describe('ltest line diff', () => {
+  it('shows deletions before insertions, with context, and nothing when equal', async () => {
+    const { lineDiff } = await import('../../src/main/check/ltest.ts');
+    expect(lineDiff(['a', 'b', 'c'], ['a', 'b', 'c'])).toEqual([]);
+    expect(lineDiff(['1', '2', '3', '4', '5', '6', '7', '8'], ['1', '2', '3', '4', 'X', '6', '7', '8'])).toEqual(['  …', '  3', '  4', '- 5', '+ X', '  6', '  7', '  …']);
+    expect(lineDiff([], ['new'])).toEqual(['+ new']);
+  });
+});

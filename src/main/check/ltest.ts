@@ -104,7 +104,8 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
     const ports = portLines(dump.tcp, 'tcp').concat(portLines(dump.udp, 'udp'));
     if (options.makeSignature) {
       if (output.user !== undefined) {
-        await writeFileAtomic(join(signatureDir, `${machine.name}.user`), output.user);
+        // Recorded with Netkit's MACs (see netkitMacs), so the signature reads the same under Netkit.
+        await writeFileAtomic(join(signatureDir, `${machine.name}.user`), withNetkitMacs(output.user, macToNetkit));
         report.written.push(relative(model.root, join(signatureDir, `${machine.name}.user`)));
       }
       await writeFileAtomic(join(signatureDir, `${machine.name}.default`), formatDefaultSignature(routes, dump.tcp, dump.udp));
@@ -114,7 +115,7 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
     const result: MachineLtest = { machine: machine.name, passed: true };
     const userFile = join(signatureDir, `${machine.name}.user`);
     if (output.user !== undefined) {
-      const expected = existsSync(userFile) ? normaliseUser(readFileSync(userFile, 'utf8'), new Map()) : undefined;
+      const expected = existsSync(userFile) ? normaliseUser(readFileSync(userFile, 'utf8'), macToNetkit) : undefined;
       result.user = section(expected, normaliseUser(output.user, macToNetkit));
     }
     const defaultFile = join(signatureDir, `${machine.name}.default`);
@@ -142,13 +143,16 @@ function section(expected: string[] | undefined, actual: string[]): SectionResul
  * column padding, trailing blanks, and MAC addresses the kernel chose (see netkitMacs).
  */
 export function normaliseUser(text: string, macToNetkit: Map<string, string>): string[] {
-  const lines = text.replace(/\r\n/g, '\n').split('\n').map((line) => {
-    let out = line.replace(/[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}/g, (mac) => macToNetkit.get(mac.toLowerCase()) ?? mac.toLowerCase());
-    out = out.replace(/\s+/g, ' ').trim();
-    return out;
-  });
+  const lines = withNetkitMacs(text.replace(/\r\n/g, '\n'), macToNetkit)
+    .split('\n')
+    .map((line) => line.replace(/\s+/g, ' ').trim());
   while (lines.length && lines[lines.length - 1] === '') lines.pop();
   return lines;
+}
+
+/** Every MAC in lowercase, and those vnetlab chose replaced by the ones Netkit would have chosen. */
+export function withNetkitMacs(text: string, macToNetkit: Map<string, string>): string {
+  return text.replace(/\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b/g, (mac) => macToNetkit.get(mac.toLowerCase()) ?? mac.toLowerCase());
 }
 
 /**
@@ -244,15 +248,15 @@ export function lineDiff(expected: string[], actual: string[], context = 2): str
     if (i < n && j < m && expected[i] === actual[j]) {
       ops.push(`  ${expected[i++]}`);
       j++;
-    } else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push(`+ ${actual[j++]}`);
-    else ops.push(`- ${expected[i++]}`);
+    } else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push(`- ${expected[i++]}`);
+    else ops.push(`+ ${actual[j++]}`);
   }
   if (!ops.some((o) => !o.startsWith(' '))) return [];
   const keep = ops.map((o, k) => ops.slice(Math.max(0, k - context), k + context + 1).some((near) => !near.startsWith(' ')));
   const out: string[] = [];
   ops.forEach((o, k) => {
     if (keep[k]) out.push(o);
-    else if (keep[k - 1]) out.push('  …');
+    else if (k === 0 || keep[k - 1]) out.push('  …');
   });
   return out;
 }
