@@ -6,7 +6,7 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { SourceRef } from '../../shared/lab-model.ts';
 import { error, wholeFile } from './diag.ts';
 import { MAX_LAB_FILE_BYTES } from './limits.ts';
-import { validateChecksSchema } from './schema.ts';
+import { isValidCheck, validateChecksSchema } from './schema.ts';
 import { YamlSource, type YamlPath } from './yaml-source.ts';
 
 export const DEFAULT_CHECK_TIMEOUT_SEC = 10;
@@ -29,7 +29,8 @@ export function checksFromYaml(list: unknown, source: YamlSource, path: YamlPath
   if (!Array.isArray(list)) return [];
   const checks: Check[] = [];
   list.forEach((raw, i) => {
-    if (!isRecord(raw) || typeof raw.id !== 'string' || !KINDS.includes(raw.kind as CheckKind)) return;
+    // The schema pass has reported what is wrong with a broken entry; the model only gets usable checks.
+    if (!isRecord(raw) || !KINDS.includes(raw.kind as CheckKind) || !isValidCheck(raw)) return;
     const check: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(raw)) check[RENAMED[key] ?? key] = value;
     check.points = typeof raw.points === 'number' ? raw.points : DEFAULT_CHECK_POINTS;

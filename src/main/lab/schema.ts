@@ -10,14 +10,14 @@ import type { YamlSource } from './yaml-source.ts';
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
 
-let validators: { lab: ValidateFunction; checks: ValidateFunction } | undefined;
+let validators: { lab: ValidateFunction; checks: ValidateFunction; check: ValidateFunction } | undefined;
 
 function compiled() {
   if (!validators) {
     const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
     const load = (name: string) => JSON.parse(readFileSync(`${SCHEMA_DIR}${name}`, 'utf8'));
     ajv.addSchema(load('checks.schema.json'));
-    validators = { lab: ajv.compile(load('lab.schema.json')), checks: ajv.getSchema('checks.schema.json')! };
+    validators = { lab: ajv.compile(load('lab.schema.json')), checks: ajv.getSchema('checks.schema.json')!, check: ajv.getSchema('checks.schema.json#/definitions/check')! };
   }
   return validators;
 }
@@ -30,6 +30,11 @@ export function validateLabSchema(source: YamlSource): Diagnostic[] {
 export function validateChecksSchema(source: YamlSource): Diagnostic[] {
   const validate = compiled().checks;
   return validate(source.data) ? [] : schemaDiagnostics(validate.errors ?? [], source);
+}
+
+/** True when one check entry matches its kind's schema; entries that do not are reported and left out of the model. */
+export function isValidCheck(raw: unknown): boolean {
+  return compiled().check(raw) === true;
 }
 
 function schemaDiagnostics(errors: ErrorObject[], source: YamlSource): Diagnostic[] {
