@@ -198,6 +198,13 @@ describe('compile', () => {
     expect(plan.switches[0]!.ctlDir).toMatch(/\/sw\/d-[0-9a-f]{10}$/);
     for (const arg of guest.argv) expect(arg).not.toMatch(/\s/);
   });
+
+  it('never lets one domain take the name of another domain\'s management socket', () => {
+    const plan = compile(lab({ machines: [machine('pc1', ['lan', 'lan.mgmt'])] }), FIXED_OPTIONS);
+    const paths = plan.switches.flatMap((s) => [s.ctlDir, s.mgmtSocket]);
+    expect(new Set(paths).size).toBe(paths.length);
+    expect(plan.switches.find((s) => s.domain === 'lan.mgmt')!.ctlDir).toMatch(/\/sw\/d-[0-9a-f]{10}$/);
+  });
 });
 
 describe('lab-fs entries', () => {

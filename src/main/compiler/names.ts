@@ -30,9 +30,15 @@ export function deriveMac(labName: string, machine: string, index: number): stri
  * A lab name as a single path component that is safe in argv, on the UML command line (no spaces,
  * no commas, no `=`) and in a file name; names that are not get a stable hashed stand-in.
  */
-export function pathComponent(name: string, prefix: string): string {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) ? name : `${prefix}-${sha256Hex(name).slice(0, 10)}`;
+export function pathComponent(name: string, prefix: string, allowed = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/): string {
+  return allowed.test(name) ? name : `${prefix}-${sha256Hex(name).slice(0, 10)}`;
 }
+
+/**
+ * Switch files sit side by side as `<domain>`, `<domain>.mgmt` (and the runtime's `<domain>.log`…),
+ * so a domain's own name may not hold a dot: `lan.mgmt` would clash with the management socket of `lan`.
+ */
+const DOMAIN_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Bytes, not characters: sun_path counts bytes. */
 export function byteLength(path: string): number {
@@ -69,7 +75,7 @@ export function switchComponent(switchDir: string, domain: string): string {
   const fits = (component: string) =>
     byteLength(`${switchDir}/${component}${VDE_PORT_SOCKET_SUFFIX}`) <= MAX_SOCKET_PATH &&
     byteLength(`${switchDir}/${component}.mgmt`) <= MAX_SOCKET_PATH;
-  const named = pathComponent(domain, 'd');
+  const named = pathComponent(domain, 'd', DOMAIN_COMPONENT);
   if (fits(named)) return named;
   const hashed = `d-${sha256Hex(domain).slice(0, 8)}`;
   if (fits(hashed)) return hashed;
