@@ -28,96 +28,22 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
   checkOptions(options);
   const runDir = trimSlash(options.runDir);
   const stateDir = trimSlash(options.stateDir);
-  const imageDir = trimSlash(options.imageDir);
-  const switchDir = `${runDir}/sw`;
-  const umlDir = `${runDir}/uml`;
-  const labFsImage = `${runDir}/labfs.ext4`;
-
+  const layout: HostLayout = {
+    runDir,
+    stateDir,
+    imageDir: trimSlash(options.imageDir),
+    switchDir: `${runDir}/sw`,
+    umlDir: `${runDir}/uml`,
+    labFsImage: `${runDir}/labfs.ext4`,
+  };
   const machines = [...model.machines].sort((a, b) => compareNames(a.name, b.name));
-  const domains = collectDomains(model, machines);
-  const bridgedDomain = domains.bridgedDomain;
-
+  const { domains, bridgedDomain } = collectDomains(model, machines);
+  const wiring = wireMachines(model.meta.name, machines, bridgedDomain);
   const attached = new Map<string, number>();
-  const wiring = new Map<string, { name: string; index: number; domain: string; mac: string; addresses: string[] }[]>();
-  let bridgedHost = BRIDGED_FIRST_HOST;
-  for (const m of machines) {
-    const nics = [...m.interfaces]
-      .sort((a, b) => a.index - b.index)
-      .map((i) => ({
-        name: `eth${i.index}`,
-        index: i.index,
-        domain: i.domain,
-        mac: i.mac?.toLowerCase() ?? deriveMac(model.meta.name, m.name, i.index),
-        addresses: [...i.ipv4, ...i.ipv6],
-      }));
-    if (m.bridged && bridgedDomain) {
-      // Kathará attaches a bridged device to the host as one more NIC after the lab's own.
-      const index = nics.length > 0 ? nics[nics.length - 1]!.index + 1 : 0;
-      const address = bridgedHost <= BRIDGED_LAST_HOST ? [`10.0.2.${bridgedHost++}/24`] : [];
-      nics.push({ name: `eth${index}`, index, domain: bridgedDomain, mac: deriveMac(model.meta.name, m.name, index), addresses: address });
-    }
-    for (const nic of nics) attached.set(nic.domain, (attached.get(nic.domain) ?? 0) + 1);
-    wiring.set(m.name, nics);
-  }
-
-  const ctlDirs = new Map<string, string>();
-  const switches: SwitchPlan[] = domains.list.map((d) => {
-    const base = `${switchDir}/${switchComponent(switchDir, d.name)}`;
-    const ctlDir = base;
-    const mgmtSocket = `${base}.mgmt`;
-    ctlDirs.set(d.name, ctlDir);
-    const ports = Math.max(DEFAULT_SWITCH_PORTS, (attached.get(d.name) ?? 0) + SPARE_SWITCH_PORTS);
-    const argv = ['vde_switch', '-s', ctlDir, '-M', mgmtSocket, '-n', String(ports)];
-    if (d.kind === 'hub') argv.push('-x');
-    const plan: SwitchPlan = { domain: d.name, kind: d.kind, ctlDir, mgmtSocket, argv };
-    if (d.hostNat) plan.hostNat = { argv: ['slirpvde', '-s', ctlDir, '-H', HOST_NAT_GATEWAY, '-D'] };
-    return plan;
-  });
-
-  const guests: GuestPlan[] = machines.map((m) => {
-    const nics = wiring.get(m.name)!;
-    const fileName = pathComponent(m.name, 'm');
-    const umid = deriveUmid(options.labId, m.name, umlDir);
-    const dir = `${runDir}/guests/${fileName}`;
-    const imagePath = `${imageDir}/${pathComponent(m.image, 'image')}.ext4`;
-    const cow = `${stateDir}/disks/${fileName}.cow`;
-    const memoryMiB = Math.max(MIN_MEMORY_MIB, Math.round(m.memoryMiB));
-    const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: ctlDirs.get(n.domain)! }));
-    const argv = [
-      options.kernel,
-      `umid=${umid}`,
-      `uml_dir=${umlDir}`,
-      `mem=${memoryMiB}M`,
-      `ubd0=${cow},${imagePath}`,
-      `ubd1r=${labFsImage}`,
-      ...interfaces.map((i) => `${i.name}=vde,${i.ctlDir},${i.mac}`),
-      'con0=fd:0,fd:1',
-      'con=null',
-      'ssl0=fd:3,fd:4',
-      'ssl=null',
-      'root=/dev/ubda',
-      'rw',
-      'init=/sbin/vnetlab-init',
-      // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.
-      `vnl_name=${fileName}`,
-    ];
-    return {
-      name: m.name,
-      umid,
-      image: m.image,
-      imagePath,
-      cow,
-      memoryMiB,
-      argv,
-      dir,
-      execChannel: { toGuest: `${dir}/to-guest`, fromGuest: `${dir}/from-guest` },
-      mconsole: mconsolePath(umlDir, umid),
-      interfaces,
-      dependsOn: [...new Set(m.dependsOn)].sort(compareNames),
-      consoles: m.consoles,
-    };
-  });
-
+  for (const nics of wiring.values()) for (const nic of nics) attached.set(nic.domain, (attached.get(nic.domain) ?? 0) + 1);
+  const switches = domains.map((d) => switchPlan(d, layout.switchDir, attached.get(d.name) ?? 0));
+  const ctlDirs = new Map(switches.map((s) => [s.domain, s.ctlDir]));
+  const guests = machines.map((m) => guestPlan(m, wiring.get(m.name)!, ctlDirs, layout, options));
   const machineFiles: MachineFiles[] = machines.map((m) => ({
     machine: m,
     dirName: pathComponent(m.name, 'm'),
@@ -129,10 +55,107 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
     lab: { name: model.meta.name, id: options.labId, root: model.root, format: model.format },
     runDir,
     stateDir,
-    labFs: { image: labFsImage, entries: labFsEntries(model, machineFiles) },
+    labFs: { image: layout.labFsImage, entries: labFsEntries(model, machineFiles) },
     switches,
     guests,
     waves: bootWaves(new Map(machines.map((m) => [m.name, m.dependsOn]))),
+  };
+}
+
+/** Host folders of one lab, from the options. */
+interface HostLayout {
+  runDir: string;
+  stateDir: string;
+  imageDir: string;
+  switchDir: string;
+  umlDir: string;
+  labFsImage: string;
+}
+
+interface Nic {
+  name: string;
+  index: number;
+  domain: string;
+  mac: string;
+  addresses: string[];
+}
+
+/** Each machine's NICs in index order, with their MACs, plus the NIC of a Kathará `bridged` machine. */
+function wireMachines(labName: string, machines: Machine[], bridgedDomain: string | undefined): Map<string, Nic[]> {
+  const wiring = new Map<string, Nic[]>();
+  let bridgedHost = BRIDGED_FIRST_HOST;
+  for (const m of machines) {
+    const nics: Nic[] = [...m.interfaces]
+      .sort((a, b) => a.index - b.index)
+      .map((i) => ({
+        name: `eth${i.index}`,
+        index: i.index,
+        domain: i.domain,
+        mac: i.mac?.toLowerCase() ?? deriveMac(labName, m.name, i.index),
+        addresses: [...i.ipv4, ...i.ipv6],
+      }));
+    if (m.bridged && bridgedDomain) {
+      // Kathará attaches a bridged device to the host as one more NIC after the lab's own.
+      const index = nics.length > 0 ? nics[nics.length - 1]!.index + 1 : 0;
+      const address = bridgedHost <= BRIDGED_LAST_HOST ? [`10.0.2.${bridgedHost++}/24`] : [];
+      nics.push({ name: `eth${index}`, index, domain: bridgedDomain, mac: deriveMac(labName, m.name, index), addresses: address });
+    }
+    wiring.set(m.name, nics);
+  }
+  return wiring;
+}
+
+function switchPlan(domain: CollisionDomain, switchDir: string, attached: number): SwitchPlan {
+  const ctlDir = `${switchDir}/${switchComponent(switchDir, domain.name)}`;
+  const mgmtSocket = `${ctlDir}.mgmt`;
+  const ports = Math.max(DEFAULT_SWITCH_PORTS, attached + SPARE_SWITCH_PORTS);
+  const argv = ['vde_switch', '-s', ctlDir, '-M', mgmtSocket, '-n', String(ports)];
+  if (domain.kind === 'hub') argv.push('-x');
+  const plan: SwitchPlan = { domain: domain.name, kind: domain.kind, ctlDir, mgmtSocket, argv };
+  if (domain.hostNat) plan.hostNat = { argv: ['slirpvde', '-s', ctlDir, '-H', HOST_NAT_GATEWAY, '-D'] };
+  return plan;
+}
+
+function guestPlan(m: Machine, nics: Nic[], ctlDirs: Map<string, string>, layout: HostLayout, options: CompileOptions): GuestPlan {
+  const fileName = pathComponent(m.name, 'm');
+  const umid = deriveUmid(options.labId, m.name, layout.umlDir);
+  const dir = `${layout.runDir}/guests/${fileName}`;
+  const imagePath = `${layout.imageDir}/${pathComponent(m.image, 'image')}.ext4`;
+  const cow = `${layout.stateDir}/disks/${fileName}.cow`;
+  const memoryMiB = Math.max(MIN_MEMORY_MIB, Math.round(m.memoryMiB));
+  const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: ctlDirs.get(n.domain)! }));
+  const argv = [
+    options.kernel,
+    `umid=${umid}`,
+    `uml_dir=${layout.umlDir}`,
+    `mem=${memoryMiB}M`,
+    `ubd0=${cow},${imagePath}`,
+    `ubd1r=${layout.labFsImage}`,
+    ...interfaces.map((i) => `${i.name}=vde,${i.ctlDir},${i.mac}`),
+    'con0=fd:0,fd:1',
+    'con=null',
+    'ssl0=fd:3,fd:4',
+    'ssl=null',
+    'root=/dev/ubda',
+    'rw',
+    'init=/sbin/vnetlab-init',
+    // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.
+    `vnl_name=${fileName}`,
+  ];
+  return {
+    name: m.name,
+    umid,
+    image: m.image,
+    imagePath,
+    cow,
+    memoryMiB,
+    argv,
+    dir,
+    execChannel: { toGuest: `${dir}/to-guest`, fromGuest: `${dir}/from-guest` },
+    mconsole: mconsolePath(layout.umlDir, umid),
+    interfaces,
+    dependsOn: [...new Set(m.dependsOn)].sort(compareNames),
+    consoles: m.consoles,
   };
 }
 
@@ -141,7 +164,7 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
  * without declaring it (the reader reports that; the plan still wires it as a hub), and the host-NAT
  * domain for Kathará `bridged` machines.
  */
-function collectDomains(model: LabModel, machines: Machine[]): { list: CollisionDomain[]; bridgedDomain?: string } {
+function collectDomains(model: LabModel, machines: Machine[]): { domains: CollisionDomain[]; bridgedDomain?: string } {
   const byName = new Map<string, CollisionDomain>();
   for (const d of model.domains) byName.set(d.name, d);
   for (const m of machines) {
@@ -160,7 +183,7 @@ function collectDomains(model: LabModel, machines: Machine[]): { list: Collision
       byName.set(bridgedDomain, { name: bridgedDomain, kind: 'switch', hostNat: true, source: firstBridged.source });
     }
   }
-  return { list: [...byName.values()].sort((a, b) => compareNames(a.name, b.name)), bridgedDomain };
+  return { domains: [...byName.values()].sort((a, b) => compareNames(a.name, b.name)), bridgedDomain };
 }
 
 /**
