@@ -11,7 +11,6 @@ import { EnvironmentError } from '../errors.ts';
 import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, SwitchHandles } from './launcher.ts';
 import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
-import { hostGuestArgv } from './xstate-quirk.ts';
 
 /** The wrapper that gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest). */
 const GUEST_WRAPPER = 'exec "$@" 3<"$TO_GUEST" 4>"$FROM_GUEST"';
@@ -57,7 +56,8 @@ export class RealLauncher implements Launcher {
     const toStream = new Socket({ fd: toFd, readable: false, writable: true });
     const fromStream = new Socket({ fd: fromFd, readable: true, writable: false });
 
-    const argv = hostGuestArgv(plan.argv);
+    // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
+    const argv = plan.argv;
     const term = pty.spawn('/bin/sh', ['-c', GUEST_WRAPPER, 'vnetlab-guest', ...argv], {
       name: 'xterm-256color',
       cols: size.cols,

@@ -1,0 +1,166 @@
+// Runtime figures, each against a baseline measured in the same run:
+//  - start-to-all-ready of a lab of N tiny guests through `vnetlab start`'s path (prepare + supervisor
+//    + waves + readiness), vs N bare `linux.uml` boots to a shell prompt launched at once;
+//  - host memory per idle guest (PSS of each guest's process group);
+//  - console keystroke round trip through the supervisor (client → socket → pty → guest echo → back),
+//    vs the same round trip on a bare UML pty.
+// Run: npx tsx bench/runtime.ts [SIZES…]   (default sizes: 1 10; add 50 for the big lab, ~20-40 s)
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as pty from 'node-pty';
+import { hostPaths } from '../src/main/paths.ts';
+import { ensureSupervisor, type SupervisorClient } from '../src/main/runtime/client.ts';
+import { cleanAll } from '../src/main/runtime/clean.ts';
+import { prepareLab } from '../src/main/runtime/prepare.ts';
+import { findKernel } from '../src/main/images/kernel.ts';
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const SIZES = sizes.length ? sizes : [1, 10];
+const KEYSTROKES = 40;
+
+const base = mkdtempSync(join(tmpdir(), 'vbench-'));
+const imageDir = hostPaths(process.env).imageDir;
+process.env.HOME = join(base, 'home');
+process.env.VNETLAB_RUNTIME_DIR = join(base, 'r');
+process.env.VNETLAB_STATE_DIR = join(base, 'state');
+process.env.VNETLAB_IMAGE_DIR = imageDir;
+const kernel = findKernel().path;
+const tinyImage = join(imageDir, 'tiny.ext4');
+
+interface BareGuest {
+  term: pty.IPty;
+  output: () => string;
+  dir: string;
+}
+
+/** A bare UML boot of the tiny image straight into a shell on its console (no vnetlab init, no network). */
+function bootBare(dir: string, index: number): BareGuest {
+  mkdirSync(join(dir, 'uml'), { recursive: true });
+  const argv = [
+    kernel,
+    `umid=bare-${process.pid}-${index}`,
+    `uml_dir=${join(dir, 'uml')}`,
+    'mem=64M',
+    `ubd0=${join(dir, `bare-${index}.cow`)},${tinyImage}`,
+    'con0=fd:0,fd:1',
+    'con=null',
+    'root=/dev/ubda',
+    'rw',
+    'init=/bin/sh',
+  ];
+  const term = pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm', cols: 80, rows: 24, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  let out = '';
+  term.onData((d) => (out += d));
+  return { term, output: () => out, dir };
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function killBare(g: BareGuest): void {
+  try {
+    process.kill(-g.term.pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+async function bareBoots(n: number): Promise<number> {
+  const dir = join(base, `bare-${n}`);
+  const t0 = performance.now();
+  const guests = Array.from({ length: n }, (_, i) => bootBare(dir, i));
+  try {
+    await Promise.all(guests.map((g) => until(() => /# /.test(g.output()), 180_000)));
+    return performance.now() - t0;
+  } finally {
+    guests.forEach(killBare);
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function labYaml(n: number): string {
+  const machines = Array.from({ length: n }, (_, i) => `  h${i}:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.1.${Math.floor(i / 250)}.${(i % 250) + 1}/16}\n`).join('');
+  return `lab:\n  name: bench${n}\nmachines:\n${machines}domains:\n  lan: {kind: hub}\n`;
+}
+
+async function labStart(n: number): Promise<{ ms: number; supervisorMs: number; sup: SupervisorClient }> {
+  const lab = join(base, `lab-${n}`);
+  mkdirSync(lab, { recursive: true });
+  writeFileSync(join(lab, 'lab.yaml'), labYaml(n));
+  const t0 = performance.now();
+  const { plan } = await prepareLab(lab);
+  const t1 = performance.now();
+  const sup = await ensureSupervisor(plan);
+  const result = await sup.start([], { timeoutMs: 300_000 });
+  const ms = performance.now() - t0;
+  if (!result.ok) throw new Error(`lab of ${n} failed: ${result.failed.map((f) => f.machine).join(', ')}`);
+  return { ms, supervisorMs: performance.now() - t1, sup };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Median time from writing one character to seeing it echoed, over KEYSTROKES keys. */
+async function keystrokeRoundTrip(write: (s: string) => void, output: () => string): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < KEYSTROKES; i++) {
+    const key = String.fromCharCode(97 + (i % 26));
+    const before = output().length;
+    const t0 = performance.now();
+    write(key);
+    await until(() => output().slice(before).includes(key), 5_000);
+    times.push(performance.now() - t0);
+  }
+  write('\x15'); // Ctrl-U: clear the line we typed
+  return median(times);
+}
+
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function main(): Promise<void> {
+  console.log(`vnetlab runtime bench: kernel ${kernel}, image ${tinyImage}, sizes ${SIZES.join(', ')}`);
+  for (const n of SIZES) {
+    const bare = await bareBoots(n);
+    const { ms, supervisorMs, sup } = await labStart(n);
+    console.log(`start ${String(n).padStart(3)} guests: ${fmt(ms)} (supervisor part ${fmt(supervisorMs)})  bare boots ${fmt(bare)}  ratio ${(ms / bare).toFixed(2)} (target ≤ 1.3)`);
+    await new Promise((r) => setTimeout(r, 3000)); // let the guests settle to idle
+    const status = await sup.status();
+    const perGuest = status.machines.reduce((sum, m) => sum + (m.rssBytes ?? 0), 0) / status.machines.length;
+    console.log(`  memory per idle guest: ${(perGuest / 1024 / 1024).toFixed(1)} MB (PSS of the guest's host processes)`);
+    if (n === SIZES[0]) {
+      let viaSupervisor = '';
+      const consoleView = await sup.attachConsole('h0', { onData: (d) => (viaSupervisor += d) });
+      consoleView.write('\r');
+      await new Promise((r) => setTimeout(r, 500));
+      const rttSupervisor = await keystrokeRoundTrip((s) => consoleView.write(s), () => viaSupervisor);
+      consoleView.detach();
+      const bareGuest = bootBare(join(base, 'rtt'), 0);
+      await until(() => /# /.test(bareGuest.output()), 60_000);
+      const rttBare = await keystrokeRoundTrip((s) => bareGuest.term.write(s), bareGuest.output);
+      killBare(bareGuest);
+      console.log(`  console keystroke round trip: ${rttSupervisor.toFixed(1)} ms through the supervisor, ${rttBare.toFixed(1)} ms on a bare pty (target ≤ 30 ms)`);
+    }
+    await sup.shutdown('crash');
+    await sup.waitClosed();
+  }
+}
+
+main()
+  .catch((err) => {
+    console.error(`bench failed: ${err instanceof Error ? err.message : err}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanAll(hostPaths(process.env));
+    rmSync(base, { recursive: true, force: true });
+  });
