@@ -4,7 +4,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChecks } from '../../src/main/check/index.ts';
+import { gradeLab, runChecks } from '../../src/main/check/index.ts';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { REPO, runCli, testHost, xmlElements, type TestHost } from './helpers.ts';
 
@@ -28,6 +28,9 @@ describe('labs/static-routing', () => {
     expect(visible.results).toHaveLength(6);
     expect(visible.score).toBe(visible.maxScore);
     expect(visible.maxScore).toBe(8);
+    // Without --running, a lab that already runs is graded as it is and left running (the GUI's case).
+    const all = await gradeLab(LAB, { env: host.env });
+    expect(all.score).toBe(all.maxScore);
     const client = await connectSupervisor(LAB, host.env);
     expect(client).toBeDefined();
     const status = await client!.status();

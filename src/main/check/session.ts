@@ -64,15 +64,19 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
     return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close: async () => client.close() };
   }
 
-  const { model, plan } = await prepareLab(labPath, { env, ...(options.imageOverride ? { imageOverride: options.imageOverride } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-  const client = await ensureSupervisor(plan, env);
+  // A lab that already runs keeps its lab-fs image and plan: rebuilding them under running guests
+  // would change files they have mounted. Only a lab that is not running is prepared afresh.
+  const running = await connectSupervisor(labFolder(labPath), env);
+  const planOptions = { env, ...(options.imageOverride ? { imageOverride: options.imageOverride } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+  const { model, plan } = running ? await planLab(labPath, planOptions) : await prepareLab(labPath, planOptions);
+  const client = running ?? (await ensureSupervisor(plan, env));
   const before = await client.status();
   const alreadyUp = new Set(before.machines.filter((m) => m.state === 'ready' || m.state === 'booting').map((m) => m.name));
   const ours = plan.guests.map((g) => g.name).filter((name) => !alreadyUp.has(name));
   const close = async () => {
     try {
-      if (alreadyUp.size === 0) {
-        // Everything ran for this check: stop it all and let the supervisor exit.
+      if (!running) {
+        // The supervisor and everything it runs were started for this check: stop it all and let it exit.
         await client.shutdown('stop');
         client.close();
         if (!(await waitSupervisorGone(plan.runDir))) await cleanRunDir(plan.runDir, hostPaths(env));
@@ -82,12 +86,12 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
       }
     } catch (err) {
       client.close();
-      // The supervisor went away under us: end whatever it recorded, by pid and start time.
-      if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
+      // Our supervisor went away under us: end whatever it recorded, by pid and start time.
+      if (!running && existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
       if (!(err instanceof UserError)) throw err;
     }
     // A submission's copy is graded once: its disks and run dir are the grader's own, not a student's work in progress.
-    if (options.ephemeral && alreadyUp.size === 0) {
+    if (options.ephemeral && !running) {
       rmSync(labStateDir(hostPaths(env), plan.lab.id), { recursive: true, force: true });
       if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
     }
