@@ -1,11 +1,12 @@
 // `vnetlab convert`: a Netkit/Kathará folder → lab.yaml, and lab.yaml → a Netkit/Kathará folder,
 // losing nothing a lab uses (addresses and vnetlab-only data travel in files Kathará ignores).
 import { readdir, stat } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../../shared/diagnostics.ts';
 import { loadLab, relocateLab, saveLabYaml, writeNetkitLab } from '../../lab/index.ts';
 import type { Command } from '../command.ts';
 import { EXIT, UserError } from '../exit-codes.ts';
+import { displayPath, shownPath } from './validate.ts';
 
 const command: Command = {
   name: 'convert',
@@ -32,7 +33,8 @@ Examples:
     if (typeof args.flags.out !== 'string') throw new UserError('where to? give -o OUT (a lab.yaml file, or a folder for --to netkit)');
     const out = resolve(io.cwd, args.flags.out);
     const { model, diagnostics } = await loadLab(resolve(io.cwd, source));
-    for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+    const root = model?.root ?? resolve(io.cwd, source);
+    for (const d of diagnostics) io.stderr.write(`${formatDiagnostic({ ...d, file: displayPath(d, root, io.cwd) })}\n`);
     if (!model || hasErrors(diagnostics)) {
       io.stderr.write(`vnetlab convert: ${source} has errors; nothing written\n`);
       return EXIT.badInput;
@@ -41,15 +43,15 @@ Examples:
     if (to !== 'yaml' && to !== 'netkit') throw new UserError(`--to must be yaml or netkit, not '${to}'`);
     const force = args.flags.force === true;
     if (to === 'yaml') {
-      if (!force && (await exists(out))) throw new UserError(`${relative(io.cwd, out)} already exists`, EXIT.badInput, 'use --force to overwrite it');
+      if (!force && (await exists(out))) throw new UserError(`${shownPath(out, io.cwd)} already exists`, EXIT.badInput, 'use --force to overwrite it');
       const moved = await relocateLab(model, dirname(out));
       await saveLabYaml(out, moved);
     } else {
-      if (!force && (await nonEmptyFolder(out))) throw new UserError(`${relative(io.cwd, out)} already exists and is not empty`, EXIT.badInput, 'use --force to write into it');
-      if (await exists(out) && !(await stat(out)).isDirectory()) throw new UserError(`${relative(io.cwd, out)} is a file; --to netkit writes a folder`);
+      if (!force && (await nonEmptyFolder(out))) throw new UserError(`${shownPath(out, io.cwd)} already exists and is not empty`, EXIT.badInput, 'use --force to write into it');
+      if (await exists(out) && !(await stat(out)).isDirectory()) throw new UserError(`${shownPath(out, io.cwd)} is a file; --to netkit writes a folder`);
       await writeNetkitLab(model, out);
     }
-    io.stdout.write(`wrote ${relative(io.cwd, out) || out} (${to === 'yaml' ? 'lab.yaml' : 'Netkit/Kathará folder'}: ${model.machines.length} machines)\n`);
+    io.stdout.write(`wrote ${shownPath(out, io.cwd)} (${to === 'yaml' ? 'lab.yaml' : 'Netkit/Kathará folder'}: ${model.machines.length} machines)\n`);
     return EXIT.ok;
   },
 };

@@ -44,8 +44,7 @@ Examples:
     for (const d of shown) io.stdout.write(`${formatDiagnostic({ ...d, file: displayPath(d, root, io.cwd) })}\n`);
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
-    const rel = relative(io.cwd, root);
-    const name = rel.startsWith('..') ? root : rel || '.';
+    const name = root === io.cwd ? '.' : shownPath(root, io.cwd);
     if (valid) io.stdout.write(`${name}: ok (${model!.machines.length} machines, ${model!.domains.length} collision domains, ${model!.checks.length} checks${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''})\n`);
     else io.stdout.write(`${name}: ${errors} error${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}\n`);
     return valid ? EXIT.ok : EXIT.badInput;
@@ -53,8 +52,12 @@ Examples:
 };
 
 /** Diagnostics name files relative to the lab folder; the terminal wants them relative to where the user is. */
-function displayPath(d: Diagnostic, root: string, cwd: string): string {
-  const absolute = isAbsolute(d.file) ? d.file : join(root, d.file);
+export function displayPath(d: Pick<Diagnostic, 'file'>, root: string, cwd: string): string {
+  return shownPath(isAbsolute(d.file) ? d.file : join(root, d.file), cwd);
+}
+
+/** A path as the user can paste it: relative when below the current folder, absolute otherwise. */
+export function shownPath(absolute: string, cwd: string): string {
   const rel = relative(cwd, absolute);
   return rel && !rel.startsWith('..') ? rel : absolute;
 }
