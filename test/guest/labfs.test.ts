@@ -1,12 +1,13 @@
 // The lab-fs image for real: compile a lab folder made on disk, build its image with mkfs.ext4, and
 // read it back with debugfs (e2fsprogs), as the guest would see it. Also the symlink-escape refusal.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/main/compiler/index.ts';
 import { buildLabFs } from '../../src/main/guest/labfs.ts';
+import { loadLab } from '../../src/main/lab/index.ts';
 import { UserError } from '../../src/main/errors.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
 import type { Plan } from '../../src/shared/plan.ts';
@@ -110,6 +111,26 @@ describe('buildLabFs', () => {
       expect(existsSync(escaping.labFs.image)).toBe(false);
     } finally {
       rmSync(join(labRoot, 'innocent.conf'));
+    }
+  });
+});
+
+// The corpus is data kept beside the repo (shared/corpus), not in it: a clone without it cannot run this.
+const corpusLab = resolve(__dirname, '../../../shared/corpus/kathara-labs/rip-frr');
+describe.skipIf(!existsSync(corpusLab))('buildLabFs on a real Kathará lab', () => {
+  it('carries the machine folders byte for byte, and the lab folder under /lab', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-corpus-'));
+    try {
+      const { model } = await loadLab(corpusLab);
+      const plan = compile(model!, { ...FIXED_OPTIONS, runDir: join(work, 'run') });
+      await buildLabFs(plan.labFs, { labRoot: corpusLab });
+      const frrConf = readFileSync(join(corpusLab, 'r1/etc/frr/frr.conf'), 'utf8');
+      expect(debugfs(plan.labFs.image, 'cat /machines/r1/root/etc/frr/frr.conf')).toBe(frrConf);
+      expect(debugfs(plan.labFs.image, 'cat /lab/r1/etc/frr/frr.conf')).toBe(frrConf);
+      expect(Object.keys(listing(plan.labFs.image, '/machines')).sort()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+      expect(debugfs(plan.labFs.image, 'cat /machines/r3/startup')).toContain(readFileSync(join(corpusLab, 'r3.startup'), 'utf8').replace(/\r\n/g, '\n').trimEnd());
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });
