@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
 import { MAX_SOCKET_PATH, VDE_PORT_SOCKET_SUFFIX } from '../../src/main/compiler/names.ts';
-import { EnvironmentError, UserError } from '../../src/main/errors.ts';
+import { EnvironmentError } from '../../src/main/errors.ts';
 import type { LabFsEntry, Plan } from '../../src/shared/plan.ts';
 import { labIdFor } from '../../src/main/paths.ts';
 import { FIXED_OPTIONS, at, domain, lab, machine } from './model.ts';
@@ -185,7 +185,7 @@ describe('compile', () => {
   });
 
   it('refuses host folders the kernel command line cannot carry', () => {
-    expect(() => compile(twoHosts(), { ...FIXED_OPTIONS, stateDir: '/home/my user/state' })).toThrow(UserError);
+    expect(() => compile(twoHosts(), { ...FIXED_OPTIONS, stateDir: '/home/my user/state' })).toThrow(EnvironmentError);
     expect(() => compile(twoHosts(), { ...FIXED_OPTIONS, imageDir: 'relative/images' })).toThrow(/absolute path/);
   });
 

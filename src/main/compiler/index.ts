@@ -5,7 +5,7 @@
 import type { CollisionDomain, LabModel, Machine } from '../../shared/lab-model.ts';
 import { MIN_MEMORY_MIB } from '../../shared/lab-model.ts';
 import type { CompileOptions, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
-import { UserError } from '../errors.ts';
+import { EnvironmentError } from '../errors.ts';
 import { labFsEntries, type MachineFiles, type ResolvedInterface } from './labfs-entries.ts';
 import { deriveMac, deriveUmid, mconsolePath, pathComponent, switchComponent } from './names.ts';
 import { bootWaves, compareNames } from './waves.ts';
@@ -187,7 +187,7 @@ function collectDomains(model: LabModel, machines: Machine[]): { domains: Collis
 }
 
 /**
- * The host folders end up on the UML command line, where a space splits an argument and a comma
+ * Host folders (from the environment, not the lab) end up on the UML command line, where a space splits an argument and a comma
  * splits `ubd0=<cow>,<image>` and `ethN=vde,<dir>,<mac>`: refuse them with a clear message.
  */
 function checkOptions(options: CompileOptions): void {
@@ -198,9 +198,9 @@ function checkOptions(options: CompileOptions): void {
     ['kernel', options.kernel, 'VNETLAB_KERNEL'],
   ];
   for (const [what, path, variable] of folders) {
-    if (!path.startsWith('/')) throw new UserError(`the ${what} must be an absolute path, got '${path}'`, undefined, `set ${variable} to an absolute path`);
+    if (!path.startsWith('/')) throw new EnvironmentError(`the ${what} must be an absolute path, got '${path}'`, `set ${variable} to an absolute path`);
     if (/[\s,]/.test(path)) {
-      throw new UserError(`the ${what} '${path}' contains a space or a comma, which the UML kernel command line cannot carry`, undefined, `set ${variable} to a path without spaces or commas`);
+      throw new EnvironmentError(`the ${what} '${path}' contains a space or a comma, which the UML kernel command line cannot carry`, `set ${variable} to a path without spaces or commas`);
     }
   }
 }
