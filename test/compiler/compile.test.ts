@@ -2,8 +2,10 @@
 // socket-path limits and the lab-fs entries. Pure, so no guest is booted here (test/guest boots them).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
 import { MAX_SOCKET_PATH, VDE_PORT_SOCKET_SUFFIX } from '../../src/main/compiler/names.ts';
 import { EnvironmentError } from '../../src/main/errors.ts';
@@ -290,9 +292,19 @@ describe('lab-fs entries', () => {
 });
 
 describe('startup driver, run by real shells', () => {
-  // The driver is POSIX sh: the debian image runs it with dash, the tiny image with busybox ash.
-  // Only the test's own echo/exit lines run here.
-  const shells = [['dash'], ['busybox', 'sh']].filter(([bin]) => existsSync(`/usr/bin/${bin}`) || existsSync(`/bin/${bin}`));
+  // The driver is POSIX sh: the debian image runs it with dash (and the parts with bash), the tiny
+  // image with busybox ash and no bash at all. Only the test's own echo/exit lines run here.
+  let busyboxOnly: string;
+  beforeAll(() => {
+    busyboxOnly = mkdtempSync(join(tmpdir(), 'vnetlab-busybox-'));
+    for (const applet of ['sh', 'cat', 'echo', 'true']) symlinkSync('/usr/bin/busybox', join(busyboxOnly, applet));
+  });
+  afterAll(() => rmSync(busyboxOnly, { recursive: true, force: true }));
+
+  const shells = [
+    { name: 'dash, parts in bash (debian image)', argv: ['/usr/bin/dash'], path: () => process.env.PATH! },
+    { name: 'busybox sh without bash (tiny image)', argv: ['/usr/bin/busybox', 'sh'], path: () => busyboxOnly },
+  ].filter((shell) => existsSync(shell.argv[0]!));
 
   function startupOf(shared: string, own: string): string {
     const model = lab({
@@ -302,19 +314,19 @@ describe('startup driver, run by real shells', () => {
     return content(compile(model, FIXED_OPTIONS), '/machines/pc1/startup');
   }
 
-  function run(shell: string[], script: string): { stdout: string; status: number } {
-    const r = spawnSync(shell[0]!, [...shell.slice(1), '-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  function run(shell: (typeof shells)[number], script: string): { stdout: string; status: number } {
+    const r = spawnSync(shell.argv[0]!, [...shell.argv.slice(1), '-c', script], { encoding: 'utf8', env: { PATH: shell.path() } });
     return { stdout: r.stdout, status: r.status ?? -1 };
   }
 
-  it.each(shells)('runs every part in its own shell under %s, even after an exit or a syntax error', (...shell) => {
+  it.each(shells)('runs every part in its own shell, even after an exit or a syntax error: $name', (shell) => {
     const result = run(shell, startupOf('echo shared $0\r\nexit 0\r\necho never', 'echo "own $0"\nVNETLAB_END_OF_PART\nif then fi\n'));
     // The own part holds a line equal to the default here-document end: the driver picks another.
     expect(result.stdout).toBe('shared shared.startup\nown pc1.startup\n');
     expect(result.status).not.toBe(0);
   });
 
-  it.each(shells)('exits 0 when every part succeeds, with the last failure otherwise (%s)', (...shell) => {
+  it.each(shells)('exits 0 when every part succeeds, with the last failure otherwise: $name', (shell) => {
     expect(run(shell, startupOf('true', 'echo ok')).status).toBe(0);
     expect(run(shell, startupOf('exit 3', 'true')).status).toBe(3);
   });
