@@ -56,6 +56,7 @@ describe('vnetlab compile', () => {
   it('summarises switches, guests with their interfaces, and waves', async () => {
     const result = await vnetlab(['compile'], env, join(repo, 'labs/two-hosts'));
     expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^kernel .*no-kernel-here \(not found: `vnetlab start` needs it/m);
     expect(result.stdout).toMatch(/^switches \(1\):\n {2}lan {2}switch/m);
     expect(result.stdout).toMatch(/^ {2}pc1 {2}tiny, 64 MiB {2}eth0→lan 02(:[0-9a-f]{2}){5}$/m);
     expect(result.stdout).toMatch(/^boot waves:\n {2}1\. pc1 pc2$/m);

@@ -1,5 +1,6 @@
 // `vnetlab compile [LAB] [--json]`: the plan a lab compiles to on this host, without starting anything.
 // --json prints exactly the object the runtime consumes (and the snapshots hold); otherwise a summary.
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../../shared/diagnostics.ts';
 import type { CompileOptions, Plan } from '../../../shared/plan.ts';
@@ -47,7 +48,7 @@ Examples:
       labId,
     };
     const plan = compile(model, options);
-    io.stdout.write(args.flags.json ? formatPlanJson(plan) : summary(plan));
+    io.stdout.write(args.flags.json ? formatPlanJson(plan) : summary(plan, options.kernel));
     return EXIT.ok;
   },
 };
@@ -61,10 +62,12 @@ function displayPath(file: string, root: string, cwd: string): string {
   return rel && !rel.startsWith('..') ? rel : absolute;
 }
 
-function summary(plan: Plan): string {
+function summary(plan: Plan, kernel: string): string {
   const out: string[] = [];
   out.push(`lab ${plan.lab.name} (${plan.lab.format}) at ${plan.lab.root}`);
-  out.push(`run dir ${plan.runDir}`, `state dir ${plan.stateDir}`, '');
+  // Only a note: the plan is the same whether or not the kernel is installed yet.
+  const kernelNote = existsSync(kernel) ? '' : ' (not found: `vnetlab start` needs it; install user-mode-linux or set VNETLAB_KERNEL)';
+  out.push(`kernel ${kernel}${kernelNote}`, `run dir ${plan.runDir}`, `state dir ${plan.stateDir}`, '');
   out.push(`switches (${plan.switches.length}):`);
   const domainWidth = Math.max(0, ...plan.switches.map((s) => s.domain.length));
   for (const s of plan.switches) {
