@@ -1,6 +1,6 @@
-// Real UML: five submissions of a Netkit-style static routing lab graded in one batch through
-// `vnetlab check --submissions`, two at a time. One submission is broken (a symlink); it scores 0
-// with its reason and the batch goes on. The CSV and JUnit files are parsed back.
+// Real UML: six submissions of a Netkit-style static routing lab graded in one batch through
+// `vnetlab check --submissions`, two at a time. Two are broken (a symlink; a lab.conf with a typo):
+// they score 0 with their reason and the batch goes on. The CSV and JUnit files are parsed back.
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,9 @@ beforeAll(() => {
   writeFileSync(join(dave, 'pc1', 'etc', 'motd'), 'dave was here\n');
   const eve = writeSubmission("Eve O'Brien", SOLUTION);
   symlinkSync('/etc/passwd', join(eve, 'notes.txt'));
+  // Its own lab.conf, with a typo: the copy cannot even be read.
+  const frank = writeSubmission('frank', SOLUTION);
+  writeFileSync(join(frank, 'lab.conf'), readFileSync(join(lab, 'lab.conf'), 'utf8') + 'pc1[mem]=lots\n');
   mkdirSync(join(host.root, 'tmp'));
 });
 
@@ -78,19 +81,19 @@ afterAll(async () => {
 describe('batch grading', () => {
   it('finds one folder per student in a parent folder, and a single submission as itself', () => {
     const all = findSubmissions([join(host.root, 'submissions')], host.root, ['pc1', 'pc2', 'r1', 'r2']);
-    expect(all.map((s) => s.student)).toEqual(['Eve_O_Brien', 'alice', 'bob', 'carol', 'dave']);
+    expect(all.map((s) => s.student)).toEqual(['Eve_O_Brien', 'alice', 'bob', 'carol', 'dave', 'frank']);
     // dave's folder holds `pc1/`, a machine folder: it is a submission, not a folder of them.
     expect(findSubmissions([join(host.root, 'submissions', 'dave')], host.root, ['pc1']).map((s) => s.student)).toEqual(['dave']);
     expect(findSubmissions([join(host.root, 'submissions', '?a*')], host.root, []).map((s) => s.student)).toEqual(['carol', 'dave']);
   });
 
-  it('grades five submissions, one broken, and writes reports and a CSV that parse back', async () => {
+  it('grades six submissions, two broken, and writes reports and a CSV that parse back', async () => {
     const out = join(host.root, 'grades');
     const env = { ...host.env, TMPDIR: join(host.root, 'tmp') };
     const run = await runCli(['check', lab, '--checks', join(host.root, 'checks.yaml'), '--submissions', join(host.root, 'submissions'), '--out', out, '--jobs', '2', '--image', 'tiny'], env);
     expect(run.stderr).not.toMatch(/internal error/);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/\[5\/5 done\]/);
+    expect(run.stderr).toMatch(/\[6\/6 done\]/);
 
     const rows = parseCsv(readFileSync(join(out, 'summary.csv'), 'utf8'));
     expect(rows[0]).toEqual(['student', 'score', 'max', 'failed', 'error']);
@@ -106,6 +109,12 @@ describe('batch grading', () => {
         failed: 'pc1-reaches-pc2 pc2-reaches-pc1 pc1-default-route pc2-default-route r1-route-to-lan2 r2-route-to-lan1',
         error: 'the submission contains a symbolic link (notes.txt); submissions may hold only plain files and folders',
       },
+      frank: {
+        score: '0',
+        max: '8',
+        failed: 'pc1-reaches-pc2 pc2-reaches-pc1 pc1-default-route pc2-default-route r1-route-to-lan2 r2-route-to-lan1',
+        error: "the lab has 1 error:\nlab.conf:12:5: error: pc1[mem]: 'lots' is not an amount of memory\n  hint: write it in MiB, e.g. 128 or 128m",
+      },
     });
 
     const bobXml = readFileSync(join(out, 'bob.junit.xml'), 'utf8');
@@ -114,7 +123,7 @@ describe('batch grading', () => {
     const carol = JSON.parse(readFileSync(join(out, 'carol.json'), 'utf8')) as CheckReport;
     expect(carol.results.find((r) => r.id === 'pc2-default-route')!.reason).toBe('pc2 routes default as default via 10.0.2.99 dev eth0, expected default via 10.0.2.1');
     expect(readFileSync(join(out, 'Eve_O_Brien.txt'), 'utf8')).toMatch(/^Not graded: the submission contains a symbolic link/m);
-    expect(readdirSync(out).sort()).toHaveLength(5 * 3 + 1);
+    expect(readdirSync(out).sort()).toHaveLength(6 * 3 + 1);
 
     // Every copy was stopped and removed: no run dir, no guest disks, no temp folder left.
     expect(readdirSync(hostPaths(host.env).runtimeRoot)).toEqual([]);
