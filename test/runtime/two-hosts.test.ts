@@ -99,7 +99,7 @@ describe('two hosts on a switch (real UML)', () => {
     expect((await t.cli(['exec', '-l', copy, 'pc1', '--', 'ping -c 1 -W 2 10.0.0.2'])).code).not.toBe(0);
     expect((await t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 10.0.0.2'])).code).toBe(0);
     expect((await t.cli(['stop', copy])).code).toBe(0);
-    expect(processesMentioning(copyRunDir)).toEqual([]);
+    expect(await eventually(() => processesMentioning(copyRunDir), (p) => p.length === 0, 5_000)).toEqual([]);
   });
 
   it('stop leaves no guest, switch, supervisor or socket of the lab behind', async () => {

@@ -62,10 +62,15 @@ export async function planLab(labPath: string, options: PrepareOptions = {}): Pr
 
 /** planLab, then the host side: run dir, lab-fs image, images. Ready for ensureSupervisor(plan). */
 export async function prepareLab(labPath: string, options: PrepareOptions = {}): Promise<PreparedLab> {
+  const prepared = await planLab(labPath, options);
+  await prepareHost(prepared.plan, options);
+  return prepared;
+}
+
+/** The host side of a plan: run and state dirs, images (built when missing or stale), the lab-fs image. */
+export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
   const progress = options.onProgress ?? (() => {});
-  const prepared = await planLab(labPath, options);
-  const { plan } = prepared;
   mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
   mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
   if (options.buildImages !== false) {
@@ -76,5 +81,4 @@ export async function prepareLab(labPath: string, options: PrepareOptions = {}):
   }
   progress('building the lab-fs image');
   await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
-  return prepared;
 }

@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   }
   writeRecord(runDir, { kind: 'supervisor', name: 'supervisor', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [runFiles.socket(runDir)] });
 
-  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir });
+  // VNETLAB_MAX_PARALLEL_BOOTS overrides the default bound (2 × cores, limited by free memory).
+  const maxParallelBoots = Number(process.env.VNETLAB_MAX_PARALLEL_BOOTS) || undefined;
+  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots });
   sup.on('event', (e) => log(JSON.stringify(e)));
 
   let exiting = false;

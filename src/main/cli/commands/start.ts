@@ -3,9 +3,8 @@
 // guest is ready. The guests keep running after this command returns.
 import { formatDiagnostic } from '../../../shared/diagnostics.ts';
 import type { LabEvent, MachineState } from '../../../shared/runtime-api.ts';
-import { ensureSupervisor } from '../../runtime/client.ts';
 import { LAB_FLAG, parseSeconds, resolveLab } from '../../runtime/cli-support.ts';
-import { prepareLab } from '../../runtime/prepare.ts';
+import { launchLab } from '../../runtime/launch.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -36,22 +35,22 @@ Examples:
     const emit = (event: object) => io.stdout.write(`${JSON.stringify(event)}\n`);
     const view = json ? undefined : new ProgressView(io);
 
-    const { plan, diagnostics } = await prepareLab(labPath, {
+    const { plan, client: sup, result } = await launchLab(labPath, {
       env: io.env,
+      machines,
+      timeoutMs,
       imageOverride: typeof args.flags.image === 'string' ? args.flags.image : undefined,
       onProgress: (message) => (json ? emit({ type: 'progress', message }) : view!.note(message)),
+      onPlanned: (planned, diagnostics) => {
+        for (const d of diagnostics) {
+          if (json) emit({ type: 'diagnostic', ...d });
+          else io.stderr.write(`${formatDiagnostic(d)}\n`);
+        }
+        view?.begin(machines.length ? machines : planned.guests.map((g) => g.name));
+      },
+      onEvent: (event) => (json ? emit(event) : view!.onEvent(event)),
     });
-    for (const d of diagnostics) {
-      if (json) emit({ type: 'diagnostic', ...d });
-      else io.stderr.write(`${formatDiagnostic(d)}\n`);
-    }
-
-    const sup = await ensureSupervisor(plan, io.env);
     try {
-      const selected = machines.length ? machines : plan.guests.map((g) => g.name);
-      view?.begin(selected);
-      sup.subscribe((event) => (json ? emit(event) : view!.onEvent(event)));
-      const result = await sup.start(machines, { timeoutMs });
       view?.end();
       if (!json) {
         for (const f of result.startupFailed) {
