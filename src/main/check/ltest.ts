@@ -33,6 +33,8 @@ export interface MachineLtest {
   user?: SectionResult;
   routes?: SectionResult;
   ports?: SectionResult;
+  /** The test script was still running when its time was up (its output so far is compared). */
+  timedOut?: boolean;
   passed: boolean;
 }
 
@@ -74,14 +76,14 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
   }
 
   const lab = await openLab(labPath, { ...options, useRunning: options.useRunning ?? false });
-  const outputs = new Map<string, { user?: string; dump: string }>();
+  const outputs = new Map<string, { user?: string; timedOut?: boolean; dump: string }>();
   try {
     // Every machine runs its script at the same time, as in Netkit: the scripts ping each other.
     await Promise.all(
       model.machines.map(async (machine) => {
         const script = scripts.get(machine.name);
         const user = script === undefined ? undefined : await lab.executor.exec(machine.name, SCRIPT_PRELUDE + script, { timeoutMs: options.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS });
-        outputs.set(machine.name, { ...(user ? { user: user.stdout } : {}), dump: '' });
+        outputs.set(machine.name, { ...(user ? { user: user.stdout, timedOut: user.timedOut } : {}), dump: '' });
       }),
     );
     await Promise.all(
@@ -112,7 +114,7 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
       report.written.push(relative(model.root, join(signatureDir, `${machine.name}.default`)));
       continue;
     }
-    const result: MachineLtest = { machine: machine.name, passed: true };
+    const result: MachineLtest = { machine: machine.name, passed: true, ...(output.timedOut ? { timedOut: true } : {}) };
     const userFile = join(signatureDir, `${machine.name}.user`);
     if (output.user !== undefined) {
       const expected = existsSync(userFile) ? normaliseUser(readFileSync(userFile, 'utf8'), macToNetkit) : undefined;
@@ -265,7 +267,7 @@ export function formatLtestReport(report: LtestReport): string {
   if (report.written.length) return `Wrote ${report.written.length} signature file(s):\n${report.written.map((f) => `  ${f}`).join('\n')}\n`;
   const lines: string[] = [];
   for (const m of report.machines) {
-    lines.push(`${m.passed ? '✔' : '✘'} ${m.machine}`);
+    lines.push(`${m.passed ? '✔' : '✘'} ${m.machine}${m.timedOut ? ' (its test script did not finish in time; compared what it printed)' : ''}`);
     const parts: [string, SectionResult | undefined][] = [
       ['user test output', m.user],
       ['routing table', m.routes],
