@@ -61,6 +61,10 @@ describe('failing guests (real UML)', () => {
     expect(interrupted.code).not.toBe(0);
     expect(interrupted.stderr).toMatch(/supervisor went away/);
     expect(processesMentioning(runDir!).length).toBeGreaterThan(0); // guests and switch outlive it
+    // Starting again now would boot the same guests twice: refused, with the way out.
+    const again = await t.cli(['start', lab]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/supervisor of lab orphans is gone but \d+ of its processes still run[\s\S]*hint: end them first: vnetlab clean/);
 
     const clean = await t.cli(['clean', lab]);
     expect(clean.code).toBe(0);

@@ -19,6 +19,8 @@ import type { ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.t
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
+import { isAlive } from './clean.ts';
+import { readRecords } from './records.ts';
 import { findRunDir, runFiles } from './run-dir.ts';
 import type { StartResult } from './supervisor.ts';
 
@@ -221,6 +223,15 @@ export async function connectRunDir(runDir: string): Promise<SupervisorClient | 
 export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env): Promise<SupervisorClient> {
   const existing = await connectRunDir(plan.runDir);
   if (existing) return existing;
+  // A supervisor killed earlier may have left guests running: a new one would boot them a second time.
+  const leftovers = readRecords(plan.runDir).filter(isAlive);
+  if (leftovers.length) {
+    throw new UserError(
+      `the supervisor of lab ${plan.lab.name} is gone but ${leftovers.length} of its processes still run (${leftovers.map((r) => `${r.kind} ${r.name}`).join(', ')})`,
+      1,
+      `end them first: vnetlab clean ${plan.lab.root}`,
+    );
+  }
   mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
   writeAtomically(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
   const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
