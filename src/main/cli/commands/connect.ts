@@ -46,6 +46,7 @@ const command: Command = {
         attachment?.write(text);
       };
       const onResize = () => attachment?.resize(stdout.columns ?? 80, stdout.rows ?? 24);
+      io.stderr.write(`[connecting to ${machine}; press Ctrl-] to detach]\r\n`);
       sup
         .attachConsole(machine, {
           onData: (d) => stdout.write(d),
@@ -55,7 +56,6 @@ const command: Command = {
         })
         .then((a) => {
           attachment = a;
-          io.stderr.write(`[connected to ${machine}; press Ctrl-] to detach]\r\n`);
           if (tty) stdin.setRawMode(true);
           stdin.on('data', onInput);
           stdin.on('end', () => finish(EXIT.ok));
