@@ -106,7 +106,7 @@ const reach: Probe<'reach'> = {
     const tally = ping.transmitted !== undefined ? `${ping.received ?? 0} of ${ping.transmitted} pings answered` : excerpt(ping.error ?? result.stdout + result.stderr);
     if (c.expect === 'success') {
       if (replied) return { passed: true };
-      if (ping.error && /bad address|unknown host|not known|resolve/i.test(ping.error)) {
+      if (ping.error && /bad address|unknown host|not known|resol/i.test(ping.error)) {
         return { passed: false, reason: `${c.from} cannot resolve the name ${c.to} (${ping.error})` };
       }
       if (ping.error && /unreachable/i.test(ping.error)) return { passed: false, reason: `${c.from} has no route to ${target} (${ping.error})` };
