@@ -10,7 +10,7 @@ import type { ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } fro
 import { UserError } from '../errors.ts';
 import { ConsoleSession } from './console-session.ts';
 import type { ExecOptions, GuestHandle, Launcher, SwitchHandles } from './launcher.ts';
-import { processGroup, readRecords, removeRecord, writeRecord } from './records.ts';
+import { processGroup, removeRecord, writeRecord } from './records.ts';
 
 export interface SupervisorOptions {
   /** Where records are written (the lab's run dir); omitted by fast tests that start no real process. */
@@ -178,8 +178,11 @@ export class Supervisor extends EventEmitter {
     });
     const failure = new Promise<string>((resolve) => {
       void exited.then((exit) => resolve(`exited during boot (${describeExit(exit)})`));
-      handle.console.onData(() => {
-        if (!settled && /Kernel panic/.test(m.console.tail(20))) resolve('kernel panic');
+      let recent = ''; // the end of the previous chunk: the message may straddle two chunks
+      handle.console.onData((data) => {
+        if (settled) return;
+        if (/Kernel panic/.test(recent + data)) resolve('kernel panic');
+        recent = data.slice(-16);
       });
     });
     const ready = handle.agent.waitReady(timeoutMs).then(
@@ -393,11 +396,6 @@ export class Supervisor extends EventEmitter {
 
   private unrecord(kind: 'guest' | 'switch' | 'host-nat', name: string): void {
     if (this.options.recordsRunDir) removeRecord(this.options.recordsRunDir, kind, name);
-  }
-
-  /** Records left by this lab's processes (for diagnostics). */
-  records() {
-    return this.options.recordsRunDir ? readRecords(this.options.recordsRunDir) : [];
   }
 }
 
