@@ -1,0 +1,74 @@
+// On-disk process records: a recorded process is signalled only while its pid still has the recorded
+// start time (pid reuse), and then as a whole process group. Uses real `sleep` processes it starts.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isRecordedProcessAlive, processStartTime, readRecords, removeRecord, signalRecorded, writeRecord } from '../../src/main/runtime/records.ts';
+import { eventually } from './helpers.ts';
+
+const runDir = mkdtempSync(join(tmpdir(), 'vrec-'));
+const started: number[] = [];
+
+/** A process group of two sleeps, led by a shell (like a guest and its helpers). */
+function sleepGroup(): number {
+  const child = spawn('/bin/sh', ['-c', 'sleep 60 & exec sleep 60'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  started.push(child.pid!);
+  return child.pid!;
+}
+
+afterAll(() => {
+  for (const pgid of started) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already ended by the test
+    }
+  }
+  rmSync(runDir, { recursive: true, force: true });
+});
+
+describe('process records', () => {
+  it('round-trips through the records folder with the start time from /proc', () => {
+    const record = writeRecord(runDir, { kind: 'guest', name: 'pc1', pid: process.pid, pgid: process.pid, argv: ['x'], sockets: [] });
+    expect(record.startTime).toBe(processStartTime(process.pid));
+    expect(readRecords(runDir)).toEqual([record]);
+    expect(isRecordedProcessAlive(record)).toBe(true);
+    removeRecord(runDir, 'guest', 'pc1');
+    expect(readRecords(runDir)).toEqual([]);
+  });
+
+  it('never signals a pid whose start time differs (the pid was reused)', () => {
+    const pid = sleepGroup();
+    const stale = writeRecord(runDir, { kind: 'guest', name: 'old', pid, pgid: pid, argv: [], sockets: [], startTime: '1' });
+    expect(isRecordedProcessAlive(stale)).toBe(false);
+    expect(signalRecorded(stale, 'SIGKILL')).toBe(false);
+    expect(processStartTime(pid)).toBeDefined(); // still running
+  });
+
+  it('kills the whole group of a recorded process', async () => {
+    const pid = sleepGroup();
+    const record = writeRecord(runDir, { kind: 'switch', name: 'A', pid, pgid: pid, argv: [], sockets: [] });
+    await eventually(() => groupSize(pid), (n) => n === 2, 2_000);
+    expect(groupSize(pid)).toBe(2);
+    expect(signalRecorded(record, 'SIGKILL')).toBe(true);
+    expect(await eventually(() => groupSize(pid), (n) => n === 0, 3_000)).toBe(0);
+  });
+});
+
+function groupSize(pgid: number): number {
+  let n = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') n++;
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}
