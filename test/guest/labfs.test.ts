@@ -1,7 +1,7 @@
 // The lab-fs image for real: compile a lab folder made on disk, build its image with mkfs.ext4, and
 // read it back with debugfs (e2fsprogs), as the guest would see it. Also the symlink-escape refusal.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,3 +134,45 @@ describe.skipIf(!existsSync(corpusLab))('buildLabFs on a real Kathará lab', () 
     }
   });
 });
+
+// Students run vnetlab as themselves: the image must still hold root's files, as Netkit and Kathará
+// guests do. The build runs in a child process as `nobody` (the suite itself runs as root).
+const canDropToNobody = process.getuid?.() === 0;
+describe.skipIf(!canDropToNobody)('buildLabFs as an ordinary user', () => {
+  it('owns every file of the image by root', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-user-'));
+    try {
+      chmodSync(work, 0o777);
+      const labRoot = join(work, 'lab');
+      mkdirSync(join(labRoot, 'pc1', 'etc', 'frr'), { recursive: true });
+      writeFileSync(join(labRoot, 'pc1', 'etc', 'frr', 'frr.conf'), 'router rip\n');
+      const model = lab({ root: labRoot, machines: [machine('pc1', [], { files: [{ kind: 'dir', guestPath: '/', labPath: 'pc1', source: at(0, 'pc1') }] })] });
+      const plan = compile(model, { ...FIXED_OPTIONS, runDir: join(work, 'run') });
+      const planFile = join(work, 'labfs-plan.json');
+      writeFileSync(planFile, JSON.stringify({ labFs: plan.labFs, labRoot }));
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', BUILD_AS_CHILD, planFile], {
+        cwd: resolve(__dirname, '../..'),
+        uid: 65534,
+        gid: 65534,
+        env: { PATH: process.env.PATH, HOME: work, TMPDIR: work },
+        encoding: 'utf8',
+      });
+      expect(child.stderr).toBe('');
+      expect(child.status).toBe(0);
+      expect(statSync(plan.labFs.image).uid).toBe(65534); // built by nobody…
+      const owners = (dir: string) => debugfs(plan.labFs.image, `ls -l ${dir}`).split('\n').filter((l) => /^\s*\d+\s+\d+\s+\(/.test(l)).map((l) => l.trim().split(/\s+/).slice(3, 5).join(':'));
+      for (const dir of ['/', '/machines/pc1', '/machines/pc1/root/etc', '/machines/pc1/root/etc/frr', '/lab/pc1/etc/frr']) {
+        expect(new Set(owners(dir)), dir).toEqual(new Set(['0:0'])); // …owned by root inside
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+const BUILD_AS_CHILD = `
+import { readFileSync } from 'node:fs';
+const { buildLabFs } = await import('./src/main/guest/labfs.ts');
+const { labFs, labRoot } = JSON.parse(readFileSync(process.argv[1], 'utf8'));
+await buildLabFs(labFs, { labRoot });
+`;

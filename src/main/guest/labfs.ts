@@ -4,7 +4,7 @@
 // The compiler checked paths lexically; here, with the files at hand, symlinks are resolved and any
 // source that really lives outside the lab folder is refused.
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
@@ -38,6 +38,7 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
     for (const entry of sorted) await stager.place(entry);
     await rm(partial, { force: true });
     await mkfs(staging, partial, imageSizeKiB(stager.usedBytes));
+    await ownAllByRoot(staging, partial);
     await rename(partial, image);
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -142,6 +143,46 @@ async function exists(path: string): Promise<boolean> {
 
 function imageSizeKiB(usedBytes: number): number {
   return Math.ceil((usedBytes * HEADROOM_FACTOR + HEADROOM_BYTES) / 1024);
+}
+
+/**
+ * `mkfs.ext4 -d` gives each inode the owner of its staged file: the user who started the lab. In the
+ * guest every lab file must be root's, as in Netkit and Kathará (the init copies root/ with `cp -a`,
+ * so a uid 1000 would land on /etc itself). Without root to chown the staging folder, debugfs
+ * rewrites the owners in the image instead.
+ */
+async function ownAllByRoot(staging: string, image: string): Promise<void> {
+  const commands: string[] = [];
+  const visit = async (dir: string, inImage: string) => {
+    for (const item of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, item.name);
+      const inside = `${inImage}/${item.name}`;
+      const info = await lstat(path);
+      if (info.uid !== 0 || info.gid !== 0) {
+        if (/["\\\n]/.test(inside)) throw new UserError(`cannot place ${inside} in the lab image: its name holds a quote, backslash or newline`, undefined, 'rename the file in the lab folder');
+        commands.push(`sif "${inside}" uid 0`, `sif "${inside}" gid 0`);
+      }
+      if (item.isDirectory()) await visit(path, inside);
+    }
+  };
+  await visit(staging, '');
+  const root = await lstat(staging);
+  if (root.uid !== 0 || root.gid !== 0) commands.push('sif / uid 0', 'sif / gid 0');
+  if (commands.length === 0) return;
+  const script = `${image}.owners`;
+  try {
+    await writeFile(script, `${commands.join('\n')}\n`);
+    const { stderr } = await run('debugfs', ['-w', '-f', script, image], { maxBuffer: 64 * 1024 * 1024 });
+    // debugfs exits 0 even when a command fails; anything past its version banner is a failure.
+    const problems = stderr.split('\n').filter((line) => line.trim() !== '' && !/^debugfs \d/.test(line));
+    if (problems.length > 0) throw new EnvironmentError(`debugfs could not set owners in ${image}: ${problems.slice(0, 3).join('; ')}`);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new EnvironmentError('debugfs is not installed', 'install e2fsprogs (apt-get install e2fsprogs)');
+    throw err instanceof UserError ? err : new EnvironmentError(`debugfs could not set owners in ${image}: ${(e.stderr || e.message).trim()}`);
+  } finally {
+    await rm(script, { force: true });
+  }
 }
 
 async function mkfs(staging: string, image: string, sizeKiB: number): Promise<void> {
