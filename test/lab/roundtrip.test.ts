@@ -73,3 +73,35 @@ describe('round trip', () => {
     expect(readdirSync(join(dir, 'nk')).sort()).toEqual(['lab.conf', 'pc1.startup', 'pc2.startup', 'vnetlab.yaml']);
   });
 });
+
+describe('what lab.conf cannot hold', () => {
+  it('titles, Markdown descriptions, quotes, IPv6 addresses, hidden checks and host NAT come back from a Netkit folder', async () => {
+    const dir = tempLab({
+      'lab.yaml': [
+        'lab:',
+        '  title: "It\'s a \\"quoted\\" title"',
+        '  description: |',
+        '    # Heading',
+        '',
+        '    Second paragraph.',
+        'machines:',
+        '  pc1: {image: tiny, interfaces: [{domain: A, ipv4: 10.0.0.1/24, ipv6: "2001:db8::1/64"}, {domain: nat}], startup: "echo hi\\n"}',
+        '  pc2: {image: tiny, interfaces: [{domain: A, ipv4: [10.0.0.2/24, 10.0.0.3/24]}]}',
+        'domains:',
+        '  A: {kind: switch}',
+        '  nat: {host_nat: true}',
+        'checks:',
+        '  - {id: secret, kind: reach, from: pc1, to: 10.0.0.2, hidden: true, timeout: 30}',
+        '',
+      ].join('\n'),
+    });
+    const original = (await loadLab(dir)).model!;
+    const out = join(tempLab(), 'netkit');
+    await writeNetkitLab(original, out);
+    expect(readFileSync(join(out, 'lab.conf'), 'utf8')).toContain('LAB_DESCRIPTION="Heading"');
+    const back = await loadLab(out);
+    expect(errorsOf(back.diagnostics)).toEqual([]);
+    expect(comparable(back.model)).toEqual(comparable(original));
+    expect(back.model!.machines[0]!.startup!.text).toBe('echo hi\n');
+  });
+});

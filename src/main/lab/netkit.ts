@@ -113,7 +113,7 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
     checks: [],
     layout: {},
   };
-  assignDefined(model.meta, { description: conf.meta.LAB_DESCRIPTION, version: conf.meta.LAB_VERSION, email: conf.meta.LAB_EMAIL, web: conf.meta.LAB_WEB });
+  assignDefined(model.meta, { title: conf.meta.LAB_NAME, description: conf.meta.LAB_DESCRIPTION, version: conf.meta.LAB_VERSION, email: conf.meta.LAB_EMAIL, web: conf.meta.LAB_WEB });
   assignDefined(model, {
     sharedStartup: files.has('shared.startup') ? await readScript(root, 'shared.startup', diagnostics) : undefined,
     sharedShutdown: files.has('shared.shutdown') ? await readScript(root, 'shared.shutdown', diagnostics) : undefined,
@@ -155,7 +155,7 @@ function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
     if (m) {
       const key = m[2]!.toUpperCase();
       const value = unquote(m[3]!, at(line.indexOf('=') + 2), diagnostics);
-      if (!['LAB_DESCRIPTION', 'LAB_VERSION', 'LAB_AUTHOR', 'LAB_EMAIL', 'LAB_WEB'].includes(key)) {
+      if (!['LAB_NAME', 'LAB_DESCRIPTION', 'LAB_VERSION', 'LAB_AUTHOR', 'LAB_EMAIL', 'LAB_WEB'].includes(key)) {
         diagnostics.push(info('unknown-lab-option', `${m[2]} is not a lab.conf setting vnetlab knows; it is ignored`, at(m[1]!.length + 1)));
       } else conf.meta[key] = value;
       return;

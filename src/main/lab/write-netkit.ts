@@ -60,8 +60,8 @@ function usesKatharaOptions(m: Machine): boolean {
 function labConf(model: LabModel, kathara: boolean): string {
   const lines: string[] = [];
   const meta = model.meta;
-  const firstParagraph = (meta.title ?? meta.description ?? '').split(/\n\s*\n/)[0]!.replace(/\s+/g, ' ').trim();
-  if (meta.description !== undefined || meta.title !== undefined) lines.push(`LAB_DESCRIPTION=${quote(meta.description !== undefined && !meta.description.includes('\n') ? meta.description : firstParagraph)}`);
+  if (meta.title !== undefined) lines.push(`LAB_NAME=${quote(meta.title)}`);
+  if (meta.description !== undefined) lines.push(`LAB_DESCRIPTION=${quote(oneLine(meta.description))}`);
   if (meta.version !== undefined) lines.push(`LAB_VERSION=${quote(meta.version)}`);
   if (meta.authors.length) lines.push(`LAB_AUTHOR=${quote(meta.authors.join(', '))}`);
   if (meta.email !== undefined) lines.push(`LAB_EMAIL=${quote(meta.email)}`);
@@ -81,6 +81,17 @@ function labConf(model: LabModel, kathara: boolean): string {
     if (m.consoles !== 1) option('num_terms', String(m.consoles));
   }
   return `${lines.join('\n').replace(/^\n/, '')}\n`;
+}
+
+/** A Markdown description as one lab.conf line: its first paragraph, without heading marks (the whole text goes to vnetlab.yaml). */
+function oneLine(description: string): string {
+  const paragraphs = description.split(/\n\s*\n/).map((p) => p.replace(/^#+\s*/gm, '').replace(/\s+/g, ' ').trim()).filter(Boolean);
+  return paragraphs[0] ?? '';
+}
+
+/** True when a lab.conf line carries the text unchanged (one line, not both kinds of quotes). */
+function survivesLabConf(text: string): boolean {
+  return !/[\r\n]/.test(text) && !(text.includes('"') && text.includes("'"));
 }
 
 /** lab.conf values are quoted with " (or ' when the value contains "); newlines cannot be kept. */
@@ -121,13 +132,15 @@ async function copyIfDifferent(from: string, to: string): Promise<void> {
 }
 
 function sidecarText(model: LabModel, needsName: boolean): string | undefined {
-  const needsDescription = model.meta.title !== undefined || (model.meta.description?.includes('\n') ?? false);
+  const { title, description } = model.meta;
+  const needsTitle = title !== undefined && !survivesLabConf(title);
+  const needsDescription = description !== undefined && (oneLine(description) !== description || !survivesLabConf(description));
   const needsDomains = model.domains.some((d) => d.kind !== 'hub' || d.hostNat);
-  if (!needsName && !needsDescription && !needsDomains && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
+  if (!needsName && !needsTitle && !needsDescription && !needsDomains && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
   const side: LabModel = { ...model, machines: [], domains: needsDomains ? model.domains : [], sharedStartup: undefined, sharedShutdown: undefined, sharedFolder: undefined, testFolder: undefined };
   side.meta = { name: model.meta.name, authors: [] };
-  if (model.meta.title !== undefined) side.meta.title = model.meta.title;
-  if (needsDescription && model.meta.description !== undefined) side.meta.description = model.meta.description;
+  if (needsTitle) side.meta.title = title;
+  if (needsDescription) side.meta.description = description;
   const header = '# What lab.conf cannot say (layout, checks, collision domain kinds, the full description).\n# vnetlab reads it back; Netkit and Kathará ignore it.\n';
   return header + writeLabYaml(side).replace(/^machines: \{\}\n/m, '').replace(/^domains: \{\}\n/m, '');
 }
