@@ -187,16 +187,17 @@ function collectDomains(model: LabModel, machines: Machine[]): { domains: Collis
 }
 
 /**
- * Host folders (from the environment, not the lab) end up on the UML command line, where a space splits an argument and a comma
- * splits `ubd0=<cow>,<image>` and `ethN=vde,<dir>,<mac>`: refuse them with a clear message.
+ * Host folders (from the environment, not the lab) end up on the UML command line (the kernel itself
+ * is only argv[0]), where a space splits an argument and a comma splits `ubd0=<cow>,<image>` and
+ * `ethN=vde,<dir>,<mac>`: refuse them with a clear message.
  */
 function checkOptions(options: CompileOptions): void {
   const folders: [string, string, string][] = [
     ['run directory', options.runDir, 'VNETLAB_RUNTIME_DIR'],
     ['state directory', options.stateDir, 'VNETLAB_STATE_DIR'],
     ['image directory', options.imageDir, 'VNETLAB_IMAGE_DIR'],
-    ['kernel', options.kernel, 'VNETLAB_KERNEL'],
   ];
+  if (!options.kernel.startsWith('/')) throw new EnvironmentError(`the kernel must be an absolute path, got '${options.kernel}'`, 'set VNETLAB_KERNEL to an absolute path');
   for (const [what, path, variable] of folders) {
     if (!path.startsWith('/')) throw new EnvironmentError(`the ${what} must be an absolute path, got '${path}'`, `set ${variable} to an absolute path`);
     if (/[\s,]/.test(path)) {
