@@ -1,0 +1,188 @@
+// Building, checking and listing guest images in the image dir (hostPaths().imageDir):
+//   <name>.ext4  the root file system, made with `mkfs.ext4 -d` from a staging folder (no loop mount)
+//   <name>.json  what it was built from: manifest hash, kernel version, size, build time
+// An image is stale when its manifest/init/agent changed or it was built for another kernel; stale
+// images are rebuilt, never silently reused. A build writes temp files and renames them into place, so
+// a failed or interrupted build leaves the previous image (or nothing), never half of one.
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostPaths } from '../paths.ts';
+import { findKernel, requireTool, type KernelInfo } from './kernel.ts';
+import { availableImages, loadManifest, manifestHash, type ImageManifest } from './manifest.ts';
+import { installGuestFiles, run, type Progress } from './rootfs/common.ts';
+import { stageBusyboxRoot } from './rootfs/tiny.ts';
+import { stageDebianRoot } from './rootfs/debian.ts';
+
+export interface ImageRecord {
+  name: string;
+  manifestVersion: number;
+  manifestHash: string;
+  kernelVersion: string;
+  sizeBytes: number;
+  /** Bytes the sparse file really uses on disk. */
+  diskBytes: number;
+  builtAt: string;
+  buildSeconds: number;
+}
+
+export interface ImageStatus {
+  name: string;
+  path: string;
+  built: boolean;
+  /** Why it must be rebuilt, when it must. */
+  staleReason?: string;
+  record?: ImageRecord;
+  manifest: ImageManifest;
+}
+
+export interface ImageOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Rebuild even when the image is up to date. */
+  force?: boolean;
+  progress?: Progress;
+  kernel?: KernelInfo;
+}
+
+export function imagePath(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(hostPaths(env).imageDir, `${name}.ext4`);
+}
+
+export function imageStatus(name: string, options: { env?: NodeJS.ProcessEnv; kernel?: KernelInfo } = {}): ImageStatus {
+  const env = options.env ?? process.env;
+  const manifest = loadManifest(name);
+  const path = imagePath(name, env);
+  const recordPath = path.replace(/\.ext4$/, '.json');
+  const status: ImageStatus = { name, path, built: false, manifest };
+  if (!existsSync(path) || !existsSync(recordPath)) {
+    status.staleReason = 'not built';
+    return status;
+  }
+  let record: ImageRecord;
+  try {
+    record = JSON.parse(readFileSync(recordPath, 'utf8')) as ImageRecord;
+  } catch {
+    status.staleReason = `${recordPath} is unreadable`;
+    return status;
+  }
+  status.built = true;
+  status.record = { ...record, diskBytes: statSync(path).blocks * 512 };
+  const kernel = options.kernel ?? findKernel({ env });
+  if (record.kernelVersion !== kernel.version) status.staleReason = `built for kernel ${record.kernelVersion}, the kernel is ${kernel.version}`;
+  else if (record.manifestHash !== manifestHash(name)) status.staleReason = 'its manifest, init or agent changed since it was built';
+  else if (statSync(path).size !== record.sizeBytes) status.staleReason = `${path} does not have the size it was built with`;
+  return status;
+}
+
+export function listImages(options: { env?: NodeJS.ProcessEnv } = {}): ImageStatus[] {
+  const kernel = findKernel({ env: options.env });
+  return availableImages().map((name) => imageStatus(name, { env: options.env, kernel }));
+}
+
+/** The image ready to boot: built when missing or stale. Used by the runtime before starting guests. */
+export async function ensureImage(name: string, options: ImageOptions = {}): Promise<string> {
+  const status = imageStatus(name, options);
+  if (!status.staleReason && !options.force) return status.path;
+  await buildImage(name, options);
+  return status.path;
+}
+
+export async function buildImage(name: string, options: ImageOptions = {}): Promise<ImageStatus> {
+  const env = options.env ?? process.env;
+  const progress = options.progress ?? (() => {});
+  const manifest = loadManifest(name);
+  const kernel = options.kernel ?? findKernel({ env });
+  const imageDir = hostPaths(env).imageDir;
+  mkdirSync(imageDir, { recursive: true });
+
+  return withBuildLock(join(imageDir, `${name}.lock`), progress, async () => {
+    // Someone else may have built it while we waited for the lock.
+    const before = imageStatus(name, { env, kernel });
+    if (!before.staleReason && !options.force) return before;
+
+    const mkfs = requireTool('mkfs.ext4', env);
+    const started = Date.now();
+    const staging = mkdtempSync(join(imageDir, `.${name}.build-`));
+    try {
+      const root = join(staging, 'root');
+      mkdirSync(root);
+      progress(`building image '${name}' (${manifest.description}) for kernel ${kernel.version}`);
+      if (manifest.base === 'busybox') stageBusyboxRoot(root, env, progress);
+      else await stageDebianRoot(root, manifest, { env, progress, cacheDir: join(imageDir, 'build-cache', name) });
+      installGuestFiles(root, kernel, env, progress);
+
+      progress(`writing the ext4 file system (mkfs.ext4 -d, ${manifest.sizeBytes / 2 ** 20} MiB sparse)`);
+      const tempImage = join(staging, `${name}.ext4`);
+      await run(mkfs, ['-q', '-F', '-t', 'ext4', '-L', `vnetlab-${name}`.slice(0, 16), '-E', 'root_owner=0:0', '-d', root, tempImage, `${manifest.sizeBytes / 1024}k`]);
+
+      const record: ImageRecord = {
+        name,
+        manifestVersion: manifest.version,
+        manifestHash: manifestHash(name),
+        kernelVersion: kernel.version,
+        sizeBytes: statSync(tempImage).size,
+        diskBytes: statSync(tempImage).blocks * 512,
+        builtAt: new Date().toISOString(),
+        buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+      };
+      const tempRecord = join(staging, `${name}.json`);
+      writeFileSync(tempRecord, `${JSON.stringify(record, null, 2)}\n`);
+      // Image first, record second: an image without a matching record counts as stale, never the reverse.
+      const path = imagePath(name, env);
+      renameSync(tempImage, path);
+      renameSync(tempRecord, path.replace(/\.ext4$/, '.json'));
+      progress(`image '${name}' built in ${record.buildSeconds} s: ${path} (${Math.round(record.diskBytes / 2 ** 20)} MiB on disk)`);
+      return imageStatus(name, { env, kernel });
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  });
+}
+
+/**
+ * One build of an image at a time across processes (parallel test files, a CLI build and a lab start):
+ * an O_EXCL lock file holding the builder's pid. A lock whose pid is gone is taken over.
+ */
+async function withBuildLock<T>(lockPath: string, progress: Progress, body: () => Promise<T>): Promise<T> {
+  let told = false;
+  for (;;) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSafe(lockPath).trim());
+      if (!holder || !isAlive(holder)) {
+        // The builder died: its lock is stale. Remove it and try again (another waiter may win; fine).
+        try { unlinkSync(lockPath); } catch { /* already taken over */ }
+        continue;
+      }
+      if (!told) progress(`waiting for another build of this image (pid ${holder}) to finish`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    try { unlinkSync(lockPath); } catch { /* gone already */ }
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

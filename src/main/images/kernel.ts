@@ -1,0 +1,152 @@
+// Kernel and host tool discovery. Every missing piece is an EnvironmentError (exit 3) that names the
+// exact command which installs it, so a student never has to guess a Debian package name.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../cli/exit-codes.ts';
+import { hostPaths } from '../paths.ts';
+
+export const DEFAULT_KERNEL = '/usr/bin/linux.uml';
+export const UML_MODULES_ROOT = '/usr/lib/uml/modules';
+const UML_PACKAGES = 'sudo apt-get install user-mode-linux vde2 uml-utilities';
+
+/** The host tools vnetlab runs, and the command that installs each one. */
+export const HOST_TOOLS = {
+  'linux.uml': UML_PACKAGES,
+  vde_switch: UML_PACKAGES,
+  uml_mconsole: UML_PACKAGES,
+  'mkfs.ext4': 'sudo apt-get install e2fsprogs',
+  busybox: 'sudo apt-get install busybox-static',
+  debootstrap: 'sudo apt-get install debootstrap',
+  cc: 'sudo apt-get install gcc libc6-dev',
+  unshare: 'sudo apt-get install util-linux',
+  chroot: 'sudo apt-get install coreutils',
+} as const;
+export type HostTool = keyof typeof HOST_TOOLS;
+
+export interface KernelInfo {
+  /**
+   * What to execute as the kernel (argv[0]): the UML binary itself, or on hosts that need it a
+   * wrapper that runs it with the AMX fix preloaded (see kernels/host/uml-xstate-fix.c).
+   */
+  path: string;
+  /** The UML kernel binary. */
+  binary: string;
+  /** `linux.uml --version`, e.g. 6.1.176. */
+  version: string;
+  /** `/usr/lib/uml/modules/<version>`, or undefined when the kernel ships no modules there. */
+  modulesDir?: string;
+}
+
+export interface KernelOptions {
+  /** A kernel chosen in the user's settings (after VNETLAB_KERNEL, before the default). */
+  config?: { kernel?: string };
+  env?: NodeJS.ProcessEnv;
+}
+
+const versionCache = new Map<string, { mtimeMs: number; version: string }>();
+
+/** Finds the UML kernel: `$VNETLAB_KERNEL`, then the configured one, then /usr/bin/linux.uml. */
+export function findKernel(options: KernelOptions = {}): KernelInfo {
+  const env = options.env ?? process.env;
+  const fromEnv = env.VNETLAB_KERNEL;
+  const chosen = fromEnv || options.config?.kernel;
+  const path = chosen || DEFAULT_KERNEL;
+  if (!isExecutable(path)) {
+    if (chosen) {
+      const where = fromEnv ? 'VNETLAB_KERNEL' : 'the vnetlab settings';
+      throw new EnvironmentError(`the UML kernel ${path} (from ${where}) does not exist or is not executable`, `fix ${where}, or unset it to use ${DEFAULT_KERNEL}`);
+    }
+    throw new EnvironmentError(`no User-Mode Linux kernel found at ${DEFAULT_KERNEL}`, `install it with: ${UML_PACKAGES}`);
+  }
+  const version = kernelVersion(path);
+  const modulesDir = join(env.VNETLAB_UML_MODULES_ROOT || UML_MODULES_ROOT, version);
+  const launch = needsXstateFix(env) ? xstateFixWrapper(path, env) : path;
+  return { path: launch, binary: path, version, modulesDir: existsSync(modulesDir) ? modulesDir : undefined };
+}
+
+/**
+ * UML 6.1 panics at the first user process on CPUs with AMX ("ptrace set fp regs failed, errno = 14"):
+ * see kernels/host/uml-xstate-fix.c. VNETLAB_UML_XSTATE_FIX=1/0 forces the fix on or off.
+ */
+export function needsXstateFix(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.VNETLAB_UML_XSTATE_FIX === '1') return true;
+  if (env.VNETLAB_UML_XSTATE_FIX === '0') return false;
+  try {
+    return /^flags\s*:.*\bamx_tile\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds (once per source change) the preload library and a wrapper script next to the images:
+ * `<imageDir>/host/linux.uml-<hash>` = `LD_PRELOAD=uml-xstate-fix-<hash>.so exec <kernel> "$@"`.
+ * The wrapper execs, so the kernel keeps the pid the runtime recorded.
+ */
+function xstateFixWrapper(kernel: string, env: NodeJS.ProcessEnv): string {
+  const source = fileURLToPath(new URL('../../../kernels/host/uml-xstate-fix.c', import.meta.url));
+  const hash = createHash('sha256').update(readFileSync(source)).update(kernel).digest('hex').slice(0, 12);
+  const dir = join(hostPaths(env).imageDir, 'host');
+  const library = join(dir, `uml-xstate-fix-${hash}.so`);
+  const wrapper = join(dir, `linux.uml-${hash}`);
+  if (existsSync(wrapper) && existsSync(library)) return wrapper;
+  mkdirSync(dir, { recursive: true });
+  const cc = requireTool('cc', env);
+  const suffix = `.${process.pid}.tmp`;
+  try {
+    execFileSync(cc, ['-shared', '-fPIC', '-O2', '-o', library + suffix, source, '-ldl'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    throw new EnvironmentError(`this CPU has AMX, and UML 6.1 needs a small fix to run on it, which failed to compile: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`, 'install a C compiler: sudo apt-get install gcc libc6-dev');
+  }
+  writeFileSync(wrapper + suffix, `#!/bin/sh\n# UML 6.1 on an AMX CPU: see kernels/host/uml-xstate-fix.c in vnetlab.\nLD_PRELOAD=${library}\${LD_PRELOAD:+:\$LD_PRELOAD}\nexport LD_PRELOAD\nexec ${kernel} "$@"\n`, { mode: 0o755 });
+  renameSync(library + suffix, library);
+  renameSync(wrapper + suffix, wrapper);
+  return wrapper;
+}
+
+function kernelVersion(path: string): string {
+  const mtimeMs = statSync(path).mtimeMs;
+  const cached = versionCache.get(path);
+  if (cached && cached.mtimeMs === mtimeMs) return cached.version;
+  let out: string;
+  try {
+    // UML prints its version and exits without booting.
+    out = execFileSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new EnvironmentError(`${path} --version failed: ${(err as Error).message.split('\n')[0]}`, `is ${path} a User-Mode Linux kernel? Reinstall with: ${UML_PACKAGES}`);
+  }
+  const version = out.trim().split(/\s+/).find((w) => /^\d+\.\d+/.test(w));
+  if (!version) throw new EnvironmentError(`cannot read the kernel version from '${path} --version' (it printed: ${out.trim().slice(0, 80)})`);
+  versionCache.set(path, { mtimeMs, version });
+  return version;
+}
+
+/** Absolute path of a host tool, or an EnvironmentError with the command that installs it. */
+export function requireTool(tool: HostTool, env: NodeJS.ProcessEnv = process.env): string {
+  const found = whichTool(tool, env);
+  if (!found) throw new EnvironmentError(`${tool} is not installed (vnetlab needs it)`, `install it with: ${HOST_TOOLS[tool]}`);
+  return found;
+}
+
+/** Looks in PATH and in the sbin folders, which a non-root PATH often lacks (mkfs.ext4, debootstrap). */
+export function whichTool(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

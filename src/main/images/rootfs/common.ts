@@ -1,0 +1,74 @@
+// What every vnetlab image carries whatever its base: the guest init, the exec agent (compiled here,
+// static, with the host's C compiler), the kernel's modules, and the folders the init expects.
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EnvironmentError } from '../../cli/exit-codes.ts';
+import { requireTool, whichTool, type KernelInfo } from '../kernel.ts';
+import { GUEST_DIR } from '../manifest.ts';
+
+export type Progress = (message: string) => void;
+
+/** Folders the init mounts on or writes to; created in every image so the init never has to guess. */
+const GUEST_FOLDERS = ['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'etc', 'hostlab', 'shared', 'var/log', 'var/lib/vnetlab', 'usr/sbin', 'sbin', 'lib/modules'];
+
+export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.ProcessEnv, progress: Progress): void {
+  for (const folder of GUEST_FOLDERS) mkdirSync(join(root, folder), { recursive: true });
+  chmodSync(join(root, 'tmp'), 0o1777);
+  chmodSync(join(root, 'root'), 0o700);
+
+  copyFileSync(join(GUEST_DIR, 'vnetlab-init'), join(root, 'sbin/vnetlab-init'));
+  chmodSync(join(root, 'sbin/vnetlab-init'), 0o755);
+
+  progress('compiling the exec agent (cc -static)');
+  compileAgent(join(root, 'usr/sbin/vnetlab-agent'), env);
+
+  if (kernel.modulesDir) {
+    progress(`copying kernel modules ${kernel.version}`);
+    const target = join(root, 'lib/modules', kernel.version);
+    cpSync(kernel.modulesDir, target, { recursive: true, verbatimSymlinks: true });
+    // Debian ships modules.dep with the modules; regenerate it when the host can, in case it was not.
+    const depmod = whichTool('depmod', env);
+    if (depmod) execFileSync(depmod, ['-b', root, kernel.version], { stdio: 'ignore' });
+    else if (!existsSync(join(target, 'modules.dep'))) progress(`warning: no depmod on the host and no modules.dep in ${kernel.modulesDir}: modprobe will not find modules`);
+  } else {
+    progress(`warning: no modules for kernel ${kernel.version} in /usr/lib/uml/modules: bridges, VLANs, netem and NAT will not work in guests`);
+  }
+}
+
+export function compileAgent(output: string, env: NodeJS.ProcessEnv): void {
+  const cc = requireTool('cc', env);
+  try {
+    execFileSync(cc, ['-static', '-O2', '-o', output, join(GUEST_DIR, 'agent/vnetlab-agent.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? '');
+    throw new EnvironmentError(`cannot compile the guest agent: ${stderr.trim().split('\n').slice(-3).join(' / ') || (err as Error).message}`, 'a static C library is needed: sudo apt-get install gcc libc6-dev');
+  }
+}
+
+/** Writes a file into the staging root, creating its folder. */
+export function writeGuestFile(root: string, path: string, content: string, mode = 0o644): void {
+  const target = join(root, path);
+  mkdirSync(join(target, '..'), { recursive: true });
+  writeFileSync(target, content, { mode });
+  chmodSync(target, mode);
+}
+
+/** Runs a build step; its stderr becomes part of the error when it fails. */
+export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { env: options.env, maxBuffer: 64 * 2 ** 20 }, (err, _stdout, stderr) => {
+      if (err) reject(new EnvironmentError(`${cmd.split('/').pop()} failed: ${String(stderr).trim().split('\n').slice(-5).join('\n  ') || err.message}`));
+      else resolve();
+    });
+    if (options.onLine) {
+      let buffered = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        buffered += d.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) options.onLine!(line);
+      });
+    }
+  });
+}
