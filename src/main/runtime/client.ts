@@ -22,6 +22,7 @@ import { lineReader, type Methods, type MethodName, type ServerMessage } from '.
 import { isAlive } from './clean.ts';
 import { readRecords } from './records.ts';
 import { findRunDir, runFiles } from './run-dir.ts';
+import { supervisorCommand } from './supervisor-entry.ts';
 import type { StartResult } from './supervisor.ts';
 
 export type { StartResult };
@@ -235,8 +236,7 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
   mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
   writeAtomically(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
   const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
-  const entry = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, plan.runDir], {
+  const child = spawn(process.execPath, await supervisorCommand(plan.runDir), {
     detached: true,
     stdio: ['ignore', logFd, logFd],
     env,
