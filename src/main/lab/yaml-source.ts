@@ -78,7 +78,7 @@ export class YamlSource {
         for (const pair of map.items) {
           const key = keyString(pair.key);
           if (key === undefined) continue;
-          if (seen.has(key)) found.push(error('duplicate-key', 'Map keys must be unique', this.offsetRef((pair.key as Node).range?.[0] ?? 0)));
+          if (seen.has(key)) found.push(error('duplicate-key', `'${key}' is defined twice in the same mapping`, this.offsetRef((pair.key as Node).range?.[0] ?? 0), { hint: 'remove or rename one of them' }));
           seen.add(key);
         }
       },
