@@ -78,7 +78,11 @@ export class FakeLauncher implements Launcher {
             resolve(code);
           });
         }),
-      exec: async (command): Promise<ExecResult> => ({ stdout: `${plan.name}: ${command}\n`, stderr: '', exitCode: 0, timedOut: false }),
+      exec: async (command, options = {}): Promise<ExecResult> => {
+        const stdout = `${plan.name}: ${command}\n`;
+        options.onStdout?.(stdout);
+        return { stdout, stderr: '', exitCode: 0, timedOut: false };
+      },
       close: () => {},
     };
     this.guests.set(plan.name, { exit, output: (t) => listeners.forEach((l) => l(t)) });
