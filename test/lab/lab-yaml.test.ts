@@ -115,6 +115,11 @@ describe('friendly shapes', () => {
     expect(model.machines[0]!.files.map((f) => (f.kind === 'dir' ? undefined : f.mode))).toEqual([0o755, 0o755, 0o755]);
   });
 
+  it('version: 1.0 stays "1.0"', () => {
+    expect(parse('lab: {version: 1.0}\nmachines: {}\n').model!.meta.version).toBe('1.0');
+    expect(parse('lab:\n  version: 2.10\n').model!.meta.version).toBe('2.10');
+  });
+
   it('a Kathará image name in lab.yaml maps to debian and keeps the alias', () => {
     const model = parse('machines:\n  r1: {image: kathara/frr}\n').model!;
     expect(model.machines[0]).toMatchObject({ image: 'debian', imageAlias: 'kathara/frr' });

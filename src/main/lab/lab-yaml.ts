@@ -54,7 +54,7 @@ class YamlLabBuilder {
       checks: checksFromYaml(data.checks, this.source, ['checks']),
       layout: this.layout(data.layout),
     };
-    assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: meta.version === undefined || meta.version === null ? undefined : String(meta.version), email: str(meta.email), web: str(meta.web) });
+    assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: versionText(meta.version, this.source), email: str(meta.email), web: str(meta.web) });
     assignDefined(model, {
       sharedStartup: this.script(shared.startup, ['shared', 'startup']),
       sharedShutdown: this.script(shared.shutdown, ['shared', 'shutdown']),
@@ -183,6 +183,12 @@ function fileMode(v: unknown): number | undefined {
   if (typeof v === 'string' && /^0?[0-7]{3,4}$/.test(v)) return parseInt(v, 8);
   if (typeof v === 'number' && Number.isInteger(v)) return /^[0-7]{3,4}$/.test(String(v)) ? parseInt(String(v), 8) : v;
   return undefined;
+}
+
+/** A version as written: `version: 1.0` stays "1.0" although YAML reads the number 1. */
+function versionText(v: unknown, source: YamlSource): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'number' ? (source.rawScalarAt(['lab', 'version']) ?? String(v)) : String(v);
 }
 
 function addressList(v: unknown): string[] {

@@ -107,7 +107,9 @@ function describe(e: ErrorObject, path: string[], source: YamlSource): Diagnosti
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return error('out-of-range', `${where} is ${JSON.stringify(e.data)}; it must be ${comparisonWords(e)}`, source.at(path));
+      return error('out-of-range', `${where} is ${JSON.stringify(e.data)}; it must be ${comparisonWords(e)}`, source.at(path), {
+        hint: path[path.length - 1] === 'memory' ? 'in MiB: 64 is enough for the tiny image, 128 for debian with FRR (6.1 UML kernels do not boot with less than 64)' : undefined,
+      });
     case 'const':
       return error('invalid-value', `${where} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`, source.at(path));
     default:

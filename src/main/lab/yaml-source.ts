@@ -17,7 +17,7 @@ export class YamlSource {
   private readonly pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   constructor(
-    text: string,
+    private readonly text: string,
     readonly file: string,
   ) {
     // yaml's own `uniqueKeys` compares every key of a map with every other one: quadratic, half a
@@ -42,6 +42,13 @@ export class YamlSource {
   /** Position of the value at `path` (or of the nearest existing parent). */
   at(path: YamlPath): SourceRef {
     return this.offsetRef(this.nodeAt(path)?.range?.[0] ?? 0);
+  }
+
+  /** The text of a plain scalar exactly as written (`version: 1.0` is the number 1 to YAML, "1.0" to a teacher). */
+  rawScalarAt(path: YamlPath): string | undefined {
+    const node = this.nodeAt(path, true);
+    if (!isScalar(node) || !node.range || node.type !== 'PLAIN') return undefined;
+    return this.text.slice(node.range[0], node.range[1]).trim();
   }
 
   /** Position of the key of the last element of `path` (for "unknown key" messages). */
