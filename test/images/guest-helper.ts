@@ -39,6 +39,12 @@ export interface BootOptions {
   extraArgs?: string[];
 }
 
+/** Process groups of guests still running: killed if the test process exits without stop(). */
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pgid of liveGroups) killGroup(pgid);
+});
+
 export function bootGuest(options: BootOptions): TestGuest {
   const kernel = findKernel();
   // Short: the mconsole socket path must stay under 108 bytes.
@@ -77,6 +83,7 @@ export function bootGuest(options: BootOptions): TestGuest {
     output += d;
     if (output.length > 1_000_000) output = output.slice(-500_000);
   });
+  liveGroups.add(pty.pid);
   const exited = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));
   let done = false;
   const mconsole = join(dir, 'uml', umid, 'mconsole');
@@ -98,6 +105,7 @@ export function bootGuest(options: BootOptions): TestGuest {
       // node-pty made the wrapper a session leader: its pid is the process group of UML and its helpers.
       killGroup(pty.pid);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      liveGroups.delete(pty.pid);
       channel.close();
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     },

@@ -204,6 +204,21 @@ static void finish(struct cmd *c) {
   c->out = c->err = c->in = -1;
 }
 
+/* The lab's environment (machines/<name>/env), which init writes after the agent has started. */
+static void load_lab_env(void) {
+  FILE *f = fopen("/run/vnetlab/env", "r");
+  if (!f) return;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, f)) {
+    buf[strcspn(buf, "\r\n")] = 0;
+    char *eq = strchr(buf, '=');
+    if (!eq || eq == buf) continue;
+    *eq = 0;
+    setenv(buf, eq + 1, 1);
+  }
+  fclose(f);
+}
+
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 static void start_cmd(long id, double timeout, const char *b64, size_t b64len) {
@@ -234,6 +249,7 @@ static void start_cmd(long id, double timeout, const char *b64, size_t b64len) {
   if (pid == 0) {
     default_signals();
     setsid();
+    load_lab_env();
     dup2(pin[0], 0);
     dup2(pout[1], 1);
     dup2(perr[1], 2);
