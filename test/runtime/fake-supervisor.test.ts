@@ -1,5 +1,8 @@
 // Supervisor logic against the fake launcher: waves, bounded parallelism, failure isolation, stop
 // escalation, console sessions. Real processes are covered by the other files in this folder.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
 import type { LabEvent } from '../../src/shared/runtime-api.ts';
@@ -187,6 +190,23 @@ describe('console session', () => {
     viewer.ack(10_000);
     expect(p.calls).toEqual(['pause', 'resume']);
     s.dispose();
+  });
+
+  it('logs output to a file that rotates at 1 MB', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlog-'));
+    try {
+      const log = join(dir, 'console.log');
+      const s = new ConsoleSession('x/0', log);
+      for (let i = 0; i < 12; i++) {
+        s.push(`${String(i).padStart(2, '0')}${'.'.repeat(100_000)}\n`);
+        s.attach({ onData: () => {} }).detach(); // attaching flushes the batch to the log
+      }
+      expect(statSync(`${log}.1`).size).toBeGreaterThan(1024 * 1024);
+      expect(readFileSync(log, 'utf8').startsWith('11')).toBe(true); // the newest output, in a fresh file
+      s.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('batches output: many small writes reach a viewer as few chunks', async () => {

@@ -87,6 +87,12 @@ describe('two hosts on a switch (real UML)', () => {
     expect((await t.cli(['start', lab, 'pc2'])).code).toBe(0);
     const after = await t.cli(['exec', '-l', lab, 'pc2', '--', 'cat', '/root/note']);
     expect(after.code).not.toBe(0);
+    // restart = graceful stop + boot: the guest comes back ready with a new process.
+    const before = JSON.parse((await t.cli(['status', lab, '--json'])).stdout).machines.find((m: { name: string }) => m.name === 'pc2').pid;
+    expect((await t.cli(['restart', '-l', lab, 'pc2'])).stdout).toBe('pc2: ready\n');
+    const again = JSON.parse((await t.cli(['status', lab, '--json'])).stdout).machines.find((m: { name: string }) => m.name === 'pc2');
+    expect(again.state).toBe('ready');
+    expect(again.pid).not.toBe(before);
   });
 
   it('runs a second copy of the same lab in another folder side by side', async () => {
@@ -103,6 +109,10 @@ describe('two hosts on a switch (real UML)', () => {
   });
 
   it('stop leaves no guest, switch, supervisor or socket of the lab behind', async () => {
+    // A crashed machine (plug pulled) is down at once; the lab still runs until everything is stopped.
+    expect((await t.cli(['crash', '-l', lab, 'pc2'])).code).toBe(0);
+    const states = JSON.parse((await t.cli(['status', lab, '--json'])).stdout).machines.map((m: { state: string }) => m.state);
+    expect(states).toEqual(['ready', 'crashed']);
     const stopped = await t.cli(['stop', lab]);
     expect(stopped.code).toBe(0);
     const left = await eventually(() => processesMentioning(runDir), (p) => p.length === 0, 5_000);

@@ -157,7 +157,8 @@ export class ConsoleSession {
       this.replayChars -= this.replay.shift()!.length;
     }
     if (this.replayChars > REPLAY_LIMIT_CHARS) {
-      const only = this.replay[0]!.slice(-REPLAY_LIMIT_CHARS);
+      let only = this.replay[0]!.slice(-REPLAY_LIMIT_CHARS);
+      if (/^[\udc00-\udfff]/.test(only)) only = only.slice(1); // never start with half a character
       this.replay = [only];
       this.replayChars = only.length;
     }
