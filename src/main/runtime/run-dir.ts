@@ -1,5 +1,5 @@
 // Layout of a lab's run dir (0700): what the supervisor, the client and `clean` agree on.
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
@@ -51,9 +51,22 @@ export function findRunDir(labRootOrId: string, paths: HostPaths = hostPaths()):
   const dirs = listRunDirs(paths);
   const byId = dirs.find((d) => d === join(paths.runtimeRoot, labRootOrId));
   if (byId && !labRootOrId.includes('/')) return byId;
-  const abs = resolve(labRootOrId);
-  const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
-  return dirs.find((d) => d.endsWith(`-${hash}`) && (readRunPlan(d)?.lab.root ?? abs) === abs);
+  // The same folder may be reached through a symlink: try the path as given and its real path.
+  const candidates = [...new Set([resolve(labRootOrId), realPath(labRootOrId)].filter((p): p is string => !!p))];
+  for (const abs of candidates) {
+    const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
+    const found = dirs.find((d) => d.endsWith(`-${hash}`) && (readRunPlan(d)?.lab.root ?? abs) === abs);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Remove every Unix socket and FIFO under a run dir (the supervisor does it on exit); returns them. */
