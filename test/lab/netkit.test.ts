@@ -1,5 +1,6 @@
 // Netkit and Kathará folders read unchanged: every corpus lab, both lab.conf dialects, lab.dep,
 // startup files, machine folders, and the warnings about things that silently break old labs.
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLab } from '../../src/main/lab/index.ts';
@@ -124,6 +125,14 @@ describe('lab.conf oddities', () => {
     const web = byCode(diagnostics, 'legacy-web-root')[0]!;
     expect(web).toMatchObject({ severity: 'warning', file: 'web/var/www/index.html' });
     expect(web.hint).toContain('var/www/html');
+  });
+
+  it('a startup file that links out of the lab folder is refused, not read', async () => {
+    const dir = tempLab({ 'lab.conf': 'pc1[0]=A\npc2[0]=A\n' });
+    symlinkSync('/etc/hostname', join(dir, 'pc1.startup'));
+    const { model, diagnostics } = await loadLab(dir);
+    expect(byCode(diagnostics, 'path-escapes-lab')[0]).toMatchObject({ severity: 'error', file: 'pc1.startup' });
+    expect(model!.machines[0]!.startup).toBeUndefined();
   });
 
   it('a folder with no lab file is an error, not an exception', async () => {

@@ -1,13 +1,14 @@
 // Netkit and Kathará lab folders, read unchanged: lab.conf (both dialects), lab.dep, *.startup,
 // *.shutdown, shared.*, machine folders, shared/ and _test/. Netkit's parser was lenient; so is this
 // one, but every oddity becomes a diagnostic with file:line:col instead of being silently dropped.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { DEFAULT_MEMORY_MIB, MIN_MEMORY_MIB, type CollisionDomain, type Interface, type LabFormat, type LabModel, type Machine, type Script, type SourceRef } from '../../shared/lab-model.ts';
 import { didYouMean, error, info, warning, wholeFile } from './diag.ts';
 import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
+import { isInside } from './lab-paths.ts';
 import { assignDefined, labNameFromFolder, parseLabYaml } from './lab-yaml.ts';
 import { MACHINE_NAME, MAX_LAB_FILE_BYTES } from './limits.ts';
 
@@ -58,7 +59,7 @@ export interface ReadResult {
 /** Reads the Netkit/Kathará lab in folder `root` (absolute). */
 export async function readNetkitLab(root: string): Promise<ReadResult> {
   const diagnostics: Diagnostic[] = [];
-  const confText = await readSmallText(join(root, 'lab.conf'), 'lab.conf', diagnostics);
+  const confText = await readSmallText(root, 'lab.conf', diagnostics);
   if (confText === undefined) return { diagnostics };
   const conf = parseLabConf(confText, diagnostics);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
@@ -362,12 +363,19 @@ function takeAddressBlock(text: string): { text: string; addresses: Array<{ inde
 }
 
 async function readScript(root: string, file: string, diagnostics: Diagnostic[]): Promise<Script | undefined> {
-  const text = await readSmallText(join(root, file), file, diagnostics);
+  const text = await readSmallText(root, file, diagnostics);
   return text === undefined ? undefined : { text, source: { file, line: 1, column: 1 } };
 }
 
-async function readSmallText(path: string, shown: string, diagnostics: Diagnostic[]): Promise<string | undefined> {
+/** Reads a text file of the lab folder; a symlink leading out of the folder is refused (its content would reach a guest). */
+async function readSmallText(root: string, shown: string, diagnostics: Diagnostic[]): Promise<string | undefined> {
+  const path = join(root, shown);
   try {
+    const [realRoot, real] = await Promise.all([realpath(root), realpath(path)]);
+    if (!isInside(realRoot, real)) {
+      diagnostics.push(error('path-escapes-lab', `${shown} is a symlink that leads out of the lab folder (to ${real}); it is not read`, wholeFile(shown), { hint: 'copy the file into the lab folder instead of linking to it' }));
+      return undefined;
+    }
     const info = await stat(path);
     if (!info.isFile()) {
       diagnostics.push(error('file-unreadable', `${shown} is not a regular file`, wholeFile(shown)));
@@ -409,7 +417,7 @@ async function anyExists(paths: string[]): Promise<boolean> {
 
 /** lab.dep: Makefile syntax, `pc2: pc1 r1` (pc2 boots after pc1 and r1), with `\` continuations. */
 async function readLabDep(root: string, model: LabModel, conf: LabConf, diagnostics: Diagnostic[]): Promise<void> {
-  const text = await readSmallText(join(root, 'lab.dep'), 'lab.dep', diagnostics);
+  const text = await readSmallText(root, 'lab.dep', diagnostics);
   if (text === undefined) return;
   const byWritten = new Map([...conf.machines.values()].map((d) => [d.written, d.name]));
   const machineByName = new Map(model.machines.map((m) => [m.name, m]));
@@ -445,7 +453,7 @@ async function readLabDep(root: string, model: LabModel, conf: LabConf, diagnost
 
 /** vnetlab.yaml next to lab.conf: what lab.conf cannot say, written by writeNetkitLab. */
 async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnostic[]): Promise<void> {
-  const text = await readSmallText(join(root, SIDECAR_FILE), SIDECAR_FILE, diagnostics);
+  const text = await readSmallText(root, SIDECAR_FILE, diagnostics);
   if (text === undefined) return;
   const side = parseLabYaml(text, SIDECAR_FILE, root);
   diagnostics.push(...side.diagnostics);
