@@ -77,7 +77,8 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
     try {
       if (!running) {
         // The supervisor and everything it runs were started for this check: stop it all and let it exit.
-        await client.shutdown('stop');
+        // A throw-away copy's disks are deleted next, so there is nothing to shut down gracefully.
+        await client.shutdown(options.ephemeral ? 'crash' : 'stop');
         client.close();
         if (!(await waitSupervisorGone(plan.runDir))) await cleanRunDir(plan.runDir, hostPaths(env));
       } else {
