@@ -127,6 +127,22 @@ describe('lab.conf oddities', () => {
     expect(web.hint).toContain('var/www/html');
   });
 
+  it('FRR: per-daemon files next to frr.conf, eBGP without policy; Quagga BGP configs run on FRR', async () => {
+    const bgp = '!\nrouter bgp 65001\n neighbor 10.0.0.2 remote-as 65002\n network 10.1.0.0/16\n';
+    const dir = tempLab({
+      'lab.conf': 'r1[0]=A\nr2[0]=A\nr3[0]=A\n',
+      'r1/etc/frr/frr.conf': bgp,
+      'r1/etc/frr/ospfd.conf': 'router ospf\n',
+      'r2/etc/frr/frr.conf': `${bgp} no bgp ebgp-requires-policy\n`,
+      'r3/etc/quagga/bgpd.conf': bgp,
+    });
+    const { diagnostics } = await loadLab(dir);
+    expect(byCode(diagnostics, 'frr-ignored-config')[0]).toMatchObject({ severity: 'warning', target: 'machine:r1', file: 'r1/etc/frr/ospfd.conf' });
+    // Only r1 lacks the policy switch; r2 turned it off.
+    expect(byCode(diagnostics, 'frr-ebgp-policy').map((d) => [d.file, d.line])).toEqual([['r1/etc/frr/frr.conf', 2]]);
+    expect(byCode(diagnostics, 'quagga-bgp-on-frr')[0]).toMatchObject({ severity: 'info', file: 'r3/etc/quagga/bgpd.conf', line: 2 });
+  });
+
   it('a startup file that links out of the lab folder is refused, not read', async () => {
     const dir = tempLab({ 'lab.conf': 'pc1[0]=A\npc2[0]=A\n' });
     symlinkSync('/etc/hostname', join(dir, 'pc1.startup'));

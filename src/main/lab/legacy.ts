@@ -4,28 +4,43 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel, Machine, SourceRef } from '../../shared/lab-model.ts';
-import { warning } from './diag.ts';
+import { info, warning } from './diag.ts';
 import { isInside, labPathProblem } from './lab-paths.ts';
 
 /** BIND options that named 9.18 (bookworm) rejects: it refuses to start while they are in named.conf*. */
 const REMOVED_BIND_OPTIONS = ['dnssec-enable', 'dnssec-lookaside', 'filter-aaaa-on-v4', 'min-roots'];
 const NAMED_CONF = /^\/etc\/bind\/named\.conf[^/]*$/;
 const WEB_ROOT = '/var/www';
+/** FRR daemon configs that FRR ignores while /etc/frr/frr.conf (the integrated config) exists. */
+const FRR_DAEMON_CONF = /^\/etc\/frr\/(zebra|ospfd|ospf6d|ripd|ripngd|bgpd|isisd|staticd)\.conf$/;
+const BGP_CONF = /^\/etc\/(frr\/(frr|bgpd)|quagga\/bgpd|zebra\/bgpd)\.conf$/;
+/** Guest folders these checks look into; only these are listed in machine folders. */
+const SCANNED_FOLDERS = ['/etc/bind', WEB_ROOT, '/etc/frr', '/etc/quagga', '/etc/zebra'];
 /** Bigger files are not read for these checks; named.conf files are small. */
 const MAX_SCANNED_BYTES = 1024 * 1024;
 
 export async function legacyDiagnostics(model: LabModel): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   for (const m of model.machines) {
-    for (const placed of await placedFiles(model.root, m)) {
-      if (NAMED_CONF.test(placed.guestPath)) {
-        const text = placed.content ?? (await readSmall(placed.hostPath));
-        if (text !== undefined) out.push(...bindDiagnostics(m, placed.guestPath, text, placed.at, placed.shown));
+    const placed = await placedFiles(model.root, m);
+    for (const file of placed) {
+      if (NAMED_CONF.test(file.guestPath)) {
+        const text = file.content ?? (await readSmall(file.hostPath));
+        if (text !== undefined) out.push(...bindDiagnostics(m, file.guestPath, text, file.at, file.shown));
       }
-      const parent = posix.dirname(placed.guestPath);
-      if (parent === WEB_ROOT && /\.(html?|php|css|js|txt)$/i.test(placed.guestPath)) {
-        out.push(warning('legacy-web-root', `${placed.shown} puts a web page in ${WEB_ROOT} of ${m.name}, but apache2 in the debian image serves ${WEB_ROOT}/html: that page will not be found`, placed.at, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; move it to ${m.name}/var/www/html/ (or set DocumentRoot ${WEB_ROOT} in the apache config)` }));
+      if (BGP_CONF.test(file.guestPath)) {
+        const text = file.content ?? (await readSmall(file.hostPath));
+        if (text !== undefined) out.push(...bgpDiagnostics(m, file, text));
       }
+      const parent = posix.dirname(file.guestPath);
+      if (parent === WEB_ROOT && /\.(html?|php|css|js|txt)$/i.test(file.guestPath)) {
+        out.push(warning('legacy-web-root', `${file.shown} puts a web page in ${WEB_ROOT} of ${m.name}, but apache2 in the debian image serves ${WEB_ROOT}/html: that page will not be found`, file.at, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; move it to ${m.name}/var/www/html/ (or set DocumentRoot ${WEB_ROOT} in the apache config)` }));
+      }
+    }
+    const integrated = placed.find((f) => f.guestPath === '/etc/frr/frr.conf');
+    const ignored = placed.filter((f) => FRR_DAEMON_CONF.test(f.guestPath));
+    if (integrated && ignored.length > 0) {
+      out.push(warning('frr-ignored-config', `${m.name} gets both /etc/frr/frr.conf and ${ignored.map((f) => posix.basename(f.guestPath)).join(', ')}: while frr.conf exists, FRR reads only it and ignores the per-daemon files`, ignored[0]!.at, { target: `machine:${m.name}`, hint: 'put the whole configuration in frr.conf, or remove frr.conf to use the per-daemon files' }));
     }
   }
   return out;
@@ -42,6 +57,29 @@ function bindDiagnostics(m: Machine, guestPath: string, text: string, at: Source
     out.push(warning('legacy-bind-option', `${shown}${at.line === 0 ? '' : ` (${guestPath})`} uses '${option}', which BIND 9.18 in the debian image no longer accepts: named on ${m.name} will refuse to start`, where, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; delete the '${option}' line (it has had no effect since BIND 9.16)` }));
   }
   return out;
+}
+
+/**
+ * FRR ≥ 7.4 exchanges no routes with an eBGP peer that has no policy (`bgp ebgp-requires-policy`),
+ * which Quagga-era configs never set. The debian image fixes configs started as Quagga; FRR's own
+ * configs are the teacher's to fix.
+ */
+function bgpDiagnostics(m: Machine, file: PlacedFile, text: string): Diagnostic[] {
+  const lines = text.split('\n').map((l) => l.replace(/[!#].*$/, ''));
+  const routerLine = lines.findIndex((l) => /^\s*router bgp\s+\d+/.test(l));
+  if (routerLine < 0) return [];
+  const ownAs = /router bgp\s+(\d+)/.exec(lines[routerLine]!)![1];
+  const ebgp = lines.some((l) => {
+    const peer = /^\s*neighbor\s+\S+\s+remote-as\s+(\S+)/.exec(l);
+    return peer !== null && peer[1] !== ownAs && peer[1] !== 'internal';
+  });
+  const hasPolicy = lines.some((l) => /ebgp-requires-policy|^\s*neighbor\s+\S+\s+route-map\s/.test(l));
+  if (!ebgp || hasPolicy) return [];
+  const where: SourceRef = file.at.line === 0 ? { file: file.at.file, line: routerLine + 1, column: 1 } : file.at;
+  if (file.guestPath.startsWith('/etc/frr/')) {
+    return [warning('frr-ebgp-policy', `${file.shown}: eBGP neighbours without route-maps exchange no routes on FRR ≥ 7.4 (bgp ebgp-requires-policy is on by default)`, where, { target: `machine:${m.name}`, hint: "add 'no bgp ebgp-requires-policy' under 'router bgp', or route-maps for each eBGP neighbour" })];
+  }
+  return [info('quagga-bgp-on-frr', `${file.shown} is a Quagga BGP config: the debian image runs it on FRR and turns off 'bgp ebgp-requires-policy' and 'bgp network import-check' so it behaves as under Quagga`, where, { target: `machine:${m.name}` })];
 }
 
 interface PlacedFile {
@@ -70,7 +108,7 @@ async function placedFiles(root: string, m: Machine): Promise<PlacedFile[]> {
       out.push({ guestPath: f.guestPath, hostPath, shown: f.labPath, at: f.source });
       continue;
     }
-    for (const guestFolder of ['/etc/bind', WEB_ROOT]) {
+    for (const guestFolder of SCANNED_FOLDERS) {
       // Only the two folders that matter, so a large machine folder costs nothing.
       const relative = posix.relative(f.guestPath, guestFolder);
       if (relative.startsWith('..')) continue;
