@@ -79,11 +79,13 @@ describe('validateLab', () => {
     expect(d.line).toBe(2);
   });
 
-  it('unknown machines in depends_on and checks', () => {
-    const list = check('machines:\n  pc1: {interfaces: [A], depends_on: [pc3]}\n  pc2: {interfaces: [A]}\nchecks:\n  - {id: x, kind: reach, from: pc9, to: pc2}\n  - {id: y, kind: reach, from: pc1, to: nowhere}\n');
+  it('unknown machines in depends_on (at the entry) and checks', () => {
+    const { diagnostics } = parseLabYaml('machines:\n  pc1:\n    interfaces: [A]\n    depends_on:\n      - pc2\n      - pc3\n  pc2: {interfaces: [A]}\n', 'lab.yaml', '/x');
+    expect(only(diagnostics, 'unknown-machine')).toMatchObject({ line: 6, column: 9 });
+    const list = check('machines:\n  pc1: {interfaces: [A]}\n  pc2: {interfaces: [A]}\nchecks:\n  - {id: x, kind: reach, from: pc9, to: pc2}\n  - {id: y, kind: reach, from: pc1, to: nowhere}\n');
     const unknown = byCode(list, 'unknown-machine');
-    expect(unknown.map((d) => d.line)).toEqual([2, 5]);
-    expect(unknown[0]!.message).toContain("'pc3'");
+    expect(unknown.map((d) => d.line)).toEqual([5]);
+    expect(unknown[0]!.message).toContain("'pc9'");
     expect(only(list, 'unknown-target')).toMatchObject({ line: 6, severity: 'warning' });
   });
 

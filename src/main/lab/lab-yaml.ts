@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { DEFAULT_MEMORY_MIB, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
 import { checksFromYaml, isRecord } from './checks.ts';
-import { error, warning } from './diag.ts';
+import { didYouMean, error, warning } from './diag.ts';
 import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
 import { validateLabSchema } from './schema.ts';
@@ -40,6 +40,7 @@ class YamlLabBuilder {
   build(data: Record<string, unknown>, file: string, root: string): LabModel {
     const meta = isRecord(data.lab) ? data.lab : {};
     const machines = Object.entries(isRecord(data.machines) ? data.machines : {}).map(([name, raw]) => this.machine(name, isRecord(raw) ? raw : {}));
+    this.dropUnknownDependencies(machines);
     const shared = isRecord(data.shared) ? data.shared : {};
     const model: LabModel = {
       format: 'vnetlab',
@@ -98,6 +99,19 @@ class YamlLabBuilder {
     });
     machine.kind = raw.kind === 'router' || raw.kind === 'host' ? raw.kind : guessKind(machine);
     return machine;
+  }
+
+  /** Reports a `depends_on` entry naming no machine at its own line (validateLab only knows the machine's line), and leaves it out. */
+  private dropUnknownDependencies(machines: Machine[]): void {
+    const names = new Set(machines.map((m) => m.name));
+    for (const m of machines) {
+      m.dependsOn = m.dependsOn.filter((dep, i) => {
+        if (names.has(dep)) return true;
+        const close = didYouMean(dep, names);
+        this.diagnostics.push(error('unknown-machine', `machine '${m.name}' depends on '${dep}', which is not a machine of this lab${close ? ` (did you mean '${close}'?)` : ''}`, this.source.at(['machines', m.name, 'depends_on', i]), { target: `machine:${m.name}` }));
+        return false;
+      });
+    }
   }
 
   private interfaces(raw: unknown, at: YamlPath): Interface[] {
