@@ -2,7 +2,7 @@
 // FIFOs for the exec channel opened O_RDWR, a COW over the image, linux.uml spawned through node-pty
 // with the sh wrapper that puts the FIFOs on fds 3 and 4. Everything it starts is killed by process
 // group, and its temp folder removed, in stop().
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn as spawnProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,4 +128,25 @@ export function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
+}
+
+export interface TestSwitch {
+  /** The control directory to give a guest: `ethN=vde,<dir>`. */
+  dir: string;
+  stop(): void;
+}
+
+/** A VDE switch (a collision domain) for test guests, killed by its process group in stop(). */
+export function startSwitch(dir: string): TestSwitch {
+  // vde_switch reads management commands from stdin and exits at its EOF: keep a pipe open.
+  const child = spawnProcess('vde_switch', ['-s', dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const pgid = child.pid!;
+  liveGroups.add(pgid);
+  return {
+    dir,
+    stop() {
+      killGroup(pgid);
+      liveGroups.delete(pgid);
+    },
+  };
 }

@@ -1,0 +1,97 @@
+// The `debian` image on real UML: FRR, the Quagga compatibility of real labs (the corpus lab
+// kathara-labs/quagga-introduction, router r1, unchanged), the service shims, kernel modules.
+// The debian image takes minutes to build, so it is used from the image cache; CI builds it in .ci/run.
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureImage, imageStatus } from '../../src/main/images/build.ts';
+import { bootGuest, startSwitch, type TestGuest, type TestSwitch } from './guest-helper.ts';
+
+// The shared image cache of the user running the tests (resolved before anything changes HOME).
+const cacheEnv = { ...process.env };
+const status = imageStatus('debian', { env: cacheEnv });
+const wanted = process.env.VNETLAB_TEST_DEBIAN === '1';
+const runIt = wanted || !status.staleReason;
+const skipReason = `skipped: the debian image is ${status.staleReason}; build it with 'sudo npx vnetlab image build debian' (a few minutes) or run with VNETLAB_TEST_DEBIAN=1`;
+const lab = resolve(import.meta.dirname, '../../../shared/corpus/kathara-labs/quagga-introduction');
+
+describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => {
+  const work = mkdtempSync(join(tmpdir(), 'vnl-deb-'));
+  let guest: TestGuest;
+  const switches: TestSwitch[] = [];
+
+  beforeAll(async () => {
+    const image = await ensureImage('debian', { env: cacheEnv });
+    // The lab-fs as the runtime lays it out: the lab folder, and r1's folder to place onto /.
+    const tree = join(work, 'labfs');
+    cpSync(lab, join(tree, 'lab'), { recursive: true });
+    mkdirSync(join(tree, 'machines/r1'), { recursive: true });
+    cpSync(join(lab, 'r1'), join(tree, 'machines/r1/root'), { recursive: true });
+    cpSync(join(lab, 'r1.startup'), join(tree, 'machines/r1/startup'));
+    const labFs = join(work, 'labfs.ext4');
+    execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, labFs, '16M']);
+    // r1[0]=A, r1[1]=B: two collision domains.
+    for (const domain of ['A', 'B']) switches.push(startSwitch(join(work, `sw-${domain}`)));
+    await new Promise((r) => setTimeout(r, 300)); // vde_switch creates its control socket
+    guest = bootGuest({
+      image,
+      name: 'r1',
+      memMiB: 128,
+      labFs,
+      extraArgs: [`eth0=vde,${switches[0]!.dir},02:00:00:00:01:00`, `eth1=vde,${switches[1]!.dir},02:00:00:00:01:01`],
+    });
+  });
+
+  afterAll(async () => {
+    await guest?.stop();
+    for (const s of switches) s.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs the lab startup (ip address add…; systemctl start quagga) successfully', async () => {
+    expect(await guest.client.waitReady(90_000)).toBe(0);
+    const log = await guest.client.exec('cat /var/log/vnetlab-startup.log');
+    expect(log.stdout).toContain('Started watchfrr');
+  });
+
+  it('runs FRR from the Quagga configs: zebra and ripd up, RIP on the lab networks', async () => {
+    const version = await guest.client.exec("vtysh -c 'show version'");
+    expect(version.exitCode).toBe(0);
+    expect(version.stdout).toMatch(/FRRouting/);
+    expect((await guest.client.exec('pidof zebra && pidof ripd')).exitCode).toBe(0);
+    const rip = await guest.client.exec("vtysh -c 'show ip rip'");
+    expect(rip.stdout).toMatch(/C\(i\)\s+100\.0\.0\.0\/24/);
+    expect(rip.stdout).toMatch(/C\(i\)\s+150\.0\.0\.0\/30/);
+    // The daemons file was translated: ripd on, the others off.
+    const daemons = await guest.client.exec("grep -E '^(ripd|bgpd|ospfd)=' /etc/frr/daemons");
+    expect(daemons.stdout.split('\n').filter(Boolean).sort()).toEqual(['bgpd=no', 'ospfd=no', 'ripd=yes']);
+  });
+
+  it('turns off the FRR-only BGP defaults in Quagga BGP configs', async () => {
+    const r = await guest.client.exec(
+      "printf 'router bgp 100\\n neighbor 10.0.0.2 remote-as 200\\n network 1.0.0.0/8\\r\\n' > /etc/quagga/bgpd.conf && vnetlab-quagga-to-frr && cat /etc/frr/bgpd.conf",
+    );
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual(['router bgp 100', ' no bgp ebgp-requires-policy', ' no bgp network import-check']);
+    expect(r.stdout).not.toContain('\r');
+  });
+
+  it('starts the classic services by their old names without systemd', async () => {
+    const r = await guest.client.exec('/etc/init.d/bind9 start >/dev/null && pidof named >/dev/null && echo named-up; systemctl start apache2 >/dev/null 2>&1; curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1/; systemctl is-active apache2', { timeoutMs: 60_000 });
+    expect(r.stdout.split('\n')).toEqual(['named-up', '200', 'active', '']);
+  });
+
+  it('has the kernel modules and tools labs rely on: bridge, netem, iptables NAT, IP forwarding', async () => {
+    const r = await guest.client.exec(
+      'brctl addbr br0 && echo bridge; tc qdisc add dev eth0 root netem delay 5ms && echo netem; iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE && echo nat; cat /proc/sys/net/ipv4/ip_forward; test -d /proc/sys/net/ipv6 && echo ipv6',
+      { timeoutMs: 30_000 },
+    );
+    expect(r.stdout.split('\n')).toEqual(['bridge', 'netem', 'nat', '1', 'ipv6', '']);
+  });
+
+  it('has no service running that the lab did not start', async () => {
+    const r = await guest.client.exec('for d in sshd dhcpd radvd; do pidof $d && echo "$d is running"; done; true');
+    expect(r.stdout).toBe('');
+  });
+});
