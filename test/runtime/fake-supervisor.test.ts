@@ -63,6 +63,17 @@ describe('supervisor with the fake launcher', () => {
     await sup.shutdown();
   });
 
+  it('two starts at once boot each guest once and both wait for all of them', async () => {
+    const names = ['a', 'b', 'c', 'd'];
+    const { launcher, sup } = supervisor(plan([names]), Object.fromEntries(names.map((n) => [n, { bootMs: 20 }])), 2);
+    const [first, second] = await Promise.all([sup.start(), sup.start(['c', 'd'])]);
+    for (const n of names) expect(launcher.log.filter((l) => l === `spawn ${n}`)).toHaveLength(1);
+    expect(first.started.sort()).toEqual(names);
+    expect(second.started.sort()).toEqual(['c', 'd']);
+    expect(sup.status().machines.every((m) => m.state === 'ready')).toBe(true);
+    await sup.shutdown();
+  });
+
   it('never boots more guests at once than the limit', async () => {
     const names = Array.from({ length: 9 }, (_, i) => `h${i}`);
     const behaviour = Object.fromEntries(names.map((n) => [n, { bootMs: 15 }]));

@@ -244,19 +244,15 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
   });
   closeSync(logFd);
   child.unref();
-  let exited = false;
-  child.once('exit', () => (exited = true));
+  let exitedAt: number | undefined;
+  child.once('exit', () => (exitedAt = Date.now()));
   const deadline = Date.now() + SUPERVISOR_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const client = await connectRunDir(plan.runDir);
     if (client) return client;
-    if (exited) {
-      // Maybe another supervisor won the race for this lab; it will be listening shortly.
-      await new Promise((r) => setTimeout(r, 200));
-      const other = await connectRunDir(plan.runDir);
-      if (other) return other;
-      break;
-    }
+    // Ours exited: either it failed, or another start of the same lab won the race and its
+    // supervisor will be listening shortly. Give that one a few seconds.
+    if (exitedAt !== undefined && Date.now() - exitedAt > 3_000) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);

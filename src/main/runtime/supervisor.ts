@@ -47,6 +47,8 @@ interface Machine {
   error?: string;
   stopRequested?: 'stop' | 'crash';
   console: ConsoleSession;
+  /** The boot in progress (another client's start), so a concurrent start waits for it too. */
+  booting?: Promise<string | undefined>;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
@@ -115,14 +117,31 @@ export class Supervisor extends EventEmitter {
       await this.ensureSwitches();
       const limit = this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
       for (const wave of this.plan.waves) {
-        const toBoot = wave.filter((n) => selected.has(n) && !ACTIVE_STATES.includes(this.get(n).state));
-        await runBounded(toBoot, limit, async (name) => {
-          const error = await this.boot(this.get(name), timeoutMs);
-          const m = this.get(name);
+        const inWave = wave.filter((n) => selected.has(n)).map((n) => this.get(n));
+        // Machines another start is booting (or has queued) are awaited, never booted twice.
+        const alreadyBooting = inWave.filter((m) => m.booting);
+        const queued = inWave
+          .filter((m) => !m.booting && !ACTIVE_STATES.includes(m.state))
+          .map((m) => {
+            let finished!: (error: string | undefined) => void;
+            m.booting = new Promise((resolve) => (finished = resolve));
+            return { m, finished };
+          });
+        const report = (m: Machine, error: string | undefined) => {
+          const name = m.plan.name;
           if (error) result.failed.push({ machine: name, error });
           else result.started.push(name);
           if (!error && m.startupExitCode) result.startupFailed.push({ machine: name, exitCode: m.startupExitCode });
-        });
+        };
+        await Promise.all([
+          runBounded(queued, limit, async ({ m, finished }) => {
+            const error = await this.boot(m, timeoutMs).catch((err: Error) => this.fail(m, err.message));
+            m.booting = undefined;
+            finished(error);
+            report(m, error);
+          }),
+          ...alreadyBooting.map(async (m) => report(m, await m.booting)),
+        ]);
       }
     } finally {
       this.busy--;
