@@ -3,15 +3,19 @@
 // debootstrap, network and minutes: `vnetlab image build debian`), they run on `tiny` through the
 // image override (VNETLAB_IMAGE_OVERRIDE=tiny) — their startup files only use ip/ifconfig/route, which
 // busybox provides.
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageStatus } from '../../src/main/images/build.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 const corpus = resolve(__dirname, '../../../shared/corpus');
-const debianBuilt = existsSync(join(hostPaths(process.env).imageDir, 'debian.ext4'));
+// Built AND up to date: a stale image would be rebuilt by start (minutes, root and network).
+const debianBuilt = (() => {
+  const status = imageStatus('debian');
+  return status.built && !status.staleReason;
+})();
 
 describe('corpus labs (real UML)', () => {
   let t: TestEnv;
