@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     await sup.stopSwitches();
     await server.close();
     removeSockets(runDir);
+    // Rebuilt by every start; the run dir may be on a small tmpfs ($XDG_RUNTIME_DIR).
+    rmSync(plan.labFs.image, { force: true });
     removeRecord(runDir, 'supervisor', 'supervisor');
     rmSync(runFiles.lock(runDir), { force: true });
     log('bye');
