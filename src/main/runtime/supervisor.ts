@@ -211,10 +211,8 @@ export class Supervisor extends EventEmitter {
     const outcome = await Promise.race([ready, failure.then((error) => ({ error }))]);
     settled = true;
     if (m.handle !== handle || m.stopRequested) return m.state === 'failed' ? m.error : undefined;
-    if ('error' in outcome) {
-      // Leave a failed guest running only if it is alive: students may want to look at its console.
-      return this.fail(m, outcome.error);
-    }
+    // A guest that failed but still runs is left running, so its console can be looked at; stop ends it.
+    if ('error' in outcome) return this.fail(m, outcome.error);
     m.startupExitCode = outcome.code;
     this.setState(m, 'ready');
     return undefined;
@@ -234,11 +232,11 @@ export class Supervisor extends EventEmitter {
     m.console.unbindPty();
     m.handle = undefined;
     this.unrecord('guest', m.plan.name);
-    if (m.state === 'failed') {
-      // Stays failed; the error already says why.
-    } else if (m.stopRequested === 'crash') this.setState(m, 'crashed');
+    if (m.stopRequested === 'crash') this.setState(m, 'crashed');
     else if (m.stopRequested === 'stop') this.setState(m, 'stopped');
-    else if (m.state === 'booting') this.fail(m, `exited during boot (${describeExit(exit)})`);
+    else if (m.state === 'failed') {
+      // Stays failed (a panic, say): the error already says why.
+    } else if (m.state === 'booting') this.fail(m, `exited during boot (${describeExit(exit)})`);
     else this.setState(m, exit.signal ? 'crashed' : 'stopped');
     m.console.push(`\r\n[vnetlab: ${m.plan.name} ${m.state === 'crashed' ? 'crashed' : 'stopped'}]\r\n`);
     this.checkIdle();
