@@ -29,6 +29,11 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
   const progress = (labRoot: string, message: string) => {
     for (const l of progressListeners.get(labRoot) ?? []) l({ type: 'progress', message });
   };
+  /** Watchers waiting for a lab's supervisor to appear: a start wakes them at once instead of at their next poll. */
+  const wakeWatchers = new Map<string, Set<() => void>>();
+  const wake = (labRoot: string) => {
+    for (const w of wakeWatchers.get(labRoot) ?? []) w();
+  };
 
   async function supervisor(labRoot: string): Promise<SupervisorClient> {
     const sup = await connectSupervisor(labRoot, env);
@@ -85,6 +90,7 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
     async startLab(labRoot: string) {
       const { plan } = await prepareLab(labRoot, { env, onProgress: (m) => progress(labRoot, m) });
       const sup = await ensureSupervisor(plan, env);
+      wake(labRoot);
       try {
         await sup.start([], { timeoutMs: options.startTimeoutMs ?? 120_000 });
         return await sup.status();
@@ -130,28 +136,42 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       let stopped = false;
       let sup: SupervisorClient | undefined;
       let timer: NodeJS.Timeout | undefined;
+      let connecting = false;
       const listeners = progressListeners.get(labRoot) ?? new Set();
       progressListeners.set(labRoot, listeners);
       listeners.add(listener);
       const connect = async () => {
-        if (stopped) return;
-        sup = await connectSupervisor(labRoot, env);
-        if (stopped) return sup?.close();
-        if (!sup) {
+        if (stopped || sup || connecting) return;
+        if (timer) clearTimeout(timer);
+        connecting = true;
+        const found = await connectSupervisor(labRoot, env);
+        connecting = false;
+        if (stopped) return found?.close();
+        if (!found) {
           timer = setTimeout(() => void connect(), 1000);
           return;
         }
-        sup.subscribe(listener);
-        void sup.waitClosed().then(() => {
+        sup = found;
+        found.subscribe(listener);
+        // Whatever happened before we were listening: report the current state of every machine.
+        void found.status().then((st) => {
+          for (const m of st.machines) listener({ type: 'machine-state', machine: m.name, state: m.state, ...(m.error ? { error: m.error } : {}) });
+        }, () => {});
+        void found.waitClosed().then(() => {
           sup = undefined;
-          timer = setTimeout(() => void connect(), 1000);
+          if (!stopped) timer = setTimeout(() => void connect(), 1000);
         });
       };
+      const wakers = wakeWatchers.get(labRoot) ?? new Set();
+      wakeWatchers.set(labRoot, wakers);
+      const wakeMe = () => void connect();
+      wakers.add(wakeMe);
       await connect();
       return () => {
         stopped = true;
         if (timer) clearTimeout(timer);
         listeners.delete(listener);
+        wakers.delete(wakeMe);
         sup?.close();
       };
     },

@@ -261,7 +261,12 @@ class Session implements ClientSession {
     if (state.unacked > CONSOLE_HIGH_WATERMARK || state.held.length) {
       state.held.push(data);
       state.heldChars += data.length;
-      while (state.heldChars > HELD_OUTPUT_LIMIT && state.held.length > 1) state.heldChars -= state.held.shift()!.length;
+      // Dropped output will never be acknowledged by the client: acknowledge it to the runtime ourselves.
+      while (state.heldChars > HELD_OUTPUT_LIMIT && state.held.length > 1) {
+        const dropped = state.held.shift()!.length;
+        state.heldChars -= dropped;
+        state.link?.ack?.(dropped);
+      }
       return;
     }
     state.unacked += data.length;

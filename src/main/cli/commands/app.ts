@@ -49,6 +49,14 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv, log: (line: str
   return true;
 }
 
+/**
+ * After the server closed, lab watchers may still hold a timer or a supervisor socket for a moment:
+ * make sure the process ends even then (labs run in their own supervisors and are not affected).
+ */
+export function exitSoon(): void {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+}
+
 /** Resolves on Ctrl-C / SIGTERM. */
 export function waitForSignal(): Promise<void> {
   return new Promise((r) => {
@@ -87,6 +95,7 @@ app mode when a display is available, else prints the URL. Closing the window le
     openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
     await waitForSignal();
     await server.close();
+    exitSoon();
     return 0;
   },
 };

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { startAppServer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
 import { UserError } from '../exit-codes.ts';
-import { openBrowser, waitForSignal } from './app.ts';
+import { exitSoon, openBrowser, waitForSignal } from './app.ts';
 
 const command: Command = {
   name: 'serve',
@@ -35,6 +35,7 @@ Examples:
     if (args.flags['no-open'] !== true) openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
     await waitForSignal();
     await server.close();
+    exitSoon();
     return 0;
   },
 };
