@@ -74,6 +74,19 @@ describe('round trip', () => {
   });
 });
 
+describe('saving over an existing Netkit folder', () => {
+  it('a machine deleted in the editor does not come back from its old folder', async () => {
+    const dir = tempLab({ 'lab.conf': 'pc1[0]=A\npc2[0]=A\npc3[0]=A\n', 'pc3/etc/motd': 'old\n' });
+    const model = (await loadLab(dir)).model!;
+    expect(model.machines.map((m) => m.name)).toEqual(['pc1', 'pc2', 'pc3']);
+    model.machines = model.machines.filter((m) => m.name !== 'pc3');
+    await writeNetkitLab(model, dir);
+    const back = await loadLab(dir);
+    expect(back.model!.machines.map((m) => m.name)).toEqual(['pc1', 'pc2']);
+    expect(readFileSync(join(dir, 'lab.conf'), 'utf8').split('\n')[0]).toBe('machines="pc1 pc2"');
+  });
+});
+
 describe('what lab.conf cannot hold', () => {
   it('titles, Markdown descriptions, quotes, IPv6 addresses, hidden checks and host NAT come back from a Netkit folder', async () => {
     const dir = tempLab({

@@ -13,7 +13,7 @@ import { assignDefined, labNameFromFolder, parseLabYaml } from './lab-yaml.ts';
 import { MACHINE_NAME, MAX_LAB_FILE_BYTES } from './limits.ts';
 
 /** Folders of a lab folder that are never machines. */
-const NOT_MACHINE_FOLDERS = new Set(['shared', '_test', 'CVS', '.svn', '.git', 'node_modules']);
+export const NOT_MACHINE_FOLDERS = new Set(['shared', '_test', 'CVS', '.svn', '.git', 'node_modules']);
 /** Side file written by writeNetkitLab with what lab.conf cannot say (layout, checks, domain kinds, long description). */
 export const SIDECAR_FILE = 'vnetlab.yaml';
 /** Markers of the address block writeNetkitLab puts at the top of a startup file; read back into interface addresses. */

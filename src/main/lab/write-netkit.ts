@@ -2,14 +2,14 @@
 // shared/ and _test/. What lab.conf cannot say (interface addresses, layout, checks, domain kinds,
 // a multi-line description) is kept where Kathará ignores it but vnetlab reads it back: an
 // address block at the top of each startup file, and vnetlab.yaml.
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_MEMORY_MIB, type LabModel, type Machine } from '../../shared/lab-model.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { DEFAULT_IMAGE } from './images.ts';
 import { guestPathProblem, labPathProblem } from './lab-paths.ts';
-import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, SIDECAR_FILE } from './netkit.ts';
+import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, NOT_MACHINE_FOLDERS, SIDECAR_FILE } from './netkit.ts';
 import { labNameFromFolder } from './lab-yaml.ts';
 import { writeLabYaml } from './write-yaml.ts';
 
@@ -34,7 +34,12 @@ export async function writeNetkitLab(model: LabModel, dir: string): Promise<void
 
 async function writeInto(model: LabModel, dir: string): Promise<void> {
   const kathara = model.format === 'kathara' || model.machines.some(usesKatharaOptions);
-  await writeFileAtomic(join(dir, 'lab.conf'), labConf(model, kathara));
+  // Netkit takes every subfolder for a machine unless lab.conf lists them: when the folder already
+  // holds others (a machine deleted in the editor), list the machines so it does not come back.
+  const names = new Set(model.machines.map((m) => m.name));
+  const existing = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const strayFolders = existing.some((e) => e.isDirectory() && !e.name.startsWith('.') && !NOT_MACHINE_FOLDERS.has(e.name) && !names.has(e.name));
+  await writeFileAtomic(join(dir, 'lab.conf'), labConf(model, kathara, !kathara && strayFolders));
   const deps = model.machines.filter((m) => m.dependsOn.length > 0).map((m) => `${m.name}: ${m.dependsOn.join(' ')}\n`);
   if (deps.length) await writeFileAtomic(join(dir, 'lab.dep'), deps.join(''));
   if (model.sharedStartup) await writeFileAtomic(join(dir, 'shared.startup'), model.sharedStartup.text);
@@ -57,8 +62,9 @@ function usesKatharaOptions(m: Machine): boolean {
     || Object.keys(m.sysctls).length > 0 || Object.keys(m.env).length > 0 || m.consoles !== 1 || m.interfaces.some((i) => i.mac);
 }
 
-function labConf(model: LabModel, kathara: boolean): string {
+function labConf(model: LabModel, kathara: boolean, listMachines: boolean): string {
   const lines: string[] = [];
+  if (listMachines) lines.push(`machines=${quote(model.machines.map((m) => m.name).join(' '))}`);
   const meta = model.meta;
   if (meta.title !== undefined) lines.push(`LAB_NAME=${quote(meta.title)}`);
   if (meta.description !== undefined) lines.push(`LAB_DESCRIPTION=${quote(oneLine(meta.description))}`);
