@@ -180,6 +180,18 @@ describe('a tiny guest', () => {
   });
 });
 
+describe('a bare tiny guest (no machine name, no lab files)', () => {
+  it('still boots to a shell on the console and answers on the exec channel', async () => {
+    await guest?.stop();
+    guest = bootGuest({ image });
+    expect(await guest.client.waitReady(60_000)).toBe(0);
+    expect((await guest.client.exec('hostname; test -d /hostlab/lab || echo no-lab')).stdout).toBe('vnetlab\nno-lab\n');
+    guest.pty.write('echo BARE-SHELL-$((3*3))\r');
+    expect(await waitFor(() => guest!.console().includes('BARE-SHELL-9'), 10_000)).toBe(true);
+    await guest.stop();
+  });
+});
+
 // Last: a rebuild replaces the image file under the guests' COW disks above.
 describe('a stale tiny image', () => {
   it('is rebuilt when it was built for another kernel, never silently reused', async () => {

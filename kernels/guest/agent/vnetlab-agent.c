@@ -219,6 +219,13 @@ static void load_lab_env(void) {
   fclose(f);
 }
 
+/* SIGKILL to the command's process group. A child that has not reached setsid() yet has no group of
+   its own: kill it alone then (it has started nothing else yet). */
+static void kill_cmd(struct cmd *c) {
+  if (c->pid <= 0) return;
+  if (kill(-c->pid, SIGKILL) < 0 && errno == ESRCH) kill(c->pid, SIGKILL);
+}
+
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 static void start_cmd(long id, double timeout, const char *b64, size_t b64len) {
@@ -333,7 +340,7 @@ static void handle_line(char *line, size_t len) {
     }
     break;
   case 'K':
-    if ((c = find_cmd(id)) && c->pid > 0) kill(-c->pid, SIGKILL);
+    if ((c = find_cmd(id))) kill_cmd(c);
     break;
   case 'P':
     if (ready_code >= 0) send_line("R %d", ready_code);
@@ -512,7 +519,7 @@ int main(int argc, char **argv) {
       if (!c->used) continue;
       if (c->pid > 0 && c->deadline > 0 && !c->timed_out && t >= c->deadline) {
         c->timed_out = 1;
-        kill(-c->pid, SIGKILL);
+        kill_cmd(c);
       }
       /* Done when the process is reaped and its pipes are at EOF — or it is reaped and a background
          grandchild keeps the pipes open (finish() then takes what is there and stops waiting). */

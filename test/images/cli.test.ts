@@ -1,0 +1,62 @@
+// `vnetlab image kernel|list|build` through the real CLI entry point: output, exit codes, messages.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/main/cli/main.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'vnl-imgcli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function vnetlab(args: string[], extraEnv: Record<string, string> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const env = { ...process.env, HOME: work, VNETLAB_IMAGE_DIR: join(work, 'images'), ...extraEnv };
+  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), cwd: work, env });
+  return { code, out, err };
+}
+
+describe('vnetlab image', () => {
+  it('kernel: shows the UML kernel, its version and modules', async () => {
+    const r = await vnetlab(['image', 'kernel', '--json']);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.out);
+    expect(info.binary).toBe('/usr/bin/linux.uml');
+    expect(info.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(info.modulesDir).toBe(`/usr/lib/uml/modules/${info.version}`);
+  });
+
+  it('kernel: a VNETLAB_KERNEL that does not exist is an environment error (exit 3) that says what to do', async () => {
+    const r = await vnetlab(['image', 'kernel'], { VNETLAB_KERNEL: join(work, 'no-such-kernel') });
+    expect(r.code).toBe(3);
+    expect(r.err).toContain('no-such-kernel (from VNETLAB_KERNEL) does not exist');
+    expect(r.err).toContain('hint: fix VNETLAB_KERNEL');
+    expect(r.err).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  });
+
+  it('list: every manifest, and why an image must be built', async () => {
+    const r = await vnetlab(['image', 'list', '--json']);
+    expect(r.code).toBe(0);
+    const images = JSON.parse(r.out) as { name: string; built: boolean; stale: string | null }[];
+    expect(images.map((i) => i.name)).toEqual(['debian', 'tiny']);
+    expect(images.every((i) => !i.built && i.stale === 'not built')).toBe(true);
+    const table = await vnetlab(['image', 'list']);
+    expect(table.out.split('\n')[0]).toMatch(/^NAME\s+SIZE\s+ON DISK\s+VERSION\s+KERNEL\s+BUILT\s+STATE$/);
+    expect(table.out).toMatch(/tiny .* stale: not built/);
+  });
+
+  it('build: an unknown image is bad input (exit 2) naming the images there are', async () => {
+    const r = await vnetlab(['image', 'build', 'ubuntu']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("there is no image called 'ubuntu'");
+    expect(r.err).toContain('images: debian, tiny');
+    expect((await vnetlab(['image', 'build'])).code).toBe(2);
+    expect((await vnetlab(['image', 'frobnicate'])).code).toBe(2);
+    expect((await vnetlab(['image', 'build', '../etc'])).err).toContain("'../etc' is not an image name");
+  });
+});
