@@ -1,7 +1,7 @@
 // Real-UML failure handling: a guest whose startup script fails or hangs is reported by name while
 // the rest of the lab runs; a supervisor killed with -9 in the middle of a start leaves processes
 // that `vnetlab clean` finds from the on-disk records and ends.
-import { existsSync } from 'node:fs';
+import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
@@ -44,6 +44,28 @@ describe('failing guests (real UML)', () => {
     const runDir = findRunDir(lab, hostPaths(t.env))!;
     expect((await t.cli(['stop', lab])).code).toBe(0);
     expect(await eventually(() => processesMentioning(runDir), (p) => p.length === 0, 5_000)).toEqual([]);
+  });
+
+  it('tells how to recover when the image changed under an existing disk', async () => {
+    // A private image folder: the shared images must not be touched.
+    const env = { ...t.env, VNETLAB_IMAGE_DIR: join(t.base, 'images') };
+    const lab = t.lab('changed', { 'lab.yaml': `lab:\n  name: changed\nmachines:${host('h0', '10.0.3.1')}\ndomains:\n  lan: {kind: hub}\n` });
+    const saved = t.env.VNETLAB_IMAGE_DIR;
+    t.env.VNETLAB_IMAGE_DIR = env.VNETLAB_IMAGE_DIR;
+    try {
+      expect((await t.cli(['start', lab])).code).toBe(0);
+      expect((await t.cli(['stop', lab])).code).toBe(0);
+      utimesSync(join(env.VNETLAB_IMAGE_DIR, 'tiny.ext4'), new Date('2020-01-01'), new Date('2020-01-01'));
+      const again = await t.cli(['start', lab, '--timeout', '30']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/h0 failed: .*\n--- last console lines of h0 ---\n[\s\S]*mismatch/);
+      expect(again.stderr).toContain("The tiny image changed since h0's disk was created; start over from the lab files with: vnetlab wipe h0");
+      expect((await t.cli(['wipe', '-l', lab, '--yes'])).code).toBe(0);
+      expect((await t.cli(['start', lab])).code).toBe(0);
+      expect((await t.cli(['stop', lab])).code).toBe(0);
+    } finally {
+      t.env.VNETLAB_IMAGE_DIR = saved;
+    }
   });
 
   it('clean ends everything after the supervisor was killed with -9 in the middle of a start', async () => {

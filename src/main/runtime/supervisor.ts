@@ -219,8 +219,19 @@ export class Supervisor extends EventEmitter {
   }
 
   private fail(m: Machine, reason: string): string {
-    const tail = m.console.tail(15);
-    const error = tail ? `${reason}\n--- last console lines of ${m.plan.name} ---\n${tail}` : reason;
+    // Kernel stack dumps say nothing to a student: keep the lines around them.
+    const tail = m.console
+      .tail(200)
+      .split('\n')
+      .filter((l) => !/^\s*(\[<[0-9a-f]+>\]|Stack:|Call Trace:|([0-9a-f]{8}\s*)+$)/.test(l))
+      .slice(-12)
+      .join('\n');
+    let error = tail ? `${reason}\n--- last console lines of ${m.plan.name} ---\n${tail}` : reason;
+    // UML refuses a disk whose image changed since the disk was made (an image rebuild).
+    const mismatch = /^.*(mismatch.*COW header|COW header.*mismatch).*$/im.exec(m.console.tail(200));
+    if (mismatch) {
+      error += `\n${mismatch[0].trim()}\nThe ${m.plan.image} image changed since ${m.plan.name}'s disk was created; start over from the lab files with: vnetlab wipe ${m.plan.name}`;
+    }
     m.error = error;
     this.setState(m, 'failed', error);
     return error;
