@@ -46,6 +46,11 @@ describe('validateLab', () => {
     expect(d.message).toContain('has eth2 but no eth1');
   });
 
+  it('an interface number beyond eth63 is refused without listing every gap', () => {
+    const d = only(check('machines:\n  r1:\n    interfaces:\n      eth0: A\n      eth999: B\n  r2: {interfaces: [A, B]}\n'), 'too-many-interfaces');
+    expect(d).toMatchObject({ line: 5, message: "machine 'r1' has eth999; vnetlab allows eth0 to eth63" });
+  });
+
   it('invalid, duplicate and conflicting addresses', () => {
     const list = check(
       [

@@ -63,12 +63,8 @@ function machineDiagnostics(m: Machine): Diagnostic[] {
       out.push(error('invalid-domain-name', `collision domain name '${i.domain}' (on ${m.name} eth${i.index}) is not valid: use letters, digits, '.', '-' and '_' (at most 63)`, i.source, { target: `${target}/eth${i.index}` }));
     }
   }
-  const highest = Math.max(-1, ...byIndex.keys());
-  const missing = Array.from({ length: highest + 1 }, (_, n) => n).filter((n) => !byIndex.has(n));
-  if (missing.length > 0) {
-    const after = m.interfaces.find((i) => i.index > missing[0]!) ?? m.interfaces[0]!;
-    out.push(error('interface-gap', `machine '${m.name}' has eth${highest} but no ${missing.map((n) => `eth${n}`).join(', ')}: interfaces must be numbered from eth0 without gaps`, after.source, { target, hint: 'renumber the interfaces, or attach the missing ones to a collision domain' }));
-  }
+  // Past the limit on the count, a numbering report would only repeat it.
+  if (m.interfaces.length <= MAX_INTERFACES) out.push(...numberingDiagnostics(m, byIndex));
   for (const f of m.files) {
     const gp = guestPathProblem(f.guestPath);
     if (gp) out.push(error('invalid-guest-path', `file '${f.guestPath}' of machine '${m.name}': ${gp}`, f.source, { target }));
@@ -86,6 +82,19 @@ function machineDiagnostics(m: Machine): Diagnostic[] {
     if (!ENV_KEY.test(key)) out.push(error('invalid-env', `environment variable '${key}' of machine '${m.name}' is not a valid name (letters, digits, '_')`, m.source, { target }));
   }
   return out;
+}
+
+/** eth numbers: below the limit, from eth0, without gaps. */
+function numberingDiagnostics(m: Machine, byIndex: Map<number, Interface>): Diagnostic[] {
+  const target = `machine:${m.name}`;
+  const beyond = m.interfaces.find((i) => i.index >= MAX_INTERFACES);
+  if (beyond) return [error('too-many-interfaces', `machine '${m.name}' has eth${beyond.index}; vnetlab allows eth0 to eth${MAX_INTERFACES - 1}`, beyond.source, { target })];
+  const highest = Math.max(-1, ...byIndex.keys());
+  const missing = Array.from({ length: highest + 1 }, (_, n) => n).filter((n) => !byIndex.has(n));
+  if (missing.length === 0) return [];
+  const after = m.interfaces.find((i) => i.index > missing[0]!) ?? m.interfaces[0]!;
+  const names = missing.slice(0, 5).map((n) => `eth${n}`).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+  return [error('interface-gap', `machine '${m.name}' has eth${highest} but no ${names}: interfaces must be numbered from eth0 without gaps`, after.source, { target, hint: 'renumber the interfaces, or attach the missing ones to a collision domain' })];
 }
 
 function domainDiagnostics(model: LabModel): Diagnostic[] {
