@@ -133,7 +133,7 @@ describe('files on disk (loadLab)', () => {
     expect(byCode(diagnostics, 'path-escapes-lab').map((d) => [d.line, d.message.includes('tree/escape') || d.message.includes('link-out')])).toEqual([[7, true], [8, true]]);
   });
 
-  it('a lab whose files are too large overall', async () => {
+  it('a file placed in a guest larger than 64 MiB', async () => {
     const dir = tempLab({ 'lab.yaml': 'machines:\n  pc1:\n    interfaces: [A]\n    files:\n      - {path: /big, source: big.bin}\n  pc2: {interfaces: [A]}\n' });
     // A sparse 65 MiB file: costs no disk.
     const { truncateSync } = await import('node:fs');
@@ -142,5 +142,19 @@ describe('files on disk (loadLab)', () => {
     mkdirSync(join(dir, 'unused'));
     const { diagnostics } = await loadLab(dir);
     expect(only(diagnostics, 'file-too-large')).toMatchObject({ line: 5 });
+  });
+
+  it('a lab whose placed files add up to more than 512 MiB', async () => {
+    const dir = tempLab({ 'lab.yaml': 'machines:\n  pc1:\n    interfaces: [A]\n    files:\n      - {path: /data, source: data}\n  pc2: {interfaces: [A]}\n' });
+    const { truncateSync } = await import('node:fs');
+    mkdirSync(join(dir, 'data'));
+    // Nine sparse 60 MiB files: each under the per-file limit, 540 MiB together, no disk used.
+    for (let n = 0; n < 9; n++) {
+      writeFileSync(join(dir, 'data', `part${n}`), '');
+      truncateSync(join(dir, 'data', `part${n}`), 60 * 1024 * 1024);
+    }
+    const { diagnostics } = await loadLab(dir);
+    expect(byCode(diagnostics, 'file-too-large')).toEqual([]);
+    expect(only(diagnostics, 'lab-too-large').message).toContain('540 MiB');
   });
 });
