@@ -26,6 +26,8 @@ const ACK_BATCH_CHARS = 16_384;
 export class Consoles {
   private readonly tabs = new Map<string, ConsoleTab>();
   private readonly byConsoleId = new Map<string, ConsoleTab>();
+  /** Output pushed for a console whose attach reply has not arrived yet (the push can overtake it). */
+  private readonly early = new Map<string, string[]>();
   private readonly tabBar = h('div', { class: 'tab-bar', 'data-testid': 'console-tabs' });
   private readonly panes = h('div', { class: 'panes' });
   private readonly searchBox = h('input', { class: 'search', placeholder: 'search (Enter)', 'data-testid': 'console-search' }) as HTMLInputElement;
@@ -66,6 +68,7 @@ export class Consoles {
     if (message.kind === 'console-data') {
       const tab = this.byConsoleId.get(message.consoleId);
       if (tab) this.write(tab, message.data);
+      else this.early.set(message.consoleId, [...(this.early.get(message.consoleId) ?? []), message.data].slice(-1000));
     } else if (message.kind === 'console-exit') {
       const tab = this.byConsoleId.get(message.consoleId);
       if (tab) tab.term.write(`\r\n\x1b[2m[console closed: ${message.reason}]\x1b[0m\r\n`);
@@ -106,6 +109,8 @@ export class Consoles {
       entry.consoleId = attachment.consoleId;
       this.byConsoleId.set(attachment.consoleId, entry);
       if (attachment.replay) this.write(entry, attachment.replay);
+      for (const data of this.early.get(attachment.consoleId) ?? []) this.write(entry, data);
+      this.early.delete(attachment.consoleId);
       term.onData((data) => void this.api.consoleInput(attachment.consoleId, data).catch((err: Error) => this.onError(err.message)));
       term.onResize(({ cols, rows }) => void this.api.consoleResize(attachment.consoleId, cols, rows).catch(() => {}));
       this.fitAll();

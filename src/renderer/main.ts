@@ -119,6 +119,7 @@ function renderRunControls(): void {
 function handleEvent(event: LabEvent): void {
   if (event.type === 'machine-state') {
     state.machineStates.set(event.machine, event.state);
+    if ([...state.machineStates.values()].every((s) => s === 'ready' || s === 'failed' || s === 'stopped')) state.progress = '';
     if (event.error) state.machineErrors.set(event.machine, event.error);
     if (event.state === 'failed' && event.error) notify(`${event.machine} failed: ${event.error}`, 'error');
     state.running = true;
@@ -165,6 +166,7 @@ async function startLab(): Promise<void> {
     state.running = true;
     state.emit('run');
     const status = await api.startLab(state.folder);
+    state.progress = '';
     for (const m of status.machines) state.machineStates.set(m.name, m.state);
     state.emit('run');
     const failed = status.machines.filter((m) => m.state === 'failed');

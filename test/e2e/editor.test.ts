@@ -1,13 +1,13 @@
 // The editor in a real Chromium against a real `vnetlab serve`: build a lab with the mouse from an
 // empty canvas, save it, reopen it, and check the file compiles to the same plan; plus the server's
 // access control and the sanitising of lab descriptions. No guest boots here.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { CORPUS, graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -218,6 +218,31 @@ describe('editor', () => {
     const g = await graphIds(page);
     expect(g.edges).toEqual(['iface:pc1/eth0', 'iface:pc2/eth0', 'iface:pc3/eth0', 'iface:pc4/eth0']);
     expect(await page.evaluate(() => (window as any).__vnetlab.cy.getElementById('iface:pc3/eth0').target().id())).toBe('domain:B');
+  });
+
+  it('lays out a Kathará lab that has no positions, and saves it back as lab.conf', async () => {
+    // A copy in the temp home (the corpus itself stays untouched).
+    const folder = join(t.home, 'labs', 'static-routing');
+    cpSync(join(CORPUS, 'kathara-labs', 'static-routing'), folder, { recursive: true });
+    await page.goto(`${server.origin}/?lab=${encodeURIComponent(folder)}`);
+    await page.waitForFunction((f) => (window as any).__vnetlab?.state.folder === f, folder);
+    await page.waitForFunction(() => Object.keys((window as any).__vnetlab.state.model.layout).length >= 4);
+    const boxes = await page.evaluate(() => (window as any).__vnetlab.cy.nodes().map((n: any) => n.boundingBox({ includeLabels: false })));
+    // Every node placed, none on top of another.
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i], boxes[j]];
+        expect(a.x2 <= b.x1 || b.x2 <= a.x1 || a.y2 <= b.y1 || b.y2 <= a.y1, `nodes ${i} and ${j} overlap`).toBe(true);
+      }
+    }
+    // Point-to-point domains A and C are cables; B (r1-r2) too: three cables between four machines.
+    expect((await graphIds(page)).edges).toEqual(['domain:A', 'domain:B', 'domain:C']);
+    // The layout alone is not an unsaved change.
+    expect(await page.evaluate(() => (window as any).__vnetlab.state.dirty)).toBe(false);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForFunction(() => /Saved .*lab\.conf/.test(document.getElementById('status')!.textContent!));
+    expect(readFileSync(join(folder, 'lab.conf'), 'utf8')).toMatch(/r1\[1\]="?B"?/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'editor-kathara-layout.png') });
   });
 
   it('renders a lab description without letting it run script', async () => {

@@ -10,6 +10,8 @@ import { hostPaths } from '../../src/main/paths.ts';
 export const REPO = resolve(__dirname, '..', '..');
 export const VNETLAB = join(REPO, 'bin', 'vnetlab.mjs');
 export const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
+/** Real Netkit/Kathará labs, beside the repo (never copied into it). */
+export const CORPUS = resolve(REPO, '..', 'shared', 'corpus');
 
 export interface TestEnv {
   dir: string;

@@ -53,8 +53,10 @@ export class Canvas {
     private readonly state: AppState,
     private readonly callbacks: CanvasCallbacks,
   ) {
-    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single' });
+    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single', textureOnViewport: true });
     this.wireGestures();
+    // The consoles panel opening or the window resizing changes the canvas size: cytoscape must know.
+    new ResizeObserver(() => this.cy.resize()).observe(container);
   }
 
   /** Brings the drawing in line with the model (add/remove/update only what changed). */
