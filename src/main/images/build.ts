@@ -101,6 +101,8 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
 
     const mkfs = requireTool('mkfs.ext4', env);
     const started = Date.now();
+    // Hash what the build starts from: a file edited during the build makes the result stale, not falsely fresh.
+    const hash = manifestHash(name);
     const staging = mkdtempSync(join(imageDir, `.${name}.build-`));
     try {
       const root = join(staging, 'root');
@@ -117,7 +119,7 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
       const record: ImageRecord = {
         name,
         manifestVersion: manifest.version,
-        manifestHash: manifestHash(name),
+        manifestHash: hash,
         kernelVersion: kernel.version,
         sizeBytes: statSync(tempImage).size,
         diskBytes: statSync(tempImage).blocks * 512,
