@@ -5,8 +5,9 @@ import { basename, dirname, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { connectRunDir, type SupervisorClient } from './client.ts';
-import { readRecords, isRecordedProcessAlive } from './records.ts';
 import { findRunDir } from './run-dir.ts';
+
+export { waitSupervisorGone } from './client.ts';
 
 export const LAB_FLAG = { type: 'string', short: 'l', description: 'the lab folder (default: the current folder)', valueName: 'LAB' } as const;
 
@@ -48,17 +49,6 @@ export async function requireSupervisor(labPath: string, env: NodeJS.ProcessEnv)
     throw new UserError(`the lab in ${labFolder(labPath)} is not running`, 1, runDir ? `start it with: vnetlab start, or remove leftovers with: vnetlab clean` : 'start it with: vnetlab start');
   }
   return client;
-}
-
-/** Wait until the supervisor process recorded in a run dir has exited (after a full stop). */
-export async function waitSupervisorGone(runDir: string, timeoutMs = 30_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor');
-    if (!supervisor || !isRecordedProcessAlive(supervisor)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 /** Parse a `--timeout` in seconds. */

@@ -20,7 +20,7 @@ import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { isAlive } from './clean.ts';
-import { readRecords } from './records.ts';
+import { isRecordedProcessAlive, readRecords } from './records.ts';
 import { findRunDir, runFiles } from './run-dir.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
 import type { StartResult } from './supervisor.ts';
@@ -81,6 +81,10 @@ export class SupervisorClient {
     };
     socket.on('close', onClose);
     socket.on('error', onClose);
+  }
+
+  hello(): Promise<Methods['hello']['result']> {
+    return this.call('hello', {});
   }
 
   status(): Promise<LabStatus> {
@@ -223,7 +227,15 @@ export async function connectRunDir(runDir: string): Promise<SupervisorClient | 
 /** Connect to the lab's supervisor, spawning it (detached, in its own session) when it is not running. */
 export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env): Promise<SupervisorClient> {
   const existing = await connectRunDir(plan.runDir);
-  if (existing) return existing;
+  if (existing) {
+    const hello = await existing.hello().catch(() => undefined);
+    if (hello && !hello.stopping) return existing;
+    // It is exiting (its last machine just stopped): let it finish, then start a new one.
+    existing.close();
+    if (!(await waitSupervisorGone(plan.runDir, 15_000))) {
+      throw new EnvironmentError(`the supervisor of lab ${plan.lab.name} is stopping but did not exit`, `run: vnetlab clean ${plan.lab.root}`);
+    }
+  }
   // A supervisor killed earlier may have left guests running: a new one would boot them a second time.
   const leftovers = readRecords(plan.runDir).filter(isAlive);
   if (leftovers.length) {
@@ -256,6 +268,17 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
+}
+
+/** Wait until the supervisor process recorded in a run dir has exited (after a full stop). */
+export async function waitSupervisorGone(runDir: string, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor');
+    if (!supervisor || !isRecordedProcessAlive(supervisor)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 function writeAtomically(file: string, content: string): void {

@@ -5,7 +5,8 @@ import type { ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.t
 import type { StartResult } from './supervisor.ts';
 
 export interface Methods {
-  hello: { params: Record<string, never>; result: { labId: string; pid: number } };
+  /** `stopping`: the supervisor is on its way out (every machine stopped); start a new one after it exits. */
+  hello: { params: Record<string, never>; result: { labId: string; pid: number; stopping: boolean } };
   status: { params: Record<string, never>; result: LabStatus };
   start: { params: { machines?: string[]; timeoutMs?: number }; result: StartResult };
   stop: { params: { machines?: string[] }; result: null };

@@ -31,7 +31,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
   });
 
   const handlers: { [M in keyof Methods]: Handler<M> } = {
-    hello: async () => ({ labId: sup.plan.lab.id, pid: process.pid }),
+    hello: async () => ({ labId: sup.plan.lab.id, pid: process.pid, stopping: sup.exiting }),
     status: async () => sup.status(),
     start: async (p) => sup.start(p.machines ?? [], { timeoutMs: p.timeoutMs }),
     stop: async (p) => {

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   const exit = async (how: 'stop' | 'crash' | 'none') => {
     if (exiting) return;
     exiting = true;
+    sup.exiting = true; // clients asking `hello` from now on wait for us to go, then start afresh
     log(`shutting down (${how})`);
     if (how !== 'none') await sup.shutdown(how);
     await sup.stopSwitches();

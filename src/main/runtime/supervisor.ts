@@ -60,6 +60,8 @@ export class Supervisor extends EventEmitter {
   private switchesStarting: Promise<void> | undefined;
   /** Operations in flight (start/stop/…): the supervisor is never idle while one runs. */
   private busy = 0;
+  /** Set by the process hosting the supervisor once it has decided to exit. */
+  exiting = false;
 
   constructor(
     readonly plan: Plan,
