@@ -51,7 +51,12 @@ fi
 for tool in iptables ip6tables; do
   [ -x "$ROOT/usr/sbin/$tool-legacy" ] && in_root update-alternatives --set "$tool" "/usr/sbin/$tool-legacy"
 done
-# Nothing to clean in /var/cache/apt/archives: it is the host cache, unmounted when we exit.
+# debootstrap left its own copies of the base packages here (hidden by the bind mount until now).
+umount "$ROOT/var/cache/apt/archives"
+rm -f "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/cache/apt/*.bin
+umount "$ROOT/proc"
+# debootstrap copied the build host's resolver config; guests get theirs from the lab.
+: > "$ROOT/etc/resolv.conf"
 rm -rf "$ROOT"/var/lib/apt/lists/*_Packages "$ROOT"/var/lib/apt/lists/*_Translation-* "$ROOT"/var/log/apt/* "$ROOT"/var/log/dpkg.log
 : > "$ROOT/etc/machine-id"
 echo "packages installed"

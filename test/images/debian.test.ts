@@ -90,6 +90,12 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
     expect(r.stdout.split('\n')).toEqual(['bridge', 'netem', 'nat', '1', 'ipv6', '']);
   });
 
+  it('has the commands older labs type', async () => {
+    const tools = ['vim', 'ping6', 'telnet', 'vconfig', 'dhcrelay', 'dhclient', 'dhcpd', 'radvd', 'tcpdump', 'traceroute', 'dig', 'iperf3', 'nc', 'curl', 'ifconfig', 'route', 'arping', 'ethtool', 'sshd'];
+    const r = await guest.client.exec(`for t in ${tools.join(' ')}; do command -v $t >/dev/null || echo "missing $t"; done; grep -q '^zebra[[:space:]]*2601/tcp' /etc/services && echo zebra-port; cat /etc/resolv.conf | wc -c`);
+    expect(r.stdout).toBe('zebra-port\n0\n');
+  });
+
   it('has no service running that the lab did not start', async () => {
     const r = await guest.client.exec('for d in sshd dhcpd radvd; do pidof $d && echo "$d is running"; done; true');
     expect(r.stdout).toBe('');

@@ -39,6 +39,9 @@ export async function stageDebianRoot(root: string, manifest: ImageManifest, opt
   for (const file of readdirSync(join(shims, 'sbin'))) install(join(shims, 'sbin', file), join(root, 'usr/local/sbin', file));
   for (const file of readdirSync(join(shims, 'init.d'))) install(join(shims, 'init.d', file), join(root, 'etc/init.d', file));
   symlinkSync('quagga', join(root, 'etc/init.d/zebra'));
+  // Commands older labs type that bookworm names differently.
+  symlinkSync('/usr/bin/vim.tiny', join(root, 'usr/local/bin/vim'));
+  writeGuestFile(root, 'usr/local/bin/ping6', '#!/bin/sh\nexec ping -6 "$@"\n', 0o755);
   writeGuestFile(root, 'etc/fstab', '# vnetlab: the guest init mounts everything\n');
   writeGuestFile(root, 'etc/profile.d/vnetlab.sh', '[ -r /run/vnetlab/env ] && while IFS= read -r line; do export "$line"; done < /run/vnetlab/env\n');
   // Kathará devices forward IP packets; labs rely on it.
