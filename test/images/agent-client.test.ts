@@ -36,8 +36,25 @@ describe('AgentClient', () => {
     expect(await result).toEqual({ stdout: 'hello\n', stderr: 'warn\n', exitCode: 5, timedOut: false });
   });
 
+  it('does not count what it sent before the agent spoke (pings during boot may be dropped)', async () => {
+    const { client, fromGuest, sent } = pair();
+    const ready = client.waitReady(60_000);
+    for (let i = 0; i < 1000; i++) (client as unknown as { send(l: string): void }).send('P 0'); // a long boot's pings
+    await tick();
+    expect(sent.length).toBeGreaterThanOrEqual(1000);
+    fromGuest.write('B\nR 0\n');
+    expect(await ready).toBe(0);
+    const result = client.exec('true');
+    await tick();
+    expect(sent).toContain(`X 1 0 ${b64('true')}`);
+    fromGuest.write('D 1 0\n');
+    expect((await result).exitCode).toBe(0);
+  });
+
   it('keeps at most 2 KB unacknowledged and sends the rest as the guest acknowledges', async () => {
     const { client, fromGuest, sent } = pair();
+    fromGuest.write('R 0\n');
+    await tick();
     const written: number[] = [];
     const result = client.exec('wc -c', { stdin: 'x'.repeat(10_000) });
     await tick();

@@ -63,6 +63,11 @@ export class AgentClient {
   /** Bytes waiting for room in the send window, and bytes the guest has not acknowledged yet. */
   private sendQueue: Buffer[] = [];
   private unacknowledged = 0;
+  /**
+   * Whether the agent has said anything yet. Until then what we send (pings while the guest boots) may
+   * be dropped by a serial line nobody has opened, and would never be acknowledged: it is not counted.
+   */
+  private agentSeen = false;
   private readonly closeListeners: ((err: Error) => void)[] = [];
   private readonly onData = (data: Buffer | string) => this.receive(typeof data === 'string' ? data : data.toString('latin1'));
   private readonly onEnd = () => this.shutdown(new AgentClosedError('the guest closed the exec channel'));
@@ -189,7 +194,7 @@ export class AgentClient {
       const piece = head.length <= room ? head : head.subarray(0, room);
       if (piece === head) this.sendQueue.shift();
       else this.sendQueue[0] = head.subarray(room);
-      this.unacknowledged += piece.length;
+      if (this.agentSeen) this.unacknowledged += piece.length;
       this.toGuest.write(piece);
     }
   }
@@ -204,6 +209,7 @@ export class AgentClient {
   private handleLine(line: string): void {
     const m = /^([ROEDLBA])(?: (-?\d+))?(?: (\S*))?$/.exec(line);
     if (!m) return;
+    this.agentSeen = true;
     const [, kind, num, payload] = m;
     switch (kind) {
       case 'A':
