@@ -203,5 +203,21 @@ describe('a stale tiny image', () => {
     const rebuilt = JSON.parse(readFileSync(recordPath, 'utf8'));
     expect(rebuilt.kernelVersion).toBe(kernel.version);
     expect(rebuilt.builtAt).not.toBe(record.builtAt);
+    writeFileSync(recordPath, JSON.stringify({ ...rebuilt, manifestHash: 'f'.repeat(64) }));
+    expect(imageStatus('tiny', { env }).staleReason).toBe('its manifest, init or agent changed since it was built');
+    writeFileSync(recordPath, JSON.stringify(rebuilt));
+  });
+
+  it('survives a failed build: the previous image stays, nothing half-written is left', async () => {
+    const before = readFileSync(join(work, 'images/tiny.json'), 'utf8');
+    // A kernel modules folder the build cannot copy (a FIFO in it) makes the build fail half-way.
+    const modules = join(work, 'bad-modules', kernel.version);
+    mkdirSync(modules, { recursive: true });
+    execFileSync('mkfifo', [join(modules, 'not-a-module')]);
+    const failing = { ...env, VNETLAB_UML_MODULES_ROOT: join(work, 'bad-modules') };
+    await expect(buildImage('tiny', { env: failing, force: true })).rejects.toThrow(/cannot copy the kernel modules from .*bad-modules/);
+    expect(readFileSync(join(work, 'images/tiny.json'), 'utf8')).toBe(before);
+    expect(imageStatus('tiny', { env }).staleReason).toBeUndefined();
+    expect(readdirSync(join(work, 'images')).sort()).toEqual(['build-cache', 'host', 'tiny.ext4', 'tiny.json'].filter((f) => existsSync(join(work, 'images', f))));
   });
 });

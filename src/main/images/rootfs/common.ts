@@ -26,7 +26,11 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
   if (kernel.modulesDir) {
     progress(`copying kernel modules ${kernel.version}`);
     const target = join(root, 'lib/modules', kernel.version);
-    cpSync(kernel.modulesDir, target, { recursive: true, verbatimSymlinks: true });
+    try {
+      cpSync(kernel.modulesDir, target, { recursive: true, verbatimSymlinks: true });
+    } catch (err) {
+      throw new EnvironmentError(`cannot copy the kernel modules from ${kernel.modulesDir}: ${(err as Error).message}`, 'reinstall them: sudo apt-get install --reinstall user-mode-linux');
+    }
     // Debian ships modules.dep with the modules; regenerate it when the host can, in case it was not.
     const depmod = whichTool('depmod', env);
     if (depmod) execFileSync(depmod, ['-b', root, kernel.version], { stdio: 'ignore' });
