@@ -61,7 +61,8 @@ describe('failing guests (real UML)', () => {
       expect(again.stderr).toMatch(/h0 failed: .*\n--- last console lines of h0 ---\n[\s\S]*mismatch/);
       expect(again.stderr).toContain("The tiny image changed since h0's disk was created; start over from the lab files with: vnetlab wipe h0");
       expect((await t.cli(['wipe', '-l', lab, '--yes'])).code).toBe(0);
-      expect((await t.cli(['start', lab])).code).toBe(0);
+      const fresh = await t.cli(['start', lab]);
+      expect(fresh.code, fresh.stderr).toBe(0);
       expect((await t.cli(['stop', lab])).code).toBe(0);
     } finally {
       t.env.VNETLAB_IMAGE_DIR = saved;

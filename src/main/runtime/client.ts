@@ -219,23 +219,28 @@ export async function connectSupervisor(labRootOrId: string, env: NodeJS.Process
   return runDir ? connectRunDir(runDir) : undefined;
 }
 
+/**
+ * Connect to the supervisor of a run dir; undefined when none runs. A supervisor on its way out (its
+ * last machine just stopped) counts as none: we wait until it has exited, so callers never talk to a
+ * lab that is going away.
+ */
 export async function connectRunDir(runDir: string): Promise<SupervisorClient | undefined> {
   const socket = await connectSocket(runFiles.socket(runDir));
-  return socket ? new SupervisorClient(socket, runDir) : undefined;
+  if (!socket) return undefined;
+  const client = new SupervisorClient(socket, runDir);
+  const hello = await client.hello().catch(() => undefined);
+  if (hello && !hello.stopping) return client;
+  client.close();
+  if (!(await waitSupervisorGone(runDir, 15_000))) {
+    throw new EnvironmentError(`the supervisor in ${runDir} is stopping but did not exit`, 'run: vnetlab clean');
+  }
+  return undefined;
 }
 
 /** Connect to the lab's supervisor, spawning it (detached, in its own session) when it is not running. */
 export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env): Promise<SupervisorClient> {
   const existing = await connectRunDir(plan.runDir);
-  if (existing) {
-    const hello = await existing.hello().catch(() => undefined);
-    if (hello && !hello.stopping) return existing;
-    // It is exiting (its last machine just stopped): let it finish, then start a new one.
-    existing.close();
-    if (!(await waitSupervisorGone(plan.runDir, 15_000))) {
-      throw new EnvironmentError(`the supervisor of lab ${plan.lab.name} is stopping but did not exit`, `run: vnetlab clean ${plan.lab.root}`);
-    }
-  }
+  if (existing) return existing;
   // A supervisor killed earlier may have left guests running: a new one would boot them a second time.
   const leftovers = readRecords(plan.runDir).filter(isAlive);
   if (leftovers.length) {

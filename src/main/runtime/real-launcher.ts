@@ -75,6 +75,7 @@ export class RealLauncher implements Launcher {
         resolve({ code: signal ? null : exitCode, signal: signal ? signalName(signal) : null });
       });
     });
+    nudgeConsoleAfterOutput(term, pid, exited);
     const consolePty: ConsolePty = {
       onData: (listener) => void term.onData(listener),
       write: (data) => term.write(data),
@@ -176,3 +177,28 @@ function signalName(signal: number): string {
   const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 9: 'SIGKILL', 15: 'SIGTERM', 6: 'SIGABRT', 11: 'SIGSEGV' };
   return names[signal] ?? `signal ${signal}`;
 }
+
+/**
+ * UML's console can miss the SIGIO telling it that its pty has room again, and then writes nothing
+ * more until its next input (a flood such as `yes` into a busy viewer stalls for good). A SIGIO
+ * 100 ms after each burst of output makes it look at its fds again; for an idle guest it is a no-op.
+ * Only once the kernel runs (its banner went by): before that UML has no SIGIO handler yet.
+ */
+function nudgeConsoleAfterOutput(term: pty.IPty, pid: number, exited: Promise<unknown>): void {
+  let kernelUp = false;
+  let alive = true;
+  let timer: NodeJS.Timeout | undefined;
+  void exited.then(() => {
+    alive = false;
+    if (timer) clearTimeout(timer);
+  });
+  term.onData((data) => {
+    kernelUp ||= data.includes('Linux version');
+    if (!kernelUp) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (alive) trySignal(pid, 'SIGIO');
+    }, 100);
+  });
+}
+
