@@ -117,6 +117,10 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       lineReader((raw) => {
         const request = raw as Request;
         const handler = handlers[request.method] as Handler<keyof Methods> | undefined;
+        if (sup.exiting && (request.method === 'start' || request.method === 'restart')) {
+          if (request.id !== undefined) conn.send({ id: request.id, error: { message: 'the lab is stopping; start it again in a moment', exitCode: 1 } });
+          return;
+        }
         if (!handler) {
           if (request.id !== undefined) conn.send({ id: request.id, error: { message: `unknown method ${String(request.method)}` } });
           return;
