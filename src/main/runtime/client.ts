@@ -1,4 +1,5 @@
 // The typed client of a lab's supervisor: what the CLI, the grader and the GUI service use.
+// (launch.ts's launchLab(labFolder) does plan + prepare + ensureSupervisor + start in one call.)
 //
 //   const sup = await ensureSupervisor(plan);          // spawns the supervisor if it is not running
 //   await sup.start();                                 // → { ok, started, failed }
