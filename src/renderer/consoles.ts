@@ -18,6 +18,8 @@ interface ConsoleTab {
   tab: HTMLElement;
   /** Parsed characters not yet acknowledged (sent in batches). */
   ackPending: number;
+  /** Characters written into the terminal since it opened (for the UI benchmark). */
+  written: number;
   ackTimer?: number;
 }
 
@@ -90,7 +92,7 @@ export class Consoles {
     const host = h('div', { class: 'term', 'data-machine': machine, 'data-testid': `console-${machine}` });
     const close = h('span', { class: 'close', title: 'close this console (the machine keeps running)' }, '×');
     const tab = h('div', { class: 'tab', 'data-testid': `console-tab-${machine}` }, machine, close);
-    const entry: ConsoleTab = { machine, term, fit, search, host, tab, ackPending: 0 };
+    const entry: ConsoleTab = { machine, term, fit, search, host, tab, ackPending: 0, written: 0 };
     tab.addEventListener('click', () => this.activate(machine));
     tab.addEventListener('dblclick', () => this.activate(machine));
     close.addEventListener('click', (e) => {
@@ -147,7 +149,13 @@ export class Consoles {
     return lines.join('\n');
   }
 
+  /** Characters written into a console since it opened. */
+  writtenChars(machine: string): number {
+    return this.tabs.get(machine)?.written ?? 0;
+  }
+
   private write(entry: ConsoleTab, data: string): void {
+    entry.written += data.length;
     entry.term.write(data, () => {
       entry.ackPending += data.length;
       if (entry.ackPending >= ACK_BATCH_CHARS) this.flushAck(entry);

@@ -505,6 +505,7 @@ window.addEventListener('beforeunload', (e) => {
   state,
   api,
   consoleText: (machine: string) => consoles.bufferText(machine),
+  consoleWritten: (machine: string) => consoles.writtenChars(machine),
 };
 
 async function boot(): Promise<void> {

@@ -4,10 +4,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { hostPaths } from '../../src/main/paths.ts';
 
-export const REPO = resolve(__dirname, '..', '..');
+export const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 export const VNETLAB = join(REPO, 'bin', 'vnetlab.mjs');
 export const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
 /** Real Netkit/Kathará labs, beside the repo (never copied into it). */
@@ -87,6 +88,10 @@ export async function launchBrowser(dir: string): Promise<BrowserContext> {
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1400, height: 850 },
+    // The caller cleans up (guests, server) on signals; playwright must not exit the process first.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }

@@ -11,8 +11,6 @@ import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/
 export interface ConsoleLink {
   write(data: string): void;
   resize(cols: number, rows: number): void;
-  /** Present when the runtime pauses the guest's console while output is unacknowledged. */
-  ack?(chars: number): void;
   detach(): void;
 }
 

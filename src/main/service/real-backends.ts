@@ -183,12 +183,13 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
           onData: handlers.onData,
           onClose: () => handlers.onExit('the lab stopped'),
           replay: true,
-          flowControl: true,
+          // The service does flow control per window (see service.ts); pausing the guest's pty here
+          // would stall UML's console until its next keystroke.
+          flowControl: false,
         });
         return {
           write: (d) => attachment.write(d),
           resize: (c, r) => attachment.resize(c, r),
-          ack: (n) => attachment.ack(n),
           detach: () => {
             attachment.detach();
             sup.close();

@@ -32,7 +32,17 @@ export interface ClientSession extends VnetlabService {
   close(): void;
 }
 
-/** A console's output is held back while the client has this much unacknowledged, and dropped (oldest first) past this. */
+/**
+ * Console flow control lives here, per client: output is sent while the client has fewer than
+ * CONSOLE_HIGH_WATERMARK characters unacknowledged (the renderer acknowledges after xterm parsed them),
+ * then held until acknowledgements bring it under CONSOLE_LOW_WATERMARK. Held output is bounded: past
+ * this, the oldest is dropped and the client is told how much was skipped (a terminal that cannot keep
+ * up scrolls past it anyway).
+ *
+ * The guest itself is never paused for a slow window (the runtime attaches us without its own flow
+ * control): a UML console whose pty fills up stops writing until its next input (seen here: a 20 MB
+ * flood stalled for good until a key was pressed).
+ */
 const HELD_OUTPUT_LIMIT = 2 * 1024 * 1024;
 
 export class Service {
@@ -131,6 +141,8 @@ interface AttachedConsole {
   unacked: number;
   held: string[];
   heldChars: number;
+  /** Characters dropped since the client last caught up. */
+  skipped: number;
   closed: boolean;
 }
 
@@ -231,7 +243,7 @@ class Session implements ClientSession {
   async attachConsole(labRoot: string, machine: string): Promise<ConsoleAttachment> {
     const root = this.service.allowedPath(labRoot, 'lab path');
     const consoleId = this.newConsoleId();
-    const state: AttachedConsole = { machine, unacked: 0, held: [], heldChars: 0, closed: false };
+    const state: AttachedConsole = { machine, unacked: 0, held: [], heldChars: 0, skipped: 0, closed: false };
     this.consoles.set(consoleId, state);
     // Output that arrives before the attach call returns is the runtime's replay of recent output.
     let replay = '';
@@ -251,6 +263,12 @@ class Session implements ClientSession {
       throw err;
     }
     attached = true;
+    if (this.closed) {
+      // The client went away while we attached: let go at once.
+      state.link.detach();
+      this.consoles.delete(consoleId);
+      throw new UserError('the window closed while its console was opening');
+    }
     state.unacked += replay.length;
     return { consoleId, machine, replay };
   }
@@ -261,11 +279,10 @@ class Session implements ClientSession {
     if (state.unacked > CONSOLE_HIGH_WATERMARK || state.held.length) {
       state.held.push(data);
       state.heldChars += data.length;
-      // Dropped output will never be acknowledged by the client: acknowledge it to the runtime ourselves.
       while (state.heldChars > HELD_OUTPUT_LIMIT && state.held.length > 1) {
         const dropped = state.held.shift()!.length;
         state.heldChars -= dropped;
-        state.link?.ack?.(dropped);
+        state.skipped += dropped;
       }
       return;
     }
@@ -293,11 +310,12 @@ class Session implements ClientSession {
     const state = this.console(consoleId);
     const n = Math.max(0, Number(chars) || 0);
     state.unacked = Math.max(0, state.unacked - n);
-    state.link!.ack?.(n);
     if (state.unacked < CONSOLE_LOW_WATERMARK && state.held.length) {
-      const data = state.held.join('');
+      const note = state.skipped ? `\r\n\x1b[2m[vnetlab: ${Math.round(state.skipped / 1024)} KiB of output skipped to keep up]\x1b[0m\r\n` : '';
+      const data = note + state.held.join('');
       state.held = [];
       state.heldChars = 0;
+      state.skipped = 0;
       state.unacked += data.length;
       this.push({ kind: 'console-data', consoleId, data });
     }
