@@ -331,30 +331,39 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
     formatRow.hidden = !opts.forSave;
     formatSelect.value = state.model.format === 'vnetlab' ? 'yaml' : 'netkit';
     const list = $('dialog-list');
-    const show = async (path?: string) => {
+    // The field starts with the suggestion and follows the folders the user clicks; a listing that
+    // arrives late never overwrites what the user typed meanwhile.
+    let typed = false;
+    pathInput.value = opts.forSave ? (state.folder || opts.initial || '') : '';
+    pathInput.oninput = () => {
+      typed = true;
+    };
+    const show = async (path?: string, navigated = false) => {
       try {
         const listing: FolderListing = await api.listFolder(path);
-        pathInput.value = opts.forSave && path === undefined && opts.initial ? opts.initial : listing.path;
+        if (navigated || (!typed && !pathInput.value)) {
+          pathInput.value = listing.path;
+          typed = false;
+        }
         const rows = listing.entries.map((e) => {
           const row = h('li', { class: e.kind, 'data-path': e.path }, e.kind === 'lab' ? `[lab] ${e.name}` : `${e.name}/`, e.format ? h('span', { class: 'muted' }, ` ${e.format}`) : '');
           row.addEventListener('click', () => {
             pathInput.value = e.path;
           });
           row.addEventListener('dblclick', () => {
-            if (e.kind === 'folder' || opts.forSave) void show(e.path);
+            if (e.kind === 'folder' || opts.forSave) void show(e.path, true);
             else finish(e.path);
           });
           return row;
         });
         if (listing.parent) {
           const up = h('li', { class: 'folder' }, '../');
-          up.addEventListener('dblclick', () => void show(listing.parent));
-          up.addEventListener('click', () => void show(listing.parent));
+          up.addEventListener('click', () => void show(listing.parent, true));
           rows.unshift(up);
         }
         const roots = listing.roots.map((r) => {
           const b = h('button', { class: 'small' }, r);
-          b.addEventListener('click', () => void show(r));
+          b.addEventListener('click', () => void show(r, true));
           return b;
         });
         $('dialog-roots').replaceChildren(...roots);
@@ -385,6 +394,7 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
     };
     dialog.showModal();
     void show(opts.forSave && state.folder ? state.folder : undefined);
+    pathInput.focus();
   });
 }
 
