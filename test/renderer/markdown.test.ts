@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../e2e/helpers.ts';
 
 const repo = resolve(__dirname, '..', '..');
 let dir: string;
@@ -19,10 +20,7 @@ beforeAll(async () => {
     stdin: { contents: "import { renderMarkdown } from './markdown.ts'; (window as any).renderMarkdown = renderMarkdown;", resolveDir: join(repo, 'src', 'renderer'), loader: 'ts' },
     bundle: true, format: 'iife', write: false, platform: 'browser',
   });
-  browser = await chromium.launchPersistentContext(join(dir, 'chromium'), {
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser(dir);
   page = await browser.newPage();
   await page.setContent('<!doctype html><div id="out"></div>');
   await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
