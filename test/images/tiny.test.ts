@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, ensureImage, imageStatus } from '../../src/main/images/build.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
+import { backingImageFor } from '../../src/main/images/backing.ts';
 import { bootGuest, groupAlive, type TestGuest } from './guest-helper.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'vnl-tiny-'));
@@ -16,7 +17,9 @@ const kernel = findKernel({ env });
 let image = '';
 let labFs = '';
 let guest: TestGuest | undefined;
-const cow = join(work, 'pc1.cow');
+// Where the runtime keeps guest disks: a rebuild keeps the images that disks there were made from.
+const cow = join(work, 'state/labs/test-lab/disks/pc1.cow');
+mkdirSync(join(cow, '..'), { recursive: true });
 
 /** A lab-fs as the runtime builds it (docs/ARCHITECTURE.md), written by hand with mkfs.ext4 -d. */
 function makeLabFs(): string {
@@ -203,9 +206,24 @@ describe('a stale tiny image', () => {
     const rebuilt = JSON.parse(readFileSync(recordPath, 'utf8'));
     expect(rebuilt.kernelVersion).toBe(kernel.version);
     expect(rebuilt.builtAt).not.toBe(record.builtAt);
+    // The replaced image is kept for the disks made from it: pc1's disk boots on it, with what the student wrote.
+    const backing = backingImageFor(cow, 'tiny', env);
+    expect(backing).toMatch(/tiny@\d{8}T\d{6}Z\.ext4$/);
+    expect(backingImageFor(cow, 'tiny', env)).not.toBe(image);
+    guest = bootGuest({ image: backing!, name: 'pc1', labFs, cow });
+    await guest.client.waitReady(60_000);
+    expect((await guest.client.exec('cat /etc/lab-note')).stdout).toBe('edited by the student\n');
+    await guest.stop();
     writeFileSync(recordPath, JSON.stringify({ ...rebuilt, manifestHash: 'f'.repeat(64) }));
     expect(imageStatus('tiny', { env }).staleReason).toBe('its manifest, init or agent changed since it was built');
     writeFileSync(recordPath, JSON.stringify(rebuilt));
+  });
+
+  it('removes kept images at the next build once no disk needs them', async () => {
+    expect(readdirSync(join(work, 'images')).some((f) => f.startsWith('tiny@'))).toBe(true);
+    rmSync(cow);
+    await buildImage('tiny', { env, force: true });
+    expect(readdirSync(join(work, 'images')).filter((f) => f.startsWith('tiny@'))).toEqual([]);
   });
 
   it('survives a failed build: the previous image stays, nothing half-written is left', async () => {
@@ -218,6 +236,6 @@ describe('a stale tiny image', () => {
     await expect(buildImage('tiny', { env: failing, force: true })).rejects.toThrow(/cannot copy the kernel modules from .*bad-modules/);
     expect(readFileSync(join(work, 'images/tiny.json'), 'utf8')).toBe(before);
     expect(imageStatus('tiny', { env }).staleReason).toBeUndefined();
-    expect(readdirSync(join(work, 'images')).sort()).toEqual(['build-cache', 'host', 'tiny.ext4', 'tiny.json'].filter((f) => existsSync(join(work, 'images', f))));
+    expect(readdirSync(join(work, 'images')).filter((f) => f.startsWith('.') || f.endsWith('.lock'))).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import { hostPaths } from '../paths.ts';
 import { findKernel, requireTool, type KernelInfo } from './kernel.ts';
 import { availableImages, loadManifest, manifestHash, type ImageManifest } from './manifest.ts';
 import { installGuestFiles, run, type Progress } from './rootfs/common.ts';
+import { pruneRetainedImages, retainImage } from './backing.ts';
 import { stageBusyboxRoot } from './rootfs/tiny.ts';
 import { stageDebianRoot } from './rootfs/debian.ts';
 
@@ -128,10 +129,13 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
       };
       const tempRecord = join(staging, `${name}.json`);
       writeFileSync(tempRecord, `${JSON.stringify(record, null, 2)}\n`);
-      // Image first, record second: an image without a matching record counts as stale, never the reverse.
+      // Disks made from the image being replaced still need it: keep it under its build time.
       const path = imagePath(name, env);
+      if (before.record) retainImage(path, name, before.record.builtAt);
+      // Image first, record second: an image without a matching record counts as stale, never the reverse.
       renameSync(tempImage, path);
       renameSync(tempRecord, path.replace(/\.ext4$/, '.json'));
+      for (const old of pruneRetainedImages(name, env)) progress(`removed ${old}: no guest disk uses it any more`);
       progress(`image '${name}' built in ${record.buildSeconds} s: ${path} (${Math.round(record.diskBytes / 2 ** 20)} MiB on disk)`);
       return imageStatus(name, { env, kernel });
     } finally {
