@@ -59,6 +59,8 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
     // The lab named on the command line may live outside home (e.g. a course folder): allow its folder.
     extraRoots: [dirname(lab)],
   });
+  // Say up front what the host lacks to run labs (the editor works without it; Start says it again).
+  for (const p of (await service.backends.environment()).problems) options.log(`warning: ${p.what}; to run labs: ${p.fix}`);
   const server = await startServer({ service, staticDir, port: options.port ?? 0, initialLab: lab });
   return { ...server, service };
 }
