@@ -98,7 +98,11 @@ describe('two hosts on a switch (real UML)', () => {
   it('runs a second copy of the same lab in another folder side by side', async () => {
     const copy = join(t.base, 'pair-copy');
     cpSync(lab, copy, { recursive: true });
-    expect((await t.cli(['start', copy, 'pc1'])).code).toBe(0);
+    const started = await t.cli(['start', copy, 'pc1', '--json']);
+    expect(started.code).toBe(0);
+    const events = started.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events).toContainEqual({ type: 'machine-state', machine: 'pc1', state: 'ready' });
+    expect(events.at(-1)).toMatchObject({ type: 'result', ok: true, started: ['pc1'] });
     const copyRunDir = findRunDir(copy, hostPaths(t.env))!;
     expect(copyRunDir).not.toBe(runDir);
     // Both pc1 run at once, each on its own switch: the copy's pc1 does not see the first lab's pc2.
