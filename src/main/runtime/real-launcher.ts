@@ -7,7 +7,8 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import * as pty from 'node-pty';
 import type { GuestPlan, SwitchPlan } from '../../shared/plan.ts';
-import { EnvironmentError } from '../errors.ts';
+import { EnvironmentError, UserError } from '../errors.ts';
+import { backingImageFor, readCowHeader } from '../images/backing.ts';
 import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, SwitchHandles } from './launcher.ts';
 import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
@@ -57,7 +58,7 @@ export class RealLauncher implements Launcher {
     const fromStream = new Socket({ fd: fromFd, readable: true, writable: false });
 
     // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
-    const argv = plan.argv;
+    const argv = withDiskBackingImage(plan);
     const term = pty.spawn('/bin/sh', ['-c', GUEST_WRAPPER, 'vnetlab-guest', ...argv], {
       name: 'xterm-256color',
       cols: size.cols,
@@ -114,6 +115,32 @@ export class RealLauncher implements Launcher {
   async wipeDisk(plan: GuestPlan): Promise<void> {
     rmSync(plan.cow, { force: true });
   }
+}
+
+/**
+ * A guest disk only works over the exact image file it was made from (UML checks the image's mtime).
+ * After an image rebuild the old image is kept (src/main/images/backing.ts): boot the disk over that one.
+ */
+function withDiskBackingImage(plan: GuestPlan): string[] {
+  if (!existsSync(plan.cow)) return plan.argv;
+  const env = { ...process.env, VNETLAB_IMAGE_DIR: dirname(plan.imagePath) };
+  let backing: string | undefined;
+  try {
+    if (!readCowHeader(plan.cow)) return plan.argv; // not a COW file: let UML say what is wrong
+    backing = backingImageFor(plan.cow, plan.image, env);
+  } catch {
+    return plan.argv;
+  }
+  if (!backing) {
+    throw new UserError(
+      `the disk of ${plan.name} was made from a ${plan.image} image that no longer exists`,
+      2,
+      `start ${plan.name} over from the lab files: vnetlab wipe ${plan.name}`,
+    );
+  }
+  if (backing === plan.imagePath) return plan.argv;
+  const ubd0 = `ubd0=${plan.cow},${plan.imagePath}`;
+  return plan.argv.map((a) => (a === ubd0 ? `ubd0=${plan.cow},${backing}` : a));
 }
 
 function makeFifo(path: string): void {

@@ -185,7 +185,8 @@ export class Supervisor extends EventEmitter {
     try {
       handle = await this.launcher.spawnGuest(m.plan, m.console.dimensions);
     } catch (err) {
-      return this.fail(m, `could not start: ${(err as Error).message}`);
+      const hint = err instanceof UserError && err.hint ? `\n${err.hint}` : '';
+      return this.fail(m, `could not start: ${(err as Error).message}${hint}`);
     }
     m.handle = handle;
     m.startedAt = new Date();
