@@ -22,6 +22,8 @@ const HOST_PACKAGES = [
   { pkg: 'busybox-static', file: '/bin/busybox', why: 'the tiny guest image' },
   { pkg: 'e2fsprogs', cmd: 'mkfs.ext4', why: 'building guest disks' },
   { pkg: 'debootstrap', cmd: 'debootstrap', why: 'building the debian guest image' },
+  { pkg: 'gcc', cmd: 'cc', why: 'compiling the guest exec agent' },
+  { pkg: 'libc6-dev', file: '/usr/lib/x86_64-linux-gnu/libc.a', why: 'linking the guest exec agent statically' },
   ...(mode === 'test' ? [{ pkg: 'chromium', cmd: 'chromium', why: 'the browser UI tests' }] : []),
 ];
 
