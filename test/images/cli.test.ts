@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/main/cli/main.ts';
 
@@ -58,5 +60,20 @@ describe('vnetlab image', () => {
     expect((await vnetlab(['image', 'build'])).code).toBe(2);
     expect((await vnetlab(['image', 'frobnicate'])).code).toBe(2);
     expect((await vnetlab(['image', 'build', '../etc'])).err).toContain("'../etc' is not an image name");
+  });
+
+  it('build debian without root: says root is needed and the exact command (exit 3)', () => {
+    // As root, drop to nobody for this one command; as a normal user, just run it.
+    const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const dir = join(work, 'nonroot');
+    spawnSync('mkdir', ['-p', dir]);
+    chmodSync(work, 0o755);
+    chmodSync(dir, 0o777);
+    const cli = join(import.meta.dirname, '../../bin/vnetlab.mjs');
+    const [cmd, ...args] = [...asNobody, process.execPath, cli, 'image', 'build', 'debian'];
+    const r = spawnSync(cmd!, args, { env: { ...process.env, HOME: dir, VNETLAB_IMAGE_DIR: join(dir, 'images') }, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain("building the 'debian' image needs root");
+    expect(r.stderr).toContain('hint: run: sudo env "PATH=$PATH" npx vnetlab image build debian');
   });
 });
