@@ -149,6 +149,11 @@ export class Consoles {
     return lines.join('\n');
   }
 
+  /** The console's selected text (search selects its match). */
+  selection(machine: string): string {
+    return this.tabs.get(machine)?.term.getSelection() ?? '';
+  }
+
   /** Characters written into a console since it opened. */
   writtenChars(machine: string): number {
     return this.tabs.get(machine)?.written ?? 0;

@@ -516,6 +516,7 @@ window.addEventListener('beforeunload', (e) => {
   api,
   consoleText: (machine: string) => consoles.bufferText(machine),
   consoleWritten: (machine: string) => consoles.writtenChars(machine),
+  consoleSelection: (machine: string) => consoles.selection(machine),
 };
 
 async function boot(): Promise<void> {

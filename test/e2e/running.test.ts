@@ -95,6 +95,27 @@ describe('running a lab from the app', () => {
     await waitConsole('pc1', /reattached-42/);
   });
 
+  it('shows two consoles side by side, and finds text in the scrollback', async () => {
+    const p = await nodePoint(page, 'machine:pc2');
+    await page.mouse.click(p.x, p.y, { button: 'right' });
+    await page.getByTestId('context-menu').locator('[data-action="open-console"]').click();
+    await page.getByTestId('console-pc2').waitFor();
+    await page.getByTestId('console-split').click();
+    await page.getByTestId('console-pc1').waitFor({ state: 'visible' });
+    await page.getByTestId('console-pc2').waitFor({ state: 'visible' });
+    const [a, b] = [(await page.getByTestId('console-pc1').boundingBox())!, (await page.getByTestId('console-pc2').boundingBox())!];
+    expect(a.x + a.width <= b.x + 1 || b.x + b.width <= a.x + 1).toBe(true);
+    await page.getByTestId('console-pc2').click();
+    await page.keyboard.press('Enter');
+    await waitConsole('pc2', /pc2:.*[#$] *$/m);
+    await page.screenshot({ path: join(SCREENSHOTS, 'consoles-split.png') });
+    // Search highlights a match in the active console's scrollback.
+    await page.getByTestId('console-tab-pc1').click();
+    await page.getByTestId('console-search').fill('reattached-42');
+    await page.getByTestId('console-search').press('Enter');
+    await page.waitForFunction(() => (window as any).__vnetlab.consoleSelection('pc1') === 'reattached-42', undefined, { timeout: 10_000 });
+  });
+
   it('restarts a machine from its context menu', async () => {
     const p = await nodePoint(page, 'machine:pc2');
     await page.mouse.click(p.x, p.y, { button: 'right' });

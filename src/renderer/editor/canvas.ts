@@ -55,8 +55,17 @@ export class Canvas {
   ) {
     this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single', textureOnViewport: true });
     this.wireGestures();
-    // The consoles panel opening or the window resizing changes the canvas size: cytoscape must know.
-    new ResizeObserver(() => this.cy.resize()).observe(container);
+    // The consoles panel opening or the window resizing changes the canvas size: cytoscape must know,
+    // and a lab that was entirely in view and no longer is gets fitted again (a zoomed-in view is left alone).
+    const inView = () => {
+      const ext = this.cy.elements().renderedBoundingBox();
+      return ext.x1 >= 0 && ext.y1 >= 0 && ext.x2 <= this.cy.width() && ext.y2 <= this.cy.height();
+    };
+    new ResizeObserver(() => {
+      const wasInView = this.cy.nodes().nonempty() && inView();
+      this.cy.resize();
+      if (wasInView && !inView()) this.fit();
+    }).observe(container);
   }
 
   /** Brings the drawing in line with the model (add/remove/update only what changed). */
