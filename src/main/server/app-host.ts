@@ -34,7 +34,8 @@ export function rendererIsStale(): boolean {
 export function ensureRenderer(log: (line: string) => void): string {
   if (!rendererIsStale()) return RENDERER_OUT;
   log('building the app (renderer bundle)…');
-  const r = spawnSync(process.execPath, [join(RENDERER_SRC, 'build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
+  // In the Electron shell process.execPath is Electron: ELECTRON_RUN_AS_NODE makes it plain Node (ignored by Node).
+  const r = spawnSync(process.execPath, [join(RENDERER_SRC, 'build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
   if (r.status !== 0) {
     throw new EnvironmentError(`building the renderer failed: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-5).join('\n')}`, 'run `npm ci`, then `npm run build:renderer` to see the whole error');
   }
