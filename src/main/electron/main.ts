@@ -2,6 +2,8 @@
 // isolation, sandbox), and IPC bound to the same transport-free service as `vnetlab serve`.
 // Loaded through ./main.cjs (package.json "main"), which registers tsx first.
 import { app, BrowserWindow, ipcMain, shell, type IpcMainInvokeEvent, type WebContents } from 'electron';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -80,7 +82,15 @@ function createWindow(): void {
   void win.loadURL(rendererUrl);
 }
 
+/** `electron .` straight from a checkout: bundle the sandboxed preload first if it is not there. */
+function ensurePreload(): void {
+  if (existsSync(PRELOAD)) return;
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'src', 'main', 'electron', 'build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  if (r.status !== 0) throw new Error('bundling the Electron preload failed (see above)');
+}
+
 app.whenReady().then(() => {
+  ensurePreload();
   const dir = ensureRenderer((line) => process.stderr.write(`${line}\n`));
   rendererUrl = `${pathToFileURL(join(dir, 'index.html')).href}?lab=${encodeURIComponent(initialLab)}`;
   createWindow();
