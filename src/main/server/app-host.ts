@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnvironmentError } from '../errors.ts';
+import { EnvironmentError, UserError } from '../errors.ts';
 import { realBackends } from '../service/real-backends.ts';
 import { Service } from '../service/service.ts';
 import { startServer, type RunningServer } from './server.ts';
@@ -50,8 +50,9 @@ export interface AppServerOptions {
 }
 
 export async function startAppServer(options: AppServerOptions): Promise<RunningServer & { service: Service }> {
-  const staticDir = ensureRenderer(options.log);
   const lab = resolve(options.lab ?? DEFAULT_LAB);
+  if (!existsSync(lab)) throw new UserError(`no lab at ${lab}`, 2, 'give the folder of a lab (lab.yaml or a Netkit/Kathará lab.conf), or no LAB for labs/two-hosts');
+  const staticDir = ensureRenderer(options.log);
   const home = options.env.HOME || homedir();
   const service = new Service({
     backends: realBackends({ env: options.env }),
