@@ -277,7 +277,7 @@ document.addEventListener('keydown', (e) => {
   else if (mod && e.key.toLowerCase() === 'c') copySelection();
   else if (mod && e.key.toLowerCase() === 'v') paste();
   else if (mod && e.key.toLowerCase() === 's') void save(e.shiftKey);
-  else if (e.key === 'Escape') canvas.setCableMode(false), setTool('select');
+  else if (e.key === 'Escape') setTool('select');
   else return;
   e.preventDefault();
 });
