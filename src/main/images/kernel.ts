@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnvironmentError } from '../cli/exit-codes.ts';
+import { EnvironmentError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 
 export const DEFAULT_KERNEL = '/usr/bin/linux.uml';

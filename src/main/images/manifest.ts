@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { UserError } from '../cli/exit-codes.ts';
+import { UserError } from '../errors.ts';
 
 /** The project's kernels/ folder (manifests, guest init, agent source, shims). */
 export const KERNELS_DIR = fileURLToPath(new URL('../../../kernels/', import.meta.url));

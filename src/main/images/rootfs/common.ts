@@ -3,7 +3,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EnvironmentError } from '../../cli/exit-codes.ts';
+import { EnvironmentError } from '../../errors.ts';
 import { requireTool, whichTool, type KernelInfo } from '../kernel.ts';
 import { GUEST_DIR } from '../manifest.ts';
 

@@ -3,7 +3,7 @@
 // kept in the image dir's build cache, so a rebuild (new init, new kernel) downloads nothing.
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { EnvironmentError } from '../../cli/exit-codes.ts';
+import { EnvironmentError } from '../../errors.ts';
 import { requireTool } from '../kernel.ts';
 import { BUILD_SCRIPTS_DIR, GUEST_DIR, type ImageManifest } from '../manifest.ts';
 import { run, writeGuestFile, type Progress } from './common.ts';

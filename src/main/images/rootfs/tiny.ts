@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, chmodSync, mkdirSync, openSync, readSync, existsSync, symlinkSync, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EnvironmentError } from '../../cli/exit-codes.ts';
+import { EnvironmentError } from '../../errors.ts';
 import { requireTool } from '../kernel.ts';
 import { writeGuestFile, type Progress } from './common.ts';
 
