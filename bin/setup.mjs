@@ -43,7 +43,11 @@ function onPath(cmd) {
 // 1. npm dependencies (the lockfile pins them).
 if (!existsSync(join(repo, 'node_modules', 'tsx')) || !existsSync(join(repo, 'node_modules', 'node-pty'))) {
   say('installing npm dependencies (npm ci)…');
-  if (run('npm', ['ci', '--no-fund', '--no-audit'], { env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } }) !== 0) {
+  const env = { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' };
+  // node-pty is a native addon: build it against the headers of the Node that is installed (Debian ships
+  // them in /usr/include/node) instead of letting node-gyp download them, which fails offline.
+  if (!env.npm_config_nodedir && existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr';
+  if (run('npm', ['ci', '--no-fund', '--no-audit'], { env }) !== 0) {
     say('npm ci failed; fix the error above, then run the command again.');
     process.exit(3);
   }

@@ -82,6 +82,16 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
     expect(r.stdout.split('\n')).toEqual(['named-up', '200', 'active', '']);
   });
 
+  it('starts BIND 9.11-era configs (dnssec-enable, dnssec-lookaside…) that 9.18 would refuse', async () => {
+    // The Kathará dns lab ships such a named.conf.options; it must run unchanged.
+    const r = await guest.client.exec(
+      "/etc/init.d/named stop >/dev/null 2>&1; printf 'options {\\n\\tdirectory \"/var/cache/bind\";\\n\\tdnssec-enable yes;\\n    dnssec-lookaside auto;\\n};\\n' > /etc/bind/named.conf.options && " +
+        'systemctl start bind9 2>/dev/null && sleep 1 && pidof named >/dev/null && echo named-up; grep -c "^[[:space:]]*// vnetlab:" /etc/bind/named.conf.options',
+      { timeoutMs: 60_000 },
+    );
+    expect(r.stdout.split('\n')).toEqual(['named-up', '2', '']);
+  });
+
   it('has the kernel modules and tools labs rely on: bridge, netem, iptables NAT, IP forwarding', async () => {
     const r = await guest.client.exec(
       'brctl addbr br0 && echo bridge; tc qdisc add dev eth0 root netem delay 5ms && echo netem; iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE && echo nat; cat /proc/sys/net/ipv4/ip_forward; test -d /proc/sys/net/ipv6 && echo ipv6',

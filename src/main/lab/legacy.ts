@@ -54,7 +54,7 @@ function bindDiagnostics(m: Machine, guestPath: string, text: string, at: Source
     if (lineIndex < 0) continue;
     // Point at the line inside the named.conf file when we have it on disk; otherwise at the file entry.
     const where: SourceRef = at.line === 0 ? { file: at.file, line: lineIndex + 1, column: lines[lineIndex]!.indexOf(option) + 1 } : at;
-    out.push(warning('legacy-bind-option', `${shown}${at.line === 0 ? '' : ` (${guestPath})`} uses '${option}', which BIND 9.18 in the debian image no longer accepts: named on ${m.name} will refuse to start`, where, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; delete the '${option}' line (it has had no effect since BIND 9.16)` }));
+    out.push(warning('legacy-bind-option', `${shown}${at.line === 0 ? '' : ` (${guestPath})`} uses '${option}', which BIND 9.18 in the debian image no longer accepts: when bind9 starts on ${m.name}, vnetlab comments that line out (marked '// vnetlab:') so named still starts`, where, { target: `machine:${m.name}`, hint: `the option has had no effect since BIND 9.16; delete the '${option}' line to silence this warning` }));
   }
   return out;
 }
