@@ -86,7 +86,7 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
     // The Kathará dns lab ships such a named.conf.options; it must run unchanged.
     const r = await guest.client.exec(
       "/etc/init.d/named stop >/dev/null 2>&1; printf 'options {\\n\\tdirectory \"/var/cache/bind\";\\n\\tdnssec-enable yes;\\n    dnssec-lookaside auto;\\n};\\n' > /etc/bind/named.conf.options && " +
-        'systemctl start bind9 2>/dev/null && sleep 1 && pidof named >/dev/null && echo named-up; grep -c "^[[:space:]]*// vnetlab:" /etc/bind/named.conf.options',
+        'systemctl start bind9 >/dev/null 2>&1 && sleep 1 && pidof named >/dev/null && echo named-up; grep -c "^[[:space:]]*// vnetlab:" /etc/bind/named.conf.options',
       { timeoutMs: 60_000 },
     );
     expect(r.stdout.split('\n')).toEqual(['named-up', '2', '']);

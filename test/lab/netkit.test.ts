@@ -52,7 +52,7 @@ describe('the corpus', () => {
     expect(model!.sharedFolder).toBe('shared');
     const bind = byCode(diagnostics, 'legacy-bind-option');
     expect(bind.map((d) => `${d.file}:${d.line}`)).toContain('localuni/etc/bind/named.conf.options:6');
-    expect(bind.find((d) => d.message.includes('dnssec-enable'))!.hint).toContain('vnetlab places the file as written');
+    expect(bind.find((d) => d.message.includes('dnssec-enable'))!.message).toContain('vnetlab comments that line out');
   });
 
   it('routers are guessed from a routing image even with one interface', async () => {
