@@ -4,6 +4,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { SourceRef } from '../../shared/lab-model.ts';
 import { error, warning } from './diag.ts';
+import { LineIndex, parseYamlFast, type FastNode } from './yaml-fast.ts';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -13,13 +14,28 @@ export class YamlSource {
   /** True when the text is not valid YAML: `data` is then a best effort and should not be trusted. */
   readonly broken: boolean;
   private readonly lines = new LineCounter();
-  private readonly doc: Document;
+  private readonly doc?: Document;
   private readonly pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+  /** True when the fast path read the file (tests compare both paths). */
+  get usedFastPath(): boolean {
+    return this.fast !== undefined;
+  }
+
+  /** Set when the fast path (js-yaml, see yaml-fast.ts) read the file: well-formed and unsurprising. */
+  private readonly fast?: { root: FastNode; lines: LineIndex };
 
   constructor(
     private readonly text: string,
     readonly file: string,
+    options: { fastPath?: boolean } = {},
   ) {
+    const fast = options.fastPath === false ? undefined : parseYamlFast(text);
+    if (fast) {
+      this.fast = { root: fast.root, lines: new LineIndex(text) };
+      this.data = fast.data;
+      this.broken = false;
+      return;
+    }
     // yaml's own `uniqueKeys` compares every key of a map with every other one: quadratic, half a
     // second on a 1,000-machine lab. Duplicates are found with a Set instead (duplicateKeyErrors).
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false, strict: true });
@@ -41,11 +57,19 @@ export class YamlSource {
 
   /** Position of the value at `path` (or of the nearest existing parent). */
   at(path: YamlPath): SourceRef {
+    if (this.fast) return this.offsetRef(this.fastNodeAt(path)?.start ?? 0);
     return this.offsetRef(this.nodeAt(path)?.range?.[0] ?? 0);
   }
 
   /** The text of a plain scalar exactly as written (`version: 1.0` is the number 1 to YAML, "1.0" to a teacher). */
   rawScalarAt(path: YamlPath): string | undefined {
+    if (this.fast) {
+      const fastNode = this.fastNodeAt(path, true);
+      if (fastNode && fastNode.kind === null && fastNode.result === null) return ''; // `key:` with nothing after it
+      if (fastNode?.kind !== 'scalar' || /^['"|>]/.test(this.text[fastNode.start] ?? '')) return undefined;
+      // A plain scalar ends at the end of its line or at a comment.
+      return this.text.slice(fastNode.start, fastNode.end).split('\n')[0]!.replace(/\s#.*$/, '').trim();
+    }
     const node = this.nodeAt(path, true);
     if (!isScalar(node) || !node.range || node.type !== 'PLAIN') return undefined;
     return this.text.slice(node.range[0], node.range[1]).trim();
@@ -54,8 +78,12 @@ export class YamlSource {
   /** Position of the key of the last element of `path` (for "unknown key" messages). */
   keyAt(path: YamlPath): SourceRef {
     if (path.length === 0) return this.at(path);
-    const parent = this.nodeAt(path.slice(0, -1), true);
     const last = path[path.length - 1];
+    if (this.fast) {
+      const key = this.fastNodeAt(path.slice(0, -1), true)?.pairs?.get(String(last))?.[0];
+      return key ? this.offsetRef(key.start) : this.at(path);
+    }
+    const parent = this.nodeAt(path.slice(0, -1), true);
     if (isMap(parent)) {
       const key = this.pairsOf(parent).get(String(last))?.key as Node | undefined;
       if (key?.range) return this.offsetRef(key.range[0]);
@@ -63,8 +91,20 @@ export class YamlSource {
     return this.at(path);
   }
 
+  private fastNodeAt(path: YamlPath, exact = false): FastNode | undefined {
+    let node = this.fast?.root;
+    for (const segment of path) {
+      let next: FastNode | undefined;
+      if (node?.kind === 'mapping') next = node.pairs?.get(String(segment))?.[1];
+      else if (node?.kind === 'sequence' && /^\d+$/.test(String(segment))) next = node.children[Number(segment)];
+      if (next === undefined) return exact ? undefined : node;
+      node = next;
+    }
+    return node;
+  }
+
   private nodeAt(path: YamlPath, exact = false): Node | undefined {
-    let node: unknown = this.doc.contents;
+    let node: unknown = this.doc?.contents;
     for (const segment of path) {
       let next: unknown;
       if (isMap(node)) next = this.pairsOf(node).get(String(segment))?.value;
@@ -79,6 +119,7 @@ export class YamlSource {
   /** A `duplicate-key` error at every key that repeats an earlier key of the same map. */
   private duplicateKeyErrors(): Diagnostic[] {
     const found: Diagnostic[] = [];
+    if (!this.doc) return found;
     visit(this.doc, {
       Map: (_, map) => {
         const seen = new Set<string>();
@@ -108,7 +149,7 @@ export class YamlSource {
   }
 
   private offsetRef(offset: number): SourceRef {
-    const { line, col } = this.lines.linePos(offset);
+    const { line, col } = this.fast ? this.fast.lines.linePos(offset) : this.lines.linePos(offset);
     return { file: this.file, line: Math.max(1, line), column: Math.max(1, col) };
   }
 }
