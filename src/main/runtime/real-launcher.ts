@@ -2,7 +2,7 @@
 // one `linux.uml` per guest inside a node-pty (its own session), wired per docs/ARCHITECTURE.md:
 // the console on the pty, the exec channel on two FIFOs passed as fds 3 and 4 by a tiny sh wrapper.
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import * as pty from 'node-pty';
@@ -64,7 +64,7 @@ export class RealLauncher implements Launcher {
       cols: size.cols,
       rows: size.rows,
       cwd: plan.dir,
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TO_GUEST: toGuest, FROM_GUEST: fromGuest, TMPDIR: process.env.TMPDIR ?? '/tmp' },
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TO_GUEST: toGuest, FROM_GUEST: fromGuest, TMPDIR: guestMemoryDir() },
     });
     const pid = term.pid;
     const exited = new Promise<ExitInfo>((resolve) => {
@@ -229,3 +229,19 @@ function nudgeConsoleAfterOutput(term: pty.IPty, pid: number, exited: Promise<un
   });
 }
 
+/**
+ * Where UML keeps the guest's RAM (an unlinked file it maps): tmpfs when the host has a writable
+ * /dev/shm, so guest memory never becomes dirty page cache written back to disk; `VNETLAB_UML_TMPDIR`
+ * overrides it, then TMPDIR, then /tmp.
+ */
+function guestMemoryDir(): string {
+  const chosen = process.env.VNETLAB_UML_TMPDIR;
+  if (chosen) return chosen;
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    if (statSync('/dev/shm').isDirectory()) return '/dev/shm';
+  } catch {
+    // no usable tmpfs: fall through
+  }
+  return process.env.TMPDIR ?? '/tmp';
+}

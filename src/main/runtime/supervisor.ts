@@ -472,9 +472,18 @@ function describeExit(exit: { code: number | null; signal: string | null }): str
 export function groupRssBytes(pgid: number): number | undefined {
   let total = 0;
   let found = false;
+  // UML's helper processes (I/O, SIGIO) are clone(CLONE_VM) children: separate pids sharing the kernel
+  // process's address space, each reporting that same address space in full. Count each space once;
+  // the kernel prints an identical smaps_rollup (address range header included) for every sharer.
+  const seenSpaces = new Set<string>();
   for (const pid of processIds()) {
     if (processGroup(pid) !== pgid) continue;
-    const bytes = processMemoryBytes(pid);
+    const rollup = readRollup(pid);
+    if (rollup !== undefined) {
+      if (seenSpaces.has(rollup)) continue;
+      seenSpaces.add(rollup);
+    }
+    const bytes = processMemoryBytes(pid, rollup);
     if (bytes === undefined) continue;
     total += bytes;
     found = true;
@@ -482,14 +491,17 @@ export function groupRssBytes(pgid: number): number | undefined {
   return found ? total : undefined;
 }
 
-function processMemoryBytes(pid: number): number | undefined {
+function readRollup(pid: number): string | undefined {
   try {
-    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
-    if (pss) return Number(pss[1]) * 1024;
+    return readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   } catch {
-    // fall back to statm
+    return undefined;
   }
+}
+
+function processMemoryBytes(pid: number, rollup: string | undefined): number | undefined {
+  const pss = rollup === undefined ? null : /^Pss:\s+(\d+) kB/m.exec(rollup);
+  if (pss) return Number(pss[1]) * 1024;
   try {
     return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
   } catch {
