@@ -51,7 +51,7 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
   });
 
   it('runs the lab startup (ip address add…; systemctl start quagga) successfully', async () => {
-    expect(await guest.client.waitReady(90_000)).toBe(0);
+    expect(await guest.waitReady(90_000)).toBe(0);
     const log = await guest.client.exec('cat /var/log/vnetlab-startup.log');
     expect(log.stdout).toContain('Started watchfrr');
   });

@@ -20,6 +20,8 @@ export interface TestGuest {
   mconsole: string;
   /** Everything the console printed so far. */
   console(): string;
+  /** Waits for the readiness signal; on failure the error carries the console's last lines. */
+  waitReady(timeoutMs: number): Promise<number>;
   /** Resolves with the exit code when the UML process exits. */
   exited: Promise<number>;
   /** Sends an mconsole command (e.g. `cad`, `halt`). */
@@ -95,6 +97,14 @@ export function bootGuest(options: BootOptions): TestGuest {
     client: channel.client,
     mconsole,
     console: () => output,
+    async waitReady(timeoutMs: number) {
+      try {
+        return await channel.client.waitReady(timeoutMs);
+      } catch (err) {
+        const tail = output.split('\n').slice(-25).join('\n');
+        throw new Error(`${(err as Error).message}\n--- last console lines of ${options.name ?? 'the guest'} ---\n${tail}`);
+      }
+    },
     exited,
     mconsoleCommand(command: string) {
       return execFileSync('uml_mconsole', [mconsole, ...command.split(' ')], { encoding: 'utf8', timeout: 10_000 });

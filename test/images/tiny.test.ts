@@ -76,7 +76,7 @@ describe('tiny image build', () => {
 
 describe('a tiny guest', () => {
   it('gets ready and reports the exit code of its startup script', async () => {
-    const code = await guest!.client.waitReady(60_000);
+    const code = await guest!.waitReady(60_000);
     expect(code).toBe(7);
     expect(await guest!.client.ping()).toEqual({ ready: true, startupExitCode: 7 });
   });
@@ -172,13 +172,13 @@ describe('a tiny guest', () => {
   it('keeps what the student changed on the next boot of the same disk (lab files placed only once)', async () => {
     guest = bootGuest({ image, name: 'pc1', labFs, cow });
     expect(existsSync(cow)).toBe(true);
-    await guest.client.waitReady(60_000);
+    await guest.waitReady(60_000);
     await guest.client.exec('echo edited by the student > /etc/lab-note');
     guest.mconsoleCommand('cad');
     await guest.exited;
     await guest.stop();
     guest = bootGuest({ image, name: 'pc1', labFs, cow });
-    await guest.client.waitReady(60_000);
+    await guest.waitReady(60_000);
     expect((await guest.client.exec('cat /etc/lab-note')).stdout).toBe('edited by the student\n');
   });
 });
@@ -187,7 +187,7 @@ describe('a bare tiny guest (no machine name, no lab files)', () => {
   it('still boots to a shell on the console and answers on the exec channel', async () => {
     await guest?.stop();
     guest = bootGuest({ image });
-    expect(await guest.client.waitReady(60_000)).toBe(0);
+    expect(await guest.waitReady(60_000)).toBe(0);
     expect((await guest.client.exec('hostname; test -d /hostlab/lab || echo no-lab')).stdout).toBe('vnetlab\nno-lab\n');
     guest.pty.write('echo BARE-SHELL-$((3*3))\r');
     expect(await waitFor(() => guest!.console().includes('BARE-SHELL-9'), 10_000)).toBe(true);
@@ -211,7 +211,7 @@ describe('a stale tiny image', () => {
     expect(backing).toMatch(/tiny@\d{8}T\d{6}Z\.ext4$/);
     expect(backingImageFor(cow, 'tiny', env)).not.toBe(image);
     guest = bootGuest({ image: backing!, name: 'pc1', labFs, cow });
-    await guest.client.waitReady(60_000);
+    await guest.waitReady(60_000);
     expect((await guest.client.exec('cat /etc/lab-note')).stdout).toBe('edited by the student\n');
     await guest.stop();
     writeFileSync(recordPath, JSON.stringify({ ...rebuilt, manifestHash: 'f'.repeat(64) }));
