@@ -89,7 +89,7 @@ function expectSound(model: LabModel, plan: Plan): void {
 }
 
 // The corpus is data kept beside the repo (shared/corpus), not in it: a clone without it cannot run these.
-describe.skipIf(!existsSync(corpusDir))('the corpus of real Netkit and Kathará labs', () => {
+describe.skipIf(!existsSync(corpusDir))(`the corpus of real Netkit and Kathará labs${existsSync(corpusDir) ? '' : ' (skipped: ../shared/corpus is not beside this clone)'}`, () => {
   const corpusLabs = ['kathara-labs', 'netkit-labs'].flatMap((group) => labDirs(join(corpusDir, group)).map((name) => `${group}/${name}`));
 
   it('finds the corpus labs', () => {

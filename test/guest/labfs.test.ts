@@ -117,7 +117,7 @@ describe('buildLabFs', () => {
 
 // The corpus is data kept beside the repo (shared/corpus), not in it: a clone without it cannot run this.
 const corpusLab = resolve(__dirname, '../../../shared/corpus/kathara-labs/rip-frr');
-describe.skipIf(!existsSync(corpusLab))('buildLabFs on a real Kathará lab', () => {
+describe.skipIf(!existsSync(corpusLab))(`buildLabFs on a real Kathará lab${existsSync(corpusLab) ? '' : ' (skipped: ../shared/corpus is not beside this clone)'}`, () => {
   it('carries the machine folders byte for byte, and the lab folder under /lab', async () => {
     const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-corpus-'));
     try {
@@ -138,7 +138,7 @@ describe.skipIf(!existsSync(corpusLab))('buildLabFs on a real Kathará lab', () 
 // Students run vnetlab as themselves: the image must still hold root's files, as Netkit and Kathará
 // guests do. The build runs in a child process as `nobody` (the suite itself runs as root).
 const canDropToNobody = process.getuid?.() === 0;
-describe.skipIf(!canDropToNobody)('buildLabFs as an ordinary user', () => {
+describe.skipIf(!canDropToNobody)(`buildLabFs as an ordinary user${canDropToNobody ? '' : ' (skipped: only root can run a build as nobody)'}`, () => {
   it('owns every file of the image by root', async () => {
     const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-user-'));
     try {
