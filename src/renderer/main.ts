@@ -439,6 +439,13 @@ async function newLab(): Promise<void> {
   notify('New lab: drag machines and switches onto the canvas.');
 }
 
+/** True when `folder` holds a lab.yaml or lab.conf (as the folder dialog's listing of its parent says). */
+async function holdsLab(folder: string): Promise<boolean> {
+  const parent = folder.replace(/\/[^/]+$/, '') || '/';
+  const listing = await api.listFolder(parent).catch(() => undefined);
+  return listing?.entries.some((entry) => entry.path === folder && entry.kind === 'lab') ?? false;
+}
+
 /** Saves to the lab's folder, or asks for one (save as). Returns false when the user cancelled or it failed. */
 async function save(saveAs: boolean): Promise<boolean> {
   let folder = state.folder;
@@ -446,8 +453,13 @@ async function save(saveAs: boolean): Promise<boolean> {
   if (saveAs || !folder) {
     const choice = await chooseFolder('Save lab in folder', { forSave: true, initial: state.model.root || undefined });
     if (!choice) return false;
-    folder = choice.path;
+    folder = choice.path.replace(/(.)\/+$/, '$1');
     format = choice.format;
+    // Saving over another lab replaces its lab files: an instructor's work must not go silently.
+    if (folder !== state.folder && (await holdsLab(folder)) && !window.confirm(`${folder} already holds a lab. Replace its lab files with this one?`)) {
+      notify('Not saved: that folder already holds a lab.');
+      return false;
+    }
   }
   try {
     const result = await api.saveLab(folder, { ...state.model, root: folder }, format);

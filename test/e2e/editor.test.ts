@@ -4,7 +4,7 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Dialog, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORPUS, graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
@@ -13,13 +13,19 @@ let t: TestEnv;
 let server: Served;
 let browser: BrowserContext;
 let page: Page;
+/** How the next browser dialog (confirm, beforeunload) is answered; accepted when unset. */
+let answerNextDialog: ((d: Dialog) => Promise<void>) | undefined;
 
 beforeAll(async () => {
   t = testEnv('editor');
   server = await serve(t.env);
   browser = await launchBrowser(t.dir);
   page = await browser.newPage();
-  page.on('dialog', (d) => void d.accept());
+  page.on('dialog', (d) => {
+    const answer = answerNextDialog ?? ((dialog: Dialog) => dialog.accept());
+    answerNextDialog = undefined;
+    void answer(d);
+  });
 });
 
 afterAll(async () => {
@@ -218,6 +224,31 @@ describe('editor', () => {
     const g = await graphIds(page);
     expect(g.edges).toEqual(['iface:pc1/eth0', 'iface:pc2/eth0', 'iface:pc3/eth0', 'iface:pc4/eth0']);
     expect(await page.evaluate(() => (window as any).__vnetlab.cy.getElementById('iface:pc3/eth0').target().id())).toBe('domain:B');
+  });
+
+  it('asks before "save as" replaces another lab, and keeps it when told no', async () => {
+    const folder = join(t.home, 'labs', 'my-first-lab'); // saved by the test above
+    const original = readFileSync(join(folder, 'lab.yaml'), 'utf8');
+    await page.goto(server.url); // the default lab (two-hosts), clean
+    await page.waitForFunction(() => (window as any).__vnetlab?.cy.nodes().length === 3);
+    const saveAsInto = async (answer: 'accept' | 'dismiss') => {
+      const asked = new Promise<string>((resolve) => {
+        answerNextDialog = (d) => {
+          resolve(d.message());
+          return d[answer]();
+        };
+      });
+      await page.getByRole('button', { name: 'Save as…' }).click();
+      await page.getByTestId('dialog-path').fill(folder);
+      await page.getByTestId('dialog-ok').click();
+      return asked;
+    };
+    expect(await saveAsInto('dismiss')).toContain('already holds a lab');
+    await page.waitForFunction(() => /Not saved/.test(document.getElementById('status')!.textContent!));
+    expect(readFileSync(join(folder, 'lab.yaml'), 'utf8')).toBe(original);
+    expect(await saveAsInto('accept')).toContain(folder);
+    await page.waitForFunction(() => /Saved/.test(document.getElementById('status')!.textContent!));
+    expect(readFileSync(join(folder, 'lab.yaml'), 'utf8')).toMatch(/name: two-hosts/);
   });
 
   it('lays out a Kathará lab that has no positions, and saves it back as lab.conf', async () => {
