@@ -2,11 +2,11 @@
 // parallel runs never share sockets or disks), the project's image cache, and a cleanup that ends
 // only the processes recorded in those private run dirs.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hostPaths } from '../../src/main/paths.ts';
 import { cleanAll } from '../../src/main/runtime/clean.ts';
+import { isolatedHost } from '../support/host.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const CORPUS = resolve(REPO, '../shared/corpus');
@@ -18,16 +18,7 @@ export interface TestHost {
 }
 
 export function testHost(prefix: string): TestHost {
-  // Short: Unix socket paths under the run dir must stay under 108 bytes.
-  const root = mkdtempSync(join(tmpdir(), `vnl-${prefix}-`));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: join(root, 'home'),
-    VNETLAB_RUNTIME_DIR: join(root, 'run'),
-    VNETLAB_STATE_DIR: join(root, 'state'),
-    // Images are shared with the user's cache: built once, read-only for guests.
-    VNETLAB_IMAGE_DIR: hostPaths(process.env).imageDir,
-  };
+  const { root, env } = isolatedHost(`vnl-${prefix}`);
   return {
     root,
     env,

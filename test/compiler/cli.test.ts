@@ -3,24 +3,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/main/cli/main.ts';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
 import { loadLab } from '../../src/main/lab/index.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../../src/main/paths.ts';
+import { runCli, type CliRun } from '../support/host.ts';
 
 const repo = resolve(__dirname, '../..');
 
-async function vnetlab(args: string[], env: NodeJS.ProcessEnv, cwd = repo): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), cwd, env });
-  return { code, stdout: out, stderr: err };
+function vnetlab(args: string[], env: NodeJS.ProcessEnv, cwd = repo): Promise<CliRun> {
+  return runCli(args, { env, cwd });
 }
 
 describe('vnetlab compile', () => {

@@ -2,24 +2,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/main/cli/main.ts';
+import { runCli } from '../support/host.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'vnl-imgcli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function vnetlab(args: string[], extraEnv: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
   const env = { ...process.env, HOME: work, VNETLAB_IMAGE_DIR: join(work, 'images'), ...extraEnv };
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), cwd: work, env });
+  const { code, stdout: out, stderr: err } = await runCli(args, { env, cwd: work });
   return { code, out, err };
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { spawn, type IPty } from 'node-pty';
 import { openExecChannel, type ExecChannel } from '../../src/main/guest/exec-channel.ts';
 import type { AgentClient } from '../../src/main/guest/agent-client.ts';
+import { GUEST_BOOT_ARGS } from '../../src/main/compiler/index.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
 
 export interface TestGuest {
@@ -63,13 +64,7 @@ export function bootGuest(options: BootOptions): TestGuest {
     `mem=${options.memMiB ?? 64}M`,
     `ubd0=${options.cow ?? join(dir, 'disk.cow')},${options.image}`,
     ...(options.labFs ? [`ubd1r=${options.labFs}`] : []),
-    'con0=fd:0,fd:1',
-    'con=null',
-    'ssl0=fd:3,fd:4',
-    'ssl=null',
-    'root=/dev/ubda',
-    'rw',
-    'init=/sbin/vnetlab-init',
+    ...GUEST_BOOT_ARGS,
     ...(options.name ? [`vnl_name=${options.name}`] : []),
     ...(options.extraArgs ?? []),
   ];

@@ -1,13 +1,11 @@
 // Helpers of the real-UML runtime tests: a private runtime/state/home per test file (images stay
 // shared), the `vnetlab` CLI run in-process, and /proc inspection to prove nothing is left behind.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { main } from '../../src/main/cli/main.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { cleanRunDir } from '../../src/main/runtime/clean.ts';
 import { listRunDirs } from '../../src/main/runtime/run-dir.ts';
+import { isolatedHost, runCli } from '../support/host.ts';
 
 export interface TestEnv {
   base: string;
@@ -22,19 +20,7 @@ export interface TestEnv {
 
 export function testEnv(): TestEnv {
   // The image cache is shared with the user's (built once); everything else is private to this file.
-  const imageDir = hostPaths(process.env).imageDir;
-  // Short base: Unix socket paths must stay under 108 bytes.
-  const base = mkdtempSync(join(tmpdir(), 'vrt-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: join(base, 'home'),
-    VNETLAB_RUNTIME_DIR: join(base, 'r'),
-    VNETLAB_STATE_DIR: join(base, 'state'),
-    VNETLAB_IMAGE_DIR: imageDir,
-  };
-  delete env.XDG_RUNTIME_DIR;
-  delete env.XDG_STATE_HOME;
-  mkdirSync(env.HOME!, { recursive: true });
+  const { root: base, env } = isolatedHost('vrt');
   return {
     base,
     env,
@@ -46,15 +32,8 @@ export function testEnv(): TestEnv {
       }
       return dir;
     },
-    async cli(args, options = {}) {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let out = '';
-      let err = '';
-      stdout.on('data', (d) => (out += d));
-      stderr.on('data', (d) => (err += d));
-      const code = await main(args, { stdout, stderr, stdin: Readable.from([]), cwd: options.cwd ?? base, env });
-      return { code, stdout: out, stderr: err };
+    cli(args, options = {}) {
+      return runCli(args, { env, cwd: options.cwd ?? base });
     },
     async dispose() {
       const paths = hostPaths(env);

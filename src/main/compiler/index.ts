@@ -24,6 +24,20 @@ const BRIDGED_DOMAIN = 'host-nat';
 
 export { formatPlanJson } from './format.ts';
 
+/**
+ * The part of every guest's kernel command line that does not depend on the lab (docs/ARCHITECTURE.md):
+ * console on the pty (fd 0/1), exec channel on the FIFOs (fd 3/4), root on the COW disk, our init.
+ */
+export const GUEST_BOOT_ARGS: readonly string[] = [
+  'con0=fd:0,fd:1',
+  'con=null',
+  'ssl0=fd:3,fd:4',
+  'ssl=null',
+  'root=/dev/ubda',
+  'rw',
+  'init=/sbin/vnetlab-init',
+];
+
 export function compile(model: LabModel, options: CompileOptions): Plan {
   checkOptions(options);
   const runDir = trimSlash(options.runDir);
@@ -132,13 +146,7 @@ function guestPlan(m: Machine, nics: Nic[], ctlDirs: Map<string, string>, layout
     `ubd0=${cow},${imagePath}`,
     `ubd1r=${layout.labFsImage}`,
     ...interfaces.map((i) => `${i.name}=vde,${i.ctlDir},${i.mac}`),
-    'con0=fd:0,fd:1',
-    'con=null',
-    'ssl0=fd:3,fd:4',
-    'ssl=null',
-    'root=/dev/ubda',
-    'rw',
-    'init=/sbin/vnetlab-init',
+    ...GUEST_BOOT_ARGS,
     // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.
     `vnl_name=${fileName}`,
   ];

@@ -1,0 +1,49 @@
+// What tests need to act as a user of their own: a private HOME, run dir and state dir (so parallel
+// test files never share labs or sockets), the user's image cache (built once, read-only to guests),
+// and the `vnetlab` command run in-process with its output captured.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { main } from '../../src/main/cli/main.ts';
+import { hostPaths } from '../../src/main/paths.ts';
+
+export interface IsolatedHost {
+  root: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A temp folder with HOME, run and state dirs of its own. `prefix` stays short: Unix socket paths under the run dir must stay under 108 bytes. */
+export function isolatedHost(prefix: string): IsolatedHost {
+  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: join(root, 'home'),
+    VNETLAB_RUNTIME_DIR: join(root, 'r'),
+    VNETLAB_STATE_DIR: join(root, 'state'),
+    VNETLAB_IMAGE_DIR: hostPaths(process.env).imageDir,
+  };
+  // The VNETLAB_* folders win over these anyway; dropping them keeps a stray one from mattering.
+  delete env.XDG_RUNTIME_DIR;
+  delete env.XDG_STATE_HOME;
+  mkdirSync(env.HOME!, { recursive: true });
+  return { root, env };
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `vnetlab <args>` in this process, as bin/vnetlab.mjs would, and captures what it prints. */
+export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk) => (out += chunk));
+  stderr.on('data', (chunk) => (err += chunk));
+  const code = await main(args, { stdout, stderr, stdin: Readable.from([]), cwd: options.cwd, env: options.env });
+  return { code, stdout: out, stderr: err };
+}
