@@ -6,9 +6,10 @@ import type { Plan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths, labStateDir } from '../paths.ts';
 import { cleanRunDir } from '../runtime/clean.ts';
-import { connectSupervisor, ensureSupervisor, type SupervisorClient } from '../runtime/client.ts';
+import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
 import { labFolder, waitSupervisorGone } from '../runtime/cli-support.ts';
-import { planLab, prepareLab } from '../runtime/prepare.ts';
+import { launchLab, type LaunchedLab } from '../runtime/launch.ts';
+import { planLab, type PrepareOptions } from '../runtime/prepare.ts';
 import type { LabExecutor } from './engine.ts';
 
 export interface OpenOptions {
@@ -65,45 +66,72 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
   }
 
   // A lab that already runs keeps its lab-fs image and plan: rebuilding them under running guests
-  // would change files they have mounted. Only a lab that is not running is prepared afresh.
-  const running = await connectSupervisor(labFolder(labPath), env);
+  // would change files they have mounted. We only boot its machines that are down, and stop them after.
   const planOptions = { env, ...(options.imageOverride ? { imageOverride: options.imageOverride } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
-  const { model, plan } = running ? await planLab(labPath, planOptions) : await prepareLab(labPath, planOptions);
-  const client = running ?? (await ensureSupervisor(plan, env));
-  const before = await client.status();
-  const alreadyUp = new Set(before.machines.filter((m) => m.state === 'ready' || m.state === 'booting').map((m) => m.name));
-  const ours = plan.guests.map((g) => g.name).filter((name) => !alreadyUp.has(name));
+  const timeoutMs = options.bootTimeoutMs ?? 120_000;
+  const running = await connectSupervisor(labFolder(labPath), env);
+  if (running) return bootMissing(labPath, running, planOptions, timeoutMs, options);
+
+  // Not running: start it the one way labs start (launchLab), and end it all when the grading is done.
+  let planned: Plan | undefined;
+  let launched: LaunchedLab;
+  try {
+    options.onProgress?.('booting the lab');
+    launched = await launchLab(labPath, { ...planOptions, timeoutMs, onPlanned: (plan) => (planned = plan) });
+  } catch (err) {
+    // The supervisor went away mid-start (or never came up): end whatever it recorded, by pid and start time.
+    if (planned && existsSync(planned.runDir)) await cleanRunDir(planned.runDir, hostPaths(env));
+    throw err;
+  }
+  const { plan, model, client } = launched;
   const close = async () => {
     try {
-      if (!running) {
-        // The supervisor and everything it runs were started for this check: stop it all and let it exit.
-        // A throw-away copy's disks are deleted next, so there is nothing to shut down gracefully.
-        await client.shutdown(options.ephemeral ? 'crash' : 'stop');
-        client.close();
-        if (!(await waitSupervisorGone(plan.runDir))) await cleanRunDir(plan.runDir, hostPaths(env));
-      } else {
-        if (ours.length) await client.stop(ours);
-        client.close();
-      }
+      // Everything was started for this check: stop it all and let the supervisor exit. A throw-away
+      // copy's disks are deleted next, so there is nothing to shut down gracefully.
+      await client.shutdown(options.ephemeral ? 'crash' : 'stop');
+      client.close();
+      if (!(await waitSupervisorGone(plan.runDir))) await cleanRunDir(plan.runDir, hostPaths(env));
     } catch (err) {
       client.close();
-      // Our supervisor went away under us: end whatever it recorded, by pid and start time.
-      if (!running && existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
+      if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
       if (!(err instanceof UserError)) throw err;
     }
     // A submission's copy is graded once: its disks and run dir are the grader's own, not a student's work in progress.
-    if (options.ephemeral && !running) {
+    if (options.ephemeral) {
       rmSync(labStateDir(hostPaths(env), plan.lab.id), { recursive: true, force: true });
       if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
     }
   };
+  if (!launched.result.ok) {
+    await close();
+    throw new BootError(launched.result.failed);
+  }
+  return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close };
+}
+
+/** A lab that runs, graded without `useRunning`: boot the machines that are down, stop only those afterwards. */
+async function bootMissing(labPath: string, client: SupervisorClient, planOptions: PrepareOptions, timeoutMs: number, options: OpenOptions): Promise<GradedLab> {
+  let ours: string[] = [];
+  const close = async () => {
+    try {
+      if (ours.length) await client.stop(ours);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+    } finally {
+      client.close();
+    }
+  };
   try {
-    options.onProgress?.(`booting ${plan.guests.length} machine(s)`);
-    const result = await client.start([], { timeoutMs: options.bootTimeoutMs ?? 120_000 });
+    const { model, plan } = await planLab(labPath, planOptions);
+    const before = await client.status();
+    const alreadyUp = new Set(before.machines.filter((m) => m.state === 'ready' || m.state === 'booting').map((m) => m.name));
+    ours = plan.guests.map((g) => g.name).filter((name) => !alreadyUp.has(name));
+    options.onProgress?.(`booting ${ours.length} machine(s)`);
+    const result = await client.start([], { timeoutMs });
     if (!result.ok) throw new BootError(result.failed);
+    return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close };
   } catch (err) {
     await close();
     throw err;
   }
-  return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close };
 }

@@ -1,7 +1,9 @@
-// `start` in one call, for the CLI, the grader and the GUI service: plan the lab, then build its
-// lab-fs/images while the supervisor process starts (it needs only the plan to come up; the guests
-// need the images), then boot the machines and wait until they are ready.
+// `start` in one call, and the only one: the CLI, the grader (check/session.ts) and the GUI service
+// (service/real-backends.ts) all start labs here. Plan the lab, then build its lab-fs/images while
+// the supervisor process starts (it needs only the plan to come up; the guests need the images),
+// then boot the machines and wait until they are ready.
 import type { Diagnostic } from '../../shared/diagnostics.ts';
+import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
 import type { LabEvent } from '../../shared/runtime-api.ts';
 import { connectRunDir, ensureSupervisor, type SupervisorClient } from './client.ts';
@@ -16,10 +18,14 @@ export interface LaunchOptions extends PrepareOptions {
   /** Called with the plan and the lab's warnings before anything starts. */
   onPlanned?(plan: Plan, diagnostics: Diagnostic[]): void;
   onEvent?(event: LabEvent): void;
+  /** Called once the supervisor answers, before the machines boot (e.g. to let watchers connect). */
+  onSupervisor?(client: SupervisorClient): void;
 }
 
 export interface LaunchedLab {
   plan: Plan;
+  /** The lab as read (before any image override). */
+  model: LabModel;
   diagnostics: Diagnostic[];
   /** Connected to the lab's supervisor; close() it when done (the lab keeps running). */
   client: SupervisorClient;
@@ -27,7 +33,7 @@ export interface LaunchedLab {
 }
 
 export async function launchLab(labPath: string, options: LaunchOptions = {}): Promise<LaunchedLab> {
-  const { plan, diagnostics } = await planLab(labPath, options);
+  const { plan, model, diagnostics } = await planLab(labPath, options);
   options.onPlanned?.(plan, diagnostics);
   const [client] = await Promise.all([ensureSupervisor(plan, options.env), prepareHost(plan, options)]).catch(async (err: unknown) => {
     // The host could not be prepared (image build, lab-fs): do not leave a supervisor waiting for nothing.
@@ -39,7 +45,14 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     }
     throw err;
   });
+  options.onSupervisor?.(client);
   if (options.onEvent) client.subscribe(options.onEvent);
-  const result = await client.start(options.machines ?? [], { timeoutMs: options.timeoutMs });
-  return { plan, diagnostics, client, result };
+  let result: StartResult;
+  try {
+    result = await client.start(options.machines ?? [], { timeoutMs: options.timeoutMs });
+  } catch (err) {
+    client.close(); // the caller never gets the client: do not leave the connection open
+    throw err;
+  }
+  return { plan, model, diagnostics, client, result };
 }

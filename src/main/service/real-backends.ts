@@ -12,8 +12,8 @@ import { UserError } from '../errors.ts';
 import { findKernel, HOST_TOOLS, whichTool } from '../images/kernel.ts';
 import { loadLab, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
-import { connectSupervisor, ensureSupervisor, type SupervisorClient } from '../runtime/client.ts';
-import { prepareLab } from '../runtime/prepare.ts';
+import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
+import { launchLab } from '../runtime/launch.ts';
 import type { Backends } from './backends.ts';
 
 export interface RealBackendOptions {
@@ -84,15 +84,19 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
     async compile(model: LabModel) {
       const paths = hostPaths(env);
       const labId = labIdFor(model.root, model.meta.name);
-      return compile(model, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel: '/usr/bin/linux.uml' });
+      // The kernel the lab would boot with (as planLab finds it), so the app shows the plan `start` runs.
+      const kernel = findKernel({ env }).path;
+      return compile(model, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel });
     },
 
     async startLab(labRoot: string) {
-      const { plan } = await prepareLab(labRoot, { env, onProgress: (m) => progress(labRoot, m) });
-      const sup = await ensureSupervisor(plan, env);
-      wake(labRoot);
+      const { client: sup } = await launchLab(labRoot, {
+        env,
+        timeoutMs: options.startTimeoutMs ?? 120_000,
+        onProgress: (m) => progress(labRoot, m),
+        onSupervisor: () => wake(labRoot), // watchers connect now and see the machines boot
+      });
       try {
-        await sup.start([], { timeoutMs: options.startTimeoutMs ?? 120_000 });
         return await sup.status();
       } finally {
         sup.close();
@@ -201,6 +205,15 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       }
     },
 
-    runChecks: (labRoot: string) => gradeLab(labRoot, { visibleOnly: true, env }),
+    /**
+     * "Check my work" grades the lab the student is working on, as it is: the running supervisor,
+     * nothing booted or stopped for it (a stopped machine's checks fail and say so).
+     */
+    async runChecks(labRoot: string) {
+      const running = await connectSupervisor(labRoot, env);
+      if (!running) throw new UserError('the lab is not running: start the lab first', 1, 'press Start, wait until the machines are green, then Check my work');
+      running.close();
+      return gradeLab(labRoot, { visibleOnly: true, useRunning: true, env });
+    },
   };
 }
