@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { destinationInside } from './safe-paths.ts';
 
 export async function writeFileAtomic(path: string, content: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -15,4 +16,9 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     await rm(temp, { force: true });
     throw e;
   }
+}
+
+/** writeFileAtomic for `rel` inside the folder `root`, refused when `rel` or a symlink on its way leads out of it. */
+export async function writeFileInside(root: string, rel: string, content: string | Uint8Array, what: string, mode?: number): Promise<void> {
+  await writeFileAtomic(await destinationInside(root, rel, what), content, mode);
 }

@@ -18,6 +18,7 @@ export { writeLabYaml, saveLabYaml } from './write-yaml.ts';
 export { writeNetkitLab } from './write-netkit.ts';
 export { loadChecksFile, parseChecksYaml, type ChecksFileResult } from './checks.ts';
 export { relocateLab } from './relocate.ts';
+export { checkClientModel, refuseUnsafeModel } from './client-model.ts';
 export * as limits from './limits.ts';
 
 export interface LoadResult {

@@ -1,9 +1,9 @@
 // Moving a lab's text to another folder (`vnetlab convert … -o elsewhere/lab.yaml`): the files it
 // references come along at the same relative paths, so nothing the lab uses is lost.
 import { cp, mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { LabModel } from '../../shared/lab-model.ts';
-import { labPathProblem } from './lab-paths.ts';
+import { destinationInside, sourceInside } from './safe-paths.ts';
 
 /** Copies every lab path the model references from its root into `newRoot`, and returns the model rooted there. */
 export async function relocateLab(model: LabModel, newRoot: string): Promise<LabModel> {
@@ -14,10 +14,12 @@ export async function relocateLab(model: LabModel, newRoot: string): Promise<Lab
   if (model.sharedFolder !== undefined) paths.add(model.sharedFolder);
   if (model.testFolder !== undefined) paths.add(model.testFolder);
   for (const p of paths) {
-    if (labPathProblem(p)) continue;
-    const destination = join(target, p);
+    // The model may come from a client: what is copied must really be in its lab folder, and land in the new one.
+    const from = await sourceInside(model.root, p, 'lab file');
+    await mkdir(target, { recursive: true });
+    const destination = await destinationInside(target, p, 'lab file');
     await mkdir(dirname(destination), { recursive: true });
-    await cp(join(model.root, p), destination, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
+    await cp(from, destination, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
   }
   return { ...model, root: target };
 }

@@ -2,13 +2,14 @@
 // shared/ and _test/. What lab.conf cannot say (interface addresses, layout, checks, domain kinds,
 // a multi-line description) is kept where Kathará ignores it but vnetlab reads it back: an
 // address block at the top of each startup file, and vnetlab.yaml.
-import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_MEMORY_MIB, type LabModel, type Machine } from '../../shared/lab-model.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileInside } from './atomic.ts';
 import { DEFAULT_IMAGE } from './images.ts';
-import { guestPathProblem, labPathProblem } from './lab-paths.ts';
+import { guestPathProblem } from './lab-paths.ts';
+import { destinationInside, sourceInside } from './safe-paths.ts';
 import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, NOT_MACHINE_FOLDERS, SIDECAR_FILE } from './netkit.ts';
 import { labNameFromFolder } from './lab-yaml.ts';
 import { writeLabYaml } from './write-yaml.ts';
@@ -39,22 +40,24 @@ async function writeInto(model: LabModel, dir: string): Promise<void> {
   const names = new Set(model.machines.map((m) => m.name));
   const existing = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const strayFolders = existing.some((e) => e.isDirectory() && !e.name.startsWith('.') && !NOT_MACHINE_FOLDERS.has(e.name) && !names.has(e.name));
-  await writeFileAtomic(join(dir, 'lab.conf'), labConf(model, kathara, !kathara && strayFolders));
+  // Every file goes through writeFileInside: a machine name is part of the path.
+  const write = (rel: string, content: string, mode?: number) => writeFileInside(dir, rel, content, 'file', mode);
+  await write('lab.conf', labConf(model, kathara, !kathara && strayFolders));
   const deps = model.machines.filter((m) => m.dependsOn.length > 0).map((m) => `${m.name}: ${m.dependsOn.join(' ')}\n`);
-  if (deps.length) await writeFileAtomic(join(dir, 'lab.dep'), deps.join(''));
-  if (model.sharedStartup) await writeFileAtomic(join(dir, 'shared.startup'), model.sharedStartup.text);
-  if (model.sharedShutdown) await writeFileAtomic(join(dir, 'shared.shutdown'), model.sharedShutdown.text);
+  if (deps.length) await write('lab.dep', deps.join(''));
+  if (model.sharedStartup) await write('shared.startup', model.sharedStartup.text);
+  if (model.sharedShutdown) await write('shared.shutdown', model.sharedShutdown.text);
   for (const m of model.machines) {
     const startup = addressBlock(m) + (m.startup?.text ?? '');
-    if (startup) await writeFileAtomic(join(dir, `${m.name}.startup`), startup);
-    if (m.shutdown) await writeFileAtomic(join(dir, `${m.name}.shutdown`), m.shutdown.text);
+    if (startup) await write(`${m.name}.startup`, startup);
+    if (m.shutdown) await write(`${m.name}.shutdown`, m.shutdown.text);
     await writeMachineFolder(model, m, dir);
   }
   for (const [folder, name] of [[model.sharedFolder, 'shared'], [model.testFolder, '_test']] as const) {
-    if (folder !== undefined && !labPathProblem(folder)) await copyIfDifferent(join(model.root, folder), join(dir, name));
+    if (folder !== undefined) await copyIfDifferent(model.root, folder, dir, name);
   }
   const sidecar = sidecarText(model, labNameFromFolder(dir) !== model.meta.name);
-  if (sidecar) await writeFileAtomic(join(dir, SIDECAR_FILE), sidecar);
+  if (sidecar) await write(SIDECAR_FILE, sidecar);
 }
 
 function usesKatharaOptions(m: Machine): boolean {
@@ -117,24 +120,25 @@ function addressBlock(m: Machine): string {
 
 /** The machine folder `<name>/` is what Netkit copies onto `/`: every file entry lands there. */
 async function writeMachineFolder(model: LabModel, m: Machine, dir: string): Promise<void> {
-  const folder = join(dir, m.name);
   for (const f of m.files) {
     if (guestPathProblem(f.guestPath)) continue;
-    const destination = join(folder, f.guestPath);
+    const destination = `${m.name}${f.guestPath}`;
     if (f.kind === 'inline') {
-      await writeFileAtomic(destination, f.content, f.mode);
+      await writeFileInside(dir, destination, f.content, 'file', f.mode);
       continue;
     }
-    if (labPathProblem(f.labPath)) continue;
-    await copyIfDifferent(join(model.root, f.labPath), destination);
+    await copyIfDifferent(model.root, f.labPath, dir, destination);
   }
 }
 
-async function copyIfDifferent(from: string, to: string): Promise<void> {
-  if (resolve(from) === resolve(to)) return;
-  await mkdir(dirname(to), { recursive: true });
-  // Links are copied as links (load already refused any that lead out of the lab folder).
-  await cp(from, to, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
+/** Copies lab path `from` of the lab folder `root` to `to` in the folder `dir`; both checked after resolving symlinks. */
+async function copyIfDifferent(root: string, from: string, dir: string, to: string): Promise<void> {
+  const source = await sourceInside(root, from, 'lab file');
+  const destination = await destinationInside(dir, to, 'lab file');
+  if (source === (await realpath(destination).catch(() => destination))) return;
+  await mkdir(dirname(destination), { recursive: true });
+  // Links are copied as links (sourceInside refused any that lead out of the lab folder).
+  await cp(source, destination, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
 }
 
 function sidecarText(model: LabModel, needsName: boolean): string | undefined {

@@ -10,7 +10,7 @@ import { gradeLab } from '../check/grade.ts';
 import { compile } from '../compiler/index.ts';
 import { UserError } from '../errors.ts';
 import { findKernel, HOST_TOOLS, whichTool } from '../images/kernel.ts';
-import { loadLab, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
+import { loadLab, refuseUnsafeModel, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
 import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
 import { launchLab } from '../runtime/launch.ts';
@@ -69,6 +69,8 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
     validateLab: async (model) => validateLab(model),
 
     async saveLab(folder: string, model: LabModel, format: SaveFormat) {
+      // The model comes from a client: the same name and path rules as a lab on disk, before anything is written.
+      refuseUnsafeModel(model);
       // Save as into another folder: the files the lab references come along.
       const moved = model.root && existsSync(model.root) ? await relocateLab(model, folder) : { ...model, root: folder };
       await mkdir(folder, { recursive: true });
@@ -187,13 +189,14 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
           onData: handlers.onData,
           onClose: () => handlers.onExit('the lab stopped'),
           replay: true,
-          // The service does flow control per window (see service.ts); pausing the guest's pty here
-          // would stall UML's console until its next keystroke.
-          flowControl: false,
+          // Each window is its own viewer of the console session, which holds (never pauses the
+          // guest) while that window is behind: see runtime/console-session.ts.
+          flowControl: true,
         });
         return {
           write: (d) => attachment.write(d),
           resize: (c, r) => attachment.resize(c, r),
+          ack: (n) => attachment.ack(n),
           detach: () => {
             attachment.detach();
             sup.close();
