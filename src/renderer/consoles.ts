@@ -5,7 +5,7 @@
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { Terminal } from '@xterm/xterm';
-import type { PushMessage, VnetlabService } from '../shared/service-api.ts';
+import { CONSOLE_ACK_BATCH_CHARS, type PushMessage, type VnetlabService } from '../shared/service-api.ts';
 import { h } from './dom.ts';
 
 interface ConsoleTab {
@@ -22,8 +22,6 @@ interface ConsoleTab {
   written: number;
   ackTimer?: number;
 }
-
-const ACK_BATCH_CHARS = 16_384;
 
 export class Consoles {
   private readonly tabs = new Map<string, ConsoleTab>();
@@ -163,7 +161,7 @@ export class Consoles {
     entry.written += data.length;
     entry.term.write(data, () => {
       entry.ackPending += data.length;
-      if (entry.ackPending >= ACK_BATCH_CHARS) this.flushAck(entry);
+      if (entry.ackPending >= CONSOLE_ACK_BATCH_CHARS) this.flushAck(entry);
       else entry.ackTimer ??= window.setTimeout(() => this.flushAck(entry), 20);
     });
   }

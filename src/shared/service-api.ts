@@ -131,10 +131,15 @@ export type ServerFrame =
   | { id: number; error: ServiceErrorInfo }
   | { push: PushMessage };
 
-/** Flow control: the service stops sending a console's output once this many characters are unacknowledged... */
+/**
+ * Console flow control (done per viewer by the lab's console session, src/main/runtime/console-session.ts):
+ * a console's output is held once this many characters are unacknowledged...
+ */
 export const CONSOLE_HIGH_WATERMARK = 100_000;
-/** ...and resumes when the renderer's acknowledgements bring it below this. */
+/** ...and released when the viewer's acknowledgements bring it below this. */
 export const CONSOLE_LOW_WATERMARK = 5_000;
+/** The renderer acknowledges parsed output in batches of at most this: below the low mark, so held output is always released. */
+export const CONSOLE_ACK_BATCH_CHARS = 4_096;
 
 /**
  * What the Electron preload exposes on `window.vnetlab` (contextBridge): one call that never throws

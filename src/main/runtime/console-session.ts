@@ -1,16 +1,27 @@
 // A guest console that outlives its viewers (VS Code ptyService / Hyper style): output is batched,
 // kept in a bounded replay buffer for viewers that attach later, logged to a rotating file, and
-// flow-controlled so a viewer that cannot keep up pauses the guest instead of growing memory.
+// flow-controlled per viewer. This is the one flow control of consoles (the CLI's `connect` and the
+// app's windows, through the service, are both viewers here).
+//
+// Flow control pauses *delivery* to one viewer, never the guest: a viewer that attached with
+// `flowControl` acknowledges what it rendered; above FLOW_HIGH_WATERMARK unacknowledged characters its
+// output is held, and released once its acknowledgements bring it below FLOW_LOW_WATERMARK. Held
+// output is bounded (HELD_LIMIT_CHARS): past it the oldest is dropped and the viewer is told how much
+// it skipped. Pausing the pty instead would stall UML's console until its next keystroke (a 20 MB
+// flood stopped for good until a key was pressed), and one slow window would stall every other viewer.
 import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { CONSOLE_HIGH_WATERMARK, CONSOLE_LOW_WATERMARK } from '../../shared/service-api.ts';
 import type { ConsolePty } from './launcher.ts';
 
 export const REPLAY_LIMIT_CHARS = 256 * 1024;
 /** Output is flushed to viewers this often (and at once above BATCH_MAX_CHARS). */
 export const BATCH_INTERVAL_MS = 8;
 export const BATCH_MAX_CHARS = 200 * 1024;
-/** Pause the pty when a viewer has this many characters not yet acknowledged; resume below the low mark. */
-export const FLOW_HIGH_WATERMARK = 100_000;
-export const FLOW_LOW_WATERMARK = 5_000;
+/** Hold a viewer's output when it has this many characters not yet acknowledged; release below the low mark. */
+export const FLOW_HIGH_WATERMARK = CONSOLE_HIGH_WATERMARK;
+export const FLOW_LOW_WATERMARK = CONSOLE_LOW_WATERMARK;
+/** Output held for one viewer that is behind, at most; a terminal that far behind scrolls past it anyway. */
+export const HELD_LIMIT_CHARS = 2 * 1024 * 1024;
 const LOG_ROTATE_BYTES = 1024 * 1024;
 
 export interface ConsoleViewerOptions {
@@ -31,6 +42,16 @@ export interface ConsoleViewer {
 interface ViewerState {
   options: ConsoleViewerOptions;
   unacked: number;
+  /** Output not delivered yet because the viewer is behind (flow control only). */
+  held: string[];
+  heldChars: number;
+  /** Characters dropped from `held` since the viewer last caught up. */
+  skipped: number;
+}
+
+/** What a viewer is told in place of output it skipped. */
+export function skippedNote(chars: number): string {
+  return `\r\n\x1b[2m[vnetlab: ${Math.max(1, Math.round(chars / 1024))} KiB of output skipped to keep up]\x1b[0m\r\n`;
 }
 
 export class ConsoleSession {
@@ -40,7 +61,6 @@ export class ConsoleSession {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly viewers = new Set<ViewerState>();
   private pty: ConsolePty | undefined;
-  private paused = false;
   private size = { cols: 80, rows: 24 };
 
   constructor(
@@ -55,7 +75,6 @@ export class ConsoleSession {
   /** Attach the session to a (new) pty: the session survives guest restarts, the pty does not. */
   bindPty(pty: ConsolePty): void {
     this.pty = pty;
-    this.paused = false;
     pty.onData((data) => {
       if (this.pty === pty) this.push(data);
     });
@@ -84,19 +103,17 @@ export class ConsoleSession {
 
   attach(options: ConsoleViewerOptions): ConsoleViewer {
     this.flush();
-    const state: ViewerState = { options, unacked: 0 };
+    const state: ViewerState = { options, unacked: 0, held: [], heldChars: 0, skipped: 0 };
     this.viewers.add(state);
     if (options.replay !== false && this.replayChars > 0) this.deliver(state, this.replay.join(''));
     return {
       write: (data) => this.pty?.write(data),
       resize: (cols, rows) => this.resize(cols, rows),
-      ack: (chars) => {
-        state.unacked = Math.max(0, state.unacked - chars);
-        this.updateFlow();
-      },
+      ack: (chars) => this.ack(state, chars),
       detach: () => {
         this.viewers.delete(state);
-        this.updateFlow();
+        state.held = [];
+        state.heldChars = 0;
       },
     };
   }
@@ -128,26 +145,39 @@ export class ConsoleSession {
     for (const viewer of this.viewers) this.deliver(viewer, data);
   }
 
+  /** Sends output to one viewer, or holds it (bounded) while that viewer is too far behind. */
   private deliver(viewer: ViewerState, data: string): void {
+    if (viewer.options.flowControl && (viewer.unacked > FLOW_HIGH_WATERMARK || viewer.held.length)) {
+      viewer.held.push(data);
+      viewer.heldChars += data.length;
+      while (viewer.heldChars > HELD_LIMIT_CHARS && viewer.held.length > 1) {
+        const dropped = viewer.held.shift()!.length;
+        viewer.heldChars -= dropped;
+        viewer.skipped += dropped;
+      }
+      return;
+    }
+    this.send(viewer, data);
+  }
+
+  private send(viewer: ViewerState, data: string): void {
     if (viewer.options.flowControl) viewer.unacked += data.length;
     try {
       viewer.options.onData(data);
     } catch {
       this.viewers.delete(viewer); // a broken viewer must not stop the console for the others
     }
-    this.updateFlow();
   }
 
-  private updateFlow(): void {
-    let worst = 0;
-    for (const v of this.viewers) if (v.options.flowControl) worst = Math.max(worst, v.unacked);
-    if (!this.paused && worst > FLOW_HIGH_WATERMARK) {
-      this.paused = true;
-      this.pty?.pause();
-    } else if (this.paused && worst < FLOW_LOW_WATERMARK) {
-      this.paused = false;
-      this.pty?.resume();
-    }
+  private ack(viewer: ViewerState, chars: number): void {
+    const n = Number.isFinite(chars) && chars > 0 ? chars : 0;
+    viewer.unacked = Math.max(0, viewer.unacked - n);
+    if (viewer.unacked >= FLOW_LOW_WATERMARK || viewer.held.length === 0 || !this.viewers.has(viewer)) return;
+    const data = (viewer.skipped ? skippedNote(viewer.skipped) : '') + viewer.held.join('');
+    viewer.held = [];
+    viewer.heldChars = 0;
+    viewer.skipped = 0;
+    this.send(viewer, data);
   }
 
   private remember(data: string): void {

@@ -11,6 +11,8 @@ import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/
 export interface ConsoleLink {
   write(data: string): void;
   resize(cols: number, rows: number): void;
+  /** The viewer rendered this many more characters (flow control is the console session's, per viewer). */
+  ack(chars: number): void;
   detach(): void;
 }
 

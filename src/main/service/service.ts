@@ -5,8 +5,6 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { LabModel } from '../../shared/lab-model.ts';
 import {
-  CONSOLE_HIGH_WATERMARK,
-  CONSOLE_LOW_WATERMARK,
   type ConsoleAttachment,
   type FolderEntry,
   type FolderListing,
@@ -31,19 +29,6 @@ export interface ClientSession extends VnetlabService {
   /** Detaches consoles and subscriptions of this client. Labs keep running. */
   close(): void;
 }
-
-/**
- * Console flow control lives here, per client: output is sent while the client has fewer than
- * CONSOLE_HIGH_WATERMARK characters unacknowledged (the renderer acknowledges after xterm parsed them),
- * then held until acknowledgements bring it under CONSOLE_LOW_WATERMARK. Held output is bounded: past
- * this, the oldest is dropped and the client is told how much was skipped (a terminal that cannot keep
- * up scrolls past it anyway).
- *
- * The guest itself is never paused for a slow window (the runtime attaches us without its own flow
- * control): a UML console whose pty fills up stops writing until its next input (seen here: a 20 MB
- * flood stalled for good until a key was pressed).
- */
-const HELD_OUTPUT_LIMIT = 2 * 1024 * 1024;
 
 export class Service {
   private nextConsoleId = 1;
@@ -135,14 +120,10 @@ export function labSummaryOf(folder: string): LabSummary | undefined {
   return undefined;
 }
 
+/** A console this client attached. Flow control is not here: the lab's console session does it per viewer. */
 interface AttachedConsole {
   machine: string;
   link?: ConsoleLink;
-  unacked: number;
-  held: string[];
-  heldChars: number;
-  /** Characters dropped since the client last caught up. */
-  skipped: number;
   closed: boolean;
 }
 
@@ -243,7 +224,7 @@ class Session implements ClientSession {
   async attachConsole(labRoot: string, machine: string): Promise<ConsoleAttachment> {
     const root = this.service.allowedPath(labRoot, 'lab path');
     const consoleId = this.newConsoleId();
-    const state: AttachedConsole = { machine, unacked: 0, held: [], heldChars: 0, skipped: 0, closed: false };
+    const state: AttachedConsole = { machine, closed: false };
     this.consoles.set(consoleId, state);
     // Output that arrives before the attach call returns is the runtime's replay of recent output.
     let replay = '';
@@ -252,7 +233,7 @@ class Session implements ClientSession {
       state.link = await this.backends.attachConsole(root, String(machine), {
         onData: (data) => {
           if (!attached) replay += data;
-          else this.output(consoleId, state, data);
+          else if (!state.closed && !this.closed) this.push({ kind: 'console-data', consoleId, data });
         },
         onExit: (reason) => {
           if (!state.closed && !this.closed) this.push({ kind: 'console-exit', consoleId, reason });
@@ -269,25 +250,7 @@ class Session implements ClientSession {
       this.consoles.delete(consoleId);
       throw new UserError('the window closed while its console was opening');
     }
-    state.unacked += replay.length;
     return { consoleId, machine, replay };
-  }
-
-  /** Sends output unless the client is too far behind; then holds it (bounded) until acknowledgements catch up. */
-  private output(consoleId: string, state: AttachedConsole, data: string): void {
-    if (state.closed || this.closed) return;
-    if (state.unacked > CONSOLE_HIGH_WATERMARK || state.held.length) {
-      state.held.push(data);
-      state.heldChars += data.length;
-      while (state.heldChars > HELD_OUTPUT_LIMIT && state.held.length > 1) {
-        const dropped = state.held.shift()!.length;
-        state.heldChars -= dropped;
-        state.skipped += dropped;
-      }
-      return;
-    }
-    state.unacked += data.length;
-    this.push({ kind: 'console-data', consoleId, data });
   }
 
   private console(consoleId: string): AttachedConsole {
@@ -307,18 +270,8 @@ class Session implements ClientSession {
   }
 
   async consoleAck(consoleId: string, chars: number) {
-    const state = this.console(consoleId);
-    const n = Math.max(0, Number(chars) || 0);
-    state.unacked = Math.max(0, state.unacked - n);
-    if (state.unacked < CONSOLE_LOW_WATERMARK && state.held.length) {
-      const note = state.skipped ? `\r\n\x1b[2m[vnetlab: ${Math.round(state.skipped / 1024)} KiB of output skipped to keep up]\x1b[0m\r\n` : '';
-      const data = note + state.held.join('');
-      state.held = [];
-      state.heldChars = 0;
-      state.skipped = 0;
-      state.unacked += data.length;
-      this.push({ kind: 'console-data', consoleId, data });
-    }
+    const n = Number(chars);
+    if (Number.isFinite(n) && n > 0) this.console(consoleId).link!.ack(n);
   }
 
   async detachConsole(consoleId: string) {

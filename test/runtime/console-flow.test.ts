@@ -1,0 +1,146 @@
+// Console flow control, the one mechanism (runtime/console-session.ts): per viewer, delivery pauses
+// above the high watermark of unacknowledged characters and resumes under the low one; the guest's
+// pty is never paused; held output is bounded and the skip is reported.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConsoleSession, FLOW_HIGH_WATERMARK, FLOW_LOW_WATERMARK, HELD_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
+import { CONSOLE_ACK_BATCH_CHARS } from '../../src/shared/service-api.ts';
+
+function fakePty() {
+  const listeners: ((d: string) => void)[] = [];
+  const calls: string[] = [];
+  return {
+    calls,
+    emit: (d: string) => listeners.forEach((l) => l(d)),
+    pty: {
+      onData: (l: (d: string) => void) => void listeners.push(l),
+      write: (d: string) => void calls.push(`write ${d}`),
+      resize: () => {},
+      pause: () => void calls.push('pause'),
+      resume: () => void calls.push('resume'),
+    },
+  };
+}
+
+/** Numbered 50,000-character chunks, so order and losses are visible. */
+const chunk = (i: number) => `<${i}>`.padEnd(50_000, '.');
+
+describe('console flow control', () => {
+  let session: ConsoleSession;
+  let pty: ReturnType<typeof fakePty>;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    session = new ConsoleSession('lab/pc1');
+    pty = fakePty();
+    session.bindPty(pty.pty);
+  });
+
+  afterEach(() => {
+    session.dispose();
+    vi.useRealTimers();
+  });
+
+  /** Guest output, flushed to viewers as the batcher would. */
+  const emit = (data: string) => {
+    pty.emit(data);
+    vi.advanceTimersByTime(10);
+  };
+  const settle = () => new Promise<void>((r) => queueMicrotask(r));
+
+  it('a slow viewer does not slow a fast one, and the guest is never paused', async () => {
+    let fast = '';
+    let slow = '';
+    const fastViewer = session.attach({
+      flowControl: true,
+      onData: (d) => {
+        fast += d;
+        queueMicrotask(() => fastViewer.ack(d.length)); // renders at once
+      },
+    });
+    session.attach({ flowControl: true, onData: (d) => (slow += d) }); // never acknowledges
+
+    let all = '';
+    for (let i = 0; i < 40; i++) {
+      all += chunk(i);
+      emit(chunk(i));
+      await settle();
+    }
+    expect(fast).toBe(all);
+    // The slow one got what it was sent before it crossed the high mark, and nothing after.
+    expect(slow.length).toBeGreaterThan(FLOW_HIGH_WATERMARK);
+    expect(slow.length).toBeLessThanOrEqual(FLOW_HIGH_WATERMARK + chunk(0).length);
+    expect(all.startsWith(slow)).toBe(true);
+    expect(pty.calls).toEqual([]);
+  });
+
+  it('holds a viewer above the high mark and releases only below the low mark, in order', () => {
+    let seen = '';
+    const viewer = session.attach({ flowControl: true, onData: (d) => (seen += d) });
+    let all = '';
+    for (let i = 0; i < 6; i++) {
+      all += chunk(i);
+      emit(chunk(i));
+    }
+    const delivered = seen.length; // 150,000: the third chunk crossed the mark
+    expect(delivered).toBe(150_000);
+    viewer.ack(delivered - FLOW_LOW_WATERMARK); // exactly at the low mark: still held
+    expect(seen.length).toBe(delivered);
+    viewer.ack(1);
+    expect(seen).toBe(all); // everything held arrives, nothing skipped, no note
+    // Delivery goes on normally once the viewer has caught up.
+    viewer.ack(seen.length);
+    emit('after');
+    expect(seen).toBe(`${all}after`);
+  });
+
+  it('bounds what it holds for a viewer that stays behind, and says how much was skipped', () => {
+    let seen = '';
+    const viewer = session.attach({ flowControl: true, onData: (d) => (seen += d) });
+    let all = '';
+    const total = 120; // 6 MB of output, three times the bound
+    for (let i = 0; i < total; i++) {
+      all += chunk(i);
+      emit(chunk(i));
+    }
+    const before = seen.length;
+    viewer.ack(before);
+    const released = seen.slice(before);
+    const note = /^\r\n\x1b\[2m\[vnetlab: (\d+) KiB of output skipped to keep up\]\x1b\[0m\r\n/.exec(released);
+    expect(note).not.toBeNull();
+    const held = released.slice(note![0].length);
+    expect(held.length).toBeLessThanOrEqual(HELD_LIMIT_CHARS);
+    expect(held.length).toBeGreaterThan(HELD_LIMIT_CHARS - chunk(0).length);
+    expect(all.endsWith(held)).toBe(true); // the newest output is kept, the oldest dropped
+    const skipped = all.length - before - held.length;
+    expect(Number(note![1])).toBe(Math.round(skipped / 1024));
+    expect(pty.calls).toEqual([]);
+  });
+
+  it('counts the replay as unacknowledged and forgets held output on detach', () => {
+    emit('x'.repeat(FLOW_HIGH_WATERMARK + 1));
+    let seen = '';
+    const viewer = session.attach({ flowControl: true, onData: (d) => (seen += d) });
+    expect(seen.length).toBe(FLOW_HIGH_WATERMARK + 1); // the replay
+    emit('held');
+    expect(seen.endsWith('held')).toBe(false);
+    viewer.detach();
+    viewer.ack(seen.length);
+    expect(seen.endsWith('held')).toBe(false);
+  });
+
+  it('gives everything to a viewer without flow control', () => {
+    let seen = '';
+    session.attach({ onData: (d) => (seen += d) });
+    let all = '';
+    for (let i = 0; i < 10; i++) {
+      all += chunk(i);
+      emit(chunk(i));
+    }
+    expect(seen).toBe(all);
+  });
+
+  it('the renderer acknowledges in batches smaller than the low mark', () => {
+    expect(CONSOLE_ACK_BATCH_CHARS).toBeGreaterThan(0);
+    expect(CONSOLE_ACK_BATCH_CHARS).toBeLessThan(FLOW_LOW_WATERMARK);
+  });
+});
