@@ -7,7 +7,10 @@ import { basename, join, resolve } from 'node:path';
 export interface HostPaths {
   /** Built images: `<cacheDir>/images/<name>.ext4`. */
   imageDir: string;
-  /** Per-user runtime root (sockets, pids): `$XDG_RUNTIME_DIR/vnetlab` or `/tmp/vnetlab-<uid>`. */
+  /**
+   * Per-user runtime root (sockets, pids): `$XDG_RUNTIME_DIR/vnetlab` or `$TMPDIR/vnetlab-<uid>`. The latter
+   * is in a shared folder: it is created 0700 and checked before use (src/main/runtime/private-dir.ts).
+   */
   runtimeRoot: string;
   /** Per-user persistent state root (guest disks): `$XDG_STATE_HOME/vnetlab` or `~/.local/state/vnetlab`. */
   stateRoot: string;
@@ -18,7 +21,7 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
   const cache = env.VNETLAB_CACHE_DIR || join(env.XDG_CACHE_HOME || join(home, '.cache'), 'vnetlab');
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   // Unix socket paths must stay under 108 bytes, so the runtime root has to be short.
-  const runtimeRoot = env.VNETLAB_RUNTIME_DIR || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'vnetlab') : join(tmpdir(), `vnetlab-${uid}`));
+  const runtimeRoot = env.VNETLAB_RUNTIME_DIR || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'vnetlab') : join(env.TMPDIR || tmpdir(), `vnetlab-${uid}`));
   const stateRoot = env.VNETLAB_STATE_DIR || join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'vnetlab');
   return { imageDir: env.VNETLAB_IMAGE_DIR || join(cache, 'images'), runtimeRoot, stateRoot };
 }

@@ -4,7 +4,9 @@
 // Guest disks live in the state dir and are left alone: only `wipe` deletes them.
 import { existsSync, rmSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
+import { UserError } from '../errors.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
+import { assertPrivateDir } from './private-dir.ts';
 import { groupHasMembers, isRecordedProcessAlive, readRecords, signalRecorded, type ProcessRecord } from './records.ts';
 import { isLabRunDir, listRunDirs } from './run-dir.ts';
 
@@ -14,7 +16,7 @@ export interface CleanReport {
   removed: string[];
 }
 
-const KILL_ORDER: ProcessRecord['kind'][] = ['supervisor', 'guest', 'host-nat', 'switch'];
+const KILL_ORDER: ProcessRecord['kind'][] = ['supervisor', 'guest', 'capture', 'wire', 'port', 'host-nat', 'switch'];
 
 /** Whether a recorded process (or what is left of its group) still runs. */
 export function isAlive(r: ProcessRecord): boolean {
@@ -27,8 +29,11 @@ function pidInUse(pid: number): boolean {
 
 export async function cleanRunDir(runDir: string, paths: HostPaths = hostPaths()): Promise<CleanReport> {
   const rel = relative(paths.runtimeRoot, runDir);
+  // Records in a folder someone else could write to may name any process of ours: refuse (exit 3).
+  assertPrivateDir(paths.runtimeRoot);
+  assertPrivateDir(runDir);
   if (!rel || rel.startsWith('..') || isAbsolute(rel) || !isLabRunDir(runDir)) {
-    throw new Error(`refusing to clean ${runDir}: not a lab run dir inside ${paths.runtimeRoot}`);
+    throw new UserError(`refusing to clean ${runDir}: not a lab run dir inside ${paths.runtimeRoot}`);
   }
   const report: CleanReport = { runDir, killed: [], removed: [] };
   const records = readRecords(runDir).sort((a, b) => KILL_ORDER.indexOf(a.kind) - KILL_ORDER.indexOf(b.kind));
@@ -40,6 +45,7 @@ export async function cleanRunDir(runDir: string, paths: HostPaths = hostPaths()
   const deadline = Date.now() + 5_000;
   while (records.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const r of records) for (const s of r.sockets) if (existsSync(s)) report.removed.push(s);
+  // The whole run dir goes, with any `*.<pid>.tmp` a failed write (e.g. a full disk) left behind.
   if (existsSync(runDir)) {
     rmSync(runDir, { recursive: true, force: true });
     report.removed.push(runDir);

@@ -3,10 +3,13 @@
 // `vnetlab clean` can find and end everything even after the supervisor was killed with -9.
 // A pid alone is not proof of identity (pids are reused), so each record also carries the process's
 // start time from /proc/<pid>/stat, and nothing is signalled unless it still matches.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomically } from './disk-space.ts';
+import { assertPrivateDir, ensurePrivateDir, isTrustedFile } from './private-dir.ts';
 
-export type ProcessKind = 'supervisor' | 'switch' | 'host-nat' | 'guest';
+/** `port`: a cable's port hub; `wire`: a cable's wirefilter; `capture`: a capture's vde_plug. */
+export type ProcessKind = 'supervisor' | 'switch' | 'host-nat' | 'guest' | 'port' | 'wire' | 'capture';
 
 export interface ProcessRecord {
   kind: ProcessKind;
@@ -59,11 +62,8 @@ export function writeRecord(runDir: string, record: Omit<ProcessRecord, 'startTi
     startTime: record.startTime ?? processStartTime(record.pid) ?? '',
     recordedAt: new Date().toISOString(),
   };
-  mkdirSync(recordsDir(runDir), { recursive: true, mode: 0o700 });
-  const file = recordFile(runDir, record.kind, record.name);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(full, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  ensurePrivateDir(recordsDir(runDir));
+  writeFileAtomically(recordFile(runDir, record.kind, record.name), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }
 
@@ -71,7 +71,13 @@ export function removeRecord(runDir: string, kind: ProcessKind, name: string): v
   rmSync(recordFile(runDir, kind, name), { force: true });
 }
 
+/**
+ * The records of a run dir. `clean` signals what they name, so they are read only from folders that
+ * are ours alone (a planted folder throws an EnvironmentError) and only from files of ours.
+ */
 export function readRecords(runDir: string): ProcessRecord[] {
+  assertPrivateDir(runDir);
+  assertPrivateDir(recordsDir(runDir));
   let names: string[];
   try {
     names = readdirSync(recordsDir(runDir)).filter((n) => n.endsWith('.json'));
@@ -80,6 +86,7 @@ export function readRecords(runDir: string): ProcessRecord[] {
   }
   const records: ProcessRecord[] = [];
   for (const name of names.sort()) {
+    if (!isTrustedFile(join(recordsDir(runDir), name))) continue; // not written by us: never act on it
     try {
       records.push(JSON.parse(readFileSync(join(recordsDir(runDir), name), 'utf8')) as ProcessRecord);
     } catch {

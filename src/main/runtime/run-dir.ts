@@ -1,9 +1,11 @@
 // Layout of a lab's run dir (0700): what the supervisor, the client and `clean` agree on.
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
+import { EnvironmentError } from '../errors.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
+import { assertPrivateDir, ensurePrivateDir, isPrivateDir, isTrustedFile } from './private-dir.ts';
 
 export const runFiles = {
   socket: (runDir: string) => join(runDir, 'supervisor.sock'),
@@ -12,9 +14,23 @@ export const runFiles = {
   lock: (runDir: string) => join(runDir, 'supervisor.lock'),
 };
 
+/**
+ * Create a lab's run dir and the runtime root above it (`<runtimeRoot>/<labId>`), each 0700 and
+ * checked: a planted root is refused (src/main/runtime/private-dir.ts).
+ */
+export function ensureRunDir(runDir: string, paths: HostPaths = hostPaths()): void {
+  if (dirname(resolve(runDir)) === resolve(paths.runtimeRoot)) ensurePrivateDir(paths.runtimeRoot, { checkParents: true });
+  ensurePrivateDir(runDir);
+}
+
+/** The plan in a run dir, or undefined when there is none. A plan someone else could have written is refused: its argv would be run. */
 export function readRunPlan(runDir: string): Plan | undefined {
+  assertPrivateDir(runDir);
+  const file = runFiles.plan(runDir);
+  if (!existsSync(file)) return undefined;
+  if (!isTrustedFile(file)) throw new EnvironmentError(`refusing to read ${file}: it is not a file of yours that only you can write`, `remove it and run the command again`);
   try {
-    return JSON.parse(readFileSync(runFiles.plan(runDir), 'utf8')) as Plan;
+    return JSON.parse(readFileSync(file, 'utf8')) as Plan;
   } catch {
     return undefined;
   }
@@ -25,10 +41,12 @@ const LAB_ID = /^[a-z0-9][a-z0-9-]{0,15}-[0-9a-f]{8}$/;
 
 /**
  * Every run dir of this user (one per lab that runs or ran and was not cleaned). Only folders that are
- * provably ours count — a lab id name AND a plan or records inside — because the runtime root may be a
- * shared folder such as $XDG_RUNTIME_DIR, and `clean --all` deletes what this returns.
+ * provably ours count — a lab id name, owned by us and writable by nobody else, with a plan or records
+ * inside — because `clean --all` deletes what this returns and signals what its records name.
  */
 export function listRunDirs(paths: HostPaths = hostPaths()): string[] {
+  // A root that someone else owns or can write to is refused outright (exit 3), not skipped quietly.
+  assertPrivateDir(paths.runtimeRoot);
   try {
     return readdirSync(paths.runtimeRoot)
       .map((name) => join(paths.runtimeRoot, name))
@@ -39,8 +57,18 @@ export function listRunDirs(paths: HostPaths = hostPaths()): string[] {
   }
 }
 
+/** A run dir needs a lab id name, to be our private folder, and to hold something a start leaves. */
 export function isLabRunDir(dir: string): boolean {
-  return LAB_ID.test(basename(dir)) && (existsSync(runFiles.plan(dir)) || existsSync(join(dir, 'records')));
+  return LAB_ID.test(basename(dir)) && isPrivateDir(dir) && (existsSync(runFiles.plan(dir)) || existsSync(join(dir, 'records')) || staleTmpFiles(dir).length > 0);
+}
+
+/** `plan.json.<pid>.tmp` and the like, left when a write failed half-way (e.g. a full disk). */
+export function staleTmpFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => /\.\d+\.tmp$/.test(n)).map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
 }
 
 /**
