@@ -11,7 +11,7 @@
 //
 // `connectSupervisor(labRootOrId)` attaches to a lab that already runs (undefined when it does not).
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,8 @@ import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { isAlive } from './clean.ts';
 import { isRecordedProcessAlive, readRecords } from './records.ts';
-import { findRunDir, runFiles } from './run-dir.ts';
+import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
+import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
 import type { StartResult } from './supervisor.ts';
 
@@ -251,8 +252,10 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
       `end them first: vnetlab clean ${plan.lab.root}`,
     );
   }
-  mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
-  writeAtomically(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
+  // A planted runtime root or a full disk is refused here too: before a supervisor is spawned.
+  ensureRunDir(plan.runDir, hostPaths(env));
+  checkStartSpace(plan, env);
+  writeFileAtomically(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
   const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
   const child = spawn(process.execPath, await supervisorCommand(plan.runDir), {
     detached: true,
@@ -285,12 +288,6 @@ export async function waitSupervisorGone(runDir: string, timeoutMs = 30_000): Pr
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
-}
-
-function writeAtomically(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  renameSync(tmp, file);
 }
 
 function logTail(file: string): string {

@@ -1,7 +1,7 @@
 // Everything `start` does before the supervisor takes over: read and validate the lab, compile it
 // with this host's paths, build the lab-fs image and make sure the kernel and images exist.
 // Shared by the CLI, the grader and the GUI service so they all start labs the same way.
-import { mkdirSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
@@ -13,6 +13,9 @@ import { ensureImage } from '../images/build.ts';
 import { findKernel } from '../images/kernel.ts';
 import { loadLab } from '../lab/index.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
+import { checkStartSpace, isNoSpace, noSpaceError } from './disk-space.ts';
+import { ensurePrivateDir } from './private-dir.ts';
+import { ensureRunDir } from './run-dir.ts';
 
 export interface PrepareOptions {
   env?: NodeJS.ProcessEnv;
@@ -71,8 +74,10 @@ export async function prepareLab(labPath: string, options: PrepareOptions = {}):
 export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
   const progress = options.onProgress ?? (() => {});
-  mkdirSync(plan.runDir, { recursive: true, mode: 0o700 });
-  mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+  const paths = hostPaths(env);
+  ensureRunDir(plan.runDir, paths);
+  ensureStateDir(plan.stateDir, paths.stateRoot);
+  checkStartSpace(plan, env);
   if (options.buildImages !== false) {
     for (const image of [...new Set(plan.guests.map((g) => g.image))].sort()) {
       progress(`checking image ${image}`);
@@ -80,5 +85,16 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
     }
   }
   progress('building the lab-fs image');
-  await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+  await buildLabFs(plan.labFs, { labRoot: plan.lab.root }).catch((err: unknown) => {
+    throw isNoSpace(err) ? noSpaceError(dirname(plan.labFs.image)) : err;
+  });
+}
+
+/** `<stateRoot>/labs/<labId>`: each level private (the state root may be redirected to a shared place). */
+function ensureStateDir(stateDir: string, stateRoot: string): void {
+  if (resolve(stateDir) === resolve(stateRoot, 'labs', basename(stateDir))) {
+    ensurePrivateDir(stateRoot);
+    ensurePrivateDir(dirname(stateDir));
+  }
+  ensurePrivateDir(stateDir);
 }
