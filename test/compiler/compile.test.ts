@@ -247,17 +247,18 @@ describe('lab-fs entries', () => {
     expect(shutdown.indexOf("'r1.shutdown'")).toBeLessThan(shutdown.indexOf("'shared.shutdown'"));
     expect(entry(plan, '/machines/r1/startup')!.mode).toBe(0o755);
     expect(content(plan, '/machines/r1/interfaces')).toBe('eth0 10.0.0.1/24 2001:db8::1/64\neth1\n');
-    // The lab's own sysctl wins over Kathará's forwarding default; ipv6 forwarding follows ipv6.
-    expect(content(plan, '/machines/r1/sysctl')).toBe('net.ipv4.ip_forward=0\nnet.ipv6.conf.all.forwarding=1\n');
+    expect(content(plan, '/machines/r1/sysctl')).toBe('net.ipv4.ip_forward=0\n');
     expect(content(plan, '/machines/r1/env')).toBe('ALPHA=1\nZED=last\n');
     expect(content(plan, '/machines/r1/exec')).toBe('#!/bin/sh\ntail -f /dev/null\n');
   });
 
-  it('turn IP forwarding on for Kathará and Netkit devices only', () => {
-    const sysctl = (format: 'kathara' | 'netkit' | 'vnetlab') => content(compile(lab({ format, machines: [machine('r', [])] }), FIXED_OPTIONS), '/machines/r/sysctl');
-    expect(sysctl('kathara')).toBe('net.ipv4.ip_forward=1\n');
-    expect(sysctl('netkit')).toBe('net.ipv4.ip_forward=1\n');
-    expect(sysctl('vnetlab')).toBe('');
+  it('take sysctls from the model only: the format a lab was read from changes nothing (the readers put defaults in the model)', () => {
+    const sysctl = (format: 'kathara' | 'netkit' | 'vnetlab', sysctls: Record<string, string>) =>
+      content(compile(lab({ format, machines: [machine('r', [], { sysctls })] }), FIXED_OPTIONS), '/machines/r/sysctl');
+    for (const format of ['kathara', 'netkit', 'vnetlab'] as const) {
+      expect(sysctl(format, {})).toBe('');
+      expect(sysctl(format, { 'net.ipv4.ip_forward': '1' })).toBe('net.ipv4.ip_forward=1\n');
+    }
   });
 
   it('place machine files under root/, later entries overriding earlier ones', () => {

@@ -4,6 +4,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLab, parseLabYaml, relocateLab, saveLabYaml, writeLabYaml, writeNetkitLab } from '../../src/main/lab/index.ts';
+import { compile } from '../../src/main/compiler/index.ts';
+import type { LabModel } from '../../src/shared/lab-model.ts';
+import { FIXED_OPTIONS } from '../compiler/model.ts';
 import { cleanupTempLabs, comparable, corpusLabs, errorsOf, REPO, SHIPPED_LABS, tempLab } from './helpers.ts';
 
 afterAll(cleanupTempLabs);
@@ -116,5 +119,57 @@ describe('what lab.conf cannot hold', () => {
     expect(errorsOf(back.diagnostics)).toEqual([]);
     expect(comparable(back.model)).toEqual(comparable(original));
     expect(back.model!.machines[0]!.startup!.text).toBe('echo hi\n');
+  });
+});
+
+// Issue 9, item 11: Kathará/Netkit machines forward IP by default. The plan must say so whatever the
+// lab was saved as: the behaviour (the sysctl file the guest init applies), not only the text.
+describe('forwarding survives saving and converting', () => {
+  const sysctlOf = (model: LabModel, machine: string) => {
+    const entry = compile(model, FIXED_OPTIONS).labFs.entries.find((e) => e.dest === `/machines/${machine}/sysctl`);
+    return entry && 'content' in entry ? entry.content : undefined;
+  };
+  const netkitLab = () => tempLab({ 'lab.conf': 'pc1[0]=A\nr1[0]=A\nr1[1]=B\npc2[0]=B\n', 'r1.startup': 'ip address add 10.0.1.1/24 dev eth0\n' });
+
+  it('a Netkit router still forwards after save as lab.yaml and reload', async () => {
+    const original = (await loadLab(netkitLab())).model!;
+    expect(sysctlOf(original, 'r1')).toContain('net.ipv4.ip_forward=1\n');
+    const out = tempLab();
+    await saveLabYaml(join(out, 'lab.yaml'), { ...(await relocateLab(original, out)), format: 'vnetlab', sourceFile: 'lab.yaml' });
+    const reloaded = await loadLab(out);
+    expect(reloaded.model!.format).toBe('vnetlab');
+    expect(errorsOf(reloaded.diagnostics)).toEqual([]);
+    expect(sysctlOf(reloaded.model!, 'r1')).toBe('net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n');
+  });
+
+  it('a Kathará router with ipv6=false forwards IPv4 only, and its own sysctl wins', async () => {
+    const dir = tempLab({ 'lab.conf': 'r1[0]="A/02:00:00:00:00:01"\nr1[1]=B\nr1[ipv6]="false"\nr2[0]=A\nr2[1]=B\nr2[sysctl]="net.ipv4.ip_forward=0"\n' });
+    const model = (await loadLab(dir)).model!;
+    expect(model.machines.find((m) => m.name === 'r1')!.sysctls).toEqual({ 'net.ipv4.ip_forward': '1' });
+    expect(sysctlOf(model, 'r2')).toBe('net.ipv4.ip_forward=0\nnet.ipv6.conf.all.forwarding=1\n');
+  });
+
+  it('`vnetlab convert` to lab.yaml keeps the router forwarding', async () => {
+    const out = join(tempLab(), 'converted', 'lab.yaml');
+    const { runCli } = await import('../support/host.ts');
+    const run = await runCli(['convert', netkitLab(), '-o', out], { env: process.env, cwd: REPO });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(sysctlOf((await loadLab(out)).model!, 'r1')).toContain('net.ipv4.ip_forward=1\n');
+  });
+
+  it('a lab.yaml host that does not forward still does not after a trip through a Netkit folder', async () => {
+    const dir = tempLab({ 'lab.yaml': 'machines:\n  pc1: {image: tiny, interfaces: [A]}\n  r1: {image: tiny, interfaces: [A], sysctls: {net.ipv4.ip_forward: 1}}\n' });
+    const out = join(tempLab(), 'netkit');
+    await writeNetkitLab((await loadLab(dir)).model!, out);
+    const back = (await loadLab(out)).model!;
+    expect(sysctlOf(back, 'pc1')).toBe('');
+    expect(sysctlOf(back, 'r1')).toBe('net.ipv4.ip_forward=1\n');
+    // A Kathará lab written back as a Netkit folder does not gain a sysctl line per machine.
+    const kathara = (await loadLab(netkitLab())).model!;
+    const again = join(tempLab(), 'again');
+    await writeNetkitLab(kathara, again);
+    expect(readFileSync(join(again, 'lab.conf'), 'utf8')).not.toContain('sysctl');
+    expect(comparable((await loadLab(again)).model)).toEqual(comparable(kathara));
   });
 });

@@ -57,19 +57,9 @@ function machineEntries(model: LabModel, { machine, dirName, interfaces }: Machi
   }
 
   entries.push({ dest: `${base}/interfaces`, content: lines(interfaces.map((i) => [i.name, ...i.addresses].join(' '))), mode: DATA_MODE });
-  entries.push({ dest: `${base}/sysctl`, content: lines(sortedPairs(sysctlsOf(model, machine))), mode: DATA_MODE });
+  entries.push({ dest: `${base}/sysctl`, content: lines(sortedPairs(machine.sysctls)), mode: DATA_MODE });
   entries.push({ dest: `${base}/env`, content: lines(sortedPairs(machine.env)), mode: DATA_MODE });
   return entries;
-}
-
-/** Kathará devices (and Netkit's filesystem) forward IP by default; routers in their labs rely on it. */
-function sysctlsOf(model: LabModel, machine: Machine): Record<string, string> {
-  const defaults: Record<string, string> = {};
-  if (model.format === 'kathara' || model.format === 'netkit') {
-    defaults['net.ipv4.ip_forward'] = '1';
-    if (machine.ipv6) defaults['net.ipv6.conf.all.forwarding'] = '1';
-  }
-  return { ...defaults, ...machine.sysctls };
 }
 
 /**

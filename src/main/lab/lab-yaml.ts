@@ -13,6 +13,8 @@ import { YamlSource, type YamlPath } from './yaml-source.ts';
 export interface ParseResult {
   model?: LabModel;
   diagnostics: Diagnostic[];
+  /** False when the file says `kathara_forwarding: false` (a vnetlab.yaml side file of a folder written from lab.yaml). */
+  forwardingDefault?: boolean;
 }
 
 /** Parses the text of a lab.yaml. `file` is its path relative to `root` (the lab folder, absolute). Touches no disk. */
@@ -28,7 +30,7 @@ export function parseLabYaml(text: string, file: string, root: string): ParseRes
   diagnostics.push(...validateLabSchema(source));
   const builder = new YamlLabBuilder(source, diagnostics);
   const model = builder.build(data, file, root);
-  return { model, diagnostics };
+  return data.kathara_forwarding === false ? { model, diagnostics, forwardingDefault: false } : { model, diagnostics };
 }
 
 class YamlLabBuilder {

@@ -122,7 +122,11 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
     testFolder: folders.has('_test') ? '_test' : undefined,
   });
   if (files.has('lab.dep')) await readLabDep(root, model, conf, diagnostics);
-  if (files.has(SIDECAR_FILE)) await mergeSidecar(root, model, diagnostics);
+  const side = files.has(SIDECAR_FILE) ? await mergeSidecar(root, model, diagnostics) : undefined;
+  // Kathará devices (and Netkit's filesystem) forward IP by default and routers rely on it: the
+  // default goes into the model, so the lab still forwards when saved as lab.yaml or converted.
+  // A folder written from a lab.yaml says so in its side file: its machines keep their own sysctls.
+  if (side?.forwardingDefault !== false) for (const m of machines) m.sysctls = { ...forwardingDefaults(m), ...m.sysctls };
   return { model, diagnostics };
 }
 
@@ -260,6 +264,11 @@ async function buildMachine(root: string, draft: MachineDraft, hasFolder: boolea
     diagnostics.push(info('no-interfaces', `machine '${draft.name}' has no network interface`, draft.source, { target }));
   }
   return machine;
+}
+
+/** The sysctls every Netkit/Kathará machine gets unless lab.conf sets them (writeNetkitLab leaves them out again). */
+export function forwardingDefaults(machine: Pick<Machine, 'ipv6'>): Record<string, string> {
+  return machine.ipv6 ? { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' } : { 'net.ipv4.ip_forward': '1' };
 }
 
 function applyOption(machine: Machine, key: string, value: string, at: SourceRef, diagnostics: Diagnostic[]): void {
@@ -452,12 +461,12 @@ async function readLabDep(root: string, model: LabModel, conf: LabConf, diagnost
 }
 
 /** vnetlab.yaml next to lab.conf: what lab.conf cannot say, written by writeNetkitLab. */
-async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnostic[]): Promise<void> {
+async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnostic[]): Promise<{ forwardingDefault?: boolean } | undefined> {
   const text = await readSmallText(root, SIDECAR_FILE, diagnostics);
-  if (text === undefined) return;
+  if (text === undefined) return undefined;
   const side = parseLabYaml(text, SIDECAR_FILE, root);
   diagnostics.push(...side.diagnostics);
-  if (!side.model) return;
+  if (!side.model) return undefined;
   if (side.model.machines.length > 0) {
     diagnostics.push(warning('sidecar-machines', `machines in ${SIDECAR_FILE} are ignored: lab.conf defines the machines of this lab`, side.model.machines[0]!.source));
   }
@@ -471,4 +480,5 @@ async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnost
   }
   model.layout = side.model.layout;
   model.checks = side.model.checks;
+  return { forwardingDefault: side.forwardingDefault };
 }

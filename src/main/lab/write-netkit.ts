@@ -10,7 +10,7 @@ import { writeFileInside } from './atomic.ts';
 import { DEFAULT_IMAGE } from './images.ts';
 import { guestPathProblem } from './lab-paths.ts';
 import { destinationInside, sourceInside } from './safe-paths.ts';
-import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, NOT_MACHINE_FOLDERS, SIDECAR_FILE } from './netkit.ts';
+import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, forwardingDefaults, NOT_MACHINE_FOLDERS, SIDECAR_FILE } from './netkit.ts';
 import { labNameFromFolder } from './lab-yaml.ts';
 import { writeLabYaml } from './write-yaml.ts';
 
@@ -34,7 +34,8 @@ export async function writeNetkitLab(model: LabModel, dir: string): Promise<void
 }
 
 async function writeInto(model: LabModel, dir: string): Promise<void> {
-  const kathara = model.format === 'kathara' || model.machines.some(usesKatharaOptions);
+  const omitDefaults = keepsForwardingDefaults(model);
+  const kathara = model.format === 'kathara' || model.machines.some((m) => usesKatharaOptions(m, omitDefaults));
   // Netkit takes every subfolder for a machine unless lab.conf lists them: when the folder already
   // holds others (a machine deleted in the editor), list the machines so it does not come back.
   const names = new Set(model.machines.map((m) => m.name));
@@ -42,7 +43,7 @@ async function writeInto(model: LabModel, dir: string): Promise<void> {
   const strayFolders = existing.some((e) => e.isDirectory() && !e.name.startsWith('.') && !NOT_MACHINE_FOLDERS.has(e.name) && !names.has(e.name));
   // Every file goes through writeFileInside: a machine name is part of the path.
   const write = (rel: string, content: string, mode?: number) => writeFileInside(dir, rel, content, 'file', mode);
-  await write('lab.conf', labConf(model, kathara, !kathara && strayFolders));
+  await write('lab.conf', labConf(model, kathara, !kathara && strayFolders, omitDefaults));
   const deps = model.machines.filter((m) => m.dependsOn.length > 0).map((m) => `${m.name}: ${m.dependsOn.join(' ')}\n`);
   if (deps.length) await write('lab.dep', deps.join(''));
   if (model.sharedStartup) await write('shared.startup', model.sharedStartup.text);
@@ -60,12 +61,18 @@ async function writeInto(model: LabModel, dir: string): Promise<void> {
   if (sidecar) await write(SIDECAR_FILE, sidecar);
 }
 
-function usesKatharaOptions(m: Machine): boolean {
+function usesKatharaOptions(m: Machine, omitDefaults: boolean): boolean {
   return m.image !== DEFAULT_IMAGE || m.imageAlias !== undefined || m.cpus !== undefined || m.bridged || !m.ipv6 || m.exec !== undefined
-    || Object.keys(m.sysctls).length > 0 || Object.keys(m.env).length > 0 || m.consoles !== 1 || m.interfaces.some((i) => i.mac);
+    || writtenSysctls(m, omitDefaults).length > 0 || Object.keys(m.env).length > 0 || m.consoles !== 1 || m.interfaces.some((i) => i.mac);
 }
 
-function labConf(model: LabModel, kathara: boolean, listMachines: boolean): string {
+/** The reader adds Netkit's forwarding defaults back (unless the side file turns them off): only what differs from them is written. */
+function writtenSysctls(m: Machine, omitDefaults: boolean): [string, string][] {
+  const defaults = omitDefaults ? forwardingDefaults(m) : {};
+  return Object.entries(m.sysctls).filter(([k, v]) => defaults[k] !== v);
+}
+
+function labConf(model: LabModel, kathara: boolean, listMachines: boolean, omitDefaults: boolean): string {
   const lines: string[] = [];
   if (listMachines) lines.push(`machines=${quote(model.machines.map((m) => m.name).join(' '))}`);
   const meta = model.meta;
@@ -85,7 +92,7 @@ function labConf(model: LabModel, kathara: boolean, listMachines: boolean): stri
     if (m.bridged) option('bridged', 'true');
     if (!m.ipv6) option('ipv6', 'false');
     if (m.exec !== undefined) option('exec', m.exec);
-    for (const [k, v] of Object.entries(m.sysctls)) option('sysctl', `${k}=${v}`);
+    for (const [k, v] of writtenSysctls(m, omitDefaults)) option('sysctl', `${k}=${v}`);
     for (const [k, v] of Object.entries(m.env)) option('env', `${k}=${v}`);
     if (m.consoles !== 1) option('num_terms', String(m.consoles));
   }
@@ -141,16 +148,26 @@ async function copyIfDifferent(root: string, from: string, dir: string, to: stri
   await cp(source, destination, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
 }
 
+/**
+ * True when every machine already has Netkit's forwarding defaults, so that the reader adding them
+ * changes nothing. Otherwise (a lab.yaml host that does not forward) the side file turns them off.
+ */
+function keepsForwardingDefaults(model: LabModel): boolean {
+  return model.machines.every((m) => Object.keys(forwardingDefaults(m)).every((k) => k in m.sysctls));
+}
+
 function sidecarText(model: LabModel, needsName: boolean): string | undefined {
   const { title, description } = model.meta;
   const needsTitle = title !== undefined && !survivesLabConf(title);
   const needsDescription = description !== undefined && (oneLine(description) !== description || !survivesLabConf(description));
   const needsDomains = model.domains.some((d) => d.kind !== 'hub' || d.hostNat);
-  if (!needsName && !needsTitle && !needsDescription && !needsDomains && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
+  const needsNoForwarding = !keepsForwardingDefaults(model);
+  if (!needsName && !needsTitle && !needsDescription && !needsDomains && !needsNoForwarding && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
   const side: LabModel = { ...model, machines: [], domains: needsDomains ? model.domains : [], sharedStartup: undefined, sharedShutdown: undefined, sharedFolder: undefined, testFolder: undefined };
   side.meta = { name: model.meta.name, authors: [] };
   if (needsTitle) side.meta.title = title;
   if (needsDescription) side.meta.description = description;
   const header = '# What lab.conf cannot say (layout, checks, collision domain kinds, the full description).\n# vnetlab reads it back; Netkit and Kathará ignore it.\n';
-  return header + writeLabYaml(side).replace(/^machines: \{\}\n/m, '').replace(/^domains: \{\}\n/m, '');
+  const forwarding = needsNoForwarding ? '# Machines keep the sysctls of lab.conf: Kathará\'s IP forwarding default is not added.\nkathara_forwarding: false\n' : '';
+  return header + writeLabYaml(side).replace(/^machines: \{\}\n/m, '').replace(/^domains: \{\}\n/m, '') + forwarding;
 }
