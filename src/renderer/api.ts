@@ -1,6 +1,6 @@
 // The renderer's only way out: the service API, through Electron's preload bridge when present,
 // otherwise over the WebSocket of `vnetlab serve` (the token cookie was set by the first page load).
-import type { PreloadBridge, PushMessage, ServerFrame, ServiceBridge, ServiceErrorInfo, ServiceMethod, VnetlabService } from '../shared/service-api.ts';
+import { SERVICE_METHODS, type PreloadBridge, type PushMessage, type ServerFrame, type ServiceBridge, type ServiceErrorInfo, type ServiceMethod, type VnetlabService } from '../shared/service-api.ts';
 
 /** An error from the service, carrying the hint to show the user. */
 export class ServiceError extends Error {
@@ -96,9 +96,8 @@ export function connectBridge(): ServiceBridge {
   return new WebSocketBridge(`${proto}//${location.host}/rpc`);
 }
 
-/** A typed proxy: `api.openLab(path)` instead of `bridge.call('openLab', path)`. */
+/** `api.openLab(path)` instead of `bridge.call('openLab', path)`: one function per method of the table, nothing else. */
 export function serviceProxy(bridge: ServiceBridge): VnetlabService {
-  return new Proxy({} as VnetlabService, {
-    get: (_t, method: string) => (...params: unknown[]) => (bridge.call as (m: string, ...p: unknown[]) => unknown)(method, ...params),
-  });
+  const call = bridge.call as (method: ServiceMethod, ...params: unknown[]) => Promise<unknown>;
+  return Object.fromEntries(SERVICE_METHODS.map((method) => [method, (...params: unknown[]) => call(method, ...params)])) as unknown as VnetlabService;
 }

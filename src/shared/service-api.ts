@@ -104,11 +104,55 @@ export interface VnetlabService {
 }
 
 export type ServiceMethod = keyof VnetlabService;
-export const SERVICE_METHODS: readonly ServiceMethod[] = [
-  'environment', 'listLabs', 'listFolder', 'openLab', 'newLab', 'validate', 'saveLab', 'compile',
-  'startLab', 'stopLab', 'machine', 'status', 'subscribe', 'unsubscribe',
-  'attachConsole', 'consoleInput', 'consoleResize', 'consoleAck', 'detachConsole', 'runChecks',
-];
+
+/**
+ * What a method is, which says where it is implemented:
+ * - `editor`: lab files and dialogs, no running lab (the service itself, src/main/service/service.ts);
+ * - `runtime`: the first parameter is a lab folder; the service checks it against the folders the app
+ *   may use and hands the call unchanged to the runtime (Backends, src/main/service/real-backends.ts);
+ * - `session`: state kept per client (event subscriptions, console attachments).
+ */
+export type ServiceMethodKind = 'editor' | 'runtime' | 'session';
+
+/**
+ * The one table of service methods. The compiler checks it against VnetlabService (a method missing
+ * here, or one the interface lacks, is a type error); the WebSocket server, the Electron IPC and
+ * preload, the renderer adapter and the service's forwarding of `runtime` calls all derive from it.
+ */
+export const serviceMethods = {
+  environment: 'editor',
+  listLabs: 'editor',
+  listFolder: 'editor',
+  openLab: 'editor',
+  newLab: 'editor',
+  validate: 'editor',
+  saveLab: 'editor',
+  compile: 'editor',
+  startLab: 'runtime',
+  stopLab: 'runtime',
+  machine: 'runtime',
+  status: 'runtime',
+  runChecks: 'runtime',
+  subscribe: 'session',
+  unsubscribe: 'session',
+  attachConsole: 'session',
+  consoleInput: 'session',
+  consoleResize: 'session',
+  consoleAck: 'session',
+  detachConsole: 'session',
+} as const satisfies { readonly [K in ServiceMethod]: ServiceMethodKind };
+
+export const SERVICE_METHODS = Object.keys(serviceMethods) as readonly ServiceMethod[];
+
+/** The methods of one kind, as a type (e.g. the runtime methods the Backends implement). */
+export type ServiceMethodsOfKind<Kind extends ServiceMethodKind> = {
+  [K in ServiceMethod]: (typeof serviceMethods)[K] extends Kind ? K : never;
+}[ServiceMethod];
+
+/** A method name from the wire: only the table's own keys (never `constructor`, `__proto__`, `close`…). */
+export function isServiceMethod(name: unknown): name is ServiceMethod {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(serviceMethods, name);
+}
 
 /** Messages the service pushes to one client. */
 export type PushMessage =

@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realBackends } from '../../src/main/service/real-backends.ts';
 import { Service, type ClientSession } from '../../src/main/service/service.ts';
+import { dispatch } from '../../src/main/service/dispatch.ts';
+import { serviceProxy } from '../../src/renderer/api.ts';
+import { SERVICE_METHODS, serviceMethods, type ServiceBridge } from '../../src/shared/service-api.ts';
 
 const repo = resolve(__dirname, '..', '..');
 const corpus = resolve(repo, '..', 'shared', 'corpus');
@@ -98,5 +101,37 @@ describe('open, save, compile', () => {
   it('says the lab is not running instead of failing obscurely', async () => {
     expect(await session.status(join(repo, 'labs', 'two-hosts'))).toBeNull();
     await expect(session.attachConsole(join(repo, 'labs', 'two-hosts'), 'pc1')).rejects.toThrow(/not running/);
+  });
+});
+
+describe('the table of service methods', () => {
+  it('every runtime method refuses a lab outside the folders the app may use', async () => {
+    const runtime = SERVICE_METHODS.filter((m) => serviceMethods[m] === 'runtime');
+    expect(runtime.sort()).toEqual(['machine', 'runChecks', 'startLab', 'status', 'stopLab']);
+    for (const method of runtime) {
+      const fn = session[method] as (...args: unknown[]) => Promise<unknown>;
+      await expect(fn.call(session, '/etc', 'pc1', 'stop'), method).rejects.toThrow(/outside the folders the app may use/);
+    }
+    await expect(session.machine(join(repo, 'labs', 'two-hosts'), 'pc1', 'explode' as never)).rejects.toThrow(/unknown machine action/);
+  });
+
+  it('the wire reaches only the methods of the table (not close, constructor or __proto__), with arrays of parameters', async () => {
+    for (const method of ['close', 'constructor', '__proto__', 'toString', 'connect', 42]) {
+      expect(await dispatch(() => session, method, [])).toEqual({ error: { code: 'bad-input', message: `unknown method ${String(method)}` } });
+    }
+    expect(await dispatch(() => session, 'listLabs', 'nope')).toMatchObject({ error: { code: 'bad-input' } });
+    const listed = await dispatch(() => session, 'listLabs', []);
+    expect((listed as { result: { name: string }[] }).result.map((l) => l.name)).toContain('two-hosts');
+    expect(await dispatch(() => session, 'openLab', ['/etc'])).toMatchObject({ error: { code: 'bad-input', message: expect.stringMatching(/outside/) } });
+  });
+
+  it('the renderer adapter has one function per method of the table, and nothing else', async () => {
+    const calls: unknown[][] = [];
+    const bridge: ServiceBridge = { call: ((method: string, ...params: unknown[]) => (calls.push([method, ...params]), Promise.resolve(null))) as ServiceBridge['call'], onPush: () => () => {} };
+    const api = serviceProxy(bridge);
+    expect(Object.keys(api).sort()).toEqual([...SERVICE_METHODS].sort());
+    await api.consoleAck('c1', 10);
+    expect(calls).toEqual([['consoleAck', 'c1', 10]]);
+    expect((api as unknown as Record<string, unknown>).then).toBeUndefined(); // not a thenable: `await api` is safe
   });
 });

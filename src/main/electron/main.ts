@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IPC_CALL, IPC_PUSH, SERVICE_METHODS, type ServiceMethod } from '../../shared/service-api.ts';
+import { IPC_CALL, IPC_PUSH } from '../../shared/service-api.ts';
 import { DEFAULT_LAB, ensureRenderer, REPO_ROOT, SHIPPED_LABS } from '../server/app-host.ts';
-import { toErrorInfo } from '../service/errors.ts';
+import { dispatch } from '../service/dispatch.ts';
 import { realBackends } from '../service/real-backends.ts';
 import { Service, type ClientSession } from '../service/service.ts';
 
@@ -49,19 +49,12 @@ function sessionFor(contents: WebContents): ClientSession {
 
 let rendererUrl = '';
 
-ipcMain.handle(IPC_CALL, async (event: IpcMainInvokeEvent, method: ServiceMethod, params: unknown[]) => {
+ipcMain.handle(IPC_CALL, async (event: IpcMainInvokeEvent, method: unknown, params: unknown) => {
   // Only our own page may call the service.
   if (!event.senderFrame || !event.senderFrame.url.startsWith(rendererUrl.split('?')[0]!)) {
     return { error: { code: 'unauthorized', message: 'calls are accepted from the vnetlab window only' } };
   }
-  if (!SERVICE_METHODS.includes(method) || !Array.isArray(params)) return { error: { code: 'bad-input', message: `unknown method ${String(method)}` } };
-  try {
-    const session = sessionFor(event.sender);
-    const fn = session[method] as (...args: unknown[]) => Promise<unknown>;
-    return { result: (await fn.apply(session, params)) ?? null };
-  } catch (err) {
-    return { error: toErrorInfo(err) };
-  }
+  return dispatch(() => sessionFor(event.sender), method, params);
 });
 
 function createWindow(): void {

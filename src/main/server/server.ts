@@ -9,9 +9,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, relative, resolve, isAbsolute } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { SERVICE_METHODS, type ClientFrame, type PushMessage, type ServerFrame, type ServiceMethod } from '../../shared/service-api.ts';
+import type { ClientFrame, PushMessage, ServerFrame } from '../../shared/service-api.ts';
+import { dispatch } from '../service/dispatch.ts';
 import type { Service } from '../service/service.ts';
-import { toErrorInfo } from '../service/errors.ts';
 
 export interface ServerOptions {
   service: Service;
@@ -160,7 +160,6 @@ function bindClient(ws: WebSocket, service: Service): void {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
   };
   const session = service.connect((push: PushMessage) => send({ push }));
-  const methods = new Set<string>(SERVICE_METHODS);
   ws.on('message', async (raw) => {
     let frame: ClientFrame;
     try {
@@ -170,16 +169,7 @@ function bindClient(ws: WebSocket, service: Service): void {
     }
     const { id, method, params } = frame ?? ({} as ClientFrame);
     if (typeof id !== 'number') return ws.close(1003, 'frame without id');
-    if (typeof method !== 'string' || !methods.has(method) || !Array.isArray(params)) {
-      return send({ id, error: { code: 'bad-input', message: `unknown method ${String(method)}` } });
-    }
-    try {
-      const fn = session[method as ServiceMethod] as (...args: unknown[]) => Promise<unknown>;
-      const result = await fn.apply(session, params);
-      send({ id, result: result ?? null });
-    } catch (err) {
-      send({ id, error: toErrorInfo(err) });
-    }
+    send({ id, ...(await dispatch(() => session, method, params)) });
   });
   ws.on('close', () => session.close());
   ws.on('error', () => session.close());

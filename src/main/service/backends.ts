@@ -1,12 +1,11 @@
 // What the service needs from the rest of vnetlab, as one interface: the real binding lives in
 // ./real-backends.ts (readers/writers, compiler, runtime client, grader); keeping the seam here lets the
 // service stay transport-free and readable.
-import type { CheckReport } from '../../shared/checks.ts';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
-import type { LabEvent, LabStatus } from '../../shared/runtime-api.ts';
-import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/service-api.ts';
+import type { LabEvent } from '../../shared/runtime-api.ts';
+import type { EnvironmentReport, SaveFormat, ServiceMethodsOfKind, VnetlabService } from '../../shared/service-api.ts';
 
 export interface ConsoleLink {
   write(data: string): void;
@@ -16,7 +15,10 @@ export interface ConsoleLink {
   detach(): void;
 }
 
-export interface Backends {
+/** The `runtime` methods of the service table: the service checks the lab folder, then calls these unchanged. */
+export type RuntimeBackends = Pick<VnetlabService, ServiceMethodsOfKind<'runtime'>>;
+
+export interface Backends extends RuntimeBackends {
   environment(): Promise<EnvironmentReport>;
   loadLab(path: string): Promise<{ model?: LabModel; diagnostics: Diagnostic[] }>;
   validateLab(model: LabModel): Promise<Diagnostic[]>;
@@ -24,13 +26,7 @@ export interface Backends {
   saveLab(folder: string, model: LabModel, format: SaveFormat): Promise<string>;
   compile(model: LabModel): Promise<Plan>;
 
-  startLab(labRoot: string): Promise<LabStatus>;
-  stopLab(labRoot: string): Promise<void>;
-  machine(labRoot: string, machine: string, action: MachineAction): Promise<void>;
-  status(labRoot: string): Promise<LabStatus | null>;
   /** Calls `listener` for every event of the lab until the returned function is called. */
   watch(labRoot: string, listener: (event: LabEvent) => void): Promise<() => void>;
   attachConsole(labRoot: string, machine: string, handlers: { onData(data: string): void; onExit(reason: string): void }): Promise<ConsoleLink>;
-
-  runChecks(labRoot: string): Promise<CheckReport>;
 }

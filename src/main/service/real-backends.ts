@@ -116,13 +116,17 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       }
     },
 
-    machine: (labRoot: string, machine: string, action: MachineAction) =>
-      withSupervisor(labRoot, async (sup) => {
+    async machine(labRoot: string, machine: string, action: MachineAction) {
+      // Both come from the network: a name is a string, and an unknown action is refused, not taken as restart.
+      if (!['start', 'stop', 'restart', 'crash'].includes(action)) throw new UserError(`unknown machine action "${String(action)}"`);
+      machine = String(machine);
+      return withSupervisor(labRoot, async (sup) => {
         if (action === 'start') await sup.start([machine]);
         else if (action === 'stop') await sup.stop([machine]);
         else if (action === 'crash') await sup.crash([machine]);
         else await sup.restart(machine);
-      }),
+      });
+    },
 
     async status(labRoot: string) {
       const sup = await connectSupervisor(labRoot, env);

@@ -10,10 +10,12 @@ import {
   type FolderListing,
   type LabSummary,
   type PushMessage,
+  serviceMethods,
+  type ServiceMethod,
   type VnetlabService,
 } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
-import type { Backends, ConsoleLink } from './backends.ts';
+import type { Backends, ConsoleLink, RuntimeBackends } from './backends.ts';
 
 export interface ServiceOptions {
   backends: Backends;
@@ -60,7 +62,22 @@ export class Service {
   }
 
   connect(push: (message: PushMessage) => void): ClientSession {
-    return new Session(this, push, () => `c${this.nextConsoleId++}`);
+    const session = new Session(this, push, () => `c${this.nextConsoleId++}`);
+    return Object.assign(session, this.runtimeCalls());
+  }
+
+  /** The table's `runtime` methods: check the lab folder, then hand the call to the runtime unchanged. */
+  private runtimeCalls(): RuntimeBackends {
+    const runtime = (Object.keys(serviceMethods) as ServiceMethod[]).filter((m) => serviceMethods[m] === 'runtime') as (keyof RuntimeBackends)[];
+    return Object.fromEntries(
+      runtime.map((method) => [
+        method,
+        async (labRoot: string, ...rest: unknown[]) => {
+          const root = this.allowedPath(labRoot, 'lab path');
+          return (this.backends[method] as (root: string, ...rest: unknown[]) => Promise<unknown>)(root, ...rest);
+        },
+      ]),
+    ) as unknown as RuntimeBackends;
   }
 
   listLabs(): LabSummary[] {
@@ -127,7 +144,8 @@ interface AttachedConsole {
   closed: boolean;
 }
 
-class Session implements ClientSession {
+/** The `editor` and `session` methods of one client; the `runtime` ones are added by Service.connect. */
+class Session implements Omit<ClientSession, keyof RuntimeBackends> {
   private readonly subscriptions = new Map<string, Promise<() => void>>();
   private readonly consoles = new Map<string, AttachedConsole>();
   private closed = false;
@@ -184,23 +202,6 @@ class Session implements ClientSession {
     const diagnostics = await this.backends.validateLab(checked);
     if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
     return { plan: await this.backends.compile(checked), diagnostics };
-  }
-
-  async startLab(labRoot: string) {
-    return this.backends.startLab(this.service.allowedPath(labRoot, 'lab path'));
-  }
-
-  async stopLab(labRoot: string) {
-    return this.backends.stopLab(this.service.allowedPath(labRoot, 'lab path'));
-  }
-
-  async machine(labRoot: string, machine: string, action: 'start' | 'stop' | 'restart' | 'crash') {
-    if (!['start', 'stop', 'restart', 'crash'].includes(action)) throw new UserError(`unknown machine action "${String(action)}"`);
-    return this.backends.machine(this.service.allowedPath(labRoot, 'lab path'), String(machine), action);
-  }
-
-  async status(labRoot: string) {
-    return this.backends.status(this.service.allowedPath(labRoot, 'lab path'));
   }
 
   async subscribe(labRoot: string) {
@@ -281,10 +282,6 @@ class Session implements ClientSession {
       state.closed = true;
       state.link?.detach();
     }
-  }
-
-  async runChecks(labRoot: string) {
-    return this.backends.runChecks(this.service.allowedPath(labRoot, 'lab path'));
   }
 
   close(): void {
