@@ -100,6 +100,12 @@ describe('friendly shapes', () => {
     expect(map.machines[0]!.interfaces.map((i) => [i.index, i.domain, i.source.line])).toEqual([[0, 'A', 5], [1, 'B', 4]]);
   });
 
+  it('cpus is kept but said to be ignored, at its line', () => {
+    const { model, diagnostics } = parse('machines:\n  pc1:\n    cpus: 2\n    interfaces: [A]\n');
+    expect(model!.machines[0]!.cpus).toBe(2);
+    expect(byCode(diagnostics, 'option-ignored')).toEqual([expect.objectContaining({ severity: 'warning', line: 3, message: expect.stringContaining('cpus is ignored') })]);
+  });
+
   it('defaults: debian, 128 MiB, hub domains created from interfaces, kind guessed', () => {
     const model = parse('machines:\n  r1: {interfaces: [A, B]}\n  pc1: {interfaces: [A]}\n').model!;
     expect(model.machines.map((m) => [m.name, m.kind, m.image, m.memoryMiB, m.ipv6, m.consoles])).toEqual([

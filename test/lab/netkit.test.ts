@@ -88,6 +88,10 @@ describe('lab.conf oddities', () => {
     const { model, diagnostics } = await loadLab(dir);
     expect(model!.format).toBe('kathara');
     expect(model!.machines[0]).toMatchObject({ memoryMiB: 512, cpus: 0.5, sysctls: { 'net.ipv4.ip_forward': '0' }, env: { MODE: 'lab' }, exec: 'echo started' });
+    // cpus is kept for writing lab.conf back, but said to be ignored (a UML guest has one CPU), at its line.
+    expect(byCode(diagnostics, 'option-ignored').filter((d) => d.message.includes('cpus'))).toEqual([
+      expect.objectContaining({ severity: 'warning', file: 'lab.conf', line: 4, column: 4, message: expect.stringContaining('r1[cpus] is ignored') }),
+    ]);
     const unknown = byCode(diagnostics, 'unknown-option')[0]!;
     expect(unknown).toMatchObject({ line: 8, column: 4 });
     expect(unknown.message).toContain("did you mean 'image'?");

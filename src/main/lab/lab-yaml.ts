@@ -100,6 +100,9 @@ class YamlLabBuilder {
       exec: str(raw.exec),
     });
     machine.kind = raw.kind === 'router' || raw.kind === 'host' ? raw.kind : guessKind(machine);
+    if (machine.cpus !== undefined) {
+      this.diagnostics.push(warning('option-ignored', `machine '${name}': cpus is ignored: a UML guest always runs on one CPU`, this.source.at([...at, 'cpus']), { target: `machine:${name}`, hint: 'remove it, or keep it for Kathará; vnetlab runs the lab the same either way' }));
+    }
     return machine;
   }
 

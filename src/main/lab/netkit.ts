@@ -301,6 +301,8 @@ function applyOption(machine: Machine, key: string, value: string, at: SourceRef
       const cpus = Number(value);
       if (!Number.isFinite(cpus) || cpus <= 0) return void bad(`'${value}' is not a number of CPUs`);
       machine.cpus = cpus;
+      // Kept in the model (it goes back into lab.conf), but a UML guest runs on one CPU: say so.
+      diagnostics.push(warning('option-ignored', `${machine.name}[cpus] is ignored: a UML guest always runs on one CPU`, at, { target, hint: 'remove it, or keep it for Kathará; vnetlab runs the lab the same either way' }));
       return;
     }
     case 'bridged':
