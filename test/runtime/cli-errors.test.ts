@@ -73,6 +73,35 @@ describe('runtime commands on bad input', () => {
     expect(existsSync(join(disks, 'pc1.cow'))).toBe(false);
   });
 
+  it('a path that is not a lab is refused as a lab (exit 2), not taken for a machine name', async () => {
+    writeFileSync(join(t.base, 'notes.txt'), 'not a lab');
+    mkdirSync(join(t.base, 'empty'), { recursive: true });
+    const missing = await t.cli(['status', '/nonexistent']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`vnetlab status: /nonexistent: no such file or folder (/nonexistent)\n  hint: give the folder of a lab (with lab.yaml or lab.conf), or run the command inside it\n`);
+    expect((await t.cli(['status', '-l', '/nonexistent'])).code).toBe(2);
+    const file = await t.cli(['status', 'notes.txt']);
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain(`${join(t.base, 'notes.txt')} is a file, not a lab`);
+    const start = await t.cli(['start', './nosuch']);
+    expect(start.code).toBe(2);
+    expect(start.stderr).toMatch(/\.\/nosuch: no such file or folder/);
+    expect(start.stderr).not.toMatch(/no lab here/);
+    const dir = await t.cli(['connect', 'empty/', 'pc1']);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toContain(`${join(t.base, 'empty')} is not a lab: it has neither lab.yaml nor lab.conf`);
+    const name = await t.cli(['status', 'nosuch']);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toMatch(/nosuch is neither a lab folder nor the id of a running lab/);
+  });
+
+  it("a machine's folder of a Netkit lab is still a machine name", async () => {
+    const netkit = t.lab('nk', { 'lab.conf': 'pc1[0]=A\npc2[0]=A\n', 'pc1/etc/hostname': 'pc1\n' });
+    const r = await t.cli(['exec', 'pc1', '--', 'true'], { cwd: netkit });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the lab in .*nk is not running/);
+  });
+
   it('clean --all only touches lab run dirs', async () => {
     const root = t.env.VNETLAB_RUNTIME_DIR!;
     mkdirSync(join(root, 'dbus'), { recursive: true });
@@ -83,5 +112,31 @@ describe('runtime commands on bad input', () => {
     expect(r.stdout).toBe('nothing to clean\n');
     expect(existsSync(join(root, 'dbus'))).toBe(true);
     expect(existsSync(join(root, 'notes-12345678', 'keep.txt'))).toBe(true);
+  });
+});
+
+describe('runtime commands on a running lab', () => {
+  let t: TestEnv;
+  let lab: string;
+  beforeAll(async () => {
+    t = testEnv();
+    lab = t.lab('run', { 'lab.yaml': TWO_HOSTS_YAML });
+    const r = await t.cli(['start', lab, 'pc1', '--image', 'tiny']);
+    if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
+  }, 120_000);
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  it('connect to a stopped machine refuses (exit 1) and says how to start it', async () => {
+    const away = await t.cli(['connect', '-l', lab, 'pc2']);
+    expect(away.code).toBe(1);
+    expect(away.stderr).toBe(`vnetlab connect: pc2 is stopped; start it: vnetlab start ${lab} pc2\n`);
+    const here = await t.cli(['connect', 'pc2'], { cwd: lab });
+    expect(here.code).toBe(1);
+    expect(here.stderr).toBe('vnetlab connect: pc2 is stopped; start it: vnetlab start pc2\n');
+    const unknown = await t.cli(['connect', 'pc9'], { cwd: lab });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no machine named pc9/);
   });
 });

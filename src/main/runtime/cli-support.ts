@@ -17,19 +17,51 @@ function looksLikeLab(path: string): boolean {
   return /^lab\.(ya?ml|conf)$/.test(basename(path)) || /\.ya?ml$/.test(path);
 }
 
+/** A machine name or a running lab's id (src/main/lab/limits.ts MACHINE_NAME, src/main/paths.ts labIdFor). */
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
 /**
  * Split `[LAB] [names…]`: the first positional is the lab when it is a lab folder or lab file (or a
- * running lab's id), otherwise the lab is `--lab` or the current folder.
+ * running lab's id), otherwise the lab is `--lab` or the current folder. A first positional that cannot
+ * be a machine name (`/x`, `../lab`, `notes.txt`) was meant as a lab: when it is not one, say why
+ * (exit 2) instead of taking it for a machine of the lab in the current folder.
  */
 export function resolveLab(positionals: string[], labFlag: unknown, cwd: string, env: NodeJS.ProcessEnv, allowLabPositional = true): { labPath: string; rest: string[] } {
-  if (typeof labFlag === 'string') return { labPath: resolve(cwd, labFlag), rest: positionals };
+  if (typeof labFlag === 'string') {
+    const labPath = resolve(cwd, labFlag);
+    // A lab folder deleted (or emptied) while its lab runs may still be stopped or cleaned by its path.
+    if (!looksLikeLab(labPath) && !findRunDir(labFolder(labPath), hostPaths(env))) throw notALab(labFlag, labPath);
+    return { labPath, rest: positionals };
+  }
   const first = positionals[0];
   if (allowLabPositional && first !== undefined) {
     const candidate = resolve(cwd, first);
     const isRunningId = !first.includes('/') && !existsSync(candidate) && findRunDir(first, hostPaths(env)) !== undefined;
     if (looksLikeLab(candidate) || isRunningId) return { labPath: isRunningId ? first : candidate, rest: positionals.slice(1) };
+    if (!NAME.test(first)) {
+      // A deleted lab folder whose lab still runs is still that lab.
+      if (!existsSync(candidate) && findRunDir(candidate, hostPaths(env))) return { labPath: candidate, rest: positionals.slice(1) };
+      // Folders that are not labs stay positionals: `check --submissions` takes them (machinesOnly refuses them).
+      if (!existsSync(candidate) || !statSync(candidate).isDirectory()) throw notALab(first, candidate);
+    }
   }
   return { labPath: cwd, rest: positionals };
+}
+
+/** Refuse positionals that cannot be machine names (a path that is not a lab, a typo): exit 2 with why. */
+export function machinesOnly(names: string[], cwd: string): string[] {
+  for (const name of names) if (!NAME.test(name)) throw notALab(name, resolve(cwd, name));
+  return names;
+}
+
+/** Why a path given as the lab is not one. */
+export function notALab(given: string, abs: string): UserError {
+  if (!existsSync(abs)) {
+    const what = given.includes('/') || given.startsWith('.') ? 'no such file or folder' : 'no such file or folder, and not a machine name (lowercase letters, digits, - and _)';
+    return new UserError(`${given}: ${what} (${abs})`, 2, 'give the folder of a lab (with lab.yaml or lab.conf), or run the command inside it');
+  }
+  if (statSync(abs).isDirectory()) return new UserError(`${abs} is not a lab: it has neither lab.yaml nor lab.conf`, 2, 'give the folder of a lab, or run the command inside it');
+  return new UserError(`${abs} is a file, not a lab: a lab is a folder with lab.yaml or lab.conf (or that file itself)`, 2, 'give the folder of a lab, or run the command inside it');
 }
 
 /** The folder a lab path names (a lab.yaml/lab.conf file stands for its folder). */

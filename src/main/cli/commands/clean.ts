@@ -3,7 +3,7 @@
 import { UserError } from '../../errors.ts';
 import { hostPaths } from '../../paths.ts';
 import { cleanAll, cleanRunDir, type CleanReport } from '../../runtime/clean.ts';
-import { LAB_FLAG, labFolder, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, labFolder, machinesOnly, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -23,6 +23,7 @@ const command: Command = {
       reports = await cleanAll(paths);
     } else {
       const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+      machinesOnly(rest, io.cwd);
       if (rest.length) throw new UserError(`unexpected argument ${rest[0]}`, 2, 'usage: vnetlab clean [LAB] | vnetlab clean --all');
       const runDir = runDirOf(labPath, io.env);
       if (!runDir) {

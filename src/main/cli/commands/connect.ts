@@ -1,7 +1,7 @@
 // `vnetlab connect [LAB] <machine>`: the machine's console in this terminal. Several viewers may be
 // attached at once; recent output is replayed on attach; Ctrl-] detaches and leaves the guest running.
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, labFolder, machinesOnly, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -14,9 +14,20 @@ const command: Command = {
   flags: { lab: LAB_FLAG },
   async run(args, io) {
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
-    const machine = rest[0];
+    const machine = machinesOnly(rest, io.cwd)[0];
     if (!machine) throw new UserError('which machine? usage: vnetlab connect [LAB] MACHINE');
     const sup = await requireSupervisor(labPath, io.env);
+    // Attaching to a machine that is not running would replay old output and look like a console.
+    const found = await sup.status().then((s) => s.machines.find((m) => m.name === machine), (err: unknown) => {
+      sup.close();
+      throw err;
+    });
+    if (!found || !['booting', 'ready'].includes(found.state)) {
+      sup.close();
+      const start = `vnetlab start${args.flags.lab || labPath !== io.cwd ? ` ${labFolder(labPath)}` : ''} ${machine}`;
+      if (!found) throw new UserError(`no machine named ${machine} in this lab`, 2, 'vnetlab status lists its machines');
+      throw new UserError(`${machine} is ${found.state}; start it: ${start}`, 1);
+    }
     const stdin = io.stdin as NodeJS.ReadStream;
     const stdout = io.stdout as NodeJS.WriteStream;
     const tty = !!stdin.isTTY && typeof stdin.setRawMode === 'function';

@@ -1,7 +1,7 @@
 // `vnetlab exec [LAB] <machine> -- <command…>`: run a command in a running guest through its exec
 // channel; stdout and stderr are streamed, and the guest's exit code is this command's exit code.
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, parseSeconds, requireSupervisor, resolveLab, shellJoin } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds, machinesOnly, requireSupervisor, resolveLab, shellJoin } from '../../runtime/cli-support.ts';
 import type { Command } from '../command.ts';
 
 const command: Command = {
@@ -22,6 +22,7 @@ Examples:
   async run(args, io) {
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
     const [machine, ...extra] = rest;
+    if (machine !== undefined) machinesOnly([machine], io.cwd);
     const words = [...extra, ...args.rest];
     if (!machine) throw new UserError('which machine? usage: vnetlab exec [LAB] MACHINE -- COMMAND…');
     if (!words.length) throw new UserError(`no command given for ${machine}`, 2, `put it after --, e.g. vnetlab exec ${machine} -- ip addr`);

@@ -1,6 +1,6 @@
 // `vnetlab restart [LAB] <machine>`: graceful stop, then boot again and wait until ready.
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, parseSeconds, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds, machinesOnly, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -14,6 +14,7 @@ const command: Command = {
   },
   async run(args, io) {
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    machinesOnly(rest, io.cwd);
     if (rest.length !== 1) throw new UserError('restart takes exactly one machine: vnetlab restart [LAB] MACHINE');
     const timeoutMs = parseSeconds(args.flags.timeout, 'timeout', 120) * 1000;
     const sup = await requireSupervisor(labPath, io.env);

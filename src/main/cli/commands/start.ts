@@ -3,7 +3,7 @@
 // guest is ready. The guests keep running after this command returns.
 import { formatDiagnostic } from '../../../shared/diagnostics.ts';
 import type { LabEvent, MachineState } from '../../../shared/runtime-api.ts';
-import { LAB_FLAG, parseSeconds, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds, machinesOnly, resolveLab } from '../../runtime/cli-support.ts';
 import { launchLab } from '../../runtime/launch.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -29,7 +29,8 @@ Examples:
     json: { type: 'boolean', description: 'print events as JSON lines' },
   },
   async run(args, io) {
-    const { labPath, rest: machines } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    const machines = machinesOnly(rest, io.cwd);
     const timeoutMs = parseSeconds(args.flags.timeout, 'timeout', 120) * 1000;
     const json = args.flags.json === true;
     const emit = (event: object) => io.stdout.write(`${JSON.stringify(event)}\n`);

@@ -1,8 +1,11 @@
 // `vnetlab status [LAB] [--json]`: what runs in a lab: state, pid, memory, uptime and interfaces of
-// each machine, and the switches.
+// each machine, and the switches; a warning when the state dir (guest disks) is nearly full.
 import type { LabStatus } from '../../../shared/runtime-api.ts';
+import { UserError } from '../../errors.ts';
 import { connectRunDir } from '../../runtime/client.ts';
-import { LAB_FLAG, labFolder, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, labFolder, machinesOnly, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
+import { stateSpaceWarning } from '../../runtime/disk-space.ts';
+import { readRunPlan } from '../../runtime/run-dir.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -15,7 +18,9 @@ const command: Command = {
     json: { type: 'boolean', description: 'print the status as JSON' },
   },
   async run(args, io) {
-    const { labPath } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    machinesOnly(rest, io.cwd);
+    if (rest.length) throw new UserError(`${rest[0]} is neither a lab folder nor the id of a running lab`, 2, 'usage: vnetlab status [LAB] (vnetlab list shows the running labs)');
     const runDir = runDirOf(labPath, io.env);
     const sup = runDir ? await connectRunDir(runDir) : undefined;
     if (!sup) {
@@ -25,6 +30,10 @@ const command: Command = {
     }
     try {
       const status = await sup.status();
+      // A full state dir makes guests' disk writes fail while they still look ready: say so.
+      const stateDir = readRunPlan(runDir!)?.stateDir;
+      const warning = stateDir ? stateSpaceWarning(stateDir, io.env) : undefined;
+      if (warning) io.stderr.write(`${warning}\n`);
       if (args.flags.json) io.stdout.write(`${JSON.stringify({ running: true, ...status }, null, 2)}\n`);
       else io.stdout.write(formatStatus(status));
       return EXIT.ok;

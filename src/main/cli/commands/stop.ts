@@ -1,7 +1,7 @@
 // `vnetlab stop [LAB] [machines…]`: graceful stop (the guest runs its shutdown script: mconsole `cad`,
 // then `halt` after ~10 s, then SIGKILL). Stopping every machine also stops the switches and the
 // supervisor, and removes the lab's sockets.
-import { LAB_FLAG, requireSupervisor, resolveLab, runDirOf, waitSupervisorGone } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, requireSupervisor, machinesOnly, resolveLab, runDirOf, waitSupervisorGone } from '../../runtime/cli-support.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { UserError } from '../../errors.ts';
@@ -18,7 +18,8 @@ export function stopCommand(how: 'stop' | 'crash'): Command {
         : 'SIGKILL at once: no shutdown script runs and the guest disk is left as it was at that instant.',
     flags: { lab: LAB_FLAG },
     async run(args, io) {
-      const { labPath, rest: machines } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+      const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+      const machines = machinesOnly(rest, io.cwd);
       let sup;
       try {
         sup = await requireSupervisor(labPath, io.env);

@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { UserError } from '../../errors.ts';
 import { connectRunDir } from '../../runtime/client.ts';
-import { LAB_FLAG, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, machinesOnly, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
 import { planLab } from '../../runtime/prepare.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -18,7 +18,8 @@ const command: Command = {
     yes: { type: 'boolean', short: 'y', description: 'do not ask for confirmation' },
   },
   async run(args, io) {
-    const { labPath, rest: machines } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
+    const machines = machinesOnly(rest, io.cwd);
     const { plan } = await planLab(labPath, { env: io.env });
     const unknown = machines.filter((m) => !plan.guests.some((g) => g.name === m));
     if (unknown.length) throw new UserError(`no machine named ${unknown.join(', ')} in lab ${plan.lab.name}`, 2, `machines: ${plan.guests.map((g) => g.name).join(', ')}`);
