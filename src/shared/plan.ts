@@ -16,13 +16,15 @@ export interface CompileOptions {
 }
 
 export interface Plan {
-  planVersion: 1;
+  planVersion: 2;
   lab: { name: string; id: string; root: string; format: string };
   runDir: string;
   stateDir: string;
   /** Read-only ext4 image of lab files, built by the runtime from `labFs.entries` before boot, attached to every guest as ubd1. */
   labFs: LabFsPlan;
   switches: SwitchPlan[];
+  /** One per machine interface: the cable between the NIC and its collision domain (see CablePlan). */
+  cables: CablePlan[];
   guests: GuestPlan[];
   /** Boot order: each wave's guests may boot in parallel once every earlier wave is ready. */
   waves: string[][];
@@ -70,8 +72,55 @@ export interface GuestPlan {
   execChannel: { toGuest: string; fromGuest: string };
   /** The UML management console socket (`uml_mconsole <path> cad|halt|sysrq`). */
   mconsole: string;
+  /** `ctlDir` is the cable's port (CablePlan.portCtlDir), never the domain switch itself. */
   interfaces: { name: string; domain: string; mac: string; ctlDir: string }[];
   dependsOn: string[];
   /** Extra consoles asked for (Kathará `num_terms` > 1). */
   consoles: number;
+}
+
+/**
+ * A cable: one machine interface ↔ one collision domain, Marionnet's shape. The guest NIC plugs into
+ * the cable's own tiny hub (its "port", a `vde_switch -x`), and a `wirefilter` joins that port to the
+ * domain's switch. Unplugging ends the wirefilter, moving it starts one towards another domain, and
+ * impairments are set live on its management socket; the guest's NIC is never touched, so its
+ * addresses and routes survive all of it (and a restarted domain switch only needs new wirefilters).
+ */
+export interface CablePlan {
+  /** `<machine>:<interface>`, e.g. `pc1:eth0`: what `vnetlab link` and the API call it. */
+  id: string;
+  machine: string;
+  interface: string;
+  /** The domain it is plugged into when the lab starts. */
+  domain: string;
+  /** Plugged when the lab starts (false: the cable starts unplugged). */
+  plugged: boolean;
+  /** The port's control directory: the guest NIC attaches here (`ethN=vde,<portCtlDir>,<mac>`). */
+  portCtlDir: string;
+  /** Full argv of the port hub; argv[0] is `vde_switch`. */
+  portArgv: string[];
+  /** wirefilter's management socket. */
+  filterMgmt: string;
+  /** Impairments applied when the cable is plugged (empty: a perfect cable). */
+  impairments: CableImpairments;
+}
+
+/** Per direction: `out` is from the machine into the domain, `in` from the domain to the machine. */
+export interface CableImpairments {
+  out?: Impairment;
+  in?: Impairment;
+}
+
+export interface Impairment {
+  /** Frames dropped, percent (0–100). */
+  lossPct?: number;
+  /** Added one-way delay, ms, and its uniform jitter (±ms). */
+  delayMs?: number;
+  jitterMs?: number;
+  /** Frames duplicated, percent (0–100). */
+  dupPct?: number;
+  /** Bandwidth limit, bits per second. */
+  rateBps?: number;
+  /** Frames of 1500 bytes that get one flipped bit, percent (smaller frames proportionally fewer). */
+  corruptPct?: number;
 }

@@ -1,5 +1,6 @@
 // Types of a running lab, shared by the supervisor (src/main/runtime), its clients (CLI, service,
 // grader) and the renderer.
+import type { CableImpairments } from './plan.ts';
 
 export type MachineState = 'stopped' | 'booting' | 'ready' | 'failed' | 'stopping' | 'crashed';
 
@@ -24,11 +25,29 @@ export interface LabStatus {
   supervisorPid?: number;
   machines: MachineStatus[];
   switches: { domain: string; pid?: number; running: boolean }[];
+  cables: CableStatus[];
+}
+
+/**
+ * A cable as it is now: `up` carries frames; `unplugged` by request; `down` while its domain's switch
+ * is being restarted; `cut` when its port hub died under a running guest (restart the machine).
+ */
+export interface CableStatus {
+  id: string;
+  machine: string;
+  interface: string;
+  domain: string;
+  plugged: boolean;
+  state: 'up' | 'unplugged' | 'down' | 'cut';
+  impairments: CableImpairments;
+  /** pid of the wirefilter while plugged. */
+  pid?: number;
 }
 
 export type LabEvent =
   | { type: 'machine-state'; machine: string; state: MachineState; error?: string }
   | { type: 'progress'; message: string }
+  | { type: 'cable'; cable: CableStatus }
   | { type: 'lab-stopped' };
 
 export interface ExecResult {

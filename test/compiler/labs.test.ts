@@ -77,9 +77,14 @@ describe('boot waves from a Netkit lab.dep', () => {
 /** What every plan must hold, whatever the lab: one guest per machine, wired to switches that exist. */
 function expectSound(model: LabModel, plan: Plan): void {
   expect(plan.guests.map((g) => g.name).sort()).toEqual(model.machines.map((m) => m.name).sort());
-  const ctlDirs = new Set(plan.switches.map((s) => s.ctlDir));
+  const domains = new Set(plan.switches.map((s) => s.domain));
   for (const guest of plan.guests) {
-    for (const nic of guest.interfaces) expect(ctlDirs.has(nic.ctlDir), `${guest.name} ${nic.name}`).toBe(true);
+    for (const nic of guest.interfaces) {
+      // Every NIC plugs into its own cable's port, and that cable leads to a switch of the plan.
+      const cable = plan.cables.find((c) => c.machine === guest.name && c.interface === nic.name);
+      expect(cable?.portCtlDir, `${guest.name} ${nic.name}`).toBe(nic.ctlDir);
+      expect(domains.has(cable!.domain), `${guest.name} ${nic.name} → ${cable!.domain}`).toBe(true);
+    }
     expect(guest.argv.filter((a) => /^eth\d+=vde,/.test(a))).toHaveLength(guest.interfaces.length);
     expect(guest.memoryMiB).toBeGreaterThanOrEqual(64);
   }

@@ -8,6 +8,7 @@ import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
 import type { LabEvent } from '../../src/shared/runtime-api.ts';
 import { FakeLauncher, type FakeGuestBehaviour } from '../../src/main/runtime/fake-launcher.ts';
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
+import { cablePlan } from '../../src/main/compiler/cables.ts';
 import { ConsoleSession, REPLAY_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
 
 function guest(name: string, dependsOn: string[] = []): GuestPlan {
@@ -31,12 +32,13 @@ function guest(name: string, dependsOn: string[] = []): GuestPlan {
 function plan(waves: string[][], deps: Record<string, string[]> = {}): Plan {
   const names = waves.flat();
   return {
-    planVersion: 1,
+    planVersion: 2,
     lab: { name: 'fake', id: 'fake-00000000', root: '/nonexistent', format: 'yaml' },
     runDir: '/nonexistent/run',
     stateDir: '/nonexistent/state',
     labFs: { image: '/nonexistent/labfs.ext4', entries: [] },
     switches: [{ domain: 'A', kind: 'hub', ctlDir: '/nonexistent/sw/A', mgmtSocket: 'm', argv: ['vde_switch'] }],
+    cables: names.map((n) => cablePlan('/nonexistent/c', { machine: n, interface: 'eth0', domain: 'A' })),
     guests: names.map((n) => guest(n, deps[n])),
     waves,
   };
@@ -56,7 +58,7 @@ describe('supervisor with the fake launcher', () => {
     const result = await sup.start();
     expect(result).toMatchObject({ ok: true, failed: [] });
     const log = launcher.log;
-    expect(log[0]).toBe('spawn-switch A');
+    expect(log[0]).toBe('spawn-daemon the switch of collision domain A');
     const lastRouterReady = Math.max(log.indexOf('ready r1'), log.indexOf('ready r2'));
     expect(Math.min(log.indexOf('spawn pc1'), log.indexOf('spawn pc2'))).toBeGreaterThan(lastRouterReady);
     expect(sup.status().machines.every((m) => m.state === 'ready')).toBe(true);

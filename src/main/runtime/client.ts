@@ -16,7 +16,8 @@ import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../shared/plan.ts';
-import type { ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { CableStatus, ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { CableChange } from './network/network.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
@@ -64,6 +65,7 @@ export class SupervisorClient {
   /** Output (the replay) that arrives before the attach response tells us whose console it is. */
   private readonly earlyConsoleData = new Map<number, string[]>();
   private readonly eventListeners = new Set<(event: LabEvent) => void>();
+  private readonly captures = new Map<string, { onFrame(frame: Buffer, timeUs: number): void; onEnd?(reason: string, counts: { frames: number; dropped: number }): void }>();
   private subscribed = false;
   private closed = false;
   private sawLabStopped = false;
@@ -79,6 +81,7 @@ export class SupervisorClient {
       for (const p of this.pending.values()) p.reject(new UserError('the lab supervisor went away (the lab was stopped or cleaned)', 1));
       this.pending.clear();
       for (const c of this.consoles.values()) c.onClose?.();
+      for (const c of this.captures.values()) c.onEnd?.('the lab stopped', { frames: 0, dropped: 0 });
       if (!this.sawLabStopped) for (const l of this.eventListeners) l({ type: 'lab-stopped' });
     };
     socket.on('close', onClose);
@@ -111,6 +114,29 @@ export class SupervisorClient {
 
   wipe(machines: string[] = []): Promise<string[]> {
     return this.call('wipe', { machines });
+  }
+
+  links(): Promise<CableStatus[]> {
+    return this.call('link.list', {});
+  }
+
+  changeLink(cable: string, change: CableChange): Promise<CableStatus> {
+    return this.call('link.set', { cable, change });
+  }
+
+  /** Frames of a cable or domain as they pass; `stop()` ends the capture and says how many were dropped. */
+  async capture(
+    target: string,
+    handlers: { onFrame(frame: Buffer, timeUs: number): void; onEnd?(reason: string, counts: { frames: number; dropped: number }): void },
+  ): Promise<{ stop(): Promise<{ frames: number; dropped: number }> }> {
+    const { captureId } = await this.call('capture.start', { target });
+    this.captures.set(captureId, handlers);
+    return {
+      stop: async () => {
+        this.captures.delete(captureId);
+        return this.call('capture.stop', { captureId });
+      },
+    };
   }
 
   /** Stop (or crash) everything and make the supervisor exit. */
@@ -183,6 +209,16 @@ export class SupervisorClient {
   }
 
   private onMessage(m: ServerMessage): void {
+    if ('capture' in m) {
+      const c = this.captures.get(m.capture);
+      if (!c) return;
+      if ('frame' in m) c.onFrame(Buffer.from(m.frame, 'base64'), m.t);
+      else {
+        this.captures.delete(m.capture);
+        c.onEnd?.(m.end, { frames: m.frames, dropped: m.dropped });
+      }
+      return;
+    }
     if ('console' in m) {
       if (!('data' in m)) return;
       const c = this.consoles.get(m.console);

@@ -1,9 +1,9 @@
 // An in-memory Launcher for fast supervisor tests: guests "boot" after a delay, can panic, hang,
 // exit early or ignore `cad`/`halt`, and every call is logged so tests can assert ordering,
 // parallelism and stop escalation without booting a kernel.
-import type { GuestPlan, SwitchPlan } from '../../shared/plan.ts';
+import type { GuestPlan } from '../../shared/plan.ts';
 import type { ExecResult } from '../../shared/runtime-api.ts';
-import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, SwitchHandles } from './launcher.ts';
+import type { ConsolePty, DaemonHandle, DaemonSpec, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, Register } from './launcher.ts';
 
 export type FakeGuestBehaviour = {
   /** Time from spawn to the readiness signal. */
@@ -26,12 +26,18 @@ export class FakeLauncher implements Launcher {
 
   constructor(private readonly behaviour: Record<string, FakeGuestBehaviour> = {}) {}
 
-  async spawnSwitch(plan: SwitchPlan): Promise<SwitchHandles> {
-    this.log.push(`spawn-switch ${plan.domain}`);
-    return { switch: this.process(`switch-${plan.domain}`, plan.argv, () => this.log.push(`exit-switch ${plan.domain}`)).handle, sockets: [] };
+  /** Daemons by label (`switch A`, `port pc1:eth0`, `wire pc1:eth0`), to make them "crash" in tests. */
+  readonly daemons = new Map<string, { handle: DaemonHandle; exit(info: ExitInfo): void }>();
+
+  async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
+    this.log.push(`spawn-daemon ${spec.what}`);
+    const { handle, exit } = this.process(spec.what, spec.argv, () => this.log.push(`exit-daemon ${spec.what}`));
+    register({ pid: handle.pid, pgid: handle.pgid, argv: spec.argv, sockets: spec.sockets });
+    this.daemons.set(spec.what, { handle, exit });
+    return handle;
   }
 
-  async spawnGuest(plan: GuestPlan): Promise<GuestHandle> {
+  async spawnGuest(plan: GuestPlan, _size: { cols: number; rows: number }, register: Register): Promise<GuestHandle> {
     const b = this.behaviour[plan.name] ?? {};
     if (b.fails === 'spawn-error') throw new Error('no such kernel');
     this.log.push(`spawn ${plan.name}`);
@@ -54,6 +60,7 @@ export class FakeLauncher implements Launcher {
       endBoot();
       this.log.push(`exit ${plan.name}`);
     });
+    register({ pid: handle.pid, pgid: handle.pgid, argv: plan.argv, sockets: [] });
     let readyResolve: ((code: number) => void) | undefined;
     const ready = new Promise<number>((resolve) => (readyResolve = resolve));
     const timer = setTimeout(() => {
@@ -89,10 +96,12 @@ export class FakeLauncher implements Launcher {
     return { ...handle, console: consolePty, agent, sockets: [] };
   }
 
-  async mconsole(plan: GuestPlan, command: 'cad' | 'halt'): Promise<void> {
+  async mconsole(plan: GuestPlan, command: string): Promise<string> {
     this.log.push(`${command} ${plan.name}`);
-    if (this.behaviour[plan.name]?.ignores?.includes(command)) return;
+    if (command !== 'cad' && command !== 'halt') return '';
+    if (this.behaviour[plan.name]?.ignores?.includes(command)) return '';
     setTimeout(() => this.guests.get(plan.name)?.exit({ code: 0, signal: null }), 5);
+    return '';
   }
 
   async wipeDisk(plan: GuestPlan): Promise<void> {

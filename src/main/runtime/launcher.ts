@@ -1,7 +1,7 @@
 // How the supervisor starts processes. The supervisor takes a Launcher as a parameter: the real one
 // (real-launcher.ts) spawns vde_switch and linux.uml; the fake one (fake-launcher.ts) lets tests drive
 // boots, failures and stops in milliseconds.
-import type { GuestPlan, SwitchPlan } from '../../shared/plan.ts';
+import type { GuestPlan } from '../../shared/plan.ts';
 import type { ExecResult } from '../../shared/runtime-api.ts';
 
 export interface ExitInfo {
@@ -53,20 +53,50 @@ export interface GuestHandle extends ProcessHandle {
   sockets: string[];
 }
 
-export interface SwitchHandles {
-  switch: ProcessHandle;
-  /** slirpvde for a host-NAT domain. */
-  hostNat?: ProcessHandle;
+/** What the launcher reports about a process it has just spawned, before that process may run. */
+export interface SpawnedProcess {
+  pid: number;
+  pgid: number;
+  argv: string[];
+  /** Sockets, FIFOs and logs the process owns, removed with it (and by `clean`). */
   sockets: string[];
 }
 
+/**
+ * Called by the launcher synchronously right after spawning and before the process is let go (it
+ * waits on a gate until then): the supervisor writes its on-disk record here, so there is no moment
+ * in which a process runs that `clean` could not find, even if the supervisor is killed with -9.
+ */
+export type Register = (process: SpawnedProcess) => void;
+
+/** A helper daemon of the network: a switch, a cable's port hub or wirefilter, a capture's vde_plug. */
+export interface DaemonSpec {
+  /** For messages: "the switch of collision domain A". */
+  what: string;
+  argv: string[];
+  /** stdout and stderr go here (stderr only, with pipeStdout). */
+  logFile: string;
+  /** A FIFO the daemon holds open as its stdin: vde_switch exits at EOF on stdin, a FIFO never sends one. */
+  stdinFifo?: string;
+  /** Resolve only once this path exists (a switch's control socket). */
+  readyPath?: string;
+  /** Sockets and files the daemon owns (recorded with it). */
+  sockets: string[];
+  /** Give us the daemon's stdout (a capture) instead of writing it to the log. */
+  pipeStdout?: boolean;
+}
+
+export interface DaemonHandle extends ProcessHandle {
+  stdout?: NodeJS.ReadableStream;
+}
+
 export interface Launcher {
-  /** Start a collision domain's switch (and its slirpvde); resolves once guests can attach to it. */
-  spawnSwitch(plan: SwitchPlan): Promise<SwitchHandles>;
+  /** Start a network daemon; resolves once it is usable (its readyPath exists). */
+  spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle>;
   /** Start a guest; resolves once the process runs (not when it is ready). */
-  spawnGuest(plan: GuestPlan, console: { cols: number; rows: number }): Promise<GuestHandle>;
-  /** Send a management command (`cad`, `halt`) to a running guest. */
-  mconsole(plan: GuestPlan, command: 'cad' | 'halt'): Promise<void>;
+  spawnGuest(plan: GuestPlan, console: { cols: number; rows: number }, register: Register): Promise<GuestHandle>;
+  /** Send a management command (`cad`, `halt`, `config eth1=…`) to a running guest; resolves with its reply. */
+  mconsole(plan: GuestPlan, command: string): Promise<string>;
   /** Delete a guest's disk (only called while it is stopped). */
   wipeDisk(plan: GuestPlan): Promise<void>;
 }

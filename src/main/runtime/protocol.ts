@@ -1,7 +1,8 @@
 // The supervisor's wire protocol: newline-delimited JSON over `<runDir>/supervisor.sock`.
 // A request carries an `id` when it wants a response; console input is fire-and-forget so a
 // keystroke costs one write. The server also pushes events, console output and exec output.
-import type { ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { CableStatus, ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { CableChange } from './network/network.ts';
 import type { StartResult } from './supervisor.ts';
 
 export interface Methods {
@@ -20,6 +21,13 @@ export interface Methods {
   'console.resize': { params: { consoleId: number; cols: number; rows: number }; result: null };
   'console.ack': { params: { consoleId: number; chars: number }; result: null };
   'console.detach': { params: { consoleId: number }; result: null };
+  /** Every cable with its state and impairments. */
+  'link.list': { params: Record<string, never>; result: CableStatus[] };
+  /** Change one cable live (unplug, replug, move, impair). */
+  'link.set': { params: { cable: string; change: CableChange }; result: CableStatus };
+  /** Start capturing on a cable (`pc1:eth0`) or a domain: frames arrive as `{ capture, frame, t }` pushes. */
+  'capture.start': { params: { target: string }; result: { captureId: string } };
+  'capture.stop': { params: { captureId: string }; result: { frames: number; dropped: number } };
   /** Stop (or crash) every machine and the switches, then exit. */
   shutdown: { params: { how?: 'stop' | 'crash' }; result: null };
 }
@@ -43,7 +51,10 @@ export type ServerMessage =
   | { id: number; error: WireError }
   | { event: LabEvent }
   | { console: number; data: string }
-  | { id: number; stream: 'stdout' | 'stderr'; data: string };
+  | { id: number; stream: 'stdout' | 'stderr'; data: string }
+  /** A captured frame (base64) and its time in µs since the epoch; `end` once the capture is over. */
+  | { capture: string; frame: string; t: number }
+  | { capture: string; end: string; frames: number; dropped: number };
 
 /** Splits a byte stream into JSON lines, tolerating chunks that end mid-line. */
 export function lineReader(onMessage: (message: unknown) => void): (chunk: Buffer | string) => void {

@@ -1,45 +1,45 @@
-// The real Launcher: one `vde_switch` per collision domain (child_process, own process group) and
-// one `linux.uml` per guest inside a node-pty (its own session), wired per docs/ARCHITECTURE.md:
-// the console on the pty, the exec channel on two FIFOs passed as fds 3 and 4 by a tiny sh wrapper.
+// The real Launcher: network daemons (vde_switch, wirefilter, vde_plug) through child_process in their
+// own process groups, and one `linux.uml` per guest inside a node-pty (its own session), wired per
+// docs/ARCHITECTURE.md: the console on the pty, the exec channel on two FIFOs passed as fds 3 and 4.
+//
+// Every process starts behind a gate: a tiny sh that waits for one line before exec'ing the real
+// program. We spawn, hand the pid to `register` (the on-disk record), and only then open the gate, so
+// no process ever runs unrecorded; if we die before that, the gate sees EOF (or its pty hangs up) and
+// the sh exits without starting anything.
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import * as pty from 'node-pty';
-import type { GuestPlan, SwitchPlan } from '../../shared/plan.ts';
+import type { GuestPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { backingImageFor, readCowHeader } from '../images/backing.ts';
-import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, SwitchHandles } from './launcher.ts';
+import type { ConsolePty, DaemonHandle, DaemonSpec, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, Register } from './launcher.ts';
 import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
 
-/** The wrapper that gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest). */
-const GUEST_WRAPPER = 'exec "$@" 3<"$TO_GUEST" 4>"$FROM_GUEST"';
-const SWITCH_READY_TIMEOUT_MS = 5_000;
+/**
+ * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
+ * which arrives on that same channel (dash's `read` takes one byte at a time, so nothing more is eaten).
+ */
+const GUEST_WRAPPER = 'exec 3<"$TO_GUEST" 4>"$FROM_GUEST"; IFS= read -r gate <&3 && [ "$gate" = go ] || exit 97; exec "$@"';
+/** The gate of a daemon: its stdin is our pipe until the line arrives, then the FIFO (or /dev/null). */
+const DAEMON_WRAPPER = 'IFS= read -r gate && [ "$gate" = go ] || exit 97; exec "$@" <>"$VNETLAB_STDIN"';
+const GATE_LINE = 'go\n';
+const DAEMON_READY_TIMEOUT_MS = 5_000;
 
 export class RealLauncher implements Launcher {
-  async spawnSwitch(plan: SwitchPlan): Promise<SwitchHandles> {
-    mkdirSync(dirname(plan.ctlDir), { recursive: true, mode: 0o700 });
-    rmSync(plan.ctlDir, { recursive: true, force: true });
-    rmSync(plan.mgmtSocket, { force: true });
-    // vde_switch exits on EOF of stdin; a FIFO it holds open read-write itself never reaches EOF,
-    // so the switch outlives the supervisor if that dies (and `clean` still finds it in the records).
-    const stdinFifo = `${plan.ctlDir}.stdin`;
-    makeFifo(stdinFifo);
-    const logFile = `${plan.ctlDir}.log`;
-    const sw = spawnDetached(plan.argv, stdinFifo, logFile);
-    const sockets = [plan.ctlDir, plan.mgmtSocket, stdinFifo, logFile];
-    await waitForPath(join(plan.ctlDir, 'ctl'), sw, logFile, `vde_switch of collision domain ${plan.domain}`);
-    let hostNat: ProcessHandle | undefined;
-    if (plan.hostNat) {
-      const natLog = `${plan.ctlDir}.slirp.log`;
-      sockets.push(natLog);
-      hostNat = spawnDetached(plan.hostNat.argv, '/dev/null', natLog);
-    }
-    return { switch: sw, hostNat, sockets };
+  async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
+    mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
+    // Leftovers of a crashed run (a switch dir, a management socket) would make the daemon refuse to start.
+    for (const path of spec.sockets) if (path !== spec.logFile) rmSync(path, { recursive: true, force: true });
+    if (spec.stdinFifo) makeFifo(spec.stdinFifo);
+    const proc = spawnGated(spec, register);
+    if (spec.readyPath) await waitForPath(spec.readyPath, proc, spec.logFile, spec.what);
+    return proc;
   }
 
-  async spawnGuest(plan: GuestPlan, size: { cols: number; rows: number }): Promise<GuestHandle> {
+  async spawnGuest(plan: GuestPlan, size: { cols: number; rows: number }, register: Register): Promise<GuestHandle> {
     mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
     // UML creates the COW on first boot, but only inside a folder that exists.
     mkdirSync(dirname(plan.cow), { recursive: true, mode: 0o700 });
@@ -67,6 +67,9 @@ export class RealLauncher implements Launcher {
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TO_GUEST: toGuest, FROM_GUEST: fromGuest, TMPDIR: guestMemoryDir() },
     });
     const pid = term.pid;
+    const sockets = [toGuest, fromGuest, ...(umlDir ? [join(umlDir, plan.umid)] : [])];
+    register({ pid, pgid: pid, argv, sockets });
+    toStream.write(GATE_LINE);
     const exited = new Promise<ExitInfo>((resolve) => {
       term.onExit(({ exitCode, signal }) => {
         // UML helpers normally die with the kernel; make sure none is left in the guest's group.
@@ -99,15 +102,18 @@ export class RealLauncher implements Launcher {
       kill: (signal) => trySignal(-pid, signal),
       console: consolePty,
       agent,
-      sockets: [toGuest, fromGuest, ...(umlDir ? [join(umlDir, plan.umid)] : [])],
+      sockets,
     };
   }
 
-  mconsole(plan: GuestPlan, command: 'cad' | 'halt'): Promise<void> {
+  mconsole(plan: GuestPlan, command: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile('uml_mconsole', [plan.mconsole, command], { timeout: 5_000 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`${String(stderr || stdout || err.message).trim()}`));
-        else resolve();
+      // uml_mconsole takes the command as separate words, as typed at its prompt.
+      execFile('uml_mconsole', [plan.mconsole, ...command.split(' ')], { timeout: 5_000 }, (err, stdout, stderr) => {
+        const reply = String(stdout).trim();
+        // It exits 0 even when the guest answers ERR: the reply says.
+        if (err || /^ERR\b/m.test(reply)) reject(new Error(`${String(stderr || reply || err?.message).trim()}`));
+        else resolve(reply.replace(/^OK\s*/, ''));
       });
     });
   }
@@ -149,15 +155,17 @@ function makeFifo(path: string): void {
   execFileSync('mkfifo', ['-m', '0600', path]);
 }
 
-/** Spawn a daemon in its own process group, stdout/stderr to a log file, not tied to our lifetime. */
-function spawnDetached(argv: string[], stdinPath: string, logFile: string): ProcessHandle {
-  const stdinFd = openSync(stdinPath, constants.O_RDWR);
-  const logFd = openSync(logFile, 'a', 0o600);
+/** Spawn a daemon in its own process group behind the gate (see the top of this file), not tied to our lifetime. */
+function spawnGated(spec: DaemonSpec, register: Register): DaemonHandle {
+  const logFd = openSync(spec.logFile, 'a', 0o600);
   let child;
   try {
-    child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [stdinFd, logFd, logFd] });
+    child = spawn('/bin/sh', ['-c', DAEMON_WRAPPER, 'vnetlab-gate', ...spec.argv], {
+      detached: true,
+      stdio: ['pipe', spec.pipeStdout ? 'pipe' : logFd, logFd],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', VNETLAB_STDIN: spec.stdinFifo ?? '/dev/null' },
+    });
   } finally {
-    closeSync(stdinFd);
     closeSync(logFd);
   }
   const exited = new Promise<ExitInfo>((resolve) => {
@@ -166,14 +174,18 @@ function spawnDetached(argv: string[], stdinPath: string, logFile: string): Proc
   });
   child.unref();
   const pid = child.pid ?? 0;
-  if (!pid) throw new EnvironmentError(`could not run ${argv[0]}`, 'install it: sudo apt-get install vde2');
-  return { pid, pgid: pid, argv, exited, kill: (signal) => trySignal(-pid, signal) };
+  if (!pid) throw new EnvironmentError(`could not run ${spec.argv[0]}`, 'install it: sudo apt-get install vde2');
+  register({ pid, pgid: pid, argv: spec.argv, sockets: spec.sockets });
+  child.stdin!.end(GATE_LINE);
+  child.stdin!.on('error', () => {}); // the daemon may be gone already; its exit says why
+  const stdout = spec.pipeStdout ? child.stdout! : undefined;
+  return { pid, pgid: pid, argv: spec.argv, exited, kill: (signal) => trySignal(-pid, signal), stdout };
 }
 
 async function waitForPath(path: string, proc: ProcessHandle, logFile: string, what: string): Promise<void> {
   let exited = false;
   void proc.exited.then(() => (exited = true));
-  const deadline = Date.now() + SWITCH_READY_TIMEOUT_MS;
+  const deadline = Date.now() + DAEMON_READY_TIMEOUT_MS;
   while (!existsSync(path)) {
     if (exited || Date.now() > deadline) {
       if (!exited) proc.kill('SIGKILL');

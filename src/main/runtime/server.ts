@@ -6,6 +6,7 @@ import type { LabEvent } from '../../shared/runtime-api.ts';
 import { UserError } from '../errors.ts';
 import type { ConsoleViewer } from './console-session.ts';
 import { lineReader, type Methods, type Request, type ServerMessage, type WireError } from './protocol.ts';
+import type { Capture } from './network/network.ts';
 import type { Supervisor } from './supervisor.ts';
 
 type Handler<M extends keyof Methods> = (params: Methods[M]['params'], conn: Connection, id?: number) => Promise<Methods[M]['result']>;
@@ -15,7 +16,14 @@ interface Connection {
   send(message: ServerMessage): void;
   subscribed: boolean;
   consoles: Map<number, ConsoleViewer>;
+  captures: Map<string, { capture: Capture; frames: number; dropped: number }>;
 }
+
+/**
+ * A capture reader that stops reading must never hold up the network: frames are dropped (and
+ * counted) while this much output waits in the connection's socket buffer.
+ */
+const CAPTURE_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 export interface SupervisorServer {
   server: Server;
@@ -88,6 +96,35 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       conn.consoles.delete(p.consoleId);
       return null;
     },
+    'link.list': async () => sup.links(),
+    'link.set': async (p) => sup.changeLink(p.cable, p.change ?? {}),
+    'capture.start': async (p, conn) => {
+      const entry = { capture: undefined as unknown as Capture, frames: 0, dropped: 0 };
+      const capture = await sup.capture(
+        p.target,
+        (frame, t) => {
+          if (conn.socket.writableLength > CAPTURE_BACKLOG_BYTES) entry.dropped++;
+          else {
+            entry.frames++;
+            conn.send({ capture: capture.id, frame: frame.toString('base64'), t });
+          }
+        },
+        (reason) => {
+          if (!conn.captures.delete(capture.id)) return;
+          conn.send({ capture: capture.id, end: reason, frames: entry.frames, dropped: entry.dropped });
+        },
+      );
+      entry.capture = capture;
+      conn.captures.set(capture.id, entry);
+      return { captureId: capture.id };
+    },
+    'capture.stop': async (p, conn) => {
+      const entry = conn.captures.get(p.captureId);
+      if (!entry) return { frames: 0, dropped: 0 };
+      conn.captures.delete(p.captureId);
+      await entry.capture.stop();
+      return { frames: entry.frames, dropped: entry.dropped };
+    },
     shutdown: async (p) => {
       await sup.shutdown(p.how ?? 'stop');
       setImmediate(onShutdown);
@@ -100,6 +137,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       socket,
       subscribed: false,
       consoles: new Map(),
+      captures: new Map(),
       send: (message) => {
         if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
       },
@@ -109,6 +147,9 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       connections.delete(conn);
       for (const viewer of conn.consoles.values()) viewer.detach();
       conn.consoles.clear();
+      // A capture lives as long as the connection that asked for it.
+      for (const { capture } of conn.captures.values()) void capture.stop();
+      conn.captures.clear();
     };
     socket.on('close', cleanup);
     socket.on('error', cleanup);

@@ -2,6 +2,7 @@
 // compiles its modules on every start); a bundle built once with esbuild starts in ~0.1 s. The bundle
 // lives in node_modules/.cache (so `node-pty` still resolves from there) and is rebuilt whenever one
 // of its source files changed; without esbuild or a writable cache we fall back to tsx.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +11,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = join(here, 'supervisor-main.ts');
 const REPO = resolve(here, '../../..');
 const CACHE_DIR = join(REPO, 'node_modules/.cache/vnetlab');
-const BUNDLE = join(CACHE_DIR, 'supervisor.mjs');
+/**
+ * Named after the source tree it was built from: two checkouts may share one node_modules (a
+ * symlink), and one must never run the other's supervisor.
+ */
+const TREE = createHash('sha256').update(SOURCE).digest('hex').slice(0, 10);
+const BUNDLE = join(CACHE_DIR, `supervisor-${TREE}.mjs`);
 /** The bundle's inputs with their size and mtime when it was built. */
-const INPUTS = join(CACHE_DIR, 'supervisor.inputs.json');
+const INPUTS = join(CACHE_DIR, `supervisor-${TREE}.inputs.json`);
 
 /** The argv (after the node binary) that starts a supervisor for `runDir`. */
 export async function supervisorCommand(runDir: string): Promise<string[]> {

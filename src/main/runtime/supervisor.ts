@@ -1,21 +1,25 @@
-// The per-lab supervisor: owns the switches, the guests and their console sessions, brings guests up
-// in dependency waves with bounded parallelism, and takes them down gracefully (cad → halt → SIGKILL).
-// It is transport-free: server.ts exposes it on a Unix socket; tests drive it with a fake launcher.
+// The per-lab supervisor: owns the guests and their console sessions, brings guests up in dependency
+// waves with bounded parallelism, and takes them down gracefully (cad → halt → SIGKILL). The network
+// (switches and cables) has its own owner, network/network.ts. Every process is recorded on disk by
+// the launcher's `register` callback before it may run (process-book.ts), so `clean` always sees it.
+// Transport-free: server.ts exposes it on a Unix socket; tests drive it with a fake launcher.
 import { EventEmitter } from 'node:events';
 import { availableParallelism, freemem } from 'node:os';
 import { join } from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
-import type { ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
+import type { CableStatus, ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
 import { UserError } from '../errors.ts';
+import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
-import type { ExecOptions, GuestHandle, Launcher, SwitchHandles } from './launcher.ts';
-import { processGroup, removeRecord, writeRecord } from './records.ts';
+import type { ExecOptions, GuestHandle, Launcher } from './launcher.ts';
+import { Network, type CableChange, type Capture } from './network/network.ts';
+import { ProcessBook } from './process-book.ts';
+import { groupRssBytes } from './proc-memory.ts';
 
 export interface SupervisorOptions {
   /** Where records are written (the lab's run dir); omitted by fast tests that start no real process. */
   recordsRunDir?: string;
-  /** Concurrent boots; default min(2 × cores, what free memory allows). */
+  /** Concurrent boots; default min(4 × cores, what free memory allows). */
   maxParallelBoots?: number;
   /** Graceful stop: wait this long after `cad` before `halt`, and after `halt` before SIGKILL. */
   cadTimeoutMs?: number;
@@ -36,7 +40,11 @@ export interface StartResult {
   failed: { machine: string; error: string }[];
   /** Machines that are ready but whose startup script exited non-zero. */
   startupFailed: { machine: string; exitCode: number }[];
+  /** Machines a stop (or crash) ended while this start was bringing them up: stop wins over start. */
+  stopped: string[];
 }
+
+type BootOutcome = { ready: true } | { error: string } | { stopped: true };
 
 interface Machine {
   plan: GuestPlan;
@@ -46,9 +54,13 @@ interface Machine {
   startupExitCode?: number;
   error?: string;
   stopRequested?: 'stop' | 'crash';
+  /** Bumped by every stop/crash of this machine: a start that saw another value has been overruled. */
+  stops: number;
   console: ConsoleSession;
   /** The boot in progress (another client's start), so a concurrent start waits for it too. */
-  booting?: Promise<string | undefined>;
+  booting?: Promise<BootOutcome>;
+  /** Settles `booting`. */
+  finishBoot?: (outcome: BootOutcome) => void;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
@@ -56,8 +68,8 @@ const ACTIVE_STATES: MachineState[] = ['booting', 'ready', 'stopping'];
 
 export class Supervisor extends EventEmitter {
   private readonly machines = new Map<string, Machine>();
-  private switches = new Map<string, SwitchHandles>();
-  private switchesStarting: Promise<void> | undefined;
+  readonly network: Network;
+  private readonly book: ProcessBook;
   /** Operations in flight (start/stop/…): the supervisor is never idle while one runs. */
   private busy = 0;
   /** Set by the process hosting the supervisor once it has decided to exit. */
@@ -69,10 +81,9 @@ export class Supervisor extends EventEmitter {
     private readonly options: SupervisorOptions = {},
   ) {
     super();
-    for (const guest of plan.guests) {
-      const logFile = options.consoleLogs === false ? undefined : join(guest.dir, 'console.log');
-      this.machines.set(guest.name, { plan: guest, state: 'stopped', console: new ConsoleSession(`${guest.name}/0`, logFile) });
-    }
+    this.book = new ProcessBook(options.recordsRunDir);
+    this.network = new Network(plan, launcher, this.book, (message) => this.progress(message), (cable) => this.emitEvent({ type: 'cable', cable }));
+    for (const guest of plan.guests) this.addMachine(guest);
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -97,10 +108,8 @@ export class Supervisor extends EventEmitter {
       root: this.plan.lab.root,
       supervisorPid: process.pid,
       machines: [...this.machines.values()].map((m) => this.machineStatus(m)),
-      switches: this.plan.switches.map((s) => {
-        const h = this.switches.get(s.domain);
-        return { domain: s.domain, pid: h?.switch.pid, running: !!h };
-      }),
+      switches: this.network.switchStatus(),
+      cables: this.network.cableStatus(),
     };
   }
 
@@ -113,85 +122,75 @@ export class Supervisor extends EventEmitter {
   async start(names: string[] = [], options: StartOptions = {}): Promise<StartResult> {
     const selected = this.select(names);
     const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    // A stop that comes after this point overrules this start for the machines it stops.
+    const stopsAtStart = new Map([...selected].map((n) => [n, this.get(n).stops]));
+    const overruled = (m: Machine) => m.stops !== stopsAtStart.get(m.plan.name);
     this.busy++;
-    const result: StartResult = { ok: true, started: [], failed: [], startupFailed: [] };
+    const result: StartResult = { ok: true, started: [], failed: [], startupFailed: [], stopped: [] };
+    const report = (m: Machine, outcome: BootOutcome) => {
+      const name = m.plan.name;
+      if ('error' in outcome) result.failed.push({ machine: name, error: outcome.error });
+      else if ('stopped' in outcome) result.stopped.push(name);
+      else {
+        result.started.push(name);
+        if (m.startupExitCode) result.startupFailed.push({ machine: name, exitCode: m.startupExitCode });
+      }
+    };
     try {
-      await this.ensureSwitches();
+      await this.network.up();
       const limit = this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
       for (const wave of this.plan.waves) {
         const inWave = wave.filter((n) => selected.has(n)).map((n) => this.get(n));
-        // Machines another start is booting (or has queued) are awaited, never booted twice.
+        // Machines another start is booting are awaited, never booted twice.
         const alreadyBooting = inWave.filter((m) => m.booting);
-        const queued = inWave
-          .filter((m) => !m.booting && !ACTIVE_STATES.includes(m.state))
-          .map((m) => {
-            let finished!: (error: string | undefined) => void;
-            m.booting = new Promise((resolve) => (finished = resolve));
-            return { m, finished };
-          });
-        const report = (m: Machine, error: string | undefined) => {
-          const name = m.plan.name;
-          if (error) result.failed.push({ machine: name, error });
-          else result.started.push(name);
-          if (!error && m.startupExitCode) result.startupFailed.push({ machine: name, exitCode: m.startupExitCode });
-        };
+        const toBoot = inWave.filter((m) => !m.booting && !ACTIVE_STATES.includes(m.state));
+        for (const m of toBoot) m.booting = new Promise((resolve) => (m.finishBoot = resolve));
         await Promise.all([
-          runBounded(queued, limit, async ({ m, finished }) => {
-            const error = await this.boot(m, timeoutMs).catch((err: Error) => this.fail(m, err.message));
+          runBounded(toBoot, limit, async (m) => {
+            const outcome: BootOutcome = overruled(m) ? { stopped: true } : await this.boot(m, timeoutMs).catch((err: Error) => ({ error: this.fail(m, err.message) }));
             m.booting = undefined;
-            finished(error);
-            report(m, error);
+            m.finishBoot?.(outcome);
+            report(m, outcome);
           }),
-          ...alreadyBooting.map(async (m) => report(m, await m.booting)),
+          ...alreadyBooting.map(async (m) => report(m, await m.booting!)),
         ]);
       }
+      // Machines already up when this start came are neither started nor failed by it.
     } finally {
       this.busy--;
     }
-    result.ok = result.failed.length === 0;
+    result.ok = result.failed.length === 0 && result.stopped.length === 0;
     this.checkIdle();
     return result;
   }
 
-  private async ensureSwitches(): Promise<void> {
-    this.switchesStarting ??= (async () => {
-      for (const sw of this.plan.switches) {
-        if (this.switches.has(sw.domain)) continue;
-        this.progress(`starting ${sw.kind} for collision domain ${sw.domain}`);
-        const handles = await this.launcher.spawnSwitch(sw);
-        this.switches.set(sw.domain, handles);
-        this.record('switch', sw.domain, handles.switch.pid, handles.switch.pgid, handles.switch.argv, handles.sockets);
-        if (handles.hostNat) this.record('host-nat', sw.domain, handles.hostNat.pid, handles.hostNat.pgid, handles.hostNat.argv, []);
-        void handles.switch.exited.then((exit) => {
-          if (this.switches.get(sw.domain) !== handles) return;
-          this.switches.delete(sw.domain);
-          this.unrecord('switch', sw.domain);
-          this.progress(`switch of collision domain ${sw.domain} exited unexpectedly (${describeExit(exit)})`);
-        });
-      }
-    })().finally(() => {
-      this.switchesStarting = undefined;
-    });
-    return this.switchesStarting;
-  }
-
-  /** Boot one guest and wait for its readiness signal; returns an error message or undefined. */
-  private async boot(m: Machine, timeoutMs: number): Promise<string | undefined> {
+  /** Boot one guest and wait for its readiness signal. */
+  private async boot(m: Machine, timeoutMs: number): Promise<BootOutcome> {
+    // A failed guest is kept running so its console can be read; a new boot replaces it, never doubles it.
+    if (m.handle) await this.kill(m, 'crash');
+    await this.network.renewPorts(m.plan.name);
     m.error = undefined;
     m.startupExitCode = undefined;
     m.stopRequested = undefined;
+    const stops = m.stops;
     this.setState(m, 'booting');
     let handle: GuestHandle;
     try {
-      handle = await this.launcher.spawnGuest(m.plan, m.console.dimensions);
+      handle = await this.launcher.spawnGuest(m.plan, m.console.dimensions, this.book.register('guest', m.plan.name));
     } catch (err) {
+      this.book.forget('guest', m.plan.name);
       const hint = err instanceof UserError && err.hint ? `\n${err.hint}` : '';
-      return this.fail(m, `could not start: ${(err as Error).message}${hint}`);
+      return { error: this.fail(m, `could not start: ${(err as Error).message}${hint}`) };
     }
     m.handle = handle;
     m.startedAt = new Date();
-    this.record('guest', m.plan.name, handle.pid, handle.pgid, handle.argv, handle.sockets);
     m.console.bindPty(handle.console);
+    // A stop that came while we were spawning: the guest is recorded and ours, end it now.
+    if (m.stops !== stops) {
+      void this.stopOne(m);
+      await handle.exited;
+      return { stopped: true };
+    }
 
     let settled = false;
     const exited = handle.exited.then((exit) => {
@@ -200,11 +199,9 @@ export class Supervisor extends EventEmitter {
     });
     const failure = new Promise<string>((resolve) => {
       void exited.then((exit) => resolve(`exited during boot (${describeExit(exit)})`));
-      let recent = ''; // the end of the previous chunk: the message may straddle two chunks
+      const panicked = panicWatcher();
       handle.console.onData((data) => {
-        if (settled) return;
-        if (/Kernel panic/.test(recent + data)) resolve('kernel panic');
-        recent = data.slice(-16);
+        if (!settled && panicked(data)) resolve('kernel panic');
       });
     });
     const ready = handle.agent.waitReady(timeoutMs).then(
@@ -213,28 +210,16 @@ export class Supervisor extends EventEmitter {
     );
     const outcome = await Promise.race([ready, failure.then((error) => ({ error }))]);
     settled = true;
-    if (m.handle !== handle || m.stopRequested) return m.state === 'failed' ? m.error : undefined;
+    if (m.handle !== handle || m.stopRequested || m.stops !== stops) return m.state === 'failed' && !m.stopRequested ? { error: m.error! } : { stopped: true };
     // A guest that failed but still runs is left running, so its console can be looked at; stop ends it.
-    if ('error' in outcome) return this.fail(m, outcome.error);
+    if ('error' in outcome) return { error: this.fail(m, outcome.error) };
     m.startupExitCode = outcome.code;
     this.setState(m, 'ready');
-    return undefined;
+    return { ready: true };
   }
 
   private fail(m: Machine, reason: string): string {
-    // Kernel stack dumps say nothing to a student: keep the lines around them.
-    const tail = m.console
-      .tail(200)
-      .split('\n')
-      .filter((l) => !/^\s*(\[<[0-9a-f]+>\]|Stack:|Call Trace:|([0-9a-f]{8}\s*)+$)/.test(l))
-      .slice(-12)
-      .join('\n');
-    let error = tail ? `${reason}\n--- last console lines of ${m.plan.name} ---\n${tail}` : reason;
-    // UML refuses a disk whose image changed since the disk was made (an image rebuild).
-    const mismatch = /^.*(mismatch.*COW header|COW header.*mismatch).*$/im.exec(m.console.tail(200));
-    if (mismatch) {
-      error += `\n${mismatch[0].trim()}\nThe ${m.plan.image} image changed since ${m.plan.name}'s disk was created; start over from the lab files with: vnetlab wipe ${m.plan.name}`;
-    }
+    const error = describeBootFailure(reason, m.plan.name, m.plan.image, m.console.tail(200));
     m.error = error;
     this.setState(m, 'failed', error);
     return error;
@@ -245,7 +230,7 @@ export class Supervisor extends EventEmitter {
     handle.agent.close();
     m.console.unbindPty();
     m.handle = undefined;
-    this.unrecord('guest', m.plan.name);
+    this.book.forget('guest', m.plan.name);
     if (m.stopRequested === 'crash') this.setState(m, 'crashed');
     else if (m.stopRequested === 'stop') this.setState(m, 'stopped');
     else if (m.state === 'failed') {
@@ -260,14 +245,34 @@ export class Supervisor extends EventEmitter {
 
   /** Graceful stop: `cad` (the guest runs its shutdown script and halts), `halt`, then SIGKILL. */
   async stop(names: string[] = []): Promise<void> {
-    const targets = [...this.select(names)].map((n) => this.get(n)).filter((m) => m.handle);
+    await this.halt(names, 'stop');
+  }
+
+  /** Pull the plug: SIGKILL at once, no shutdown script. */
+  async crash(names: string[] = []): Promise<void> {
+    await this.halt(names, 'crash');
+  }
+
+  /** Stop wins over start: machines queued by a start are overruled, booting ones are stopped too. */
+  private async halt(names: string[], how: 'stop' | 'crash'): Promise<void> {
+    const targets = [...this.select(names)].map((n) => this.get(n));
+    for (const m of targets) m.stops++;
     this.busy++;
     try {
-      await Promise.all(targets.map((m) => this.stopOne(m)));
+      await Promise.all(targets.filter((m) => m.handle).map((m) => this.kill(m, how)));
     } finally {
       this.busy--;
     }
     this.checkIdle();
+  }
+
+  private async kill(m: Machine, how: 'stop' | 'crash'): Promise<void> {
+    if (how === 'stop') return this.stopOne(m);
+    const handle = m.handle;
+    if (!handle) return;
+    m.stopRequested = 'crash';
+    handle.kill('SIGKILL');
+    await handle.exited;
   }
 
   private async stopOne(m: Machine): Promise<void> {
@@ -294,24 +299,6 @@ export class Supervisor extends EventEmitter {
     return waitFor(handle.exited, ms);
   }
 
-  /** Pull the plug: SIGKILL at once, no shutdown script. */
-  async crash(names: string[] = []): Promise<void> {
-    const targets = [...this.select(names)].map((n) => this.get(n)).filter((m) => m.handle);
-    this.busy++;
-    try {
-      await Promise.all(
-        targets.map(async (m) => {
-          m.stopRequested = 'crash';
-          m.handle!.kill('SIGKILL');
-          await m.handle?.exited;
-        }),
-      );
-    } finally {
-      this.busy--;
-    }
-    this.checkIdle();
-  }
-
   async restart(name: string, options: StartOptions = {}): Promise<StartResult> {
     this.busy++;
     try {
@@ -333,6 +320,26 @@ export class Supervisor extends EventEmitter {
     return targets.map((m) => m.plan.name);
   }
 
+  // ---- cables --------------------------------------------------------------------------------
+
+  links(): CableStatus[] {
+    return this.network.cableStatus();
+  }
+
+  async changeLink(id: string, change: CableChange): Promise<CableStatus> {
+    this.busy++;
+    try {
+      if (!this.network.cableIds().includes(id)) this.network.cable(id); // throws the clear error
+      return await this.network.change(id, change);
+    } finally {
+      this.busy--;
+    }
+  }
+
+  capture(target: string, onFrame: (frame: Buffer, timeUs: number) => void, onEnd: (reason: string) => void): Promise<Capture> {
+    return this.network.capture(target, onFrame, onEnd);
+  }
+
   // ---- exec ----------------------------------------------------------------------------------
 
   async exec(name: string, command: string, options: ExecOptions = {}): Promise<ExecResult> {
@@ -345,38 +352,27 @@ export class Supervisor extends EventEmitter {
 
   // ---- shutdown ------------------------------------------------------------------------------
 
-  /** Stop every guest (gracefully unless `crash`), then the switches. */
+  /** Stop every guest (gracefully unless `crash`), then the network. */
   async shutdown(how: 'stop' | 'crash' = 'stop'): Promise<void> {
     this.busy++;
     try {
-      if (how === 'crash') await this.crash();
-      else await this.stop();
-      await this.stopSwitches();
+      await this.halt([], how);
+      await this.network.down();
     } finally {
       this.busy--;
     }
   }
 
   async stopSwitches(): Promise<void> {
-    const all = [...this.switches.entries()];
-    this.switches = new Map();
-    await Promise.all(
-      all.map(async ([domain, h]) => {
-        for (const p of [h.hostNat, h.switch]) {
-          if (!p) continue;
-          p.kill('SIGTERM');
-          if (!(await waitFor(p.exited, 3000))) {
-            p.kill('SIGKILL');
-            await p.exited;
-          }
-        }
-        this.unrecord('switch', domain);
-        this.unrecord('host-nat', domain);
-      }),
-    );
+    await this.network.down();
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  private addMachine(guest: GuestPlan): void {
+    const logFile = this.options.consoleLogs === false ? undefined : join(guest.dir, 'console.log');
+    this.machines.set(guest.name, { plan: guest, state: 'stopped', stops: 0, console: new ConsoleSession(`${guest.name}/0`, logFile) });
+  }
 
   private get(name: string): Machine {
     const m = this.machines.get(name);
@@ -402,7 +398,7 @@ export class Supervisor extends EventEmitter {
     this.emit('event', event);
   }
 
-  /** Emits 'idle' when nothing runs any more: the server then stops switches and exits. */
+  /** Emits 'idle' when nothing runs any more: the server then stops the network and exits. */
   private checkIdle(): void {
     if (!this.isActive()) setImmediate(() => !this.isActive() && this.emit('idle'));
   }
@@ -418,15 +414,6 @@ export class Supervisor extends EventEmitter {
       error: m.error,
       interfaces: m.plan.interfaces.map((i) => ({ name: i.name, domain: i.domain, mac: i.mac })),
     };
-  }
-
-  private record(kind: 'guest' | 'switch' | 'host-nat', name: string, pid: number, pgid: number, argv: string[], sockets: string[]): void {
-    if (!this.options.recordsRunDir) return;
-    writeRecord(this.options.recordsRunDir, { kind, name, pid, pgid, argv, sockets });
-  }
-
-  private unrecord(kind: 'guest' | 'switch' | 'host-nat', name: string): void {
-    if (this.options.recordsRunDir) removeRecord(this.options.recordsRunDir, kind, name);
   }
 }
 
@@ -465,54 +452,3 @@ function describeExit(exit: { code: number | null; signal: string | null }): str
   return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 }
 
-/**
- * Memory of every process in a group (UML runs a few host processes per guest that share the guest's
- * memory file): proportional set size, so shared pages are not counted twice; RSS when PSS is unreadable.
- */
-export function groupRssBytes(pgid: number): number | undefined {
-  let total = 0;
-  let found = false;
-  // UML's helper processes (I/O, SIGIO) are clone(CLONE_VM) children: separate pids sharing the kernel
-  // process's address space, each reporting that same address space in full. Count each space once;
-  // the kernel prints an identical smaps_rollup (address range header included) for every sharer.
-  const seenSpaces = new Set<string>();
-  for (const pid of processIds()) {
-    if (processGroup(pid) !== pgid) continue;
-    const rollup = readRollup(pid);
-    if (rollup !== undefined) {
-      if (seenSpaces.has(rollup)) continue;
-      seenSpaces.add(rollup);
-    }
-    const bytes = processMemoryBytes(pid, rollup);
-    if (bytes === undefined) continue;
-    total += bytes;
-    found = true;
-  }
-  return found ? total : undefined;
-}
-
-function readRollup(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function processMemoryBytes(pid: number, rollup: string | undefined): number | undefined {
-  const pss = rollup === undefined ? null : /^Pss:\s+(\d+) kB/m.exec(rollup);
-  if (pss) return Number(pss[1]) * 1024;
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
-  } catch {
-    return undefined;
-  }
-}
-
-function processIds(): number[] {
-  try {
-    return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
-  } catch {
-    return [];
-  }
-}

@@ -1,0 +1,427 @@
+// The network of a running lab: one switch per collision domain and one cable per machine interface
+// (a port hub the guest NIC attaches to, plus a wirefilter from that port to the domain's switch; see
+// CablePlan). It is a small controller: the wanted state (which cables are plugged where, with which
+// impairments) is data, and reconcile() starts or ends processes until the running ones match it.
+// So a switch that dies is started again and its cables re-joined, and the guests, attached to their
+// own ports, never notice more than the lost frames.
+import { dirname } from 'node:path';
+import type { CableImpairments, CablePlan, Impairment, Plan, SwitchPlan } from '../../../shared/plan.ts';
+import type { CableStatus } from '../../../shared/runtime-api.ts';
+import { normaliseImpairments, wirefilterArgv } from '../../compiler/cables.ts';
+import { UserError } from '../../errors.ts';
+import type { DaemonHandle, ExitInfo, Launcher } from '../launcher.ts';
+import type { ProcessBook } from '../process-book.ts';
+import { vdeFrameReader } from './pcap.ts';
+import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
+
+/** A switch that dies more often than this is left down (something is wrong with the host). */
+const SWITCH_RESTARTS_PER_MINUTE = 5;
+const STOP_GRACE_MS = 3_000;
+
+interface SwitchState {
+  plan: SwitchPlan;
+  proc?: DaemonHandle;
+  hostNat?: DaemonHandle;
+  restarts: number[];
+  givenUp?: boolean;
+}
+
+interface CableState {
+  plan: CablePlan;
+  /** Wanted: where it is plugged, whether it is, and how it is impaired. */
+  domain: string;
+  plugged: boolean;
+  impairments: CableImpairments;
+  port?: DaemonHandle;
+  wire?: DaemonHandle;
+  /** The domain the running wire joins (a move replaces the wire). */
+  wireDomain?: string;
+  /** The port hub died under a running guest: its NIC stays cut off until the machine restarts. */
+  cut?: boolean;
+}
+
+/** A change to one cable; absent fields stay as they are. */
+export interface CableChange {
+  plugged?: boolean;
+  domain?: string;
+  /** Set these impairment fields in these directions (other fields are kept). */
+  impair?: { direction: 'in' | 'out' | 'both'; values: Impairment };
+  /** Back to a perfect cable first. */
+  reset?: boolean;
+}
+
+export interface Capture {
+  id: string;
+  stop(): Promise<void>;
+}
+
+export class Network {
+  private readonly switches = new Map<string, SwitchState>();
+  private readonly cables = new Map<string, CableState>();
+  private readonly captures = new Map<string, DaemonHandle>();
+  private nextCapture = 1;
+  /** Whether the network should run (between up() and down()). */
+  private wanted = false;
+  private reconciling: Promise<void> | undefined;
+  private reconcileAgain = false;
+
+  constructor(
+    plan: Plan,
+    private readonly launcher: Launcher,
+    private readonly book: ProcessBook,
+    private readonly notify: (message: string) => void,
+    private readonly onCable: (status: CableStatus) => void = () => {},
+  ) {
+    for (const s of plan.switches) this.switches.set(s.domain, { plan: s, restarts: [] });
+    for (const c of plan.cables) this.addCable(c);
+  }
+
+  // ---- queries -------------------------------------------------------------------------------
+
+  switchStatus(): { domain: string; pid?: number; running: boolean }[] {
+    return [...this.switches.values()].map((s) => ({ domain: s.plan.domain, pid: s.proc?.pid, running: !!s.proc }));
+  }
+
+  cableStatus(): CableStatus[] {
+    return [...this.cables.values()].map((c) => this.statusOf(c));
+  }
+
+  cable(id: string): CableStatus {
+    return this.statusOf(this.getCable(id));
+  }
+
+  cableIds(): string[] {
+    return [...this.cables.keys()];
+  }
+
+  domains(): string[] {
+    return [...this.switches.keys()];
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Start every switch and cable; resolves once they all run (throws when a switch cannot start). */
+  async up(): Promise<void> {
+    this.wanted = true;
+    await this.reconcile();
+    const down = [...this.switches.values()].filter((s) => !s.proc).map((s) => s.plan.domain);
+    if (down.length) throw new Error(`the switch of collision domain ${down.join(', ')} did not start (see its log in the lab's run dir)`);
+  }
+
+  /** End everything: captures, wires, ports, then the switches. */
+  async down(): Promise<void> {
+    this.wanted = false;
+    await this.reconciling;
+    const ends: Promise<void>[] = [];
+    for (const [id, proc] of this.captures) ends.push(this.end(proc, 'capture', id));
+    this.captures.clear();
+    await Promise.all(ends.splice(0));
+    for (const c of this.cables.values()) {
+      if (c.wire) ends.push(this.end(c.wire, 'wire', c.plan.id));
+      c.wire = undefined;
+    }
+    await Promise.all(ends.splice(0));
+    for (const c of this.cables.values()) {
+      if (c.port) ends.push(this.end(c.port, 'port', c.plan.id));
+      c.port = undefined;
+      c.cut = false;
+    }
+    await Promise.all(ends.splice(0));
+    for (const s of this.switches.values()) {
+      if (s.hostNat) ends.push(this.end(s.hostNat, 'host-nat', s.plan.domain));
+      if (s.proc) ends.push(this.end(s.proc, 'switch', s.plan.domain));
+      s.hostNat = s.proc = undefined;
+      s.restarts = [];
+      s.givenUp = false;
+    }
+    await Promise.all(ends);
+  }
+
+  /** A cable whose port died is mended by the machine's restart: it gets a fresh port before booting. */
+  async renewPorts(machine: string): Promise<void> {
+    for (const c of this.cables.values()) {
+      if (c.plan.machine !== machine || !c.cut) continue;
+      const { wire, port } = c;
+      c.wire = c.port = undefined;
+      c.cut = false;
+      if (wire) await this.end(wire, 'wire', c.plan.id);
+      if (port) await this.end(port, 'port', c.plan.id);
+    }
+    await this.reconcile();
+  }
+
+  // ---- live changes --------------------------------------------------------------------------
+
+  async change(id: string, change: CableChange): Promise<CableStatus> {
+    const c = this.getCable(id);
+    if (change.domain !== undefined && !this.switches.has(change.domain)) {
+      throw new UserError(`no collision domain '${change.domain}' in this lab`, 2, `domains: ${this.domains().join(', ')}`);
+    }
+    if (change.reset) c.impairments = {};
+    if (change.impair) {
+      const next: CableImpairments = { ...c.impairments };
+      for (const dir of change.impair.direction === 'both' ? (['in', 'out'] as const) : [change.impair.direction]) {
+        next[dir] = { ...next[dir], ...change.impair.values };
+      }
+      c.impairments = normaliseImpairments(next);
+    }
+    if (change.domain !== undefined) c.domain = change.domain;
+    if (change.plugged !== undefined) c.plugged = change.plugged;
+    const impairmentsChanged = change.reset || change.impair;
+    await this.reconcile();
+    // A wire that already ran keeps running: set its impairments live.
+    if (impairmentsChanged && c.wire) await this.applyImpairments(c);
+    const status = this.statusOf(c);
+    this.onCable(status);
+    return status;
+  }
+
+  /** Add cables (a live `apply`); they come up at the next reconcile. */
+  async addCables(plans: CablePlan[]): Promise<void> {
+    for (const p of plans) this.addCable(p);
+    await this.reconcile();
+  }
+
+  async removeCables(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const c = this.cables.get(id);
+      if (!c) continue;
+      this.cables.delete(id);
+      const { wire, port } = c;
+      c.wire = c.port = undefined;
+      if (wire) await this.end(wire, 'wire', id);
+      if (port) await this.end(port, 'port', id);
+    }
+  }
+
+  // ---- capture -------------------------------------------------------------------------------
+
+  /**
+   * Every frame on a cable (its port hub) or in a collision domain (a vde_plug on its switch; on a
+   * learning `switch` that is only what it floods), as it passes. `onFrame` must not block.
+   */
+  async capture(target: string, onFrame: (frame: Buffer, timeUs: number) => void, onEnd: (reason: string) => void): Promise<Capture> {
+    const cable = this.cables.get(target);
+    const sw = this.switches.get(target);
+    if (!cable && !sw) {
+      throw new UserError(`nothing named '${target}' to capture on`, 2, `cables: ${this.cableIds().join(', ')}; domains: ${this.domains().join(', ')}`);
+    }
+    const ctlDir = cable ? cable.plan.portCtlDir : sw!.plan.ctlDir;
+    if (cable ? !cable.port : !sw!.proc) throw new UserError(`${target} is not running`, 1, 'start the lab first');
+    const id = `cap${this.nextCapture++}`;
+    const base = `${dirname(ctlDir)}/${id}`;
+    const proc = await this.launcher.spawnDaemon(
+      { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: `${base}.stdin`, sockets: [`${base}.log`, `${base}.stdin`], pipeStdout: true },
+      this.book.register('capture', id),
+    );
+    this.captures.set(id, proc);
+    const read = vdeFrameReader((frame) => onFrame(frame, Date.now() * 1000));
+    proc.stdout?.on('data', (chunk: Buffer) => read(chunk));
+    void proc.exited.then((exit) => {
+      const ours = this.captures.get(id) === proc;
+      this.captures.delete(id);
+      this.book.forget('capture', id);
+      onEnd(ours ? `the capture on ${target} ended (${describeExit(exit)})` : 'stopped');
+    });
+    return {
+      id,
+      stop: async () => {
+        if (this.captures.get(id) !== proc) return;
+        this.captures.delete(id);
+        await this.end(proc, 'capture', id);
+      },
+    };
+  }
+
+  // ---- the controller ------------------------------------------------------------------------
+
+  /** Bring the running processes to the wanted state; concurrent calls share one pass (plus one more). */
+  reconcile(): Promise<void> {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return this.reconciling;
+    }
+    this.reconciling = (async () => {
+      do {
+        this.reconcileAgain = false;
+        await this.reconcileOnce();
+      } while (this.reconcileAgain);
+    })().finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (!this.wanted) return;
+    await Promise.all([...this.switches.values()].filter((s) => !s.proc && !s.givenUp).map((s) => this.startSwitch(s)));
+    await Promise.all(
+      [...this.cables.values()].map(async (c) => {
+        if (!this.wanted) return;
+        if (!c.port && !c.cut) await this.startPort(c);
+        const sw = this.switches.get(c.domain);
+        const wantWire = c.plugged && !!c.port && !c.cut && !!sw?.proc;
+        if (c.wire && (!wantWire || c.wireDomain !== c.domain)) {
+          const wire = c.wire;
+          c.wire = undefined;
+          await this.end(wire, 'wire', c.plan.id);
+          this.onCable(this.statusOf(c));
+        }
+        if (wantWire && !c.wire) {
+          await this.startWire(c, sw!);
+          this.onCable(this.statusOf(c));
+        }
+      }),
+    );
+  }
+
+  private async startSwitch(s: SwitchState): Promise<void> {
+    const plan = s.plan;
+    const logFile = `${plan.ctlDir}.log`;
+    const stdinFifo = `${plan.ctlDir}.stdin`;
+    try {
+      s.proc = await this.launcher.spawnDaemon(
+        { what: `the switch of collision domain ${plan.domain}`, argv: plan.argv, logFile, stdinFifo, readyPath: `${plan.ctlDir}/ctl`, sockets: [plan.ctlDir, plan.mgmtSocket, stdinFifo, logFile] },
+        this.book.register('switch', plan.domain),
+      );
+    } catch (err) {
+      this.book.forget('switch', plan.domain);
+      this.notify((err as Error).message);
+      return;
+    }
+    const proc = s.proc;
+    void proc.exited.then((exit) => this.onExit(() => s.proc === proc, () => (s.proc = undefined), 'switch', plan.domain, exit, () => this.switchDied(s)));
+    if (plan.hostNat) {
+      const natLog = `${plan.ctlDir}.slirp.log`;
+      const nat = await this.launcher.spawnDaemon(
+        { what: `host NAT of collision domain ${plan.domain}`, argv: plan.hostNat.argv, logFile: natLog, sockets: [natLog] },
+        this.book.register('host-nat', plan.domain),
+      );
+      s.hostNat = nat;
+      void nat.exited.then((exit) => this.onExit(() => s.hostNat === nat, () => (s.hostNat = undefined), 'host-nat', plan.domain, exit));
+    }
+  }
+
+  private switchDied(s: SwitchState): void {
+    const now = Date.now();
+    s.restarts = s.restarts.filter((t) => now - t < 60_000);
+    if (s.restarts.length >= SWITCH_RESTARTS_PER_MINUTE) {
+      s.givenUp = true;
+      this.notify(`the switch of collision domain ${s.plan.domain} keeps dying; it stays down (restart the lab to try again)`);
+      return;
+    }
+    s.restarts.push(now);
+    this.notify(`restarting the switch of collision domain ${s.plan.domain} and re-joining its cables`);
+    // Its wirefilters lost their far end: replace them once the new switch runs.
+    for (const c of this.cables.values()) {
+      if (c.wireDomain === s.plan.domain && c.wire) {
+        const wire = c.wire;
+        c.wire = undefined;
+        void this.end(wire, 'wire', c.plan.id);
+      }
+    }
+    if (s.hostNat) {
+      const nat = s.hostNat;
+      s.hostNat = undefined;
+      void this.end(nat, 'host-nat', s.plan.domain);
+    }
+  }
+
+  private async startPort(c: CableState): Promise<void> {
+    const dir = c.plan.portCtlDir;
+    const logFile = `${dir}.log`;
+    const stdinFifo = `${dir}.stdin`;
+    try {
+      c.port = await this.launcher.spawnDaemon(
+        { what: `the port of cable ${c.plan.id}`, argv: c.plan.portArgv, logFile, stdinFifo, readyPath: `${dir}/ctl`, sockets: [dir, stdinFifo, logFile] },
+        this.book.register('port', c.plan.id),
+      );
+    } catch (err) {
+      this.book.forget('port', c.plan.id);
+      this.notify((err as Error).message);
+      return;
+    }
+    const proc = c.port;
+    void proc.exited.then((exit) =>
+      this.onExit(() => c.port === proc, () => (c.port = undefined), 'port', c.plan.id, exit, () => {
+        // The guest's NIC was attached to this very hub: a new one would not reach it.
+        c.cut = true;
+        this.notify(`the port of cable ${c.plan.id} died (${describeExit(exit)}): ${c.plan.machine}'s ${c.plan.interface} is cut off until ${c.plan.machine} restarts (vnetlab restart ${c.plan.machine})`);
+        this.onCable(this.statusOf(c));
+      }),
+    );
+  }
+
+  private async startWire(c: CableState, sw: SwitchState): Promise<void> {
+    const logFile = `${c.plan.portCtlDir}.wf.log`;
+    const stdinFifo = `${c.plan.portCtlDir}.wf.stdin`;
+    try {
+      c.wire = await this.launcher.spawnDaemon(
+        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, sw.plan.ctlDir), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, stdinFifo, logFile] },
+        this.book.register('wire', c.plan.id),
+      );
+    } catch (err) {
+      this.book.forget('wire', c.plan.id);
+      this.notify((err as Error).message);
+      return;
+    }
+    c.wireDomain = c.domain;
+    const proc = c.wire;
+    void proc.exited.then((exit) => this.onExit(() => c.wire === proc, () => (c.wire = undefined), 'wire', c.plan.id, exit));
+    if (Object.keys(c.impairments).length) await this.applyImpairments(c);
+  }
+
+  private async applyImpairments(c: CableState): Promise<void> {
+    try {
+      await wirefilterCommands(c.plan.filterMgmt, impairmentCommands(c.impairments));
+    } catch (err) {
+      throw new UserError(`could not set the impairments of ${c.plan.id}: ${(err as Error).message}`, 3);
+    }
+  }
+
+  /** An exit we did not ask for: forget it, say so, and let the controller put things right. */
+  private onExit(isCurrent: () => boolean, clear: () => void, kind: 'switch' | 'host-nat' | 'port' | 'wire', name: string, exit: ExitInfo, then?: () => void): void {
+    if (!isCurrent()) return; // we ended it on purpose (end() already cleared it)
+    clear();
+    this.book.forget(kind, name);
+    if (!this.wanted) return;
+    if (kind !== 'port') this.notify(`${kind === 'wire' ? 'the wire of cable' : kind === 'switch' ? 'the switch of collision domain' : 'host NAT of'} ${name} exited unexpectedly (${describeExit(exit)})`);
+    then?.();
+    void this.reconcile();
+  }
+
+  /** End a process we own: SIGTERM, then SIGKILL after a grace period; forget its record once it is gone. */
+  private async end(proc: DaemonHandle, kind: 'switch' | 'host-nat' | 'port' | 'wire' | 'capture', name: string): Promise<void> {
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+    await proc.exited;
+    clearTimeout(timer);
+    this.book.forget(kind, name);
+  }
+
+  private addCable(plan: CablePlan): void {
+    this.cables.set(plan.id, { plan, domain: plan.domain, plugged: plan.plugged, impairments: normaliseImpairments(plan.impairments) });
+  }
+
+  private getCable(id: string): CableState {
+    const c = this.cables.get(id);
+    if (!c) throw new UserError(`no cable '${id}' in this lab`, 2, `cables: ${this.cableIds().join(', ')}`);
+    return c;
+  }
+
+  private statusOf(c: CableState): CableStatus {
+    const state: CableStatus['state'] = c.cut ? 'cut' : !c.plugged ? 'unplugged' : c.wire ? 'up' : 'down';
+    return {
+      id: c.plan.id,
+      machine: c.plan.machine,
+      interface: c.plan.interface,
+      domain: c.domain,
+      plugged: c.plugged,
+      state,
+      impairments: c.impairments,
+      ...(c.wire ? { pid: c.wire.pid } : {}),
+    };
+  }
+}
+
+function describeExit(exit: ExitInfo): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}

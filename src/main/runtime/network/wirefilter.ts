@@ -1,0 +1,69 @@
+// Talking to a cable's wirefilter through its management socket (vde2's wirefilter, Marionnet's way):
+// one command per line, answered by a `1000 Success` line or an error code. L is the machine's port
+// and R the domain switch (wirefilterArgv), so LR is "out" (machine → domain) and RL is "in".
+import { createConnection } from 'node:net';
+import type { CableImpairments, Impairment } from '../../../shared/plan.ts';
+
+const REPLY_TIMEOUT_MS = 3_000;
+const FULL_FRAME_BYTES = 1500;
+const DIRECTIONS = { out: 'LR', in: 'RL' } as const;
+
+/** The wirefilter commands that set a cable to exactly these impairments (zeros reset the rest). */
+export function impairmentCommands(impairments: CableImpairments): string[] {
+  const commands: string[] = [];
+  for (const dir of ['out', 'in'] as const) {
+    const i: Impairment = impairments[dir] ?? {};
+    const d = DIRECTIONS[dir];
+    commands.push(`loss ${d} ${i.lossPct ?? 0}`);
+    // `value+range`: uniformly spread over value ± range.
+    commands.push(`delay ${d} ${i.delayMs ?? 0}${i.jitterMs ? `+${i.jitterMs}` : ''}`);
+    commands.push(`dup ${d} ${i.dupPct ?? 0}`);
+    commands.push(`bandwidth ${d} ${i.rateBps ? Math.max(1, Math.round(i.rateBps / 8)) : 0}`);
+    commands.push(`noise ${d} ${i.corruptPct ? corruptionToNoise(i.corruptPct) : 0}`);
+  }
+  return commands;
+}
+
+/**
+ * wirefilter's noise is "flipped bits per megabyte"; we offer "percent of full-size frames with one
+ * flipped bit", which is what a student can observe (checksums failing on N % of big packets).
+ */
+export function corruptionToNoise(corruptPct: number): number {
+  return Math.round(((corruptPct / 100) * (1024 * 1024)) / FULL_FRAME_BYTES);
+}
+
+/** Send commands to a wirefilter's management socket; rejects with the first error reply. */
+export function wirefilterCommands(mgmtSocket: string, commands: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(mgmtSocket);
+    let buffer = '';
+    let next = 0;
+    let greeted = false;
+    const timer = setTimeout(() => finish(new Error(`the wirefilter at ${mgmtSocket} did not answer`)), REPLY_TIMEOUT_MS);
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const sendNext = () => {
+      if (next >= commands.length) return finish();
+      socket.write(`${commands[next++]}\n`);
+    };
+    socket.on('error', (err) => finish(new Error(`cannot reach the wirefilter at ${mgmtSocket}: ${err.message}`)));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      if (!greeted) {
+        if (!buffer.includes('VDEwf$')) return; // the banner ends with the first prompt
+        greeted = true;
+        buffer = '';
+        return sendNext();
+      }
+      const reply = /^(1\d{3}) (.*)$/m.exec(buffer);
+      if (!reply) return;
+      buffer = '';
+      if (reply[1] !== '1000') return finish(new Error(`wirefilter refused '${commands[next - 1]}': ${reply[2]}`));
+      sendNext();
+    });
+  });
+}
