@@ -3,6 +3,7 @@
 // so it crosses IPC/WebSocket unchanged and snapshots cleanly.
 
 import type { Check } from './checks.ts';
+import type { CableImpairments } from './plan.ts';
 
 export type LabFormat = 'vnetlab' | 'netkit' | 'kathara';
 
@@ -83,6 +84,8 @@ export interface Interface {
   ipv4: string[];
   /** IPv6 addresses in CIDR form. */
   ipv6: string[];
+  /** Impairments of this interface's cable (lab.yaml `link:`), per direction; absent = a perfect cable. */
+  link?: CableImpairments;
   source: SourceRef;
 }
 

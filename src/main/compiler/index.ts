@@ -2,12 +2,13 @@
 // and the boot order. Pure and deterministic (no I/O, no clock, no randomness): the same lab compiles
 // to byte-identical JSON, whatever the order of machines in the model or their canvas positions.
 // The guest contract it implements is in docs/ARCHITECTURE.md.
-import type { CollisionDomain, LabModel, Machine } from '../../shared/lab-model.ts';
-import { MIN_MEMORY_MIB } from '../../shared/lab-model.ts';
-import type { CompileOptions, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+import type { CollisionDomain, Interface, LabModel, Machine } from '../../shared/lab-model.ts';
+import type { CablePlan, CompileOptions, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+import { cablePlan } from './cables.ts';
 import { EnvironmentError } from '../errors.ts';
 import { labFsEntries, type MachineFiles, type ResolvedInterface } from './labfs-entries.ts';
-import { deriveMac, deriveUmid, mconsolePath, pathComponent, switchComponent } from './names.ts';
+import { deriveMac, deriveUmid, IPV6_OFF_ARG, mconsolePath, pathComponent, startupMac, switchComponent } from './names.ts';
+import { guestMemoryMiB } from './memory.ts';
 import { bootWaves, compareNames } from './waves.ts';
 
 /** vde_switch's default port count; domains with more interfaces get room for them plus hot-plugged ones. */
@@ -47,6 +48,7 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
     stateDir,
     imageDir: trimSlash(options.imageDir),
     switchDir: `${runDir}/sw`,
+    cableDir: `${runDir}/c`,
     umlDir: `${runDir}/uml`,
     labFsImage: `${runDir}/labfs.ext4`,
   };
@@ -56,8 +58,10 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
   const attached = new Map<string, number>();
   for (const nics of wiring.values()) for (const nic of nics) attached.set(nic.domain, (attached.get(nic.domain) ?? 0) + 1);
   const switches = domains.map((d) => switchPlan(d, layout.switchDir, attached.get(d.name) ?? 0));
-  const ctlDirs = new Map(switches.map((s) => [s.domain, s.ctlDir]));
-  const guests = machines.map((m) => guestPlan(m, wiring.get(m.name)!, ctlDirs, layout, options));
+  const cables = machines.flatMap((m) =>
+    wiring.get(m.name)!.map((n) => cablePlan(layout.cableDir, { machine: m.name, interface: n.name, domain: n.domain, impairments: n.link })),
+  );
+  const guests = machines.map((m) => guestPlan(m, wiring.get(m.name)!, cables, layout, options));
   const machineFiles: MachineFiles[] = machines.map((m) => ({
     machine: m,
     dirName: pathComponent(m.name, 'm'),
@@ -65,12 +69,13 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
   }));
 
   return {
-    planVersion: 1,
+    planVersion: 2,
     lab: { name: model.meta.name, id: options.labId, root: model.root, format: model.format },
     runDir,
     stateDir,
     labFs: { image: layout.labFsImage, entries: labFsEntries(model, machineFiles) },
     switches,
+    cables,
     guests,
     waves: bootWaves(new Map(machines.map((m) => [m.name, m.dependsOn]))),
   };
@@ -82,6 +87,7 @@ interface HostLayout {
   stateDir: string;
   imageDir: string;
   switchDir: string;
+  cableDir: string;
   umlDir: string;
   labFsImage: string;
 }
@@ -92,6 +98,7 @@ interface Nic {
   domain: string;
   mac: string;
   addresses: string[];
+  link?: Interface['link'];
 }
 
 /** Each machine's NICs in index order, with their MACs, plus the NIC of a Kathará `bridged` machine. */
@@ -105,8 +112,9 @@ function wireMachines(labName: string, machines: Machine[], bridgedDomain: strin
         name: `eth${i.index}`,
         index: i.index,
         domain: i.domain,
-        mac: i.mac?.toLowerCase() ?? deriveMac(labName, m.name, i.index),
+        mac: i.mac?.toLowerCase() ?? startupMac(m.startup?.text, i.index) ?? deriveMac(labName, m.name, i.index),
         addresses: [...i.ipv4, ...i.ipv6],
+        ...(i.link ? { link: i.link } : {}),
       }));
     if (m.bridged && bridgedDomain) {
       // Kathará attaches a bridged device to the host as one more NIC after the lab's own.
@@ -130,14 +138,15 @@ function switchPlan(domain: CollisionDomain, switchDir: string, attached: number
   return plan;
 }
 
-function guestPlan(m: Machine, nics: Nic[], ctlDirs: Map<string, string>, layout: HostLayout, options: CompileOptions): GuestPlan {
+function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLayout, options: CompileOptions): GuestPlan {
   const fileName = pathComponent(m.name, 'm');
   const umid = deriveUmid(options.labId, m.name, layout.umlDir);
   const dir = `${layout.runDir}/guests/${fileName}`;
   const imagePath = `${layout.imageDir}/${pathComponent(m.image, 'image')}.ext4`;
   const cow = `${layout.stateDir}/disks/${fileName}.cow`;
-  const memoryMiB = Math.max(MIN_MEMORY_MIB, Math.round(m.memoryMiB));
-  const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: ctlDirs.get(n.domain)! }));
+  const memoryMiB = guestMemoryMiB(m);
+  const portOf = (iface: string) => cables.find((c) => c.machine === m.name && c.interface === iface)!.portCtlDir;
+  const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: portOf(n.name) }));
   const argv = [
     options.kernel,
     `umid=${umid}`,
@@ -147,6 +156,7 @@ function guestPlan(m: Machine, nics: Nic[], ctlDirs: Map<string, string>, layout
     `ubd1r=${layout.labFsImage}`,
     ...interfaces.map((i) => `${i.name}=vde,${i.ctlDir},${i.mac}`),
     ...GUEST_BOOT_ARGS,
+    ...(m.ipv6 ? [] : [IPV6_OFF_ARG]),
     // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.
     `vnl_name=${fileName}`,
   ];

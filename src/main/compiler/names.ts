@@ -88,3 +88,32 @@ function socketDirTooLong(example: string): EnvironmentError {
     'set VNETLAB_RUNTIME_DIR to a short folder, e.g. /tmp/vnl',
   );
 }
+
+/**
+ * Kathará's `ipv6=false`: the ipv6 module's own parameter, so every interface (lo included) comes up
+ * with IPv6 disabled and never gets a link-local address. The guest init applies it too.
+ */
+export const IPV6_OFF_ARG = 'ipv6.disable_ipv6=1';
+
+/**
+ * The MAC a machine's startup script gives eth<N> (`ip link set [dev] ethN address M`,
+ * `ifconfig ethN … hw ether M`), the last one when several do. UML's NIC refuses a MAC change while
+ * it is up (EBUSY), and Kathará's interfaces are up before the startup runs, so the compiler puts that
+ * MAC on the kernel command line instead: the NIC has it from the first frame, and the script's own
+ * command finds it already set (the guest's ip/ifconfig shims accept that). Multicast MACs, which the
+ * kernel would refuse, are ignored.
+ */
+export function startupMac(script: string | undefined, index: number): string | undefined {
+  if (!script) return undefined;
+  const dev = `eth${index}`;
+  const mac = '([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})';
+  const ipLink = new RegExp(`^\\s*(?:\\S*/)?ip\\s+(?:-\\S+\\s+)*l(?:i|in|ink)?\\s+s(?:e|et)?\\s+(?:.*\\s)?(?:dev\\s+)?${dev}\\s+(?:.*\\s)?addr(?:ess)?\\s+${mac}(?:\\s|;|$)`);
+  const ifconfig = new RegExp(`^\\s*(?:\\S*/)?ifconfig\\s+${dev}\\s+(?:.*\\s)?hw\\s+ether\\s+${mac}(?:\\s|;|$)`);
+  let found: string | undefined;
+  for (const line of script.replace(/\r/g, '').split('\n')) {
+    const code = line.replace(/\s#.*$/, '');
+    const m = ipLink.exec(code) ?? ifconfig.exec(code);
+    if (m && (parseInt(m[1]!.slice(0, 2), 16) & 1) === 0) found = m[1]!.toLowerCase();
+  }
+  return found;
+}
