@@ -4,7 +4,7 @@
 // `clean` signal anything. The "victim" is a `sleep` this test starts; the control case proves the
 // same record, in folders of ours, does get it killed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src/main/runtime/records.ts';
@@ -31,8 +31,9 @@ describe('a planted runtime root or run dir is refused', () => {
     // Only the processes this test started, by their pid.
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
+  const homes: string[] = [];
   afterAll(() => {
-    spawn('rm', ['-rf', base]);
+    for (const dir of [base, ...homes]) rmSync(dir, { recursive: true, force: true });
   });
 
   /** A `sleep` of ours, and the record an attacker would plant to have `clean` kill it. */
@@ -50,7 +51,9 @@ describe('a planted runtime root or run dir is refused', () => {
     const tmp = join(base, name);
     mkdirSync(tmp);
     chmodSync(tmp, 0o1777);
-    const env: NodeJS.ProcessEnv = { ...isolatedHost('vsec').env, TMPDIR: tmp };
+    const host = isolatedHost('vsec');
+    homes.push(host.root);
+    const env: NodeJS.ProcessEnv = { ...host.env, TMPDIR: tmp };
     delete env.VNETLAB_RUNTIME_DIR;
     return { env, root: join(tmp, `vnetlab-${uid}`) };
   }

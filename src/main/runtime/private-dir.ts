@@ -5,6 +5,7 @@
 import { chmodSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { EnvironmentError } from '../errors.ts';
+import { isNoSpace, noSpaceError } from './disk-space.ts';
 
 const myUid = (): number => (typeof process.getuid === 'function' ? process.getuid() : 0);
 
@@ -64,6 +65,7 @@ export function ensurePrivateDir(path: string, options: { checkParents?: boolean
     mkdirSync(path, { recursive: true, mode: 0o700 });
   } catch (err) {
     // EEXIST: a file or a dangling symlink is in the way; the check below names it.
+    if (isNoSpace(err)) throw noSpaceError(dirname(path));
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   const st = lstatSync(path, { throwIfNoEntry: false });
