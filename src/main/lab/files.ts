@@ -1,11 +1,12 @@
 // The disk side of a lab's files: does each `source` exist, is it a file or a folder, does any
 // symlink lead out of the lab folder, and do sizes stay within limits. Run by loadLab after parsing.
+import type { Dirent } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, LabModel, SourceRef } from '../../shared/lab-model.ts';
-import { error } from './diag.ts';
-import { isInside, labPathProblem } from './lab-paths.ts';
+import { error, wholeFile } from './diag.ts';
+import { cleanLabPath, isInside, labPathProblem } from './lab-paths.ts';
 import { MAX_FILE_BYTES, MAX_LAB_BYTES } from './limits.ts';
 
 const MiB = 1024 * 1024;
@@ -17,6 +18,13 @@ const MiB = 1024 * 1024;
 export async function resolveLabFiles(model: LabModel): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   const root = await realpath(model.root).catch(() => model.root);
+  const leaving = await linksLeavingLab(root, out);
+  /** Links a file entry reports at its own line (more useful to the editor); the others are reported at the link. */
+  const covered = new Set<string>();
+  const cover = (labPath: string) => {
+    const p = cleanLabPath(labPath);
+    for (const l of leaving.keys()) if (p === l || p.startsWith(`${l}/`) || l.startsWith(`${p}/`)) covered.add(l);
+  };
   let total = 0;
   for (const m of model.machines) {
     const resolved: FileEntry[] = [];
@@ -30,6 +38,7 @@ export async function resolveLabFiles(model: LabModel): Promise<Diagnostic[]> {
         resolved.push(f);
         continue;
       }
+      cover(f.labPath);
       const found = await inspect(root, f.labPath, f.source, `machine '${m.name}'`, out);
       if (!found) continue;
       total += found.bytes;
@@ -41,14 +50,57 @@ export async function resolveLabFiles(model: LabModel): Promise<Diagnostic[]> {
   }
   const labAt: SourceRef = { file: model.sourceFile, line: 1, column: 1 };
   for (const [what, folder] of [['shared folder', model.sharedFolder], ['test folder', model.testFolder]] as const) {
-    if (folder === undefined || labPathProblem(folder)) continue;
+    // A shared folder linked out of the lab (Kathará `shared` → /root) is reported at the link, below.
+    if (folder === undefined || labPathProblem(folder) || leaving.has(cleanLabPath(folder))) continue;
+    cover(folder);
     const found = await inspect(root, folder, labAt, `the ${what}`, out);
     if (found) total += found.bytes;
+  }
+  for (const [path, target] of leaving) {
+    if (covered.has(path)) continue;
+    out.push(error('path-escapes-lab', `'${path}' is a symlink that leads out of the lab folder (to ${target}); vnetlab start refuses it`, wholeFile(path), { hint: 'the whole lab folder goes into every guest: copy what it points to into the lab folder, or remove the link' }));
   }
   if (total > MAX_LAB_BYTES) {
     out.push(error('lab-too-large', `the files this lab places in guests add up to ${Math.round(total / MiB)} MiB; vnetlab allows at most ${MAX_LAB_BYTES / MiB} MiB`, labAt, { hint: 'leave large data out of the lab folder, or generate it inside the guest' }));
   }
   return out;
+}
+
+/** Entries looked at before the walk gives up (a lab is small; a home folder opened by mistake is not). */
+const MAX_WALKED_ENTRIES = 200_000;
+
+/**
+ * Symlinks anywhere in the lab folder that lead out of it (lab path → where it leads). `start` places
+ * the whole lab folder in every guest and refuses such a link, so validate must say so first (a
+ * Kathará `shared` linked to /root, say). Unreadable folders are reported into `out`.
+ */
+async function linksLeavingLab(root: string, out: Diagnostic[]): Promise<Map<string, string>> {
+  const leaving = new Map<string, string>();
+  const queue: string[] = [''];
+  let walked = 0;
+  while (queue.length > 0 && walked < MAX_WALKED_ENTRIES) {
+    const rel = queue.shift()!;
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(root, rel), { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      out.push(error('file-unreadable', `cannot read the folder '${rel || '.'}' of the lab (${code}); vnetlab start would fail on it`, wholeFile(rel || '.'), { hint: 'make it readable (chmod u+rx), or move it out of the lab folder' }));
+      continue;
+    }
+    for (const entry of entries) {
+      walked++;
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) queue.push(path);
+      else if (entry.isSymbolicLink()) {
+        // A dangling link is left out of the guest; one inside the lab is walked where it points.
+        const target = await realpath(join(root, path)).catch(() => undefined);
+        if (target === undefined || isInside(root, target)) continue;
+        leaving.set(path, target);
+      }
+    }
+  }
+  return leaving;
 }
 
 interface Found {

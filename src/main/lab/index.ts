@@ -1,6 +1,6 @@
 // Public API of the lab readers and writers: the GUI editor, the compiler, the grader and the CLI
 // all load labs through loadLab and report the same diagnostics.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
@@ -39,6 +39,9 @@ export async function loadLab(path: string): Promise<LoadResult> {
   let yamlFile: string | undefined;
   if (info.isDirectory()) {
     root = absolute;
+    // Without this, a folder we may not list looks like one without a lab file.
+    const unreadable = await readdir(root).then(() => undefined, (e: NodeJS.ErrnoException) => e.code ?? e.message);
+    if (unreadable) return fail(path, 'file-unreadable', `cannot read the folder '${path}' (${unreadable})`, 'check its permissions (ls -ld); vnetlab needs to list it and enter it (chmod u+rx)');
     if (await isFile(join(root, 'lab.yaml'))) yamlFile = 'lab.yaml';
     else if (await isFile(join(root, 'lab.yml'))) yamlFile = 'lab.yml';
     else if (!(await isFile(join(root, 'lab.conf')))) {

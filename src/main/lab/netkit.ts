@@ -10,7 +10,7 @@ import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
 import { isInside } from './lab-paths.ts';
 import { assignDefined, labNameFromFolder, parseLabYaml } from './lab-yaml.ts';
-import { MACHINE_NAME, MAX_LAB_FILE_BYTES } from './limits.ts';
+import { MACHINE_NAME, MAX_INTERFACES, MAX_LAB_FILE_BYTES, MAX_MACHINES } from './limits.ts';
 
 /** Folders of a lab folder that are never machines. */
 export const NOT_MACHINE_FOLDERS = new Set(['shared', '_test', 'CVS', '.svn', '.git', 'node_modules']);
@@ -63,7 +63,10 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
   if (confText === undefined) return { diagnostics };
   const conf = parseLabConf(confText, diagnostics);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  const folders = new Set(entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name));
+  // A linked folder counts as a folder (Kathará follows it): a `shared` linked out of the lab is then
+  // the shared folder, reported where it is (files.ts) instead of silently not being one.
+  const linkedFolders = await Promise.all(entries.filter((e) => e.isSymbolicLink()).map(async (e) => ((await stat(join(root, e.name)).then((i) => i.isDirectory(), () => false)) ? e.name : undefined)));
+  const folders = new Set([...entries.filter((e) => e.isDirectory()).map((e) => e.name), ...linkedFolders.filter((n): n is string => n !== undefined)].filter((n) => !n.startsWith('.')));
   const files = new Set(entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name));
 
   // Netkit without `machines=` takes every subfolder as a machine (which is why labs ship empty
@@ -71,6 +74,10 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
   if (conf.dialect === 'netkit' && !conf.machineList) {
     for (const folder of [...folders].sort()) {
       if (NOT_MACHINE_FOLDERS.has(folder) || conf.machines.has(folder)) continue;
+      if (conf.machines.size >= MAX_MACHINES) {
+        diagnostics.push(error('too-many-machines', `the lab folder has more than ${MAX_MACHINES} machines (every subfolder is one: '${folder}' is one too many); vnetlab allows at most ${MAX_MACHINES}`, wholeFile(folder), { hint: 'list the machines with machines="pc1 r1 …" in lab.conf, or remove folders that are not machines' }));
+        break;
+      }
       conf.machines.set(folder, { written: folder, name: cleanMachineName(folder), source: wholeFile(folder), interfaces: [], options: [] });
     }
   }
@@ -139,8 +146,19 @@ interface LabConf {
 
 function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
   const conf: LabConf = { dialect: 'netkit', meta: {}, machines: new Map(), machineList: false };
-  const draftFor = (written: string, at: SourceRef): MachineDraft => {
+  // A runaway lab.conf (a generator gone wrong: 600,000 machines in 10 MB) is refused at the first
+  // machine or interface past the limit, before it costs seconds and gigabytes.
+  let stopped = false;
+  const tooMany = (code: string, message: string, at: SourceRef) => {
+    diagnostics.push(error(code, message, at, { hint: 'the rest of lab.conf is not read; check the script or the edit that produced it' }));
+    stopped = true;
+  };
+  const draftFor = (written: string, at: SourceRef): MachineDraft | undefined => {
     let draft = conf.machines.get(written);
+    if (!draft && conf.machines.size >= MAX_MACHINES) {
+      tooMany('too-many-machines', `lab.conf declares more than ${MAX_MACHINES} machines ('${written.slice(0, 40)}' is one too many); vnetlab allows at most ${MAX_MACHINES}`, at);
+      return undefined;
+    }
     if (!draft) {
       const name = cleanMachineName(written);
       if (name !== written) {
@@ -151,7 +169,7 @@ function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
     }
     return draft;
   };
-  text.split('\n').forEach((rawLine, n) => {
+  const readLine = (rawLine: string, n: number): void => {
     const line = rawLine.replace(/\r$/, '');
     const lineNo = n + 1;
     if (/^\s*(#.*)?$/.test(line)) return;
@@ -168,7 +186,7 @@ function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
     m = /^(\s*)machines\s*=\s*(.*)$/.exec(line);
     if (m) {
       conf.machineList = true;
-      for (const written of unquote(m[2]!, at(line.indexOf('=') + 2), diagnostics).split(/\s+/).filter(Boolean)) draftFor(written, at(m[1]!.length + 1));
+      for (const written of unquote(m[2]!, at(line.indexOf('=') + 2), diagnostics).split(/\s+/).filter(Boolean)) if (!draftFor(written, at(m[1]!.length + 1))) return;
       return;
     }
     m = /^(\s*)([^\s[\]=]+)\s*\[\s*([^\]]*?)\s*\]\s*=\s*(.*)$/.exec(line);
@@ -180,7 +198,11 @@ function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
     const valueColumn = line.indexOf('=', indent.length + written.length) + 2;
     const value = unquote(rawValue, at(valueColumn), diagnostics);
     const draft = draftFor(written, at(indent.length + 1));
+    if (!draft) return;
     if (/^\d+$/.test(key)) {
+      if (draft.interfaces.length >= MAX_INTERFACES) {
+        return void tooMany('too-many-interfaces', `${written} has more than ${MAX_INTERFACES} interfaces in lab.conf; vnetlab allows eth0 to eth${MAX_INTERFACES - 1}`, at(indent.length + 1));
+      }
       const slash = value.indexOf('/');
       const domain = (slash >= 0 ? value.slice(0, slash) : value).trim();
       if (!domain) {
@@ -197,7 +219,9 @@ function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
     }
     if (KATHARA_OPTIONS.has(key) && !NETKIT_OPTIONS.has(key)) conf.dialect = 'kathara';
     draft.options.push({ key, value, at: at(line.indexOf('[') + 2) });
-  });
+  };
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length && !stopped; n++) readLine(lines[n]!, n);
   return conf;
 }
 
