@@ -15,6 +15,11 @@ export interface LabModel {
   sourceFile: string;
   meta: LabMeta;
   machines: Machine[];
+  /**
+   * Every collision domain of the lab, complete as the readers return it: the declared ones, then
+   * (hubs) those only named by interfaces. An interface naming a domain missing here is an error
+   * (`unknown-domain`); use `domainsOf` where a model may come from elsewhere.
+   */
   domains: CollisionDomain[];
   checks: Check[];
   /** Canvas positions of machines and domains by name. Never affects the compiled plan. */
@@ -123,3 +128,21 @@ export interface SourceRef {
 export const MIN_MEMORY_MIB = 64;
 export const DEFAULT_MEMORY_MIB = 128;
 export const MAX_MEMORY_MIB = 4096;
+
+/**
+ * The model's collision domains, plus a hub for each domain an interface names that the list lacks
+ * (Netkit and Kathará declare domains only that way). The readers store this in `model.domains`;
+ * everything else reads `model.domains`, or this for a model from elsewhere (a client, a test).
+ */
+export function domainsOf(model: Pick<LabModel, 'domains' | 'machines'>): CollisionDomain[] {
+  const known = new Set(model.domains.map((d) => d.name));
+  const implicit: CollisionDomain[] = [];
+  for (const m of model.machines) {
+    for (const i of m.interfaces) {
+      if (known.has(i.domain)) continue;
+      known.add(i.domain);
+      implicit.push({ name: i.domain, kind: 'hub', hostNat: false, source: i.source });
+    }
+  }
+  return implicit.length ? [...model.domains, ...implicit] : model.domains;
+}

@@ -100,6 +100,16 @@ describe('friendly shapes', () => {
     expect(map.machines[0]!.interfaces.map((i) => [i.index, i.domain, i.source.line])).toEqual([[0, 'A', 5], [1, 'B', 4]]);
   });
 
+  it('with a domains: section, an interface naming an unlisted domain is unknown-domain at its line; the model stays complete', () => {
+    const { model, diagnostics } = parse('machines:\n  pc1: {interfaces: [lan1]}\n  pc2: {interfaces: [lan_1]}\ndomains:\n  lan1: {kind: switch}\n');
+    expect(byCode(diagnostics, 'unknown-domain')).toEqual([
+      expect.objectContaining({ severity: 'error', line: 3, target: 'machine:pc2/eth0', message: expect.stringContaining("'lan_1', which is not listed under domains: (did you mean 'lan1'?)") }),
+    ]);
+    expect(model!.domains.map((d) => [d.name, d.kind])).toEqual([['lan1', 'switch'], ['lan_1', 'hub']]);
+    // Without the section, every domain is a hub named by its interfaces, as in Netkit.
+    expect(byCode(parse('machines:\n  pc1: {interfaces: [lan1]}\n  pc2: {interfaces: [lan_1]}\n').diagnostics, 'unknown-domain')).toEqual([]);
+  });
+
   it('cpus is kept but said to be ignored, at its line', () => {
     const { model, diagnostics } = parse('machines:\n  pc1:\n    cpus: 2\n    interfaces: [A]\n');
     expect(model!.machines[0]!.cpus).toBe(2);

@@ -80,6 +80,13 @@ describe('checkClientModel: models from clients get the readers\' name and path 
     expect(() => refuseUnsafeModel(model)).toThrow(/cannot be saved/);
   });
 
+  it('reports an interface on a domain the model does not list (models from clients are not re-derived)', () => {
+    const model = lab('/nowhere', [machine('pc1', { interfaces: [{ index: 0, domain: 'A', ipv4: [], ipv6: [], source: at }] }), machine('pc2', { interfaces: [{ index: 0, domain: 'A', ipv4: [], ipv6: [], source: at }] })]);
+    expect(checkClientModel(model).filter((d) => d.code === 'unknown-domain')).toEqual([expect.objectContaining({ severity: 'error', target: 'machine:pc1/eth0' })]);
+    model.domains = [{ name: 'A', kind: 'hub', hostNat: false, source: at }];
+    expect(checkClientModel(model).filter((d) => d.severity === 'error')).toEqual([]);
+  });
+
   it('reports a malformed model instead of crashing the validators', () => {
     const model = lab('/nowhere', [{ name: 'pc1', files: [{ kind: 'file', guestPath: '/x' }] } as unknown as Machine]);
     expect(checkClientModel(model).map((d) => d.code)).toEqual(['malformed-model']);

@@ -3,6 +3,7 @@
 // to byte-identical JSON, whatever the order of machines in the model or their canvas positions.
 // The guest contract it implements is in docs/ARCHITECTURE.md.
 import type { CollisionDomain, Interface, LabModel, Machine } from '../../shared/lab-model.ts';
+import { domainsOf } from '../../shared/lab-model.ts';
 import type { CablePlan, CompileOptions, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
 import { cablePlan } from './cables.ts';
 import { EnvironmentError } from '../errors.ts';
@@ -183,13 +184,8 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
  * domain for Kathará `bridged` machines.
  */
 function collectDomains(model: LabModel, machines: Machine[]): { domains: CollisionDomain[]; bridgedDomain?: string } {
-  const byName = new Map<string, CollisionDomain>();
-  for (const d of model.domains) byName.set(d.name, d);
-  for (const m of machines) {
-    for (const i of m.interfaces) {
-      if (!byName.has(i.domain)) byName.set(i.domain, { name: i.domain, kind: 'hub', hostNat: false, source: i.source });
-    }
-  }
+  // The readers give complete domains; domainsOf also covers a model built elsewhere (a client, a test).
+  const byName = new Map(domainsOf(model).map((d) => [d.name, d]));
   let bridgedDomain: string | undefined;
   const firstBridged = machines.find((m) => m.bridged);
   if (firstBridged) {

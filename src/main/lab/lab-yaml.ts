@@ -2,7 +2,7 @@
 // built defensively (a schema error in one machine does not hide the rest of the lab from the editor).
 import { basename } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import { DEFAULT_MEMORY_MIB, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
 import { checksFromYaml, isRecord } from './checks.ts';
 import { didYouMean, error, warning } from './diag.ts';
 import { guessKind } from './guess.ts';
@@ -166,21 +166,26 @@ class YamlLabBuilder {
   }
 
   private domains(raw: unknown, machines: Machine[]): CollisionDomain[] {
-    const declared = isRecord(raw) ? raw : {};
-    const domains: CollisionDomain[] = Object.entries(declared).map(([name, spec]) => {
+    const declared: CollisionDomain[] = Object.entries(isRecord(raw) ? raw : {}).map(([name, spec]) => {
       const s = isRecord(spec) ? spec : {};
       return { name, kind: s.kind === 'switch' ? 'switch' : 'hub', hostNat: s.host_nat === true, source: this.source.keyAt(['domains', name]) };
     });
-    // Domains only named by interfaces exist too: hubs, as in Netkit and Kathará.
-    const known = new Set(domains.map((d) => d.name));
-    for (const m of machines) {
-      for (const i of m.interfaces) {
-        if (known.has(i.domain)) continue;
-        known.add(i.domain);
-        domains.push({ name: i.domain, kind: 'hub', hostNat: false, source: i.source });
+    // Without a `domains:` section, domains only named by interfaces are hubs, as in Netkit and
+    // Kathará. With one, it lists them all: a name missing from it is a typo until proven otherwise.
+    const all = domainsOf({ machines, domains: declared });
+    if (isRecord(raw)) {
+      const names = declared.map((d) => d.name);
+      for (const d of all.slice(declared.length)) {
+        const user = machines.find((m) => m.interfaces.some((i) => i.domain === d.name))!;
+        const iface = user.interfaces.find((i) => i.domain === d.name)!;
+        const close = didYouMean(d.name, names);
+        this.diagnostics.push(error('unknown-domain', `${user.name} eth${iface.index} is attached to collision domain '${d.name}', which is not listed under domains:${close ? ` (did you mean '${close}'?)` : ''}`, iface.source, {
+          target: `machine:${user.name}/eth${iface.index}`,
+          hint: `add it under domains: (e.g. ${d.name}: {kind: hub}), or remove the domains: section to make every unlisted domain a hub`,
+        }));
       }
     }
-    return domains;
+    return all;
   }
 
   private layout(raw: unknown): LabModel['layout'] {

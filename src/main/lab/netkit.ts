@@ -4,7 +4,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import { DEFAULT_MEMORY_MIB, MIN_MEMORY_MIB, type CollisionDomain, type Interface, type LabFormat, type LabModel, type Machine, type Script, type SourceRef } from '../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, MIN_MEMORY_MIB, type Interface, type LabFormat, type LabModel, type Machine, type Script, type SourceRef } from '../../shared/lab-model.ts';
 import { didYouMean, error, info, warning, wholeFile } from './diag.ts';
 import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
@@ -95,7 +95,6 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
   }
 
   const machines: Machine[] = [];
-  const domains = new Map<string, CollisionDomain>();
   // Machines read their scripts concurrently (a few at a time: each read holds a file descriptor);
   // their diagnostics are kept per machine, so the output does not depend on which read ends first.
   const built = await mapConcurrently([...conf.machines.values()], MACHINE_READS_AT_ONCE, async (draft) => {
@@ -105,9 +104,6 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
   for (const { machine, own } of built) {
     diagnostics.push(...own);
     machines.push(machine);
-    for (const iface of machine.interfaces) {
-      if (!domains.has(iface.domain)) domains.set(iface.domain, { name: iface.domain, kind: 'hub', hostNat: false, source: iface.source });
-    }
   }
   if (conf.machines.size === 0) diagnostics.push(error('no-machines', 'lab.conf declares no machines', wholeFile('lab.conf'), { hint: 'declare interfaces like pc1[0]=A, one line per interface' }));
 
@@ -117,7 +113,8 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
     sourceFile: 'lab.conf',
     meta: { name: labNameFromFolder(root), authors: conf.meta.LAB_AUTHOR ? splitAuthors(conf.meta.LAB_AUTHOR) : [] },
     machines,
-    domains: [...domains.values()],
+    // lab.conf names domains only through interfaces: all hubs (vnetlab.yaml may say otherwise).
+    domains: domainsOf({ machines, domains: [] }),
     checks: [],
     layout: {},
   };

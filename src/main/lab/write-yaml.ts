@@ -2,7 +2,7 @@
 // descriptions and scripts as block scalars, defaults left out, and the `$schema` line for editors.
 import { posix, relative, sep } from 'node:path';
 import { Document, isMap, isPair, isScalar, isSeq, Scalar, YAMLMap, YAMLSeq } from 'yaml';
-import { DEFAULT_MEMORY_MIB, type Interface, type LabModel, type Machine } from '../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, type Interface, type LabModel, type Machine } from '../../shared/lab-model.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { checkToYaml } from './checks.ts';
 import { SCHEMA_DIR } from './schema.ts';
@@ -16,7 +16,8 @@ export function schemaComment(labRoot: string): string {
 export function writeLabYaml(model: LabModel): string {
   const data: Record<string, unknown> = { lab: metaToYaml(model) };
   data.machines = Object.fromEntries(model.machines.map((m) => [m.name, machineToYaml(m)]));
-  data.domains = Object.fromEntries(model.domains.map((d) => [d.name, { kind: d.kind, ...(d.hostNat ? { host_nat: true } : {}) }]));
+  // Every domain, also one a client's model names only in an interface: the file's domains: section is complete.
+  data.domains = Object.fromEntries(domainsOf(model).map((d) => [d.name, { kind: d.kind, ...(d.hostNat ? { host_nat: true } : {}) }]));
   const shared: Record<string, unknown> = {};
   if (model.sharedStartup) shared.startup = model.sharedStartup.text;
   if (model.sharedShutdown) shared.shutdown = model.sharedShutdown.text;
