@@ -73,7 +73,8 @@ export interface GuestPlan {
   /** The UML management console socket (`uml_mconsole <path> cad|halt|sysrq`). */
   mconsole: string;
   /** `ctlDir` is the cable's port (CablePlan.portCtlDir), never the domain switch itself. */
-  interfaces: { name: string; domain: string; mac: string; ctlDir: string }[];
+  /** `addresses` (CIDR) are what the guest init configures; a NIC hot-plugged by `apply` gets them the same way. */
+  interfaces: { name: string; domain: string; mac: string; ctlDir: string; addresses: string[] }[];
   dependsOn: string[];
   /** Extra consoles asked for (Kathará `num_terms` > 1). */
   consoles: number;

@@ -147,7 +147,7 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
   const cow = `${layout.stateDir}/disks/${fileName}.cow`;
   const memoryMiB = guestMemoryMiB(m);
   const portOf = (iface: string) => cables.find((c) => c.machine === m.name && c.interface === iface)!.portCtlDir;
-  const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: portOf(n.name) }));
+  const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: portOf(n.name), addresses: n.addresses }));
   const argv = [
     options.kernel,
     `umid=${umid}`,

@@ -23,6 +23,8 @@ export interface BuildLabFsOptions {
   labRoot: string;
 }
 
+let buildCount = 0;
+
 export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): Promise<void> {
   const labRoot = await realpath(options.labRoot).catch(() => {
     throw new UserError(`the lab folder ${options.labRoot} does not exist`);
@@ -31,7 +33,8 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
   const imageDir = await realpath(dirname(labFs.image));
   const image = join(imageDir, basename(labFs.image));
   const staging = await mkdtemp(join(imageDir, '.labfs-staging-'));
-  const partial = `${image}.partial-${process.pid}`;
+  // Unique per build: two starts of one lab in one process (two Start clicks) each build their own.
+  const partial = `${image}.partial-${process.pid}-${++buildCount}`;
   try {
     const stager = new Stager(labRoot, staging, [staging, partial, image]);
     const sorted = [...labFs.entries].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));

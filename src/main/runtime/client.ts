@@ -26,7 +26,7 @@ import { isRecordedProcessAlive, readRecords } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
-import type { StartResult } from './supervisor.ts';
+import type { ApplyResult, StartResult } from './supervisor.ts';
 
 export type { StartResult };
 
@@ -114,6 +114,10 @@ export class SupervisorClient {
 
   wipe(machines: string[] = []): Promise<string[]> {
     return this.call('wipe', { machines });
+  }
+
+  apply(plan: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+    return this.call('apply', { plan, dryRun: options.dryRun });
   }
 
   links(): Promise<CableStatus[]> {

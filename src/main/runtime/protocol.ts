@@ -2,7 +2,9 @@
 // A request carries an `id` when it wants a response; console input is fire-and-forget so a
 // keystroke costs one write. The server also pushes events, console output and exec output.
 import type { CableStatus, ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { Plan } from '../../shared/plan.ts';
 import type { CableChange } from './network/network.ts';
+import type { ApplyResult } from './supervisor.ts';
 import type { StartResult } from './supervisor.ts';
 
 export interface Methods {
@@ -28,6 +30,8 @@ export interface Methods {
   /** Start capturing on a cable (`pc1:eth0`) or a domain: frames arrive as `{ capture, frame, t }` pushes. */
   'capture.start': { params: { target: string }; result: { captureId: string } };
   'capture.stop': { params: { captureId: string }; result: { frames: number; dropped: number } };
+  /** Bring the running lab to a newly compiled plan (or only say what would change). */
+  apply: { params: { plan: Plan; dryRun?: boolean }; result: ApplyResult };
   /** Stop (or crash) every machine and the switches, then exit. */
   shutdown: { params: { how?: 'stop' | 'crash' }; result: null };
 }

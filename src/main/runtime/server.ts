@@ -96,6 +96,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       conn.consoles.delete(p.consoleId);
       return null;
     },
+    apply: async (p) => sup.apply(p.plan, { dryRun: p.dryRun }),
     'link.list': async () => sup.links(),
     'link.set': async (p) => sup.changeLink(p.cable, p.change ?? {}),
     'capture.start': async (p, conn) => {

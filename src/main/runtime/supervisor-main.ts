@@ -3,6 +3,8 @@
 // switches and consoles outlive the command or window that started the lab. It exits on its own once
 // every machine is stopped, after stopping the switches and removing its socket.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import type { Plan } from '../../shared/plan.ts';
+import { writeFileAtomically } from './disk-space.ts';
 import { RealLauncher } from './real-launcher.ts';
 import { isRecordedProcessAlive, processStartTime, removeRecord, writeRecord } from './records.ts';
 import { readRunPlan, removeSockets, runFiles } from './run-dir.ts';
@@ -53,6 +55,8 @@ async function main(): Promise<void> {
   const maxParallelBoots = Number(process.env.VNETLAB_MAX_PARALLEL_BOOTS) || undefined;
   const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots });
   sup.on('event', (e) => log(JSON.stringify(e)));
+  // `clean`, `status` and the next client read the plan the lab runs now.
+  sup.on('plan', (next: Plan) => writeFileAtomically(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));
 
   let exiting = false;
   const exit = async (how: 'stop' | 'crash' | 'none') => {

@@ -14,7 +14,15 @@ import { ConsoleSession } from './console-session.ts';
 import type { ExecOptions, GuestHandle, Launcher } from './launcher.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
+import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
 import { groupRssBytes } from './proc-memory.ts';
+
+export interface ApplyResult {
+  /** One line per change (see plan-diff.ts describeDiff). */
+  changes: string[];
+  /** False for a dry run or when nothing changed. */
+  applied: boolean;
+}
 
 export interface SupervisorOptions {
   /** Where records are written (the lab's run dir); omitted by fast tests that start no real process. */
@@ -76,7 +84,7 @@ export class Supervisor extends EventEmitter {
   exiting = false;
 
   constructor(
-    readonly plan: Plan,
+    public plan: Plan,
     private readonly launcher: Launcher,
     private readonly options: SupervisorOptions = {},
   ) {
@@ -338,6 +346,74 @@ export class Supervisor extends EventEmitter {
 
   capture(target: string, onFrame: (frame: Buffer, timeUs: number) => void, onEnd: (reason: string) => void): Promise<Capture> {
     return this.network.capture(target, onFrame, onEnd);
+  }
+
+  // ---- apply: the lab files changed while the lab runs ------------------------------------------
+
+  /**
+   * Bring the running lab to a new plan without touching what did not change: new machines boot,
+   * removed ones stop, cables are added (hot-plugged into running guests), moved, retuned or
+   * removed; what a running guest cannot take live is reported for its next restart.
+   */
+  async apply(next: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+    if (next.lab.id !== this.plan.lab.id) throw new UserError(`that plan is for lab ${next.lab.id}, not ${this.plan.lab.id}`, 2);
+    const diff = diffPlans(this.plan, next);
+    const changes = describeDiff(diff);
+    if (options.dryRun || isEmptyDiff(diff)) return { changes, applied: false };
+    this.busy++;
+    try {
+      const networkUp = this.network.switchStatus().some((s) => s.running);
+      const replaced = diff.addedDomains.filter((s) => diff.removedDomains.includes(s.domain)).map((s) => s.domain);
+      if (replaced.length) await this.network.removeSwitches(replaced);
+      if (networkUp) await this.network.addSwitches(diff.addedDomains);
+      for (const name of diff.removedMachines) {
+        await this.halt([name], 'stop');
+        await this.network.removeCables(this.plan.cables.filter((c) => c.machine === name).map((c) => c.id));
+        this.machines.delete(name);
+      }
+      for (const { cable } of diff.movedCables) await this.network.change(cable.id, { domain: cable.domain });
+      for (const cable of diff.retunedCables) await this.network.setImpairments(cable.id, cable.impairments);
+      for (const cable of diff.removedCables) await this.unplugNic(cable.machine, cable.interface);
+      await this.network.removeCables(diff.removedCables.map((c) => c.id));
+      await this.network.addCables(diff.addedCables);
+      for (const guest of next.guests) {
+        const m = this.machines.get(guest.name);
+        if (m) m.plan = guest; // the next boot of this machine uses the new plan
+      }
+      for (const cable of diff.addedCables) await this.plugNic(cable.machine, cable.interface);
+      this.plan = next;
+      const newMachines = new Set(diff.addedMachines.map((g) => g.name));
+      await this.network.addCables(next.cables.filter((c) => newMachines.has(c.machine)));
+      for (const guest of diff.addedMachines) this.addMachine(guest);
+      await this.network.removeSwitches(diff.removedDomains.filter((d) => !replaced.includes(d)));
+      this.emit('plan', next);
+      if (diff.addedMachines.length && networkUp) {
+        const started = await this.start(diff.addedMachines.map((g) => g.name));
+        if (!started.ok) changes.push(...started.failed.map((f) => `! ${f.machine} did not start: ${f.error.split('\n')[0]}`));
+      }
+      return { changes, applied: true };
+    } finally {
+      this.busy--;
+      this.checkIdle();
+    }
+  }
+
+  /** Give a running guest a new NIC on its cable's port, configured as its init would have. */
+  private async plugNic(machine: string, iface: string): Promise<void> {
+    const m = this.get(machine);
+    const nic = m.plan.interfaces.find((i) => i.name === iface);
+    if (!nic || !m.handle || m.state !== 'ready') return; // a stopped guest gets it at its next boot
+    await this.launcher.mconsole(m.plan, `config ${nic.name}=vde,${nic.ctlDir},${nic.mac}`);
+    const commands = [`ip link set dev ${nic.name} up`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];
+    const result = await m.handle.agent.exec(commands.join(' && '), { timeoutMs: 10_000 });
+    if (result.exitCode !== 0) this.progress(`${machine}: configuring the new ${iface} failed: ${result.stderr.trim()}`);
+  }
+
+  private async unplugNic(machine: string, iface: string): Promise<void> {
+    const m = this.machines.get(machine);
+    if (!m?.handle || m.state !== 'ready') return;
+    await m.handle.agent.exec(`ip link set dev ${iface} down`, { timeoutMs: 10_000 }).catch(() => undefined);
+    await this.launcher.mconsole(m.plan, `remove ${iface}`).catch((err: Error) => this.progress(`${machine}: could not remove ${iface}: ${err.message}`));
   }
 
   // ---- exec ----------------------------------------------------------------------------------

@@ -176,6 +176,33 @@ export class Network {
     return status;
   }
 
+  /** New collision domains (a live `apply`): their switches start at once. */
+  async addSwitches(plans: SwitchPlan[]): Promise<void> {
+    for (const p of plans) this.switches.set(p.domain, { plan: p, restarts: [] });
+    await this.reconcile();
+  }
+
+  /** Domains no cable uses any more. */
+  async removeSwitches(domains: string[]): Promise<void> {
+    for (const domain of domains) {
+      const s = this.switches.get(domain);
+      if (!s) continue;
+      this.switches.delete(domain);
+      const { proc, hostNat } = s;
+      s.proc = s.hostNat = undefined;
+      if (hostNat) await this.end(hostNat, 'host-nat', domain);
+      if (proc) await this.end(proc, 'switch', domain);
+    }
+  }
+
+  /** Exactly these impairments (a lab file's `link:` changed). */
+  async setImpairments(id: string, impairments: CableImpairments): Promise<void> {
+    const c = this.getCable(id);
+    c.impairments = normaliseImpairments(impairments);
+    if (c.wire) await this.applyImpairments(c);
+    this.onCable(this.statusOf(c));
+  }
+
   /** Add cables (a live `apply`); they come up at the next reconcile. */
   async addCables(plans: CablePlan[]): Promise<void> {
     for (const p of plans) this.addCable(p);
@@ -197,8 +224,9 @@ export class Network {
   // ---- capture -------------------------------------------------------------------------------
 
   /**
-   * Every frame on a cable (its port hub) or in a collision domain (a vde_plug on its switch; on a
-   * learning `switch` that is only what it floods), as it passes. `onFrame` must not block.
+   * Every frame on a cable (a vde_plug on its port hub) or in a collision domain (on a hub, a vde_plug
+   * on it; a learning switch shows a port only what it sends there, so there we listen on the port of
+   * every cable plugged into it and keep each frame once). `onFrame` must not block.
    */
   async capture(target: string, onFrame: (frame: Buffer, timeUs: number) => void, onEnd: (reason: string) => void): Promise<Capture> {
     const cable = this.cables.get(target);
@@ -206,31 +234,49 @@ export class Network {
     if (!cable && !sw) {
       throw new UserError(`nothing named '${target}' to capture on`, 2, `cables: ${this.cableIds().join(', ')}; domains: ${this.domains().join(', ')}`);
     }
-    const ctlDir = cable ? cable.plan.portCtlDir : sw!.plan.ctlDir;
     if (cable ? !cable.port : !sw!.proc) throw new UserError(`${target} is not running`, 1, 'start the lab first');
+    const taps = cable
+      ? [cable.plan.portCtlDir]
+      : sw!.plan.kind === 'hub'
+        ? [sw!.plan.ctlDir]
+        : [...this.cables.values()].filter((c) => c.port && c.plugged && c.domain === target).map((c) => c.plan.portCtlDir);
     const id = `cap${this.nextCapture++}`;
-    const base = `${dirname(ctlDir)}/${id}`;
-    const proc = await this.launcher.spawnDaemon(
-      { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: `${base}.stdin`, sockets: [`${base}.log`, `${base}.stdin`], pipeStdout: true },
-      this.book.register('capture', id),
-    );
-    this.captures.set(id, proc);
-    const read = vdeFrameReader((frame) => onFrame(frame, Date.now() * 1000));
-    proc.stdout?.on('data', (chunk: Buffer) => read(chunk));
-    void proc.exited.then((exit) => {
-      const ours = this.captures.get(id) === proc;
-      this.captures.delete(id);
-      this.book.forget('capture', id);
-      onEnd(ours ? `the capture on ${target} ended (${describeExit(exit)})` : 'stopped');
-    });
-    return {
-      id,
-      stop: async () => {
-        if (this.captures.get(id) !== proc) return;
-        this.captures.delete(id);
-        await this.end(proc, 'capture', id);
-      },
+    const seen = taps.length > 1 ? new RecentFrames() : undefined;
+    const procs: DaemonHandle[] = [];
+    let ended = false;
+    const stopAll = async () => {
+      ended = true;
+      await Promise.all(procs.map((p, n) => this.captures.get(`${id}.${n}`) === p && (this.captures.delete(`${id}.${n}`), this.end(p, 'capture', `${id}.${n}`))));
     };
+    try {
+      for (const [n, ctlDir] of taps.entries()) {
+        const name = `${id}.${n}`;
+        const base = `${dirname(ctlDir)}/${name}`;
+        const proc = await this.launcher.spawnDaemon(
+          { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: `${base}.stdin`, sockets: [`${base}.log`, `${base}.stdin`], pipeStdout: true },
+          this.book.register('capture', name),
+        );
+        procs.push(proc);
+        this.captures.set(name, proc);
+        const read = vdeFrameReader((frame) => {
+          const now = Date.now() * 1000;
+          if (!seen || seen.firstTime(frame, now)) onFrame(frame, now);
+        });
+        proc.stdout?.on('data', (chunk: Buffer) => read(chunk));
+        void proc.exited.then((exit) => {
+          const ours = this.captures.get(name) === proc;
+          this.captures.delete(name);
+          this.book.forget('capture', name);
+          if (ended) return;
+          void stopAll();
+          onEnd(ours ? `the capture on ${target} ended (${describeExit(exit)})` : 'stopped');
+        });
+      }
+    } catch (err) {
+      await stopAll();
+      throw err;
+    }
+    return { id, stop: stopAll };
   }
 
   // ---- the controller ------------------------------------------------------------------------
@@ -419,6 +465,22 @@ export class Network {
       impairments: c.impairments,
       ...(c.wire ? { pid: c.wire.pid } : {}),
     };
+  }
+}
+
+/** Frames seen in the last moment, so one crossing two listened ports is kept once. */
+class RecentFrames {
+  private readonly seen = new Map<string, number>();
+
+  firstTime(frame: Buffer, nowUs: number): boolean {
+    for (const [key, at] of this.seen) {
+      if (nowUs - at < 500_000) break; // insertion order: the rest are newer
+      this.seen.delete(key);
+    }
+    const key = frame.toString('base64');
+    if (this.seen.has(key)) return false;
+    this.seen.set(key, nowUs);
+    return true;
   }
 }
 

@@ -1,0 +1,71 @@
+// Impairment values as users write them (`--loss 30`, `--delay 200:20`, `--rate 10mbit`, lab.yaml
+// `link:`), checked with one set of ranges so the CLI, the app and lab files say the same thing.
+import type { Impairment } from '../../../shared/plan.ts';
+
+export class ImpairmentError extends Error {}
+
+const MAX_DELAY_MS = 60_000;
+const MAX_RATE_BPS = 10_000_000_000;
+const RATE_UNITS: Record<string, number> = {
+  '': 1, bit: 1, bps: 1, kbit: 1e3, kbps: 1e3, k: 1e3, mbit: 1e6, mbps: 1e6, m: 1e6, gbit: 1e9, gbps: 1e9, g: 1e9,
+};
+
+export function parsePercent(value: unknown, what: string): number {
+  const n = typeof value === 'number' ? value : Number(String(value).replace(/%$/, ''));
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw new ImpairmentError(`${what} must be a percentage from 0 to 100, not '${String(value)}'`);
+  return n;
+}
+
+/** `200` or `200:20` (delay and its jitter, ms). */
+export function parseDelay(value: unknown, what = '--delay'): { delayMs: number; jitterMs?: number } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:ms)?\s*(?::\s*(\d+(?:\.\d+)?)\s*(?:ms)?)?\s*$/.exec(String(value));
+  const delayMs = m ? Number(m[1]) : NaN;
+  const jitterMs = m?.[2] !== undefined ? Number(m[2]) : undefined;
+  if (!m || delayMs > MAX_DELAY_MS) throw new ImpairmentError(`${what} must be milliseconds from 0 to ${MAX_DELAY_MS}, optionally with a jitter as MS:JITTER (e.g. 200:20), not '${String(value)}'`);
+  if (jitterMs !== undefined && jitterMs > delayMs) throw new ImpairmentError(`${what}: the jitter (${jitterMs} ms) cannot be larger than the delay (${delayMs} ms)`);
+  return jitterMs ? { delayMs, jitterMs } : { delayMs };
+}
+
+/** `10mbit`, `512kbit`, `1gbit`, `100000` (bits per second). */
+export function parseRate(value: unknown, what = '--rate'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(value));
+  const unit = m ? RATE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const bps = m && unit ? Number(m[1]) * unit : NaN;
+  if (!Number.isFinite(bps) || bps < 8 || bps > MAX_RATE_BPS) {
+    throw new ImpairmentError(`${what} must be a rate from 8 bit/s to 10gbit, like 10mbit, 512kbit or 64000 (bits per second), not '${String(value)}'`);
+  }
+  return Math.round(bps);
+}
+
+/** A lab.yaml `link:` direction (`{ loss: 10, delay: "100:10", dup: 1, rate: 10mbit, corrupt: 0.5 }`). */
+export function impairmentFromYaml(raw: Record<string, unknown>, where: string): Impairment {
+  const out: Impairment = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === 'loss') out.lossPct = parsePercent(value, `${where}.loss`);
+    else if (key === 'dup') out.dupPct = parsePercent(value, `${where}.dup`);
+    else if (key === 'corrupt') out.corruptPct = parsePercent(value, `${where}.corrupt`);
+    else if (key === 'delay') Object.assign(out, parseDelay(value, `${where}.delay`));
+    else if (key === 'rate') out.rateBps = parseRate(value, `${where}.rate`);
+    else throw new ImpairmentError(`${where}: unknown impairment '${key}' (known: loss, delay, dup, rate, corrupt)`);
+  }
+  return out;
+}
+
+/** "loss 30% · delay 200±20 ms · 10 Mbit/s": how a cable's impairments read in tables and on the canvas. */
+export function describeImpairment(i: Impairment | undefined): string {
+  if (!i) return '';
+  const parts: string[] = [];
+  if (i.lossPct) parts.push(`loss ${i.lossPct}%`);
+  if (i.delayMs) parts.push(`delay ${i.delayMs}${i.jitterMs ? `±${i.jitterMs}` : ''} ms`);
+  if (i.dupPct) parts.push(`dup ${i.dupPct}%`);
+  if (i.rateBps) parts.push(formatRate(i.rateBps));
+  if (i.corruptPct) parts.push(`corrupt ${i.corruptPct}%`);
+  return parts.join(', ');
+}
+
+function formatRate(bps: number): string {
+  if (bps >= 1e9) return `${+(bps / 1e9).toFixed(2)} Gbit/s`;
+  if (bps >= 1e6) return `${+(bps / 1e6).toFixed(2)} Mbit/s`;
+  if (bps >= 1e3) return `${+(bps / 1e3).toFixed(2)} kbit/s`;
+  return `${bps} bit/s`;
+}

@@ -1,0 +1,91 @@
+// What changed between the plan a lab runs and the plan its files compile to now: the input of
+// `vnetlab apply` (and of the canvas when a running lab is edited). Pure: plans in, a diff out.
+import type { CablePlan, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+
+export interface PlanDiff {
+  addedMachines: GuestPlan[];
+  removedMachines: string[];
+  addedDomains: SwitchPlan[];
+  removedDomains: string[];
+  /** New interfaces of machines that exist in both plans: hot-plugged into a running guest. */
+  addedCables: CablePlan[];
+  removedCables: CablePlan[];
+  movedCables: { cable: CablePlan; from: string }[];
+  /** Same cable, other impairments declared in the lab file. */
+  retunedCables: CablePlan[];
+  /** Changes a running guest cannot take live (memory, image, addresses, files…): they apply at its next start. */
+  restartNeeded: { machine: string; what: string[] }[];
+}
+
+export function diffPlans(running: Plan, next: Plan): PlanDiff {
+  const oldGuests = new Map(running.guests.map((g) => [g.name, g]));
+  const newGuests = new Map(next.guests.map((g) => [g.name, g]));
+  const oldSwitches = new Map(running.switches.map((s) => [s.domain, s]));
+  const oldCables = new Map(running.cables.map((c) => [c.id, c]));
+  const newCables = new Map(next.cables.map((c) => [c.id, c]));
+  const diff: PlanDiff = {
+    addedMachines: next.guests.filter((g) => !oldGuests.has(g.name)),
+    removedMachines: running.guests.filter((g) => !newGuests.has(g.name)).map((g) => g.name),
+    addedDomains: next.switches.filter((s) => !oldSwitches.has(s.domain)),
+    removedDomains: running.switches.filter((s) => !next.switches.some((n) => n.domain === s.domain)).map((s) => s.domain),
+    addedCables: [],
+    removedCables: [],
+    movedCables: [],
+    retunedCables: [],
+    restartNeeded: [],
+  };
+  for (const sw of next.switches) {
+    const old = oldSwitches.get(sw.domain);
+    if (old && (old.kind !== sw.kind || !!old.hostNat !== !!sw.hostNat)) {
+      diff.removedDomains.push(sw.domain);
+      diff.addedDomains.push(sw);
+    }
+  }
+  for (const [name, guest] of newGuests) {
+    const old = oldGuests.get(name);
+    if (!old) continue;
+    for (const cable of next.cables.filter((c) => c.machine === name)) {
+      const was = oldCables.get(cable.id);
+      if (!was) diff.addedCables.push(cable);
+      else if (was.domain !== cable.domain) diff.movedCables.push({ cable, from: was.domain });
+      if (was && JSON.stringify(was.impairments) !== JSON.stringify(cable.impairments)) diff.retunedCables.push(cable);
+    }
+    for (const cable of running.cables.filter((c) => c.machine === name)) if (!newCables.has(cable.id)) diff.removedCables.push(cable);
+    const what = restartChanges(old, guest);
+    if (what.length) diff.restartNeeded.push({ machine: name, what });
+  }
+  return diff;
+}
+
+export function isEmptyDiff(diff: PlanDiff): boolean {
+  return Object.values(diff).every((v) => v.length === 0);
+}
+
+/** One line per change, as `vnetlab apply --dry-run` prints them. */
+export function describeDiff(diff: PlanDiff): string[] {
+  return [
+    ...diff.addedDomains.map((s) => `+ collision domain ${s.domain} (${s.kind})`),
+    ...diff.addedMachines.map((g) => `+ machine ${g.name} (boots)`),
+    ...diff.addedCables.map((c) => `+ cable ${c.id} → ${c.domain} (hot-plugged)`),
+    ...diff.movedCables.map(({ cable, from }) => `~ cable ${cable.id}: ${from} → ${cable.domain}`),
+    ...diff.retunedCables.map((c) => `~ cable ${c.id}: impairments changed`),
+    ...diff.removedCables.map((c) => `- cable ${c.id} (unplugged and removed)`),
+    ...diff.removedMachines.map((m) => `- machine ${m} (stops)`),
+    ...diff.removedDomains.map((d) => `- collision domain ${d}`),
+    ...diff.restartNeeded.map((r) => `! ${r.machine}: ${r.what.join(', ')} changed; applies when ${r.machine} restarts (vnetlab restart ${r.machine})`),
+  ];
+}
+
+function restartChanges(old: GuestPlan, next: GuestPlan): string[] {
+  const what: string[] = [];
+  if (old.memoryMiB !== next.memoryMiB) what.push('memory');
+  if (old.image !== next.image) what.push('image');
+  const fixed = (g: GuestPlan) => g.argv.filter((a) => !/^eth\d+=/.test(a) && !a.startsWith('mem=') && !a.startsWith('ubd0='));
+  if (JSON.stringify(fixed(old)) !== JSON.stringify(fixed(next))) what.push('kernel command line');
+  for (const i of next.interfaces) {
+    const was = old.interfaces.find((o) => o.name === i.name);
+    if (was && (was.mac !== i.mac || JSON.stringify(was.addresses) !== JSON.stringify(i.addresses))) what.push(`${i.name} address`);
+  }
+  if (JSON.stringify(old.dependsOn) !== JSON.stringify(next.dependsOn)) what.push('dependencies');
+  return what;
+}
