@@ -98,6 +98,6 @@ export function connectBridge(): ServiceBridge {
 
 /** `api.openLab(path)` instead of `bridge.call('openLab', path)`: one function per method of the table, nothing else. */
 export function serviceProxy(bridge: ServiceBridge): VnetlabService {
-  const call = bridge.call as (method: ServiceMethod, ...params: unknown[]) => Promise<unknown>;
+  const call = (bridge.call as (method: ServiceMethod, ...params: unknown[]) => Promise<unknown>).bind(bridge); // the WebSocket bridge's call uses `this`
   return Object.fromEntries(SERVICE_METHODS.map((method) => [method, (...params: unknown[]) => call(method, ...params)])) as unknown as VnetlabService;
 }

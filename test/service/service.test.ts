@@ -126,9 +126,20 @@ describe('the table of service methods', () => {
   });
 
   it('the renderer adapter has one function per method of the table, and nothing else', async () => {
-    const calls: unknown[][] = [];
-    const bridge: ServiceBridge = { call: ((method: string, ...params: unknown[]) => (calls.push([method, ...params]), Promise.resolve(null))) as ServiceBridge['call'], onPush: () => () => {} };
-    const api = serviceProxy(bridge);
+    // A bridge whose call() needs its `this`, like the WebSocket bridge.
+    class RecordingBridge {
+      readonly calls: unknown[][] = [];
+      call(method: string, ...params: unknown[]) {
+        this.calls.push([method, ...params]);
+        return Promise.resolve(null);
+      }
+      onPush() {
+        return () => {};
+      }
+    }
+    const bridge = new RecordingBridge();
+    const api = serviceProxy(bridge as unknown as ServiceBridge);
+    const calls = bridge.calls;
     expect(Object.keys(api).sort()).toEqual([...SERVICE_METHODS].sort());
     await api.consoleAck('c1', 10);
     expect(calls).toEqual([['consoleAck', 'c1', 10]]);
