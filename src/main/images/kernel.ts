@@ -23,6 +23,7 @@ export const HOST_TOOLS = {
   cc: 'sudo apt-get install gcc libc6-dev',
   unshare: 'sudo apt-get install util-linux',
   chroot: 'sudo apt-get install coreutils',
+  setarch: 'sudo apt-get install util-linux',
 } as const;
 export type HostTool = keyof typeof HOST_TOOLS;
 
@@ -63,8 +64,20 @@ export function findKernel(options: KernelOptions = {}): KernelInfo {
   }
   const version = kernelVersion(path);
   const modulesDir = join(env.VNETLAB_UML_MODULES_ROOT || UML_MODULES_ROOT, version);
-  const launch = needsXstateFix(env) ? xstateFixWrapper(path, env) : path;
+  const launch = launchWrapper(path, env, needsXstateFix(env));
   return { path: launch, binary: path, version, modulesDir: existsSync(modulesDir) ? modulesDir : undefined };
+}
+
+/**
+ * UML 6.1 counts the gap between the end of its binary and its (randomised) brk as "exec-shield gap"
+ * physical memory and carves the page structs for it out of the memory it was given: with ASLR a
+ * guest started with mem=64M had 36–52 MB usable, a different amount at every boot (so one BIND
+ * server in seven thrashed without swap and never became ready). Without address randomisation for
+ * the UML process (setarch -R) the gap is 0 and every guest gets the same 53 MB of its 64.
+ * VNETLAB_UML_NORANDMAPS=0 turns it off.
+ */
+export function needsNoRandomize(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.VNETLAB_UML_NORANDMAPS !== '0' && whichTool('setarch', env) !== undefined;
 }
 
 /**
@@ -82,27 +95,43 @@ export function needsXstateFix(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /**
- * Builds (once per source change) the preload library and a wrapper script next to the images:
- * `<imageDir>/host/linux.uml-<hash>` = `LD_PRELOAD=uml-xstate-fix-<hash>.so exec <kernel> "$@"`.
- * The wrapper execs, so the kernel keeps the pid the runtime recorded.
+ * The kernel itself when it needs neither fix; else a wrapper script next to the images, built once
+ * per source change: `<imageDir>/host/linux.uml-<hash>` =
+ * `LD_PRELOAD=uml-xstate-fix-<hash>.so exec setarch <arch> -R <kernel> "$@"` (either part as needed).
+ * The wrapper and setarch exec, so the kernel keeps the pid the runtime recorded.
  */
-function xstateFixWrapper(kernel: string, env: NodeJS.ProcessEnv): string {
+function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolean): string {
+  const setarch = needsNoRandomize(env) ? whichTool('setarch', env) : undefined;
+  if (!xstateFix && !setarch) return kernel;
   const source = fileURLToPath(new URL('../../../kernels/host/uml-xstate-fix.c', import.meta.url));
-  const hash = createHash('sha256').update(readFileSync(source)).update(kernel).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(xstateFix ? readFileSync(source) : '')
+    .update(kernel)
+    .update(setarch ?? '')
+    .digest('hex')
+    .slice(0, 12);
   const dir = join(hostPaths(env).imageDir, 'host');
   const library = join(dir, `uml-xstate-fix-${hash}.so`);
   const wrapper = join(dir, `linux.uml-${hash}`);
-  if (existsSync(wrapper) && existsSync(library)) return wrapper;
+  if (existsSync(wrapper) && (!xstateFix || existsSync(library))) return wrapper;
   mkdirSync(dir, { recursive: true });
-  const cc = requireTool('cc', env);
   const suffix = `.${process.pid}.tmp`;
-  try {
-    execFileSync(cc, ['-shared', '-fPIC', '-O2', '-o', library + suffix, source, '-ldl'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (err) {
-    throw new EnvironmentError(`this CPU has AMX, and UML 6.1 needs a small fix to run on it, which failed to compile: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`, 'install a C compiler: sudo apt-get install gcc libc6-dev');
+  const lines = ['#!/bin/sh'];
+  if (xstateFix) {
+    const cc = requireTool('cc', env);
+    try {
+      execFileSync(cc, ['-shared', '-fPIC', '-O2', '-o', library + suffix, source, '-ldl'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      throw new EnvironmentError(`this CPU has AMX, and UML 6.1 needs a small fix to run on it, which failed to compile: ${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}`, 'install a C compiler: sudo apt-get install gcc libc6-dev');
+    }
+    renameSync(library + suffix, library);
+    lines.push('# UML 6.1 on an AMX CPU: see kernels/host/uml-xstate-fix.c in vnetlab.', `LD_PRELOAD=${library}\${LD_PRELOAD:+:\$LD_PRELOAD}`, 'export LD_PRELOAD');
   }
-  writeFileSync(wrapper + suffix, `#!/bin/sh\n# UML 6.1 on an AMX CPU: see kernels/host/uml-xstate-fix.c in vnetlab.\nLD_PRELOAD=${library}\${LD_PRELOAD:+:\$LD_PRELOAD}\nexport LD_PRELOAD\nexec ${kernel} "$@"\n`, { mode: 0o755 });
-  renameSync(library + suffix, library);
+  if (setarch) {
+    lines.push('# No address randomisation: UML would count the randomised brk gap as memory (see needsNoRandomize in vnetlab).');
+    lines.push(`exec ${setarch} "$(uname -m)" -R ${kernel} "$@"`);
+  } else lines.push(`exec ${kernel} "$@"`);
+  writeFileSync(wrapper + suffix, `${lines.join('\n')}\n`, { mode: 0o755 });
   renameSync(wrapper + suffix, wrapper);
   return wrapper;
 }

@@ -25,6 +25,8 @@ export interface ImageManifest {
   sizeBytes: number;
   /** Guest memory in MiB that suits this image. */
   memoryMiB: number;
+  /** The least memory a guest of this image gets whatever the lab asks (src/main/compiler/memory.ts). */
+  minMemoryMiB: number;
   packages: string[];
   suite?: string;
   variant?: string;
@@ -77,6 +79,7 @@ export function loadManifest(name: string): ImageManifest {
     base: raw.base as ImageManifest['base'],
     sizeBytes: parseSize(raw.size, () => fail('size', "size must look like '512M' or '3G'")),
     memoryMiB: parseSize(raw.memory ?? '64M', () => fail('memory', "memory must look like '64M'")) / 2 ** 20,
+    minMemoryMiB: parseSize(raw.min_memory ?? '64M', () => fail('min_memory', "min_memory must look like '64M'")) / 2 ** 20,
     packages: packages as string[],
     suite: raw.suite as string | undefined,
     variant: raw.variant as string | undefined,

@@ -1,7 +1,7 @@
 // What every vnetlab image carries whatever its base: the guest init, the exec agent (compiled here,
 // static, with the host's C compiler), the kernel's modules, and the folders the init expects.
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError } from '../../errors.ts';
 import { requireTool, whichTool, type KernelInfo } from '../kernel.ts';
@@ -19,6 +19,15 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
 
   copyFileSync(join(GUEST_DIR, 'vnetlab-init'), join(root, 'sbin/vnetlab-init'));
   chmodSync(join(root, 'sbin/vnetlab-init'), 0o755);
+
+  // ip/ifconfig ahead of the real ones: MAC changes on an up NIC (see the shim for why).
+  mkdirSync(join(root, 'usr/local/sbin'), { recursive: true });
+  copyFileSync(join(GUEST_DIR, 'common/usr/local/sbin/vnetlab-mac-shim'), join(root, 'usr/local/sbin/vnetlab-mac-shim'));
+  chmodSync(join(root, 'usr/local/sbin/vnetlab-mac-shim'), 0o755);
+  for (const name of ['ip', 'ifconfig']) {
+    rmSync(join(root, 'usr/local/sbin', name), { force: true });
+    symlinkSync('vnetlab-mac-shim', join(root, 'usr/local/sbin', name));
+  }
 
   progress('compiling the exec agent (cc -static)');
   compileAgent(join(root, 'usr/sbin/vnetlab-agent'), env);
