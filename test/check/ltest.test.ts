@@ -82,4 +82,21 @@ describe('ltest', () => {
     },
     240_000,
   );
+
+  // Netkit took its built-in dump before the user tests ran (no RIP routes, no zebra/ripd in the
+  // .default signatures), and its Quagga printed "Starting Quagga daemons (prio:10): zebra ripd."
+  // into the .user ones: both must hold here for signatures recorded on Netkit to grade.
+  const debianFresh = debian.built && !debian.staleReason;
+  it.skipIf(!debianFresh)(
+    `netkit-lab_rip from the corpus matches its Netkit signatures, 5 of 5${debianFresh ? '' : ' (skipped: the debian image is not built or is stale; build it with: vnetlab image build debian)'}`,
+    async () => {
+      const rip = join(CORPUS, 'netkit-labs/netkit-lab_rip');
+      const report = await runLtest(rip, { env: host.env });
+      const differences = report.machines.filter((m) => !m.passed).map((m) => ({ machine: m.machine, user: m.user?.diff, routes: m.routes?.diff, ports: m.ports?.diff }));
+      expect(differences).toEqual([]);
+      expect(report.machines.map((m) => m.machine).sort()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+      expect(report.machines.every((m) => m.user?.expected && m.routes?.expected)).toBe(true);
+    },
+    400_000,
+  );
 });
