@@ -17,6 +17,8 @@ import { launchLab } from '../src/main/runtime/launch.ts';
 import { cleanAll } from '../src/main/runtime/clean.ts';
 import { prepareLab } from '../src/main/runtime/prepare.ts';
 import { RealLauncher } from '../src/main/runtime/real-launcher.ts';
+import { Network } from '../src/main/runtime/network/network.ts';
+import { ProcessBook } from '../src/main/runtime/process-book.ts';
 import { findKernel } from '../src/main/images/kernel.ts';
 
 const args = process.argv.slice(2);
@@ -101,8 +103,10 @@ async function launcherBoots(n: number): Promise<number> {
   const { plan } = await prepareLab(lab);
   const launcher = new RealLauncher();
   const t0 = performance.now();
-  const switches = await Promise.all(plan.switches.map((s) => launcher.spawnSwitch(s)));
-  const guests = await Promise.all(plan.guests.map((g) => launcher.spawnGuest(g, { cols: 80, rows: 24 })));
+  // The network as the supervisor runs it (switches, and a port + wire per cable), without records.
+  const network = new Network(plan, launcher, new ProcessBook(), () => {});
+  await network.up();
+  const guests = await Promise.all(plan.guests.map((g) => launcher.spawnGuest(g, { cols: 80, rows: 24 }, () => {})));
   try {
     await Promise.all(guests.map((g) => g.agent.waitReady(180_000)));
     return performance.now() - t0;
@@ -111,7 +115,7 @@ async function launcherBoots(n: number): Promise<number> {
       g.kill('SIGKILL');
       await g.exited;
     }
-    for (const s of switches) s.switch.kill('SIGKILL');
+    await network.down();
     await cleanAll(hostPaths(process.env));
   }
 }

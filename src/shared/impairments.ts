@@ -1,6 +1,6 @@
-// Impairment values as users write them (`--loss 30`, `--delay 200:20`, `--rate 10mbit`, lab.yaml
+// Cable impairment values as users write them (`--loss 30`, `--delay 200:20`, `--rate 10mbit`, lab.yaml
 // `link:`), checked with one set of ranges so the CLI, the app and lab files say the same thing.
-import type { Impairment } from '../../../shared/plan.ts';
+import type { CableImpairments, Impairment } from './plan.ts';
 
 export class ImpairmentError extends Error {}
 
@@ -37,7 +37,43 @@ export function parseRate(value: unknown, what = '--rate'): number {
   return Math.round(bps);
 }
 
-/** A lab.yaml `link:` direction (`{ loss: 10, delay: "100:10", dup: 1, rate: 10mbit, corrupt: 0.5 }`). */
+/**
+ * A lab.yaml `link:`: impairments for both directions (`{ loss: 10, delay: "100:10" }`), and/or per
+ * direction under `out:` (from the machine) and `in:` (towards it), which win over the shared ones.
+ */
+export function linkFromYaml(raw: Record<string, unknown>, where: string): CableImpairments {
+  const { in: inbound, out: outbound, ...both } = raw;
+  const shared = impairmentFromYaml(both, where);
+  const side = (v: unknown, dir: string): Impairment => {
+    if (v === undefined) return {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ImpairmentError(`${where}.${dir} must be a mapping like { loss: 10, delay: 50 }`);
+    return impairmentFromYaml(v as Record<string, unknown>, `${where}.${dir}`);
+  };
+  const result: CableImpairments = {};
+  const o = { ...shared, ...side(outbound, 'out') };
+  const i = { ...shared, ...side(inbound, 'in') };
+  if (Object.keys(o).length) result.out = o;
+  if (Object.keys(i).length) result.in = i;
+  return result;
+}
+
+/** The lab.yaml form of a cable's impairments (shared values when both directions agree). */
+export function linkToYaml(link: CableImpairments): Record<string, unknown> {
+  const yaml = (i: Impairment | undefined): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    if (!i) return out;
+    if (i.lossPct) out.loss = i.lossPct;
+    if (i.delayMs) out.delay = i.jitterMs ? `${i.delayMs}:${i.jitterMs}` : i.delayMs;
+    if (i.dupPct) out.dup = i.dupPct;
+    if (i.rateBps) out.rate = i.rateBps;
+    if (i.corruptPct) out.corrupt = i.corruptPct;
+    return out;
+  };
+  if (JSON.stringify(link.in ?? {}) === JSON.stringify(link.out ?? {})) return yaml(link.out);
+  return { ...(link.out ? { out: yaml(link.out) } : {}), ...(link.in ? { in: yaml(link.in) } : {}) };
+}
+
+/** One direction of a lab.yaml `link:` (`{ loss: 10, delay: "100:10", dup: 1, rate: 10mbit, corrupt: 0.5 }`). */
 export function impairmentFromYaml(raw: Record<string, unknown>, where: string): Impairment {
   const out: Impairment = {};
   for (const [key, value] of Object.entries(raw)) {

@@ -32,7 +32,7 @@ export function machine(name: string, domains: string[], extra: Partial<Machine>
     dependsOn: [],
     sysctls: {},
     env: {},
-    ipv6: false,
+    ipv6: true,
     bridged: false,
     consoles: 1,
     source: at(1),

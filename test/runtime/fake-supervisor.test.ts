@@ -23,7 +23,7 @@ function guest(name: string, dependsOn: string[] = []): GuestPlan {
     dir: `/nonexistent/${name}`,
     execChannel: { toGuest: 'in', fromGuest: 'out' },
     mconsole: 'mc',
-    interfaces: [{ name: 'eth0', domain: 'A', mac: '02:00:00:00:00:01', ctlDir: '/nonexistent/sw/A' }],
+    interfaces: [{ name: 'eth0', domain: 'A', mac: '02:00:00:00:00:01', ctlDir: `/nonexistent/c/${name}.eth0`, addresses: [] }],
     dependsOn,
     consoles: 1,
   };

@@ -13,16 +13,18 @@ import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
 import { runFiles } from '../../src/main/runtime/run-dir.ts';
 import { serveSupervisor, type SupervisorServer } from '../../src/main/runtime/server.ts';
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
+import { cablePlan } from '../../src/main/compiler/cables.ts';
 import { eventually } from './helpers.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'vproto-'));
 const plan: Plan = {
-  planVersion: 1,
+  planVersion: 2,
   lab: { name: 'proto', id: 'proto-00000000', root: runDir, format: 'vnetlab' },
   runDir,
   stateDir: runDir,
   labFs: { image: join(runDir, 'labfs.ext4'), entries: [] },
   switches: [{ domain: 'A', kind: 'hub', ctlDir: 'sw/A', mgmtSocket: 'sw/A.mgmt', argv: ['vde_switch'] }],
+  cables: ['pc1', 'pc2'].map((machine) => cablePlan(join(runDir, 'c'), { machine, interface: 'eth0', domain: 'A' })),
   guests: ['pc1', 'pc2'].map((name) => ({
     name,
     umid: name,
@@ -34,7 +36,7 @@ const plan: Plan = {
     dir: join(runDir, name),
     execChannel: { toGuest: 'in', fromGuest: 'out' },
     mconsole: 'mc',
-    interfaces: [{ name: 'eth0', domain: 'A', mac: '02:00:00:00:00:01', ctlDir: 'sw/A' }],
+    interfaces: [{ name: 'eth0', domain: 'A', mac: '02:00:00:00:00:01', ctlDir: join(runDir, 'c', `${name}.eth0`), addresses: [] }],
     dependsOn: [],
     consoles: 1,
   })),

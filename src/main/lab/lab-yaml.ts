@@ -2,7 +2,9 @@
 // built defensively (a schema error in one machine does not hide the rest of the lab from the editor).
 import { basename } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import { DEFAULT_MEMORY_MIB, domainsOf, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
+import type { CableImpairments } from '../../shared/plan.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, type SourceRef, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
+import { ImpairmentError, linkFromYaml } from '../../shared/impairments.ts';
 import { checksFromYaml, isRecord } from './checks.ts';
 import { didYouMean, error, warning } from './diag.ts';
 import { guessKind } from './guess.ts';
@@ -15,6 +17,8 @@ export interface ParseResult {
   diagnostics: Diagnostic[];
   /** False when the file says `kathara_forwarding: false` (a vnetlab.yaml side file of a folder written from lab.yaml). */
   forwardingDefault?: boolean;
+  /** A vnetlab.yaml side file's `links:` (cable impairments lab.conf cannot hold), by `machine:ethN`. */
+  links?: { cable: string; link: CableImpairments; source: SourceRef }[];
 }
 
 /** Parses the text of a lab.yaml. `file` is its path relative to `root` (the lab folder, absolute). Touches no disk. */
@@ -30,7 +34,20 @@ export function parseLabYaml(text: string, file: string, root: string): ParseRes
   diagnostics.push(...validateLabSchema(source));
   const builder = new YamlLabBuilder(source, diagnostics);
   const model = builder.build(data, file, root);
-  return data.kathara_forwarding === false ? { model, diagnostics, forwardingDefault: false } : { model, diagnostics };
+  const result: ParseResult = data.kathara_forwarding === false ? { model, diagnostics, forwardingDefault: false } : { model, diagnostics };
+  if (isRecord(data.links)) {
+    result.links = [];
+    for (const [cable, raw] of Object.entries(data.links)) {
+      if (!isRecord(raw)) continue;
+      try {
+        result.links.push({ cable, link: linkFromYaml(raw, `links: ${cable}`), source: source.at(['links', cable]) });
+      } catch (err) {
+        if (!(err instanceof ImpairmentError)) throw err;
+        diagnostics.push(error('invalid-link', err.message, source.at(['links', cable])));
+      }
+    }
+  }
+  return result;
 }
 
 class YamlLabBuilder {
@@ -137,6 +154,15 @@ class YamlLabBuilder {
       const iface: Interface = { index, domain, ipv4: addressList(spec.ipv4), ipv6: addressList(spec.ipv6), source: this.source.at([...at, key]) };
       const mac = str(spec.mac);
       if (mac) iface.mac = mac.toLowerCase();
+      if (isRecord(spec.link)) {
+        try {
+          const link = linkFromYaml(spec.link, `machine ${String(at[1])} eth${index}: link`);
+          if (link.in || link.out) iface.link = link;
+        } catch (err) {
+          if (!(err instanceof ImpairmentError)) throw err;
+          this.diagnostics.push(error('invalid-link', err.message, this.source.at([...at, key, 'link']), { hint: 'loss, dup and corrupt are percentages; delay is MS or MS:JITTER; rate is like 10mbit' }));
+        }
+      }
       result.push(iface);
     }
     return result;

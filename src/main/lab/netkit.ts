@@ -503,5 +503,11 @@ async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnost
   }
   model.layout = side.model.layout;
   model.checks = side.model.checks;
+  for (const { cable, link, source } of side.links ?? []) {
+    const [machine, iface] = cable.split(':');
+    const target = model.machines.find((m) => m.name === machine)?.interfaces.find((i) => `eth${i.index}` === iface);
+    if (target) target.link = link;
+    else diagnostics.push(warning('unknown-cable', `links: '${cable}' names no machine interface of lab.conf`, source, { hint: 'write it as machine:ethN, e.g. pc1:eth0' }));
+  }
   return { forwardingDefault: side.forwardingDefault };
 }

@@ -5,6 +5,8 @@
 import { cp, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+import { linkToYaml } from '../../shared/impairments.ts';
 import { DEFAULT_MEMORY_MIB, type LabModel, type Machine } from '../../shared/lab-model.ts';
 import { writeFileInside } from './atomic.ts';
 import { DEFAULT_IMAGE } from './images.ts';
@@ -162,12 +164,14 @@ function sidecarText(model: LabModel, needsName: boolean): string | undefined {
   const needsDescription = description !== undefined && (oneLine(description) !== description || !survivesLabConf(description));
   const needsDomains = model.domains.some((d) => d.kind !== 'hub' || d.hostNat);
   const needsNoForwarding = !keepsForwardingDefaults(model);
-  if (!needsName && !needsTitle && !needsDescription && !needsDomains && !needsNoForwarding && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
+  const links = model.machines.flatMap((m) => m.interfaces.filter((i) => i.link && (i.link.in || i.link.out)).map((i) => [`${m.name}:eth${i.index}`, linkToYaml(i.link!)] as const));
+  if (!needsName && links.length === 0 && !needsTitle && !needsDescription && !needsDomains && !needsNoForwarding && Object.keys(model.layout).length === 0 && model.checks.length === 0) return undefined;
   const side: LabModel = { ...model, machines: [], domains: needsDomains ? model.domains : [], sharedStartup: undefined, sharedShutdown: undefined, sharedFolder: undefined, testFolder: undefined };
   side.meta = { name: model.meta.name, authors: [] };
   if (needsTitle) side.meta.title = title;
   if (needsDescription) side.meta.description = description;
   const header = '# What lab.conf cannot say (layout, checks, collision domain kinds, the full description).\n# vnetlab reads it back; Netkit and Kathará ignore it.\n';
   const forwarding = needsNoForwarding ? '# Machines keep the sysctls of lab.conf: Kathará\'s IP forwarding default is not added.\nkathara_forwarding: false\n' : '';
-  return header + writeLabYaml(side).replace(/^machines: \{\}\n/m, '').replace(/^domains: \{\}\n/m, '') + forwarding;
+  const linksText = links.length ? `# Impairments of cables (vnetlab link); Kathará's lconfig has none of these.\n${stringify({ links: Object.fromEntries(links) }, { flow: false })}` : '';
+  return header + writeLabYaml(side).replace(/^machines: \{\}\n/m, '').replace(/^domains: \{\}\n/m, '') + forwarding + linksText;
 }

@@ -2,6 +2,7 @@
 // descriptions and scripts as block scalars, defaults left out, and the `$schema` line for editors.
 import { posix, relative, sep } from 'node:path';
 import { Document, isMap, isPair, isScalar, isSeq, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import { linkToYaml } from '../../shared/impairments.ts';
 import { DEFAULT_MEMORY_MIB, domainsOf, type Interface, type LabModel, type Machine } from '../../shared/lab-model.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { checkToYaml } from './checks.ts';
@@ -82,6 +83,7 @@ function interfaceToYaml(i: Interface): Record<string, unknown> {
   if (i.mac) out.mac = i.mac;
   if (i.ipv4.length) out.ipv4 = i.ipv4.length === 1 ? i.ipv4[0] : i.ipv4;
   if (i.ipv6.length) out.ipv6 = i.ipv6.length === 1 ? i.ipv6[0] : i.ipv6;
+  if (i.link && (i.link.in || i.link.out)) out.link = linkToYaml(i.link);
   return out;
 }
 

@@ -22,6 +22,7 @@ import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { isAlive } from './clean.ts';
+import { endLeftovers } from './leftovers.ts';
 import { isRecordedProcessAlive, readRecords } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
@@ -96,8 +97,8 @@ export class SupervisorClient {
     return this.call('status', {});
   }
 
-  start(machines: string[] = [], options: { timeoutMs?: number } = {}): Promise<StartResult> {
-    return this.call('start', { machines, timeoutMs: options.timeoutMs });
+  start(machines: string[] = [], options: { timeoutMs?: number; requestedAt?: number } = {}): Promise<StartResult> {
+    return this.call('start', { machines, timeoutMs: options.timeoutMs, requestedAt: options.requestedAt });
   }
 
   async stop(machines: string[] = []): Promise<void> {
@@ -280,17 +281,29 @@ export async function connectRunDir(runDir: string): Promise<SupervisorClient | 
 }
 
 /** Connect to the lab's supervisor, spawning it (detached, in its own session) when it is not running. */
-export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env): Promise<SupervisorClient> {
+export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env, onProgress?: (message: string) => void): Promise<SupervisorClient> {
   const existing = await connectRunDir(plan.runDir);
   if (existing) return existing;
-  // A supervisor killed earlier may have left guests running: a new one would boot them a second time.
+  const live = readRecords(plan.runDir).filter(isAlive);
+  // Another start of this lab spawned its supervisor a moment ago: wait for it to listen, never start a second one.
+  if (live.some((r) => r.kind === 'supervisor')) {
+    const deadline = Date.now() + SUPERVISOR_START_TIMEOUT_MS;
+    while (Date.now() < deadline && readRecords(plan.runDir).some((r) => r.kind === 'supervisor' && isAlive(r))) {
+      const client = await connectRunDir(plan.runDir);
+      if (client) return client;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  // A supervisor killed earlier left guests running: shut them down cleanly (their disks keep the
+  // student's work), then start afresh; a new supervisor must never boot them a second time.
   const leftovers = readRecords(plan.runDir).filter(isAlive);
   if (leftovers.length) {
-    throw new UserError(
-      `the supervisor of lab ${plan.lab.name} is gone but ${leftovers.length} of its processes still run (${leftovers.map((r) => `${r.kind} ${r.name}`).join(', ')})`,
-      1,
-      `end them first: vnetlab clean ${plan.lab.root}`,
-    );
+    onProgress?.(`the previous supervisor of ${plan.lab.name} died; shutting down what it left running (${leftovers.map((r) => `${r.kind} ${r.name}`).join(', ')})`);
+    await endLeftovers(plan.runDir);
+    const still = readRecords(plan.runDir).filter(isAlive);
+    if (still.length) {
+      throw new UserError(`the supervisor of lab ${plan.lab.name} is gone and ${still.length} of its processes would not stop (${still.map((r) => `${r.kind} ${r.name}`).join(', ')})`, 1, `end them: vnetlab clean ${plan.lab.root}`);
+    }
   }
   // A planted runtime root or a full disk is refused here too: before a supervisor is spawned.
   ensureRunDir(plan.runDir, hostPaths(env));

@@ -6,7 +6,11 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
 import type { LabEvent } from '../../shared/runtime-api.ts';
+import { UserError } from '../errors.ts';
+import { hostPaths } from '../paths.ts';
 import { connectRunDir, ensureSupervisor, type SupervisorClient } from './client.ts';
+import { ensureRunDir } from './run-dir.ts';
+import { declareStart, takeStopRequest } from './start-intent.ts';
 import { planLab, prepareHost, type PrepareOptions } from './prepare.ts';
 import type { StartResult } from './supervisor.ts';
 
@@ -34,25 +38,60 @@ export interface LaunchedLab {
 
 export async function launchLab(labPath: string, options: LaunchOptions = {}): Promise<LaunchedLab> {
   const { plan, model, diagnostics } = await planLab(labPath, options);
-  options.onPlanned?.(plan, diagnostics);
-  const [client] = await Promise.all([ensureSupervisor(plan, options.env), prepareHost(plan, options)]).catch(async (err: unknown) => {
-    // The host could not be prepared (image build, lab-fs): do not leave a supervisor waiting for nothing.
-    const idle = await connectRunDir(plan.runDir);
-    if (idle) {
-      const status = await idle.status().catch(() => undefined);
-      if (status && status.machines.every((m) => m.state === 'stopped' || m.state === 'failed')) await idle.shutdown().catch(() => {});
-      idle.close();
-    }
-    throw err;
-  });
-  options.onSupervisor?.(client);
-  if (options.onEvent) client.subscribe(options.onEvent);
-  let result: StartResult;
-  try {
-    result = await client.start(options.machines ?? [], { timeoutMs: options.timeoutMs });
-  } catch (err) {
-    client.close(); // the caller never gets the client: do not leave the connection open
-    throw err;
+  // A misspelt machine returns at once, before anything is spawned.
+  const unknown = (options.machines ?? []).filter((n) => !plan.guests.some((g) => g.name === n));
+  if (unknown.length) {
+    throw new UserError(`no machine named ${unknown.map((n) => `'${n}'`).join(', ')} in lab ${plan.lab.name}`, 2, `machines: ${plan.guests.map((g) => g.name).join(', ')}`);
   }
-  return { plan, model, diagnostics, client, result };
+  options.onPlanned?.(plan, diagnostics);
+  ensureRunDir(plan.runDir, hostPaths(options.env));
+  const requestedAt = Date.now();
+  const withdraw = declareStart(plan.runDir);
+  try {
+    const running = await connectRunDir(plan.runDir);
+    if (running) await refuseChangedPlan(running, plan);
+    // Both halves always settle before we go on, so a failure never leaves the other running on its own.
+    const [sup, host] = await Promise.allSettled([running ?? ensureSupervisor(plan, options.env, options.onProgress), prepareHost(plan, options)]);
+    const client = sup.status === 'fulfilled' ? sup.value : undefined;
+    const failure = sup.status === 'rejected' ? sup.reason : host.status === 'rejected' ? host.reason : takeStopRequest(plan.runDir) ? cancelled() : undefined;
+    if (failure !== undefined) {
+      // Do not leave a supervisor we started waiting for nothing.
+      if (client && !running) await shutdownIfIdle(client);
+      client?.close();
+      throw failure;
+    }
+    options.onSupervisor?.(client!);
+    if (options.onEvent) client!.subscribe(options.onEvent);
+    let result: StartResult;
+    try {
+      result = await client!.start(options.machines ?? [], { timeoutMs: options.timeoutMs, requestedAt });
+    } catch (err) {
+      client!.close(); // the caller never gets the client: do not leave the connection open
+      throw err;
+    }
+    return { plan, model, diagnostics, client: client!, result };
+  } finally {
+    withdraw();
+  }
+}
+
+/** A running lab keeps its plan: a different one is applied with `vnetlab apply`, never silently dropped. */
+async function refuseChangedPlan(running: SupervisorClient, plan: Plan): Promise<void> {
+  const preview = await running.apply(plan, { dryRun: true }).catch(() => undefined);
+  if (!preview?.changes.length) return;
+  running.close();
+  throw new UserError(
+    `the lab's files changed since it started:\n  ${preview.changes.join('\n  ')}`,
+    2,
+    'apply the changes to the running lab with: vnetlab apply (or stop the lab and start it again)',
+  );
+}
+
+async function shutdownIfIdle(client: SupervisorClient): Promise<void> {
+  const status = await client.status().catch(() => undefined);
+  if (status && status.machines.every((m) => m.state === 'stopped' || m.state === 'failed')) await client.shutdown().catch(() => {});
+}
+
+function cancelled(): UserError {
+  return new UserError('the start was cancelled: the lab was stopped while it was starting', 1);
 }

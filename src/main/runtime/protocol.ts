@@ -11,7 +11,7 @@ export interface Methods {
   /** `stopping`: the supervisor is on its way out (every machine stopped); start a new one after it exits. */
   hello: { params: Record<string, never>; result: { labId: string; pid: number; stopping: boolean } };
   status: { params: Record<string, never>; result: LabStatus };
-  start: { params: { machines?: string[]; timeoutMs?: number }; result: StartResult };
+  start: { params: { machines?: string[]; timeoutMs?: number; requestedAt?: number }; result: StartResult };
   stop: { params: { machines?: string[] }; result: null };
   crash: { params: { machines?: string[] }; result: null };
   restart: { params: { machine: string; timeoutMs?: number }; result: StartResult };

@@ -41,7 +41,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
   const handlers: { [M in keyof Methods]: Handler<M> } = {
     hello: async () => ({ labId: sup.plan.lab.id, pid: process.pid, stopping: sup.exiting }),
     status: async () => sup.status(),
-    start: async (p) => sup.start(p.machines ?? [], { timeoutMs: p.timeoutMs }),
+    start: async (p) => sup.start(p.machines ?? [], { timeoutMs: p.timeoutMs, requestedAt: p.requestedAt }),
     stop: async (p) => {
       await sup.stop(p.machines ?? []);
       return null;

@@ -39,6 +39,8 @@ export interface SupervisorOptions {
 export interface StartOptions {
   /** Per-guest readiness timeout (default 120 s). */
   timeoutMs?: number;
+  /** When the user asked for this start (ms since the epoch): a stop of every machine after it wins. */
+  requestedAt?: number;
 }
 
 export interface StartResult {
@@ -82,6 +84,8 @@ export class Supervisor extends EventEmitter {
   private busy = 0;
   /** Set by the process hosting the supervisor once it has decided to exit. */
   exiting = false;
+  /** When the last stop or crash of every machine came (ms since the epoch). */
+  private lastFullStopAt = 0;
 
   constructor(
     public plan: Plan,
@@ -132,7 +136,9 @@ export class Supervisor extends EventEmitter {
     const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     // A stop that comes after this point overrules this start for the machines it stops.
     const stopsAtStart = new Map([...selected].map((n) => [n, this.get(n).stops]));
-    const overruled = (m: Machine) => m.stops !== stopsAtStart.get(m.plan.name);
+    // A start asked for before the last full stop reached us (over a slow command) lost to that stop.
+    const late = options.requestedAt !== undefined && options.requestedAt < this.lastFullStopAt;
+    const overruled = (m: Machine) => late || m.stops !== stopsAtStart.get(m.plan.name);
     this.busy++;
     const result: StartResult = { ok: true, started: [], failed: [], startupFailed: [], stopped: [] };
     const report = (m: Machine, outcome: BootOutcome) => {
@@ -145,6 +151,10 @@ export class Supervisor extends EventEmitter {
       }
     };
     try {
+      if (late) {
+        result.stopped.push(...selected);
+        return result;
+      }
       await this.network.up();
       const limit = this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
       for (const wave of this.plan.waves) {
@@ -265,6 +275,7 @@ export class Supervisor extends EventEmitter {
   private async halt(names: string[], how: 'stop' | 'crash'): Promise<void> {
     const targets = [...this.select(names)].map((n) => this.get(n));
     for (const m of targets) m.stops++;
+    if (names.length === 0) this.lastFullStopAt = Date.now();
     this.busy++;
     try {
       await Promise.all(targets.filter((m) => m.handle).map((m) => this.kill(m, how)));

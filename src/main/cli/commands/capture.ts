@@ -36,9 +36,9 @@ Examples:
   async run(args, io) {
     const { labPath, target } = labAndTarget(args.positionals, args.flags.lab, io);
     if (!target) throw new UserError('capture on what? give a cable (pc1:eth0) or a collision domain', 2, 'vnetlab link lists the cables');
-    const count = args.flags.count === undefined ? Infinity : Number(args.flags.count);
-    if (!Number.isInteger(count) || count <= 0) throw new UserError(`-c must be a positive whole number of frames, not '${String(args.flags.count)}'`);
-    const durationMs = args.flags.duration === undefined ? Infinity : parseSeconds(args.flags.duration, 'duration', 0) * 1000;
+    const count = args.flags.count == null ? Infinity : Number(args.flags.count);
+    if (count !== Infinity && (!Number.isInteger(count) || count <= 0)) throw new UserError(`-c must be a positive whole number of frames, not '${String(args.flags.count)}'`);
+    const durationMs = args.flags.duration == null ? Infinity : parseSeconds(args.flags.duration, 'duration', 0) * 1000;
     const maxBytes = parseSeconds(args.flags['max-size'], 'max-size', DEFAULT_MAX_MB) * 1024 * 1024;
     const out = typeof args.flags.write === 'string' ? args.flags.write : undefined;
 

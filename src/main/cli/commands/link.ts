@@ -7,7 +7,7 @@ import type { Impairment } from '../../../shared/plan.ts';
 import type { CableStatus } from '../../../shared/runtime-api.ts';
 import { UserError } from '../../errors.ts';
 import { LAB_FLAG, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
-import { describeImpairment, ImpairmentError, parseDelay, parsePercent, parseRate } from '../../runtime/network/impairment-args.ts';
+import { describeImpairment, ImpairmentError, parseDelay, parsePercent, parseRate } from '../../../shared/impairments.ts';
 import type { CableChange } from '../../runtime/network/network.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';

@@ -60,7 +60,10 @@ Examples:
         }
       }
       if (json) emit({ type: 'result', ...result, labId: plan.lab.id });
-      else if (result.ok && result.started.length === 0) io.stdout.write(`${plan.lab.name}: already running (vnetlab status shows its machines)\n`);
+      else if (result.stopped.length) {
+        const others = result.started.length ? ` ${result.started.join(', ')} ${result.started.length === 1 ? 'is' : 'are'} ready.` : '';
+        io.stderr.write(`${plan.lab.name}: start interrupted: ${result.stopped.join(', ')} ${result.stopped.length === 1 ? 'was' : 'were'} stopped while starting.${others}\n`);
+      } else if (result.ok && result.started.length === 0) io.stdout.write(`${plan.lab.name}: already running (vnetlab status shows its machines)\n`);
       else if (result.ok) io.stdout.write(`${plan.lab.name}: ${result.started.length} machine(s) ready. Consoles: vnetlab connect <machine> (detach with Ctrl-])\n`);
       else {
         for (const f of result.failed) io.stderr.write(`\n${f.machine} failed: ${f.error}\n`);

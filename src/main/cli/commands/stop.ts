@@ -1,10 +1,39 @@
 // `vnetlab stop [LAB] [machines…]`: graceful stop (the guest runs its shutdown script: mconsole `cad`,
 // then `halt` after ~10 s, then SIGKILL). Stopping every machine also stops the switches and the
 // supervisor, and removes the lab's sockets.
-import { LAB_FLAG, requireSupervisor, machinesOnly, resolveLab, runDirOf, waitSupervisorGone } from '../../runtime/cli-support.ts';
+import { existsSync } from 'node:fs';
+import { loadLab } from '../../lab/index.ts';
+import { join } from 'node:path';
+import { hostPaths, labIdFor } from '../../paths.ts';
+import { connectRunDir, type SupervisorClient } from '../../runtime/client.ts';
+import { LAB_FLAG, labFolder, requireSupervisor, machinesOnly, resolveLab, runDirOf, waitSupervisorGone } from '../../runtime/cli-support.ts';
+import { requestStop, startInProgress } from '../../runtime/start-intent.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { UserError } from '../../errors.ts';
+
+/** The run dir a lab would use, even before its first start wrote a plan there. */
+async function labRunDirOf(labPath: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const { model } = await loadLab(labFolder(labPath)).catch(() => ({ model: undefined }));
+  return model ? join(hostPaths(env).runtimeRoot, labIdFor(model.root, model.meta.name)) : undefined;
+}
+
+/**
+ * Ask a start that has not reached its supervisor yet to give up, and wait: either it gives up, or
+ * its supervisor appears and the stop goes through it.
+ */
+async function stopStartInProgress(runDir: string | undefined): Promise<SupervisorClient | 'cancelled' | undefined> {
+  if (!runDir || !existsSync(runDir) || !startInProgress(runDir)) return undefined;
+  requestStop(runDir);
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const sup = await connectRunDir(runDir);
+    if (sup) return sup;
+    if (!startInProgress(runDir)) return 'cancelled';
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
 
 export function stopCommand(how: 'stop' | 'crash'): Command {
   const verb = how === 'stop' ? 'stop' : 'crash';
@@ -25,10 +54,17 @@ export function stopCommand(how: 'stop' | 'crash'): Command {
         sup = await requireSupervisor(labPath, io.env);
       } catch (err) {
         if (err instanceof UserError && machines.length === 0) {
-          io.stdout.write(`${err.message}; nothing to ${verb}.\n`);
-          return EXIT.ok;
-        }
-        throw err;
+          // A start may be on its way (no supervisor yet): stop wins over it too.
+          sup = await stopStartInProgress(runDirOf(labPath, io.env) ?? (await labRunDirOf(labPath, io.env)));
+          if (sup === 'cancelled') {
+            io.stdout.write(`the start in progress was cancelled; nothing runs.\n`);
+            return EXIT.ok;
+          }
+          if (!sup) {
+            io.stdout.write(`${err.message}; nothing to ${verb}.\n`);
+            return EXIT.ok;
+          }
+        } else throw err;
       }
       try {
         if (machines.length === 0) {

@@ -39,7 +39,10 @@ export function wirefilterCommands(mgmtSocket: string, commands: string[]): Prom
     let buffer = '';
     let next = 0;
     let greeted = false;
-    const timer = setTimeout(() => finish(new Error(`the wirefilter at ${mgmtSocket} did not answer`)), REPLY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new Error(`the wirefilter at ${mgmtSocket} did not answer ${greeted ? `'${commands[next - 1]}'` : 'with its prompt'} (got: ${JSON.stringify(buffer.slice(-200))})`)),
+      REPLY_TIMEOUT_MS,
+    );
     const finish = (err?: Error) => {
       clearTimeout(timer);
       socket.destroy();
