@@ -2,6 +2,7 @@
 // src/main/check against a running lab. Plain data.
 
 import type { SourceRef } from './lab-model.ts';
+import type { CableImpairments } from './plan.ts';
 
 interface CheckBase {
   id: string;
@@ -13,7 +14,18 @@ interface CheckBase {
   timeoutSec: number;
   /** Hidden checks are graded but not shown to students by "check my work". */
   hidden: boolean;
+  /**
+   * Change the network while this check runs, and put it back after: graders test what a lab is
+   * about (failover, behaviour under loss). Such checks run after all the others, one at a time.
+   */
+  during?: NetworkChange;
   source: SourceRef;
+}
+
+/** Cables to unplug (`r1:eth2`), and impairments to set, for the time of one check. */
+export interface NetworkChange {
+  unplug: string[];
+  link: Record<string, CableImpairments>;
 }
 
 export type Check =

@@ -3,12 +3,18 @@
 // machines run in parallel (at most `jobs` machines at once); checks of one machine run one after
 // another, in the order the lab lists them, so a check may rely on the state an earlier one observed.
 import type { Check, CheckReport, CheckResult } from '../../shared/checks.ts';
-import type { ExecResult } from '../../shared/runtime-api.ts';
+import type { CableStatus, ExecResult } from '../../shared/runtime-api.ts';
+import type { CableChange } from '../runtime/network/network.ts';
 import { checkMachine, probeFor, type ProbeContext, type Verdict } from './probes.ts';
 
-/** What the engine needs of a running lab: run a shell command in a machine. */
+/** What the engine needs of a running lab: run a shell command in a machine (and change cables, for `during:`). */
 export interface LabExecutor {
   exec(machine: string, shellCommand: string, options: { timeoutMs: number }): Promise<ExecResult>;
+  /** Absent where the network cannot be changed: checks with `during:` then fail saying so. */
+  cables?: {
+    list(): Promise<CableStatus[]>;
+    change(cable: string, change: CableChange): Promise<CableStatus>;
+  };
 }
 
 export interface EngineOptions {
@@ -36,7 +42,9 @@ export async function runCheckList(checks: readonly Check[], executor: LabExecut
   const clock = options.clock ?? realClock;
   const results = new Array<CheckResult>(checks.length);
   const byMachine = new Map<string, number[]>();
+  const disruptive: number[] = [];
   checks.forEach((check, index) => {
+    if (check.during) return void disruptive.push(index);
     const machine = checkMachine(check);
     byMachine.set(machine, [...(byMachine.get(machine) ?? []), index]);
   });
@@ -57,7 +65,44 @@ export async function runCheckList(checks: readonly Check[], executor: LabExecut
   };
   const jobs = Math.max(1, Math.min(options.jobs ?? 4, queues.length || 1));
   await Promise.all(Array.from({ length: jobs }, worker));
+  // Checks that change the network run last and alone: nothing else is graded on a network they broke.
+  for (const index of disruptive) {
+    const check = checks[index]!;
+    results[index] = await runDuring(check, executor, options, () => runOne(check, executor, context, clock));
+    options.onResult?.(results[index]!);
+  }
   return results;
+}
+
+/** Apply a check's `during:` change, run it, and put every touched cable back as it was. */
+async function runDuring(check: Check, executor: LabExecutor, options: EngineOptions, run: () => Promise<CheckResult>): Promise<CheckResult> {
+  const during = check.during!;
+  const machine = checkMachine(check);
+  if (options.machines && !options.machines.includes(machine)) return resultOf(check, { passed: false, reason: `the lab has no machine named ${machine}` }, 0, 0);
+  if (!executor.cables) return resultOf(check, { passed: false, reason: 'this check changes the network, which cannot be done here (grade a lab run by vnetlab)' }, 0, 0);
+  const cables = executor.cables;
+  const before = await cables.list();
+  const touched = [...new Set([...during.unplug, ...Object.keys(during.link)])];
+  const unknown = touched.filter((id) => !before.some((c) => c.id === id));
+  if (unknown.length) return resultOf(check, { passed: false, reason: `the lab has no cable ${unknown.join(', ')} (cables: ${before.map((c) => c.id).join(', ')})` }, 0, 0);
+  const what = [during.unplug.length ? `${during.unplug.join(', ')} unplugged` : '', Object.keys(during.link).length ? `${Object.keys(during.link).join(', ')} impaired` : ''].filter(Boolean).join(', ');
+  try {
+    for (const id of during.unplug) await cables.change(id, { plugged: false });
+    for (const [id, link] of Object.entries(during.link)) {
+      await cables.change(id, { reset: true });
+      for (const direction of ['in', 'out'] as const) if (link[direction]) await cables.change(id, { impair: { direction, values: link[direction]! } });
+    }
+    const result = await run();
+    return result.passed ? result : { ...result, reason: `${result.reason} (with ${what})` };
+  } finally {
+    for (const id of touched) {
+      const was = before.find((c) => c.id === id)!;
+      await cables.change(id, { reset: true, plugged: was.plugged }).catch(() => undefined);
+      for (const direction of ['in', 'out'] as const) {
+        if (was.impairments[direction]) await cables.change(id, { impair: { direction, values: was.impairments[direction]! } }).catch(() => undefined);
+      }
+    }
+  }
 }
 
 async function runOne(check: Check, executor: LabExecutor, context: ProbeContext, clock: NonNullable<EngineOptions['clock']>): Promise<CheckResult> {

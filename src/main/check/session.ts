@@ -53,7 +53,10 @@ export function hostsOf(model: LabModel): Record<string, string> {
 }
 
 function executorOf(client: SupervisorClient): LabExecutor {
-  return { exec: (machine, command, { timeoutMs }) => client.exec(machine, command, { timeoutMs }) };
+  return {
+    exec: (machine, command, { timeoutMs }) => client.exec(machine, command, { timeoutMs }),
+    cables: { list: () => client.links(), change: (cable, change) => client.changeLink(cable, change) },
+  };
 }
 
 export async function openLab(labPath: string, options: OpenOptions = {}): Promise<GradedLab> {

@@ -1,7 +1,9 @@
 // Grading checks: YAML (snake_case, friendly defaults) ⇄ the Check model (src/shared/checks.ts).
 // Used for the `checks:` list of lab.yaml and for a separate checks file an instructor keeps private.
 import { readFile } from 'node:fs/promises';
-import type { Check, CheckKind } from '../../shared/checks.ts';
+import type { Check, CheckKind, NetworkChange } from '../../shared/checks.ts';
+import { ImpairmentError, linkFromYaml, linkToYaml } from '../../shared/impairments.ts';
+import type { CableImpairments } from '../../shared/plan.ts';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { SourceRef } from '../../shared/lab-model.ts';
 import { error, wholeFile } from './diag.ts';
@@ -36,6 +38,19 @@ export function checksFromYaml(list: unknown, source: YamlSource, path: YamlPath
     check.points = typeof raw.points === 'number' ? raw.points : DEFAULT_CHECK_POINTS;
     check.timeoutSec = typeof raw.timeout === 'number' ? raw.timeout : DEFAULT_CHECK_TIMEOUT_SEC;
     check.hidden = raw.hidden === true;
+    if (isRecord(raw.during)) {
+      const during = raw.during;
+      const unplug = typeof during.unplug === 'string' ? [during.unplug] : Array.isArray(during.unplug) ? during.unplug.filter((c): c is string => typeof c === 'string') : [];
+      const link: Record<string, CableImpairments> = {};
+      for (const [cable, value] of Object.entries(isRecord(during.link) ? during.link : {})) {
+        try {
+          if (isRecord(value)) link[cable] = linkFromYaml(value, `during.link: ${cable}`);
+        } catch (err) {
+          if (!(err instanceof ImpairmentError)) throw err; // the schema reported the range
+        }
+      }
+      check.during = { unplug, link };
+    }
     if (check.kind === 'reach') check.expect ??= 'success';
     if (check.kind === 'route') check.expect ??= 'present';
     if (check.kind === 'listening') check.protocol ??= 'tcp';
@@ -58,6 +73,14 @@ export function checkToYaml(check: Check): Record<string, unknown> {
     if (key === 'points' && value === DEFAULT_CHECK_POINTS) continue;
     if (key === 'timeoutSec' && value === DEFAULT_CHECK_TIMEOUT_SEC) continue;
     if (key === 'hidden' && value === false) continue;
+    if (key === 'during') {
+      const d = value as NetworkChange;
+      out.during = {
+        ...(d.unplug.length ? { unplug: d.unplug.length === 1 ? d.unplug[0] : d.unplug } : {}),
+        ...(Object.keys(d.link).length ? { link: Object.fromEntries(Object.entries(d.link).map(([c, l]) => [c, linkToYaml(l)])) } : {}),
+      };
+      continue;
+    }
     if (key === 'expect' && ((check.kind === 'reach' && value === 'success') || (check.kind === 'route' && value === 'present'))) continue;
     if (key === 'protocol' && value === 'tcp') continue;
     if (key === 'type' && check.kind === 'dns' && value === 'A') continue;

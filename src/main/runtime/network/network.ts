@@ -38,6 +38,8 @@ interface CableState {
   wireDomain?: string;
   /** The port hub died under a running guest: its NIC stays cut off until the machine restarts. */
   cut?: boolean;
+  /** What the running wire was last set to (a new wire starts perfect). */
+  applied?: CableImpairments;
 }
 
 /** A change to one cable; absent fields stay as they are. */
@@ -410,6 +412,7 @@ export class Network {
       return;
     }
     c.wireDomain = c.domain;
+    c.applied = {};
     const proc = c.wire;
     void proc.exited.then((exit) => this.onExit(() => c.wire === proc, () => (c.wire = undefined), 'wire', c.plan.id, exit));
     if (Object.keys(c.impairments).length) await this.applyImpairments(c);
@@ -417,7 +420,9 @@ export class Network {
 
   private async applyImpairments(c: CableState): Promise<void> {
     try {
-      await wirefilterCommands(c.plan.filterMgmt, impairmentCommands(c.impairments));
+      const wanted = c.impairments;
+      await wirefilterCommands(c.plan.filterMgmt, impairmentCommands(wanted, c.applied));
+      c.applied = wanted;
     } catch (err) {
       throw new UserError(`could not set the impairments of ${c.plan.id}: ${(err as Error).message}`, 3);
     }
