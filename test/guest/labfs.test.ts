@@ -50,6 +50,8 @@ describe('buildLabFs', () => {
         machine('pc1', ['A'], {
           startup: { text: 'ip addr add 10.0.0.1/24 dev eth0\r\n', source: at(1, 'pc1.startup') },
           files: [{ kind: 'dir', guestPath: '/', labPath: 'pc1', source: at(0, 'pc1') }],
+          // What the Netkit reader puts in the model for every machine (Kathará's forwarding default).
+          sysctls: { 'net.ipv4.ip_forward': '1' },
         }),
       ],
       domains: [domain('A')],

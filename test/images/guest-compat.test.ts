@@ -36,7 +36,7 @@ describe('MACs set by startup scripts', () => {
     writeFileSync(join(lab, 'pc2.startup'), 'ifconfig eth0 10.0.0.2 hw ether 00:00:00:00:00:02 up\n');
     const { model } = await readNetkitLab(lab);
     rmSync(lab, { recursive: true, force: true });
-    const plan = compile(model, { runDir: '/r/x', stateDir: '/s/x', imageDir: '/i', kernel: '/usr/bin/linux.uml', labId: 'x-1' });
+    const plan = compile(model!, { runDir: '/r/x', stateDir: '/s/x', imageDir: '/i', kernel: '/usr/bin/linux.uml', labId: 'x-1' });
     const pc1 = plan.guests.find((g) => g.name === 'pc1')!;
     const pc2 = plan.guests.find((g) => g.name === 'pc2')!;
     expect(pc1.interfaces.map((i) => i.mac)).toEqual(['fe:fd:c8:01:01:07', expect.stringMatching(/^02:/)]);

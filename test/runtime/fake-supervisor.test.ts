@@ -105,6 +105,41 @@ describe('supervisor with the fake launcher', () => {
     await sup.shutdown();
   });
 
+  it('starting a failed machine replaces its guest instead of booting a second one beside it', async () => {
+    const { launcher, sup } = supervisor(plan([['stuck']]), { stuck: { fails: 'hang' } });
+    const first = await sup.start([], { timeoutMs: 30 });
+    expect(first.failed.map((f) => f.machine)).toEqual(['stuck']);
+    expect(sup.status().machines[0]!.pid).toBeDefined(); // kept running so its console can be read
+    await sup.start([], { timeoutMs: 30 });
+    // The first guest was ended before the second was spawned: never two at once.
+    const events = launcher.log.filter((l) => /^(spawn|kill|exit) stuck/.test(l));
+    expect(events, launcher.log.join('\n')).toEqual(['spawn stuck', 'kill stuck SIGKILL', 'exit stuck', 'spawn stuck']);
+    await sup.crash();
+  });
+
+  it('stop wins over start: machines queued or booting are stopped and reported as such, not as started', async () => {
+    const { launcher, sup } = supervisor(plan([['r1'], ['pc1', 'pc2']], { pc1: ['r1'], pc2: ['r1'] }), { r1: { bootMs: 40 }, pc1: { bootMs: 40 }, pc2: { bootMs: 40 } });
+    const starting = sup.start();
+    await new Promise((r) => setTimeout(r, 10)); // r1 is booting, pc1 and pc2 wait for it
+    await sup.stop();
+    const result = await starting;
+    expect(result.ok).toBe(false);
+    expect(result.started).toEqual([]);
+    expect(result.stopped.sort()).toEqual(['pc1', 'pc2', 'r1']);
+    expect(launcher.log).not.toContain('spawn pc1');
+    expect(sup.status().machines.every((m) => m.state === 'stopped' && m.pid === undefined)).toBe(true);
+  });
+
+  it('a start asked for before the last full stop reached the supervisor boots nothing', async () => {
+    const { launcher, sup } = supervisor(plan([['a']]));
+    const askedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 2));
+    await sup.stop();
+    const result = await sup.start([], { requestedAt: askedAt });
+    expect(result).toMatchObject({ ok: false, started: [], stopped: ['a'] });
+    expect(launcher.log).not.toContain('spawn a');
+  });
+
   it('stop escalates cad → halt → SIGKILL for a guest that ignores both', async () => {
     const { launcher, sup } = supervisor(plan([['stubborn', 'polite']]), { stubborn: { ignores: ['cad', 'halt'] } });
     await sup.start();

@@ -29,7 +29,7 @@ describe('host NAT (real UML + slirpvde)', () => {
     });
     expect((await t.cli(['start', lab])).code).toBe(0);
     const runDir = findRunDir(lab, hostPaths(t.env))!;
-    expect(readRecords(runDir).map((r) => r.kind).sort()).toEqual(['guest', 'host-nat', 'supervisor', 'switch']);
+    expect(readRecords(runDir).map((r) => r.kind).sort()).toEqual(['guest', 'host-nat', 'port', 'supervisor', 'switch', 'wire']);
     const fetched = await t.cli(['exec', '-l', lab, 'pc1', '--', `wget -q -O - http://10.0.2.2:${port}/`]);
     expect(fetched.stdout).toBe('hello from the host\n');
     expect((await t.cli(['stop', lab])).code).toBe(0);

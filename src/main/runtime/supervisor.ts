@@ -153,6 +153,7 @@ export class Supervisor extends EventEmitter {
     try {
       if (late) {
         result.stopped.push(...selected);
+        result.ok = false;
         return result;
       }
       await this.network.up();
