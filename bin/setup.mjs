@@ -24,7 +24,12 @@ const HOST_PACKAGES = [
   { pkg: 'debootstrap', cmd: 'debootstrap', why: 'building the debian guest image' },
   { pkg: 'gcc', cmd: 'cc', why: 'compiling the guest exec agent' },
   { pkg: 'libc6-dev', file: '/usr/lib/x86_64-linux-gnu/libc.a', why: 'linking the guest exec agent statically' },
-  ...(mode === 'test' ? [{ pkg: 'chromium', cmd: 'chromium', why: 'the browser UI tests' }] : []),
+  ...(mode === 'test'
+    ? [
+        { pkg: 'chromium', cmd: 'chromium', why: 'the browser UI tests' },
+        { pkg: 'tshark', cmd: 'tshark', why: 'the dissector of the packet view (capture tests)' },
+      ]
+    : []),
 ];
 
 function say(msg) {
@@ -73,6 +78,11 @@ if (missing.length > 0) {
 }
 
 const vnetlab = (args) => run(process.execPath, [join(repo, 'bin', 'vnetlab.mjs'), ...args]);
+
+if (mode === 'start' && !onPath('tshark')) {
+  // Optional: captures work without it (pcap files, Wireshark); the app's packet view needs it for details.
+  say('tip: install tshark for protocol details in the packet view (sudo apt-get install tshark)');
+}
 
 if (mode === 'start') {
   process.exit(vnetlab(['app', ...passThrough]));

@@ -12,3 +12,8 @@ export function h(tag: string, attrs: Record<string, string | ((e: Event) => voi
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
 }
+
+/** An element of index.html by id (it exists: the page ships with it). */
+export function $(id: string): HTMLElement {
+  return document.getElementById(id)!;
+}

@@ -2,7 +2,8 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
 import type { Diagnostic } from '../shared/diagnostics.ts';
-import type { LabEvent } from '../shared/runtime-api.ts';
+import { describeImpairment } from '../shared/impairments.ts';
+import type { CableChange, LabEvent } from '../shared/runtime-api.ts';
 import type { FolderListing, MachineAction, SaveFormat } from '../shared/service-api.ts';
 import { connectBridge, serviceProxy, ServiceError } from './api.ts';
 import { Consoles } from './consoles.ts';
@@ -12,6 +13,7 @@ import { PropertiesPanel } from './editor/properties.ts';
 import { copyElements, pasteElements, removeElements, type Clipboard, type PaletteKind } from './graph/edit.ts';
 import { parseElementId } from './graph/mapping.ts';
 import { LabPanel } from './lab-panel.ts';
+import { PacketPane } from './packets.ts';
 import { AppState } from './state.ts';
 
 const bridge = connectBridge();
@@ -37,6 +39,7 @@ const canvas = new Canvas($('canvas'), state, {
 const properties = new PropertiesPanel($('properties'), state, (m) => notify(m, 'error'));
 const labPanel = new LabPanel($('lab-panel'), state, api);
 const consoles = new Consoles($('consoles'), api, (m) => notify(m, 'error'));
+const packets = new PacketPane(api, () => state.folder, (m, kind) => notify(m, kind ?? 'info'));
 
 // ---- keeping views in step with the state ----------------------------------------------------
 
@@ -109,6 +112,11 @@ function renderRunControls(): void {
   const anyActive = [...state.machineStates.values()].some((s) => s === 'booting' || s === 'ready' || s === 'stopping');
   ($('start') as HTMLButtonElement).disabled = anyActive && state.running;
   ($('stop') as HTMLButtonElement).disabled = !state.running;
+  // Edits while the lab runs never change the drawing only: Apply makes them live (or says what waits for a restart).
+  const apply = $('apply') as HTMLButtonElement;
+  apply.hidden = !state.running;
+  apply.classList.toggle('pending', state.running && state.dirty);
+  apply.title = state.dirty ? 'The drawing changed: save it and apply the difference to the running lab' : 'Apply the saved lab files to the running lab';
   const total = state.model.machines.length;
   const ready = [...state.machineStates.values()].filter((s) => s === 'ready').length;
   const booting = [...state.machineStates.values()].filter((s) => s === 'booting').length;
@@ -125,9 +133,12 @@ function handleEvent(event: LabEvent): void {
     state.running = true;
   } else if (event.type === 'progress') {
     state.progress = event.message;
+  } else if (event.type === 'cable') {
+    state.cables.set(event.cable.id, event.cable);
   } else if (event.type === 'lab-stopped') {
     state.running = false;
     state.progress = '';
+    state.cables.clear();
     for (const m of state.machineStates.keys()) state.machineStates.set(m, 'stopped');
   }
   state.emit('run');
@@ -136,7 +147,8 @@ function handleEvent(event: LabEvent): void {
 bridge.onPush((message) => {
   if (message.kind === 'event') {
     if (message.labRoot === state.folder) handleEvent(message.event);
-  } else consoles.handlePush(message);
+  } else if (message.kind === 'packets' || message.kind === 'capture-status') packets.handlePush(message);
+  else consoles.handlePush(message);
 });
 
 async function refreshStatus(): Promise<void> {
@@ -144,6 +156,7 @@ async function refreshStatus(): Promise<void> {
   const status = await api.status(state.folder);
   state.running = !!status && status.machines.some((m) => m.state !== 'stopped');
   state.machineStates.clear();
+  state.cables = new Map((status?.cables ?? []).map((c) => [c.id, c]));
   for (const m of status?.machines ?? []) {
     state.machineStates.set(m.name, m.state);
     if (m.error) state.machineErrors.set(m.name, m.error);
@@ -182,6 +195,7 @@ async function stopLab(): Promise<void> {
     notify('Stopping the lab…');
     await api.stopLab(state.folder);
     state.running = false;
+    state.cables.clear();
     for (const m of state.machineStates.keys()) state.machineStates.set(m, 'stopped');
     state.emit('run');
     notify('Lab stopped.');
@@ -219,6 +233,17 @@ function showContextMenu(id: string, at: { x: number; y: number }): void {
     items.push(['Open console', () => void openConsole(ref.name)]);
     for (const action of ['start', 'stop', 'restart', 'crash'] as const) items.push([action[0]!.toUpperCase() + action.slice(1), () => void machineAction(ref.name, action)]);
   }
+  // A running cable is a thing of its own: pull it, impair it, watch it.
+  if (state.running && ref?.type === 'iface') {
+    const cable = state.cables.get(`${ref.machine}:eth${ref.index}`);
+    if (cable) {
+      items.push(cable.plugged ? ['Unplug cable', () => void changeCable(cable.id, { plugged: false })] : ['Plug cable in', () => void changeCable(cable.id, { plugged: true })]);
+      items.push(['Impair cable…', () => void impairDialog(cable.id)]);
+      if (cable.impairments.in || cable.impairments.out) items.push(['Remove impairments', () => void changeCable(cable.id, { reset: true })]);
+      items.push(['Capture packets', () => void startCapture(cable.id)]);
+    }
+  }
+  if (state.running && ref?.type === 'domain') items.push([`Capture packets on ${ref.name}`, () => void startCapture(ref.name)]);
   items.push(['Delete', () => deleteSelection()]);
   menu.replaceChildren(...items.map(([label, run]) => {
     const b = h('button', { 'data-action': label.toLowerCase().replace(/ /g, '-') }, label);
@@ -238,6 +263,84 @@ function hideMenu(): void {
 document.addEventListener('pointerdown', (e) => {
   if (!menu.contains(e.target as Node)) hideMenu();
 });
+
+// ---- cables of the running lab -----------------------------------------------------------------
+
+async function changeCable(cable: string, change: CableChange): Promise<void> {
+  try {
+    const status = await api.changeLink(state.folder, cable, change);
+    state.cables.set(status.id, status);
+    state.emit('run');
+    const impaired = [status.impairments.out && `out: ${describeImpairment(status.impairments.out)}`, status.impairments.in && `in: ${describeImpairment(status.impairments.in)}`].filter(Boolean).join('; ');
+    notify(`${status.id}: ${status.plugged ? 'plugged' : 'unplugged'}${impaired ? ` — ${impaired}` : ''}`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+/** Loss, delay (and jitter), duplication, rate and corruption of one cable, in one direction or both. */
+async function impairDialog(cable: string): Promise<void> {
+  const dialog = $('impair-dialog') as HTMLDialogElement;
+  $('impair-title').textContent = `Impair cable ${cable}`;
+  const field = (id: string) => ($(id) as HTMLInputElement).value.trim();
+  for (const id of ['impair-loss', 'impair-delay', 'impair-jitter', 'impair-dup', 'impair-rate', 'impair-corrupt']) ($(id) as HTMLInputElement).value = '';
+  $('impair-error').textContent = '';
+  dialog.showModal();
+  const ok = await new Promise<boolean>((resolve) => {
+    $('impair-ok').onclick = (e) => {
+      e.preventDefault();
+      resolve(true);
+    };
+    $('impair-cancel').onclick = (e) => {
+      e.preventDefault();
+      resolve(false);
+    };
+    dialog.onclose = () => resolve(false);
+  });
+  if (!ok) return dialog.close();
+  const values: Record<string, number> = {};
+  const num = (id: string, key: string) => {
+    if (field(id) !== '') values[key] = Number(field(id));
+  };
+  num('impair-loss', 'lossPct');
+  num('impair-delay', 'delayMs');
+  num('impair-jitter', 'jitterMs');
+  num('impair-dup', 'dupPct');
+  num('impair-corrupt', 'corruptPct');
+  if (field('impair-rate') !== '') values.rateBps = Math.round(Number(field('impair-rate')) * 1000);
+  const direction = ($('impair-direction') as HTMLSelectElement).value as 'in' | 'out' | 'both';
+  try {
+    await api.changeLink(state.folder, cable, { impair: { direction, values } });
+    dialog.close();
+    await changeCable(cable, {});
+  } catch (err) {
+    // Keep the dialog open with what was typed, and say what is wrong beside it.
+    $('impair-error').textContent = (err as Error).message;
+    dialog.showModal();
+  }
+}
+
+async function startCapture(target: string): Promise<void> {
+  try {
+    await packets.start(target);
+    notify(`Capturing on ${target}.`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+/** The lab runs and its drawing changed: save, then apply the difference live (vnetlab apply's path). */
+async function applyLive(): Promise<void> {
+  if (!state.running) return;
+  if (state.dirty && !(await save(false))) return;
+  try {
+    const result = await api.applyLab(state.folder, false);
+    await refreshStatus();
+    notify(result.changes.length ? `Applied to the running lab: ${result.changes.join('; ')}` : 'Nothing to apply: the running lab matches the drawing.');
+  } catch (err) {
+    fail(err);
+  }
+}
 
 // ---- editing commands ------------------------------------------------------------------------
 
@@ -500,6 +603,7 @@ $('zoom-out').addEventListener('click', () => canvas.cy.zoom({ level: canvas.cy.
   canvas.snap = (e.target as HTMLInputElement).checked;
 });
 $('start').addEventListener('click', () => void startLab());
+$('apply').addEventListener('click', () => void applyLive());
 $('stop').addEventListener('click', () => void stopLab());
 function showSide(panel: string): void {
   for (const t of document.querySelectorAll<HTMLElement>('[data-side]')) t.classList.toggle('active', t.dataset.side === panel);

@@ -2,7 +2,7 @@
 // has unsaved changes, its diagnostics and the running machines' states. Views subscribe to changes.
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { LabModel } from '../shared/lab-model.ts';
-import type { MachineState } from '../shared/runtime-api.ts';
+import type { CableStatus, MachineState } from '../shared/runtime-api.ts';
 import { History } from './graph/history.ts';
 import { emptyLab } from './graph/edit.ts';
 
@@ -19,6 +19,8 @@ export class AppState {
   /** Machine states of the running lab (empty when stopped). */
   machineStates = new Map<string, MachineState>();
   machineErrors = new Map<string, string>();
+  /** Cables of the running lab by id (`pc1:eth0`): plugged or not, impairments. */
+  cables = new Map<string, CableStatus>();
   running = false;
   progress = '';
   private readonly listeners = new Set<(changes: Set<Change>) => void>();

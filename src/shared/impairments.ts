@@ -1,6 +1,7 @@
 // Cable impairment values as users write them (`--loss 30`, `--delay 200:20`, `--rate 10mbit`, lab.yaml
 // `link:`), checked with one set of ranges so the CLI, the app and lab files say the same thing.
 import type { CableImpairments, Impairment } from './plan.ts';
+import type { CableChange } from './runtime-api.ts';
 
 export class ImpairmentError extends Error {}
 
@@ -104,4 +105,41 @@ function formatRate(bps: number): string {
   if (bps >= 1e6) return `${+(bps / 1e6).toFixed(2)} Mbit/s`;
   if (bps >= 1e3) return `${+(bps / 1e3).toFixed(2)} kbit/s`;
   return `${bps} bit/s`;
+}
+
+/** A cable change that arrived over the API: untrusted, so every field is checked like a lab file's. */
+export function checkCableChange(raw: unknown): CableChange {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ImpairmentError('a cable change must be an object');
+  const r = raw as Record<string, unknown>;
+  const known = new Set(['plugged', 'domain', 'impair', 'reset']);
+  for (const key of Object.keys(r)) if (!known.has(key)) throw new ImpairmentError(`unknown cable change '${key}'`);
+  const change: CableChange = {};
+  if (r.plugged !== undefined) {
+    if (typeof r.plugged !== 'boolean') throw new ImpairmentError('plugged must be true or false');
+    change.plugged = r.plugged;
+  }
+  if (r.domain !== undefined) {
+    if (typeof r.domain !== 'string' || !r.domain) throw new ImpairmentError('domain must be a collision domain name');
+    change.domain = r.domain;
+  }
+  if (r.reset !== undefined) change.reset = r.reset === true;
+  if (r.impair !== undefined) {
+    const imp = r.impair as Record<string, unknown>;
+    if (typeof imp !== 'object' || imp === null) throw new ImpairmentError('impair must be { direction, values }');
+    if (imp.direction !== 'in' && imp.direction !== 'out' && imp.direction !== 'both') throw new ImpairmentError('impair.direction must be in, out or both');
+    const v = (imp.values ?? {}) as Record<string, unknown>;
+    if (typeof v !== 'object' || v === null) throw new ImpairmentError('impair.values must be an object');
+    const values: Impairment = {};
+    for (const [key, value] of Object.entries(v)) {
+      if (key === 'lossPct' || key === 'dupPct' || key === 'corruptPct') values[key] = parsePercent(value, key.replace('Pct', ''));
+      else if (key === 'delayMs' || key === 'jitterMs') {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY_MS) throw new ImpairmentError(`${key} must be milliseconds from 0 to ${MAX_DELAY_MS}`);
+        values[key] = value;
+      } else if (key === 'rateBps') values.rateBps = value === 0 ? 0 : parseRate(value, 'rate');
+      else throw new ImpairmentError(`unknown impairment '${key}'`);
+    }
+    if ((values.jitterMs ?? 0) > (values.delayMs ?? Infinity)) throw new ImpairmentError('the jitter cannot be larger than the delay');
+    change.impair = { direction: imp.direction, values };
+  }
+  return change;
 }

@@ -1,6 +1,6 @@
 // Types of a running lab, shared by the supervisor (src/main/runtime), its clients (CLI, service,
 // grader) and the renderer.
-import type { CableImpairments } from './plan.ts';
+import type { CableImpairments, Impairment } from './plan.ts';
 
 export type MachineState = 'stopped' | 'booting' | 'ready' | 'failed' | 'stopping' | 'crashed';
 
@@ -55,4 +55,14 @@ export interface ExecResult {
   stderr: string;
   exitCode: number;
   timedOut: boolean;
+}
+
+/** A change to one cable (`vnetlab link`, the canvas, checks with `during:`); absent fields stay as they are. */
+export interface CableChange {
+  plugged?: boolean;
+  domain?: string;
+  /** Set these impairment fields in these directions (other fields are kept). */
+  impair?: { direction: 'in' | 'out' | 'both'; values: Impairment };
+  /** Back to a perfect cable first. */
+  reset?: boolean;
 }

@@ -6,7 +6,7 @@ import type { CheckReport } from './checks.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import type { LabFormat, LabModel } from './lab-model.ts';
 import type { Plan } from './plan.ts';
-import type { LabEvent, LabStatus } from './runtime-api.ts';
+import type { CableChange, CableStatus, LabEvent, LabStatus } from './runtime-api.ts';
 
 /** A lab the app ships (labs/) or one found while listing a folder. */
 export interface LabSummary {
@@ -101,6 +101,59 @@ export interface VnetlabService {
 
   /** Runs the lab's visible checks ("check my work"). */
   runChecks(labRoot: string): Promise<CheckReport>;
+
+  /** Every cable of a running lab. */
+  links(labRoot: string): Promise<CableStatus[]>;
+  /** Unplug, replug, move or impair one cable of a running lab. */
+  changeLink(labRoot: string, cable: string, change: CableChange): Promise<CableStatus>;
+  /** Apply the lab's files (as saved) to the running lab; with dryRun, only list the changes. */
+  applyLab(labRoot: string, dryRun: boolean): Promise<{ changes: string[]; applied: boolean }>;
+
+  /** Capture on a cable (`pc1:eth0`) or a collision domain; packets arrive as `packets` pushes. */
+  startCapture(labRoot: string, target: string): Promise<CaptureInfo>;
+  /** Show only the packets matching a Wireshark display filter (empty: all); the list is sent again. */
+  setCaptureFilter(captureId: string, filter: string): Promise<void>;
+  /** The protocol tree and bytes of one captured packet. */
+  packetDetail(captureId: string, number: number): Promise<PacketDetail>;
+  /** Stop capturing (the packets stay, for details and saving, until closeCapture). */
+  stopCapture(captureId: string): Promise<void>;
+  closeCapture(captureId: string): Promise<void>;
+  /** Write what was captured as a pcap file (a path inside the folders the app may use). */
+  saveCapture(captureId: string, path: string): Promise<string>;
+}
+
+export interface CaptureInfo {
+  captureId: string;
+  target: string;
+  /** Null when tshark is installed (packets are dissected); otherwise what to install. */
+  dissectorMissing: string | null;
+}
+
+/** One row of the packet list: Wireshark's columns, from tshark. */
+export interface PacketSummary {
+  number: number;
+  /** Seconds since the capture started. */
+  time: number;
+  source: string;
+  destination: string;
+  protocol: string;
+  length: number;
+  info: string;
+}
+
+/** A node of the protocol tree (tshark's PDML `showname`s). */
+export interface PacketTreeNode {
+  label: string;
+  /** The display-filter field name (`ip.src`), to filter on it. */
+  field?: string;
+  children: PacketTreeNode[];
+}
+
+export interface PacketDetail {
+  number: number;
+  tree: PacketTreeNode[];
+  /** The frame's bytes, hex. */
+  hex: string;
 }
 
 export type ServiceMethod = keyof VnetlabService;
@@ -133,6 +186,15 @@ export const serviceMethods = {
   machine: 'runtime',
   status: 'runtime',
   runChecks: 'runtime',
+  links: 'runtime',
+  changeLink: 'runtime',
+  applyLab: 'runtime',
+  startCapture: 'session',
+  setCaptureFilter: 'session',
+  packetDetail: 'session',
+  stopCapture: 'session',
+  closeCapture: 'session',
+  saveCapture: 'session',
   subscribe: 'session',
   unsubscribe: 'session',
   attachConsole: 'session',
@@ -158,7 +220,10 @@ export function isServiceMethod(name: unknown): name is ServiceMethod {
 export type PushMessage =
   | { kind: 'event'; labRoot: string; event: LabEvent }
   | { kind: 'console-data'; consoleId: string; data: string }
-  | { kind: 'console-exit'; consoleId: string; reason: string };
+  | { kind: 'console-exit'; consoleId: string; reason: string }
+  /** New rows of a capture's packet list (`reset`: the filter changed, the list starts over). */
+  | { kind: 'packets'; captureId: string; packets: PacketSummary[]; reset?: boolean }
+  | { kind: 'capture-status'; captureId: string; frames: number; dropped: number; running: boolean; message?: string };
 
 /** An error the service reports to the UI: a message a student can act on (never a stack). */
 export interface ServiceErrorInfo {

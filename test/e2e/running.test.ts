@@ -43,6 +43,17 @@ async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): 
   throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-15).join('\n')}`);
 }
 
+/** Page position of the middle of a cable on the canvas. */
+async function edgeMidpoint(id: string): Promise<{ x: number; y: number }> {
+  return page.evaluate((edgeId) => {
+    const e = (window as any).__vnetlab.cy.getElementById(edgeId);
+    if (e.empty()) throw new Error(`no edge ${edgeId}`);
+    const p = e.renderedMidpoint();
+    const rect = document.getElementById('canvas')!.getBoundingClientRect();
+    return { x: rect.left + p.x, y: rect.top + p.y };
+  }, id);
+}
+
 async function machineState(machine: string): Promise<string | undefined> {
   return page.evaluate((m) => (window as any).__vnetlab.state.machineStates.get(m), machine);
 }
@@ -132,6 +143,53 @@ describe('running a lab from the app', () => {
     expect(score).toBe('Score: 3 / 3');
     expect(await page.getByTestId('check-results').locator('li.pass').count()).toBe(3);
     await page.screenshot({ path: join(SCREENSHOTS, 'check-my-work.png') });
+  });
+
+  it('unplugs a cable from its context menu: the canvas shows it and the ping stops; plugged back, it works', async () => {
+    const mid = await edgeMidpoint('iface:pc1/eth0');
+    await page.mouse.click(mid.x, mid.y, { button: 'right' });
+    await page.getByTestId('context-menu').locator('[data-action="unplug-cable"]').click();
+    await page.waitForFunction(() => (window as any).__vnetlab.cy.getElementById('iface:pc1/eth0').hasClass('cable-unplugged'), undefined, { timeout: 10_000 });
+    await page.getByTestId('console-tab-pc1').click();
+    await page.getByTestId('console-pc1').click();
+    await page.keyboard.type('clear; ping -c 2 -W 1 10.0.0.2\n');
+    await waitConsole('pc1', /100% packet loss/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'cable-unplugged.png') });
+    const again = await edgeMidpoint('iface:pc1/eth0');
+    await page.mouse.click(again.x, again.y, { button: 'right' });
+    await page.getByTestId('context-menu').locator('[data-action="plug-cable-in"]').click();
+    await page.waitForFunction(() => !(window as any).__vnetlab.cy.getElementById('iface:pc1/eth0').hasClass('cable-unplugged'), undefined, { timeout: 10_000 });
+    await page.getByTestId('console-pc1').click();
+    await page.keyboard.type('clear; ping -c 1 -W 2 10.0.0.2\n');
+    await waitConsole('pc1', /1 packets received/);
+  });
+
+  it('captures on a cable: the packet view lists ARP and shows its fields from the dissector', async () => {
+    const mid = await edgeMidpoint('iface:pc1/eth0');
+    await page.mouse.click(mid.x, mid.y, { button: 'right' });
+    await page.getByTestId('context-menu').locator('[data-action="capture-packets"]').click();
+    await page.getByTestId('packet-list').waitFor();
+    // A fresh ARP exchange: forget pc2's address, then ping it.
+    await page.getByTestId('console-pc1').click();
+    await page.keyboard.type('ip neigh flush all; ping -c 1 -W 2 10.0.0.2\n');
+    const arp = page.getByTestId('packet-list').locator('tbody tr.proto-arp').first();
+    await arp.waitFor({ timeout: 30_000 });
+    await arp.click();
+    const tree = page.getByTestId('packet-tree');
+    await tree.waitFor();
+    const text = await tree.textContent();
+    expect(text).toMatch(/Address Resolution Protocol \((request|reply)\)/);
+    expect(text).toMatch(/Sender IP address: 10\.0\.0\.[12]/);
+    expect(await page.getByTestId('packet-hex').textContent()).toMatch(/^0000 {2}/);
+    // A display filter narrows the list to what it names.
+    await page.getByTestId('packet-filter').fill('icmp');
+    await page.getByTestId('packet-filter').press('Enter');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="packet-list"] tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.className.includes('proto-icmp'));
+    }, undefined, { timeout: 20_000 });
+    await page.screenshot({ path: join(SCREENSHOTS, 'packet-view.png') });
+    await page.getByTestId('packet-close').click();
   });
 
   it('stops the lab', async () => {

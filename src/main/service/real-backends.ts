@@ -8,12 +8,15 @@ import type { LabEvent } from '../../shared/runtime-api.ts';
 import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/service-api.ts';
 import { gradeLab } from '../check/grade.ts';
 import { compile } from '../compiler/index.ts';
+import { checkCableChange, ImpairmentError } from '../../shared/impairments.ts';
 import { UserError } from '../errors.ts';
+import { buildLabFs } from '../guest/labfs.ts';
 import { findKernel, HOST_TOOLS, whichTool } from '../images/kernel.ts';
 import { loadLab, refuseUnsafeModel, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
 import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
 import { launchLab } from '../runtime/launch.ts';
+import { planLab } from '../runtime/prepare.ts';
 import type { Backends } from './backends.ts';
 
 export interface RealBackendOptions {
@@ -204,6 +207,47 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
           detach: () => {
             attachment.detach();
             sup.close();
+          },
+        };
+      } catch (err) {
+        sup.close();
+        throw err;
+      }
+    },
+
+    links: (labRoot) => withSupervisor(labRoot, (sup) => sup.links()),
+
+    changeLink: (labRoot, cable, change) =>
+      withSupervisor(labRoot, async (sup) => {
+        let checked;
+        try {
+          checked = checkCableChange(change);
+        } catch (err) {
+          if (err instanceof ImpairmentError) throw new UserError(err.message, 2);
+          throw err;
+        }
+        return sup.changeLink(String(cable), checked);
+      }),
+
+    /** The lab as saved, applied live (the canvas saves first): vnetlab apply's path. */
+    applyLab: (labRoot, dryRun) =>
+      withSupervisor(labRoot, async (sup) => {
+        const { plan } = await planLab(labRoot, { env });
+        const preview = await sup.apply(plan, { dryRun: true });
+        if (dryRun === true || !preview.changes.length) return preview;
+        await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+        return sup.apply(plan);
+      }),
+
+    async capture(labRoot, target, handlers) {
+      const sup = await supervisor(labRoot);
+      try {
+        const capture = await sup.capture(String(target), { onFrame: handlers.onFrame, onEnd: (reason, counts) => handlers.onEnd(reason, counts.dropped) });
+        return {
+          stop: async () => {
+            const counts = await capture.stop().catch(() => ({ frames: 0, dropped: 0 }));
+            sup.close();
+            return counts;
           },
         };
       } catch (err) {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { LabModel } from '../../shared/lab-model.ts';
 import {
+  type CaptureInfo,
   type ConsoleAttachment,
   type FolderEntry,
   type FolderListing,
@@ -16,6 +17,7 @@ import {
 } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
 import type { Backends, ConsoleLink, RuntimeBackends } from './backends.ts';
+import { PacketView, TSHARK_MISSING, tsharkPath } from './packet-view.ts';
 
 export interface ServiceOptions {
   backends: Backends;
@@ -145,9 +147,17 @@ interface AttachedConsole {
 }
 
 /** The `editor` and `session` methods of one client; the `runtime` ones are added by Service.connect. */
+/** A capture this client opened for its packet view. */
+interface OpenCapture {
+  view: PacketView;
+  link?: { stop(): Promise<{ frames: number; dropped: number }> };
+  running: boolean;
+}
+
 class Session implements Omit<ClientSession, keyof RuntimeBackends> {
   private readonly subscriptions = new Map<string, Promise<() => void>>();
   private readonly consoles = new Map<string, AttachedConsole>();
+  private readonly captures = new Map<string, OpenCapture>();
   private closed = false;
 
   constructor(
@@ -284,9 +294,82 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
     }
   }
 
+  // ---- captures (the packet view) -----------------------------------------------------------
+
+  async startCapture(labRoot: string, target: string): Promise<CaptureInfo> {
+    const root = this.service.allowedPath(labRoot, 'lab path');
+    if (typeof target !== 'string' || !/^[^\s:]+(:eth\d+)?$/.test(target)) throw new UserError('capture on a cable (pc1:eth0) or a collision domain', 2);
+    const captureId = `cap${this.newConsoleId()}`;
+    const tshark = tsharkPath();
+    const view = new PacketView(tshark, (packets, reset) => {
+      if (!this.closed) this.push({ kind: 'packets', captureId, packets, ...(reset ? { reset } : {}) });
+    });
+    const entry: OpenCapture = { view, running: true };
+    this.captures.set(captureId, entry);
+    try {
+      entry.link = await this.backends.capture(root, target, {
+        onFrame: (frame, timeUs) => view.addFrame(frame, timeUs),
+        onEnd: (reason, dropped) => {
+          entry.running = false;
+          if (!this.closed) this.push({ kind: 'capture-status', captureId, frames: view.frameCount, dropped, running: false, message: reason });
+        },
+      });
+    } catch (err) {
+      this.captures.delete(captureId);
+      view.close();
+      throw err;
+    }
+    if (this.closed) {
+      await this.closeCapture(captureId);
+      throw new UserError('the window closed while its capture was starting');
+    }
+    return { captureId, target, dissectorMissing: tshark ? null : TSHARK_MISSING };
+  }
+
+  private capture(captureId: string): OpenCapture {
+    const entry = this.captures.get(String(captureId));
+    if (!entry) throw new UserError(`capture ${String(captureId)} is not open`, 2, 'start a capture again');
+    return entry;
+  }
+
+  async setCaptureFilter(captureId: string, filter: string) {
+    this.capture(captureId).view.setFilter(String(filter ?? ''));
+  }
+
+  async packetDetail(captureId: string, number: number) {
+    return this.capture(captureId).view.detail(Number(number));
+  }
+
+  async stopCapture(captureId: string) {
+    const entry = this.capture(captureId);
+    if (!entry.running) return;
+    entry.running = false;
+    const counts = await entry.link?.stop();
+    const dropped = counts?.dropped ?? 0;
+    const truncated = entry.view.truncated ? '; the capture reached its size limit, later packets were not kept' : '';
+    this.push({ kind: 'capture-status', captureId, frames: entry.view.frameCount, dropped, running: false, message: `stopped${truncated}` });
+  }
+
+  async closeCapture(captureId: string) {
+    const entry = this.captures.get(String(captureId));
+    if (!entry) return;
+    this.captures.delete(String(captureId));
+    if (entry.running) await entry.link?.stop().catch(() => undefined);
+    entry.view.close();
+  }
+
+  async saveCapture(captureId: string, path: string) {
+    const entry = this.capture(captureId);
+    const target = this.service.allowedPath(String(path), 'capture file');
+    if (!target.endsWith('.pcap')) throw new UserError('save the capture as a .pcap file', 2, 'e.g. ~/capture.pcap');
+    entry.view.saveAs(target);
+    return target;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const id of [...this.captures.keys()]) void this.closeCapture(id);
     for (const id of [...this.consoles.keys()]) void this.detachConsole(id);
     for (const unwatch of this.subscriptions.values()) unwatch.then((f) => f(), () => {});
     this.subscriptions.clear();

@@ -2,8 +2,9 @@
 // mouse gestures of the editor (drop from the palette, cable tool, move with grid snapping, select,
 // context menu) and automatic layout of labs without positions.
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
-import type { MachineState } from '../../shared/runtime-api.ts';
-import { elementForTarget, labToElements, type GraphElement } from '../graph/mapping.ts';
+import { describeImpairment } from '../../shared/impairments.ts';
+import type { CableStatus, MachineState } from '../../shared/runtime-api.ts';
+import { elementForTarget, labToElements, parseElementId, type GraphElement } from '../graph/mapping.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
 import type { AppState } from '../state.ts';
 
@@ -30,6 +31,8 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: ':selected', style: { 'overlay-color': '#4c7fd1', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
   { selector: '.diag-warning', style: { 'border-color': '#f0b429', 'line-color': '#f0b429', 'border-width': 4 } },
   { selector: '.diag-error', style: { 'border-color': '#d64545', 'line-color': '#d64545', 'border-width': 4, 'line-style': 'dashed' } },
+  { selector: 'edge.cable-impaired', style: { 'line-color': '#f08c00', width: 3, label: 'data(cableLabel)', 'font-size': 9, color: '#b35c00' } },
+  { selector: 'edge.cable-unplugged', style: { 'line-color': '#d64545', 'line-style': 'dashed', width: 2, label: 'data(cableLabel)', 'font-size': 9, color: '#d64545' } },
   { selector: '.cable-source', style: { 'overlay-color': '#2f9e44', 'overlay-opacity': 0.35, 'overlay-padding': 8 } },
   ...(Object.entries(STATE_COLOURS).map(([state, colour]) => ({ selector: `node.state-${state}`, style: { 'border-color': colour, 'border-width': 5 } })) as cytoscape.StylesheetJson),
   { selector: 'node.state-booting', style: { 'border-style': 'dashed' } },
@@ -181,6 +184,16 @@ export class Canvas {
 
   showRunState(): void {
     this.cy.batch(() => {
+      // Cables of the running lab: unplugged ones dashed red, impaired ones orange with what is set.
+      this.cy.edges().forEach((e) => {
+        const cables = this.cablesOf(e.id());
+        const unplugged = cables.filter((c) => !c.plugged || c.state === 'cut');
+        const impaired = cables.filter((c) => c.impairments.in || c.impairments.out);
+        e.toggleClass('cable-unplugged', unplugged.length > 0);
+        e.toggleClass('cable-impaired', unplugged.length === 0 && impaired.length > 0);
+        const label = unplugged.length ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n') : impaired.map((c) => describeCable(c)).join('\n');
+        e.data('cableLabel', label);
+      });
       this.cy.nodes('[role = "machine"]').forEach((n) => {
         const st = this.state.machineStates.get(n.data('name') as string);
         for (const s of Object.keys(STATE_COLOURS)) n.removeClass(`state-${s}`);
@@ -188,6 +201,18 @@ export class Canvas {
         n.data('display', st && st !== 'stopped' ? `${n.data('label')}\n${st}` : n.data('label'));
       });
     });
+  }
+
+  /** The running cables an edge stands for: an interface's cable, or both of a point-to-point link. */
+  private cablesOf(edgeId: string): CableStatus[] {
+    const ref = parseElementId(edgeId);
+    if (!ref) return [];
+    if (ref.type === 'iface') {
+      const c = this.state.cables.get(`${ref.machine}:eth${ref.index}`);
+      return c ? [c] : [];
+    }
+    if (ref.type === 'domain') return [...this.state.cables.values()].filter((c) => c.domain === ref.name);
+    return [];
   }
 
   private syncSelection(): void {
@@ -264,6 +289,12 @@ export class Canvas {
     });
     cy.on('dbltap', 'node[role = "machine"]', (e) => this.callbacks.onOpenConsole(e.target.data('name') as string));
   }
+}
+
+function describeCable(c: CableStatus): string {
+  const dir = (d: 'in' | 'out') => (c.impairments[d] ? `${d} ${describeImpairment(c.impairments[d])}` : '');
+  const same = JSON.stringify(c.impairments.in) === JSON.stringify(c.impairments.out);
+  return same ? describeImpairment(c.impairments.out) : [dir('out'), dir('in')].filter(Boolean).join('; ');
 }
 
 function displayLabel(el: GraphElement, states: Map<string, MachineState>): string {

@@ -6,7 +6,7 @@
 // own ports, never notice more than the lost frames.
 import { dirname } from 'node:path';
 import type { CableImpairments, CablePlan, Impairment, Plan, SwitchPlan } from '../../../shared/plan.ts';
-import type { CableStatus } from '../../../shared/runtime-api.ts';
+import type { CableChange, CableStatus } from '../../../shared/runtime-api.ts';
 import { normaliseImpairments, wirefilterArgv } from '../../compiler/cables.ts';
 import { UserError } from '../../errors.ts';
 import type { DaemonHandle, ExitInfo, Launcher } from '../launcher.ts';
@@ -42,15 +42,7 @@ interface CableState {
   applied?: CableImpairments;
 }
 
-/** A change to one cable; absent fields stay as they are. */
-export interface CableChange {
-  plugged?: boolean;
-  domain?: string;
-  /** Set these impairment fields in these directions (other fields are kept). */
-  impair?: { direction: 'in' | 'out' | 'both'; values: Impairment };
-  /** Back to a perfect cable first. */
-  reset?: boolean;
-}
+export type { CableChange };
 
 export interface Capture {
   id: string;

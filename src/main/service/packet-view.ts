@@ -1,0 +1,208 @@
+// The app's packet view of one capture: frames from the lab's supervisor are kept in a pcap file and
+// dissected by Wireshark's own tshark (never by parsers of ours): a streaming tshark gives the packet
+// list (Wireshark's columns, through the display filter), and a one-shot `tshark -T pdml` gives the
+// protocol tree of a packet when the student opens it. Without tshark the list shows addresses and
+// EtherTypes only and says what to install; saving the capture still works.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PacketDetail, PacketSummary, PacketTreeNode } from '../../shared/service-api.ts';
+import { UserError } from '../errors.ts';
+import { pcapHeader, pcapRecord } from '../runtime/network/pcap.ts';
+
+/** A capture in the app keeps at most this much (a student reads packets; a flood is for `vnetlab capture`). */
+const MAX_FRAMES = 200_000;
+const MAX_BYTES = 256 * 1024 * 1024;
+const FLUSH_MS = 100;
+const COLUMNS = ['frame.number', 'frame.time_relative', '_ws.col.Source', '_ws.col.Destination', '_ws.col.Protocol', 'frame.len', '_ws.col.Info'];
+
+export const TSHARK_MISSING = 'tshark is not installed, so packets are not dissected: sudo apt-get install tshark (capturing and saving work without it)';
+
+export function tsharkPath(): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v tshark'], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+export class PacketView {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'vnetlab-capture-')); // 0700: ours alone
+  readonly file = join(this.dir, 'capture.pcap');
+  private readonly frames: { bytes: Buffer; timeUs: number }[] = [];
+  private bytes = 0;
+  private firstUs: number | undefined;
+  private tshark: ChildProcess | undefined;
+  private filter = '';
+  private pending: PacketSummary[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private resetNext = false;
+  truncated = false;
+
+  constructor(
+    private readonly tsharkBin: string | undefined,
+    private readonly onPackets: (packets: PacketSummary[], reset: boolean) => void,
+  ) {
+    writeFileSync(this.file, pcapHeader(), { mode: 0o600 });
+    this.startDissector();
+  }
+
+  get frameCount(): number {
+    return this.frames.length;
+  }
+
+  addFrame(frame: Buffer, timeUs: number): void {
+    if (this.frames.length >= MAX_FRAMES || this.bytes + frame.length > MAX_BYTES) {
+      this.truncated = true;
+      return;
+    }
+    this.firstUs ??= timeUs;
+    const record = pcapRecord(frame, timeUs);
+    this.frames.push({ bytes: Buffer.from(frame), timeUs });
+    this.bytes += frame.length;
+    appendFileSync(this.file, record);
+    if (this.tshark?.stdin?.writable) this.tshark.stdin.write(record);
+    else if (!this.tsharkBin) this.queue(basicSummary(this.frames.length, frame, (timeUs - this.firstUs) / 1e6));
+  }
+
+  /** A Wireshark display filter; a wrong one is refused with tshark's own words. */
+  setFilter(filter: string): void {
+    const f = String(filter ?? '').trim();
+    if (f && !this.tsharkBin) throw new UserError('display filters need tshark', 3, 'sudo apt-get install tshark');
+    if (f) {
+      const check = spawnSync(this.tsharkBin!, ['-Y', f, '-r', this.file, '-c', '1'], { encoding: 'utf8', timeout: 10_000 });
+      const problem = (check.stderr ?? '').split('\n').find((l) => /^tshark: /.test(l));
+      if (check.status !== 0 && problem) throw new UserError(`display filter '${f}': ${problem.replace(/^tshark: /, '')}`, 2, 'use Wireshark display filter syntax, e.g. arp, icmp, ip.addr == 10.0.0.1, ospf');
+    }
+    this.filter = f;
+    this.stopDissector();
+    this.pending = [];
+    this.resetNext = true;
+    this.startDissector(true);
+  }
+
+  /** The protocol tree (PDML shownames) and hex bytes of packet `number` (1-based, capture order). */
+  detail(number: number): PacketDetail {
+    const frame = this.frames[number - 1];
+    if (!Number.isInteger(number) || !frame) throw new UserError(`no packet ${number} in this capture`, 2);
+    const hex = frame.bytes.toString('hex');
+    if (!this.tsharkBin) return { number, tree: [{ label: TSHARK_MISSING, children: [] }], hex };
+    const out = spawnSync(this.tsharkBin, ['-n', '-r', this.file, '-Y', `frame.number == ${number}`, '-T', 'pdml'], { encoding: 'utf8', timeout: 20_000, maxBuffer: 64 * 1024 * 1024 });
+    return { number, tree: parsePdml(out.stdout ?? ''), hex };
+  }
+
+  saveAs(path: string): void {
+    copyFileSync(this.file, path);
+  }
+
+  close(): void {
+    this.stopDissector();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The streaming tshark: pcap in on stdin, one tab-separated line per shown packet out. */
+  private startDissector(replay = false): void {
+    if (!this.tsharkBin) return;
+    const args = ['-l', '-n', '-Q', '-i', '-', ...(this.filter ? ['-Y', this.filter] : []), '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=f', ...COLUMNS.flatMap((c) => ['-e', c])];
+    const proc = spawn(this.tsharkBin, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+    this.tshark = proc;
+    proc.stdin!.on('error', () => {}); // it may exit first (its exit is what we report)
+    let partial = '';
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      if (this.tshark !== proc) return;
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const summary = parseColumns(line);
+        if (summary) this.queue(summary);
+      }
+    });
+    proc.stdin!.write(pcapHeader());
+    // A new filter: the packets so far go through again, in order (frame numbers stay the same).
+    if (replay) for (const f of this.frames) proc.stdin!.write(pcapRecord(f.bytes, f.timeUs));
+  }
+
+  private stopDissector(): void {
+    const proc = this.tshark;
+    this.tshark = undefined;
+    if (proc) {
+      proc.stdin?.end();
+      proc.kill('SIGTERM');
+    }
+  }
+
+  private queue(summary: PacketSummary): void {
+    this.pending.push(summary);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      const packets = this.pending;
+      this.pending = [];
+      const reset = this.resetNext;
+      this.resetNext = false;
+      this.onPackets(packets, reset);
+    }, FLUSH_MS);
+  }
+}
+
+function parseColumns(line: string): PacketSummary | undefined {
+  const [number, time, source, destination, protocol, length, ...info] = line.split('\t');
+  const n = Number(number);
+  if (!Number.isInteger(n) || n <= 0) return undefined;
+  return { number: n, time: Number(time) || 0, source: source ?? '', destination: destination ?? '', protocol: protocol ?? '', length: Number(length) || 0, info: info.join('\t') };
+}
+
+/** Without a dissector: what the Ethernet header says, and no more. */
+function basicSummary(number: number, frame: Buffer, time: number): PacketSummary {
+  const mac = (o: number) => [...frame.subarray(o, o + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const type = frame.length >= 14 ? frame.readUInt16BE(12) : 0;
+  const names: Record<number, string> = { 0x0800: 'IPv4', 0x0806: 'ARP', 0x86dd: 'IPv6' };
+  return { number, time, source: mac(6), destination: mac(0), protocol: names[type] ?? `0x${type.toString(16).padStart(4, '0')}`, length: frame.length, info: 'install tshark for details' };
+}
+
+/**
+ * tshark's PDML → a tree of `showname`s. PDML is regular (proto and field elements with attributes,
+ * nested), so a small tokenizer is enough; `geninfo` (capture bookkeeping) is left out.
+ */
+export function parsePdml(xml: string): PacketTreeNode[] {
+  const root: PacketTreeNode = { label: '', children: [] };
+  const stack: PacketTreeNode[] = [root];
+  const tag = /<(\/?)(proto|field)\b([^>]*?)(\/?)>/g;
+  for (let m = tag.exec(xml); m; m = tag.exec(xml)) {
+    const [, closing, , attrText, selfClosing] = m;
+    if (closing) {
+      if (stack.length > 1) stack.pop();
+      continue;
+    }
+    const attrs = attributes(attrText ?? '');
+    if (attrs.name === 'geninfo' || attrs.hide === 'yes') {
+      if (!selfClosing) skipElement(tag, xml);
+      continue;
+    }
+    const node: PacketTreeNode = { label: attrs.showname || attrs.show || attrs.name || '', children: [] };
+    if (attrs.name && !attrs.name.startsWith('_')) node.field = attrs.name;
+    stack[stack.length - 1]!.children.push(node);
+    if (!selfClosing) stack.push(node);
+  }
+  return root.children;
+}
+
+function skipElement(tag: RegExp, xml: string): void {
+  let depth = 1;
+  for (let m = tag.exec(xml); m && depth > 0; m = depth > 0 ? tag.exec(xml) : null) {
+    if (m[1]) depth--;
+    else if (!m[4]) depth++;
+  }
+}
+
+function attributes(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/(\w+)="([^"]*)"/g)) out[m[1]!] = unescapeXml(m[2]!);
+  return out;
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&(lt|gt|quot|apos|amp|#x[0-9a-f]+|#\d+);/gi, (_, e: string) => {
+    const named: Record<string, string> = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' };
+    if (named[e.toLowerCase()]) return named[e.toLowerCase()]!;
+    return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
+  });
+}

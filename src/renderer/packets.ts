@@ -1,0 +1,170 @@
+// The packet view: a live capture of one cable or collision domain, dissected by tshark in the service
+// (packet list with Wireshark's columns, display filter, protocol tree, hex bytes), pause and save.
+import type { PacketDetail, PacketSummary, PacketTreeNode, PushMessage, VnetlabService } from '../shared/service-api.ts';
+import { $, h } from './dom.ts';
+
+/** Rows kept in the list (the capture itself keeps more: filter or save to see them all). */
+const MAX_ROWS = 5_000;
+
+export class PacketPane {
+  private captureId = '';
+  private target = '';
+  private rows: PacketSummary[] = [];
+  private paused = false;
+  private held: PacketSummary[] = [];
+  private selected = 0;
+  private readonly root = $('packets');
+
+  constructor(
+    private readonly api: VnetlabService,
+    private readonly labFolder: () => string,
+    private readonly notify: (message: string, kind?: 'info' | 'error') => void,
+  ) {
+    this.root.hidden = true;
+  }
+
+  get open(): boolean {
+    return !!this.captureId;
+  }
+
+  async start(target: string): Promise<void> {
+    await this.close();
+    const info = await this.api.startCapture(this.labFolder(), target);
+    this.captureId = info.captureId;
+    this.target = target;
+    this.rows = [];
+    this.held = [];
+    this.paused = false;
+    this.selected = 0;
+    this.render(info.dissectorMissing);
+  }
+
+  handlePush(message: PushMessage): void {
+    if (message.kind === 'packets' && message.captureId === this.captureId) {
+      if (message.reset) this.rows = [];
+      if (this.paused && !message.reset) this.held.push(...message.packets);
+      else this.rows.push(...message.packets);
+      if (this.rows.length > MAX_ROWS) this.rows.splice(0, this.rows.length - MAX_ROWS);
+      this.renderRows();
+    } else if (message.kind === 'capture-status' && message.captureId === this.captureId) {
+      const dropped = message.dropped ? `, ${message.dropped} dropped (the view could not keep up)` : '';
+      this.status(`${message.running ? 'capturing' : 'stopped'}: ${message.frames} packets${dropped}${message.message ? ` — ${message.message}` : ''}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const id = this.captureId;
+    this.captureId = '';
+    this.root.hidden = true;
+    if (id) await this.api.closeCapture(id).catch(() => {});
+  }
+
+  private render(dissectorMissing: string | null): void {
+    const filter = h('input', { id: 'packet-filter', placeholder: 'display filter, e.g. arp or icmp or ospf', 'data-testid': 'packet-filter', spellcheck: 'false' }) as HTMLInputElement;
+    filter.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter') return;
+      this.api.setCaptureFilter(this.captureId, filter.value).then(
+        () => filter.classList.remove('bad'),
+        (err: Error) => {
+          filter.classList.add('bad');
+          this.notify(err.message, 'error');
+        },
+      );
+    });
+    const pause = h('button', { 'data-testid': 'packet-pause' }, 'Pause');
+    pause.addEventListener('click', () => {
+      this.paused = !this.paused;
+      pause.textContent = this.paused ? 'Resume' : 'Pause';
+      if (!this.paused) {
+        this.rows.push(...this.held);
+        this.held = [];
+        this.renderRows();
+      }
+    });
+    const stop = h('button', { 'data-testid': 'packet-stop' }, 'Stop');
+    stop.addEventListener('click', () => void this.api.stopCapture(this.captureId).catch((err: Error) => this.notify(err.message, 'error')));
+    const save = h('button', { 'data-testid': 'packet-save' }, 'Save as pcap…');
+    save.addEventListener('click', () => {
+      const path = window.prompt('Save the capture as (a .pcap file in your home or the lab folder):', `~/${this.target.replace(/[^A-Za-z0-9_.-]/g, '_')}.pcap`);
+      if (!path) return;
+      this.api.saveCapture(this.captureId, path).then(
+        (file) => this.notify(`Capture saved: ${file} (opens in Wireshark)`),
+        (err: Error) => this.notify(err.message, 'error'),
+      );
+    });
+    const close = h('button', { 'data-testid': 'packet-close' }, '×');
+    close.addEventListener('click', () => void this.close());
+    const table = h('table', { class: 'packet-list', 'data-testid': 'packet-list' }, h('thead', {}, h('tr', {}, ...['No.', 'Time', 'Source', 'Destination', 'Protocol', 'Length', 'Info'].map((c) => h('th', {}, c)))), h('tbody', { id: 'packet-rows' }));
+    this.root.replaceChildren(
+      h(
+        'div',
+        { class: 'packet-bar' },
+        h('strong', {}, `Capture on ${this.target}`),
+        filter,
+        pause,
+        stop,
+        save,
+        h('span', { id: 'packet-status', class: 'muted', 'data-testid': 'packet-status' }, 'capturing…'),
+        close,
+      ),
+      ...(dissectorMissing ? [h('div', { class: 'packet-warning', 'data-testid': 'packet-warning' }, dissectorMissing)] : []),
+      h('div', { class: 'packet-body' }, h('div', { class: 'packet-scroll' }, table), h('div', { class: 'packet-detail', id: 'packet-detail', 'data-testid': 'packet-detail' }, h('p', { class: 'muted' }, 'Click a packet to see its fields.'))),
+    );
+    this.root.hidden = false;
+    this.renderRows();
+  }
+
+  private renderRows(): void {
+    const body = document.getElementById('packet-rows');
+    if (!body) return;
+    body.replaceChildren(
+      ...this.rows.map((p) => {
+        const tr = h('tr', { 'data-number': String(p.number), class: `${p.number === this.selected ? 'selected ' : ''}proto-${p.protocol.toLowerCase().replace(/[^a-z0-9]/g, '')}` }, h('td', {}, String(p.number)), h('td', {}, p.time.toFixed(6)), h('td', {}, p.source), h('td', {}, p.destination), h('td', {}, p.protocol), h('td', {}, String(p.length)), h('td', {}, p.info));
+        tr.addEventListener('click', () => void this.showDetail(p.number));
+        return tr;
+      }),
+    );
+  }
+
+  private async showDetail(number: number): Promise<void> {
+    this.selected = number;
+    this.renderRows();
+    let detail: PacketDetail;
+    try {
+      detail = await this.api.packetDetail(this.captureId, number);
+    } catch (err) {
+      this.notify((err as Error).message, 'error');
+      return;
+    }
+    // The innermost protocol (the last layer) is what the student looks for: open it, keep the others closed.
+    const tree = h('div', { class: 'packet-tree', 'data-testid': 'packet-tree' }, ...detail.tree.map((n, i) => treeNode(n, i === detail.tree.length - 1)));
+    const hex = h('pre', { class: 'packet-hex', 'data-testid': 'packet-hex' }, hexDump(detail.hex));
+    $('packet-detail').replaceChildren(tree, hex);
+  }
+
+  private status(text: string): void {
+    const el = document.getElementById('packet-status');
+    if (el) el.textContent = text;
+  }
+}
+
+function treeNode(node: PacketTreeNode, open = false): HTMLElement {
+  if (!node.children.length) return h('div', { class: 'leaf', title: node.field ?? '' }, node.label);
+  const details = h('details', {}, h('summary', { title: node.field ?? '' }, node.label), ...node.children.map((c) => treeNode(c)));
+  (details as HTMLDetailsElement).open = open;
+  return details;
+}
+
+/** Offset, 16 bytes of hex, and the printable characters, as Wireshark shows them. */
+export function hexDump(hex: string): string {
+  const lines: string[] = [];
+  for (let offset = 0; offset < hex.length / 2; offset += 16) {
+    const bytes = hex.slice(offset * 2, offset * 2 + 32).match(/../g) ?? [];
+    const ascii = bytes.map((b) => {
+      const c = parseInt(b, 16);
+      return c >= 32 && c < 127 ? String.fromCharCode(c) : '.';
+    });
+    lines.push(`${offset.toString(16).padStart(4, '0')}  ${bytes.join(' ').padEnd(47)}  ${ascii.join('')}`);
+  }
+  return lines.join('\n');
+}
