@@ -3,9 +3,9 @@
 // switch (the layout before cables existed):
 //  - start of a lab of N tiny guests on one hub (supervisor.start(): network up + every guest ready);
 //  - host memory of the network processes (PSS of switches, ports and wires);
-//  - ping round trip h0 → h1 (median of 20) and TCP throughput h0 → h1 (20 MB through busybox nc);
-//  - capture: frames per second delivered while that transfer runs, and how many were dropped;
-//  - unplug: how long `link --down` takes, and from it to the last echo reply seen (ping every 20 ms).
+//  - on two debian guests: ping round trip (median of 20) and iperf3 TCP throughput (5 s);
+//  - capture: frames per second delivered while iperf3 runs;
+//  - unplug: how long `link --down` takes, and where the first lost ping falls (pings every 20 ms).
 // Run: npx tsx bench/cables.ts [--size N] [--runs N]   (default 10 guests, 3 alternating rounds)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ const flag = (name: string, fallback: number) => {
 };
 const SIZE = flag('--size', 10);
 const RUNS = flag('--runs', 3);
-const TRANSFER_MB = 20;
+const IPERF_SECONDS = 5;
 
 const base = mkdtempSync(join(tmpdir(), 'vcab-'));
 const imageDir = hostPaths(process.env).imageDir;
@@ -45,7 +45,8 @@ interface Figures {
   captureFps?: number;
   captureDropped?: number;
   unplugMs?: number;
-  unplugToLastReplyMs?: number;
+  /** Pings (20 ms apart) still answered after the unplug was asked. */
+  lostAfterPings?: number;
 }
 
 /** The same plan with every NIC on its domain's switch and no cables: the baseline. */
@@ -65,12 +66,11 @@ function direct(plan: Plan): Plan {
   };
 }
 
-async function round(variant: Variant, n: number, index: number): Promise<Figures> {
-  const lab = join(base, `${variant}-${index}`);
-  const machines = Array.from({ length: n }, (_, i) => `  h${i}:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.1.0.${i + 1}/24}\n`).join('');
+async function runLab(variant: Variant, name: string, yaml: string, body: (sup: Supervisor, plan: Plan, startMs: number) => Promise<void>): Promise<void> {
+  const lab = join(base, name);
   rmSync(lab, { recursive: true, force: true });
   mkdirSync(lab, { recursive: true });
-  writeFileSync(join(lab, 'lab.yaml'), `lab:\n  name: cab${variant[0]}${index}\nmachines:\n${machines}domains:\n  lan: {kind: hub}\n`);
+  writeFileSync(join(lab, 'lab.yaml'), yaml);
   const prepared = await prepareLab(lab);
   const plan = variant === 'cables' ? prepared.plan : direct(prepared.plan);
   const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: plan.runDir });
@@ -79,45 +79,56 @@ async function round(variant: Variant, n: number, index: number): Promise<Figure
     const started = await sup.start();
     const startMs = performance.now() - t0;
     if (!started.ok) throw new Error(`${variant}: ${started.failed.map((f) => `${f.machine}: ${f.error}`).join('; ')}`);
-    await new Promise((r) => setTimeout(r, 2000));
-    const network = readRecords(plan.runDir).filter((r) => ['switch', 'port', 'wire'].includes(r.kind));
-    const networkMiB = network.reduce((sum, r) => sum + (groupRssBytes(r.pgid) ?? 0), 0) / 1024 / 1024;
-
-    const ping = await sup.exec('h0', 'ping -c 21 -i 0.2 10.1.0.2', { timeoutMs: 30_000 });
-    const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).slice(1).sort((a, b) => a - b);
-    const rttMs = rtts[Math.floor(rtts.length / 2)] ?? NaN;
-
-    // 20 MB over TCP with busybox nc; the capture (cables only) listens meanwhile.
-    await sup.exec('h1', 'nc -l -p 5001 > /dev/null 2>&1 &', { timeoutMs: 5_000 });
-    let frames = 0;
-    const capture = variant === 'cables' ? await sup.capture('h0:eth0', () => frames++, () => {}) : undefined;
-    const t1 = performance.now();
-    const sent = await sup.exec('h0', `dd if=/dev/zero bs=64k count=${TRANSFER_MB * 16} 2>/dev/null | nc -w 2 10.1.0.2 5001`, { timeoutMs: 120_000 });
-    const seconds = (performance.now() - t1) / 1000;
-    if (sent.exitCode !== 0) throw new Error(`${variant}: the transfer failed: ${sent.stderr}`);
-    await capture?.stop();
-    const figures: Figures = { startMs, networkMiB, rttMs, mbitPerSec: (TRANSFER_MB * 8 * 1.048576) / seconds };
-    if (capture) figures.captureFps = frames / seconds;
-
-    if (variant === 'cables') {
-      let lastReply = 0;
-      const pinging = sup.exec('h0', 'ping -c 150 -i 0.02 -W 1 10.1.0.2', {
-        timeoutMs: 20_000,
-        onStdout: (chunk) => {
-          if (/time=/.test(chunk)) lastReply = performance.now();
-        },
-      });
-      await new Promise((r) => setTimeout(r, 1000));
-      const t2 = performance.now();
-      await sup.changeLink('h0:eth0', { plugged: false });
-      figures.unplugMs = performance.now() - t2;
-      await pinging;
-      figures.unplugToLastReplyMs = lastReply - t2;
-    }
-    return figures;
+    await body(sup, plan, startMs);
   } finally {
     await sup.shutdown('crash');
   }
+}
+
+async function round(variant: Variant, n: number, index: number): Promise<Figures> {
+  const figures = {} as Figures;
+  const machines = Array.from({ length: n }, (_, i) => `  h${i}:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.1.0.${i + 1}/24}\n`).join('');
+  await runLab(variant, `${variant}-${index}`, `lab:\n  name: cab${variant[0]}${index}\nmachines:\n${machines}domains:\n  lan: {kind: hub}\n`, async (_sup, plan, startMs) => {
+    figures.startMs = startMs;
+    await new Promise((r) => setTimeout(r, 2000));
+    const network = readRecords(plan.runDir).filter((r) => ['switch', 'port', 'wire'].includes(r.kind));
+    figures.networkMiB = network.reduce((sum, r) => sum + (groupRssBytes(r.pgid) ?? 0), 0) / 1024 / 1024;
+  });
+  const pair = ['d0', 'd1'].map((m, i) => `  ${m}:\n    image: debian\n    interfaces:\n      - {domain: lan, ipv4: 10.2.0.${i + 1}/24}\n`).join('');
+  await runLab(variant, `${variant}-net-${index}`, `lab:\n  name: net${variant[0]}${index}\nmachines:\n${pair}domains:\n  lan: {kind: hub}\n`, async (sup) => {
+    const ping = await sup.exec('d0', 'ping -c 21 -i 0.2 10.2.0.2', { timeoutMs: 30_000 });
+    const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).slice(1);
+    figures.rttMs = median(rtts);
+    await sup.exec('d1', 'iperf3 -s -D -1', { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    let frames = 0;
+    const capture = variant === 'cables' ? await sup.capture('d0:eth0', () => frames++, () => {}) : undefined;
+    const t1 = performance.now();
+    const iperf = await sup.exec('d0', `iperf3 -c 10.2.0.2 -t ${IPERF_SECONDS} -J`, { timeoutMs: 60_000 });
+    const seconds = (performance.now() - t1) / 1000;
+    await capture?.stop();
+    const bps = (JSON.parse(iperf.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+    figures.mbitPerSec = bps / 1e6;
+    if (capture) figures.captureFps = frames / seconds;
+    if (variant === 'cables') {
+      const replies: number[] = [];
+      const pinging = sup.exec('d0', 'ping -c 150 -i 0.02 -W 1 10.2.0.2', {
+        timeoutMs: 20_000,
+        onStdout: (chunk) => {
+          for (const m of chunk.matchAll(/icmp_seq=(\d+)/g)) replies.push(Number(m[1]));
+        },
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      const seqAtUnplug = Math.max(0, ...replies);
+      const t2 = performance.now();
+      await sup.changeLink('d0:eth0', { plugged: false });
+      figures.unplugMs = performance.now() - t2;
+      await pinging;
+      // Pings are 20 ms apart: the first sequence number after the last reply is the first lost ping.
+      figures.lostAfterPings = Math.max(0, ...replies) - seqAtUnplug;
+    }
+  });
+  return figures;
 }
 
 function median(values: number[]): number {
@@ -143,10 +154,10 @@ async function main(): Promise<void> {
   console.log(`${''.padEnd(34)} ${'with cables'.padStart(14)} ${'direct'.padStart(14)}   ratio`);
   row('start (network + all ready)', 'startMs', 'ms', 0);
   row('network processes, PSS', 'networkMiB', 'MiB');
-  row('ping RTT h0 → h1 (median)', 'rttMs', 'ms', 2);
-  row(`TCP h0 → h1 (${TRANSFER_MB} MB, nc)`, 'mbitPerSec', 'Mbit/s');
-  console.log(`capture on h0:eth0 during the transfer: ${m('cables', 'captureFps').toFixed(0)} frames/s delivered`);
-  console.log(`unplug: link --down returns in ${m('cables', 'unplugMs').toFixed(0)} ms; last echo reply seen ${m('cables', 'unplugToLastReplyMs').toFixed(0)} ms after it was asked (pings every 20 ms)`);
+  row('ping RTT d0 → d1 (median, debian)', 'rttMs', 'ms', 2);
+  row(`iperf3 TCP d0 → d1 (${IPERF_SECONDS} s)`, 'mbitPerSec', 'Mbit/s');
+  console.log(`capture on d0:eth0 during iperf3: ${m('cables', 'captureFps').toFixed(0)} frames/s delivered to the supervisor's client`);
+  console.log(`unplug: link --down returns in ${m('cables', 'unplugMs').toFixed(0)} ms; ${m('cables', 'lostAfterPings').toFixed(0)} ping(s) of 20 ms answered after it was asked`);
 }
 
 main()

@@ -185,7 +185,7 @@ describe('running a lab from the app', () => {
     await page.getByTestId('packet-filter').fill('icmp');
     await page.getByTestId('packet-filter').press('Enter');
     await page.waitForFunction(() => {
-      const rows = [...document.querySelectorAll('[data-testid="packet-list"] tbody tr')];
+      const rows = Array.from(document.querySelectorAll('[data-testid="packet-list"] tbody tr'));
       return rows.length > 0 && rows.every((r) => r.className.includes('proto-icmp'));
     }, undefined, { timeout: 20_000 });
     await page.screenshot({ path: join(SCREENSHOTS, 'packet-view.png') });
