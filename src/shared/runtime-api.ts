@@ -26,6 +26,8 @@ export interface LabStatus {
   machines: MachineStatus[];
   switches: { domain: string; pid?: number; running: boolean }[];
   cables: CableStatus[];
+  /** Problems of the running lab a user must see (e.g. the disk holding the guests' disks is full). */
+  warnings?: string[];
 }
 
 /**

@@ -16,6 +16,7 @@ import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
 import { groupRssBytes } from './proc-memory.ts';
+import { stateSpaceWarning } from './disk-space.ts';
 
 export interface ApplyResult {
   /** One line per change (see plan-diff.ts describeDiff). */
@@ -74,6 +75,8 @@ interface Machine {
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
+/** How often a running lab checks the free space under its guests' disks. */
+const DISK_CHECK_MS = 10_000;
 const ACTIVE_STATES: MachineState[] = ['booting', 'ready', 'stopping'];
 
 export class Supervisor extends EventEmitter {
@@ -86,6 +89,7 @@ export class Supervisor extends EventEmitter {
   exiting = false;
   /** When the last stop or crash of every machine came (ms since the epoch). */
   private lastFullStopAt = 0;
+  private diskTimer: NodeJS.Timeout | undefined;
 
   constructor(
     public plan: Plan,
@@ -122,6 +126,7 @@ export class Supervisor extends EventEmitter {
       machines: [...this.machines.values()].map((m) => this.machineStatus(m)),
       switches: this.network.switchStatus(),
       cables: this.network.cableStatus(),
+      ...(this.diskWarning() ? { warnings: [this.diskWarning()!] } : {}),
     };
   }
 
@@ -157,6 +162,7 @@ export class Supervisor extends EventEmitter {
         return result;
       }
       await this.network.up();
+      this.watchDisk();
       const limit = this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
       for (const wave of this.plan.waves) {
         const inWave = wave.filter((n) => selected.has(n)).map((n) => this.get(n));
@@ -237,8 +243,28 @@ export class Supervisor extends EventEmitter {
     return { ready: true };
   }
 
+  /**
+   * A full disk under the guests' disks makes a booting guest panic and a running one lose writes,
+   * with nothing on the host side to say why: say it in status, in failures, and once as an event.
+   */
+  private diskWarning(): string | undefined {
+    return this.options.recordsRunDir ? stateSpaceWarning(this.plan.stateDir) : undefined;
+  }
+
+  private watchDisk(): void {
+    if (this.diskTimer || !this.options.recordsRunDir) return;
+    let warned = false;
+    this.diskTimer = setInterval(() => {
+      const warning = this.diskWarning();
+      if (warning && !warned) this.progress(warning);
+      warned = !!warning;
+    }, DISK_CHECK_MS);
+    this.diskTimer.unref();
+  }
+
   private fail(m: Machine, reason: string): string {
-    const error = describeBootFailure(reason, m.plan.name, m.plan.image, m.console.tail(200));
+    const disk = this.diskWarning();
+    const error = describeBootFailure(disk ? `${reason}\n${disk}` : reason, m.plan.name, m.plan.image, m.console.tail(200));
     m.error = error;
     this.setState(m, 'failed', error);
     return error;
@@ -446,6 +472,8 @@ export class Supervisor extends EventEmitter {
     try {
       await this.halt([], how);
       await this.network.down();
+      if (this.diskTimer) clearInterval(this.diskTimer);
+      this.diskTimer = undefined;
     } finally {
       this.busy--;
     }
