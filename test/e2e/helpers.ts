@@ -10,7 +10,11 @@ import { hostPaths } from '../../src/main/paths.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 export const VNETLAB = join(REPO, 'bin', 'vnetlab.mjs');
-export const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
+/**
+ * Where e2e runs save screenshots: a temp folder, unless VNETLAB_SCREENSHOTS names one (e.g.
+ * `VNETLAB_SCREENSHOTS=docs/screenshots` to refresh the documentation's pictures on purpose).
+ */
+export const SCREENSHOTS = process.env.VNETLAB_SCREENSHOTS ? resolve(REPO, process.env.VNETLAB_SCREENSHOTS) : join(tmpdir(), 'vnetlab-e2e-screenshots');
 /** Real Netkit/Kathará labs, beside the repo (never copied into it). */
 export const CORPUS = resolve(REPO, '..', 'shared', 'corpus');
 
@@ -83,11 +87,11 @@ export async function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promis
 }
 
 /** Debian's Chromium with a fresh profile in the test's temp dir. */
-export async function launchBrowser(dir: string): Promise<BrowserContext> {
+export async function launchBrowser(dir: string, viewport = { width: 1400, height: 850 }): Promise<BrowserContext> {
   return chromium.launchPersistentContext(join(dir, 'chromium'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1400, height: 850 },
+    viewport,
     // The caller cleans up (guests, server) on signals; playwright must not exit the process first.
     handleSIGINT: false,
     handleSIGTERM: false,

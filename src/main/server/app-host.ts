@@ -45,6 +45,8 @@ export function ensureRenderer(log: (line: string) => void): string {
 export interface AppServerOptions {
   lab?: string;
   port?: number;
+  /** More folders the open/save dialogs may use (`--allow DIR`). */
+  allow?: string[];
   env: NodeJS.ProcessEnv;
   log(line: string): void;
 }
@@ -54,12 +56,16 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
   if (!existsSync(lab)) throw new UserError(`no lab at ${lab}`, 2, 'give the folder of a lab (lab.yaml or a Netkit/Kathará lab.conf), or no LAB for labs/two-hosts');
   const staticDir = ensureRenderer(options.log);
   const home = options.env.HOME || homedir();
+  const allow = (options.allow ?? []).map((dir) => resolve(dir));
+  for (const dir of allow) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--allow ${dir}: no such folder`, 2, 'give an existing folder the open/save dialogs may use');
+  }
   const service = new Service({
     backends: realBackends({ env: options.env }),
     labsDir: SHIPPED_LABS,
     home,
     // The lab named on the command line may live outside home (e.g. a course folder): allow its folder.
-    extraRoots: [dirname(lab)],
+    extraRoots: [dirname(lab), ...allow],
   });
   // Say up front what the host lacks to run labs (the editor works without it; Start says it again).
   for (const p of (await service.backends.environment()).problems) options.log(`warning: ${p.what}; to run labs: ${p.fix}`);

@@ -30,22 +30,56 @@ function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-/** Opens the URL in a Chromium app window (or the desktop's browser) when a display is available. */
-export function openBrowser(url: string, env: NodeJS.ProcessEnv, log: (line: string) => void): boolean {
+/** `--allow DIR` values (a list flag), resolved against the working folder. */
+export function allowedDirs(flag: string | boolean | string[] | undefined, cwd: string): string[] {
+  const values = Array.isArray(flag) ? flag : typeof flag === 'string' ? [flag] : [];
+  return values.map((dir) => resolve(cwd, dir));
+}
+
+/** How long a browser that fails (no sandbox as root, no display access) takes to exit: anything sooner is a failure. */
+const BROWSER_EARLY_EXIT_MS = 4000;
+
+/**
+ * Opens the URL in a Chromium app window (or the desktop's browser) when a display is available.
+ * Chromium refuses to run as root without --no-sandbox, so as root it gets that flag (and we say so).
+ * A browser that exits at once is reported with the end of what it printed, instead of failing silently.
+ */
+export function openBrowser(url: string, env: NodeJS.ProcessEnv, log: (line: string) => void, uid = process.getuid?.() ?? -1): boolean {
   if (!env.DISPLAY && !env.WAYLAND_DISPLAY) {
     log('no display ($DISPLAY/$WAYLAND_DISPLAY unset): open the URL above in a browser on this machine.');
     return false;
   }
   const chromium = BROWSERS.map((b) => findOnPath(b, env)).find(Boolean);
-  const [cmd, args] = chromium ? [chromium, [`--app=${url}`, '--no-first-run']] : ['xdg-open', [url]];
   if (!chromium && !findOnPath('xdg-open', env)) {
     log('no browser found: open the URL above in a browser on this machine.');
     return false;
   }
-  // The browser is the user's window, not a child to manage: it is detached and outlives us.
-  const child = spawn(cmd, args, { detached: true, stdio: 'ignore', env });
-  child.on('error', () => log(`could not start ${cmd}: open the URL above yourself.`));
+  const asRoot = uid === 0;
+  if (chromium && asRoot) log('running as root: Chromium is started with --no-sandbox (it refuses to run as root otherwise); a normal user account is safer.');
+  const [cmd, args] = chromium ? [chromium, [`--app=${url}`, '--no-first-run', ...(asRoot ? ['--no-sandbox'] : [])]] : ['xdg-open', [url]];
+  // The browser is the user's window, not a child to manage: it is detached and outlives us. Its
+  // stderr is read only for the first seconds, to report a browser that could not start.
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const started = Date.now();
+  const watch = setTimeout(() => {
+    child.stderr!.destroy();
+    child.unref();
+  }, BROWSER_EARLY_EXIT_MS);
+  watch.unref();
+  child.on('error', (err) => log(`could not start ${cmd} (${err.message}): open the URL above in a browser yourself.`));
+  child.on('exit', (code, signal) => {
+    clearTimeout(watch);
+    // A browser that hands the URL to one already running (or xdg-open) exits 0 at once: only a failure is news.
+    if (Date.now() - started > BROWSER_EARLY_EXIT_MS || code === 0) return;
+    const tail = stderr.trim().split('\n').slice(-3).join('\n  ');
+    log(`${cmd} exited at once (${signal ?? `code ${code}`})${tail ? `:\n  ${tail}` : ''}\nopen the URL above in a browser yourself.`);
+  });
   child.unref();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
   return true;
 }
 
@@ -73,12 +107,16 @@ export function waitForSignal(): Promise<void> {
 const command: Command = {
   name: 'app',
   summary: 'open the vnetlab app (Electron, or Chromium in app mode, or a URL to open)',
-  usage: 'app [LAB]',
+  usage: 'app [LAB] [--allow DIR]...',
   description: `
 Opens the topology editor and lab runner on LAB (default: labs/two-hosts).
 Uses Electron when it is installed; otherwise serves the app on 127.0.0.1 and opens it in Chromium's
-app mode when a display is available, else prints the URL. Closing the window leaves labs running.`,
-  flags: {},
+app mode when a display is available, else prints the URL. Closing the window leaves labs running.
+As root, Chromium needs --no-sandbox: it is added, with a warning. --allow DIR lets the open/save
+dialogs use another folder (repeatable).`,
+  flags: {
+    allow: { type: 'list', description: 'another folder the open/save dialogs may use (repeatable)', valueName: 'DIR' },
+  },
   async run(args, io) {
     if (args.positionals.length > 1) throw new UserError(`app takes one lab, not ${args.positionals.length}`, 2, 'usage: vnetlab app [LAB]');
     const lab = args.positionals[0] ? resolve(io.cwd, args.positionals[0]) : undefined;
@@ -90,7 +128,7 @@ app mode when a display is available, else prints the URL. Closing the window le
       const r = spawnSync(electron, [REPO_ROOT, ...(lab ? [lab] : [])], { stdio: 'inherit', env: io.env });
       return r.status ?? 1;
     }
-    const server = await startAppServer({ lab, env: io.env, log: (l) => io.stderr.write(`${l}\n`) });
+    const server = await startAppServer({ lab, allow: allowedDirs(args.flags.allow, io.cwd), env: io.env, log: (l) => io.stderr.write(`${l}\n`) });
     io.stdout.write(`vnetlab app: ${server.url}\n(Ctrl-C stops the app's server; running labs keep running)\n`);
     openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
     await waitForSignal();

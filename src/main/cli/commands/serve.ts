@@ -4,22 +4,27 @@ import { resolve } from 'node:path';
 import { startAppServer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
 import { UserError } from '../exit-codes.ts';
-import { exitSoon, openBrowser, waitForSignal } from './app.ts';
+import { allowedDirs, exitSoon, openBrowser, waitForSignal } from './app.ts';
 
 const command: Command = {
   name: 'serve',
   summary: 'serve the app to a browser on this machine (127.0.0.1, with an access token)',
-  usage: 'serve [LAB] [--port N] [--no-open]',
+  usage: 'serve [LAB] [--port N] [--allow DIR]... [--no-open]',
   description: `
 Starts the app's server and prints its URL. The URL carries a token that changes every run: only
 someone who has it (you) can use the app, and only from this machine. Labs keep running when the
 server or the browser is closed; open the app again to get back to them.
 
+The open/save dialogs may use your home folder, the shipped labs and the folder of LAB; --allow adds
+another folder (repeat it for more), e.g. a course folder outside your home.
+
 Examples:
   vnetlab serve                     the default lab (labs/two-hosts)
-  vnetlab serve ~/course/lab3 --port 8080 --no-open`,
+  vnetlab serve ~/course/lab3 --port 8080 --no-open
+  vnetlab serve --allow /srv/course --allow /tmp/labs`,
   flags: {
     port: { type: 'string', description: 'port to listen on (default: a free one)', valueName: 'N' },
+    allow: { type: 'list', description: 'another folder the open/save dialogs may use (repeatable)', valueName: 'DIR' },
     'no-open': { type: 'boolean', description: 'do not open a browser window' },
   },
   async run(args, io) {
@@ -27,11 +32,13 @@ Examples:
     const port = args.flags.port === undefined ? 0 : Number(args.flags.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number (0-65535), not '${String(args.flags.port)}'`);
     const lab = args.positionals[0] ? resolve(io.cwd, args.positionals[0]) : undefined;
-    const server = await startAppServer({ lab, port, env: io.env, log: (l) => io.stderr.write(`${l}\n`) }).catch((err: NodeJS.ErrnoException) => {
+    const allow = allowedDirs(args.flags.allow, io.cwd);
+    const server = await startAppServer({ lab, port, allow, env: io.env, log: (l) => io.stderr.write(`${l}\n`) }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') throw new UserError(`port ${port} is already in use`, 3, 'choose another with --port, or omit it to get a free one');
       throw err;
     });
     io.stdout.write(`vnetlab is serving the app at:\n  ${server.url}\n(Ctrl-C stops the server; running labs keep running)\n`);
+    io.stdout.write(`folders the app may open and save in: ${server.service.roots().join(', ')}\n`);
     if (args.flags['no-open'] !== true) openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
     await waitForSignal();
     await server.close();
