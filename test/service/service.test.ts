@@ -107,7 +107,7 @@ describe('open, save, compile', () => {
 describe('the table of service methods', () => {
   it('every runtime method refuses a lab outside the folders the app may use', async () => {
     const runtime = SERVICE_METHODS.filter((m) => serviceMethods[m] === 'runtime');
-    expect(runtime.sort()).toEqual(['machine', 'runChecks', 'startLab', 'status', 'stopLab']);
+    expect(runtime.sort()).toEqual(['applyLab', 'changeLink', 'links', 'machine', 'runChecks', 'startLab', 'status', 'stopLab']);
     for (const method of runtime) {
       const fn = session[method] as (...args: unknown[]) => Promise<unknown>;
       await expect(fn.call(session, '/etc', 'pc1', 'stop'), method).rejects.toThrow(/outside the folders the app may use/);
@@ -144,5 +144,21 @@ describe('the table of service methods', () => {
     await api.consoleAck('c1', 10);
     expect(calls).toEqual([['consoleAck', 'c1', 10]]);
     expect((api as unknown as Record<string, unknown>).then).toBeUndefined(); // not a thenable: `await api` is safe
+  });
+});
+
+describe('one set of diagnostics for the CLI and the editor', () => {
+  it('flags an image name vnetlab does not build in a model edited in the app, as the reader does on disk', async () => {
+    const opened = await session.openLab(join(repo, 'labs', 'two-hosts'));
+    const model = opened.model!;
+    expect((await session.validate(model)).filter((d) => d.code === 'unknown-image')).toEqual([]);
+    const typo = { ...model, machines: model.machines.map((m) => (m.name === 'pc1' ? { ...m, image: 'debain' } : m)) };
+    const found = (await session.validate(typo)).filter((d) => d.code === 'unknown-image');
+    expect(found.map((d) => [d.severity, d.target, d.message])).toEqual([['warning', 'machine:pc1', "machine 'pc1' uses image 'debain', which vnetlab does not build (known: tiny, debian)"]]);
+    // The CLI's reader says the same about the same file.
+    const folder = join(home, 'typo');
+    await session.saveLab(folder, { ...typo, root: join(repo, 'labs', 'two-hosts') }, 'yaml');
+    const reread = await session.openLab(folder);
+    expect(reread.diagnostics.filter((d) => d.code === 'unknown-image').map((d) => d.message)).toEqual(found.map((d) => d.message));
   });
 });

@@ -3,7 +3,10 @@
 // owns its event subscriptions and console attachments; closing it detaches them and leaves labs running.
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
+import { warning } from '../lab/diag.ts';
+import { KNOWN_IMAGES } from '../lab/images.ts';
 import {
   type CaptureInfo,
   type ConsoleAttachment,
@@ -194,7 +197,8 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
   }
 
   async validate(model: LabModel) {
-    return this.backends.validateLab(checkModel(model));
+    const checked = checkModel(model);
+    return withImageDiagnostics(checked, await this.backends.validateLab(checked));
   }
 
   async saveLab(folder: string, model: LabModel, format: 'yaml' | 'netkit') {
@@ -204,7 +208,7 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
     // Files the lab references are copied from its current folder: that folder must be one we may read.
     const from = checked.root ? this.service.allowedPath(checked.root, 'lab folder') : '';
     const file = await this.backends.saveLab(root, { ...checked, root: from }, format);
-    return { file, diagnostics: await this.backends.validateLab({ ...checked, root }) };
+    return { file, diagnostics: withImageDiagnostics(checked, await this.backends.validateLab({ ...checked, root })) };
   }
 
   async compile(model: LabModel) {
@@ -374,6 +378,19 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
     for (const unwatch of this.subscriptions.values()) unwatch.then((f) => f(), () => {});
     this.subscriptions.clear();
   }
+}
+
+/**
+ * The readers flag an image vnetlab does not build ('debain') while reading lab.yaml, but a model
+ * edited in the app is never read again: the same warning, at the same target, for the editor.
+ */
+function withImageDiagnostics(model: LabModel, diagnostics: Diagnostic[]): Diagnostic[] {
+  const known = KNOWN_IMAGES as readonly string[];
+  const extra = model.machines
+    .filter((m) => typeof m.image === 'string' && !known.includes(m.image))
+    .filter((m) => !diagnostics.some((d) => d.code === 'unknown-image' && d.target === `machine:${m.name}`))
+    .map((m) => warning('unknown-image', `machine '${m.name}' uses image '${m.image}', which vnetlab does not build (known: ${KNOWN_IMAGES.join(', ')})`, m.source, { target: `machine:${m.name}`, hint: `use 'debian' (FRR, bind9, apache2…) or 'tiny' (busybox), unless you built '${m.image}' yourself` }));
+  return extra.length ? [...diagnostics, ...extra] : diagnostics;
 }
 
 /** The model comes from the network: check its shape before any module trusts it. */
