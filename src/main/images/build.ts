@@ -148,7 +148,7 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
  * One build of an image at a time across processes (parallel test files, a CLI build and a lab start):
  * an O_EXCL lock file holding the builder's pid. A lock whose pid is gone is taken over.
  */
-async function withBuildLock<T>(lockPath: string, progress: Progress, body: () => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(lockPath: string, progress: Progress, body: () => Promise<T>): Promise<T> {
   let told = false;
   for (;;) {
     try {

@@ -4,11 +4,13 @@ import { EXIT, UserError } from '../exit-codes.ts';
 import { buildImage, listImages } from '../../images/build.ts';
 import { findKernel } from '../../images/kernel.ts';
 import { availableImages } from '../../images/manifest.ts';
+import { exportImage, importImage } from '../../images/transfer.ts';
+import { resolve } from 'node:path';
 
 const command: Command = {
   name: 'image',
-  summary: 'build and list guest images, show the UML kernel',
-  usage: 'image build <name> [--force]\n       vnetlab image list [--json]\n       vnetlab image kernel [--json]',
+  summary: 'build, list, export and import guest images, show the UML kernel',
+  usage: 'image build <name> [--force]\n       vnetlab image list [--json]\n       vnetlab image kernel [--json]\n       vnetlab image export <name> -o FILE\n       vnetlab image import FILE',
   description: `
 Guest images live in the image cache (~/.cache/vnetlab/images, or $VNETLAB_IMAGE_DIR).
   build NAME   build an image if it is missing or stale (--force: rebuild anyway).
@@ -16,12 +18,21 @@ Guest images live in the image cache (~/.cache/vnetlab/images, or $VNETLAB_IMAGE
                bind9, apache2…) needs root and takes a few minutes the first time.
   list         every image: size, manifest version, kernel, and whether it must be rebuilt.
   kernel       the UML kernel vnetlab uses ($VNETLAB_KERNEL or /usr/bin/linux.uml) and its version.
+  export NAME -o FILE
+               write a built, up-to-date image to one compressed, checksummed file carrying
+               its manifest and the kernel version it was built for (publish it next to the labs).
+  import FILE  check such a file and install its image into the image cache. Refused, with
+               nothing left behind, when the file is truncated or changed, was built for another
+               kernel, or comes from another vnetlab version's guest files.
 Examples:
   vnetlab image build tiny
-  sudo vnetlab image build debian`,
+  sudo vnetlab image build debian
+  vnetlab image export debian -o debian.vnlimg
+  vnetlab image import debian.vnlimg`,
   flags: {
     force: { type: 'boolean', description: 'rebuild even when the image is up to date' },
     json: { type: 'boolean', description: 'print JSON' },
+    out: { type: 'string', short: 'o', valueName: 'FILE', description: 'export: the file to write' },
   },
   async run(args, io) {
     const [sub, ...more] = args.positionals;
@@ -73,7 +84,29 @@ Examples:
       else io.stdout.write(`${status.path}\n`);
       return EXIT.ok;
     }
-    throw new UserError(sub ? `unknown image command '${sub}'` : 'missing image command', EXIT.badInput, 'use: vnetlab image build <name> | list | kernel');
+    const started = Date.now();
+    const progress = (message: string) => io.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
+    if (sub === 'export') {
+      const [name, ...extra] = more;
+      if (!name) throw new UserError('which image? vnetlab image export <name> -o FILE', EXIT.badInput, `images: ${availableImages().join(', ')}`);
+      noMore(extra);
+      const out = args.flags.out;
+      if (typeof out !== 'string' || !out) throw new UserError('where to? vnetlab image export <name> -o FILE', EXIT.badInput);
+      const result = await exportImage(name, resolve(io.cwd, out), { env: io.env, progress });
+      if (json) io.stdout.write(`${JSON.stringify({ file: result.file, bytes: result.fileBytes, seconds: result.seconds, ...result.header, manifest: undefined }, null, 2)}\n`);
+      else io.stdout.write(`${result.file}\n`);
+      return EXIT.ok;
+    }
+    if (sub === 'import') {
+      const [file, ...extra] = more;
+      if (!file) throw new UserError('which file? vnetlab image import FILE', EXIT.badInput);
+      noMore(extra);
+      const result = await importImage(resolve(io.cwd, file), { env: io.env, progress });
+      if (json) io.stdout.write(`${JSON.stringify({ name: result.name, path: result.path, seconds: result.seconds, kernelVersion: result.header.kernelVersion, builtAt: result.header.record.builtAt }, null, 2)}\n`);
+      else io.stdout.write(`${result.path}\n`);
+      return EXIT.ok;
+    }
+    throw new UserError(sub ? `unknown image command '${sub}'` : 'missing image command', EXIT.badInput, 'use: vnetlab image build <name> | list | kernel | export <name> -o FILE | import FILE');
   },
 };
 
