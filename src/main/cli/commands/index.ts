@@ -23,4 +23,5 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   check: () => import('./check.ts'),
   serve: () => import('./serve.ts'),
   app: () => import('./app.ts'),
+  classroom: () => import('./classroom.ts'),
 };

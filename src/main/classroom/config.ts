@@ -1,0 +1,183 @@
+// classroom.yaml: one file read by the front door and by every worker (on one host, or mounted from a
+// ConfigMap in the cluster). Checked like a lab file: unknown keys, wrong types and unsafe values are
+// refused with the key that is wrong and what to write instead.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { UserError } from '../errors.ts';
+
+export interface ClassroomLab {
+  /** Short id used in URLs and folder names: `[a-z0-9-]`, at most 32. */
+  id: string;
+  /** The instructor's lab folder (absolute once loaded). */
+  path: string;
+  title?: string;
+}
+
+export interface Quota {
+  /** Machines running at once. */
+  machines: number;
+  /** Guest memory running at once, MiB. */
+  memoryMb: number;
+}
+
+export interface ClassroomConfig {
+  /** The file this was read from (workers spawned on this host read the same one). */
+  file: string;
+  name: string;
+  /** The URL students open (scheme + host [+ port]); cookies are Secure when it is https. */
+  publicUrl: string;
+  listen: { host: string; port: number };
+  /** HTTPS served by vnetlab itself; absent = plain HTTP (loopback, or behind a TLS proxy: behindProxy). */
+  tls?: { cert: string; key: string };
+  /** Plain HTTP on a non-loopback address is allowed only behind a TLS-terminating proxy (and publicUrl https). */
+  behindProxy: boolean;
+  /** Accounts, lab copies, disks: `<dataDir>/…`. */
+  dataDir: string;
+  labs: ClassroomLab[];
+  quota: Quota;
+  /** The whole server (all workers): a start that would exceed it waits in the queue. */
+  capacity: Quota;
+  /** A student's running labs are stopped (disks kept) after this long without activity; 0 = never. */
+  idleStopMinutes: number;
+  /** Workers: `local` spawns N worker processes here; `urls` names workers elsewhere (tcp://host:port). */
+  workers: { local: number; urls: string[] };
+  /** Shared secret between the front door and its workers (a file, 0600); generated in dataDir when absent. */
+  workerSecretFile: string;
+  /** Guest readiness timeout for starts, seconds. */
+  startTimeoutSec: number;
+}
+
+const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec']);
+
+export const LAB_ID_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+function fail(file: string, key: string, message: string, hint?: string): never {
+  throw new UserError(`${file}: ${key}: ${message}`, 2, hint);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function positiveInt(file: string, key: string, v: unknown, dflt: number, max: number, allowZero = false): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < (allowZero ? 0 : 1) || v > max) fail(file, key, `must be a whole number from ${allowZero ? 0 : 1} to ${max}, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+function quotaOf(file: string, key: string, v: unknown, dflt: Quota): Quota {
+  if (v === undefined) return dflt;
+  if (!isRecord(v)) fail(file, key, 'must be a mapping with machines and memory_mb');
+  for (const k of Object.keys(v)) if (k !== 'machines' && k !== 'memory_mb') fail(file, `${key}.${k}`, 'unknown key', 'use machines and memory_mb');
+  return { machines: positiveInt(file, `${key}.machines`, v.machines, dflt.machines, 100_000), memoryMb: positiveInt(file, `${key}.memory_mb`, v.memory_mb, dflt.memoryMb, 100_000_000) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
+}
+
+/** Parses and checks a classroom config; relative paths are relative to the file. */
+export function parseClassroomConfig(text: string, file: string): ClassroomConfig {
+  let raw: unknown;
+  try {
+    raw = parse(text, { maxAliasCount: 50 });
+  } catch (err) {
+    fail(file, '(file)', `is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!isRecord(raw)) fail(file, '(file)', 'must be a YAML mapping', 'see docs/classroom.md for an example');
+  for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) fail(file, k, 'unknown key', `known keys: ${[...TOP_KEYS].join(', ')}`);
+  const base = dirname(resolve(file));
+  const path = (key: string, v: unknown): string => {
+    if (typeof v !== 'string' || v.trim() === '' || v.includes('\0')) fail(file, key, 'must be a path');
+    return isAbsolute(v) ? resolve(v) : resolve(base, v);
+  };
+
+  const name = raw.name === undefined ? 'vnetlab classroom' : typeof raw.name === 'string' && raw.name.length <= 100 ? raw.name : fail(file, 'name', 'must be a text of at most 100 characters');
+
+  let listen = { host: '127.0.0.1', port: 8443 };
+  if (raw.listen !== undefined) {
+    if (!isRecord(raw.listen)) fail(file, 'listen', 'must be a mapping with host and port');
+    for (const k of Object.keys(raw.listen)) if (k !== 'host' && k !== 'port') fail(file, `listen.${k}`, 'unknown key');
+    const host = raw.listen.host ?? '127.0.0.1';
+    if (typeof host !== 'string' || !/^[0-9a-zA-Z.:-]+$/.test(host)) fail(file, 'listen.host', 'must be an address such as 127.0.0.1 or 0.0.0.0');
+    listen = { host, port: positiveInt(file, 'listen.port', raw.listen.port, 8443, 65535, true) };
+  }
+
+  let tls: ClassroomConfig['tls'];
+  if (raw.tls !== undefined) {
+    if (!isRecord(raw.tls)) fail(file, 'tls', 'must be a mapping with cert and key (PEM files)');
+    for (const k of Object.keys(raw.tls)) if (k !== 'cert' && k !== 'key') fail(file, `tls.${k}`, 'unknown key');
+    tls = { cert: path('tls.cert', raw.tls.cert), key: path('tls.key', raw.tls.key) };
+  }
+  const behindProxy = raw.behind_proxy === undefined ? false : raw.behind_proxy === true ? true : raw.behind_proxy === false ? false : fail(file, 'behind_proxy', 'must be true or false');
+
+  const defaultUrl = `${tls ? 'https' : 'http'}://${isLoopback(listen.host) ? '127.0.0.1' : listen.host}:${listen.port}`;
+  const publicUrlRaw = raw.public_url ?? defaultUrl;
+  let publicUrl: string;
+  try {
+    const u = new URL(String(publicUrlRaw));
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.pathname !== '/' || u.search || u.hash || u.username) throw new Error('');
+    publicUrl = u.origin;
+  } catch {
+    fail(file, 'public_url', `must be an origin like https://labs.example.edu, not ${JSON.stringify(publicUrlRaw)}`);
+  }
+  const publicIsLoopback = isLoopback(new URL(publicUrl).hostname);
+  // Never a password over plain HTTP on a network: TLS here, or a TLS proxy in front, or loopback only.
+  if (!tls && !isLoopback(listen.host) && !(behindProxy && publicUrl.startsWith('https:'))) {
+    fail(file, 'listen.host', `plain HTTP on ${listen.host} would send passwords in clear`, 'give tls: {cert, key}, or put a TLS proxy in front (behind_proxy: true, public_url: https://…), or listen on 127.0.0.1');
+  }
+  if (publicUrl.startsWith('http:') && !publicIsLoopback) fail(file, 'public_url', 'must be https unless it is 127.0.0.1/localhost', 'students would send passwords in clear');
+
+  const dataDir = raw.data_dir === undefined ? fail(file, 'data_dir', 'is required (accounts, lab copies and disks live there)') : path('data_dir', raw.data_dir);
+
+  if (!Array.isArray(raw.labs) || raw.labs.length === 0) fail(file, 'labs', 'must list the labs of the class', 'labs: [{id: two-hosts, path: ../labs/two-hosts}]');
+  const labs: ClassroomLab[] = [];
+  raw.labs.forEach((l, i) => {
+    const key = `labs[${i}]`;
+    if (!isRecord(l)) fail(file, key, 'must be a mapping with id and path');
+    for (const k of Object.keys(l)) if (!['id', 'path', 'title'].includes(k)) fail(file, `${key}.${k}`, 'unknown key');
+    if (typeof l.id !== 'string' || !LAB_ID_RE.test(l.id)) fail(file, `${key}.id`, 'must be lowercase letters, digits and -, at most 32');
+    if (labs.some((x) => x.id === l.id)) fail(file, `${key}.id`, `${l.id} is listed twice`);
+    const p = path(`${key}.path`, l.path);
+    if (!existsSync(resolve(p, 'lab.yaml')) && !existsSync(resolve(p, 'lab.conf'))) fail(file, `${key}.path`, `${p} is not a lab (no lab.yaml or lab.conf)`);
+    if (l.title !== undefined && (typeof l.title !== 'string' || l.title.length > 200)) fail(file, `${key}.title`, 'must be a text');
+    labs.push({ id: l.id, path: p, ...(typeof l.title === 'string' ? { title: l.title } : {}) });
+  });
+
+  const quota = quotaOf(file, 'quota', raw.quota, { machines: 10, memoryMb: 1024 });
+  const capacity = quotaOf(file, 'capacity', raw.capacity, { machines: 60, memoryMb: 6144 });
+
+  let workers = { local: 1, urls: [] as string[] };
+  if (raw.workers !== undefined) {
+    if (!isRecord(raw.workers)) fail(file, 'workers', 'must be {local: N} or {urls: [tcp://host:port, …]}');
+    for (const k of Object.keys(raw.workers)) if (k !== 'local' && k !== 'urls') fail(file, `workers.${k}`, 'unknown key');
+    const urls = raw.workers.urls ?? [];
+    if (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string' || !/^tcp:\/\/[0-9A-Za-z.-]+:\d{1,5}$/.test(u))) fail(file, 'workers.urls', 'must list tcp://host:port addresses');
+    const local = positiveInt(file, 'workers.local', raw.workers.local, urls.length ? 0 : 1, 64, true);
+    if (local === 0 && urls.length === 0) fail(file, 'workers', 'no worker: give local: N or urls');
+    workers = { local, urls: urls as string[] };
+  }
+
+  return {
+    file: resolve(file),
+    name,
+    publicUrl,
+    listen,
+    ...(tls ? { tls } : {}),
+    behindProxy,
+    dataDir,
+    labs,
+    quota,
+    capacity,
+    idleStopMinutes: positiveInt(file, 'idle_stop_minutes', raw.idle_stop_minutes, 30, 10_000, true),
+    workers,
+    workerSecretFile: raw.worker_secret_file === undefined ? resolve(dataDir, 'worker.secret') : path('worker_secret_file', raw.worker_secret_file),
+    startTimeoutSec: positiveInt(file, 'start_timeout_sec', raw.start_timeout_sec, 120, 3600),
+  };
+}
+
+export function loadClassroomConfig(file: string): ClassroomConfig {
+  if (!existsSync(file)) throw new UserError(`no classroom config at ${file}`, 2, 'write one (see docs/classroom.md), then: vnetlab classroom serve --config FILE');
+  return parseClassroomConfig(readFileSync(file, 'utf8'), file);
+}

@@ -1,0 +1,59 @@
+// Instructor dashboard: who runs what, memory, last scores, queue; reset, grade (hidden checks run on
+// the server), watch a console read-only, import a roster, export grades. No framework, no inline script.
+(() => {
+  const root = document.getElementById('dashboard');
+  const csrf = root.dataset.csrf;
+  const el = (tag, attrs = {}, ...children) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) if (k === 'onclick') e.addEventListener('click', v); else e.setAttribute(k, v);
+    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  };
+  const post = async (path, body = '', type = 'text/plain') => {
+    const r = await fetch(path, { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': type }, body, credentials: 'same-origin' });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(data.message || data.error || r.statusText);
+    return data;
+  };
+  const mb = (b) => `${Math.round(b / 1048576)} MB`;
+  let message = '';
+  async function render() {
+    const r = await fetch('/api/class', { credentials: 'same-origin' });
+    if (!r.ok) { root.textContent = 'Cannot load the class (log in again?)'; return; }
+    const c = await r.json();
+    const head = el('tr', {}, el('th', {}, 'student'), el('th', {}, 'running'), el('th', {}, 'memory'), ...c.labs.map((l) => el('th', {}, l.title)));
+    const rows = c.students.filter((s) => s.role === 'student').map((s) => {
+      const mem = s.running.reduce((a, l) => a + l.memoryBytes, 0);
+      const running = s.running.map((l) => `${l.lab}: ${l.machines.map((m) => `${m.name} ${m.state}`).join(', ')}`).join('; ') || (s.queuePosition ? `queued #${s.queuePosition}` : '—');
+      return el('tr', {},
+        el('td', {}, `${s.name} <${s.email}>`, s.active ? '' : ' (invited)'),
+        el('td', {}, running),
+        el('td', {}, mem ? mb(mem) : ''),
+        ...c.labs.map((l) => {
+          const sc = s.scores[l.id];
+          const runningLab = s.running.find((x) => x.lab === l.id);
+          return el('td', {},
+            sc ? `${sc.score}/${sc.maxScore}${sc.hidden ? ' (all checks)' : ''} ` : '',
+            el('button', { onclick: () => act(post(`/api/students/${s.id}/labs/${l.id}/grade`), `graded ${s.name}`) }, 'grade'),
+            el('button', { onclick: () => confirm(`Reset ${s.name}'s ${l.title}? Their work in it is deleted.`) && act(post(`/api/students/${s.id}/labs/${l.id}/reset`), `reset ${s.name}`) }, 'reset'),
+            ...(runningLab ? runningLab.machines.map((m) => el('a', { href: `/watch?student=${s.id}&lab=${l.id}&machine=${encodeURIComponent(m.name)}`, target: '_blank' }, ` watch ${m.name}`)) : []));
+        }));
+    });
+    const roster = el('textarea', { placeholder: 'name,email (one student a line)' });
+    const links = el('pre');
+    root.replaceChildren(
+      el('p', {}, `In use: ${c.used.machines}/${c.capacity.machines} machines, ${c.used.memoryMb}/${c.capacity.memoryMb} MiB; queue: ${c.queue.length}. `, el('a', { href: '/api/grades.csv' }, 'export grades (CSV)')),
+      message ? el('p', { class: 'queue' }, message) : '',
+      el('table', {}, head, ...rows),
+      el('h2', {}, 'Add students'),
+      roster,
+      el('button', { onclick: async () => { try { const made = await post('/api/roster', roster.value, 'text/csv'); links.textContent = made.map((m) => `${m.name} <${m.email}>: ${m.link}`).join('\n'); } catch (e) { links.textContent = e.message; } } }, 'Import and make invitation links'),
+      links);
+  }
+  async function act(p, what) {
+    try { await p; message = what; } catch (e) { message = e.message; }
+    await render();
+  }
+  render();
+  setInterval(render, 5000);
+})();
