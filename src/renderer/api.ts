@@ -16,29 +16,43 @@ declare global {
   }
 }
 
+/** Delays between reconnection attempts: quick at first (a restarting server), then every few seconds. */
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 3000, 5000];
+
+/**
+ * The WebSocket to `vnetlab serve`. When it drops (the server stopped or restarted), calls fail at
+ * once with a message that says so, and the bridge keeps reconnecting; listeners hear about both, so
+ * the page can show a banner and, once back, subscribe again and re-attach its consoles.
+ */
 class WebSocketBridge implements ServiceBridge {
   private ws!: WebSocket;
-  private ready!: Promise<void>;
+  private up = false;
+  private everUp = false;
+  private attempts = 0;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private readonly listeners = new Set<(m: PushMessage) => void>();
   private readonly connectionListeners = new Set<(up: boolean) => void>();
+  /** Calls made before the first connection wait for it (the page's boot). */
+  private firstOpen: Promise<void>;
+  private opened!: () => void;
 
   constructor(private readonly url: string) {
+    this.firstOpen = new Promise((resolve) => (this.opened = resolve));
     this.open();
   }
 
   private open(): void {
-    this.ws = new WebSocket(this.url);
-    this.ready = new Promise((resolve, reject) => {
-      this.ws.addEventListener('open', () => {
-        for (const l of this.connectionListeners) l(true);
-        resolve();
-      });
-      this.ws.addEventListener('error', () => reject(new ServiceError({ code: 'unauthorized', message: 'cannot reach the vnetlab server', hint: 'is `vnetlab serve` still running? open the link it printed' })));
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.addEventListener('open', () => {
+      this.up = true;
+      this.everUp = true;
+      this.attempts = 0;
+      this.opened();
+      for (const l of this.connectionListeners) l(true);
     });
-    this.ready.catch(() => {});
-    this.ws.addEventListener('message', (e) => {
+    ws.addEventListener('message', (e) => {
       const frame = JSON.parse(String(e.data)) as ServerFrame;
       if ('push' in frame) {
         for (const l of this.listeners) l(frame.push);
@@ -50,16 +64,21 @@ class WebSocketBridge implements ServiceBridge {
       if ('error' in frame) p.reject(new ServiceError(frame.error));
       else p.resolve(frame.result);
     });
-    this.ws.addEventListener('close', () => {
-      for (const p of this.pending.values()) p.reject(new ServiceError({ code: 'internal', message: 'connection to the vnetlab server closed' }));
+    ws.addEventListener('close', () => {
+      const wasUp = this.up;
+      this.up = false;
+      for (const p of this.pending.values()) p.reject(disconnected());
       this.pending.clear();
-      for (const l of this.connectionListeners) l(false);
+      if (wasUp) for (const l of this.connectionListeners) l(false);
+      const delay = RECONNECT_DELAYS_MS[Math.min(this.attempts++, RECONNECT_DELAYS_MS.length - 1)]!;
+      window.setTimeout(() => this.open(), delay);
     });
   }
 
   call<M extends ServiceMethod>(method: M, ...params: Parameters<VnetlabService[M]>): ReturnType<VnetlabService[M]> {
     return (async () => {
-      await this.ready;
+      if (!this.everUp) await Promise.race([this.firstOpen, new Promise((r) => window.setTimeout(r, 5000))]);
+      if (!this.up || this.ws.readyState !== WebSocket.OPEN) throw disconnected();
       const id = this.nextId++;
       return new Promise((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
@@ -76,6 +95,10 @@ class WebSocketBridge implements ServiceBridge {
   onConnection(listener: (up: boolean) => void): void {
     this.connectionListeners.add(listener);
   }
+}
+
+function disconnected(): ServiceError {
+  return new ServiceError({ code: 'unauthorized', message: 'not connected to the vnetlab server', hint: 'it reconnects by itself when the server is back; if you stopped `vnetlab serve`, start it again and open the link it prints' });
 }
 
 /** Electron: the preload's invoke() returns errors as data; turn them back into ServiceErrors. */

@@ -21,6 +21,11 @@ interface ConsoleTab {
   /** Characters written into the terminal since it opened (for the UI benchmark). */
   written: number;
   ackTimer?: number;
+  /** The machine's console ended (stopped, crashed, connection lost): the tab waits to be re-attached. */
+  dead: boolean;
+  attaching?: Promise<void>;
+  /** The same console is re-attached after a lost connection: its replay repeats what the tab shows, so start clean. */
+  resetOnAttach?: boolean;
 }
 
 export class Consoles {
@@ -59,9 +64,42 @@ export class Consoles {
     this.labRoot = labRoot;
   }
 
-  /** Re-opens the consoles this browser tab had open on this lab before a reload. */
-  async restore(): Promise<void> {
-    for (const machine of this.remembered()) await this.open(machine);
+  /**
+   * Re-opens the consoles this browser tab had open on this lab (before a reload, or before the lab
+   * stopped), and re-attaches those whose console ended. `running` says which machines run now.
+   */
+  async restore(running: (machine: string) => boolean = () => true): Promise<void> {
+    for (const machine of this.remembered()) {
+      if (!running(machine)) continue;
+      const entry = this.tabs.get(machine);
+      if (!entry) await this.open(machine, false);
+      else if (entry.dead) await this.reattach(entry);
+    }
+  }
+
+  /** The machine runs again (started, restarted): its console tab, if dead, attaches to the new console. */
+  async revive(machine: string): Promise<void> {
+    const entry = this.tabs.get(machine);
+    if (entry?.dead) await this.reattach(entry);
+  }
+
+  /** The connection to the service was lost: every console id is void, all tabs wait to re-attach. */
+  connectionLost(): void {
+    for (const entry of this.tabs.values()) {
+      this.markDead(entry, 'connection to the vnetlab server lost');
+      entry.resetOnAttach = true;
+    }
+  }
+
+  /** Machines whose console tab is open (dead or alive). */
+  openMachines(): string[] {
+    return [...this.tabs.keys()];
+  }
+
+  /** True when the machine's tab shows a live console. */
+  isLive(machine: string): boolean {
+    const entry = this.tabs.get(machine);
+    return !!entry && !entry.dead && !!entry.consoleId;
   }
 
   handlePush(message: PushMessage): void {
@@ -71,14 +109,25 @@ export class Consoles {
       else this.early.set(message.consoleId, [...(this.early.get(message.consoleId) ?? []), message.data].slice(-1000));
     } else if (message.kind === 'console-exit') {
       const tab = this.byConsoleId.get(message.consoleId);
-      if (tab) tab.term.write(`\r\n\x1b[2m[console closed: ${message.reason}]\x1b[0m\r\n`);
+      if (tab) this.markDead(tab, message.reason);
     }
   }
 
-  async open(machine: string): Promise<void> {
+  private markDead(entry: ConsoleTab, reason: string): void {
+    if (entry.dead) return;
+    entry.dead = true;
+    if (entry.consoleId) this.byConsoleId.delete(entry.consoleId);
+    entry.consoleId = undefined;
+    entry.tab.classList.add('dead');
+    entry.tab.title = `console closed: ${reason}; it reconnects when ${entry.machine} runs again`;
+    entry.term.write(`\r\n\x1b[2m[console closed: ${reason} — it reconnects when ${entry.machine} runs again]\x1b[0m\r\n`);
+  }
+
+  async open(machine: string, focus = true): Promise<void> {
     const existing = this.tabs.get(machine);
     if (existing) {
       this.activate(machine);
+      if (existing.dead) await this.reattach(existing);
       existing.term.focus();
       return;
     }
@@ -90,7 +139,7 @@ export class Consoles {
     const host = h('div', { class: 'term', 'data-machine': machine, 'data-testid': `console-${machine}` });
     const close = h('span', { class: 'close', title: 'close this console (the machine keeps running)' }, '×');
     const tab = h('div', { class: 'tab', 'data-testid': `console-tab-${machine}` }, machine, close);
-    const entry: ConsoleTab = { machine, term, fit, search, host, tab, ackPending: 0, written: 0 };
+    const entry: ConsoleTab = { machine, term, fit, search, host, tab, ackPending: 0, written: 0, dead: true };
     tab.addEventListener('click', () => this.activate(machine));
     tab.addEventListener('dblclick', () => this.activate(machine));
     close.addEventListener('click', (e) => {
@@ -102,23 +151,48 @@ export class Consoles {
     this.panes.append(host);
     term.open(host);
     this.wireClipboard(entry);
+    // Input and size go to whichever console the tab is attached to now (it changes on re-attach).
+    term.onData((data) => {
+      if (entry.consoleId) void this.api.consoleInput(entry.consoleId, data).catch((err: Error) => this.onError(err.message));
+    });
+    term.onResize(({ cols, rows }) => {
+      if (entry.consoleId) void this.api.consoleResize(entry.consoleId, cols, rows).catch(() => {});
+    });
     this.activate(machine);
     this.remember();
-    try {
-      const attachment = await this.api.attachConsole(this.labRoot, machine);
-      entry.consoleId = attachment.consoleId;
-      this.byConsoleId.set(attachment.consoleId, entry);
-      if (attachment.replay) this.write(entry, attachment.replay);
-      for (const data of this.early.get(attachment.consoleId) ?? []) this.write(entry, data);
-      this.early.delete(attachment.consoleId);
-      term.onData((data) => void this.api.consoleInput(attachment.consoleId, data).catch((err: Error) => this.onError(err.message)));
-      term.onResize(({ cols, rows }) => void this.api.consoleResize(attachment.consoleId, cols, rows).catch(() => {}));
-      this.fitAll();
-      void this.api.consoleResize(attachment.consoleId, term.cols, term.rows).catch(() => {});
-      term.focus();
-    } catch (err) {
-      term.write(`\x1b[31mCannot open the console of ${machine}: ${(err as Error).message}\x1b[0m\r\n`);
-    }
+    await this.reattach(entry, false);
+    if (focus) term.focus();
+  }
+
+  /** Attaches the tab's terminal to the machine's console (again): the replay shows what was missed. */
+  private reattach(entry: ConsoleTab, again = true): Promise<void> {
+    entry.attaching ??= (async () => {
+      try {
+        const attachment = await this.api.attachConsole(this.labRoot, entry.machine);
+        if (!this.tabs.has(entry.machine)) {
+          void this.api.detachConsole(attachment.consoleId).catch(() => {});
+          return;
+        }
+        if (entry.resetOnAttach) entry.term.reset();
+        else if (again) entry.term.write('\r\n\x1b[2m[console reconnected]\x1b[0m\r\n');
+        entry.resetOnAttach = false;
+        entry.consoleId = attachment.consoleId;
+        entry.dead = false;
+        entry.tab.classList.remove('dead');
+        entry.tab.title = '';
+        this.byConsoleId.set(attachment.consoleId, entry);
+        if (attachment.replay) this.write(entry, attachment.replay);
+        for (const data of this.early.get(attachment.consoleId) ?? []) this.write(entry, data);
+        this.early.delete(attachment.consoleId);
+        this.fitAll();
+        void this.api.consoleResize(attachment.consoleId, entry.term.cols, entry.term.rows).catch(() => {});
+      } catch (err) {
+        entry.term.write(`\x1b[31mCannot open the console of ${entry.machine}: ${(err as Error).message}\x1b[0m\r\n`);
+      } finally {
+        entry.attaching = undefined;
+      }
+    })();
+    return entry.attaching;
   }
 
   close(machine: string, forget: boolean): void {

@@ -18,7 +18,13 @@ export class LabPanel {
     private readonly api: VnetlabService,
   ) {
     this.button.addEventListener('click', () => void this.check());
-    root.append(this.description, h('div', { class: 'check-bar' }, this.button), this.results);
+    root.append(this.description, this.results, h('div', { class: 'check-bar' }, this.button, h('span', { class: 'muted small check-why', 'data-testid': 'check-why' })));
+  }
+
+  /** Another lab was opened: the previous one's results must not stay on screen. */
+  reset(): void {
+    this.results.replaceChildren();
+    this.renderedDescription = undefined;
   }
 
   render(): void {
@@ -31,9 +37,14 @@ export class LabPanel {
     const hasChecks = this.state.model.checks.some((c) => !c.hidden);
     this.button.disabled = !this.state.running || !hasChecks || !this.state.folder;
     this.button.title = !hasChecks ? 'This lab has no checks.' : !this.state.running ? 'Start the lab first.' : 'Run the checks of this lab.';
+    // Said beside the button too: a disabled button's tooltip is easy to miss.
+    (this.button.nextElementSibling as HTMLElement).textContent = this.button.disabled && !this.checking ? ` ${!hasChecks ? 'This lab has no checks yet (add them in Properties, with nothing selected).' : !this.state.folder ? 'Save the lab first.' : 'Start the lab to check your work.'}` : '';
   }
 
+  private checking = false;
+
   private async check(): Promise<void> {
+    this.checking = true;
     this.button.disabled = true;
     this.results.replaceChildren(h('p', { class: 'muted' }, 'Checking…'));
     try {
@@ -41,7 +52,9 @@ export class LabPanel {
     } catch (err) {
       this.results.replaceChildren(h('p', { class: 'diag diag-error' }, (err as Error).message));
     } finally {
+      this.checking = false;
       this.render();
+      this.results.scrollIntoView({ block: 'nearest' });
     }
   }
 

@@ -31,10 +31,20 @@ function fail(err: unknown): void {
   notify(`${(err as Error).message ?? String(err)}${hint}`, 'error');
 }
 
+// A single click on an element shows its properties; a double-click (its console) must not take the
+// student's instructions away, so the switch waits until a double-click is no longer possible.
+let propertiesTimer: number | undefined;
 const canvas = new Canvas($('canvas'), state, {
   onError: (m) => notify(m, 'error'),
   onContextMenu: (id, at) => showContextMenu(id, at),
-  onOpenConsole: (machine) => void openConsole(machine),
+  onOpenConsole: (machine) => {
+    window.clearTimeout(propertiesTimer);
+    void openConsole(machine);
+  },
+  onTapElement: () => {
+    window.clearTimeout(propertiesTimer);
+    propertiesTimer = window.setTimeout(() => showSide('properties'), 400);
+  },
 });
 const properties = new PropertiesPanel($('properties'), state, (m) => notify(m, 'error'));
 const labPanel = new LabPanel($('lab-panel'), state, api);
@@ -53,7 +63,7 @@ state.on((changes) => {
     window.clearTimeout(validateTimer);
     validateTimer = window.setTimeout(() => void validateNow(), 250);
   }
-  if (changes.has('model') || changes.has('selection') || changes.has('diagnostics')) properties.render();
+  if (changes.has('model') || changes.has('selection') || changes.has('diagnostics') || changes.has('run')) properties.render();
   if (changes.has('diagnostics')) {
     canvas.showDiagnostics();
     renderProblems();
@@ -97,6 +107,7 @@ function renderProblems(): void {
         const ref = parseElementId(d.target!);
         if (ref?.type === 'iface') state.select([`machine:${ref.machine}`]);
         else if (ref) state.select([d.target!]);
+        showSide('properties');
       });
     }
     return li;
@@ -127,6 +138,8 @@ function renderRunControls(): void {
 function handleEvent(event: LabEvent): void {
   if (event.type === 'machine-state') {
     state.machineStates.set(event.machine, event.state);
+    // Its console tab (open before a stop, or remembered from before a reload) follows the machine.
+    if (event.state === 'booting' || event.state === 'ready') void consoles.restore((m) => m === event.machine);
     if ([...state.machineStates.values()].every((s) => s === 'ready' || s === 'failed' || s === 'stopped')) state.progress = '';
     if (event.error) state.machineErrors.set(event.machine, event.error);
     if (event.state === 'failed' && event.error) notify(`${event.machine} failed: ${event.error}`, 'error');
@@ -136,6 +149,8 @@ function handleEvent(event: LabEvent): void {
   } else if (event.type === 'cable') {
     state.cables.set(event.cable.id, event.cable);
   } else if (event.type === 'lab-stopped') {
+    // Stopped here, in another window or from the command line: the status bar must not say "running".
+    if (state.running && !stoppingHere) notify('The lab was stopped (from another window or the command line). Start it again to continue.');
     state.running = false;
     state.progress = '';
     state.cables.clear();
@@ -153,7 +168,10 @@ bridge.onPush((message) => {
 
 async function refreshStatus(): Promise<void> {
   if (!state.folder) return;
-  const status = await api.status(state.folder);
+  const folder = state.folder;
+  const status = await api.status(folder);
+  if (folder !== state.folder) return; // another lab was opened meanwhile
+  state.usage = new Map((status?.machines ?? []).map((m) => [m.name, { rssBytes: m.rssBytes }]));
   state.running = !!status && status.machines.some((m) => m.state !== 'stopped');
   state.machineStates.clear();
   state.cables = new Map((status?.cables ?? []).map((c) => [c.id, c]));
@@ -182,6 +200,7 @@ async function startLab(): Promise<void> {
     state.progress = '';
     for (const m of status.machines) state.machineStates.set(m.name, m.state);
     state.emit('run');
+    await consoles.restore((m) => ['booting', 'ready'].includes(state.machineStates.get(m) ?? ''));
     const failed = status.machines.filter((m) => m.state === 'failed');
     notify(failed.length ? `Started with failures: ${failed.map((m) => `${m.name}: ${m.error ?? 'failed'}`).join('; ')}` : 'Lab running.', failed.length ? 'error' : 'info');
   } catch (err) {
@@ -190,9 +209,11 @@ async function startLab(): Promise<void> {
   }
 }
 
+let stoppingHere = false;
 async function stopLab(): Promise<void> {
   try {
     notify('Stopping the lab…');
+    stoppingHere = true;
     await api.stopLab(state.folder);
     state.running = false;
     state.cables.clear();
@@ -201,6 +222,8 @@ async function stopLab(): Promise<void> {
     notify('Lab stopped.');
   } catch (err) {
     fail(err);
+  } finally {
+    stoppingHere = false;
   }
 }
 
@@ -216,6 +239,7 @@ async function machineAction(machine: string, action: MachineAction): Promise<vo
 }
 
 async function openConsole(machine: string): Promise<void> {
+  window.clearTimeout(propertiesTimer);
   if (!state.folder || !state.running) {
     notify('Start the lab to open consoles.', 'error');
     return;
@@ -411,6 +435,11 @@ for (const item of document.querySelectorAll<HTMLElement>('[data-palette]')) {
       const rect = $('canvas').getBoundingClientRect();
       if (e.clientX >= rect.left && e.clientX <= rect.right && e.clientY >= rect.top && e.clientY <= rect.bottom) {
         canvas.dropPaletteItem(kind, e.clientX, e.clientY);
+        showSide('properties');
+      } else if (Math.hypot(e.clientX - down.clientX, e.clientY - down.clientY) < 6 && item.contains(document.elementFromPoint(e.clientX, e.clientY))) {
+        // A click (no drag): the item lands in the middle of the view, beside anything already there.
+        canvas.addAtCentre(kind);
+        showSide('properties');
       }
     };
     document.addEventListener('pointermove', move);
@@ -423,14 +452,23 @@ for (const b of document.querySelectorAll<HTMLElement>('[data-tool]')) b.addEven
 
 const dialog = $('file-dialog') as HTMLDialogElement;
 
-/** The folder dialog: browse folders under the allowed roots; resolves with the chosen path or undefined. */
-function chooseFolder(title: string, opts: { forSave: boolean; initial?: string }): Promise<{ path: string; format: SaveFormat } | undefined> {
+/**
+ * The folder dialog: browse folders under the allowed roots (shown as shortcuts). `accept` does the
+ * real work (open, save) with the chosen folder and returns an error message to keep the dialog open
+ * with what was typed and the message beside the field, or undefined when done. Resolves true when
+ * accepted, false when cancelled.
+ */
+function chooseFolder(title: string, opts: { forSave: boolean; initial?: string }, accept: (choice: { path: string; format: SaveFormat }) => Promise<string | undefined>): Promise<boolean> {
   return new Promise((resolve) => {
     const pathInput = $('dialog-path') as HTMLInputElement;
     const formatRow = $('dialog-format-row');
     const formatSelect = $('dialog-format') as HTMLSelectElement;
+    const errorLine = $('dialog-error');
+    const okButton = $('dialog-ok') as HTMLButtonElement;
     $('dialog-title').textContent = title;
-    $('dialog-ok').textContent = opts.forSave ? 'Save' : 'Open';
+    okButton.textContent = opts.forSave ? 'Save' : 'Open';
+    okButton.disabled = false;
+    errorLine.textContent = '';
     formatRow.hidden = !opts.forSave;
     formatSelect.value = state.model.format === 'vnetlab' ? 'yaml' : 'netkit';
     const list = $('dialog-list');
@@ -440,6 +478,7 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
     pathInput.value = opts.forSave ? (state.folder || opts.initial || '') : '';
     pathInput.oninput = () => {
       typed = true;
+      errorLine.textContent = '';
     };
     const show = async (path?: string, navigated = false) => {
       try {
@@ -448,14 +487,16 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
           pathInput.value = listing.path;
           typed = false;
         }
+        errorLine.textContent = '';
         const rows = listing.entries.map((e) => {
           const row = h('li', { class: e.kind, 'data-path': e.path }, e.kind === 'lab' ? `[lab] ${e.name}` : `${e.name}/`, e.format ? h('span', { class: 'muted' }, ` ${e.format}`) : '');
           row.addEventListener('click', () => {
             pathInput.value = e.path;
+            errorLine.textContent = '';
           });
           row.addEventListener('dblclick', () => {
             if (e.kind === 'folder' || opts.forSave) void show(e.path, true);
-            else finish(e.path);
+            else void finish(e.path);
           });
           return row;
         });
@@ -464,35 +505,60 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
           up.addEventListener('click', () => void show(listing.parent, true));
           rows.unshift(up);
         }
+        // Shortcuts to the allowed folders. type=button: inside the dialog's form, a plain button would submit and close it.
         const roots = listing.roots.map((r) => {
-          const b = h('button', { class: 'small' }, r);
-          b.addEventListener('click', () => void show(r, true));
+          const b = h('button', { type: 'button', class: 'small', title: `open ${r}` }, r);
+          b.addEventListener('click', (ev) => {
+            ev.preventDefault();
+            void show(r, true);
+          });
           return b;
         });
         $('dialog-roots').replaceChildren(...roots);
         list.replaceChildren(...rows);
       } catch (err) {
-        list.replaceChildren(h('li', { class: 'diag diag-error' }, (err as Error).message));
+        errorLine.textContent = errorText(err);
       }
     };
-    const finish = (value: string | undefined) => {
+    const done = (accepted: boolean) => {
       dialog.close();
-      $('dialog-ok').onclick = null;
+      okButton.onclick = null;
       $('dialog-cancel').onclick = null;
-      resolve(value ? { path: value, format: formatSelect.value as SaveFormat } : undefined);
+      dialog.oncancel = null;
+      resolve(accepted);
     };
-    $('dialog-ok').onclick = (e) => {
+    const finish = async (value: string | undefined) => {
+      if (!value) {
+        errorLine.textContent = opts.forSave ? 'Type or choose the folder to save the lab in.' : 'Type or choose the folder of a lab.';
+        return;
+      }
+      okButton.disabled = true;
+      errorLine.textContent = '';
+      try {
+        const problem = await accept({ path: value, format: formatSelect.value as SaveFormat });
+        if (problem === undefined) return done(true);
+        errorLine.textContent = problem;
+        pathInput.focus();
+      } finally {
+        okButton.disabled = false;
+      }
+    };
+    okButton.onclick = (e) => {
       e.preventDefault();
-      finish(pathInput.value.trim() || undefined);
+      void finish(pathInput.value.trim() || undefined);
     };
     $('dialog-cancel').onclick = (e) => {
       e.preventDefault();
-      finish(undefined);
+      done(false);
+    };
+    dialog.oncancel = (e) => {
+      e.preventDefault();
+      done(false);
     };
     pathInput.onkeydown = (e) => {
       if (e.key === 'Enter') {
         e.preventDefault();
-        finish(pathInput.value.trim() || undefined);
+        void finish(pathInput.value.trim() || undefined);
       }
     };
     dialog.showModal();
@@ -501,20 +567,31 @@ function chooseFolder(title: string, opts: { forSave: boolean; initial?: string 
   });
 }
 
+function errorText(err: unknown): string {
+  const hint = err instanceof ServiceError && err.info.hint ? ` (${err.info.hint})` : '';
+  return `${(err as Error).message ?? String(err)}${hint}`;
+}
+
 function confirmDiscard(): boolean {
   return !state.dirty || window.confirm('The lab has unsaved changes. Discard them?');
 }
 
-async function openLab(path: string): Promise<void> {
+/** Opens a lab; returns what went wrong (also shown in the status bar), or undefined. */
+async function openLab(path: string): Promise<string | undefined> {
   try {
     const result = await api.openLab(path);
     if (!result.model) {
-      state.diagnostics = result.diagnostics;
-      state.emit('diagnostics');
-      notify(`Cannot open ${path}: ${result.diagnostics.find((d) => d.severity === 'error')?.message ?? 'unreadable lab'}`, 'error');
-      return;
+      const problem = `Cannot open ${path}: ${result.diagnostics.find((d) => d.severity === 'error')?.message ?? 'unreadable lab'}`;
+      notify(problem, 'error');
+      return problem;
     }
+    if (state.folder && state.folder !== result.model.root) await api.unsubscribe(state.folder).catch(() => {});
     consoles.setLab(result.model.root);
+    // Nothing of the previous lab stays on screen: scores, captures, selection, cable states.
+    labPanel.reset();
+    if (packets.open) await packets.close().catch(() => {});
+    state.cables.clear();
+    state.usage.clear();
     state.load(result.model, result.model.root);
     state.diagnostics = result.diagnostics;
     state.emit('diagnostics');
@@ -524,11 +601,13 @@ async function openLab(path: string): Promise<void> {
     canvas.fit();
     await api.subscribe(result.model.root).catch(fail);
     await refreshStatus().catch(() => {});
-    if (state.running) await consoles.restore();
+    if (state.running) await consoles.restore((m) => ['booting', 'ready'].includes(state.machineStates.get(m) ?? ''));
     history.replaceState(null, '', `?lab=${encodeURIComponent(result.model.root)}`);
     notify(`Opened ${result.model.root}`);
+    return undefined;
   } catch (err) {
     fail(err);
+    return errorText(err);
   }
 }
 
@@ -536,8 +615,13 @@ async function newLab(): Promise<void> {
   if (!confirmDiscard()) return;
   const listing = await api.listFolder().catch(() => undefined);
   const model = await api.newLab(`${listing?.path ?? '~'}/untitled-lab`);
+  if (state.folder) await api.unsubscribe(state.folder).catch(() => {});
   consoles.setLab('');
+  labPanel.reset();
+  state.cables.clear();
+  state.usage.clear();
   state.load(model, '');
+  showSide('properties');
   history.replaceState(null, '', '?');
   notify('New lab: drag machines and switches onto the canvas.');
 }
@@ -551,19 +635,19 @@ async function holdsLab(folder: string): Promise<boolean> {
 
 /** Saves to the lab's folder, or asks for one (save as). Returns false when the user cancelled or it failed. */
 async function save(saveAs: boolean): Promise<boolean> {
-  let folder = state.folder;
-  let format: SaveFormat = state.model.format === 'vnetlab' ? 'yaml' : 'netkit';
-  if (saveAs || !folder) {
-    const choice = await chooseFolder('Save lab in folder', { forSave: true, initial: state.model.root || undefined });
-    if (!choice) return false;
-    folder = choice.path.replace(/(.)\/+$/, '$1');
-    format = choice.format;
+  if (!saveAs && state.folder) return (await saveTo(state.folder, state.model.format === 'vnetlab' ? 'yaml' : 'netkit')) === undefined;
+  return chooseFolder('Save lab in folder', { forSave: true, initial: state.model.root || undefined }, async (choice) => {
+    const folder = choice.path.replace(/(.)\/+$/, '$1');
     // Saving over another lab replaces its lab files: an instructor's work must not go silently.
     if (folder !== state.folder && (await holdsLab(folder)) && !window.confirm(`${folder} already holds a lab. Replace its lab files with this one?`)) {
-      notify('Not saved: that folder already holds a lab.');
-      return false;
+      return 'Not saved: that folder already holds a lab. Choose another folder, or confirm to replace it.';
     }
-  }
+    return saveTo(folder, choice.format);
+  });
+}
+
+/** Writes the lab into `folder`; returns the error to show, or undefined when saved. */
+async function saveTo(folder: string, format: SaveFormat): Promise<string | undefined> {
   try {
     const result = await api.saveLab(folder, { ...state.model, root: folder }, format);
     const root = result.file.replace(/\/[^/]+$/, '');
@@ -578,18 +662,17 @@ async function save(saveAs: boolean): Promise<boolean> {
       history.replaceState(null, '', `?lab=${encodeURIComponent(root)}`);
     }
     notify(`Saved ${result.file}`);
-    return true;
+    return undefined;
   } catch (err) {
     fail(err);
-    return false;
+    return errorText(err);
   }
 }
 
 $('new').addEventListener('click', () => void newLab());
 $('open').addEventListener('click', async () => {
   if (!confirmDiscard()) return;
-  const choice = await chooseFolder('Open a lab (lab.yaml or a Netkit/Kathará folder)', { forSave: false });
-  if (choice) await openLab(choice.path);
+  await chooseFolder('Open a lab (lab.yaml or a Netkit/Kathará folder)', { forSave: false }, (choice) => openLab(choice.path));
 });
 $('save').addEventListener('click', () => void save(false));
 $('save-as').addEventListener('click', () => void save(true));
@@ -610,10 +693,77 @@ function showSide(panel: string): void {
   for (const p of document.querySelectorAll<HTMLElement>('.side-panel')) p.hidden = p.id !== panel;
 }
 for (const tab of document.querySelectorAll<HTMLElement>('[data-side]')) tab.addEventListener('click', () => showSide(tab.dataset.side!));
-// Selecting something on the canvas brings its properties forward.
-state.on((changes) => {
-  if (changes.has('selection') && state.selection.length > 0) showSide('properties');
+
+// ---- resizable panels (sizes kept for the next visit) -------------------------------------------
+
+function dragResizer(handle: HTMLElement, onMove: (e: PointerEvent) => void, key: string, save: () => string): void {
+  handle.addEventListener('pointerdown', (down) => {
+    down.preventDefault();
+    handle.setPointerCapture(down.pointerId);
+    const move = (e: PointerEvent) => onMove(e);
+    const up = () => {
+      handle.removeEventListener('pointermove', move);
+      handle.removeEventListener('pointerup', up);
+      localStorage.setItem(key, save());
+    };
+    handle.addEventListener('pointermove', move);
+    handle.addEventListener('pointerup', up);
+  });
+}
+const side = $('side');
+const consolesPane = $('consoles');
+const setSideWidth = (px: number) => {
+  // The canvas keeps at least 360 px; the panel at least 220 px.
+  const max = Math.max(220, window.innerWidth - $('palette').offsetWidth - 360);
+  side.style.width = `${Math.round(Math.min(max, Math.max(220, px)))}px`;
+};
+dragResizer($('side-resizer'), (e) => setSideWidth(window.innerWidth - e.clientX), 'vnetlab.sideWidth', () => side.style.width);
+dragResizer($('consoles-resizer'), (e) => {
+  const bottom = $('workspace').getBoundingClientRect().bottom;
+  consolesPane.style.height = `${Math.round(Math.max(120, bottom - e.clientY))}px`;
+}, 'vnetlab.consolesHeight', () => consolesPane.style.height);
+const savedWidth = Number.parseInt(localStorage.getItem('vnetlab.sideWidth') ?? '', 10);
+if (savedWidth) setSideWidth(savedWidth);
+else if (window.innerWidth >= 1400) setSideWidth(380); // room for the instructions' tables on a wide screen
+const savedHeight = localStorage.getItem('vnetlab.consolesHeight');
+if (savedHeight) consolesPane.style.height = savedHeight;
+new MutationObserver(() => $('workspace').classList.toggle('has-consoles', consolesPane.classList.contains('has-consoles'))).observe(consolesPane, { attributes: true, attributeFilter: ['class'] });
+
+($('show-addresses') as HTMLInputElement).addEventListener('change', (e) => {
+  canvas.showAddresses = (e.target as HTMLInputElement).checked;
+  canvas.sync();
 });
+
+// ---- connection to the server (browser mode) -------------------------------------------------
+
+const banner = $('banner');
+let wasDisconnected = false;
+bridge.onConnection?.((up) => {
+  if (!up) {
+    wasDisconnected = true;
+    banner.textContent = 'Disconnected from the vnetlab server: reconnecting… Running labs keep running. If you stopped `vnetlab serve`, start it again and open the link it prints.';
+    banner.hidden = false;
+    consoles.connectionLost();
+    ($('start') as HTMLButtonElement).disabled = true;
+    return;
+  }
+  banner.hidden = true;
+  if (!wasDisconnected) return;
+  wasDisconnected = false;
+  // A new session on the server: subscribe again, catch up with what happened meanwhile, re-attach consoles.
+  void (async () => {
+    if (state.folder) await api.subscribe(state.folder).catch(fail);
+    await refreshStatus().catch(fail);
+    renderRunControls();
+    await consoles.restore((m) => ['booting', 'ready'].includes(state.machineStates.get(m) ?? ''));
+    notify('Reconnected to the vnetlab server.');
+  })();
+});
+
+// Memory of the running machines (as `vnetlab status` shows it), refreshed while the lab runs.
+window.setInterval(() => {
+  if (state.running && state.folder && !document.hidden && banner.hidden) void refreshStatus().catch(() => {});
+}, 5000);
 
 // Closing the window leaves the lab running; only unsaved edits deserve a warning.
 window.addEventListener('beforeunload', (e) => {
@@ -639,10 +789,11 @@ async function boot(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const lab = params.get('lab');
   renderProblems();
-  if (lab) return openLab(lab);
+  showSide('lab-panel');
+  if (lab) return void (await openLab(lab));
   const labs = await api.listLabs().catch(() => []);
   const first = labs.find((l) => l.name === 'two-hosts') ?? labs[0];
-  if (first) return openLab(first.path);
+  if (first) return void (await openLab(first.path));
   return newLab();
 }
 void boot().catch(fail);

@@ -23,6 +23,8 @@ export class AppState {
   cables = new Map<string, CableStatus>();
   running = false;
   progress = '';
+  /** Host resources of each running machine (from status), for the properties panel. */
+  usage = new Map<string, { rssBytes?: number }>();
   private readonly listeners = new Set<(changes: Set<Change>) => void>();
   private pendingChanges = new Set<Change>();
   private scheduled = false;

@@ -267,4 +267,6 @@ export const IPC_PUSH = 'vnetlab:push';
 export interface ServiceBridge {
   call<M extends ServiceMethod>(method: M, ...params: Parameters<VnetlabService[M]>): ReturnType<VnetlabService[M]>;
   onPush(listener: (message: PushMessage) => void): () => void;
+  /** Told `false` when the connection to the service is lost and `true` when it is (re)established (WebSocket mode only). */
+  onConnection?(listener: (up: boolean) => void): void;
 }

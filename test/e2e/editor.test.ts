@@ -139,7 +139,7 @@ describe('editor', () => {
     expect(await graphIds(page)).toEqual({ nodes: ['domain:lan', 'machine:pc1', 'machine:pc2'], edges: ['iface:pc1/eth0', 'iface:pc2/eth0'] });
     await page.getByTestId('side-lab').click();
     expect(await page.getByTestId('lab-description').locator('h1').textContent()).toBe('Two hosts on a switch');
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    mkdirSync(SCREENSHOTS, { recursive: true }); // a temp dir unless VNETLAB_SCREENSHOTS says otherwise
     await page.screenshot({ path: join(SCREENSHOTS, 'editor-two-hosts.png') });
   });
 
@@ -244,9 +244,18 @@ describe('editor', () => {
       return asked;
     };
     expect(await saveAsInto('dismiss')).toContain('already holds a lab');
-    await page.waitForFunction(() => /Not saved/.test(document.getElementById('status')!.textContent!));
+    // Told no: the dialog stays open with the folder typed and says why beside it.
+    await page.getByTestId('dialog-error').filter({ hasText: 'Not saved: that folder already holds a lab' }).waitFor();
+    expect(await page.getByTestId('dialog-path').inputValue()).toBe(folder);
     expect(readFileSync(join(folder, 'lab.yaml'), 'utf8')).toBe(original);
-    expect(await saveAsInto('accept')).toContain(folder);
+    const asked = new Promise<string>((resolve) => {
+      answerNextDialog = (d) => {
+        resolve(d.message());
+        return d.accept();
+      };
+    });
+    await page.getByTestId('dialog-ok').click();
+    expect(await asked).toContain(folder);
     await page.waitForFunction(() => /Saved/.test(document.getElementById('status')!.textContent!));
     expect(readFileSync(join(folder, 'lab.yaml'), 'utf8')).toMatch(/name: two-hosts/);
   });

@@ -6,6 +6,7 @@ import { describeImpairment } from '../../shared/impairments.ts';
 import type { CableStatus, MachineState } from '../../shared/runtime-api.ts';
 import { elementForTarget, labToElements, parseElementId, type GraphElement } from '../graph/mapping.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
+import type { LabModel } from '../../shared/lab-model.ts';
 import type { AppState } from '../state.ts';
 
 export const GRID = 20;
@@ -26,7 +27,7 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node[kind = "switch"]', style: { shape: 'rectangle', width: 56, height: 26, 'background-color': '#3c8d93', 'border-color': '#3c8d93' } },
   { selector: 'node[kind = "hub"]', style: { shape: 'octagon', width: 34, height: 34, 'background-color': '#8aa05a', 'border-color': '#8aa05a' } },
   { selector: 'node[kind = "internet"]', style: { shape: 'ellipse', width: 64, height: 40, 'background-color': '#cfe3f7', 'border-color': '#4c7fd1', 'border-style': 'dashed' } },
-  { selector: 'edge', style: { width: 2, 'line-color': '#7b8794', 'curve-style': 'bezier', 'font-size': 10, 'source-label': 'data(sourceLabel)', 'target-label': 'data(targetLabel)', 'source-text-offset': 22, 'target-text-offset': 22, 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
+  { selector: 'edge', style: { width: 2, 'line-color': '#7b8794', 'curve-style': 'bezier', 'font-size': 10, 'source-label': 'data(sourceLabel)', 'target-label': 'data(targetLabel)', 'source-text-offset': 22, 'target-text-offset': 22, 'text-wrap': 'wrap', 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
   { selector: 'edge[role = "p2p"]', style: { label: 'data(label)', 'font-size': 9, color: '#7b8794', 'line-style': 'solid' } },
   { selector: ':selected', style: { 'overlay-color': '#4c7fd1', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
   { selector: '.diag-warning', style: { 'border-color': '#f0b429', 'line-color': '#f0b429', 'border-width': 4 } },
@@ -42,6 +43,8 @@ export interface CanvasCallbacks {
   onError(message: string): void;
   onContextMenu(id: string, at: { x: number; y: number }): void;
   onOpenConsole(machine: string): void;
+  /** A single click on a node or a cable (not a box selection, not a right-click). */
+  onTapElement?(id: string): void;
 }
 
 export class Canvas {
@@ -49,6 +52,8 @@ export class Canvas {
   /** Cable tool on: taps on two nodes draw a cable between them. */
   cableMode = false;
   snap = true;
+  /** Show each interface's addresses beside its name at the cable end. */
+  showAddresses = false;
   private cableSource: string | undefined;
 
   constructor(
@@ -75,6 +80,7 @@ export class Canvas {
   sync(): void {
     const model = this.state.model;
     const wanted = labToElements(model);
+    if (this.showAddresses) addAddresses(wanted, model);
     const wantedIds = new Set(wanted.map((e) => e.data.id));
     this.cy.batch(() => {
       this.cy.elements().filter((e) => !wantedIds.has(e.id())).remove();
@@ -109,6 +115,17 @@ export class Canvas {
     if (unplaced.length === 0) return Promise.resolve();
     const nodes = all ? this.cy.nodes() : this.cy.nodes().filter((n) => unplaced.includes(n.id()));
     const eles = all || unplaced.length === this.cy.nodes().length ? this.cy.elements() : nodes.union(nodes.connectedEdges());
+    // cose moves nodes from where they are, and nodes that sit on the same spot (all new ones are at
+    // 0,0) are pushed apart at random: the same lab came out differently on two opens. Start every
+    // node on its own spot of a circle, in name order, so the layout is the same every time.
+    const seeds = nodes.sort((a, b) => (a.id() < b.id() ? -1 : a.id() > b.id() ? 1 : 0));
+    const radius = 60 + 25 * seeds.length;
+    this.cy.batch(() => {
+      seeds.forEach((n, i) => {
+        const angle = (2 * Math.PI * i) / Math.max(1, seeds.length);
+        n.position({ x: Math.round(radius * Math.cos(angle)), y: Math.round(radius * Math.sin(angle)) });
+      });
+    });
     return new Promise((resolve) => {
       const layout = eles.layout({
         name: this.cy.nodes().length > 60 ? 'grid' : 'cose',
@@ -154,6 +171,22 @@ export class Canvas {
   dropPaletteItem(kind: PaletteKind, clientX: number, clientY: number): void {
     let pos = this.modelPosition(clientX, clientY);
     if (this.snap) pos = snapToGrid(pos, GRID);
+    const { model, id } = addNode(this.state.model, kind, pos);
+    this.state.edit(model, [id]);
+  }
+
+  /** A palette item clicked (not dragged): it lands in the middle of the view, on a free grid spot. */
+  addAtCentre(kind: PaletteKind): void {
+    const rect = this.container.getBoundingClientRect();
+    const centre = this.modelPosition(rect.left + rect.width / 2, rect.top + rect.height / 2);
+    const taken = (p: { x: number; y: number }) => this.cy.nodes().toArray().some((n) => Math.abs((n as NodeSingular).position().x - p.x) < 60 && Math.abs((n as NodeSingular).position().y - p.y) < 60);
+    let pos = snapToGrid(centre, GRID);
+    // Walk outwards on a spiral of grid steps until the spot is free.
+    for (let step = 1; taken(pos) && step < 400; step++) {
+      const ring = Math.ceil(Math.sqrt(step));
+      const angle = step * 2.4;
+      pos = snapToGrid({ x: centre.x + Math.cos(angle) * ring * 80, y: centre.y + Math.sin(angle) * ring * 80 }, GRID);
+    }
     const { model, id } = addNode(this.state.model, kind, pos);
     this.state.edit(model, [id]);
   }
@@ -287,6 +320,9 @@ export class Canvas {
       }
       this.callbacks.onContextMenu(e.target.id(), { x: rect.left + rendered.x, y: rect.top + rendered.y });
     });
+    cy.on('tap', 'node, edge', (e) => {
+      if (!this.cableMode) this.callbacks.onTapElement?.(e.target.id());
+    });
     cy.on('dbltap', 'node[role = "machine"]', (e) => this.callbacks.onOpenConsole(e.target.data('name') as string));
   }
 }
@@ -295,6 +331,21 @@ function describeCable(c: CableStatus): string {
   const dir = (d: 'in' | 'out') => (c.impairments[d] ? `${d} ${describeImpairment(c.impairments[d])}` : '');
   const same = JSON.stringify(c.impairments.in) === JSON.stringify(c.impairments.out);
   return same ? describeImpairment(c.impairments.out) : [dir('out'), dir('in')].filter(Boolean).join('; ');
+}
+
+/** Cable ends labelled `eth0 10.0.0.1/24` instead of `eth0` (the addresses toggle). */
+function addAddresses(elements: GraphElement[], model: LabModel): void {
+  const addresses = new Map<string, string>();
+  for (const m of model.machines) for (const i of m.interfaces) addresses.set(`${m.name}/eth${i.index}`, [...i.ipv4, ...i.ipv6].join('\n'));
+  const withAddress = (machineNodeId: string, label: string) => {
+    const a = addresses.get(`${machineNodeId.slice('machine:'.length)}/${label}`);
+    return a ? `${label}\n${a}` : label;
+  };
+  for (const el of elements) {
+    if (el.group !== 'edges') continue;
+    if (el.data.sourceLabel) el.data.sourceLabel = withAddress(el.data.source, el.data.sourceLabel);
+    if (el.data.targetLabel) el.data.targetLabel = withAddress(el.data.target, el.data.targetLabel);
+  }
 }
 
 function displayLabel(el: GraphElement, states: Map<string, MachineState>): string {

@@ -1,17 +1,25 @@
 // The properties panel: edits the selected machine (name, kind, image, memory, interfaces and their
-// addresses, startup script, files) or domain (name, hub/switch, host NAT). Every change is one edit
-// (undoable); diagnostics about the element or one of its fields are shown next to it.
+// addresses, startup script, files) or domain (name, hub/switch, host NAT), or with nothing selected
+// the lab (name, title, description, checks). Every change is one edit (undoable); diagnostics about
+// the element or one of its fields are shown next to it. The panel is rebuilt only when what it shows
+// changes shape (another element, an interface more); otherwise values are patched in place, so a
+// field being typed into never loses its focus or text (Tab from one field to the next commits the
+// first, and the second keeps the caret).
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, Machine } from '../../shared/lab-model.ts';
 import { endpointsByDomain, parseElementId } from '../graph/mapping.ts';
-import { EditError, renameElement, updateDomain, updateMachine } from '../graph/edit.ts';
+import { addCheck, EditError, hasInterfaceGaps, removeCheck, renameElement, renumberInterfaces, updateDomain, updateMachine, type AuthoredCheck } from '../graph/edit.ts';
+import type { Check } from '../../shared/checks.ts';
 import type { AppState } from '../state.ts';
 import { h } from '../dom.ts';
 
 const IMAGES = ['tiny', 'debian'];
 
 export class PropertiesPanel {
-  private renderedFor = '';
+  /** What the panel shows, structurally: when it is unchanged, values are patched instead of rebuilt. */
+  private renderedShape = '';
+  /** Current value of each field (by data-field), read from the model at patch time. */
+  private values = new Map<string, () => string | boolean>();
 
   constructor(
     private readonly root: HTMLElement,
@@ -20,18 +28,43 @@ export class PropertiesPanel {
   ) {}
 
   render(): void {
-    const active = document.activeElement;
-    const key = this.state.selection.join(',');
-    // Do not rebuild under the user's cursor (it would lose focus and caret) unless another element is shown.
-    if (key === this.renderedFor && active && this.root.contains(active) && (active as HTMLElement).dataset.keep === 'true') {
-      this.renderDiagnosticsOnly();
+    const shape = this.shape();
+    const active = document.activeElement as HTMLElement | null;
+    const focused = active && this.root.contains(active) ? active.dataset.field : undefined;
+    if (shape === this.renderedShape) {
+      this.patch();
       return;
     }
-    this.renderedFor = key;
+    this.renderedShape = shape;
+    this.values = new Map();
     this.root.replaceChildren();
+    this.build();
+    this.patch();
+    // Rebuilt under the user's cursor (a rename, an interface added): the same field keeps the focus.
+    if (focused) {
+      const again = this.root.querySelector<HTMLElement>(`[data-field="${CSS.escape(focused)}"]`);
+      again?.focus();
+      if (again instanceof HTMLInputElement && again.type === 'text') again.setSelectionRange(again.value.length, again.value.length);
+    }
+  }
+
+  /** Selection and the structure of what it shows; values are not part of it. */
+  private shape(): string {
+    const sel = this.state.selection;
+    const model = this.state.model;
+    if (sel.length !== 1) return `none:${sel.length}|checks:${model.checks.map((c) => c.id).join(',')}|machines:${model.machines.map((m) => m.name).join(',')}`;
+    const ref = parseElementId(sel[0]!);
+    const name = ref?.type === 'iface' ? ref.machine : ref?.name;
+    if (ref?.type === 'domain') return `domain:${name}|${(endpointsByDomain(model).get(name!) ?? []).map((e) => `${e.machine}/${e.index}`).join(',')}`;
+    const m = model.machines.find((x) => x.name === name);
+    if (!m) return `missing:${sel[0]}`;
+    return `machine:${m.name}|${m.interfaces.map((i) => `${i.index}>${i.domain}`).join(',')}|${m.files.map((f) => `${f.kind}:${f.guestPath}`).join(',')}`;
+  }
+
+  private build(): void {
     const sel = this.state.selection;
     if (sel.length !== 1) {
-      this.root.append(h('p', { class: 'muted' }, sel.length ? `${sel.length} elements selected.` : 'Select a machine or a hub/switch to edit it. Drag items from the palette onto the canvas; use the Cable tool to connect them.'));
+      this.root.append(h('p', { class: 'muted' }, sel.length ? `${sel.length} elements selected.` : 'Select a machine or a hub/switch to edit it. Click or drag items from the palette onto the canvas; use the Cable tool to connect them.'));
       this.renderLabFields();
       return;
     }
@@ -47,19 +80,103 @@ export class PropertiesPanel {
     }
   }
 
-  private renderDiagnosticsOnly(): void {
+  /** Values and diagnostics into the existing fields; the one being typed into is left alone. */
+  private patch(): void {
+    for (const el of this.root.querySelectorAll<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>('[data-field]')) {
+      const get = this.values.get(el.dataset.field!);
+      if (!get || el === document.activeElement) continue;
+      const value = get();
+      if (el instanceof HTMLInputElement && el.type === 'checkbox') el.checked = value === true;
+      else if (el.value !== String(value)) el.value = String(value);
+    }
     for (const box of this.root.querySelectorAll<HTMLElement>('[data-diag-target]')) {
       box.replaceChildren(...diagnosticsFor(this.state.diagnostics, box.dataset.diagTarget!, box.dataset.diagExact === 'true').map(diagLine));
     }
+    const stats = this.root.querySelector<HTMLElement>('[data-runtime-stats]');
+    if (stats) stats.textContent = this.runtimeText(stats.dataset.runtimeStats!);
+  }
+
+  /** A field: its current value is read from the model whenever the panel is patched. */
+  private bind<T extends HTMLElement>(name: string, el: T, get: () => string | boolean): T {
+    el.dataset.field = name;
+    this.values.set(name, get);
+    return el;
+  }
+
+  private machineNow(name: string): Machine | undefined {
+    return this.state.model.machines.find((x) => x.name === name);
+  }
+
+  /** State and host memory of a running machine (the figures `vnetlab status` prints). */
+  private runtimeText(machine: string): string {
+    const st = this.state.machineStates.get(machine);
+    if (!this.state.running || !st) return 'Not running.';
+    const rss = this.state.usage.get(machine)?.rssBytes;
+    return `${st}${rss ? ` · memory ${(rss / 1048576).toFixed(0)} MB on the host` : ''}`;
   }
 
   private renderLabFields(): void {
-    const meta = this.state.model.meta;
+    const meta = () => this.state.model.meta;
     this.root.append(
       h('h3', {}, 'Lab'),
-      field('Name', input(meta.name, (v) => this.edit((m) => ({ ...m, meta: { ...m.meta, name: v } })), { testid: 'lab-name' })),
-      field('Title', input(meta.title ?? '', (v) => this.edit((m) => ({ ...m, meta: { ...m.meta, title: v || undefined } })))),
-      field('Description (Markdown)', textarea(meta.description ?? '', (v) => this.edit((m) => ({ ...m, meta: { ...m.meta, description: v || undefined } })), 8)),
+      field('Name', this.bind('lab-name', input(meta().name, (v) => this.edit((m) => ({ ...m, meta: { ...m.meta, name: v } })), { testid: 'lab-name' }), () => meta().name)),
+      field('Title', this.bind('lab-title', input(meta().title ?? '', (v) => this.edit((m) => ({ ...m, meta: { ...m.meta, title: v || undefined } })), { testid: 'prop-lab-title' }), () => meta().title ?? '')),
+      field('Description (Markdown, shown in the Lab tab)', this.bind('lab-description', textarea(meta().description ?? '', (v) => this.edit((m) => ({ ...m, meta: { ...m.meta, description: v || undefined } })), 8, 'prop-lab-description'), () => meta().description ?? '')),
+    );
+    this.renderChecks();
+  }
+
+  /** The lab's checks ("check my work"), and a form for the common kinds; they are saved in lab.yaml. */
+  private renderChecks(): void {
+    const checks = this.state.model.checks;
+    const list = h('ul', { class: 'checks-list', 'data-testid': 'checks-list' }, ...checks.map((c) => {
+      const remove = h('button', { type: 'button', class: 'small', title: 'remove this check' }, '✕');
+      remove.addEventListener('click', () => this.edit((m) => removeCheck(m, c.id)));
+      return h('li', {}, h('span', { class: 'what' }, c.description, h('span', { class: 'muted small' }, ` — ${describeCheck(c)}${c.hidden ? ' (hidden)' : ''}`)), remove);
+    }));
+    const machines = this.state.model.machines.map((m) => m.name);
+    const kind = select(['reach', 'route', 'daemon', 'command'], 'reach', () => showFields());
+    kind.setAttribute('data-testid', 'check-kind');
+    const on = select(machines, machines[0] ?? '', () => {});
+    on.setAttribute('data-testid', 'check-on');
+    const a = input('', () => {}, { testid: 'check-a' });
+    const b = input('', () => {}, { testid: 'check-b' });
+    const description = input('', () => {}, { testid: 'check-description' });
+    const aLabel = h('span', {});
+    const bLabel = h('span', {});
+    const error = h('p', { class: 'error', 'data-testid': 'check-error' });
+    const labels: Record<string, [string, string]> = {
+      reach: ['reaches (an address or a machine)', 'expect ("fail" for a check that it cannot reach)'],
+      route: ['has a route to (prefix, e.g. 10.0.2.0/24)', 'via (gateway, optional)'],
+      daemon: ['daemon running (e.g. ospfd, zebra, named)', '(not used)'],
+      command: ['command', 'its output contains (optional)'],
+    };
+    const showFields = () => {
+      const [la, lb] = labels[kind.value]!;
+      aLabel.textContent = la;
+      bLabel.textContent = lb;
+      b.disabled = kind.value === 'daemon';
+    };
+    showFields();
+    const add = h('button', { type: 'button', 'data-testid': 'check-add' }, 'Add check');
+    add.addEventListener('click', () => {
+      const [x, y] = [a.value.trim(), b.value.trim()];
+      if (!on.value) return void (error.textContent = 'Add a machine to the lab first: checks run on machines.');
+      if (!x) return void (error.textContent = `Fill in "${aLabel.textContent}".`);
+      let check: AuthoredCheck;
+      if (kind.value === 'reach') check = { kind: 'reach', from: on.value, to: x, expect: /^fail/i.test(y) ? 'failure' : 'success' };
+      else if (kind.value === 'route') check = { kind: 'route', on: on.value, prefix: x, ...(y ? { via: y } : {}) };
+      else if (kind.value === 'daemon') check = { kind: 'daemon', on: on.value, daemon: x };
+      else check = { kind: 'command', on: on.value, run: x, ...(y ? { stdoutContains: y } : {}) };
+      error.textContent = '';
+      this.edit((m) => addCheck(m, check, description.value.trim() || defaultCheckText(check)).model);
+    });
+    this.root.append(
+      h('h4', {}, `Checks (${checks.length})`),
+      checks.length ? list : h('p', { class: 'muted', 'data-testid': 'checks-list' }, 'No checks yet: students cannot "check my work". Add one below.'),
+      h('div', { class: 'check-form', 'data-testid': 'check-form' },
+        field('Kind', kind), field('On machine', on), h('label', { class: 'field' }, aLabel, a), h('label', { class: 'field' }, bLabel, b),
+        field('Shown to students as (optional)', description), error, add),
     );
   }
 
@@ -77,6 +194,7 @@ export class PropertiesPanel {
       this.state.edit(r.model, [r.id]);
     } catch (err) {
       this.onError(err instanceof EditError ? err.message : String(err));
+      this.renderedShape = '';
       this.render();
     }
   }
@@ -87,44 +205,54 @@ export class PropertiesPanel {
 
   private renderMachine(m: Machine): void {
     const id = `machine:${m.name}`;
-    const memory = input(String(m.memoryMiB), (v) => this.machineEdit(m.name, (x) => {
+    const now = () => this.machineNow(m.name) ?? m;
+    const memory = this.bind('memory', input(String(m.memoryMiB), (v) => this.machineEdit(m.name, (x) => {
       x.memoryMiB = Number(v) || x.memoryMiB;
-    }), { type: 'number', testid: 'prop-memory' });
+    }), { type: 'number', testid: 'prop-memory' }), () => String(now().memoryMiB));
     this.root.append(
       h('h3', {}, m.kind === 'router' ? 'Router' : 'Host'),
       diagBox(this.state.diagnostics, id, true),
-      field('Name', input(m.name, (v) => this.rename(id, v), { testid: 'prop-name' })),
-      field('Kind', select(['host', 'router'], m.kind, (v) => this.machineEdit(m.name, (x) => {
+      h('div', { class: 'runtime-stats', 'data-runtime-stats': m.name, 'data-testid': 'prop-runtime' }),
+      field('Name', this.bind('name', input(m.name, (v) => this.rename(id, v), { testid: 'prop-name' }), () => now().name)),
+      field('Kind', this.bind('kind', select(['host', 'router'], m.kind, (v) => this.machineEdit(m.name, (x) => {
         x.kind = v as Machine['kind'];
-      }))),
-      field('Image', input(m.image, (v) => this.machineEdit(m.name, (x) => {
+      })), () => now().kind)),
+      field('Image', this.bind('image', input(m.image, (v) => this.machineEdit(m.name, (x) => {
         x.image = v.trim();
-      }), { list: 'image-names', testid: 'prop-image' })),
+      }), { list: 'image-names', testid: 'prop-image' }), () => now().image)),
       field('Memory (MiB)', memory),
       h('h4', {}, 'Interfaces'),
     );
     if (!this.root.querySelector('#image-names')) this.root.append(h('datalist', { id: 'image-names' }, ...IMAGES.map((i) => h('option', { value: i }))));
     if (m.interfaces.length === 0) this.root.append(h('p', { class: 'muted' }, 'No interface yet: draw a cable from this machine with the Cable tool.'));
+    if (hasInterfaceGaps(m)) {
+      const renumber = h('button', { type: 'button', class: 'small', 'data-testid': 'prop-renumber', title: 'cables, addresses and MACs stay with their interface; startup scripts are not changed' }, `Renumber as eth0…eth${m.interfaces.length - 1}`);
+      renumber.addEventListener('click', () => this.edit((model) => renumberInterfaces(model, m.name)));
+      this.root.append(h('div', { class: 'row' }, h('span', { class: 'muted small' }, `The interfaces are ${m.interfaces.map((i) => `eth${i.index}`).join(', ')}.`), renumber));
+    }
+    const ifaceNow = (index: number) => now().interfaces.find((i) => i.index === index);
     for (const iface of m.interfaces) {
       const target = `${id}/eth${iface.index}`;
       this.root.append(
         h('div', { class: 'iface' },
           h('div', { class: 'iface-head' }, `eth${iface.index}`, h('span', { class: 'muted' }, ` → ${iface.domain}`)),
-          field('IPv4 (CIDR, comma separated)', input(iface.ipv4.join(', '), (v) => this.machineEdit(m.name, (x) => {
+          field('IPv4 (CIDR, comma separated)', this.bind(`eth${iface.index}-ipv4`, input(iface.ipv4.join(', '), (v) => this.machineEdit(m.name, (x) => {
             x.interfaces.find((i) => i.index === iface.index)!.ipv4 = splitList(v);
-          }), { testid: `prop-eth${iface.index}-ipv4`, placeholder: '10.0.0.1/24' })),
-          field('IPv6', input(iface.ipv6.join(', '), (v) => this.machineEdit(m.name, (x) => {
+          }), { testid: `prop-eth${iface.index}-ipv4` }), () => ifaceNow(iface.index)?.ipv4.join(', ') ?? '')),
+          field('IPv6', this.bind(`eth${iface.index}-ipv6`, input(iface.ipv6.join(', '), (v) => this.machineEdit(m.name, (x) => {
             x.interfaces.find((i) => i.index === iface.index)!.ipv6 = splitList(v);
-          }), { placeholder: '2001:db8::1/64' })),
+          }), { testid: `prop-eth${iface.index}-ipv6` }), () => ifaceNow(iface.index)?.ipv6.join(', ') ?? '')),
+          // An example as a hint, not a placeholder: a grey "10.0.0.1/24" in the box looked like a real address.
+          h('div', { class: 'field-hint' }, 'e.g. 10.0.0.1/24 · 2001:db8::1/64 · empty: no address'),
           diagBox(this.state.diagnostics, target, true),
         ),
       );
     }
     this.root.append(
       h('h4', {}, 'Startup script'),
-      textarea(m.startup?.text ?? '', (v) => this.machineEdit(m.name, (x) => {
+      this.bind('startup', textarea(m.startup?.text ?? '', (v) => this.machineEdit(m.name, (x) => {
         x.startup = v ? { text: v, source: x.startup?.source ?? { file: `${m.name}.startup`, line: 1, column: 1 } } : undefined;
-      }), 10, 'prop-startup'),
+      }), 10, 'prop-startup'), () => now().startup?.text ?? ''),
       h('h4', {}, 'Files placed in the machine'),
       this.renderFiles(m),
     );
@@ -165,9 +293,9 @@ export class PropertiesPanel {
     this.root.append(
       h('h3', {}, d?.hostNat ? 'Internet (host NAT)' : 'Collision domain'),
       diagBox(this.state.diagnostics, id, true),
-      field('Name', input(name, (v) => this.rename(id, v), { testid: 'prop-name' })),
-      field('Kind', select(['hub', 'switch'], d?.kind ?? 'hub', (v) => this.edit((m) => updateDomain(m, name, { kind: v as 'hub' | 'switch' })))),
-      field('Host NAT (internet access through slirpvde)', checkbox(!!d?.hostNat, (v) => this.edit((m) => updateDomain(m, name, { hostNat: v })))),
+      field('Name', this.bind('name', input(name, (v) => this.rename(id, v), { testid: 'prop-name' }), () => name)),
+      field('Kind', this.bind('kind', select(['hub', 'switch'], d?.kind ?? 'hub', (v) => this.edit((m) => updateDomain(m, name, { kind: v as 'hub' | 'switch' }))), () => this.state.model.domains.find((x) => x.name === name)?.kind ?? 'hub')),
+      field('Host NAT (internet access through slirpvde)', this.bind('nat', checkbox(!!d?.hostNat, (v) => this.edit((m) => updateDomain(m, name, { hostNat: v }))), () => !!this.state.model.domains.find((x) => x.name === name)?.hostNat)),
       h('h4', {}, 'Attached'),
       h('ul', {}, ...ends.map((e) => h('li', {}, `${e.machine} eth${e.index}`))),
     );
@@ -198,7 +326,7 @@ function field(label: string, control: HTMLElement): HTMLElement {
 
 /** An input that commits on change (blur/Enter), so each field edit is one undo step. */
 function input(value: string, commit: (v: string) => void, opts: { type?: string; list?: string; testid?: string; placeholder?: string } = {}): HTMLInputElement {
-  const el = h('input', { type: opts.type ?? 'text', value, 'data-keep': 'true', ...(opts.list ? { list: opts.list } : {}), ...(opts.testid ? { 'data-testid': opts.testid } : {}), ...(opts.placeholder ? { placeholder: opts.placeholder } : {}) }) as HTMLInputElement;
+  const el = h('input', { type: opts.type ?? 'text', value, ...(opts.list ? { list: opts.list } : {}), ...(opts.testid ? { 'data-testid': opts.testid } : {}), ...(opts.placeholder ? { placeholder: opts.placeholder } : {}) }) as HTMLInputElement;
   el.addEventListener('change', () => commit(el.value));
   el.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') el.blur();
@@ -208,7 +336,7 @@ function input(value: string, commit: (v: string) => void, opts: { type?: string
 
 /** A code editor good enough for scripts: monospace, Tab inserts two spaces instead of leaving the field. */
 function textarea(value: string, commit: (v: string) => void, rows: number, testid?: string): HTMLTextAreaElement {
-  const el = h('textarea', { rows: String(rows), spellcheck: 'false', class: 'code', 'data-keep': 'true', ...(testid ? { 'data-testid': testid } : {}) }) as HTMLTextAreaElement;
+  const el = h('textarea', { rows: String(rows), spellcheck: 'false', class: 'code', ...(testid ? { 'data-testid': testid } : {}) }) as HTMLTextAreaElement;
   el.value = value;
   el.addEventListener('keydown', (e) => {
     if (e.key !== 'Tab' || e.shiftKey || e.ctrlKey || e.altKey) return;
@@ -231,4 +359,30 @@ function checkbox(value: boolean, commit: (v: boolean) => void): HTMLInputElemen
   el.checked = value;
   el.addEventListener('change', () => commit(el.checked));
   return el;
+}
+
+function describeCheck(c: Check): string {
+  switch (c.kind) {
+    case 'reach':
+      return `reach: ${c.from} → ${c.to}${c.expect === 'failure' ? ' must fail' : ''}`;
+    case 'route':
+      return `route on ${c.on}: ${c.prefix}${c.via ? ` via ${c.via}` : ''}`;
+    case 'command':
+      return `command on ${c.on}: ${c.run}${c.stdoutContains ? ` (output contains "${c.stdoutContains}")` : ''}`;
+    default:
+      return `${c.kind} on ${c.on}`;
+  }
+}
+
+function defaultCheckText(c: AuthoredCheck): string {
+  switch (c.kind) {
+    case 'reach':
+      return `${c.from} ${c.expect === 'failure' ? 'cannot reach' : 'reaches'} ${c.to}`;
+    case 'route':
+      return `${c.on} has a route to ${c.prefix}${c.via ? ` via ${c.via}` : ''}`;
+    case 'daemon':
+      return `${c.daemon} runs on ${c.on}`;
+    case 'command':
+      return `${c.on}: ${c.run}${c.stdoutContains ? ` shows "${c.stdoutContains}"` : ''}`;
+  }
 }

@@ -324,3 +324,59 @@ export function unplacedElementIds(model: LabModel): string[] {
   }
   return out;
 }
+
+/** True when a machine's interfaces are not eth0, eth1, … without gaps (a cable was deleted). */
+export function hasInterfaceGaps(m: Machine): boolean {
+  return [...m.interfaces].sort((a, b) => a.index - b.index).some((iface, n) => iface.index !== n);
+}
+
+/**
+ * Renumbers a machine's interfaces eth0, eth1, … in their current order, keeping each one's cable,
+ * addresses and MAC (after a deleted cable left "eth1 but no eth0"). Startup scripts are not rewritten.
+ */
+export function renumberInterfaces(model: LabModel, name: string): LabModel {
+  return updateMachine(model, name, (m) => {
+    m.interfaces.sort((a, b) => a.index - b.index);
+    m.interfaces.forEach((iface, n) => {
+      iface.index = n;
+    });
+  });
+}
+
+/** Checks the properties panel can write: the common kinds, with the defaults the lab reader uses. */
+export type AuthoredCheck =
+  | { kind: 'reach'; from: string; to: string; expect: 'success' | 'failure' }
+  | { kind: 'route'; on: string; prefix: string; via?: string }
+  | { kind: 'daemon'; on: string; daemon: string }
+  | { kind: 'command'; on: string; run: string; stdoutContains?: string };
+
+/** Adds a check (a daemon check is a command check: `pidof DAEMON` must succeed). Returns its id. */
+export function addCheck(model: LabModel, check: AuthoredCheck, description: string, points = 1): { model: LabModel; id: string } {
+  const next = clone(model);
+  const taken = new Set(next.checks.map((c) => c.id));
+  let n = next.checks.length + 1;
+  while (taken.has(`check-${n}`)) n++;
+  const id = `check-${n}`;
+  const base = { id, description, points, timeoutSec: 10, hidden: false, source: NEW_SOURCE };
+  switch (check.kind) {
+    case 'reach':
+      next.checks.push({ ...base, kind: 'reach', from: check.from, to: check.to, expect: check.expect });
+      break;
+    case 'route':
+      next.checks.push({ ...base, kind: 'route', on: check.on, prefix: check.prefix, ...(check.via ? { via: check.via } : {}), expect: 'present' });
+      break;
+    case 'daemon':
+      next.checks.push({ ...base, kind: 'command', on: check.on, run: `pidof ${check.daemon}`, exitCode: 0 });
+      break;
+    case 'command':
+      next.checks.push({ ...base, kind: 'command', on: check.on, run: check.run, ...(check.stdoutContains ? { stdoutContains: check.stdoutContains } : {}) });
+      break;
+  }
+  return { model: next, id };
+}
+
+export function removeCheck(model: LabModel, id: string): LabModel {
+  const next = clone(model);
+  next.checks = next.checks.filter((c) => c.id !== id);
+  return next;
+}
