@@ -50,7 +50,7 @@ export class FakeRuntime {
       },
       startLab: async (root) => {
         const { model } = await loadLab(root);
-        const st: LabStatus = { labId: 'x', name: model!.meta.name, root, machines: model!.machines.map((m) => ({ name: m.name, state: 'running', rssBytes: 30e6, interfaces: [] })), switches: [], cables: [] };
+        const st: LabStatus = { labId: 'x', name: model!.meta.name, root, machines: model!.machines.map((m) => ({ name: m.name, state: 'ready' as const, rssBytes: 30e6, interfaces: [] })), switches: [], cables: [] };
         this.running.set(root, st);
         void env;
         return st;
