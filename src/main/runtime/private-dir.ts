@@ -78,13 +78,24 @@ export function ensurePrivateDir(path: string, options: { checkParents?: boolean
  * The folders above a private folder must not let anyone else rename it away and put their own in its
  * place: each must belong to us or root and be writable by nobody else, unless sticky (like /tmp).
  */
+/**
+ * A volume Kubernetes mounts with `fsGroup` is group-writable by the pod's own group: acceptable only
+ * where the operator says so (VNETLAB_TRUST_GROUP_WRITABLE=1, set by deploy/k8s for workers), only for
+ * a group we are in, and never when others may write too. On a shared host a group may hold other users.
+ */
+function trustedGroupWritable(st: Stats): boolean {
+  if (process.env.VNETLAB_TRUST_GROUP_WRITABLE !== '1' || st.mode & 0o002) return false;
+  const groups = typeof process.getgroups === 'function' ? process.getgroups() : [];
+  return groups.includes(st.gid) || (typeof process.getgid === 'function' && process.getgid() === st.gid);
+}
+
 function assertSafeParents(dir: string): void {
   for (let d = dir; ; d = dirname(d)) {
     const st = lstatSync(d, { throwIfNoEntry: false });
     if (st && !st.isSymbolicLink()) {
       const owner = st.uid === myUid() || st.uid === 0;
       const sticky = (st.mode & 0o1000) !== 0;
-      if (!owner || (st.mode & 0o022 && !sticky)) {
+      if (!owner || (st.mode & 0o022 && !sticky && !trustedGroupWritable(st))) {
         throw refusal(d, owner ? `its mode ${modeOf(st)} lets other users replace what is in it` : `it belongs to uid ${st.uid}, who could replace what is in it`);
       }
     }
