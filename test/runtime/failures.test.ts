@@ -134,6 +134,21 @@ describe('failing guests (real UML)', () => {
     expect((await t.cli(['stop', lab])).code).toBe(0);
   });
 
+  it('three starts of one lab at once: one supervisor, every start succeeds, nobody is told to clean', async () => {
+    const lab = t.lab('trio', { 'lab.yaml': `lab:\n  name: trio\nmachines:${host('a', '10.0.6.1')}${host('b', '10.0.6.2')}\ndomains:\n  lan: {kind: hub}\n` });
+    const results = await Promise.all([1, 2, 3].map(() => t.cli(['start', lab])));
+    for (const r of results) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/clean/);
+    }
+    const runDir = findRunDir(lab, hostPaths(t.env))!;
+    const supervisors = processesMentioning(runDir).filter((p) => /supervisor/.test(p.cmdline));
+    expect(supervisors).toHaveLength(1);
+    const guests = readRecords(runDir).filter((r) => r.kind === 'guest');
+    expect(guests.map((g) => g.name).sort()).toEqual(['a', 'b']);
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+  });
+
   it('a misspelt machine is refused at once, leaving nothing behind', async () => {
     const lab = t.lab('typo', { 'lab.yaml': `lab:\n  name: typo\nmachines:${host('a', '10.0.4.1')}\ndomains:\n  lan: {kind: hub}\n` });
     const r = await t.cli(['start', lab, 'nosuch']);
