@@ -217,7 +217,13 @@ export class Consoles {
     if (!term) return '';
     const buf = term.buffer.active;
     const lines: string[] = [];
-    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
+    // A line the terminal wrapped because the pane is narrow is one line of output.
+    for (let i = 0; i < buf.length; i++) {
+      const line = buf.getLine(i);
+      const text = line?.translateToString(true) ?? '';
+      if (line?.isWrapped && lines.length) lines[lines.length - 1] += text;
+      else lines.push(text);
+    }
     return lines.join('\n');
   }
 

@@ -28,7 +28,7 @@ afterAll(async () => {
 async function expectFitsWidth(page: Page): Promise<void> {
   const m = await page.evaluate(() => {
     const tb = document.getElementById('toolbar')!;
-    const buttons = [...tb.querySelectorAll('button:not([hidden])')].map((b) => b.getBoundingClientRect());
+    const buttons = Array.from(tb.querySelectorAll('button:not([hidden])')).map((b) => b.getBoundingClientRect());
     return {
       page: [document.documentElement.scrollWidth, window.innerWidth],
       toolbar: [tb.scrollWidth, tb.clientWidth],
