@@ -101,7 +101,7 @@ describe('two hosts on a switch (real UML)', () => {
     const started = await t.cli(['start', copy, 'pc1', '--json']);
     expect(started.code).toBe(0);
     const events = started.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    expect(events).toContainEqual({ type: 'machine-state', machine: 'pc1', state: 'ready' });
+    expect(events).toContainEqual({ t: expect.any(Number), type: 'machine-state', machine: 'pc1', state: 'ready' });
     expect(events.at(-1)).toMatchObject({ type: 'result', ok: true, started: ['pc1'] });
     const copyRunDir = findRunDir(copy, hostPaths(t.env))!;
     expect(copyRunDir).not.toBe(runDir);

@@ -5,6 +5,9 @@
  *   vnetlab-agent --poweroff           power the guest off now (Debian minbase has no poweroff binary)
  *   vnetlab-agent --console TTY CMD…   run CMD in a new session with TTY as its controlling terminal
  *   vnetlab-agent --spawn CMD…         run CMD in a new session
+ *   vnetlab-agent --boot <tty> <ready-fifo>
+ *                                      the guest init's early boot (boot_guest below), then the agent
+ *                                      forks into the background to serve <tty>; the init goes on at once
  *
  * --console and --spawn reset every signal to its default first: the init is a shell, and a shell
  * starts background jobs with SIGINT/SIGQUIT ignored for good, which would make ^C useless on the console.
@@ -26,8 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -377,6 +385,373 @@ static void read_ready_fifo(void) {
   send_line("R %d", ready_code);
 }
 
+
+/* ---- --boot: what the init did with ~60 forks of busybox/dash tools, done with system calls ------
+ * A fork in UML costs tens of milliseconds (every page table is copied through ptrace), so the init's
+ * early boot lives here: kernel filesystems, hostname, the lab-fs and its binds, sysctls, links up,
+ * the lab scripts with CRLF stripped. It writes /run/vnetlab/boot.env (NAME, MACHINE, BOOT_DATE) for
+ * the init to source, and `<phase> <uptime>` lines to /run/vnetlab/profile (vnetlab start --profile).
+ * Kept in step with kernels/guest/vnetlab-init, which does the rest (placement, addresses, startup). */
+
+static char boot_name[128] = "";
+static char boot_machine[512] = "";
+
+static void boot_mark(const char *phase) {
+  char up[64] = "";
+  int fd = open("/proc/uptime", O_RDONLY);
+  if (fd >= 0) {
+    ssize_t n = read(fd, up, sizeof up - 1);
+    close(fd);
+    up[n > 0 ? n : 0] = 0;
+    char *sp = strchr(up, ' ');
+    if (sp) *sp = 0;
+  }
+  FILE *f = fopen("/run/vnetlab/profile", "a");
+  if (f) {
+    fprintf(f, "%s %s\n", phase, up);
+    fclose(f);
+  }
+}
+
+static void say(const char *fmt, ...) {
+  FILE *f = fopen("/dev/console", "w");
+  if (!f) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("vnetlab: ", f);
+  vfprintf(f, fmt, ap);
+  fputc('\n', f);
+  va_end(ap);
+  fclose(f);
+}
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  size_t len = strlen(text);
+  ssize_t n = write(fd, text, len);
+  int ok = n == (ssize_t)len;
+  if (close(fd) != 0) ok = 0;
+  return ok ? 0 : -1;
+}
+
+/* Reads a whole (small) file, NUL-terminated; NULL when it cannot be read. */
+static char *read_text(const char *path, size_t *len_out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  buf[len] = 0;
+  if (len_out) *len_out = len;
+  return buf;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void mkdir_p(const char *path, mode_t mode) {
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      mkdir(tmp, mode);
+      *p = '/';
+    }
+  mkdir(tmp, mode);
+}
+
+/* Copy a lab script with CR removed (labs written on Windows are common); 0 when it exists. */
+static int copy_script(const char *from, const char *to) {
+  size_t len;
+  char *text = read_text(from, &len);
+  if (!text) return -1;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++)
+    if (text[i] != '\r') text[o++] = text[i];
+  text[o] = 0;
+  int r = write_text(to, text);
+  free(text);
+  return r;
+}
+
+static void link_up(const char *dev) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  close(s);
+}
+
+/* `key=value` lines, as the init's apply_sysctl did: key without blanks, dots → slashes; value without leading blanks. */
+static void apply_sysctl(const char *path) {
+  char *text = read_text(path, NULL);
+  if (!text) return;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    size_t n = strlen(line);
+    char *w = line;
+    for (size_t i = 0; i < n; i++)
+      if (line[i] != '\r') *w++ = line[i];
+    *w = 0;
+    if (!*line || *line == '#' || *line == ';') continue;
+    char *eq = strchr(line, '=');
+    char key[256] = "", *k = key;
+    for (char *c = line; *c && c != eq && k < key + sizeof key - 1; c++)
+      if (*c != ' ' && *c != '\t') *k++ = *c == '.' ? '/' : *c;
+    *k = 0;
+    const char *value = eq ? eq + 1 : line;
+    while (*value == ' ' || *value == '\t') value++;
+    char file[320], text_value[1024];
+    snprintf(file, sizeof file, "/proc/sys/%s", key);
+    snprintf(text_value, sizeof text_value, "%s\n", value);
+    if (write_text(file, text_value) != 0) {
+      for (k = key; *k; k++)
+        if (*k == '/') *k = '.';
+      say("sysctl %s: cannot set it to %s", key, value);
+    }
+  }
+  free(text);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Names in a folder matching prefix…suffix, sorted as a shell glob would. */
+static int list_dir(const char *dir, const char *prefix, const char *suffix, char ***out) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  *out = NULL;
+  if (!d) return 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name), sl = strlen(suffix);
+    if (strncmp(e->d_name, prefix, strlen(prefix)) || len < sl || strcmp(e->d_name + len - sl, suffix) || e->d_name[0] == '.') continue;
+    *out = realloc(*out, sizeof(char *) * (size_t)(n + 1));
+    (*out)[n++] = strdup(e->d_name);
+  }
+  closedir(d);
+  if (n) qsort(*out, (size_t)n, sizeof(char *), cmp_str);
+  return n;
+}
+
+static int run_wait(char *const cmd[]) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execvp(cmd[0], cmd);
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0) return -1;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Single quotes for sh. */
+static void put_quoted(FILE *f, const char *name, const char *value) {
+  fprintf(f, "%s='", name);
+  for (const char *c = value; *c; c++)
+    if (*c == '\'') fputs("'\\''", f);
+    else fputc(*c, f);
+  fputs("'\n", f);
+}
+
+static void boot_sysctl(void);
+
+static void boot_guest(const char *ready_fifo) {
+  mount("proc", "/proc", "proc", 0, NULL);
+  mount("sysfs", "/sys", "sysfs", 0, NULL);
+  mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  mkdir("/dev/pts", 0755);
+  mkdir("/dev/shm", 0755);
+  mount("devpts", "/dev/pts", "devpts", 0, "gid=5,mode=620,ptmxmode=666");
+  mount("tmpfs", "/dev/shm", "tmpfs", 0, "mode=1777");
+  mount("tmpfs", "/run", "tmpfs", 0, "mode=755");
+  mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777");
+  struct stat st;
+  if (lstat("/dev/ptmx", &st) != 0) symlink("pts/ptmx", "/dev/ptmx");
+  if (lstat("/dev/fd", &st) != 0) symlink("/proc/self/fd", "/dev/fd");
+  mkdir_p("/run/vnetlab", 0755);
+  mkdir_p("/run/lock", 0755);
+  mkdir_p("/var/log", 0755);
+  mkdir_p("/var/lib/vnetlab", 0755);
+  mkdir_p("/var/run", 0755);
+  boot_mark("init");
+  if (lstat("/var/run", &st) == 0 && !S_ISLNK(st.st_mode)) mount("/run", "/var/run", NULL, MS_BIND, NULL);
+  mount(NULL, "/", NULL, MS_REMOUNT, NULL);
+  /* ctrl-alt-del (mconsole `cad`) must reach the init as SIGINT rather than reboot the kernel at once. */
+  write_text("/proc/sys/kernel/ctrl-alt-del", "0\n");
+  /* Modules (bridge, 8021q, sch_netem, nf_nat…) load on demand from /lib/modules/<kernel version>. */
+  if (access("/sbin/modprobe", X_OK) == 0) write_text("/proc/sys/kernel/modprobe", "/sbin/modprobe\n");
+  /* IPv6 is a module in Debian's UML kernel: load it now, so IPv6 sysctls and addresses below apply. */
+  if (!is_dir("/proc/sys/net/ipv6")) {
+    char *modprobe[] = {"modprobe", "ipv6", NULL};
+    run_wait(modprobe);
+  }
+  char *cmdline = read_text("/proc/cmdline", NULL);
+  if (!cmdline) cmdline = strdup("");
+  /* Kathará's ipv6=false: set before any link is up, so no interface ever gets a link-local address. */
+  for (char *w = cmdline; (w = strstr(w, "ipv6.disable_ipv6=1")); w++)
+    if ((w == cmdline || w[-1] == ' ') && (w[19] == 0 || w[19] == ' ' || w[19] == '\n')) {
+      char **confs;
+      int n = list_dir("/proc/sys/net/ipv6/conf", "", "", &confs);
+      for (int i = 0; i < n; i++) {
+        char path[320];
+        snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", confs[i]);
+        write_text(path, "1\n");
+      }
+      break;
+    }
+  boot_mark("kernel-fs");
+
+  /* Who am I. */
+  for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n"))
+    if (!strncmp(w, "vnl_name=", 9)) snprintf(boot_name, sizeof boot_name, "%s", w + 9);
+  const char *name = boot_name[0] ? boot_name : "vnetlab";
+  sethostname(name, strlen(name));
+  char line[512];
+  snprintf(line, sizeof line, "%s\n", name);
+  write_text("/etc/hostname", line);
+  char *hosts = read_text("/etc/hosts", NULL);
+  int listed = 0;
+  for (char *l = hosts ? strtok(hosts, "\n") : NULL; l && !listed; l = strtok(NULL, "\n")) {
+    size_t ll = strlen(l), nl = strlen(name);
+    listed = ll > nl && !strcmp(l + ll - nl, name) && (l[ll - nl - 1] == ' ' || l[ll - nl - 1] == '\t');
+  }
+  free(hosts);
+  if (!listed) {
+    char text[600];
+    snprintf(text, sizeof text, "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", name);
+    write_text("/etc/hosts", text);
+  }
+  link_up("lo");
+  mkfifo(ready_fifo, 0600);
+  boot_mark("hostname");
+
+  /* The lab-fs (ubd1, read-only): the lab folder and this machine's files. */
+  if (boot_name[0] && stat("/dev/ubdb", &st) == 0 && S_ISBLK(st.st_mode)) {
+    const char *labfs = "/run/vnetlab/labfs";
+    mkdir_p(labfs, 0755);
+    if (mount("/dev/ubdb", labfs, "ext4", MS_RDONLY, NULL) == 0) {
+      char path[512];
+      snprintf(path, sizeof path, "%s/machines/%s", labfs, boot_name);
+      if (is_dir(path)) snprintf(boot_machine, sizeof boot_machine, "%s", path);
+      const char *binds[2][2] = {{"/run/vnetlab/labfs/lab", "/hostlab"}, {"/run/vnetlab/labfs/lab/shared", "/shared"}};
+      for (int i = 0; i < 2; i++) {
+        if (!is_dir(binds[i][0])) continue;
+        mkdir_p(binds[i][1], 0755);
+        if (mount(binds[i][0], binds[i][1], NULL, MS_BIND, NULL) == 0) mount(NULL, binds[i][1], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+      }
+    } else {
+      say("could not mount the lab files (/dev/ubdb); starting without them");
+    }
+  }
+  boot_mark("lab-fs");
+  /* The lab's scripts, CR stripped, where the init runs them. */
+  static const char *scripts[] = {"startup", "shutdown", "exec", "interfaces"};
+  for (int i = 0; boot_machine[0] && i < 4; i++) {
+    char from[600], to[128];
+    snprintf(from, sizeof from, "%s/%s", boot_machine, scripts[i]);
+    snprintf(to, sizeof to, i < 3 ? "/run/vnetlab/%s.sh" : "/run/vnetlab/%s", scripts[i]);
+    copy_script(from, to);
+  }
+  if (boot_machine[0]) {
+    char from[600];
+    snprintf(from, sizeof from, "%s/env", boot_machine);
+    char *env = read_text(from, NULL);
+    if (env) {
+      FILE *f = fopen("/run/vnetlab/env", "w");
+      for (char *l = strtok(env, "\n"); l && f; l = strtok(NULL, "\n")) {
+        char *cr = strchr(l, '\r');
+        if (cr) *cr = 0;
+        int ok = (*l == '_' || (*l >= 'A' && *l <= 'Z') || (*l >= 'a' && *l <= 'z'));
+        char *c = l + 1;
+        while (ok && *c && *c != '=') {
+          ok = *c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9');
+          c++;
+        }
+        if (ok && *c == '=') fprintf(f, "%s\n", l);
+      }
+      if (f) fclose(f);
+      free(env);
+    }
+  }
+  /* Place the machine's folder onto / on the first boot of this disk only. After that the disk is the
+     student's: files they edited in the guest must survive stop/start, so the lab's copies may not
+     overwrite them. `vnetlab wipe` deletes the disk (and this marker) to start over from the lab files. */
+  time_t t = time(NULL);
+  char date[64];
+  strftime(date, sizeof date, "%a %b %e %H:%M:%S %Z %Y", localtime(&t));
+  if (boot_machine[0] && access("/var/lib/vnetlab/placed", F_OK) != 0) {
+    char root[600];
+    snprintf(root, sizeof root, "%s/root", boot_machine);
+    if (is_dir(root)) {
+      snprintf(root, sizeof root, "%s/root/.", boot_machine);
+      pid_t pid = fork();
+      if (pid == 0) {
+        int log = open("/var/log/vnetlab-startup.log", O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (log >= 0) dup2(log, 2);
+        execlp("cp", "cp", "-a", root, "/", (char *)NULL);
+        _exit(127);
+      }
+      int status = 1;
+      if (pid > 0) while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+      if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) say("some lab files could not be copied (see /var/log/vnetlab-startup.log)");
+    }
+    char marker[80];
+    snprintf(marker, sizeof marker, "%s\n", date);
+    write_text("/var/lib/vnetlab/placed", marker);
+  }
+  boot_mark("files");
+  /* sysctl files: the image's own /etc/sysctl.d first, then the lab's. */
+  boot_sysctl();
+  boot_mark("sysctl");
+  /* Every interface the lab gave us comes up (as in Kathará). */
+  char **devs;
+  int ndev = list_dir("/sys/class/net", "eth", "", &devs);
+  for (int i = 0; i < ndev; i++) link_up(devs[i]);
+
+  FILE *f = fopen("/run/vnetlab/boot.env", "w");
+  if (f) {
+    put_quoted(f, "NAME", boot_name);
+    put_quoted(f, "MACHINE", boot_machine);
+    put_quoted(f, "BOOT_DATE", date);
+    fclose(f);
+  }
+  free(cmdline);
+  boot_mark("links");
+}
+
+/* The sysctls, after the init placed the machine's files (they may bring /etc/sysctl.d files). */
+static void boot_sysctl(void) {
+  char **files;
+  int n = list_dir("/etc/sysctl.d", "", ".conf", &files);
+  for (int i = 0; i < n; i++) {
+    char path[512];
+    snprintf(path, sizeof path, "/etc/sysctl.d/%s", files[i]);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) apply_sysctl(path);
+  }
+  if (boot_machine[0]) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/sysctl", boot_machine);
+    apply_sysctl(path);
+  }
+}
+
 /* The console shell: own session, the console as controlling tty, a sane size until the host sets one. */
 static int run_console(const char *tty, char **cmd) {
   default_signals();
@@ -418,8 +793,24 @@ int main(int argc, char **argv) {
     perror("reboot");
     return 1;
   }
+  if (argc == 4 && strcmp(argv[1], "--boot") == 0) {
+    boot_guest(argv[3]);
+    /* The agent serves the exec channel in the background; the init goes on (boot.env says who we are). */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid > 0) return 0;
+    setsid();
+    int log = open("/var/log/vnetlab-agent.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (log >= 0) {
+      dup2(log, 2);
+      close(log);
+    }
+    argv += 1;
+    argc -= 1;
+  }
   if (argc != 3) {
-    fprintf(stderr, "usage: vnetlab-agent <tty> <ready-fifo> | --poweroff\n");
+    fprintf(stderr, "usage: vnetlab-agent <tty> <ready-fifo> | --boot <tty> <ready-fifo> | --poweroff\n");
     return 2;
   }
   tty_fd = open(argv[1], O_RDWR | O_NOCTTY);

@@ -34,10 +34,26 @@ export interface LaunchedLab {
   /** Connected to the lab's supervisor; close() it when done (the lab keeps running). */
   client: SupervisorClient;
   result: StartResult;
+  /** Moments of this launch (ms since the epoch): what `vnetlab start --profile` prints with the supervisor's. */
+  timings: LaunchTimings;
+}
+
+export interface LaunchTimings {
+  began: number;
+  /** Files read, validated and compiled. */
+  planned: number;
+  /** The supervisor answers (spawned, or already running). */
+  supervisor: number;
+  /** Images checked and the lab-fs image built (in parallel with the supervisor). */
+  host: number;
+  /** Every machine ready (or failed). */
+  done: number;
 }
 
 export async function launchLab(labPath: string, options: LaunchOptions = {}): Promise<LaunchedLab> {
+  const timings: LaunchTimings = { began: Date.now(), planned: 0, supervisor: 0, host: 0, done: 0 };
   const { plan, model, diagnostics } = await planLab(labPath, options);
+  timings.planned = Date.now();
   // A misspelt machine returns at once, before anything is spawned.
   const unknown = (options.machines ?? []).filter((n) => !plan.guests.some((g) => g.name === n));
   if (unknown.length) {
@@ -51,8 +67,14 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     const running = await connectRunDir(plan.runDir);
     if (running) await refuseChangedPlan(running, plan);
     // Both halves always settle before we go on, so a failure never leaves the other running on its own.
-    const [sup, host] = await Promise.allSettled([running ?? ensureSupervisor(plan, options.env, options.onProgress), prepareHost(plan, options)]);
-    const client = sup.status === 'fulfilled' ? sup.value : undefined;
+    const stamp = <T>(promise: Promise<T>, key: 'supervisor' | 'host') => promise.finally(() => (timings[key] = Date.now()));
+    const [sup, host] = await Promise.allSettled([
+      stamp(running ? Promise.resolve(running) : ensureSupervisor(plan, options.env, options.onProgress), 'supervisor'),
+      stamp(prepareHost(plan, options), 'host'),
+    ]);
+    let client = sup.status === 'fulfilled' ? sup.value : undefined;
+    // A supervisor waits a minute for its first start; an image build can take longer: start another.
+    if (client && !running && host.status === 'fulfilled' && (await isClosed(client))) client = await ensureSupervisor(plan, options.env, options.onProgress);
     const failure = sup.status === 'rejected' ? sup.reason : host.status === 'rejected' ? host.reason : takeStopRequest(plan.runDir) ? cancelled() : undefined;
     if (failure !== undefined) {
       // Do not leave a supervisor we started waiting for nothing.
@@ -69,7 +91,8 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
       client!.close(); // the caller never gets the client: do not leave the connection open
       throw err;
     }
-    return { plan, model, diagnostics, client: client!, result };
+    timings.done = Date.now();
+    return { plan, model, diagnostics, client: client!, result, timings };
   } finally {
     withdraw();
   }
@@ -90,6 +113,11 @@ async function refuseChangedPlan(running: SupervisorClient, plan: Plan): Promise
 async function shutdownIfIdle(client: SupervisorClient): Promise<void> {
   const status = await client.status().catch(() => undefined);
   if (status && status.machines.every((m) => m.state === 'stopped' || m.state === 'failed')) await client.shutdown().catch(() => {});
+}
+
+/** True when the supervisor has already gone (it closes its connections when it exits). */
+async function isClosed(client: SupervisorClient): Promise<boolean> {
+  return Promise.race([client.waitClosed().then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
 }
 
 function cancelled(): UserError {

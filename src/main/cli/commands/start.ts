@@ -5,13 +5,16 @@ import { formatDiagnostic } from '../../../shared/diagnostics.ts';
 import type { LabEvent, MachineState } from '../../../shared/runtime-api.ts';
 import { LAB_FLAG, parseSeconds, machinesOnly, resolveLab } from '../../runtime/cli-support.ts';
 import { launchLab } from '../../runtime/launch.ts';
+import type { LaunchTimings } from '../../runtime/launch.ts';
+import type { StartTimings } from '../../runtime/supervisor.ts';
+import type { SupervisorClient } from '../../runtime/client.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
 const command: Command = {
   name: 'start',
   summary: 'start a lab (or some of its machines) and wait until they are ready',
-  usage: 'start [LAB] [MACHINE…] [--timeout SECONDS] [--image NAME] [--json]',
+  usage: 'start [LAB] [MACHINE…] [--timeout SECONDS] [--image NAME] [--json] [--profile]',
   description: `
 Starts one switch per collision domain and boots the guests in dependency order, several at a time,
 then waits for each guest's startup script to finish. Guests keep running after the command returns:
@@ -21,22 +24,27 @@ A guest that panics or is not ready in time fails the start (exit 1); the others
 Examples:
   vnetlab start                      the lab in the current folder
   vnetlab start labs/two-hosts pc1   only pc1
-  vnetlab start --image tiny         boot every machine on the tiny image (also VNETLAB_IMAGE_OVERRIDE=tiny)`,
+  vnetlab start --image tiny         boot every machine on the tiny image (also VNETLAB_IMAGE_OVERRIDE=tiny)
+  vnetlab start --profile            then print where the time went, per machine
+
+With --json every line carries "t", the milliseconds since the command began.`,
   flags: {
     lab: LAB_FLAG,
     timeout: { type: 'string', description: 'seconds to wait for each guest to be ready (default 120)', valueName: 'SECONDS' },
     image: { type: 'string', description: 'boot every machine on this image instead of the one the lab names', valueName: 'NAME' },
-    json: { type: 'boolean', description: 'print events as JSON lines' },
+    json: { type: 'boolean', description: 'print events as JSON lines (each with "t": ms since the command began)' },
+    profile: { type: 'boolean', description: 'print where the time went: lab, supervisor, lab-fs, and per machine spawn, kernel, init phases, startup, ready' },
   },
   async run(args, io) {
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
     const machines = machinesOnly(rest, io.cwd);
     const timeoutMs = parseSeconds(args.flags.timeout, 'timeout', 120) * 1000;
     const json = args.flags.json === true;
-    const emit = (event: object) => io.stdout.write(`${JSON.stringify(event)}\n`);
+    const began = Date.now();
+    const emit = (event: object) => io.stdout.write(`${JSON.stringify({ t: Date.now() - began, ...event })}\n`);
     const view = json ? undefined : new ProgressView(io);
 
-    const { plan, client: sup, result } = await launchLab(labPath, {
+    const { plan, client: sup, result, timings } = await launchLab(labPath, {
       env: io.env,
       machines,
       timeoutMs,
@@ -58,6 +66,12 @@ Examples:
           const log = await sup.exec(f.machine, 'tail -n 5 /var/log/vnetlab-startup.log', { timeoutMs: 5_000 }).catch(() => undefined);
           io.stderr.write(`warning: the startup script of ${f.machine} exited with ${f.exitCode}${log?.stdout ? `; its last lines:\n${log.stdout.replace(/^/gm, '  ')}` : ''}\n`);
         }
+      }
+      if (args.flags.profile === true) {
+        const guests = await readGuestProfiles(sup, result.timings ? Object.keys(result.timings.machines) : []);
+        const profile = buildProfile(began, timings, result.timings, guests);
+        if (json) emit({ type: 'profile', ...profile });
+        else io.stdout.write(formatProfile(profile));
       }
       if (json) emit({ type: 'result', ...result, labId: plan.lab.id });
       else if (result.stopped.length) {
@@ -123,4 +137,79 @@ class ProgressView {
     this.drawn = this.states.size;
     this.io.stdout.write(out);
   }
+}
+
+// ---- --profile ---------------------------------------------------------------------------------
+
+/** Where a start's time went, in ms since the command began (host-side moments and guest init phases). */
+export interface StartProfile {
+  lab: { planned: number; supervisor: number; labFsAndImages: number; networkUp?: number; done: number };
+  machines: {
+    machine: string;
+    /** Phase → its duration in ms, in order: wait (wave/bound), ports, spawn, kernel, the init's phases, ready. */
+    phases: [string, number][];
+    /** From its turn to ready. */
+    total: number;
+  }[];
+}
+
+/** The init's `<phase> <uptime>` lines (kernels/guest/vnetlab-init, `mark`), read once every machine is ready. */
+async function readGuestProfiles(sup: SupervisorClient, machines: string[]): Promise<Map<string, [string, number][]>> {
+  const out = new Map<string, [string, number][]>();
+  await Promise.all(
+    machines.map(async (m) => {
+      const r = await sup.exec(m, 'cat /run/vnetlab/profile', { timeoutMs: 10_000 }).catch(() => undefined);
+      if (r?.exitCode !== 0) return;
+      const phases = r.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((w) => w.length === 2 && Number.isFinite(Number(w[1])))
+        .map(([p, u]) => [p!, Number(u) * 1000] as [string, number]);
+      out.set(m, phases);
+    }),
+  );
+  return out;
+}
+
+export function buildProfile(began: number, launch: LaunchTimings, start: StartTimings | undefined, guests: Map<string, [string, number][]>): StartProfile {
+  const rel = (t: number) => Math.max(0, t - began);
+  const profile: StartProfile = {
+    lab: { planned: rel(launch.planned), supervisor: rel(launch.supervisor), labFsAndImages: rel(launch.host), networkUp: start ? rel(start.networkUp) : undefined, done: rel(launch.done) },
+    machines: [],
+  };
+  for (const [machine, t] of Object.entries(start?.machines ?? {})) {
+    const phases: [string, number][] = [
+      ['wait', t.slot - start!.networkUp],
+      ['ports', t.spawn - t.slot],
+      ['spawn', t.spawned - t.spawn],
+    ];
+    const guest = guests.get(machine) ?? [];
+    const last = guest[guest.length - 1];
+    if (t.ready && last && guest.length) {
+      // Guest uptimes, anchored on the last phase (just before the init signals ready).
+      const hostOf = (uptime: number) => t.ready! - (last[1] - uptime);
+      phases.push(['kernel', hostOf(guest[0]![1]) - t.spawned]);
+      for (let i = 1; i < guest.length; i++) phases.push([guest[i]![0], guest[i]![1] - guest[i - 1]![1]]);
+      phases.push(['ready', t.ready - hostOf(last[1])]);
+    } else if (t.ready) phases.push(['boot', t.ready - t.spawned]);
+    profile.machines.push({ machine, phases: phases.map(([p, ms]) => [p, Math.round(Math.max(0, ms))]), total: t.ready ? t.ready - t.slot : 0 });
+  }
+  return profile;
+}
+
+export function formatProfile(p: StartProfile): string {
+  const lines = [
+    `profile (ms since the command began): planned ${p.lab.planned}, supervisor up ${p.lab.supervisor}, images + lab-fs ${p.lab.labFsAndImages}, network up ${p.lab.networkUp ?? '-'}, all ready ${p.lab.done}`,
+  ];
+  if (!p.machines.length) return `${lines[0]}\n`;
+  const names = [...new Set(p.machines.flatMap((m) => m.phases.map(([n]) => n)))];
+  const width = Math.max(7, ...p.machines.map((m) => m.machine.length));
+  const col = (s: string | number, w: number) => String(s).padStart(w);
+  lines.push(`  ${'machine'.padEnd(width)} ${names.map((n) => col(n, Math.max(6, n.length))).join(' ')} ${col('total', 6)}`);
+  for (const m of p.machines) {
+    const by = new Map(m.phases);
+    lines.push(`  ${m.machine.padEnd(width)} ${names.map((n) => col(by.get(n) ?? '-', Math.max(6, n.length))).join(' ')} ${col(m.total, 6)}`);
+  }
+  lines.push('  (wait: for its wave and a free boot slot; the phases after kernel are the guest init\'s, ms each)');
+  return `${lines.join('\n')}\n`;
 }
