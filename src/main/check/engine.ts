@@ -2,10 +2,18 @@
 // it passes or its timeout runs out (routing protocols need time to converge). Checks of different
 // machines run in parallel (at most `jobs` machines at once); checks of one machine run one after
 // another, in the order the lab lists them, so a check may rely on the state an earlier one observed.
+// Each result is reported as soon as it is known (onResult).
+//
+// Failing fast: the timeouts share one clock, started with the list (a check waiting for its turn
+// has been converging meanwhile, so its timeout is not started again); a probe that knows retrying
+// cannot help says so (`final`: a tool or daemon missing); and when no routing daemon runs anywhere
+// in the lab (with `failFast`, one look at every machine's process names first), routes cannot change
+// by themselves, so a failing check is retried only for a short grace (5 s) instead of its whole timeout. The list
+// can be cancelled (`signal`): what has not finished is reported as not checked.
 import type { Check, CheckReport, CheckResult } from '../../shared/checks.ts';
 import type { CableStatus, ExecResult } from '../../shared/runtime-api.ts';
 import type { CableChange } from '../runtime/network/network.ts';
-import { checkMachine, probeFor, type ProbeContext, type Verdict } from './probes.ts';
+import { checkMachine, PROCESS_NAMES_COMMAND, probeFor, ROUTE_DEPENDENT_KINDS, routingDaemonsIn, type ProbeContext, type Verdict } from './probes.ts';
 
 /** What the engine needs of a running lab: run a shell command in a machine (and change cables, for `during:`). */
 export interface LabExecutor {
@@ -28,6 +36,16 @@ export interface EngineOptions {
   onResult?: (result: CheckResult) => void;
   /** Injected in unit tests so that retries do not take real time. */
   clock?: { now(): number; sleep(ms: number): Promise<void> };
+  /** Cancels the list: running checks stop at their next step, the rest are reported as not checked. */
+  signal?: AbortSignal;
+  /**
+   * "Check my work": look first whether any routing daemon runs in the lab; when none does, a failing
+   * route-dependent check is retried for `quietGraceMs` at most instead of its whole timeout. Off for
+   * the grader's default, which keeps every retry.
+   */
+  failFast?: boolean;
+  /** With failFast, in a lab where no routing daemon runs, a failing check is retried this long at most (default 5 s). */
+  quietGraceMs?: number;
 }
 
 const FIRST_RETRY_DELAY_MS = 500;
@@ -35,11 +53,34 @@ const MAX_RETRY_DELAY_MS = 2000;
 /** Lower bound for one attempt, so a check with `timeoutSec: 0` (one attempt) can still run a ping. */
 const MIN_ATTEMPT_MS = 10_000;
 
+const DEFAULT_QUIET_GRACE_MS = 5_000;
+const PROCESS_LOOK_TIMEOUT_MS = 10_000;
+
 const realClock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
 
+/** How one list runs: its shared clock, whether the lab is quiet, cancellation. */
+interface Run {
+  context: ProbeContext;
+  clock: NonNullable<EngineOptions['clock']>;
+  /** When the list started (the shared clock of every timeout). */
+  startedAt: number;
+  /** No routing daemon runs in the lab: routes stay as they are. */
+  quiet: boolean;
+  quietGraceMs: number;
+  signal?: AbortSignal;
+}
+
 export async function runCheckList(checks: readonly Check[], executor: LabExecutor, options: EngineOptions = {}): Promise<CheckResult[]> {
-  const context: ProbeContext = { hosts: options.hosts ?? {} };
   const clock = options.clock ?? realClock;
+  const startedAt = clock.now();
+  const run: Run = {
+    context: { hosts: options.hosts ?? {} },
+    clock: options.signal ? abortableClock(clock, options.signal) : clock,
+    startedAt,
+    quiet: options.failFast === true && (await labIsQuiet(checks, executor, options)),
+    quietGraceMs: options.quietGraceMs ?? DEFAULT_QUIET_GRACE_MS,
+    signal: options.signal,
+  };
   const results = new Array<CheckResult>(checks.length);
   const byMachine = new Map<string, number[]>();
   const disruptive: number[] = [];
@@ -57,18 +98,19 @@ export async function runCheckList(checks: readonly Check[], executor: LabExecut
         const result =
           options.machines && !options.machines.includes(machine)
             ? resultOf(check, { passed: false, reason: `the lab has no machine named ${machine}` }, 0, 0)
-            : await runOne(check, executor, context, clock);
+            : await runOne(check, executor, run, startedAt);
         results[index] = result;
         options.onResult?.(result);
       }
     }
   };
-  const jobs = Math.max(1, Math.min(options.jobs ?? 4, queues.length || 1));
+  const jobs = Math.max(1, Math.min(options.jobs ?? 8, queues.length || 1));
   await Promise.all(Array.from({ length: jobs }, worker));
   // Checks that change the network run last and alone: nothing else is graded on a network they broke.
   for (const index of disruptive) {
     const check = checks[index]!;
-    results[index] = await runDuring(check, executor, options, () => runOne(check, executor, context, clock));
+    // The network just changed: its timeout starts now.
+    results[index] = run.signal?.aborted ? cancelledResult(check) : await runDuring(check, executor, options, () => runOne(check, executor, run, run.clock.now()));
     options.onResult?.(results[index]!);
   }
   return results;
@@ -105,11 +147,15 @@ async function runDuring(check: Check, executor: LabExecutor, options: EngineOpt
   }
 }
 
-async function runOne(check: Check, executor: LabExecutor, context: ProbeContext, clock: NonNullable<EngineOptions['clock']>): Promise<CheckResult> {
+async function runOne(check: Check, executor: LabExecutor, run: Run, clockStart: number): Promise<CheckResult> {
+  const { clock, context } = run;
+  if (run.signal?.aborted) return cancelledResult(check);
   const probe = probeFor(check);
   const machine = probe.machine(check as never);
   const started = clock.now();
-  const deadline = started + check.timeoutSec * 1000;
+  const deadline = clockStart + check.timeoutSec * 1000;
+  // In a quiet lab, retrying a route-dependent check cannot help past a short grace.
+  const quietUntil = run.quiet ? Math.min(deadline, Math.max(clockStart, started) + run.quietGraceMs) : deadline;
   const attemptCap = probe.attemptTimeoutMs?.(check as never) ?? 30_000;
   let attempts = 0;
   let delay = FIRST_RETRY_DELAY_MS;
@@ -118,17 +164,64 @@ async function runOne(check: Check, executor: LabExecutor, context: ProbeContext
     const timeoutMs = Math.min(attemptCap, Math.max(MIN_ATTEMPT_MS, deadline - clock.now()));
     let verdict: Verdict;
     try {
-      const output = await executor.exec(machine, probe.command(check as never, context), { timeoutMs });
+      const output = await abortable(executor.exec(machine, probe.command(check as never, context), { timeoutMs }), run.signal);
       verdict = probe.judge(check as never, output, context);
       if (!verdict.passed && output.timedOut) verdict = { ...verdict, reason: `${verdict.reason} (the probe timed out after ${Math.round(timeoutMs / 1000)} s)` };
     } catch (err) {
+      if (run.signal?.aborted) return cancelledResult(check, attempts, clock.now() - started);
       verdict = { passed: false, reason: `could not run the check on ${machine}: ${(err as Error).message}` };
     }
-    const remaining = deadline - clock.now();
-    if (verdict.passed || verdict.final || remaining <= 0) return resultOf(check, verdict, attempts, clock.now() - started);
+    if (run.signal?.aborted && !verdict.passed) return cancelledResult(check, attempts, clock.now() - started);
+    const now = clock.now();
+    if (!verdict.passed && !verdict.final && run.quiet && now >= quietUntil && quietUntil < deadline && ROUTE_DEPENDENT_KINDS.includes(check.kind)) {
+      verdict = { ...verdict, reason: `${verdict.reason} (no routing daemon runs in the lab, so this will not change by itself)` };
+      return resultOf(check, verdict, attempts, now - started);
+    }
+    const remaining = (run.quiet && ROUTE_DEPENDENT_KINDS.includes(check.kind) ? quietUntil : deadline) - now;
+    if (verdict.passed || verdict.final || deadline - now <= 0 || remaining <= 0) return resultOf(check, verdict, attempts, now - started);
     await clock.sleep(Math.min(delay, remaining));
     delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
   }
+}
+
+/**
+ * True when no machine of the lab runs a routing daemon (FRR, Quagga, BIRD): then no route changes
+ * by itself. Unknown (a machine that did not answer) counts as not quiet: retries are kept.
+ */
+async function labIsQuiet(checks: readonly Check[], executor: LabExecutor, options: EngineOptions): Promise<boolean> {
+  if (!checks.some((c) => ROUTE_DEPENDENT_KINDS.includes(c.kind))) return false;
+  const machines = options.machines ?? [...new Set(checks.map(checkMachine))];
+  const looks = await Promise.all(
+    machines.map((m) =>
+      executor.exec(m, PROCESS_NAMES_COMMAND, { timeoutMs: PROCESS_LOOK_TIMEOUT_MS }).then(
+        (r) => (r.stdout.trim() ? routingDaemonsIn(r.stdout) : undefined),
+        () => undefined,
+      ),
+    ),
+  );
+  return looks.every((daemons) => daemons !== undefined && daemons.length === 0);
+}
+
+function cancelledResult(check: Check, attempts = 0, durationMs = 0): CheckResult {
+  return resultOf(check, { passed: false, reason: 'not checked: the check was cancelled' }, attempts, durationMs);
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new Error('cancelled'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
+/** A clock whose sleeps end early when the list is cancelled. */
+function abortableClock(clock: NonNullable<EngineOptions['clock']>, signal: AbortSignal): NonNullable<EngineOptions['clock']> {
+  return { now: () => clock.now(), sleep: (ms) => abortable(clock.sleep(ms), signal).catch(() => undefined) };
 }
 
 function resultOf(check: Check, verdict: Verdict, attempts: number, durationMs: number): CheckResult {

@@ -276,6 +276,9 @@ const frr: Probe<'frr'> = {
     const missing = missingTool(result, c.on, 'vtysh (FRR)');
     if (missing) return missing;
     if (result.exitCode !== 0 && !result.stdout.trim()) {
+      // vtysh says which daemon the command needs when it is not running: no retry can change that.
+      const down = /^(\w+) is not running/m.exec(result.stderr);
+      if (down) return { passed: false, final: true, reason: `${down[1]} is not running on ${c.on}, so "${c.command}" has no answer` };
       return { passed: false, reason: `vtysh -c "${c.command}" failed on ${c.on}: ${excerpt(result.stderr || `exit code ${result.exitCode}`)} (is FRR running?)` };
     }
     return textExpectations(result.stdout, `"${c.command}" on ${c.on}`, c.contains, c.matches);
@@ -303,3 +306,18 @@ export function probeFor<K extends CheckKind>(check: CheckOf<K>): Probe<K> {
 export function checkMachine(check: Check): string {
   return probeFor(check).machine(check as never);
 }
+
+/** Daemons that change routes by themselves (FRR, Quagga, BIRD): while none runs, a lab's routes stay as they are. */
+export const ROUTING_DAEMONS = ['ospfd', 'ospf6d', 'ripd', 'ripngd', 'bgpd', 'isisd', 'eigrpd', 'babeld', 'fabricd', 'bird', 'bird6'];
+
+/** One command per machine: the names of its processes (no tool needed but cat). */
+export const PROCESS_NAMES_COMMAND = 'cat /proc/[0-9]*/comm 2>/dev/null';
+
+/** The routing daemons among a machine's process names. */
+export function routingDaemonsIn(processNames: string): string[] {
+  const names = new Set(processNames.split('\n').map((n) => n.trim()));
+  return ROUTING_DAEMONS.filter((d) => names.has(d));
+}
+
+/** Kinds whose outcome depends on routes, which only routing daemons change once the lab is up. */
+export const ROUTE_DEPENDENT_KINDS: readonly CheckKind[] = ['reach', 'route', 'frr'];
