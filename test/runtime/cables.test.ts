@@ -1,7 +1,7 @@
 // Live cables on real UML guests (issue "live labs"): unplug/replug, move to another collision domain,
 // impairments per direction, capture read back through a real dissector (tshark), a domain switch
 // that dies and comes back, `apply` of a changed lab file, and nothing left after stop/crash/clean.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,19 @@ describe('cables of a running lab (real UML + wirefilter)', () => {
     const fields = execFileSync(tshark!, ['-r', file, '-T', 'fields', '-e', 'icmp.type', '-e', 'ip.src', '-e', 'ip.dst', '-Y', 'icmp'], { encoding: 'utf8' });
     expect(fields).toMatch(/^8\t10\.0\.0\.1\t10\.0\.0\.2$/m);
     expect(fields).toMatch(/^0\t10\.0\.0\.2\t10\.0\.0\.1$/m);
+  });
+
+  it('a capture reader that stops reading never slows the network: frames are dropped and counted', async () => {
+    // `vnetlab capture -w -` into a pipe nobody reads: the pipe fills, the capture must drop, not block.
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/vnetlab.mjs'), 'capture', '-l', lab, 'pc2:eth0', '-w', '-', '--duration', '10'], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await new Promise((r) => setTimeout(r, 2500));
+    const flood = await t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -A -c 4000 -s 1400 -W 2 10.0.0.2 | tail -2']);
+    expect(flood.stdout).toMatch(/4000 packets transmitted, 4000 packets received, 0% packet loss/);
+    await exited;
+    expect(stderr).toMatch(/capture on pc2:eth0: \d+ frame\(s\), \d+ dropped because the reader was too slow/);
   });
 
   it('restarts a collision domain switch that died and re-joins its cables: guests talk again untouched', async () => {

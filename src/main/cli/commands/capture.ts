@@ -12,6 +12,8 @@ import { EXIT } from '../exit-codes.ts';
 import { labAndTarget } from './link.ts';
 
 const DEFAULT_MAX_MB = 100;
+/** Past this much unread output on stdout, frames are dropped and counted rather than kept in memory. */
+const STDOUT_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 const command: Command = {
   name: 'capture',
@@ -43,17 +45,25 @@ Examples:
     const out = typeof args.flags.write === 'string' ? args.flags.write : undefined;
 
     const sup = await requireSupervisor(labPath, io.env);
+    // Node writes to a pipe on stdout synchronously on Linux: a reader that stops reading would freeze
+    // this command (timers, Ctrl-C and all). Our own non-blocking writer keeps a bounded backlog instead.
+    const pipe = out === '-' && io.stdout === process.stdout && !process.stdout.isTTY ? new NonBlockingPipe(1, STDOUT_BACKLOG_BYTES) : undefined;
     let fd: number | undefined;
     try {
       // Binary output: straight to the file descriptor, so nothing is re-encoded on the way.
       if (out !== undefined && out !== '-') fd = openSync(resolve(io.cwd, out), 'w', 0o644);
       let written = 0;
       let frames = 0;
+      /** Frames a reader of our stdout was too slow for (never kept in memory without bound). */
+      let droppedHere = 0;
       let stopReason = '';
-      const write = (chunk: Buffer) => {
+      const write = (chunk: Buffer): boolean => {
         if (fd !== undefined) writeSync(fd, chunk);
-        else io.stdout.write(chunk);
+        else if (pipe) {
+          if (!pipe.write(chunk)) return false;
+        } else io.stdout.write(chunk);
         written += chunk.length;
+        return true;
       };
       if (out !== undefined) write(pcapHeader());
       let finish!: (reason: string) => void;
@@ -64,7 +74,10 @@ Examples:
           if (out !== undefined) {
             const record = pcapRecord(frame, timeUs);
             if (written + record.length > maxBytes) return finish(`reached the size limit of ${maxBytes / 1024 / 1024} MB (--max-size)`);
-            write(record);
+            if (!write(record)) {
+              droppedHere++;
+              return;
+            }
           } else {
             io.stdout.write(`${new Date(timeUs / 1000).toISOString().slice(11, 23)} ${summary(frame)}\n`);
           }
@@ -77,16 +90,21 @@ Examples:
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       // A reader that went away (wireshark closed) ends the capture.
-      if (out === '-') io.stdout.once('error', () => finish('the reader closed the pipe'));
+      if (out === '-' && !pipe) io.stdout.once('error', () => finish('the reader closed the pipe'));
+      pipe?.onClosed(() => finish('the reader closed the pipe'));
       stopReason = await finished;
       if (timer) clearTimeout(timer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       const counts = await capture.stop().catch(() => ({ frames, dropped: 0 }));
-      const dropped = counts.dropped ? `, ${counts.dropped} dropped because the reader was too slow` : '';
+      const lost = counts.dropped + droppedHere;
+      const dropped = lost ? `, ${lost} dropped because the reader was too slow` : '';
       io.stderr.write(`capture on ${target}: ${frames} frame(s)${out && out !== '-' ? ` written to ${out}` : ''}${dropped} (${stopReason})\n`);
+      // What the reader has not taken within a moment is given up, so the command can end.
+      await pipe?.drain(2000);
       return EXIT.ok;
     } finally {
+      pipe?.close();
       if (fd !== undefined) closeSync(fd);
       sup.close();
     }
@@ -94,6 +112,78 @@ Examples:
 };
 
 export default command;
+
+/**
+ * Writes to a pipe without ever blocking: the fd is made non-blocking, what the reader does not take at
+ * once waits in a bounded backlog (flushed as the reader reads), and frames beyond it are refused.
+ */
+class NonBlockingPipe {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private closed = false;
+  private closedListener: (() => void) | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly fd: number,
+    private readonly limit: number,
+  ) {
+    (process.stdout as unknown as { _handle?: { setBlocking?(blocking: boolean): void } })._handle?.setBlocking?.(false);
+    this.timer = setInterval(() => this.flush(), 20);
+  }
+
+  onClosed(listener: () => void): void {
+    this.closedListener = listener;
+  }
+
+  /** False when the frame does not fit in the backlog (dropped whole, so the pcap stream stays valid). */
+  write(chunk: Buffer): boolean {
+    this.flush();
+    if (this.closed || this.pendingBytes + chunk.length > this.limit) return false;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.flush();
+    return true;
+  }
+
+  async drain(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.pendingBytes > 0 && !this.closed && Date.now() < deadline) {
+      this.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private flush(): void {
+    while (this.pending.length && !this.closed) {
+      const head = this.pending[0]!;
+      let n: number;
+      try {
+        n = writeSync(this.fd, head);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') return;
+        this.closed = true; // EPIPE: the reader is gone
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.closedListener?.();
+        return;
+      }
+      this.pendingBytes -= n;
+      if (n < head.length) {
+        this.pending[0] = head.subarray(n);
+        return;
+      }
+      this.pending.shift();
+    }
+  }
+}
 
 /** Source, destination and EtherType: enough to see traffic flow; `-w` and Wireshark for the rest. */
 function summary(frame: Buffer): string {
