@@ -2,7 +2,7 @@
 // image cache is byte-identical, sparse, counts as up to date and boots a lab whose guests ping each
 // other; truncated, tampered and mismatched files are refused with exit 2 and leave nothing behind.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, createReadStream, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/main/images/build.ts';
@@ -42,6 +42,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await vnetlab(['stop', lab], join(work, 'dst-images'));
+  await vnetlab(['stop', lab], join(work, 'user-images'));
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -83,6 +84,29 @@ describe('vnetlab image export / import', () => {
     const ping = await vnetlab(['exec', '-l', lab, 'pc1', '--', 'ping', '-c', '1', '-W', '5', '10.0.0.2'], dst);
     expect(ping.stdout).toMatch(/1 packets received/);
     expect((await vnetlab(['stop', lab], dst)).code).toBe(0);
+  });
+
+  it('a system-wide folder (read-only) serves a user whose cache has no image: linked, not built, and a lab runs on it', async () => {
+    const system = join(work, 'dst-images'); // what the import above made: as a package would ship it
+    chmodSync(system, 0o555);
+    const userCache = join(work, 'user-images');
+    const extra = { VNETLAB_SYSTEM_IMAGE_DIRS: `${join(work, 'no-such-dir')}:${system}` };
+    try {
+      const start = await vnetlab(['start', lab], userCache, extra);
+      expect(start.stderr + start.stdout).toContain(`using the system-wide image ${join(system, 'tiny.ext4')}`);
+      expect(start.stderr + start.stdout).not.toMatch(/building image/);
+      expect(start.code).toBe(0);
+      expect(readlinkSync(join(userCache, 'tiny.ext4'))).toBe(join(system, 'tiny.ext4'));
+      const ping = await vnetlab(['exec', '-l', lab, 'pc1', '--', 'ping', '-c', '1', '-W', '5', '10.0.0.2'], userCache, extra);
+      expect(ping.stdout).toMatch(/1 packets received/);
+      expect((await vnetlab(['stop', lab], userCache, extra)).code).toBe(0);
+      const list = JSON.parse((await vnetlab(['image', 'list', '--json'], userCache, extra)).stdout) as { name: string; stale: string | null; systemImage?: string }[];
+      expect(list.find((i) => i.name === 'tiny')).toMatchObject({ stale: null, systemImage: join(system, 'tiny.ext4') });
+      // Without the system folder the same user has nothing up to date: the lookup is what served it.
+      expect(listing(system)).toEqual(['tiny.ext4', 'tiny.json']);
+    } finally {
+      chmodSync(system, 0o755);
+    }
   });
 
   it('a truncated file is refused (exit 2) wherever it was cut, and nothing is imported', async () => {

@@ -4,21 +4,33 @@
 // An image is stale when its manifest/init/agent changed or it was built for another kernel; stale
 // images are rebuilt, never silently reused. A build writes temp files and renames them into place, so
 // a failed or interrupted build leaves the previous image (or nothing), never half of one.
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, symlinkSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { hostPaths } from '../paths.ts';
 import { findKernel, requireTool, type KernelInfo } from './kernel.ts';
 import { availableImages, loadManifest, manifestHash, type ImageManifest } from './manifest.ts';
 import { installGuestFiles, run, type Progress } from './rootfs/common.ts';
 import { pruneRetainedImages, retainImage } from './backing.ts';
 import { stageBusyboxRoot } from './rootfs/tiny.ts';
-import { stageDebianRoot } from './rootfs/debian.ts';
+import { buildDebianImageRootless, stageDebianRoot, stageDebianShims } from './rootfs/debian.ts';
+
+/**
+ * Debian images are built without root (mmdebstrap --mode=unshare) when vnetlab does not run as root,
+ * or when VNETLAB_ROOTLESS_BUILD=1; VNETLAB_ROOTLESS_BUILD=0 forces the debootstrap build (needs root).
+ */
+export function rootlessBuild(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.VNETLAB_ROOTLESS_BUILD === '1') return true;
+  if (env.VNETLAB_ROOTLESS_BUILD === '0') return false;
+  return typeof process.getuid === 'function' && process.getuid() !== 0;
+}
 
 export interface ImageRecord {
   name: string;
   manifestVersion: number;
   manifestHash: string;
   kernelVersion: string;
+  /** The NIC syntax of the kernel it was built for (found from the binary: KernelInfo.nicSyntax). */
+  nicSyntax?: 'legacy' | 'vector';
   sizeBytes: number;
   /** Bytes the sparse file really uses on disk. */
   diskBytes: number;
@@ -79,12 +91,68 @@ export function listImages(options: { env?: NodeJS.ProcessEnv } = {}): ImageStat
   return availableImages().map((name) => imageStatus(name, { env: options.env, kernel }));
 }
 
-/** The image ready to boot: built when missing or stale. Used by the runtime before starting guests. */
+/**
+ * Read-only folders where an installed vnetlab (a .deb, an administrator, `vnetlab image import` with
+ * VNETLAB_IMAGE_DIR pointing there) puts images for every user: looked in, in this order, after the
+ * user's own cache. `$VNETLAB_SYSTEM_IMAGE_DIRS` (colon-separated; empty: none) replaces the default.
+ */
+export const SYSTEM_IMAGE_DIRS = ['/var/lib/vnetlab/images', '/usr/share/vnetlab/images'];
+
+export function systemImageDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const fromEnv = env.VNETLAB_SYSTEM_IMAGE_DIRS;
+  return (fromEnv === undefined ? SYSTEM_IMAGE_DIRS : fromEnv.split(':')).filter((d) => d.startsWith('/'));
+}
+
+/**
+ * The first up-to-date image `name` in the system-wide folders, or undefined. Same checks as the
+ * user's own images (kernel version, manifest hash, size).
+ */
+export function systemImage(name: string, options: { env?: NodeJS.ProcessEnv; kernel?: KernelInfo } = {}): ImageStatus | undefined {
+  const env = options.env ?? process.env;
+  const own = resolve(hostPaths(env).imageDir);
+  for (const dir of systemImageDirs(env)) {
+    if (resolve(dir) === own) continue;
+    const status = imageStatus(name, { env: { ...env, VNETLAB_IMAGE_DIR: dir, VNETLAB_SYSTEM_IMAGE_DIRS: '' }, kernel: options.kernel });
+    if (status.built && !status.staleReason) return status;
+  }
+  return undefined;
+}
+
+/**
+ * The image ready to boot: the user's own when it is up to date; else an up-to-date one from a
+ * system-wide folder, linked into the user's cache (the plan names the cache's path, and guest disks
+ * record it); else built. Used by the runtime before starting guests.
+ */
 export async function ensureImage(name: string, options: ImageOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
   const status = imageStatus(name, options);
   if (!status.staleReason && !options.force) return status.path;
+  if (!options.force) {
+    const kernel = options.kernel ?? findKernel({ env });
+    const shared = systemImage(name, { env, kernel });
+    if (shared) {
+      linkSystemImage(shared, status, env);
+      (options.progress ?? (() => {}))(`using the system-wide image ${shared.path}`);
+      return status.path;
+    }
+  }
   await buildImage(name, options);
   return status.path;
+}
+
+/** `<cache>/<name>.ext4` → the system image (a symlink), and its record copied with where it came from. */
+function linkSystemImage(shared: ImageStatus, own: ImageStatus, env: NodeJS.ProcessEnv): void {
+  const dir = hostPaths(env).imageDir;
+  mkdirSync(dir, { recursive: true });
+  const path = own.path;
+  // Disks made from the image being replaced still need it: keep it under its build time, as a rebuild does.
+  if (own.record) retainImage(path, own.name, own.record.builtAt);
+  const suffix = `.${process.pid}.tmp`;
+  rmSync(path + suffix, { force: true });
+  symlinkSync(shared.path, path + suffix);
+  writeFileSync(path.replace(/\.ext4$/, '.json') + suffix, `${JSON.stringify({ ...shared.record, systemImage: shared.path }, null, 2)}\n`);
+  renameSync(path + suffix, path);
+  renameSync(path.replace(/\.ext4$/, '.json') + suffix, path.replace(/\.ext4$/, '.json'));
 }
 
 export async function buildImage(name: string, options: ImageOptions = {}): Promise<ImageStatus> {
@@ -109,19 +177,34 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
       const root = join(staging, 'root');
       mkdirSync(root);
       progress(`building image '${name}' (${manifest.description}) for kernel ${kernel.version}`);
-      if (manifest.base === 'busybox') stageBusyboxRoot(root, env, progress);
-      else await stageDebianRoot(root, manifest, { env, progress, cacheDir: join(imageDir, 'build-cache', name) });
-      installGuestFiles(root, kernel, env, progress);
-
-      progress(`writing the ext4 file system (mkfs.ext4 -d, ${manifest.sizeBytes / 2 ** 20} MiB sparse)`);
       const tempImage = join(staging, `${name}.ext4`);
-      await run(mkfs, ['-q', '-F', '-t', 'ext4', '-L', `vnetlab-${name}`.slice(0, 16), '-E', 'root_owner=0:0', '-d', root, tempImage, `${manifest.sizeBytes / 1024}k`]);
+      const label = `vnetlab-${name}`.slice(0, 16);
+      const sizeArg = `${manifest.sizeBytes / 1024}k`;
+      const cacheDir = join(imageDir, 'build-cache', name);
+      if (manifest.base === 'debootstrap' && rootlessBuild(env)) {
+        // No root: vnetlab's files are staged as the user (under usr/: the root is merged-/usr), the
+        // rest happens in a user namespace.
+        for (const dir of ['lib', 'sbin', 'bin']) {
+          mkdirSync(join(root, 'usr', dir), { recursive: true });
+          symlinkSync(`usr/${dir}`, join(root, dir));
+        }
+        installGuestFiles(root, kernel, env, progress);
+        stageDebianShims(root, progress);
+        await buildDebianImageRootless(manifest, { overlay: root, image: tempImage, mkfs, sizeArg, label, staging, cacheDir, env, progress });
+      } else {
+        if (manifest.base === 'busybox') stageBusyboxRoot(root, env, progress);
+        else await stageDebianRoot(root, manifest, { env, progress, cacheDir });
+        installGuestFiles(root, kernel, env, progress);
+        progress(`writing the ext4 file system (mkfs.ext4 -d, ${manifest.sizeBytes / 2 ** 20} MiB sparse)`);
+        await run(mkfs, ['-q', '-F', '-t', 'ext4', '-L', label, '-E', 'root_owner=0:0', '-d', root, tempImage, sizeArg]);
+      }
 
       const record: ImageRecord = {
         name,
         manifestVersion: manifest.version,
         manifestHash: hash,
         kernelVersion: kernel.version,
+        nicSyntax: kernel.nicSyntax,
         sizeBytes: statSync(tempImage).size,
         diskBytes: statSync(tempImage).blocks * 512,
         builtAt: new Date().toISOString(),

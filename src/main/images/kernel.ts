@@ -39,6 +39,45 @@ export interface KernelInfo {
   version: string;
   /** `/usr/lib/uml/modules/<version>`, or undefined when the kernel ships no modules there. */
   modulesDir?: string;
+  /** The VDE network transports the binary has, found without running it (kernelNetworking). */
+  networking: KernelNetworking;
+  /** The NIC syntax the compiler emits for this kernel (src/main/compiler/nic.ts). */
+  nicSyntax: 'legacy' | 'vector';
+}
+
+export interface KernelNetworking {
+  /** `ethN=vde,…`: UML's old VDE transport (CONFIG_UML_NET_VDE; removed in Linux 6.16). */
+  legacyVde: boolean;
+  /** `vecN:transport=vde,vnl=…`: the vector driver's VDE transport (Linux ≥ 6.12, runs vdeplug4's vde_plug). */
+  vectorVde: boolean;
+}
+
+const networkingCache = new Map<string, { mtimeMs: number; size: number; networking: KernelNetworking }>();
+
+/**
+ * Which VDE transports a UML binary has, from its bytes (no need to run it: a 7.x kernel built against a
+ * newer C library cannot even start on an older host). Messages only each driver prints:
+ * the old transport's "UML vde_transport" description and its `vde_user_init` error, the vector
+ * transport's "vde: seqpacket socketpair" error. When the binary embeds its config (CONFIG_IKCONFIG),
+ * `# CONFIG_UML_NET_VDE is not set` settles the old one.
+ */
+export function kernelNetworking(binary: string): KernelNetworking {
+  const st = statSync(binary);
+  const cached = networkingCache.get(binary);
+  if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.networking;
+  const bytes = readFileSync(binary);
+  const has = (text: string) => bytes.includes(text);
+  const networking: KernelNetworking = {
+    legacyVde: !has('# CONFIG_UML_NET_VDE is not set') && (has('UML vde_transport') || has('vde_user_init: vde_open failed')),
+    vectorVde: has('vde: seqpacket socketpair'),
+  };
+  networkingCache.set(binary, { mtimeMs: st.mtimeMs, size: st.size, networking });
+  return networking;
+}
+
+/** The syntax to use: the old one while the kernel has it (what every 6.1 guest used so far), else the vector one. */
+export function nicSyntaxOf(networking: KernelNetworking): 'legacy' | 'vector' {
+  return networking.legacyVde || !networking.vectorVde ? 'legacy' : 'vector';
 }
 
 export interface KernelOptions {
@@ -65,7 +104,8 @@ export function findKernel(options: KernelOptions = {}): KernelInfo {
   const version = kernelVersion(path);
   const modulesDir = join(env.VNETLAB_UML_MODULES_ROOT || UML_MODULES_ROOT, version);
   const launch = launchWrapper(path, env, needsXstateFix(env));
-  return { path: launch, binary: path, version, modulesDir: existsSync(modulesDir) ? modulesDir : undefined };
+  const networking = kernelNetworking(path);
+  return { path: launch, binary: path, version, modulesDir: existsSync(modulesDir) ? modulesDir : undefined, networking, nicSyntax: nicSyntaxOf(networking) };
 }
 
 /**

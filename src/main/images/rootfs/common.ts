@@ -71,7 +71,7 @@ export function writeGuestFile(root: string, path: string, content: string, mode
 export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { env: options.env, maxBuffer: 64 * 2 ** 20 }, (err, _stdout, stderr) => {
-      if (err) reject(new EnvironmentError(`${cmd.split('/').pop()} failed: ${String(stderr).trim().split('\n').slice(-5).join('\n  ') || err.message}`));
+      if (err) reject(new EnvironmentError(`${cmd.split('/').pop()} failed: ${String(stderr).trim().split('\n').slice(-12).join('\n  ') || err.message}`));
       else resolve();
     });
     if (options.onLine) {
