@@ -13,6 +13,12 @@ export interface CompileOptions {
   kernel: string;
   /** Short stable id of the lab instance (derived from its absolute folder), used in umids. */
   labId: string;
+  /**
+   * The NIC syntax the kernel takes (src/main/compiler/nic.ts): `legacy` `ethN=vde,<port>,<mac>` (UML 6.1,
+   * the default), or `vector` `vecN:transport=vde,vnl=vde://<port>,mac=<mac>` (6.12 without the old VDE
+   * transport, 7.x). Found from the kernel binary by findKernel() (KernelInfo.nicSyntax).
+   */
+  nicSyntax?: 'legacy' | 'vector';
 }
 
 export interface Plan {

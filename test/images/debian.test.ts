@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureImage, imageStatus } from '../../src/main/images/build.ts';
+import { nicArgs } from '../../src/main/compiler/nic.ts';
+import { findKernel } from '../../src/main/images/kernel.ts';
 import { bootGuest, startSwitch, type TestGuest, type TestSwitch } from './guest-helper.ts';
 
 // The shared image cache of the user running the tests (resolved before anything changes HOME).
@@ -40,7 +42,11 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
       name: 'r1',
       memMiB: 128,
       labFs,
-      extraArgs: [`eth0=vde,${switches[0]!.dir},02:00:00:00:01:00`, `eth1=vde,${switches[1]!.dir},02:00:00:00:01:01`],
+      // In the kernel's NIC syntax (ethN=vde on 6.1, vecN:transport=vde on 6.12/7.x: test:kernels).
+      extraArgs: nicArgs(findKernel().nicSyntax, [
+        { name: 'eth0', ctlDir: switches[0]!.dir, mac: '02:00:00:00:01:00' },
+        { name: 'eth1', ctlDir: switches[1]!.dir, mac: '02:00:00:00:01:01' },
+      ]),
     });
   });
 

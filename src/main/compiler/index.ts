@@ -8,6 +8,7 @@ import type { CablePlan, CompileOptions, GuestPlan, Plan, SwitchPlan } from '../
 import { cablePlan } from './cables.ts';
 import { EnvironmentError } from '../errors.ts';
 import { labFsEntries, type MachineFiles, type ResolvedInterface } from './labfs-entries.ts';
+import { nicArgs } from './nic.ts';
 import { deriveMac, deriveUmid, IPV6_OFF_ARG, mconsolePath, pathComponent, startupMac, switchComponent } from './names.ts';
 import { guestMemoryMiB } from './memory.ts';
 import { bootWaves, compareNames } from './waves.ts';
@@ -155,7 +156,7 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
     `mem=${memoryMiB}M`,
     `ubd0=${cow},${imagePath}`,
     `ubd1r=${layout.labFsImage}`,
-    ...interfaces.map((i) => `${i.name}=vde,${i.ctlDir},${i.mac}`),
+    ...nicArgs(options.nicSyntax, interfaces),
     ...GUEST_BOOT_ARGS,
     ...(m.ipv6 ? [] : [IPV6_OFF_ARG]),
     // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.

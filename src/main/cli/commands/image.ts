@@ -43,7 +43,9 @@ Examples:
       if (json) io.stdout.write(`${JSON.stringify(kernel, null, 2)}\n`);
       else {
         io.stdout.write(`${kernel.binary}\nversion ${kernel.version}\nmodules ${kernel.modulesDir ?? '(none: bridges, VLANs, netem and NAT will not work in guests)'}\n`);
-        if (kernel.path !== kernel.binary) io.stdout.write(`launched through ${kernel.path} (fix for UML 6.1 on CPUs with AMX)\n`);
+        const transports = [kernel.networking.legacyVde && 'ethN=vde (UML\'s old transport)', kernel.networking.vectorVde && 'vecN:transport=vde (vector driver)'].filter(Boolean);
+        io.stdout.write(`network ${transports.join(', ') || 'no VDE transport: guests will have no network'}; NICs given as ${kernel.nicSyntax === 'legacy' ? 'ethN=vde' : 'vecN:transport=vde, renamed ethN in the guest'}\n`);
+        if (kernel.path !== kernel.binary) io.stdout.write(`launched through ${kernel.path} (no address randomisation; with the AMX fix on CPUs that have AMX)\n`);
       }
       return EXIT.ok;
     }

@@ -1,0 +1,91 @@
+#!/bin/sh
+# npm run test:kernels — vnetlab's real-UML tests against the UML kernels of newer Debian suites.
+#
+# Newer linux.uml builds need their suite's C library, so they run inside a root of that suite:
+#   trixie  (Debian 13, UML 6.12: vector VDE transport only, the old one is not built)
+#   sid     (UML 7.x: no old transports at all)
+# Each root is made once with mmdebstrap (cached in $VNETLAB_KERNEL_ROOTS, default
+# ~/.cache/vnetlab/kernel-roots/<suite>, ~650 MB each) with the suite's user-mode-linux, vde2, vdeplug,
+# uml-utilities, e2fsprogs, busybox-static and a C compiler; this checkout is bind-mounted at the same path
+# and the tests run with the host's node (so node_modules' native parts match), images built inside the
+# root for its kernel (its own ~/.cache, kept between runs).
+#
+# Usage (as root: chroot and mounts):
+#   sudo npm run test:kernels                              # every suite, the default test files
+#   sudo npm run test:kernels -- sid                       # one suite
+#   sudo npm run test:kernels -- trixie test/kernels       # one suite, some test files (vitest filters)
+# Environment: VNETLAB_KERNEL_SUITES ("trixie sid"), VNETLAB_KERNEL_ROOTS, VNETLAB_DEBIAN_MIRROR.
+# Exit codes: 0 all passed, 1 a test failed, 3 environment (not root, no mmdebstrap, a root that cannot be made).
+set -eu
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+ROOTS=${VNETLAB_KERNEL_ROOTS:-${HOME:-/root}/.cache/vnetlab/kernel-roots}
+MIRROR=${VNETLAB_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PACKAGES=user-mode-linux,vde2,vdeplug,uml-utilities,e2fsprogs,busybox-static,gcc,libc6-dev,libstdc++6,util-linux,kmod,procps,iproute2,ca-certificates
+DEFAULT_TESTS="test/kernels test/images/tiny.test.ts test/runtime/two-hosts.test.ts test/runtime/cables.test.ts test/runtime/host-nat.test.ts test/check/static-routing.test.ts test/runtime/corpus.test.ts"
+
+fail_env() { echo "test:kernels: $1" >&2; [ -n "${2:-}" ] && echo "  hint: $2" >&2; exit 3; }
+
+SUITES=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    trixie|sid|forky|testing|unstable) SUITES="$SUITES $1"; shift ;;
+    *) break ;;
+  esac
+done
+SUITES=${SUITES:-${VNETLAB_KERNEL_SUITES:-trixie sid}}
+TESTS=${*:-$DEFAULT_TESTS}
+
+[ "$(id -u)" = 0 ] || fail_env "needs root: the newer kernels run in a chroot of their Debian suite (and mounts /proc, /sys, /dev there)" 'run: sudo env "PATH=$PATH" npm run test:kernels'
+command -v mmdebstrap > /dev/null || fail_env "mmdebstrap is not installed (it makes the suite roots)" "sudo apt-get install mmdebstrap"
+NODE=$(command -v node) || fail_env "node is not in PATH"
+
+make_root() { # suite
+  root=$ROOTS/$1
+  [ -x "$root/usr/bin/linux.uml" ] && [ -x "$root/usr/bin/vde_plug" ] && return 0
+  mkdir -p "$ROOTS"
+  rm -rf "$root.tmp"
+  echo "test:kernels: making the $1 root in $root (once; about a minute)" >&2
+  # sid's Release file may be older than its Valid-Until on a frozen mirror: not a reason to fail.
+  mmdebstrap --variant=minbase --include="$PACKAGES" --aptopt='Acquire::Check-Valid-Until "false"' \
+    "$1" "$root.tmp" "$MIRROR" > "$ROOTS/$1.log" 2>&1 \
+    || fail_env "could not make the $1 root (see $ROOTS/$1.log)" "check the network and the mirror $MIRROR, or set VNETLAB_DEBIAN_MIRROR"
+  mv "$root.tmp" "$root"
+}
+
+run_suite() { # suite
+  root=$ROOTS/$1
+  version=$(ls "$root/usr/lib/uml/modules" 2>/dev/null | head -n 1); version=${version:-?}
+  echo "test:kernels: $1: UML $version; vitest run $TESTS" >&2
+  started=$(date +%s)
+  # A private mount namespace: every mount below disappears with it, even when the run is killed.
+  set +e
+  unshare --mount --propagation private sh -eu -c '
+    root=$1 repo=$2 node=$3; shift 3
+    mount -t proc proc "$root/proc"
+    mount --rbind /sys "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+    mkdir -p "$root$repo" "$root/opt/vnetlab/bin"
+    mount --bind "$repo" "$root$repo"
+    # The corpus of Netkit/Kathará labs some tests read, next to the checkout.
+    if [ -d "$repo/../shared" ]; then mkdir -p "$root$repo/../shared"; mount --bind "$repo/../shared" "$root$repo/../shared"; fi
+    cp "$node" "$root/opt/vnetlab/bin/node"
+    cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+    exec chroot "$root" env -i PATH=/opt/vnetlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      HOME=/root LANG=C.UTF-8 TMPDIR=/tmp CI=${CI:-} \
+      sh -c "cd \"$repo\" && exec node node_modules/vitest/vitest.mjs run \"\$@\"" vitest "$@"
+  ' test-kernels "$root" "$REPO" "$NODE" $TESTS
+  code=$?
+  set -e
+  echo "test:kernels: $1 (UML $version): exit $code in $(( $(date +%s) - started )) s" >&2
+  return $code
+}
+
+overall=0
+for suite in $SUITES; do
+  make_root "$suite"
+  run_suite "$suite" || overall=1
+done
+exit $overall
