@@ -36,7 +36,7 @@ export class PacketPane {
     this.held = [];
     this.paused = false;
     this.selected = 0;
-    this.render(info.dissectorMissing);
+    this.render(info.dissectorMissing, info.wireshark);
   }
 
   handlePush(message: PushMessage): void {
@@ -59,7 +59,7 @@ export class PacketPane {
     if (id) await this.api.closeCapture(id).catch(() => {});
   }
 
-  private render(dissectorMissing: string | null): void {
+  private render(dissectorMissing: string | null, wireshark: boolean): void {
     const filter = h('input', { id: 'packet-filter', placeholder: 'display filter, e.g. arp or icmp or ospf', 'data-testid': 'packet-filter', spellcheck: 'false' }) as HTMLInputElement;
     filter.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter') return;
@@ -92,6 +92,8 @@ export class PacketPane {
         (err: Error) => this.notify(err.message, 'error'),
       );
     });
+    const inWireshark = h('button', { 'data-testid': 'packet-wireshark', title: 'Follow this capture live in Wireshark' }, 'Open in Wireshark');
+    inWireshark.addEventListener('click', () => void this.api.openInWireshark(this.captureId).then(() => this.notify('Wireshark opened on this capture.'), (err: Error) => this.notify(err.message, 'error')));
     const close = h('button', { 'data-testid': 'packet-close' }, '×');
     close.addEventListener('click', () => void this.close());
     const table = h('table', { class: 'packet-list', 'data-testid': 'packet-list' }, h('thead', {}, h('tr', {}, ...['No.', 'Time', 'Source', 'Destination', 'Protocol', 'Length', 'Info'].map((c) => h('th', {}, c)))), h('tbody', { id: 'packet-rows' }));
@@ -104,6 +106,7 @@ export class PacketPane {
         pause,
         stop,
         save,
+        wireshark ? inWireshark : null,
         h('span', { id: 'packet-status', class: 'muted', 'data-testid': 'packet-status' }, 'capturing…'),
         close,
       ),

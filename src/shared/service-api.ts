@@ -120,6 +120,8 @@ export interface VnetlabService {
   closeCapture(captureId: string): Promise<void>;
   /** Write what was captured as a pcap file (a path inside the folders the app may use). */
   saveCapture(captureId: string, path: string): Promise<string>;
+  /** Open Wireshark on this capture: what was captured so far, then live. */
+  openInWireshark(captureId: string): Promise<void>;
 }
 
 export interface CaptureInfo {
@@ -127,6 +129,8 @@ export interface CaptureInfo {
   target: string;
   /** Null when tshark is installed (packets are dissected); otherwise what to install. */
   dissectorMissing: string | null;
+  /** Wireshark is installed and there is a display: the capture can be followed there live. */
+  wireshark: boolean;
 }
 
 /** One row of the packet list: Wireshark's columns, from tshark. */
@@ -195,6 +199,7 @@ export const serviceMethods = {
   stopCapture: 'session',
   closeCapture: 'session',
   saveCapture: 'session',
+  openInWireshark: 'session',
   subscribe: 'session',
   unsubscribe: 'session',
   attachConsole: 'session',

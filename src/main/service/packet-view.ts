@@ -19,9 +19,18 @@ const COLUMNS = ['frame.number', 'frame.time_relative', '_ws.col.Source', '_ws.c
 
 export const TSHARK_MISSING = 'tshark is not installed, so packets are not dissected: sudo apt-get install tshark (capturing and saving work without it)';
 
-export function tsharkPath(): string | undefined {
-  const found = spawnSync('sh', ['-c', 'command -v tshark'], { encoding: 'utf8' });
+function onPath(program: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const found = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8', env });
   return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+export function tsharkPath(): string | undefined {
+  return onPath('tshark');
+}
+
+/** Wireshark, when it is installed and there is a display to show it on. */
+export function wiresharkPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.DISPLAY || env.WAYLAND_DISPLAY ? onPath('wireshark', env) : undefined;
 }
 
 export class PacketView {
@@ -35,6 +44,8 @@ export class PacketView {
   private pending: PacketSummary[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private resetNext = false;
+  /** Wireshark windows following this capture (pcap on their stdin). */
+  private readonly followers = new Set<ChildProcess>();
   truncated = false;
 
   constructor(
@@ -59,6 +70,7 @@ export class PacketView {
     this.frames.push({ bytes: Buffer.from(frame), timeUs });
     this.bytes += frame.length;
     appendFileSync(this.file, record);
+    for (const w of this.followers) if (w.stdin?.writable && w.stdin.writableLength < 4 * 1024 * 1024) w.stdin.write(record);
     if (this.tshark?.stdin?.writable) this.tshark.stdin.write(record);
     else if (!this.tsharkBin) this.queue(basicSummary(this.frames.length, frame, (timeUs - this.firstUs) / 1e6));
   }
@@ -89,11 +101,27 @@ export class PacketView {
     return { number, tree: parsePdml(out.stdout ?? ''), hex };
   }
 
+  /**
+   * Wireshark reading the capture from its stdin (`wireshark -k -i -`): the packets so far, then each
+   * new one. It is the user's own window: it stays open when the capture stops or the app closes.
+   */
+  openInWireshark(bin: string): void {
+    const proc = spawn(bin, ['-k', '-i', '-'], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    proc.unref();
+    proc.stdin!.on('error', () => this.followers.delete(proc)); // the window was closed
+    proc.on('exit', () => this.followers.delete(proc));
+    proc.stdin!.write(pcapHeader());
+    for (const f of this.frames) proc.stdin!.write(pcapRecord(f.bytes, f.timeUs));
+    this.followers.add(proc);
+  }
+
   saveAs(path: string): void {
     copyFileSync(this.file, path);
   }
 
   close(): void {
+    for (const w of this.followers) w.stdin?.end(); // Wireshark keeps what it has
+    this.followers.clear();
     this.stopDissector();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     rmSync(this.dir, { recursive: true, force: true });

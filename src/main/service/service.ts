@@ -20,7 +20,7 @@ import {
 } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
 import type { Backends, ConsoleLink, RuntimeBackends } from './backends.ts';
-import { PacketView, TSHARK_MISSING, tsharkPath } from './packet-view.ts';
+import { PacketView, TSHARK_MISSING, tsharkPath, wiresharkPath } from './packet-view.ts';
 
 export interface ServiceOptions {
   backends: Backends;
@@ -327,7 +327,7 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
       await this.closeCapture(captureId);
       throw new UserError('the window closed while its capture was starting');
     }
-    return { captureId, target, dissectorMissing: tshark ? null : TSHARK_MISSING };
+    return { captureId, target, dissectorMissing: tshark ? null : TSHARK_MISSING, wireshark: !!wiresharkPath() };
   }
 
   private capture(captureId: string): OpenCapture {
@@ -360,6 +360,13 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
     this.captures.delete(String(captureId));
     if (entry.running) await entry.link?.stop().catch(() => undefined);
     entry.view.close();
+  }
+
+  async openInWireshark(captureId: string) {
+    const entry = this.capture(captureId);
+    const bin = wiresharkPath();
+    if (!bin) throw new UserError('Wireshark is not installed here (or there is no display)', 3, 'sudo apt-get install wireshark, or save the capture as pcap and open it elsewhere');
+    entry.view.openInWireshark(bin);
   }
 
   async saveCapture(captureId: string, path: string) {

@@ -1,0 +1,90 @@
+// The packet view's dissection goes through Wireshark's own tshark: the list's columns, the protocol
+// tree (PDML) of an ARP request built here byte by byte, a display filter refused in tshark's words,
+// and Wireshark following the capture live (a stand-in `wireshark` on PATH records what it is fed).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { PacketSummary } from '../../src/shared/service-api.ts';
+import { PacketView, wiresharkPath } from '../../src/main/service/packet-view.ts';
+
+const TSHARK = ['/usr/bin/tshark'].find((p) => existsSync(p));
+
+/** An ARP request: who has 10.0.0.2? tell 10.0.0.1 (from 02:00:00:00:00:01). */
+function arpRequest(): Buffer {
+  const hex = 'ffffffffffff' + '020000000001' + '0806' + '0001' + '0800' + '06' + '04' + '0001' + '020000000001' + '0a000001' + '000000000000' + '0a000002';
+  return Buffer.from(hex, 'hex');
+}
+
+async function until<T>(read: () => T, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = read();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    v = read();
+  }
+  return v;
+}
+
+describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not installed; apt-get install tshark)'}`, () => {
+  it('lists packets with Wireshark columns and shows named fields of a packet from tshark', async () => {
+    const rows: PacketSummary[] = [];
+    const view = new PacketView(TSHARK, (packets) => rows.push(...packets));
+    try {
+      view.addFrame(arpRequest(), Date.now() * 1000);
+      await until(() => rows.length, (n) => n === 1);
+      expect(rows[0]).toMatchObject({ number: 1, protocol: 'ARP', length: 42 });
+      expect(rows[0]!.info).toMatch(/Who has 10\.0\.0\.2\? Tell 10\.0\.0\.1/);
+      const detail = view.detail(1);
+      const labels = JSON.stringify(detail.tree);
+      expect(labels).toMatch(/Address Resolution Protocol \(request\)/);
+      expect(labels).toMatch(/Sender IP address: 10\.0\.0\.1/);
+      expect(labels).toMatch(/"field":"arp.dst.proto_ipv4"/);
+      expect(detail.hex.startsWith('ffffffffffff020000000001')).toBe(true);
+    } finally {
+      view.close();
+    }
+  });
+
+  it('refuses a display filter tshark does not understand, in its words, and re-lists on a good one', async () => {
+    let last: { packets: PacketSummary[]; reset: boolean } | undefined;
+    const view = new PacketView(TSHARK, (packets, reset) => (last = { packets, reset }));
+    try {
+      view.addFrame(arpRequest(), Date.now() * 1000);
+      await until(() => last, (v) => !!v);
+      expect(() => view.setFilter('arp.nosuchfield == 1')).toThrow(/display filter 'arp.nosuchfield == 1': .*(must be a field|neither a field nor a protocol|not a valid)/i);
+      view.setFilter('icmp');
+      await until(() => last?.reset, (r) => r === true, 3_000).catch(() => undefined);
+      view.setFilter('arp');
+      await until(() => last, (v) => !!v && v.reset && v.packets.length === 1);
+      expect(last!.packets[0]!.protocol).toBe('ARP');
+    } finally {
+      view.close();
+    }
+  });
+
+  it('feeds Wireshark the capture so far and then each new packet', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vws-'));
+    const out = join(dir, 'fed.pcap');
+    // A stand-in for Wireshark that keeps what it reads from `-i -`.
+    writeFileSync(join(dir, 'wireshark'), `#!/bin/sh\n[ "$1 $2 $3" = "-k -i -" ] || exit 2\ncat > ${out}\n`);
+    chmodSync(join(dir, 'wireshark'), 0o755);
+    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, DISPLAY: ':99' };
+    expect(wiresharkPath({ ...env, DISPLAY: '', WAYLAND_DISPLAY: '' })).toBeUndefined(); // no display: no button
+    const bin = wiresharkPath(env)!;
+    expect(bin).toBe(join(dir, 'wireshark'));
+    const view = new PacketView(TSHARK, () => {});
+    try {
+      view.addFrame(arpRequest(), Date.now() * 1000);
+      view.openInWireshark(bin);
+      view.addFrame(arpRequest(), Date.now() * 1000 + 1000);
+    } finally {
+      view.close(); // ends Wireshark's input: the stand-in writes its file and exits
+    }
+    await until(() => existsSync(out) && readFileSync(out).length, (n) => n === 24 + 2 * (16 + 42));
+    const frames = execFileSync(TSHARK!, ['-r', out, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' }).trim().split('\n');
+    expect(frames).toEqual(['1', '2']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
