@@ -164,7 +164,10 @@ describe('a tiny guest', () => {
     const exited = await Promise.race([guest!.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
     expect(exited).toBe(true);
     expect(guest!.console()).toContain('SHUTDOWN-SCRIPT-RAN-42');
-    expect(guest!.console()).toContain('reboot: System halted');
+    // UML 6.12 and 7.x halt and exit the same way but do not get the kernel's last line onto the console
+    // before the process ends (seen in npm run test:kernels); 6.1 always does.
+    const [major, minor] = kernel.version.split('.').map(Number) as [number, number];
+    if (major < 6 || (major === 6 && minor < 12)) expect(guest!.console()).toContain('reboot: System halted');
     expect(await waitFor(() => !groupAlive(guest!.pid), 5_000)).toBe(true);
     await guest!.stop();
   });
