@@ -11,6 +11,7 @@ import { hostPaths } from '../paths.ts';
 import { connectRunDir, ensureSupervisor, type SupervisorClient } from './client.ts';
 import { ensureRunDir } from './run-dir.ts';
 import { declareStart, takeStopRequest } from './start-intent.ts';
+import { imageStatus } from '../images/build.ts';
 import { planLab, prepareHost, type PrepareOptions } from './prepare.ts';
 import type { StartResult } from './supervisor.ts';
 
@@ -68,13 +69,14 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     if (running) await refuseChangedPlan(running, plan);
     // Both halves always settle before we go on, so a failure never leaves the other running on its own.
     const stamp = <T>(promise: Promise<T>, key: 'supervisor' | 'host') => promise.finally(() => (timings[key] = Date.now()));
-    const [sup, host] = await Promise.allSettled([
-      stamp(running ? Promise.resolve(running) : ensureSupervisor(plan, options.env, options.onProgress), 'supervisor'),
-      stamp(prepareHost(plan, options), 'host'),
-    ]);
-    let client = sup.status === 'fulfilled' ? sup.value : undefined;
-    // A supervisor waits a minute for its first start; an image build can take longer: start another.
-    if (client && !running && host.status === 'fulfilled' && (await isClosed(client))) client = await ensureSupervisor(plan, options.env, options.onProgress);
+    // A new supervisor waits a minute for its first start: an image build can take longer, so when one
+    // is due the supervisor is started once the host is ready; otherwise both run side by side.
+    const building = !running && options.buildImages !== false && imagesToBuild(plan, options.env);
+    const hostReady = stamp(prepareHost(plan, options), 'host');
+    const hostOk = building ? await hostReady.then(() => true, () => false) : true;
+    const supervisor = running ? Promise.resolve(running) : hostOk ? stamp(ensureSupervisor(plan, options.env, options.onProgress), 'supervisor') : undefined;
+    const [sup, host] = await Promise.allSettled([supervisor ?? Promise.resolve(undefined), hostReady]);
+    const client = sup.status === 'fulfilled' ? sup.value : undefined;
     const failure = sup.status === 'rejected' ? sup.reason : host.status === 'rejected' ? host.reason : takeStopRequest(plan.runDir) ? cancelled() : undefined;
     if (failure !== undefined) {
       // Do not leave a supervisor we started waiting for nothing.
@@ -115,9 +117,16 @@ async function shutdownIfIdle(client: SupervisorClient): Promise<void> {
   if (status && status.machines.every((m) => m.state === 'stopped' || m.state === 'failed')) await client.shutdown().catch(() => {});
 }
 
-/** True when the supervisor has already gone (it closes its connections when it exits). */
-async function isClosed(client: SupervisorClient): Promise<boolean> {
-  return Promise.race([client.waitClosed().then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+/** True when an image of the plan is missing or stale (so preparing the host builds it: minutes). */
+function imagesToBuild(plan: Plan, env: NodeJS.ProcessEnv | undefined): boolean {
+  return [...new Set(plan.guests.map((g) => g.image))].some((name) => {
+    try {
+      const status = imageStatus(name, { env });
+      return !status.built || !!status.staleReason;
+    } catch {
+      return false; // prepareHost says what is wrong
+    }
+  });
 }
 
 function cancelled(): UserError {
