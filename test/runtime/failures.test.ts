@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync }
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retainImage } from '../../src/main/images/backing.ts';
-import { hostPaths } from '../../src/main/paths.ts';
+import { hostPaths, labIdFor } from '../../src/main/paths.ts';
 import { isRecordedProcessAlive, readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir, listSockets } from '../../src/main/runtime/run-dir.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
@@ -164,6 +164,10 @@ describe('failing guests (real UML)', () => {
       const starting = t.cli(['start', lab]);
       if (when === 'while guests boot') {
         await eventually(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest'), 30_000);
+      } else {
+        // Once the start has said it is starting (before that, a stop rightly finds nothing to stop).
+        const intent = join(hostPaths(t.env).runtimeRoot, labIdFor(lab, 'race'), 'start.intent');
+        expect(await eventually(() => existsSync(intent), (e) => e, 30_000)).toBe(true);
       }
       const stopped = await t.cli(['stop', lab]);
       expect(stopped.code, `${when}: ${stopped.stderr}`).toBe(0);

@@ -23,6 +23,9 @@ export interface GradeOptions extends OpenOptions, CheckSelection {
   submission?: string;
   /** Checks already chosen by the caller (batch grading reads them once from the original lab). */
   checks?: Check[];
+  /** "Check my work": a check that cannot pass (no routing daemon runs) fails in seconds, not minutes. */
+  failFast?: boolean;
+  signal?: AbortSignal;
 }
 
 /** The checks to run, with bad input (a broken checks file, a lab without checks) as a UserError. */
@@ -57,6 +60,8 @@ export async function gradeLab(labPath: string, options: GradeOptions = {}): Pro
       machines: lab.model.machines.map((m) => m.name),
       hosts: lab.hosts,
       ...(options.onResult ? { onResult: options.onResult } : {}),
+      ...(options.failFast ? { failFast: true } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     return reportOf(lab.model.meta.name, results, startedAt, options.submission !== undefined ? { submission: options.submission } : {});
   } finally {

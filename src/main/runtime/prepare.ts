@@ -59,6 +59,8 @@ export async function planLab(labPath: string, options: PrepareOptions = {}): Pr
     stateDir: labStateDir(paths, labId),
     imageDir: paths.imageDir,
     kernel: kernel.path,
+    // UML ≥ 6.16 has only the vector driver's VDE transport: the NIC syntax follows the kernel.
+    nicSyntax: kernel.nicSyntax,
   });
   return { plan, model, diagnostics };
 }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
 import { UserError } from '../errors.ts';
+import { nicArg, nicRenameCommand, nicSyntaxOfArgv } from '../compiler/nic.ts';
+import { findKernel } from '../images/kernel.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
 import type { ExecOptions, GuestHandle, Launcher } from './launcher.ts';
@@ -473,8 +475,11 @@ export class Supervisor extends EventEmitter {
     const m = this.get(machine);
     const nic = m.plan.interfaces.find((i) => i.name === iface);
     if (!nic || !m.handle || m.state !== 'ready') return; // a stopped guest gets it at its next boot
-    await this.launcher.mconsole(m.plan, `config ${nic.name}=vde,${nic.ctlDir},${nic.mac}`);
-    const commands = [`ip link set dev ${nic.name} up`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];
+    // The syntax the guest booted with (a guest booted without NICs: the kernel's).
+    const syntax = nicSyntaxOfArgv(m.plan.argv) ?? findKernel().nicSyntax;
+    await this.launcher.mconsole(m.plan, `config ${nicArg(syntax, nic.name, nic.ctlDir, nic.mac)}`);
+    const rename = nicRenameCommand(syntax, nic.name);
+    const commands = [...(rename ? [rename] : []), `ip link set dev ${nic.name} up`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];
     const result = await m.handle.agent.exec(commands.join(' && '), { timeoutMs: 10_000 });
     if (result.exitCode !== 0) this.progress(`${machine}: configuring the new ${iface} failed: ${result.stderr.trim()}`);
   }

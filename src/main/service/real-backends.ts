@@ -90,8 +90,8 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       const paths = hostPaths(env);
       const labId = labIdFor(model.root, model.meta.name);
       // The kernel the lab would boot with (as planLab finds it), so the app shows the plan `start` runs.
-      const kernel = findKernel({ env }).path;
-      return compile(model, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel });
+      const kernel = findKernel({ env });
+      return compile(model, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel: kernel.path, nicSyntax: kernel.nicSyntax });
     },
 
     async startLab(labRoot: string) {
@@ -264,7 +264,7 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       const running = await connectSupervisor(labRoot, env);
       if (!running) throw new UserError('the lab is not running: start the lab first', 1, 'press Start, wait until the machines are green, then Check my work');
       running.close();
-      return gradeLab(labRoot, { visibleOnly: true, useRunning: true, env });
+      return gradeLab(labRoot, { visibleOnly: true, useRunning: true, failFast: true, env });
     },
   };
 }

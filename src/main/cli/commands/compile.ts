@@ -7,6 +7,7 @@ import type { CompileOptions, Plan } from '../../../shared/plan.ts';
 import { compile, formatPlanJson } from '../../compiler/index.ts';
 import { loadLab } from '../../lab/index.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../../paths.ts';
+import { findKernel } from '../../images/kernel.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -46,6 +47,8 @@ Examples:
       // Compiling needs no kernel: the plan only names it, so a missing one is not an error here.
       kernel: io.env.VNETLAB_KERNEL || DEFAULT_KERNEL,
       labId,
+      // The NIC syntax of the kernel `start` would use, when there is one (the plan `start` runs).
+      nicSyntax: installedKernelNicSyntax(io.env),
     };
     const plan = compile(model, options);
     io.stdout.write(args.flags.json ? formatPlanJson(plan) : summary(plan, options.kernel));
@@ -54,6 +57,14 @@ Examples:
 };
 
 export default command;
+
+function installedKernelNicSyntax(env: NodeJS.ProcessEnv): CompileOptions['nicSyntax'] {
+  try {
+    return findKernel({ env }).nicSyntax;
+  } catch {
+    return undefined; // no kernel here: the default (legacy) syntax
+  }
+}
 
 /** Diagnostics name files relative to the lab folder; the terminal wants them relative to where the user is. */
 function displayPath(file: string, root: string, cwd: string): string {
