@@ -66,6 +66,13 @@ function positiveInt(file: string, key: string, v: unknown, dflt: number, max: n
   return v;
 }
 
+/** Minutes, fractions allowed (0.5 = 30 s, for short sessions and benches); 0 = never. */
+function minutes(file: string, key: string, v: unknown, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) fail(file, key, `must be a number of minutes from 0 (never) to ${max}, e.g. 30 or 0.5, not ${JSON.stringify(v)}`);
+  return v;
+}
+
 function quotaOf(file: string, key: string, v: unknown, dflt: Quota): Quota {
   if (v === undefined) return dflt;
   if (!isRecord(v)) fail(file, key, 'must be a mapping with machines and memory_mb');
@@ -170,7 +177,7 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     labs,
     quota,
     capacity,
-    idleStopMinutes: positiveInt(file, 'idle_stop_minutes', raw.idle_stop_minutes, 30, 10_000, true),
+    idleStopMinutes: minutes(file, 'idle_stop_minutes', raw.idle_stop_minutes, 30, 10_000),
     workers,
     workerSecretFile: raw.worker_secret_file === undefined ? resolve(dataDir, 'worker.secret') : path('worker_secret_file', raw.worker_secret_file),
     startTimeoutSec: positiveInt(file, 'start_timeout_sec', raw.start_timeout_sec, 120, 3600),

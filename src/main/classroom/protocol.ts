@@ -7,6 +7,8 @@ import type { PushMessage, ServiceErrorInfo } from '../../shared/service-api.ts'
 export interface LabRequirements {
   machines: number;
   memoryMb: number;
+  /** Guest memory of each machine by name (what a start of that machine alone reserves). */
+  perMachine?: Record<string, number>;
 }
 
 export interface StudentLab {

@@ -64,6 +64,10 @@ const MIME: Record<string, string> = {
 };
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const MAX_BODY = 256 * 1024;
+// Not no-referrer: under that policy browsers send `Origin: null` on form POSTs (login, invitation,
+// logout), which the Origin check refuses. same-origin sends our origin to ourselves and nothing to
+// other sites (an invitation token in the URL never leaves).
+const REFERRER_POLICY = 'same-origin';
 const MAX_WS_FRAME = 8 * 1024 * 1024;
 
 export const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -179,7 +183,7 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     return session && account ? { session, account } : undefined;
   };
   const send = (res: ServerResponse, status: number, body: string, type = 'text/html; charset=utf-8', headers: Record<string, string | string[]> = {}) => {
-    res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', ...(secure ? { 'Strict-Transport-Security': 'max-age=31536000' } : {}), ...headers });
+    res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': REFERRER_POLICY, 'X-Frame-Options': 'DENY', ...(secure ? { 'Strict-Transport-Security': 'max-age=31536000' } : {}), ...headers });
     res.end(body);
   };
   const json = (res: ServerResponse, status: number, data: unknown) => send(res, status, JSON.stringify(data), 'application/json; charset=utf-8');
@@ -441,11 +445,30 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     const call = (method: string, params: unknown[]) => worker.request({ op: 'call', session: sessionId, method, params });
     const progress = (labRoot: string, message: string) => sendFrame({ push: { kind: 'event', labRoot, event: { type: 'progress', message } } });
 
-    async function admitted(labRoot: string, grow: boolean): Promise<void> {
+    const onWait = (labRoot: string) => (pos: number) => progress(labRoot, `the server is full: waiting for a free slot (number ${pos} in the queue)`);
+
+    async function admitted(labRoot: string): Promise<void> {
       const req = await worker.request<LabRequirements>({ op: 'requirements', student: account.id, lab: labRoot });
+      await admission.admit(account.id, admissionKey(labRoot), req, onWait(labRoot), abort.signal);
+    }
+
+    /** A machine started alone counts per machine: quota and queue, unless the lab's reservation holds it. */
+    async function machineCall(params: unknown[]): Promise<unknown> {
+      const [labRoot, name, action] = [String(params[0]), String(params[1]), params[2]];
       const key = admissionKey(labRoot);
-      if (!grow && admission.isRunning(account.id, key)) return;
-      await admission.admit(account.id, key, req, (pos) => progress(labRoot, `the server is full: waiting for a free slot (number ${pos} in the queue)`), abort.signal);
+      if (action === 'start' || action === 'restart') {
+        const req = await worker.request<LabRequirements>({ op: 'requirements', student: account.id, lab: labRoot });
+        const added = await admission.admitMachine(account.id, key, name, req.perMachine?.[name] ?? 64, onWait(labRoot), abort.signal);
+        try {
+          return await call('machine', params);
+        } catch (err) {
+          if (added) admission.releaseMachine(account.id, key, name);
+          throw err;
+        }
+      }
+      const result = await call('machine', params);
+      if (action === 'stop') admission.releaseMachine(account.id, key, name);
+      return result;
     }
 
     async function handleFrame(frame: ClientFrame): Promise<unknown> {
@@ -454,8 +477,9 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       await opened;
       const labRoot = typeof params[0] === 'string' ? params[0] : '';
       if (method === 'startLab') {
+        // A start of a lab already running (some of its machines stopped) reserves the whole lab again.
         const wasRunning = admission.isRunning(account.id, admissionKey(labRoot));
-        await admitted(labRoot, false);
+        await admitted(labRoot);
         try {
           return await call(method, params);
         } catch (err) {
@@ -463,7 +487,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
           throw err;
         }
       }
-      if (method === 'applyLab' && params[1] !== true) await admitted(labRoot, true);
+      if (method === 'machine') return machineCall(params);
+      if (method === 'applyLab' && params[1] !== true) await admitted(labRoot);
       const result = await call(method, params);
       if (method === 'stopLab') admission.release(account.id, admissionKey(labRoot));
       return result;
@@ -594,6 +619,6 @@ function serveStatic(dir: string, rel0: string, res: ServerResponse): void {
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found.\n');
     return;
   }
-  res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' });
+  res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': REFERRER_POLICY, 'X-Frame-Options': 'DENY' });
   createReadStream(file).pipe(res);
 }

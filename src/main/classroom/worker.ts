@@ -21,7 +21,7 @@ import { toErrorInfo } from '../service/errors.ts';
 import { realBackends } from '../service/real-backends.ts';
 import { Service, type ClientSession } from '../service/service.ts';
 import type { ClassroomLab } from './config.ts';
-import { lineReader, type Notice, type StudentLab, type StudentUsage, type WorkerFrame, type WorkerRequest } from './protocol.ts';
+import { lineReader, type LabRequirements, type Notice, type StudentLab, type StudentUsage, type WorkerFrame, type WorkerRequest } from './protocol.ts';
 
 export const STUDENT_ID_RE = /^s[0-9a-f]{10}$/;
 
@@ -56,6 +56,8 @@ interface Student {
   backends: Backends;
   service: Service;
   lastActivity: number;
+  /** Calls of the student's in progress (a start can outlast a short idle time: it is activity until it ends). */
+  busy: number;
 }
 
 function privateDir(path: string): string {
@@ -82,6 +84,7 @@ export function stripGradingData(labDir: string): void {
 export class WorkerCore {
   private readonly students = new Map<string, Student>();
   private readonly timer: NodeJS.Timeout;
+  private idlePass = false;
 
   constructor(readonly options: WorkerCoreOptions) {
     privateDir(join(options.dataDir, 'students'));
@@ -107,7 +110,7 @@ export class WorkerCore {
     delete env.XDG_STATE_HOME;
     const backends = (this.options.backendsFor ?? ((e) => realBackends({ env: e, startTimeoutMs: this.options.startTimeoutMs })))(env);
     const service = new Service({ backends, labsDir, home: labsDir });
-    s = { id, env, labsDir, stateDir, backends, service, lastActivity: Date.now() };
+    s = { id, env, labsDir, stateDir, backends, service, lastActivity: Date.now(), busy: 0 };
     this.students.set(id, s);
     return s;
   }
@@ -145,12 +148,14 @@ export class WorkerCore {
     return this.options.labs.find((l) => resolve(this.copyPath(s, l.id)) === resolve(path));
   }
 
-  async requirements(studentId: string, labRoot: unknown): Promise<{ machines: number; memoryMb: number }> {
+  async requirements(studentId: string, labRoot: unknown): Promise<LabRequirements> {
     const s = this.student(studentId);
     const root = s.service.allowedPath(String(labRoot), 'lab path');
     const { model } = await s.backends.loadLab(root);
     if (!model) throw new UserError('the lab cannot be read', 2, 'open it in the editor to see what is wrong');
-    return { machines: model.machines.length, memoryMb: model.machines.reduce((sum, m) => sum + Math.max(64, m.memoryMiB || 64), 0) };
+    const perMachine: Record<string, number> = {};
+    for (const m of model.machines) perMachine[m.name] = Math.max(64, m.memoryMiB || 64);
+    return { machines: model.machines.length, memoryMb: Object.values(perMachine).reduce((a, b) => a + b, 0), perMachine };
   }
 
   private grader(): Grader {
@@ -215,9 +220,20 @@ export class WorkerCore {
 
   /** Stops the running labs of students idle for longer than idleStopMs. Disks are kept. */
   async stopIdle(now = Date.now()): Promise<void> {
-    if (this.options.idleStopMs <= 0) return;
+    // One pass at a time: a pass stopping many labs can outlast the timer's period, and a second pass
+    // would stop (and announce) the same labs again.
+    if (this.options.idleStopMs <= 0 || this.idlePass) return;
+    this.idlePass = true;
+    try {
+      await this.stopIdleNow(now);
+    } finally {
+      this.idlePass = false;
+    }
+  }
+
+  private async stopIdleNow(now: number): Promise<void> {
     for (const s of this.students.values()) {
-      if (now - s.lastActivity < this.options.idleStopMs) continue;
+      if (s.busy > 0 || now - s.lastActivity < this.options.idleStopMs) continue;
       for (const path of this.labFolders(s)) {
         if (!(await s.backends.status(path).catch(() => null))) continue;
         await s.backends.stopLab(path).catch(() => undefined);
@@ -231,7 +247,18 @@ export class WorkerCore {
     const s = this.student(studentId);
     if (!isServiceMethod(method) || !Array.isArray(params)) return { error: { code: 'bad-input', message: `unknown method ${String(method).slice(0, 40)}` } };
     if (readOnly && !READ_ONLY_METHODS.has(method)) return { error: { code: 'unauthorized', message: `watching is read-only: ${method} is not allowed` } };
-    if (!readOnly && !PASSIVE_METHODS.has(method)) s.lastActivity = Date.now();
+    if (readOnly || PASSIVE_METHODS.has(method)) return this.callNow(s, client, method, params);
+    s.lastActivity = Date.now();
+    s.busy++;
+    try {
+      return await this.callNow(s, client, method, params);
+    } finally {
+      s.busy--;
+      s.lastActivity = Date.now();
+    }
+  }
+
+  private async callNow(s: Student, client: ClientSession, method: ServiceMethod, params: unknown[]): Promise<{ result: unknown } | { error: ReturnType<typeof toErrorInfo> }> {
     if (method === 'runChecks') {
       // "Check my work" on a class lab grades with the instructor's visible checks, not the copy's
       // (a student could have edited those); on a lab of their own, with its own.
