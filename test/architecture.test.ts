@@ -48,7 +48,9 @@ const ALLOWED: Record<string, string[]> = {
   service: ['shared', 'main-root', 'lab', 'compiler', 'images', 'guest', 'runtime', 'check'],
   server: ['shared', 'main-root', 'lab', 'compiler', 'images', 'guest', 'runtime', 'check', 'service'],
   electron: ['shared', 'main-root', 'service', 'lab', 'compiler', 'runtime', 'check', 'images', 'guest', 'server'],
-  cli: ['shared', 'main-root', 'lab', 'compiler', 'images', 'guest', 'runtime', 'check', 'service', 'server'],
+  // The classroom serves many students' labs: the service and server per student, behind its own front door.
+  classroom: ['shared', 'main-root', 'lab', 'compiler', 'images', 'guest', 'runtime', 'check', 'service', 'server'],
+  cli: ['shared', 'main-root', 'lab', 'compiler', 'images', 'guest', 'runtime', 'check', 'service', 'server', 'classroom'],
   renderer: ['shared'],
 };
 
