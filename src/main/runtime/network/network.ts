@@ -58,6 +58,11 @@ export class Network {
   private wanted = false;
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
+  /**
+   * The stdin every daemon holds open read-write (vde_switch and friends exit at EOF on stdin; a FIFO
+   * nobody writes to never sends one, even after we die). One per lab: made once, not per daemon.
+   */
+  private readonly stdinFifo: string;
 
   constructor(
     plan: Plan,
@@ -66,6 +71,7 @@ export class Network {
     private readonly notify: (message: string) => void,
     private readonly onCable: (status: CableStatus) => void = () => {},
   ) {
+    this.stdinFifo = `${plan.runDir}/daemons.stdin`;
     for (const s of plan.switches) this.switches.set(s.domain, { plan: s, restarts: [] });
     for (const c of plan.cables) this.addCable(c);
   }
@@ -247,7 +253,7 @@ export class Network {
         const name = `${id}.${n}`;
         const base = `${dirname(ctlDir)}/${name}`;
         const proc = await this.launcher.spawnDaemon(
-          { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: `${base}.stdin`, sockets: [`${base}.log`, `${base}.stdin`], pipeStdout: true },
+          { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: this.stdinFifo, sockets: [`${base}.log`], pipeStdout: true },
           this.book.register('capture', name),
         );
         procs.push(proc);
@@ -316,10 +322,10 @@ export class Network {
   private async startSwitch(s: SwitchState): Promise<void> {
     const plan = s.plan;
     const logFile = `${plan.ctlDir}.log`;
-    const stdinFifo = `${plan.ctlDir}.stdin`;
+    const stdinFifo = this.stdinFifo;
     try {
       s.proc = await this.launcher.spawnDaemon(
-        { what: `the switch of collision domain ${plan.domain}`, argv: plan.argv, logFile, stdinFifo, readyPath: `${plan.ctlDir}/ctl`, sockets: [plan.ctlDir, plan.mgmtSocket, stdinFifo, logFile] },
+        { what: `the switch of collision domain ${plan.domain}`, argv: plan.argv, logFile, stdinFifo, readyPath: `${plan.ctlDir}/ctl`, sockets: [plan.ctlDir, plan.mgmtSocket, logFile] },
         this.book.register('switch', plan.domain),
       );
     } catch (err) {
@@ -368,10 +374,10 @@ export class Network {
   private async startPort(c: CableState): Promise<void> {
     const dir = c.plan.portCtlDir;
     const logFile = `${dir}.log`;
-    const stdinFifo = `${dir}.stdin`;
+    const stdinFifo = this.stdinFifo;
     try {
       c.port = await this.launcher.spawnDaemon(
-        { what: `the port of cable ${c.plan.id}`, argv: c.plan.portArgv, logFile, stdinFifo, readyPath: `${dir}/ctl`, sockets: [dir, stdinFifo, logFile] },
+        { what: `the port of cable ${c.plan.id}`, argv: c.plan.portArgv, logFile, stdinFifo, readyPath: `${dir}/ctl`, sockets: [dir, logFile] },
         this.book.register('port', c.plan.id),
       );
     } catch (err) {
@@ -392,10 +398,10 @@ export class Network {
 
   private async startWire(c: CableState, sw: SwitchState): Promise<void> {
     const logFile = `${c.plan.portCtlDir}.wf.log`;
-    const stdinFifo = `${c.plan.portCtlDir}.wf.stdin`;
+    const stdinFifo = this.stdinFifo;
     try {
       c.wire = await this.launcher.spawnDaemon(
-        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, sw.plan.ctlDir), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, stdinFifo, logFile] },
+        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, sw.plan.ctlDir), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, logFile] },
         this.book.register('wire', c.plan.id),
       );
     } catch (err) {
