@@ -77,7 +77,9 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     const supervisor = running ? Promise.resolve(running) : hostOk ? stamp(ensureSupervisor(plan, options.env, options.onProgress), 'supervisor') : undefined;
     const [sup, host] = await Promise.allSettled([supervisor ?? Promise.resolve(undefined), hostReady]);
     const client = sup.status === 'fulfilled' ? sup.value : undefined;
-    const failure = sup.status === 'rejected' ? sup.reason : host.status === 'rejected' ? host.reason : takeStopRequest(plan.runDir) ? cancelled() : undefined;
+    // A stop while we started wins, and is what the user is told, whatever it made fail on the way.
+    const stopped = takeStopRequest(plan.runDir);
+    const failure = stopped ? cancelled() : sup.status === 'rejected' ? sup.reason : host.status === 'rejected' ? host.reason : undefined;
     if (failure !== undefined) {
       // Do not leave a supervisor we started waiting for nothing.
       if (client && !running) await shutdownIfIdle(client);

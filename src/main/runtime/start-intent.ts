@@ -13,9 +13,13 @@ const stopFile = (runDir: string) => join(runDir, 'stop.request');
 
 /** Declare that this process is starting the lab; returns the function that withdraws it. */
 export function declareStart(runDir: string): () => void {
+  // A request left by a stop of an earlier start is not for this one.
+  rmSync(stopFile(runDir), { force: true });
   writeFileAtomically(intentFile(runDir), JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
   return () => {
-    if (ownIntent(runDir)) rmSync(intentFile(runDir), { force: true });
+    if (!ownIntent(runDir)) return;
+    rmSync(intentFile(runDir), { force: true });
+    rmSync(stopFile(runDir), { force: true });
   };
 }
 

@@ -49,13 +49,16 @@ export function stopCommand(how: 'stop' | 'crash'): Command {
     async run(args, io) {
       const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
       const machines = machinesOnly(rest, io.cwd);
+      // A start in progress is told to give up too, whether or not its supervisor already answers.
+      const startingRunDir = machines.length === 0 ? (runDirOf(labPath, io.env) ?? (await labRunDirOf(labPath, io.env))) : undefined;
+      if (startingRunDir && existsSync(startingRunDir) && startInProgress(startingRunDir)) requestStop(startingRunDir);
       let sup;
       try {
         sup = await requireSupervisor(labPath, io.env);
       } catch (err) {
         if (err instanceof UserError && machines.length === 0) {
           // A start may be on its way (no supervisor yet): stop wins over it too.
-          sup = await stopStartInProgress(runDirOf(labPath, io.env) ?? (await labRunDirOf(labPath, io.env)));
+          sup = await stopStartInProgress(startingRunDir);
           if (sup === 'cancelled') {
             io.stdout.write(`the start in progress was cancelled; nothing runs.\n`);
             return EXIT.ok;
