@@ -9,6 +9,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
+import { whichTool } from '../images/kernel.ts';
 
 const run = promisify(execFile);
 
@@ -175,7 +176,7 @@ async function ownAllByRoot(staging: string, image: string): Promise<void> {
   const script = `${image}.owners`;
   try {
     await writeFile(script, `${commands.join('\n')}\n`);
-    const { stderr } = await run('debugfs', ['-w', '-f', script, image], { maxBuffer: 64 * 1024 * 1024 });
+    const { stderr } = await run(sbinTool('debugfs'), ['-w', '-f', script, image], { maxBuffer: 64 * 1024 * 1024 });
     // debugfs exits 0 even when a command fails; anything past its version banner is a failure.
     const problems = stderr.split('\n').filter((line) => line.trim() !== '' && !/^debugfs \d/.test(line));
     if (problems.length > 0) throw new EnvironmentError(`debugfs could not set owners in ${image}: ${problems.slice(0, 3).join('; ')}`);
@@ -188,9 +189,14 @@ async function ownAllByRoot(staging: string, image: string): Promise<void> {
   }
 }
 
+/** e2fsprogs live in /sbin, which a normal user's PATH on Debian does not hold: look there too. */
+function sbinTool(name: string): string {
+  return whichTool(name) ?? name;
+}
+
 async function mkfs(staging: string, image: string, sizeKiB: number): Promise<void> {
   try {
-    await run('mkfs.ext4', ['-q', '-F', '-d', staging, '-L', LABEL, image, `${sizeKiB}k`], { maxBuffer: 4 * 1024 * 1024 });
+    await run(sbinTool('mkfs.ext4'), ['-q', '-F', '-d', staging, '-L', LABEL, image, `${sizeKiB}k`], { maxBuffer: 4 * 1024 * 1024 });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new EnvironmentError('mkfs.ext4 is not installed', 'install e2fsprogs (apt-get install e2fsprogs)');

@@ -222,7 +222,13 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
       progress(`image '${name}' built in ${record.buildSeconds} s: ${path} (${Math.round(record.diskBytes / 2 ** 20)} MiB on disk)`);
       return imageStatus(name, { env, kernel });
     } finally {
-      rmSync(staging, { recursive: true, force: true });
+      // A root built without root may leave files owned by subordinate ids: never let cleaning them
+      // hide why the build failed; say where they are instead.
+      try {
+        rmSync(staging, { recursive: true, force: true });
+      } catch (err) {
+        progress(`could not remove the build folder ${staging} (${(err as NodeJS.ErrnoException).code}); it holds files of your subordinate ids: remove it with sudo rm -rf ${staging}`);
+      }
     }
   });
 }

@@ -96,7 +96,8 @@ export async function buildDebianImageRootless(manifest: ImageManifest, options:
   if (!debugfs) throw new EnvironmentError('debugfs is not installed (vnetlab needs it to build images without root)', 'install it with: sudo apt-get install e2fsprogs');
   const cache = join(options.cacheDir, 'mmdebstrap');
   mkdirSync(cache, { recursive: true });
-  const childEnv = { ...env, LC_ALL: 'C', TMPDIR: options.staging };
+  // A normal user's PATH on Debian has no sbin, where chroot and mkfs live: the build's hooks need them.
+  const childEnv = { ...env, LC_ALL: 'C', TMPDIR: options.staging, PATH: `${env.PATH ?? '/usr/bin:/bin'}:/usr/local/sbin:/usr/sbin:/sbin` };
   const onLine = (line: string) => {
     if (/^(I:|E:|W:|writing|root finished)/.test(line)) progress(line.replace(/^I: /, 'mmdebstrap: '));
   };
