@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// e2fsprogs (mkfs.ext4, debugfs, e2label) live in /sbin, which a normal user's PATH on Debian lacks:
+// vnetlab looks there itself, and so must the tests that call them (test workers inherit this PATH).
+process.env.PATH = [...new Set([...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/sbin'])].join(':');
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

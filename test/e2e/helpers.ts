@@ -14,7 +14,17 @@ export const VNETLAB = join(REPO, 'bin', 'vnetlab.mjs');
  * Where e2e runs save screenshots: a temp folder, unless VNETLAB_SCREENSHOTS names one (e.g.
  * `VNETLAB_SCREENSHOTS=docs/screenshots` to refresh the documentation's pictures on purpose).
  */
-export const SCREENSHOTS = process.env.VNETLAB_SCREENSHOTS ? resolve(REPO, process.env.VNETLAB_SCREENSHOTS) : join(tmpdir(), 'vnetlab-e2e-screenshots');
+/**
+ * Screenshots go to docs/screenshots only when asked (VNETLAB_SCREENSHOTS=docs/screenshots); otherwise
+ * to a private temp folder of this run (never a fixed path in /tmp another user may already own).
+ */
+export const SCREENSHOTS = process.env.VNETLAB_SCREENSHOTS ? resolve(REPO, process.env.VNETLAB_SCREENSHOTS) : throwawayScreenshots();
+
+function throwawayScreenshots(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vnetlab-e2e-screenshots-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 /** Real Netkit/Kathará labs, beside the repo (never copied into it). */
 export const CORPUS = resolve(REPO, '..', 'shared', 'corpus');
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyWritable } from '../support/host.ts';
 import { ensureImage, imageStatus } from '../../src/main/images/build.ts';
 import { nicArgs } from '../../src/main/compiler/nic.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
@@ -28,10 +29,10 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
     const image = await ensureImage('debian', { env: cacheEnv });
     // The lab-fs as the runtime lays it out: the lab folder, and r1's folder to place onto /.
     const tree = join(work, 'labfs');
-    cpSync(lab, join(tree, 'lab'), { recursive: true });
+    copyWritable(lab, join(tree, 'lab'));
     mkdirSync(join(tree, 'machines/r1'), { recursive: true });
-    cpSync(join(lab, 'r1'), join(tree, 'machines/r1/root'), { recursive: true });
-    cpSync(join(lab, 'r1.startup'), join(tree, 'machines/r1/startup'));
+    copyWritable(join(lab, 'r1'), join(tree, 'machines/r1/root'));
+    copyWritable(join(lab, 'r1.startup'), join(tree, 'machines/r1/startup'));
     const labFs = join(work, 'labfs.ext4');
     execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, labFs, '16M']);
     // r1[0]=A, r1[1]=B: two collision domains.

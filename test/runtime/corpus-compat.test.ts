@@ -5,6 +5,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyWritable } from '../support/host.ts';
 import { imageStatus } from '../../src/main/images/build.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 
@@ -66,7 +67,7 @@ describe.skipIf(!debianReady)(`corpus labs that need Netkit/Kathará guest detai
   // layout left some 64 MiB guests 36 MB and named thrashed without swap); see src/main/compiler/memory.ts.
   it('dns, with the 32 MB a Netkit lab asks for: every machine gets ready, every BIND server answers, no IPv6 anywhere', async () => {
     const lab = join(t.base, 'dns');
-    cpSync(join(corpus, 'kathara-labs/dns'), lab, { recursive: true });
+    copyWritable(join(corpus, 'kathara-labs/dns'), lab);
     // The wireshark machine is a Docker image with a web UI, not part of the DNS exercise.
     const conf = readFileSync(join(lab, 'lab.conf'), 'utf8').split('\n').filter((l) => !l.startsWith('wireshark['));
     const machines = [...new Set(conf.map((l) => /^(\w+)\[/.exec(l)?.[1]).filter((m): m is string => !!m))];

@@ -63,7 +63,7 @@ describe('start --profile, --json timestamps and the agent-side early boot (real
       machines: { machine: string; phases: [string, number][]; total: number }[];
     };
     expect(profile).toBeDefined();
-    expect(profile.lab.done).toBeGreaterThanOrEqual(profile.lab.supervisor);
+    expect(profile.lab.done).toBeGreaterThanOrEqual(profile.lab.supervisor!);
     expect(profile.machines.map((m) => m.machine).sort()).toEqual(['a', 'b']);
     for (const m of profile.machines) {
       const names = m.phases.map(([n]) => n);

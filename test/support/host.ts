@@ -1,7 +1,7 @@
 // What tests need to act as a user of their own: a private HOME, run dir and state dir (so parallel
 // test files never share labs or sockets), the user's image cache (built once, read-only to guests),
 // and the `vnetlab` command run in-process with its output captured.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -46,4 +46,19 @@ export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; 
   stderr.on('data', (chunk) => (err += chunk));
   const code = await main(args, { stdout, stderr, stdin: Readable.from([]), cwd: options.cwd, env: options.env });
   return { code, stdout: out, stderr: err };
+}
+
+/**
+ * Copies a lab (often from the read-only corpus) into a test's temp folder, owner-writable, as a user's
+ * own copy would be: a normal user could neither change nor delete a copy that kept read-only modes.
+ */
+export function copyWritable(from: string, to: string): void {
+  cpSync(from, to, { recursive: true });
+  const fix = (path: string) => {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return;
+    chmodSync(path, (st.mode & 0o7777) | (st.isDirectory() ? 0o700 : 0o200));
+    if (st.isDirectory()) for (const name of readdirSync(path)) fix(join(path, name));
+  };
+  fix(to);
 }

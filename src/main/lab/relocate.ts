@@ -3,7 +3,7 @@
 import { cp, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { LabModel } from '../../shared/lab-model.ts';
-import { destinationInside, sourceInside } from './safe-paths.ts';
+import { destinationInside, makeOwnerWritable, sourceInside } from './safe-paths.ts';
 
 /** Copies every lab path the model references from its root into `newRoot`, and returns the model rooted there. */
 export async function relocateLab(model: LabModel, newRoot: string): Promise<LabModel> {
@@ -20,6 +20,7 @@ export async function relocateLab(model: LabModel, newRoot: string): Promise<Lab
     const destination = await destinationInside(target, p, 'lab file');
     await mkdir(dirname(destination), { recursive: true });
     await cp(from, destination, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
+    await makeOwnerWritable(destination);
   }
   return { ...model, root: target };
 }

@@ -64,3 +64,20 @@ async function realRootOf(root: string): Promise<string> {
     throw new UserError(`cannot use the folder ${root}: ${e.code === 'ENOENT' ? 'it does not exist' : e.code ?? e.message}`);
   });
 }
+
+/**
+ * Copies of lab files are the user's own work from now on: a lab opened from a read-only place (a
+ * course folder, /usr/share, a corpus) must not leave read-only files that the next save cannot
+ * replace. Owner write (and search on folders) is added; nothing else of the modes changes.
+ */
+export async function makeOwnerWritable(path: string): Promise<void> {
+  const { chmod, lstat, readdir } = await import('node:fs/promises');
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    await chmod(path, (st.mode & 0o7777) | 0o700);
+    for (const name of await readdir(path)) await makeOwnerWritable(`${path}/${name}`);
+  } else if ((st.mode & 0o200) === 0) {
+    await chmod(path, (st.mode & 0o7777) | 0o200);
+  }
+}

@@ -11,7 +11,7 @@ import { DEFAULT_MEMORY_MIB, type LabModel, type Machine } from '../../shared/la
 import { writeFileInside } from './atomic.ts';
 import { DEFAULT_IMAGE } from './images.ts';
 import { guestPathProblem } from './lab-paths.ts';
-import { destinationInside, sourceInside } from './safe-paths.ts';
+import { destinationInside, makeOwnerWritable, sourceInside } from './safe-paths.ts';
 import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, forwardingDefaults, NOT_MACHINE_FOLDERS, SIDECAR_FILE } from './netkit.ts';
 import { labNameFromFolder } from './lab-yaml.ts';
 import { writeLabYaml } from './write-yaml.ts';
@@ -148,6 +148,7 @@ async function copyIfDifferent(root: string, from: string, dir: string, to: stri
   await mkdir(dirname(destination), { recursive: true });
   // Links are copied as links (sourceInside refused any that lead out of the lab folder).
   await cp(source, destination, { recursive: true, verbatimSymlinks: true, force: true, preserveTimestamps: true });
+  await makeOwnerWritable(destination);
 }
 
 /**
