@@ -26,14 +26,10 @@ export class FakeLauncher implements Launcher {
 
   constructor(private readonly behaviour: Record<string, FakeGuestBehaviour> = {}) {}
 
-  /** Daemons by label (`switch A`, `port pc1:eth0`, `wire pc1:eth0`), to make them "crash" in tests. */
-  readonly daemons = new Map<string, { handle: DaemonHandle; exit(info: ExitInfo): void }>();
-
   async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
     this.log.push(`spawn-daemon ${spec.what}`);
-    const { handle, exit } = this.process(spec.what, spec.argv, () => this.log.push(`exit-daemon ${spec.what}`));
+    const { handle } = this.process(spec.what, spec.argv, () => this.log.push(`exit-daemon ${spec.what}`));
     register({ pid: handle.pid, pgid: handle.pgid, argv: spec.argv, sockets: spec.sockets });
-    this.daemons.set(spec.what, { handle, exit });
     return handle;
   }
 

@@ -9,6 +9,11 @@ export interface ExitInfo {
   signal: string | null;
 }
 
+/** How a process ended, in words for a message. */
+export function describeExit(exit: ExitInfo): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}
+
 /** A started process the supervisor owns. */
 export interface ProcessHandle {
   pid: number;

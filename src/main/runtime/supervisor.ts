@@ -13,7 +13,7 @@ import { nicArg, nicRenameCommand, nicSyntaxOfArgv } from '../compiler/nic.ts';
 import { findKernel } from '../images/kernel.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
-import type { ExecOptions, GuestHandle, Launcher } from './launcher.ts';
+import { describeExit, type ExecOptions, type GuestHandle, type Launcher } from './launcher.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
@@ -409,7 +409,6 @@ export class Supervisor extends EventEmitter {
   async changeLink(id: string, change: CableChange): Promise<CableStatus> {
     this.busy++;
     try {
-      if (!this.network.cableIds().includes(id)) this.network.cable(id); // throws the clear error
       return await this.network.change(id, change);
     } finally {
       this.busy--;
@@ -600,7 +599,4 @@ function waitFor(promise: Promise<unknown>, ms: number): Promise<boolean> {
   });
 }
 
-function describeExit(exit: { code: number | null; signal: string | null }): string {
-  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-}
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PacketDetail, PacketSummary, PacketTreeNode } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
+import { whichTool } from '../images/kernel.ts';
 import { pcapHeader, pcapRecord } from '../runtime/network/pcap.ts';
 
 /** A capture in the app keeps at most this much (a student reads packets; a flood is for `vnetlab capture`). */
@@ -19,18 +20,13 @@ const COLUMNS = ['frame.number', 'frame.time_relative', '_ws.col.Source', '_ws.c
 
 export const TSHARK_MISSING = 'tshark is not installed, so packets are not dissected: sudo apt-get install tshark (capturing and saving work without it)';
 
-function onPath(program: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const found = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8', env });
-  return found.status === 0 ? found.stdout.trim() : undefined;
-}
-
 export function tsharkPath(): string | undefined {
-  return onPath('tshark');
+  return whichTool('tshark');
 }
 
 /** Wireshark, when it is installed and there is a display to show it on. */
 export function wiresharkPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.DISPLAY || env.WAYLAND_DISPLAY ? onPath('wireshark', env) : undefined;
+  return env.DISPLAY || env.WAYLAND_DISPLAY ? whichTool('wireshark', env) : undefined;
 }
 
 export class PacketView {

@@ -9,7 +9,7 @@ import type { CableImpairments, CablePlan, Impairment, Plan, SwitchPlan } from '
 import type { CableChange, CableStatus } from '../../../shared/runtime-api.ts';
 import { normaliseImpairments, wirefilterArgv } from '../../compiler/cables.ts';
 import { UserError } from '../../errors.ts';
-import type { DaemonHandle, ExitInfo, Launcher } from '../launcher.ts';
+import { describeExit, type DaemonHandle, type ExitInfo, type Launcher } from '../launcher.ts';
 import type { ProcessBook } from '../process-book.ts';
 import { vdeFrameReader } from './pcap.ts';
 import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
@@ -487,6 +487,3 @@ class RecentFrames {
   }
 }
 
-function describeExit(exit: ExitInfo): string {
-  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-}
