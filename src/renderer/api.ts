@@ -32,7 +32,9 @@ class WebSocketBridge implements ServiceBridge {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private readonly listeners = new Set<(m: PushMessage) => void>();
-  private readonly connectionListeners = new Set<(up: boolean) => void>();
+  private readonly connectionListeners = new Set<(up: boolean, why?: 'refused') => void>();
+  /** The last time a server answered at this address but refused this page's token (said once). */
+  private refused = false;
   /** Calls made before the first connection wait for it (the page's boot). */
   private firstOpen: Promise<void>;
   private opened!: () => void;
@@ -49,6 +51,7 @@ class WebSocketBridge implements ServiceBridge {
       this.up = true;
       this.everUp = true;
       this.attempts = 0;
+      this.refused = false;
       this.opened();
       for (const l of this.connectionListeners) l(true);
     });
@@ -70,9 +73,26 @@ class WebSocketBridge implements ServiceBridge {
       for (const p of this.pending.values()) p.reject(disconnected());
       this.pending.clear();
       if (wasUp) for (const l of this.connectionListeners) l(false);
+      else if (this.everUp) void this.probe();
       const delay = RECONNECT_DELAYS_MS[Math.min(this.attempts++, RECONNECT_DELAYS_MS.length - 1)]!;
       window.setTimeout(() => this.open(), delay);
     });
+  }
+
+  /**
+   * A reconnection failed: is the server down, or up but refusing this page's token (a WebSocket
+   * upgrade refused with 401 looks like any failure to the page; a plain GET says which)?
+   */
+  private async probe(): Promise<void> {
+    let status = 0;
+    try {
+      status = (await fetch('/', { cache: 'no-store', credentials: 'same-origin' })).status;
+    } catch {
+      return; // nobody listens: still reconnecting
+    }
+    if (status !== 401 || this.refused || this.up) return;
+    this.refused = true;
+    for (const l of this.connectionListeners) l(false, 'refused');
   }
 
   call<M extends ServiceMethod>(method: M, ...params: Parameters<VnetlabService[M]>): ReturnType<VnetlabService[M]> {
@@ -92,7 +112,7 @@ class WebSocketBridge implements ServiceBridge {
     return () => this.listeners.delete(listener);
   }
 
-  onConnection(listener: (up: boolean) => void): void {
+  onConnection(listener: (up: boolean, why?: 'refused') => void): void {
     this.connectionListeners.add(listener);
   }
 }

@@ -26,6 +26,8 @@ function notify(message: string, kind: 'info' | 'error' = 'info'): void {
   statusLine.textContent = message;
   statusLine.className = kind;
 }
+/** The WebSocket to the server dropped and has not come back yet (browser mode). */
+let wasDisconnected = false;
 function fail(err: unknown): void {
   const hint = err instanceof ServiceError && err.info.hint ? ` (${err.info.hint})` : '';
   notify(`${(err as Error).message ?? String(err)}${hint}`, 'error');
@@ -121,8 +123,10 @@ function renderProblems(): void {
 
 function renderRunControls(): void {
   const anyActive = [...state.machineStates.values()].some((s) => s === 'booting' || s === 'ready' || s === 'stopping');
-  ($('start') as HTMLButtonElement).disabled = anyActive && state.running;
-  ($('stop') as HTMLButtonElement).disabled = !state.running;
+  // Without the server these buttons could only fail: they wait, and the banner says why.
+  const offline = wasDisconnected;
+  ($('start') as HTMLButtonElement).disabled = offline || (anyActive && state.running);
+  ($('stop') as HTMLButtonElement).disabled = offline || !state.running;
   // Edits while the lab runs never change the drawing only: Apply makes them live (or says what waits for a restart).
   const apply = $('apply') as HTMLButtonElement;
   apply.hidden = !state.running;
@@ -737,14 +741,17 @@ new MutationObserver(() => $('workspace').classList.toggle('has-consoles', conso
 // ---- connection to the server (browser mode) -------------------------------------------------
 
 const banner = $('banner');
-let wasDisconnected = false;
-bridge.onConnection?.((up) => {
+bridge.onConnection?.((up, why) => {
   if (!up) {
-    wasDisconnected = true;
-    banner.textContent = 'Disconnected from the vnetlab server: reconnecting… Running labs keep running. If you stopped `vnetlab serve`, start it again and open the link it prints.';
+    banner.textContent = why === 'refused'
+      ? 'The vnetlab server is back but does not accept this page (it was started with a new access link): open the link it printed. Running labs keep running.'
+      : 'Disconnected from the vnetlab server: reconnecting… Running labs keep running. If you stopped `vnetlab serve`, start it again (with the same --port, this page reconnects by itself).';
     banner.hidden = false;
+    if (wasDisconnected) return;
+    wasDisconnected = true;
     consoles.connectionLost();
-    ($('start') as HTMLButtonElement).disabled = true;
+    renderRunControls();
+    notify('Disconnected from the vnetlab server: Start, Stop and Check my work wait until it is back.', 'error');
     return;
   }
   banner.hidden = true;

@@ -272,6 +272,10 @@ export const IPC_PUSH = 'vnetlab:push';
 export interface ServiceBridge {
   call<M extends ServiceMethod>(method: M, ...params: Parameters<VnetlabService[M]>): ReturnType<VnetlabService[M]>;
   onPush(listener: (message: PushMessage) => void): () => void;
-  /** Told `false` when the connection to the service is lost and `true` when it is (re)established (WebSocket mode only). */
-  onConnection?(listener: (up: boolean) => void): void;
+  /**
+   * Told `false` when the connection to the service is lost and `true` when it is (re)established
+   * (WebSocket mode only); `false, 'refused'` when a server answers again at this address but refuses
+   * this page's access token (it was started anew without `--port`'s kept token: its new link must be opened).
+   */
+  onConnection?(listener: (up: boolean, why?: 'refused') => void): void;
 }

@@ -1,11 +1,13 @@
 // What `vnetlab serve` and `vnetlab app` share: make sure the renderer bundle is built and fresh,
 // bind the service to the real modules, and start the loopback server.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError, UserError } from '../errors.ts';
+import { hostPaths } from '../paths.ts';
 import { realBackends } from '../service/real-backends.ts';
 import { Service } from '../service/service.ts';
 import { startServer, type RunningServer } from './server.ts';
@@ -69,6 +71,31 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
   });
   // Say up front what the host lacks to run labs (the editor works without it; Start says it again).
   for (const p of (await service.backends.environment()).problems) options.log(`warning: ${p.what}; to run labs: ${p.fix}`);
-  const server = await startServer({ service, staticDir, port: options.port ?? 0, initialLab: lab });
+  const port = options.port ?? 0;
+  const server = await startServer({ service, staticDir, port, token: port ? serverToken(options.env, port) : undefined, initialLab: lab });
   return { ...server, service };
+}
+
+/**
+ * The access token of a server on a fixed port (`--port N`) is kept from one run to the next, in a 0600
+ * file of the user's state folder: a page left open while `vnetlab serve --port N` was stopped and
+ * started again (or restarted after a crash) reconnects by itself with the cookie it holds, instead of
+ * retrying forever with a token the new server would refuse. A server on a free port gets a new port
+ * and a new token each run (the page cannot find it again anyway).
+ */
+export function serverToken(env: NodeJS.ProcessEnv, port: number): string {
+  const dir = join(hostPaths(env).stateRoot, 'serve');
+  const file = join(dir, `port-${port}.token`);
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    // Only a file this user alone can read is trusted.
+    if (/^[0-9a-f]{48}$/.test(kept) && (statSync(file).mode & 0o077) === 0) return kept;
+  } catch {
+    // none yet: make one
+  }
+  const token = randomBytes(24).toString('hex');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600); // an existing file with looser bits is rewritten private
+  return token;
 }
