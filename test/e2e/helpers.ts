@@ -139,3 +139,33 @@ export async function graphIds(page: Page): Promise<{ nodes: string[]; edges: st
     return { nodes: cy.nodes().map((n: any) => n.id()).sort(), edges: cy.edges().map((e: any) => e.id()).sort() };
   });
 }
+
+/**
+ * What a user would see wrong with the page's layout at its current size, as sentences (empty when
+ * none): the page scrolls sideways, the toolbar wraps onto a second row or a button onto two lines,
+ * the canvas is squeezed below its minimum, a visible button of the side panel is cut off.
+ */
+export async function layoutProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const problems: string[] = [];
+    const doc = document.documentElement;
+    if (doc.scrollWidth > window.innerWidth || document.body.scrollWidth > window.innerWidth) {
+      problems.push(`the page scrolls sideways (${Math.max(doc.scrollWidth, document.body.scrollWidth)} px wide in a ${window.innerWidth} px window)`);
+    }
+    const buttons = Array.from(document.querySelectorAll<HTMLElement>('#toolbar button')).filter((b) => !b.hidden && b.offsetParent !== null);
+    const tops = new Set(buttons.map((b) => Math.round(b.getBoundingClientRect().top / 8)));
+    if (tops.size > 1) problems.push(`the toolbar wraps onto ${tops.size} rows`);
+    for (const b of buttons) {
+      const lineHeight = Number.parseFloat(getComputedStyle(b).lineHeight) || 18;
+      if (b.getBoundingClientRect().height > 2 * lineHeight + 4) problems.push(`toolbar button "${b.textContent}" is on two lines`);
+    }
+    const canvas = document.getElementById('canvas')!.getBoundingClientRect();
+    if (canvas.width < 360 || canvas.height < 150) problems.push(`the canvas is squeezed to ${Math.round(canvas.width)}×${Math.round(canvas.height)} px`);
+    for (const b of Array.from(document.querySelectorAll<HTMLElement>('#side button'))) {
+      if (b.offsetParent === null) continue;
+      const r = b.getBoundingClientRect();
+      if (r.right > window.innerWidth + 1 || r.left < 0) problems.push(`side panel button "${b.textContent}" is cut off (${Math.round(r.left)}–${Math.round(r.right)} px in a ${window.innerWidth} px window)`);
+    }
+    return problems;
+  });
+}
