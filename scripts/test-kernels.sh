@@ -6,9 +6,10 @@
 #   sid     (UML 7.x: no old transports at all)
 # Each root is made once with mmdebstrap (cached in $VNETLAB_KERNEL_ROOTS, default
 # ~/.cache/vnetlab/kernel-roots/<suite>, ~650 MB each) with the suite's user-mode-linux, vde2, vdeplug,
-# uml-utilities, e2fsprogs, busybox-static and a C compiler; this checkout is bind-mounted at the same path
-# and the tests run with the host's node (so node_modules' native parts match), images built inside the
-# root for its kernel (its own ~/.cache, kept between runs).
+# uml-utilities, e2fsprogs, busybox-static, debootstrap and a C compiler; this checkout is bind-mounted at
+# the same path and the tests run with the host's node (so node_modules' native parts match). The images
+# (tiny, and debian: bookworm + FRR, with this kernel's modules) are built inside the root for its kernel
+# before the tests (its own ~/.cache, kept between runs: once ~2 minutes, then nothing while up to date).
 #
 # Usage (as root: chroot and mounts):
 #   sudo npm run test:kernels                              # every suite, the default test files
@@ -22,8 +23,10 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 ROOTS=${VNETLAB_KERNEL_ROOTS:-${HOME:-/root}/.cache/vnetlab/kernel-roots}
 MIRROR=${VNETLAB_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-PACKAGES=user-mode-linux,vde2,vdeplug,uml-utilities,e2fsprogs,busybox-static,gcc,libc6-dev,libstdc++6,util-linux,kmod,procps,iproute2,ca-certificates
-DEFAULT_TESTS="test/kernels test/images/tiny.test.ts test/runtime/two-hosts.test.ts test/runtime/cables.test.ts test/runtime/host-nat.test.ts test/check/static-routing.test.ts test/runtime/corpus.test.ts"
+PACKAGES=user-mode-linux,vde2,vdeplug,uml-utilities,e2fsprogs,busybox-static,gcc,libc6-dev,libstdc++6,util-linux,kmod,procps,iproute2,ca-certificates,debootstrap
+# The real-UML tests of the network, the shipped labs (two-hosts and static-routing on tiny, ospf with FRR
+# on debian) and the corpus labs (Kathará and Netkit, on debian), graded as `vnetlab check` does.
+DEFAULT_TESTS="test/kernels test/images/tiny.test.ts test/images/debian.test.ts test/runtime/two-hosts.test.ts test/runtime/cables.test.ts test/runtime/host-nat.test.ts test/check/static-routing.test.ts test/lab/shipped-labs.test.ts test/runtime/corpus.test.ts test/runtime/corpus-compat.test.ts test/check/ltest.test.ts"
 
 fail_env() { echo "test:kernels: $1" >&2; [ -n "${2:-}" ] && echo "  hint: $2" >&2; exit 3; }
 
@@ -43,15 +46,19 @@ NODE=$(command -v node) || fail_env "node is not in PATH"
 
 make_root() { # suite
   root=$ROOTS/$1
-  [ -x "$root/usr/bin/linux.uml" ] && [ -x "$root/usr/bin/vde_plug" ] && return 0
+  # The root records the package list it was made with: a root made with another list is made again.
+  [ -x "$root/usr/bin/linux.uml" ] && [ "$(cat "$root/.vnetlab-packages" 2>/dev/null)" = "$PACKAGES" ] && return 0
   mkdir -p "$ROOTS"
-  rm -rf "$root.tmp"
+  rm -rf "$root.tmp" "$root.old"
   echo "test:kernels: making the $1 root in $root (once; about a minute)" >&2
   # sid's Release file may be older than its Valid-Until on a frozen mirror: not a reason to fail.
   mmdebstrap --variant=minbase --include="$PACKAGES" --aptopt='Acquire::Check-Valid-Until "false"' \
     "$1" "$root.tmp" "$MIRROR" > "$ROOTS/$1.log" 2>&1 \
     || fail_env "could not make the $1 root (see $ROOTS/$1.log)" "check the network and the mirror $MIRROR, or set VNETLAB_DEBIAN_MIRROR"
+  echo "$PACKAGES" > "$root.tmp/.vnetlab-packages"
+  [ -d "$root" ] && mv "$root" "$root.old"
   mv "$root.tmp" "$root"
+  rm -rf "$root.old"
 }
 
 run_suite() { # suite
@@ -63,6 +70,9 @@ run_suite() { # suite
   set +e
   unshare --mount --propagation private sh -eu -c '
     root=$1 repo=$2 node=$3; shift 3
+    # The root a mount point of its own: inside the chroot, "/" must be one for `unshare --mount
+    # --propagation private` (the debian image build) to work ("cannot change root filesystem propagation").
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
@@ -73,9 +83,11 @@ run_suite() { # suite
     if [ -d "$repo/../shared" ]; then mkdir -p "$root$repo/../shared"; mount --bind "$repo/../shared" "$root$repo/../shared"; fi
     cp "$node" "$root/opt/vnetlab/bin/node"
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+    # The images first, for this kernel (each only when missing or stale): a debian image that cannot be
+    # built fails the run here, instead of letting its tests skip themselves.
     exec chroot "$root" env -i PATH=/opt/vnetlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      HOME=/root LANG=C.UTF-8 TMPDIR=/tmp CI=${CI:-} \
-      sh -c "cd \"$repo\" && exec node node_modules/vitest/vitest.mjs run \"\$@\"" vitest "$@"
+      HOME=/root LANG=C.UTF-8 TMPDIR=/tmp CI=${CI:-} VNETLAB_TEST_DEBIAN=1 \
+      sh -c "cd \"$repo\" && node bin/vnetlab.mjs image build tiny && node bin/vnetlab.mjs image build debian && exec node node_modules/vitest/vitest.mjs run --reporter=verbose \"\$@\"" vitest "$@"
   ' test-kernels "$root" "$REPO" "$NODE" $TESTS
   code=$?
   set -e

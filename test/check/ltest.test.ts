@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLtest } from '../../src/main/check/ltest.ts';
 import { imageStatus } from '../../src/main/images/build.ts';
+import { debianForTests } from '../support/debian.ts';
 import { CORPUS, runCli, testHost, type TestHost } from './helpers.ts';
 
 let host: TestHost;
@@ -86,9 +87,9 @@ describe('ltest', () => {
   // Netkit took its built-in dump before the user tests ran (no RIP routes, no zebra/ripd in the
   // .default signatures), and its Quagga printed "Starting Quagga daemons (prio:10): zebra ripd."
   // into the .user ones: both must hold here for signatures recorded on Netkit to grade.
-  const debianFresh = debian.built && !debian.staleReason;
-  it.skipIf(!debianFresh)(
-    `netkit-lab_rip from the corpus matches its Netkit signatures, 5 of 5${debianFresh ? '' : ' (skipped: the debian image is not built or is stale; build it with: vnetlab image build debian)'}`,
+  const fresh = debianForTests(host?.env ?? process.env);
+  it.skipIf(!fresh.run)(
+    `netkit-lab_rip from the corpus matches its Netkit signatures, 5 of 5${fresh.skipNote}`,
     async () => {
       const rip = join(CORPUS, 'netkit-labs/netkit-lab_rip');
       const report = await runLtest(rip, { env: host.env });

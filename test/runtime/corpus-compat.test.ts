@@ -6,13 +6,11 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
-import { imageStatus } from '../../src/main/images/build.ts';
+import { debianForTests } from '../support/debian.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 
 const corpus = resolve(__dirname, '../../../shared/corpus');
-const debian = imageStatus('debian');
-const debianReady = debian.built && !debian.staleReason;
-const skipped = debianReady ? '' : ' (skipped: the debian image is not built or is stale; build it with: vnetlab image build debian)';
+const { run: debianReady, skipNote: skipped } = debianForTests();
 
 describe.skipIf(!debianReady)(`corpus labs that need Netkit/Kathará guest details (real UML)${skipped}`, () => {
   let t: TestEnv;

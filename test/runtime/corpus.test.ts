@@ -5,17 +5,15 @@
 // busybox provides.
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageStatus } from '../../src/main/images/build.ts';
+import { debianForTests } from '../support/debian.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 const corpus = resolve(__dirname, '../../../shared/corpus');
-// Built AND up to date: a stale image would be rebuilt by start (minutes, root and network).
-const debianBuilt = (() => {
-  const status = imageStatus('debian');
-  return status.built && !status.staleReason;
-})();
+// Built AND up to date (a stale image would be rebuilt by start: minutes, root and network), or
+// required (VNETLAB_TEST_DEBIAN=1, as npm run test:kernels sets: then start rebuilds a stale one).
+const debianBuilt = debianForTests().run;
 
 describe('corpus labs (real UML)', () => {
   let t: TestEnv;

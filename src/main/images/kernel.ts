@@ -80,6 +80,26 @@ export function nicSyntaxOf(networking: KernelNetworking): 'legacy' | 'vector' {
   return networking.legacyVde || !networking.vectorVde ? 'legacy' : 'vector';
 }
 
+/**
+ * Whether `iptables` (filter and NAT tables) can work in guests of this kernel: the debian image uses
+ * iptables' legacy backend (Debian's UML kernels have no nftables `ip` family), which needs
+ * `iptable_nat`, as a module or built in. Debian's UML 7.x is built without legacy x_tables
+ * (`# CONFIG_NETFILTER_XTABLES_LEGACY is not set`) and without nftables' ip family, so iptables works in
+ * none of its guests. Undefined when the kernel has no module folder to tell (a custom kernel with
+ * everything built in, kernels/custom-kernel/).
+ */
+export function kernelHasIptables(kernel: Pick<KernelInfo, 'modulesDir'>): boolean | undefined {
+  if (!kernel.modulesDir) return undefined;
+  const listed = (file: string) => {
+    try {
+      return /(^|\/)iptable_nat\.ko\b/m.test(readFileSync(join(kernel.modulesDir!, file), 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  return listed('modules.dep') || listed('modules.builtin');
+}
+
 export interface KernelOptions {
   /** A kernel chosen in the user's settings (after VNETLAB_KERNEL, before the default). */
   config?: { kernel?: string };

@@ -4,7 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError } from '../../errors.ts';
-import { requireTool, whichTool, type KernelInfo } from '../kernel.ts';
+import { kernelHasIptables, requireTool, whichTool, type KernelInfo } from '../kernel.ts';
 import { GUEST_DIR } from '../manifest.ts';
 
 export type Progress = (message: string) => void;
@@ -44,6 +44,9 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
     const depmod = whichTool('depmod', env);
     if (depmod) execFileSync(depmod, ['-b', root, kernel.version], { stdio: 'ignore' });
     else if (!existsSync(join(target, 'modules.dep'))) progress(`warning: no depmod on the host and no modules.dep in ${kernel.modulesDir}: modprobe will not find modules`);
+    if (kernelHasIptables(kernel) === false) {
+      progress(`warning: kernel ${kernel.version} has no iptables tables (no iptable_nat; Debian's UML 7.x is built without legacy x_tables and nftables' ip family): iptables will fail in guests; a kernel built with kernels/custom-kernel/vnetlab.config has them`);
+    }
   } else {
     progress(`warning: no modules for kernel ${kernel.version} in /usr/lib/uml/modules: bridges, VLANs, netem and NAT will not work in guests`);
   }
