@@ -19,6 +19,11 @@
  * different commands never interleave.
  *
  * Readiness: the guest init writes the startup exit code to <ready-fifo>; until then a ping answers `B`.
+ *
+ * Pooled guests (kernel argument `vnl_pool=1`, src/main/runtime/pool/): --boot stops after the kernel
+ * filesystems, says `W` on the channel and waits for its identity, `N <base64 of "vnl_name=… vnl_vec=…">`,
+ * sent once the host has hot-plugged the machine's NICs and lab-fs; then the boot goes on as for a guest
+ * booted with those arguments. EOF on the channel while waiting means the pool's owner died: power off.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -569,9 +574,73 @@ static void put_quoted(FILE *f, const char *name, const char *value) {
   fputs("'\n", f);
 }
 
+/* ---- pooled guests: wait for the identity (see the top of this file) -------------------------------- */
+
+/* Power off at once: nothing of a pooled guest is worth keeping, and nobody owns it any more. */
+static void poweroff_now(void) {
+  sync();
+  reboot(RB_POWER_OFF);
+  _exit(1);
+}
+
+/* Serves the channel on `tty` until `N <base64>` arrives; its decoded text goes to `claim`. Every line is
+   acknowledged (`A n`) as the main loop does, so the host's flow control counts stay right. */
+static void wait_for_claim(const char *tty, char *claim, size_t size) {
+  tty_fd = open(tty, O_RDWR | O_NOCTTY);
+  if (tty_fd < 0) poweroff_now();
+  struct termios t;
+  if (tcgetattr(tty_fd, &t) == 0) {
+    cfmakeraw(&t);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    tcsetattr(tty_fd, TCSANOW, &t);
+  }
+  send_line("W");
+  static char line[8192];
+  size_t len = 0;
+  for (;;) {
+    char c;
+    /* One byte at a time: nothing after the claim line may be taken from the main loop. */
+    ssize_t n = read(tty_fd, &c, 1);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) poweroff_now(); /* EOF / hang-up: the pool's owner is gone */
+    if (c != '\n') {
+      if (len < sizeof line - 1) line[len++] = c;
+      continue;
+    }
+    send_line("A %zu", len + 1);
+    line[len] = 0;
+    if (len > 2 && line[0] == 'N' && line[1] == ' ') {
+      size_t got = b64_decode(line + 2, len - 2, (unsigned char *)claim);
+      claim[got < size ? got : size - 1] = 0;
+      return;
+    }
+    if (line[0] == 'P') send_line("W");
+    len = 0;
+  }
+}
+
+/* A hot-plugged vector NIC is vecN; labs say ethN. Renamed while still down, as the init does at boot. */
+static void rename_vector_nics(const char *list) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  for (const char *p = list; *p;) {
+    char *end;
+    long n = strtol(p, &end, 10);
+    if (end == p) break;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, IFNAMSIZ, "vec%ld", n);
+    snprintf(ifr.ifr_newname, IFNAMSIZ, "eth%ld", n);
+    if (ioctl(s, SIOCSIFNAME, &ifr) != 0) say("cannot rename vec%ld to eth%ld", n, n);
+    p = *end == ',' ? end + 1 : end;
+  }
+  close(s);
+}
+
 static void boot_sysctl(void);
 
-static void boot_guest(const char *ready_fifo) {
+static void boot_guest(const char *tty, const char *ready_fifo) {
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
   mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
@@ -617,9 +686,26 @@ static void boot_guest(const char *ready_fifo) {
     }
   boot_mark("kernel-fs");
 
+  /* A pooled guest learns who it is now: its arguments come after the kernel's. */
+  int pooled = 0;
+  for (char *w = cmdline; (w = strstr(w, "vnl_pool=1")); w++)
+    if ((w == cmdline || w[-1] == ' ') && (w[10] == 0 || w[10] == ' ' || w[10] == '\n')) pooled = 1;
+  if (pooled) {
+    static char claim[4096];
+    wait_for_claim(tty, claim, sizeof claim);
+    size_t cl = strlen(cmdline);
+    cmdline = realloc(cmdline, cl + strlen(claim) + 2);
+    snprintf(cmdline + cl, strlen(claim) + 2, " %s", claim);
+    boot_mark("claimed");
+  }
+
   /* Who am I. */
-  for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n"))
+  char vector_nics[256] = "";
+  for (char *w = strtok(cmdline, " \n"); w; w = strtok(NULL, " \n")) {
     if (!strncmp(w, "vnl_name=", 9)) snprintf(boot_name, sizeof boot_name, "%s", w + 9);
+    if (pooled && !strncmp(w, "vnl_vec=", 8)) snprintf(vector_nics, sizeof vector_nics, "%s", w + 8);
+  }
+  if (vector_nics[0]) rename_vector_nics(vector_nics);
   const char *name = boot_name[0] ? boot_name : "vnetlab";
   sethostname(name, strlen(name));
   char line[512];
@@ -641,7 +727,9 @@ static void boot_guest(const char *ready_fifo) {
   mkfifo(ready_fifo, 0600);
   boot_mark("hostname");
 
-  /* The lab-fs (ubd1, read-only): the lab folder and this machine's files. */
+  /* The lab-fs (ubd1, read-only): the lab folder and this machine's files. A pooled guest's was just
+     hot-plugged: give devtmpfs a moment to show it. */
+  for (int i = 0; pooled && i < 200 && stat("/dev/ubdb", &st) != 0; i++) usleep(10000);
   if (boot_name[0] && stat("/dev/ubdb", &st) == 0 && S_ISBLK(st.st_mode)) {
     const char *labfs = "/run/vnetlab/labfs";
     mkdir_p(labfs, 0755);
@@ -794,7 +882,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (argc == 4 && strcmp(argv[1], "--boot") == 0) {
-    boot_guest(argv[3]);
+    boot_guest(argv[2], argv[3]);
     /* The agent serves the exec channel in the background; the init goes on (boot.env says who we are). */
     fflush(NULL);
     pid_t pid = fork();
@@ -813,7 +901,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: vnetlab-agent <tty> <ready-fifo> | --boot <tty> <ready-fifo> | --poweroff\n");
     return 2;
   }
-  tty_fd = open(argv[1], O_RDWR | O_NOCTTY);
+  /* A pooled guest's boot kept the channel open (anything read from it was answered). */
+  if (tty_fd < 0) tty_fd = open(argv[1], O_RDWR | O_NOCTTY);
   if (tty_fd < 0) {
     perror(argv[1]);
     return 1;

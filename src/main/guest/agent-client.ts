@@ -131,6 +131,14 @@ export class AgentClient {
     });
   }
 
+  /**
+   * A pooled guest waits for who it is (`N`, src/main/runtime/pool/): the `vnl_*` arguments a cold
+   * guest finds on its kernel command line. Its boot then goes on, and `R` follows as usual.
+   */
+  identify(identity: string): void {
+    this.send(`N ${Buffer.from(identity, 'utf8').toString('base64')}`);
+  }
+
   /** Runs `sh -c command` in the guest. Never rejects for the command's own failure: see exitCode. */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closedError) return Promise.reject(this.closedError);

@@ -5,8 +5,10 @@ import { StringDecoder } from 'node:string_decoder';
 import { AgentClient } from '../guest/agent-client.ts';
 import type { GuestAgent } from './launcher.ts';
 
-export async function connectAgent(fromGuest: Readable, toGuest: Writable): Promise<GuestAgent> {
+/** `identity`: a pooled guest's `vnl_*` arguments, sent first (AgentClient.identify). */
+export async function connectAgent(fromGuest: Readable, toGuest: Writable, identity?: string): Promise<GuestAgent> {
   const client = new AgentClient(fromGuest, toGuest);
+  if (identity !== undefined) client.identify(identity);
   return {
     waitReady: (timeoutMs) => client.waitReady(timeoutMs),
     exec: (command, options = {}) => {

@@ -9,6 +9,7 @@ import { hostPaths, type HostPaths } from '../paths.ts';
 import { assertPrivateDir } from './private-dir.ts';
 import { groupHasMembers, isRecordedProcessAlive, readRecords, signalRecorded, type ProcessRecord } from './records.ts';
 import { isLabRunDir, listRunDirs } from './run-dir.ts';
+import { poolDir, poolDiskDir } from './pool/pool-files.ts';
 
 export interface CleanReport {
   runDir: string;
@@ -35,6 +36,11 @@ export async function cleanRunDir(runDir: string, paths: HostPaths = hostPaths()
   if (!rel || rel.startsWith('..') || isAbsolute(rel) || !isLabRunDir(runDir)) {
     throw new UserError(`refusing to clean ${runDir}: not a lab run dir inside ${paths.runtimeRoot}`);
   }
+  return endRecorded(runDir);
+}
+
+/** Kill what a folder's records name, then remove the folder (its sockets, FIFOs and leftovers). */
+async function endRecorded(runDir: string): Promise<CleanReport> {
   const report: CleanReport = { runDir, killed: [], removed: [] };
   const records = readRecords(runDir).sort((a, b) => KILL_ORDER.indexOf(a.kind) - KILL_ORDER.indexOf(b.kind));
   // The supervisor first, so it cannot start anything new; then guests (pulling the plug), then switches.
@@ -53,8 +59,37 @@ export async function cleanRunDir(runDir: string, paths: HostPaths = hostPaths()
   return report;
 }
 
+/** The warm pool (pool/): its process, its guests, their folders and throwaway disks. */
+export async function cleanPool(paths: HostPaths = hostPaths()): Promise<CleanReport | undefined> {
+  const dir = poolDir(paths);
+  if (!existsSync(dir)) return undefined;
+  assertPrivateDir(paths.runtimeRoot);
+  assertPrivateDir(dir);
+  const report = await endRecorded(dir);
+  const disks = poolDiskDir(paths);
+  if (existsSync(disks)) {
+    rmSync(disks, { recursive: true, force: true });
+    report.removed.push(disks);
+  }
+  return report;
+}
+
+/** Wait until the pool's process (after `pool down`) has exited. */
+export async function waitPoolGone(paths: HostPaths = hostPaths(), timeoutMs = 30_000): Promise<boolean> {
+  const dir = poolDir(paths);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!existsSync(dir) || !readRecords(dir).some(isAlive)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 export async function cleanAll(paths: HostPaths = hostPaths()): Promise<CleanReport[]> {
   const reports: CleanReport[] = [];
+  // The pool first: labs take guests from it, and a lab being cleaned must not get a new one.
+  const pool = await cleanPool(paths);
+  if (pool) reports.push(pool);
   for (const dir of listRunDirs(paths)) reports.push(await cleanRunDir(dir, paths));
   return reports;
 }

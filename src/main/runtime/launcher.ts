@@ -3,6 +3,7 @@
 // boots, failures and stops in milliseconds.
 import type { GuestPlan } from '../../shared/plan.ts';
 import type { ExecResult } from '../../shared/runtime-api.ts';
+import type { PooledGuest } from './pool/protocol.ts';
 
 export interface ExitInfo {
   code: number | null;
@@ -100,6 +101,12 @@ export interface Launcher {
   spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle>;
   /** Start a guest; resolves once the process runs (not when it is ready). */
   spawnGuest(plan: GuestPlan, console: { cols: number; rows: number }, register: Register): Promise<GuestHandle>;
+  /**
+   * Take over a guest booted by the warm pool (pool/pooled-guest.ts): it becomes this machine's, as if
+   * spawned by spawnGuest. `handover` tells the pool to let go once we hold the guest's files. Throws
+   * (leaving nothing at the machine's paths) when it cannot; the machine then boots cold.
+   */
+  adoptGuest?(plan: GuestPlan, pooled: PooledGuest, console: { cols: number; rows: number }, register: Register, handover: () => Promise<void>): Promise<GuestHandle>;
   /** Send a management command (`cad`, `halt`, `config eth1=…`) to a running guest; resolves with its reply. */
   mconsole(plan: GuestPlan, command: string): Promise<string>;
   /** Delete a guest's disk (only called while it is stopped). */

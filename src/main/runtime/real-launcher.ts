@@ -17,6 +17,8 @@ import { backingImageFor, readCowHeader } from '../images/backing.ts';
 import type { ConsolePty, DaemonHandle, DaemonSpec, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, Register } from './launcher.ts';
 import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
+import { adoptPooledGuest } from './pool/pooled-guest.ts';
+import type { PooledGuest } from './pool/protocol.ts';
 
 /**
  * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
@@ -105,6 +107,10 @@ export class RealLauncher implements Launcher {
     };
   }
 
+  adoptGuest(plan: GuestPlan, pooled: PooledGuest, size: { cols: number; rows: number }, register: Register, handover: () => Promise<void>): Promise<GuestHandle> {
+    return adoptPooledGuest(plan, pooled, size, register, handover, (command) => this.mconsole(plan, command));
+  }
+
   mconsole(plan: GuestPlan, command: string): Promise<string> {
     return new Promise((resolve, reject) => {
       // uml_mconsole takes the command as separate words, as typed at its prompt.
@@ -149,7 +155,7 @@ function withDiskBackingImage(plan: GuestPlan): string[] {
 }
 
 /** Fresh FIFOs, made by one `mkfifo` (Node has no mkfifo; a process per FIFO cost ~10 ms each at start). */
-function makeFifos(paths: string[]): void {
+export function makeFifos(paths: string[]): void {
   for (const path of paths) {
     rmSync(path, { force: true });
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -212,7 +218,7 @@ function readLogTail(file: string): string {
   }
 }
 
-function trySignal(target: number, signal: NodeJS.Signals): void {
+export function trySignal(target: number, signal: NodeJS.Signals): void {
   try {
     process.kill(target, signal);
   } catch {
@@ -231,7 +237,7 @@ function signalName(signal: number): string {
  * 100 ms after each burst of output makes it look at its fds again; for an idle guest it is a no-op.
  * Only once the kernel runs (its banner went by): before that UML has no SIGIO handler yet.
  */
-function nudgeConsoleAfterOutput(term: pty.IPty, pid: number, exited: Promise<unknown>): void {
+export function nudgeConsoleAfterOutput(term: Pick<ConsolePty, 'onData'>, pid: number, exited: Promise<unknown>): void {
   let kernelUp = false;
   let alive = true;
   let timer: NodeJS.Timeout | undefined;
@@ -254,7 +260,7 @@ function nudgeConsoleAfterOutput(term: pty.IPty, pid: number, exited: Promise<un
  * /dev/shm, so guest memory never becomes dirty page cache written back to disk; `VNETLAB_UML_TMPDIR`
  * overrides it, then TMPDIR, then /tmp.
  */
-function guestMemoryDir(): string {
+export function guestMemoryDir(): string {
   const chosen = process.env.VNETLAB_UML_TMPDIR;
   if (chosen) return chosen;
   try {

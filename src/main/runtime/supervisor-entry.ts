@@ -1,4 +1,4 @@
-// How to launch the supervisor process. Through `node --import tsx` it takes ~0.6 s to start (tsx
+// How to launch the supervisor process (and the warm pool's, pool/pool-main.ts, the same way). Through `node --import tsx` it takes ~0.6 s to start (tsx
 // compiles its modules on every start); a bundle built once with esbuild starts in ~0.1 s. The bundle
 // lives in node_modules/.cache (so `node-pty` still resolves from there) and is rebuilt whenever one
 // of its source files changed; without esbuild or a writable cache we fall back to tsx.
@@ -8,25 +8,31 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SOURCE = join(here, 'supervisor-main.ts');
 const REPO = resolve(here, '../../..');
 const CACHE_DIR = join(REPO, 'node_modules/.cache/vnetlab');
-/**
- * Named after the source tree it was built from: two checkouts may share one node_modules (a
- * symlink), and one must never run the other's supervisor.
- */
-const TREE = createHash('sha256').update(SOURCE).digest('hex').slice(0, 10);
-const BUNDLE = join(CACHE_DIR, `supervisor-${TREE}.mjs`);
-/** The bundle's inputs with their size and mtime when it was built. */
-const INPUTS = join(CACHE_DIR, `supervisor-${TREE}.inputs.json`);
 
 /** The argv (after the node binary) that starts a supervisor for `runDir`. */
-export async function supervisorCommand(runDir: string): Promise<string[]> {
+export function supervisorCommand(runDir: string): Promise<string[]> {
+  return daemonCommand('supervisor', join(here, 'supervisor-main.ts'), runDir);
+}
+
+/** The argv (after the node binary) that starts the warm pool's process for the pool folder `dir`. */
+export function poolCommand(dir: string): Promise<string[]> {
+  return daemonCommand('pool', join(here, 'pool', 'pool-main.ts'), dir);
+}
+
+async function daemonCommand(name: string, source: string, arg: string): Promise<string[]> {
+  // Named after the source tree it was built from: two checkouts may share one node_modules (a
+  // symlink), and one must never run the other's daemon.
+  const tree = createHash('sha256').update(source).digest('hex').slice(0, 10);
+  const bundle = join(CACHE_DIR, `${name}-${tree}.mjs`);
+  /** The bundle's inputs with their size and mtime when it was built. */
+  const inputs = join(CACHE_DIR, `${name}-${tree}.inputs.json`);
   try {
-    if (!bundleIsCurrent()) await buildBundle();
-    return [BUNDLE, runDir];
+    if (!bundleIsCurrent(bundle, inputs)) await buildBundle(source, bundle, inputs);
+    return [bundle, arg];
   } catch {
-    return ['--import', 'tsx', SOURCE, runDir];
+    return ['--import', 'tsx', source, arg];
   }
 }
 
@@ -35,22 +41,22 @@ function fingerprint(file: string): string {
   return `${st.size}:${st.mtimeMs}`;
 }
 
-function bundleIsCurrent(): boolean {
-  if (!existsSync(BUNDLE) || !existsSync(INPUTS)) return false;
+function bundleIsCurrent(bundle: string, inputsFile: string): boolean {
+  if (!existsSync(bundle) || !existsSync(inputsFile)) return false;
   try {
-    const inputs = JSON.parse(readFileSync(INPUTS, 'utf8')) as Record<string, string>;
+    const inputs = JSON.parse(readFileSync(inputsFile, 'utf8')) as Record<string, string>;
     return Object.entries(inputs).every(([file, print]) => existsSync(file) && fingerprint(file) === print);
   } catch {
     return false;
   }
 }
 
-async function buildBundle(): Promise<void> {
+async function buildBundle(source: string, bundle: string, inputsFile: string): Promise<void> {
   const esbuild = await import('esbuild');
   mkdirSync(CACHE_DIR, { recursive: true });
-  const partial = `${BUNDLE}.${process.pid}.partial`;
+  const partial = `${bundle}.${process.pid}.partial`;
   const result = await esbuild.build({
-    entryPoints: [SOURCE],
+    entryPoints: [source],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -66,8 +72,8 @@ async function buildBundle(): Promise<void> {
     const file = resolve(REPO, input);
     inputs[file] = fingerprint(file);
   }
-  writeFileSync(`${INPUTS}.${process.pid}.partial`, JSON.stringify(inputs, null, 2));
+  writeFileSync(`${inputsFile}.${process.pid}.partial`, JSON.stringify(inputs, null, 2));
   // Bundle first, then its inputs list: a reader never pairs a new list with an old bundle.
-  renameSync(partial, BUNDLE);
-  renameSync(`${INPUTS}.${process.pid}.partial`, INPUTS);
+  renameSync(partial, bundle);
+  renameSync(`${inputsFile}.${process.pid}.partial`, inputsFile);
 }

@@ -10,6 +10,7 @@ import { isRecordedProcessAlive, processStartTime, removeRecord, writeRecord } f
 import { readRunPlan, removeSockets, runFiles } from './run-dir.ts';
 import { serveSupervisor } from './server.ts';
 import { Supervisor } from './supervisor.ts';
+import { LabPool } from './pool/pool-client.ts';
 
 /** Exit if no machine was started this long after launch (the client that spawned us went away). */
 const FIRST_REQUEST_GRACE_MS = 60_000;
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
 
   // VNETLAB_MAX_PARALLEL_BOOTS overrides the default bound (2 × cores, limited by free memory).
   const maxParallelBoots = Number(process.env.VNETLAB_MAX_PARALLEL_BOOTS) || undefined;
-  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots });
+  // Machines with a fresh disk take a booted guest from the warm pool when one runs (VNETLAB_POOL=0: never).
+  const pool = process.env.VNETLAB_POOL === '0' ? undefined : new LabPool();
+  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, pool });
   sup.on('event', (e) => log(JSON.stringify(e)));
   // `clean`, `status` and the next client read the plan the lab runs now.
   sup.on('plan', (next: Plan) => writeFileAtomically(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     removeSockets(runDir);
     // Rebuilt by every start; the run dir may be on a small tmpfs ($XDG_RUNTIME_DIR).
     rmSync(plan.labFs.image, { force: true });
+    pool?.close();
     removeRecord(runDir, 'supervisor', 'supervisor');
     rmSync(runFiles.lock(runDir), { force: true });
     log('bye');

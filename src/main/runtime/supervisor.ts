@@ -14,6 +14,7 @@ import { findKernel } from '../images/kernel.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
 import { describeExit, type ExecOptions, type GuestHandle, type Launcher } from './launcher.ts';
+import type { PooledGuest } from './pool/protocol.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
@@ -37,6 +38,18 @@ export interface SupervisorOptions {
   haltTimeoutMs?: number;
   /** Console log files live in each guest's dir unless false (fake tests). */
   consoleLogs?: boolean;
+  /** The warm pool (pool/pool-client.ts LabPool): machines with a fresh disk take a booted guest from it. */
+  pool?: GuestSource;
+}
+
+/** Where pooled guests come from (the warm pool; a fake in tests). */
+export interface GuestSource {
+  /** A booted guest that can become this machine, reserved for us; undefined when there is none. */
+  claim(plan: GuestPlan): Promise<PooledGuest | undefined>;
+  /** We hold it now: the pool lets go. */
+  taken(id: string): Promise<void>;
+  /** We could not take it: the pool ends it. */
+  release(id: string): Promise<void>;
 }
 
 export interface StartOptions {
@@ -80,6 +93,8 @@ export interface MachineTimings {
   kernel?: number;
   /** The agent's `R`. */
   ready?: number;
+  /** It took a booted guest from the warm pool (spawn→spawned is then the handover). */
+  pooled?: boolean;
 }
 
 type BootOutcome = { ready: true } | { error: string } | { stopped: true };
@@ -233,7 +248,7 @@ export class Supervisor extends EventEmitter {
     this.setState(m, 'booting');
     let handle: GuestHandle;
     try {
-      handle = await this.launcher.spawnGuest(m.plan, m.console.dimensions, this.book.register('guest', m.plan.name));
+      handle = (await this.adoptPooled(m, times)) ?? (await this.launcher.spawnGuest(m.plan, m.console.dimensions, this.book.register('guest', m.plan.name)));
     } catch (err) {
       this.book.forget('guest', m.plan.name);
       const hint = err instanceof UserError && err.hint ? `\n${err.hint}` : '';
@@ -275,6 +290,28 @@ export class Supervisor extends EventEmitter {
     m.startupExitCode = outcome.code;
     this.setState(m, 'ready');
     return { ready: true };
+  }
+
+  /** A booted guest from the warm pool made this machine, or undefined (no pool, none fits, or it failed: boot cold). */
+  private async adoptPooled(m: Machine, times: MachineTimings): Promise<GuestHandle | undefined> {
+    const pool = this.options.pool;
+    if (!pool || !this.launcher.adoptGuest) return undefined;
+    const pooled = await pool.claim(m.plan).catch(() => undefined);
+    if (!pooled) return undefined;
+    let handedOver = false;
+    try {
+      const handle = await this.launcher.adoptGuest(m.plan, pooled, m.console.dimensions, this.book.register('guest', m.plan.name), async () => {
+        await pool.taken(pooled.id);
+        handedOver = true;
+      });
+      times.pooled = true;
+      return handle;
+    } catch (err) {
+      this.book.forget('guest', m.plan.name);
+      if (!handedOver) await pool.release(pooled.id);
+      this.progress(`${m.plan.name}: the pooled guest could not take over (${(err as Error).message}); booting it`);
+      return undefined;
+    }
   }
 
   /**

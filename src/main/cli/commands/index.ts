@@ -19,6 +19,7 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   restart: () => import('./restart.ts'),
   wipe: () => import('./wipe.ts'),
   clean: () => import('./clean.ts'),
+  pool: () => import('./pool.ts'),
   list: () => import('./list.ts'),
   check: () => import('./check.ts'),
   serve: () => import('./serve.ts'),

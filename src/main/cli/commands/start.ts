@@ -183,12 +183,16 @@ export function buildProfile(began: number, launch: LaunchTimings, start: StartT
       ['ports', t.spawn - t.slot],
       ['spawn', t.spawned - t.spawn],
     ];
-    const guest = guests.get(machine) ?? [];
+    let guest = guests.get(machine) ?? [];
+    // A guest from the warm pool booted before this start: its time here begins when it got its name
+    // (`claim`: hot-plugging its lab-fs and NICs, then the agent's answer), not with its kernel.
+    const claimed = t.pooled ? guest.findIndex(([phase]) => phase === 'claimed') : -1;
+    if (claimed >= 0) guest = guest.slice(claimed);
     const last = guest[guest.length - 1];
     if (t.ready && last && guest.length) {
       // Guest uptimes, anchored on the last phase (just before the init signals ready).
       const hostOf = (uptime: number) => t.ready! - (last[1] - uptime);
-      phases.push(['kernel', hostOf(guest[0]![1]) - t.spawned]);
+      phases.push([claimed >= 0 ? 'claim' : 'kernel', hostOf(guest[0]![1]) - t.spawned]);
       for (let i = 1; i < guest.length; i++) phases.push([guest[i]![0], guest[i]![1] - guest[i - 1]![1]]);
       phases.push(['ready', t.ready - hostOf(last[1])]);
     } else if (t.ready) phases.push(['boot', t.ready - t.spawned]);
@@ -211,5 +215,6 @@ export function formatProfile(p: StartProfile): string {
     lines.push(`  ${m.machine.padEnd(width)} ${names.map((n) => col(by.get(n) ?? '-', Math.max(6, n.length))).join(' ')} ${col(m.total, 6)}`);
   }
   lines.push('  (wait: for its wave and a free boot slot; the phases after kernel are the guest init\'s, ms each)');
+  if (p.machines.some((m) => m.phases.some(([n]) => n === 'claim'))) lines.push('  (claim: a guest from the warm pool took this machine\'s lab-fs, NICs and name; its spawn is the handover)');
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,140 @@
+// Entry point of the warm pool's detached process: `node pool-main.ts <poolDir>`, started by
+// `vnetlab pool up` (pool-client.ts ensurePool) in its own session, logging to <poolDir>/pool.log.
+// It serves pool/protocol.ts on <poolDir>/pool.sock (0600 in a 0700 folder) until `pool down`.
+import { chmodSync, closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { hostPaths, type HostPaths } from '../../paths.ts';
+import { isAlive } from '../clean.ts';
+import { lineReader } from '../protocol.ts';
+import { isRecordedProcessAlive, processStartTime, readRecords, removeRecord, signalRecorded, writeRecord } from '../records.ts';
+import { assertPrivateDir } from '../private-dir.ts';
+import { GuestPool } from './pool.ts';
+import { poolDiskDir, poolFiles } from './pool-files.ts';
+import type { PoolMethod, PoolMethods, PoolRequest, PoolResponse } from './protocol.ts';
+
+function log(message: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+/** One pool per folder: a lock file with our pid and start time; a stale lock is taken over. */
+function takeLock(dir: string): boolean {
+  const lock = poolFiles.lock(dir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
+      closeSync(fd);
+      return true;
+    } catch {
+      try {
+        const owner = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; startTime: string };
+        if (isRecordedProcessAlive({ ...owner, kind: 'supervisor', name: 'pool', pgid: 0, argv: [], sockets: [], recordedAt: '' })) return false;
+      } catch {
+        // a torn lock: its writer died mid-write
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
+/**
+ * What a pool killed earlier left: its guests power themselves off when it dies, but their records,
+ * folders and disks stay. A guest still running (it had not reached its wait yet) is ended here.
+ */
+function endLeftovers(dir: string, paths: HostPaths): void {
+  for (const r of readRecords(dir)) {
+    if (r.kind === 'guest' && isAlive(r)) signalRecorded(r, 'SIGKILL');
+    removeRecord(dir, r.kind, r.name);
+  }
+  for (const path of [poolFiles.umlDir(dir), join(dir, 'guests'), poolDiskDir(paths)]) rmSync(path, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: pool-main.ts <poolDir>');
+  assertPrivateDir(dir);
+  if (!takeLock(dir)) {
+    log('another pool process owns this folder; exiting');
+    return;
+  }
+  const socketPath = poolFiles.socket(dir);
+  endLeftovers(dir, hostPaths());
+  writeRecord(dir, { kind: 'supervisor', name: 'pool', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [socketPath] });
+  const pool = new GuestPool(dir, hostPaths(), log);
+  const connections = new Set<Socket>();
+
+  let exiting = false;
+  const exit = async (why: string) => {
+    if (exiting) return;
+    exiting = true;
+    log(`shutting down (${why})`);
+    server.close();
+    await pool.down();
+    for (const c of connections) c.destroy();
+    rmSync(socketPath, { force: true });
+    removeRecord(dir, 'supervisor', 'pool');
+    rmSync(poolFiles.lock(dir), { force: true });
+    log('bye');
+    process.exit(0);
+  };
+
+  const handlers: { [M in PoolMethod]: (params: PoolMethods[M]['params'], conn: Socket) => Promise<PoolMethods[M]['result']> } = {
+    up: async (p) => {
+      await pool.up(p.targets);
+      return pool.status();
+    },
+    status: async () => pool.status(),
+    claim: async (p, conn) => pool.claim(p.key, conn),
+    taken: async (p) => {
+      pool.taken(p.id);
+      return null;
+    },
+    release: async (p) => {
+      pool.release(p.id);
+      return null;
+    },
+    down: async () => {
+      setImmediate(() => void exit('pool down'));
+      return null;
+    },
+  };
+
+  const server = createServer((conn) => {
+    connections.add(conn);
+    const send = (message: PoolResponse) => {
+      if (!conn.destroyed) conn.write(`${JSON.stringify(message)}\n`);
+    };
+    conn.on('data', lineReader((raw) => {
+      const req = raw as PoolRequest;
+      const handler = handlers[req.method] as ((p: unknown, c: Socket) => Promise<unknown>) | undefined;
+      if (!handler || typeof req.id !== 'number') return send({ id: req.id, error: { message: `unknown method ${String(req.method)}` } });
+      handler(req.params ?? {}, conn).then(
+        (result) => send({ id: req.id, result }),
+        (err: Error) => send({ id: req.id, error: { message: err.message } }),
+      );
+    }));
+    const gone = () => {
+      connections.delete(conn);
+      pool.dropClaimsOf(conn);
+    };
+    conn.on('close', gone);
+    conn.on('error', gone);
+  });
+  rmSync(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  chmodSync(socketPath, 0o600);
+  log(`pool listening, pid ${process.pid}`);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void exit(signal));
+  process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err}`));
+  process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+}
+
+main().catch((err: Error) => {
+  log(`pool failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,219 @@
+// The warm pool: keeps N booted guests per image waiting for a lab (issue 12). A guest boots as far as
+// it can without knowing which machine it will be (kernel, root filesystem, kernel filesystems, the
+// IPv6 module), then its agent waits; a lab's supervisor claims it, moves its files into the lab, hot-
+// plugs the lab-fs and NICs and tells it its name (pooled-guest.ts). The pool boots a replacement
+// once the claims have settled, one guest at a time, so refilling never competes with the lab that
+// just started.
+//
+// Every pooled guest is recorded in `<pool>/records/` before it runs (records.ts), so `vnetlab clean
+// --all` ends them even after the pool was killed; and a guest whose pool died powers itself off.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostPaths } from '../../paths.ts';
+import { pooledGuestArgv } from '../../compiler/pool-args.ts';
+import { groupRssBytes } from '../proc-memory.ts';
+import { removeRecord, writeRecord } from '../records.ts';
+import { trySignal } from '../real-launcher.ts';
+import { poolDiskDir, poolFiles, poolKey } from './pool-files.ts';
+import { spawnPooledGuest, type BootingGuest } from './pooled-guest.ts';
+import type { PooledGuest, PoolImageStatus, PoolStatus, PoolTarget } from './protocol.ts';
+
+/** A claimed guest not taken within this long is ended (its lab's supervisor died mid-way). */
+const CLAIM_TIMEOUT_MS = 20_000;
+/** Refilling waits until no claim came for this long: a lab that is starting gets the CPU first. */
+const REFILL_QUIET_MS = 2_000;
+
+interface Entry {
+  key: string;
+  booting: BootingGuest;
+  state: 'booting' | 'ready' | 'claimed';
+  claimTimer?: NodeJS.Timeout;
+  /** Who claimed it: ended with them if they go before `taken`. */
+  claimedBy?: object;
+}
+
+export class GuestPool {
+  private readonly targets = new Map<string, PoolTarget>();
+  private readonly entries = new Map<string, Entry>();
+  private nextId = 1;
+  private claimed = 0;
+  private lastClaimAt = 0;
+  private refillTimer: NodeJS.Timeout | undefined;
+  private refilling = false;
+  private closing = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly paths: HostPaths,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** Set how many guests of each image to keep; boots what is missing, all at once (the user waits). */
+  async up(targets: PoolTarget[]): Promise<void> {
+    for (const target of targets) {
+      const key = poolKey(target.shared, target.imagePath);
+      this.targets.set(key, target);
+      // Guests of an image that was rebuilt since (same arguments, another key) are of no use any more.
+      const same = (other: PoolTarget) => other.imagePath === target.imagePath && JSON.stringify(other.shared) === JSON.stringify(target.shared);
+      for (const [otherKey, other] of this.targets) if (otherKey !== key && same(other)) this.dropKey(otherKey);
+    }
+    const boots: Promise<unknown>[] = [];
+    for (const [key, target] of this.targets) {
+      const missing = target.size - this.count(key, ['booting', 'ready']);
+      for (let i = 0; i < missing; i++) boots.push(this.boot(key, target).catch(() => {}));
+      // A smaller size: the extra ready guests go.
+      const extra = [...this.entries.entries()].filter(([, e]) => e.key === key && e.state === 'ready').slice(0, Math.max(0, -missing));
+      for (const [id] of extra) this.end(id);
+    }
+    await Promise.all(boots);
+  }
+
+  status(): PoolStatus {
+    const images: PoolImageStatus[] = [...this.targets.entries()].map(([key, t]) => {
+      const mine = [...this.entries.values()].filter((e) => e.key === key && e.state !== 'claimed');
+      return {
+        image: t.image,
+        key,
+        memoryMiB: t.memoryMiB,
+        size: t.size,
+        ready: mine.filter((e) => e.state === 'ready').length,
+        booting: mine.filter((e) => e.state === 'booting').length,
+        rssBytes: mine.reduce((sum, e) => sum + (groupRssBytes(e.booting.guest.pgid) ?? 0), 0),
+      };
+    });
+    return { pid: process.pid, images, rssBytes: images.reduce((s, i) => s + i.rssBytes, 0), claimed: this.claimed };
+  }
+
+  /** A ready guest of `key`, reserved for `by` until taken or released. */
+  claim(key: string, by: object): PooledGuest | null {
+    const found = [...this.entries.entries()].find(([, e]) => e.key === key && e.state === 'ready');
+    if (!found) return null;
+    const [id, entry] = found;
+    entry.state = 'claimed';
+    entry.claimedBy = by;
+    entry.claimTimer = setTimeout(() => {
+      this.log(`guest ${id} was claimed but not taken within ${CLAIM_TIMEOUT_MS / 1000} s; ending it`);
+      this.end(id);
+    }, CLAIM_TIMEOUT_MS);
+    this.lastClaimAt = Date.now();
+    return entry.booting.guest;
+  }
+
+  /** The lab has opened the guest's FIFOs and recorded it: it is the lab's now. */
+  taken(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry || entry.state !== 'claimed') return;
+    clearTimeout(entry.claimTimer);
+    entry.booting.letGo();
+    this.entries.delete(id);
+    removeRecord(this.dir, 'guest', id);
+    this.claimed++;
+    this.lastClaimAt = Date.now();
+    this.scheduleRefill();
+  }
+
+  release(id: string): void {
+    if (this.entries.get(id)?.state === 'claimed') this.end(id);
+  }
+
+  /** A client went away: what it claimed and did not take is ended (it may be half moved). */
+  dropClaimsOf(by: object): void {
+    for (const [id, e] of this.entries) if (e.claimedBy === by) this.end(id);
+  }
+
+  /** End every guest (SIGKILL: their disks are throwaway) and wait until they are gone. */
+  async down(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.refillTimer);
+    const all = [...this.entries.keys()];
+    const gone = all.map((id) => this.entries.get(id)!.booting.exited);
+    for (const id of all) this.end(id);
+    await Promise.all(gone);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private count(key: string, states: Entry['state'][]): number {
+    return [...this.entries.values()].filter((e) => e.key === key && states.includes(e.state)).length;
+  }
+
+  private async boot(key: string, target: PoolTarget): Promise<void> {
+    const id = `g${this.nextId++}-${process.pid.toString(36)}`;
+    const guestDir = poolFiles.guestDir(this.dir, id);
+    const umid = `pool-${id}`;
+    const cow = join(poolDiskDir(this.paths), `${id}.cow`);
+    const argv = pooledGuestArgv(target.shared, { umid, umlDir: poolFiles.umlDir(this.dir), cow, imagePath: target.imagePath });
+    const fifos = {
+      toGuest: join(guestDir, 'to-guest'),
+      fromGuest: join(guestDir, 'from-guest'),
+      consoleIn: join(guestDir, 'console-in'),
+      consoleOut: join(guestDir, 'console-out'),
+    };
+    const booting = spawnPooledGuest({ id, argv, umidDir: join(poolFiles.umlDir(this.dir), umid), cow, fifos }, ({ pid, pgid, argv: a, sockets }) =>
+      writeRecord(this.dir, { kind: 'guest', name: id, pid, pgid, argv: a, sockets }),
+    );
+    const entry: Entry = { key, booting, state: 'booting' };
+    this.entries.set(id, entry);
+    void booting.exited.then((exit) => {
+      // A guest that ends while ours (not handed over) leaves its files: remove them.
+      if (this.entries.get(id) === entry) {
+        this.entries.delete(id);
+        clearTimeout(entry.claimTimer);
+        removeRecord(this.dir, 'guest', id);
+        if (entry.state !== 'claimed' && !this.closing) this.log(`pooled guest ${id} exited (${exit.signal ?? `exit code ${exit.code}`})`);
+        this.scheduleRefill();
+      }
+      if (!this.entries.has(id)) this.removeFiles(id, entry);
+    });
+    await booting.waiting;
+    if (entry.state === 'booting') entry.state = 'ready';
+  }
+
+  private end(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    clearTimeout(entry.claimTimer);
+    trySignal(-entry.booting.guest.pgid, 'SIGKILL');
+  }
+
+  /** Files of a guest that was not handed over (a handed-over guest's were moved into its lab). */
+  private removeFiles(id: string, entry: Entry): void {
+    const { guest } = entry.booting;
+    rmSync(guest.cow, { force: true });
+    rmSync(guest.umidDir, { recursive: true, force: true });
+    rmSync(poolFiles.guestDir(this.dir, id), { recursive: true, force: true });
+  }
+
+  private dropKey(key: string): void {
+    this.targets.delete(key);
+    for (const [id, e] of this.entries) if (e.key === key && e.state !== 'claimed') this.end(id);
+  }
+
+  /** Boot replacements one at a time, once claims have been quiet for a moment. */
+  private scheduleRefill(): void {
+    if (this.closing || this.refillTimer || this.refilling) return;
+    const wait = Math.max(0, this.lastClaimAt + REFILL_QUIET_MS - Date.now());
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      void this.refill();
+    }, wait);
+  }
+
+  private async refill(): Promise<void> {
+    if (this.closing) return;
+    if (Date.now() - this.lastClaimAt < REFILL_QUIET_MS) return this.scheduleRefill();
+    const due = [...this.targets.entries()].find(([key, t]) => this.count(key, ['booting', 'ready']) < t.size);
+    if (!due) return;
+    this.refilling = true;
+    try {
+      await this.boot(due[0], due[1]);
+    } catch (err) {
+      this.log(`refilling the pool failed: ${(err as Error).message}`);
+      // Do not spin on a guest that cannot boot: try again later.
+      this.lastClaimAt = Date.now() + 10_000;
+    } finally {
+      this.refilling = false;
+    }
+    this.scheduleRefill();
+  }
+}

@@ -1,0 +1,171 @@
+// The warm pool on real UML guests (issue 12): `vnetlab pool up|status|down`, a Netkit lab whose
+// machines take pooled guests and are then indistinguishable from cold ones (name, MAC, interfaces,
+// /hostlab, /shared, placed files, startup and shutdown scripts, console, disk persistence, wipe),
+// and an end that leaves nothing: `pool down`, `clean --all`, and kill -9 of the pool's process (its
+// waiting guests power themselves off).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostPaths } from '../../src/main/paths.ts';
+import { connectSupervisor } from '../../src/main/runtime/client.ts';
+import { cleanAll } from '../../src/main/runtime/clean.ts';
+import { poolDir } from '../../src/main/runtime/pool/pool-files.ts';
+import { findRunDir } from '../../src/main/runtime/run-dir.ts';
+import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
+
+const LAB = {
+  'lab.conf': 'LAB_DESCRIPTION="pool"\npc1[0]=lan\npc2[0]=lan\npc1[image]=tiny\npc2[image]=tiny\n',
+  'pc1.startup': 'ip addr add 10.0.5.1/24 dev eth0\necho started-$(hostname) > /tmp/started\n',
+  'pc2.startup': 'ip addr add 10.0.5.2/24 dev eth0\n',
+  'pc1.shutdown': 'echo bye-from-$(hostname)\n',
+  'pc1/etc/placed': 'from the machine folder\n',
+  'shared/note': 'shared by all\n',
+};
+
+describe('the warm pool (real UML)', () => {
+  let t: TestEnv;
+  let lab: string;
+  let pool: string;
+
+  const poolStatus = async () => JSON.parse((await t.cli(['pool', 'status', '--json'])).stdout) as { running: boolean; claimed: number; images: { image: string; ready: number; booting: number; rssBytes: number; memoryMiB: number }[] };
+  const startProfile = async () => {
+    const r = await t.cli(['start', lab, '--profile']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return r.stdout;
+  };
+
+  beforeAll(async () => {
+    t = testEnv();
+    lab = t.lab('plab', LAB);
+    pool = poolDir(hostPaths(t.env));
+    const up = await t.cli(['pool', 'up', '--size', '2']);
+    expect(up.stderr).toMatch(/booting 2 tiny guests/);
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/pool: 2 tiny guests ready \(128 MiB each at most; \d+ MiB resident now\)/);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cleanAll(hostPaths(t.env));
+    await t?.dispose();
+  });
+
+  it('says what it keeps, and refuses a size it cannot honour', async () => {
+    const status = await poolStatus();
+    expect(status.running).toBe(true);
+    expect(status.images).toEqual([expect.objectContaining({ image: 'tiny', ready: 2, booting: 0, memoryMiB: 128 })]);
+    expect(status.images[0]!.rssBytes).toBeGreaterThan(10 * 2 ** 20);
+    const table = await t.cli(['pool', 'status']);
+    expect(table.stdout).toMatch(/tiny\s+2\s+2\s+0\s+128 MiB each/);
+    const bad = await t.cli(['pool', 'up', '--size', 'lots']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--size must be a whole number from 0 to 64, got 'lots'/);
+    const huge = await t.cli(['pool', 'up', '--size', '64', '--memory', '4096']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/more than half of this machine's memory/);
+  });
+
+  it('starts the lab from pooled guests, which take each machine\'s identity', async () => {
+    const profile = await startProfile();
+    // Both machines took a pooled guest: their time starts at the claim, not at a kernel boot.
+    expect(profile).toMatch(/\bclaim\b/);
+    expect(profile).not.toMatch(/^\s+machine .*\bkernel\b/m);
+    expect((await poolStatus()).claimed).toBe(2);
+
+    const status = JSON.parse((await t.cli(['status', lab, '--json'])).stdout);
+    const mac = status.machines.find((m: { name: string }) => m.name === 'pc1').interfaces[0].mac;
+    const look = await t.cli(['exec', lab, 'pc1', '--', 'hostname; cat /sys/class/net/eth0/address; ls /sys/class/net | tr "\\n" " "; echo; cat /hostlab/lab.conf /shared/note /etc/placed /tmp/started; ping -c 1 -W 3 10.0.5.2 | grep -c "bytes from"']);
+    expect(look.code).toBe(0);
+    expect(look.stdout.split('\n')).toEqual([
+      'pc1',
+      mac,
+      'eth0 lo ',
+      ...LAB['lab.conf'].trim().split('\n'),
+      'shared by all',
+      'from the machine folder',
+      'started-pc1',
+      '1',
+      '',
+    ]);
+    // /hostlab and /shared are read-only, as on a cold guest.
+    const write = await t.cli(['exec', lab, 'pc2', '--', 'touch /hostlab/x 2>&1; touch /shared/x 2>&1; hostname']);
+    expect(write.stdout).toMatch(/Read-only file system[\s\S]*Read-only file system[\s\S]*pc2/);
+  });
+
+  it('gives a console that shows the boot, takes typing, and has the viewer\'s size', async () => {
+    const sup = (await connectSupervisor(lab, t.env))!;
+    try {
+      let seen = '';
+      const viewer = await sup.attachConsole('pc1', { onData: (d) => (seen += d), cols: 111, rows: 33 });
+      expect(seen).toMatch(/Linux version/); // the kernel's boot, replayed as for a cold guest
+      // The console's host side is a FIFO: the guest agent applies the viewer's size (a moment later).
+      let size = '';
+      for (const deadline = Date.now() + 10_000; size !== '33 111' && Date.now() < deadline; ) {
+        size = (await t.cli(['exec', lab, 'pc1', '--', 'stty -F /dev/tty0 size'])).stdout.trim();
+      }
+      expect(size).toBe('33 111');
+      viewer.write('echo console-$((40+2)); stty size\r');
+      await eventually(() => seen, (s) => /console-42\s+33 111/.test(s), 15_000);
+      expect(seen.slice(-600)).toMatch(/console-42\s+33 111/);
+      viewer.detach();
+    } finally {
+      sup.close();
+    }
+  });
+
+  it('refills in the background, and keeps the disk across stop and start (cold: the disk exists)', async () => {
+    let refilled = await poolStatus();
+    for (const deadline = Date.now() + 60_000; refilled.images[0]?.ready !== 2 && Date.now() < deadline; refilled = await poolStatus()) await new Promise((r) => setTimeout(r, 250));
+    expect(refilled.images[0]).toEqual(expect.objectContaining({ ready: 2, booting: 0 }));
+    expect((await t.cli(['exec', lab, 'pc1', '--', 'echo mine > /root/work && sync'])).code).toBe(0);
+    const stop = await t.cli(['stop', lab]);
+    expect(stop.code).toBe(0);
+    // The shutdown script ran in the pooled guest (its output goes to the console log).
+    const runDir = findRunDir(lab, hostPaths(t.env))!;
+    expect(readFileSync(join(runDir, 'guests', 'pc1', 'console.log'), 'utf8')).toMatch(/bye-from-pc1/);
+
+    const profile = await startProfile();
+    expect(profile).toMatch(/^\s+machine .*\bkernel\b/m); // both disks exist: cold boots
+    expect(profile).not.toMatch(/\bclaim\b/);
+    expect((await t.cli(['exec', lab, 'pc1', '--', 'cat /root/work; hostname'])).stdout).toBe('mine\npc1\n');
+    expect((await poolStatus()).images[0]!.ready).toBe(2); // nothing was taken
+
+    // Wiped, a machine starts from the lab files again: from the pool, without the old work.
+    await t.cli(['stop', lab]);
+    expect((await t.cli(['wipe', '--yes', lab, 'pc1'])).code).toBe(0);
+    const again = await startProfile();
+    const header = again.split('\n').find((l) => /^\s+machine /.test(l)) ?? '';
+    expect(header).toMatch(/\bclaim\b/); // pc1 from the pool,
+    expect(header).toMatch(/\bkernel\b/); // pc2 cold
+    expect((await t.cli(['exec', lab, 'pc1', '--', 'cat /root/work 2>&1; cat /etc/placed'])).stdout).toMatch(/No such file[\s\S]*from the machine folder/);
+    expect((await poolStatus()).claimed).toBe(3);
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+  }, 180_000);
+
+  it('pool down ends every pooled guest and the pool process; a lab then boots cold', async () => {
+    const down = await t.cli(['pool', 'down']);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toBe('pool stopped\n');
+    expect(processesMentioning(pool)).toEqual([]);
+    expect(existsSync(join(pool, 'pool.sock'))).toBe(false);
+    expect(readdirSync(join(pool, 'records'))).toEqual([]);
+    expect((await poolStatus()).running).toBe(false);
+  });
+
+  it('kill -9 of the pool process: its waiting guests power themselves off; the next pool cleans up', async () => {
+    expect((await t.cli(['pool', 'up', '--size', '1'])).code).toBe(0);
+    const owner = JSON.parse(readFileSync(join(pool, 'pool.lock'), 'utf8')).pid as number;
+    expect(processesMentioning(pool).length).toBeGreaterThan(1);
+    process.kill(owner, 'SIGKILL');
+    const left = await eventually(() => processesMentioning(pool), (p) => p.length === 0, 20_000);
+    expect(left).toEqual([]);
+    // A new pool takes over the folder and removes what the dead one left.
+    expect((await t.cli(['pool', 'up', '--size', '1'])).code).toBe(0);
+    expect(readdirSync(join(pool, 'guests'))).toHaveLength(1);
+    // clean --all ends the pool too.
+    const clean = await t.cli(['clean', '--all']);
+    expect(clean.stdout).toMatch(/killed supervisor pool/);
+    expect(processesMentioning(pool)).toEqual([]);
+    expect(existsSync(pool)).toBe(false);
+  }, 120_000);
+});
