@@ -24,6 +24,11 @@ interface ConsoleTab {
   /** The machine's console ended (stopped, crashed, connection lost): the tab waits to be re-attached. */
   dead: boolean;
   attaching?: Promise<void>;
+  /**
+   * What was typed while the tab was attaching (a double-click, then typing at once): sent as soon as
+   * the console is attached, instead of being lost. Typing into a dead tab (machine stopped) is not kept.
+   */
+  typedWhileAttaching?: string;
   /** The same console is re-attached after a lost connection: its replay repeats what the tab shows, so start clean. */
   resetOnAttach?: boolean;
 }
@@ -154,6 +159,7 @@ export class Consoles {
     // Input and size go to whichever console the tab is attached to now (it changes on re-attach).
     term.onData((data) => {
       if (entry.consoleId) void this.api.consoleInput(entry.consoleId, data).catch((err: Error) => this.onError(err.message));
+      else if (entry.attaching) entry.typedWhileAttaching = (entry.typedWhileAttaching ?? '') + data;
     });
     term.onResize(({ cols, rows }) => {
       if (entry.consoleId) void this.api.consoleResize(entry.consoleId, cols, rows).catch(() => {});
@@ -186,10 +192,12 @@ export class Consoles {
         this.early.delete(attachment.consoleId);
         this.fitAll();
         void this.api.consoleResize(attachment.consoleId, entry.term.cols, entry.term.rows).catch(() => {});
+        if (entry.typedWhileAttaching) void this.api.consoleInput(attachment.consoleId, entry.typedWhileAttaching).catch((err: Error) => this.onError(err.message));
       } catch (err) {
         entry.term.write(`\x1b[31mCannot open the console of ${entry.machine}: ${(err as Error).message}\x1b[0m\r\n`);
       } finally {
         entry.attaching = undefined;
+        entry.typedWhileAttaching = undefined;
       }
     })();
     return entry.attaching;

@@ -8,12 +8,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageStatus } from '../../src/main/images/build.ts';
+import { debianForTests } from '../support/debian.ts';
 import { launchBrowser, layoutProblems, nodePoint, removeDir, REPO, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
 
 const LAB = join(REPO, 'labs', 'ospf');
-const debian = imageStatus('debian', { env: { ...process.env } });
-const skip = debian.staleReason ? ` (skipped: the debian image is ${debian.staleReason}; build it with 'npx vnetlab image build debian')` : '';
+const skip = debianForTests().skipNote;
 
 /**
  * What a daemon or the kernel would print on the console: FRR's log lines (`watchfrr[724]: [QDG3Y-BY5TN]
@@ -96,6 +95,7 @@ describe.skipIf(Boolean(skip))(`a student on the OSPF lab, real FRR routers${ski
     await page.mouse.dblclick(p.x, p.y);
     await page.getByTestId('console-r1').waitFor();
     await page.getByTestId('console-r1').click();
+    // Typed at once, as a student does: keys typed while the console attaches are kept, not lost.
     await page.keyboard.press('Enter');
     const neighbours = await untilFull();
     expect(neighbours).toMatch(/^Neighbor ID +Pri State/m);
@@ -127,8 +127,8 @@ describe.skipIf(Boolean(skip))(`a student on the OSPF lab, real FRR routers${ski
     const neighbours = await untilFull();
     expect(neighbours).not.toMatch(NOISE);
     await page.waitForTimeout(2000);
-    const console = await consoleText();
-    const sinceRestart = console.slice(console.lastIndexOf('systemctl restart frr'));
+    const shown = await consoleText();
+    const sinceRestart = shown.slice(shown.lastIndexOf('systemctl restart frr'));
     expect(sinceRestart).not.toMatch(NOISE);
     expect(sinceRestart).not.toMatch(/vnl-kmsg-42|vnl-syslog-42/);
     // They were written, to where the student can read them.
