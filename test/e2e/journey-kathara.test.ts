@@ -1,0 +1,101 @@
+// Issue 11, a student with a Kathará lab folder (the corpus's static-routing, unchanged: lab.conf and
+// four .startup files), at 1024×700 with real guests: Open… finds the folder, the canvas shows its
+// machines and collision domains, Start makes the four machines ready, pc1's console (double-click)
+// shows the address its pc1.startup gave it and reaches r1 on their LAN, and Stop stops it all.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyWritable } from '../support/host.ts';
+import { debianForTests } from '../support/debian.ts';
+import { CORPUS, graphIds, launchBrowser, layoutProblems, nodePoint, removeDir, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+
+let t: TestEnv;
+let lab: string;
+let server: Served;
+let browser: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  t = testEnv('journey-kathara');
+  // kathara/base maps to the debian image; without it the lab's startup files (ip only) run on tiny.
+  if (!debianForTests().run) t.env.VNETLAB_IMAGE_OVERRIDE = 'tiny';
+  const course = join(t.dir, 'course');
+  lab = join(course, 'static-routing');
+  copyWritable(join(CORPUS, 'kathara-labs', 'static-routing'), lab);
+  server = await serve(t.env, ['--allow', course]);
+  browser = await launchBrowser(t.dir, { width: 1024, height: 700 });
+  page = await browser.newPage();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (t) {
+    if (lab) stopLab(lab, t.env);
+    removeDir(t.dir);
+  }
+});
+
+const consoleText = (machine: string) => page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
+async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await consoleText(machine);
+    if (pattern.test(text)) return text;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-12).join('\n')}`);
+}
+
+describe('a student opens a Kathará folder at 1024×700', () => {
+  it('Open… takes the folder: its machines and collision domains on the canvas, its description in the Lab panel', async () => {
+    await page.goto(server.url);
+    await page.getByTestId('lab-description').locator('h1').waitFor(); // the default lab first
+    await page.getByRole('button', { name: 'Open…' }).click();
+    await page.getByTestId('dialog-path').fill(lab);
+    await page.getByTestId('dialog-ok').click();
+    await page.getByTestId('file-dialog').waitFor({ state: 'hidden' });
+    await page.waitForFunction((f) => (window as any).__vnetlab.state.folder === f, lab);
+    const graph = await graphIds(page);
+    expect(graph.nodes).toEqual(['machine:pc1', 'machine:pc2', 'machine:r1', 'machine:r2']);
+    // lab.conf's collision domains A, B, C join two machines each: drawn as cables between them.
+    expect(graph.edges).toEqual(['domain:A', 'domain:B', 'domain:C']);
+    await page.getByTestId('lab-description').filter({ hasText: 'configure static routes' }).waitFor();
+    expect(await page.getByTestId('run-state').textContent()).toBe('stopped');
+    expect(await layoutProblems(page)).toEqual([]);
+  });
+
+  it('Start makes the four machines ready on the canvas', async () => {
+    await page.getByTestId('start').click();
+    await page.getByTestId('run-state').filter({ hasText: /^4\/4 ready/ }).waitFor({ timeout: 180_000 });
+    const ready = await page.evaluate(() => ['pc1', 'pc2', 'r1', 'r2'].map((m) => (window as any).__vnetlab.cy.getElementById(`machine:${m}`).hasClass('state-ready')));
+    expect(ready).toEqual([true, true, true, true]);
+  });
+
+  it("pc1's console shows the address pc1.startup gave it, and pc1 reaches r1 on their LAN", async () => {
+    const p = await nodePoint(page, 'machine:pc1');
+    await page.mouse.dblclick(p.x, p.y);
+    await page.getByTestId('console-pc1').waitFor();
+    await page.getByTestId('console-pc1').click();
+    await page.keyboard.press('Enter');
+    // Typed at once after the double-click: what the student types while the console attaches is kept.
+    await page.keyboard.type('ip -4 addr show dev eth0; echo done-$((40+2))\n');
+    const text = await waitConsole('pc1', /^done-42\s*$/m);
+    expect(text).toMatch(/inet 195\.11\.14\.5\/24 /); // pc1.startup: ip address add 195.11.14.5/24 dev eth0
+    await page.keyboard.type('ping -c 1 -W 2 195.11.14.1 >/dev/null && echo reached-$((40+2))\n');
+    await waitConsole('pc1', /^reached-42\s*$/m);
+    expect(await layoutProblems(page)).toEqual([]);
+    await page.screenshot({ path: join(SCREENSHOTS, 'journey-kathara-1024.png') });
+  });
+
+  it('Stop stops every machine; the console tab says so', async () => {
+    await page.getByTestId('stop').click();
+    await page.getByTestId('run-state').filter({ hasText: /^stopped$/ }).waitFor({ timeout: 60_000 });
+    await waitConsole('pc1', /console closed/);
+    const states = await page.evaluate(() => [...(window as any).__vnetlab.state.machineStates.values()]);
+    expect(states.every((s: string) => s === 'stopped')).toBe(true);
+  });
+});
