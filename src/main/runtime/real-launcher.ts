@@ -108,7 +108,7 @@ export class RealLauncher implements Launcher {
   }
 
   adoptGuest(plan: GuestPlan, pooled: PooledGuest, size: { cols: number; rows: number }, register: Register, handover: () => Promise<void>): Promise<GuestHandle> {
-    return adoptPooledGuest(plan, pooled, size, register, handover, (command) => this.mconsole(plan, command));
+    return adoptPooledGuest(plan, pooled, size, register, handover, (commands) => mconsoleBatch(plan.mconsole, commands));
   }
 
   mconsole(plan: GuestPlan, command: string): Promise<string> {
@@ -126,6 +126,25 @@ export class RealLauncher implements Launcher {
   async wipeDisk(plan: GuestPlan): Promise<void> {
     rmSync(plan.cow, { force: true });
   }
+}
+
+/**
+ * Several mconsole commands through one `uml_mconsole` (its interactive mode, commands on stdin): it
+ * echoes each command and answers `OK …` or `ERR …`, in order. Rejects naming the first that failed.
+ */
+function mconsoleBatch(socket: string, commands: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('uml_mconsole', [socket], { timeout: 10_000 }, (err, stdout) => {
+      const replies = String(stdout)
+        .split('\n')
+        .filter((line) => /^(OK|ERR)\b/.test(line));
+      const failed = replies.findIndex((r) => r.startsWith('ERR'));
+      if (failed >= 0) reject(new Error(`mconsole ${commands[failed]}: ${replies[failed]!.replace(/^ERR\s*/, '') || 'refused'}`));
+      else if (replies.length < commands.length) reject(new Error(`mconsole answered ${replies.length} of ${commands.length} commands${err ? ` (${err.message})` : ''}`));
+      else resolve(replies.map((r) => r.replace(/^OK\s*/, '')));
+    });
+    child.stdin?.end(commands.map((c) => `${c}\n`).join(''));
+  });
 }
 
 /**

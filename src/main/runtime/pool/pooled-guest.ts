@@ -106,7 +106,7 @@ export async function adoptPooledGuest(
   size: { cols: number; rows: number },
   register: Register,
   handover: () => Promise<void>,
-  mconsole: (command: string) => Promise<string>,
+  mconsole: (commands: string[]) => Promise<unknown>,
 ): Promise<GuestHandle> {
   const { toGuest, fromGuest } = plan.execChannel;
   const consoleIn = join(plan.dir, 'console-in');
@@ -152,7 +152,7 @@ export async function adoptPooledGuest(
   let agent: GuestAgent;
   try {
     await handover();
-    for (const arg of splitPoolArgs(plan.argv).hotplug) await mconsole(`config ${arg}`);
+    await mconsole(splitPoolArgs(plan.argv).hotplug.map((arg) => `config ${arg}`));
     agent = await connectAgent(fromStream, toStream, splitPoolArgs(plan.argv).identity.join(' '));
   } catch (err) {
     kill('SIGKILL');
