@@ -71,7 +71,7 @@ describe.skipIf(!tinyReady)(`a tiny guest on the kernel as the runtime launches 
 
   // With address randomisation UML counted a random "exec-shield gap" (60 MB–1 GB) as memory and paid
   // for its page structs out of mem=: 36–52 MB usable out of 64, a different figure at every boot.
-  it('gets the same 53 MB of its 64 at every boot (no exec-shield gap)', async () => {
+  it('gets the same 51–53 MB of its 64 at every boot (no exec-shield gap)', async () => {
     const totals: number[] = [];
     for (let boot = 0; boot < 2; boot++) {
       guest = bootGuest({ image: tiny.path, memMiB: 64 });
@@ -81,8 +81,11 @@ describe.skipIf(!tinyReady)(`a tiny guest on the kernel as the runtime launches 
       totals.push(Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)![1]));
       await guest.stop();
     }
-    expect(totals[0]).toBeGreaterThanOrEqual(52 * 1024);
     expect(totals[1]).toBe(totals[0]);
+    // Without the gap, what the kernel itself keeps of 64 MiB: 6.1.176 leaves 53,456 kB, 6.12.113
+    // 52,600, 7.2.7 51,776 (npm run test:kernels), the same at every boot. A gap of 60 MB or more
+    // costs its page structs on top (about 1 MB per 64 MB of gap).
+    expect(totals[0]).toBeGreaterThanOrEqual(50 * 1024);
   }, 120_000);
 
   it('with ipv6.disable_ipv6=1 has no IPv6 address at all, not even ::1 (control: without it, ::1)', async () => {
