@@ -3,6 +3,7 @@
 //   2. one `check`: boot, run the 10 checks, stop, as `vnetlab check LAB` does; ratio against 1
 //   3. batch: N submissions graded one at a time and then with the default --jobs: submissions per
 //      minute, and the speed-up of parallel grading over one at a time
+//   4. the same batch with a warm pool (vnetlab pool up): submissions per minute, speed-up over 3
 // Everything runs under a temp HOME/run/state dir; images come from the usual cache.
 // Run: npx tsx bench/check.ts [--runs N] [--submissions N]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { cleanAll } from '../src/main/runtime/clean.ts';
 import { ensureSupervisor } from '../src/main/runtime/client.ts';
 import { waitSupervisorGone } from '../src/main/runtime/cli-support.ts';
 import { prepareLab } from '../src/main/runtime/prepare.ts';
+import { ensurePool, poolTarget } from '../src/main/runtime/pool/pool-client.ts';
 
 const flag = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -102,9 +104,9 @@ async function main(): Promise<void> {
       writeFileSync(join(subsDir, `student${i}`, 'notes.txt'), `submission ${i}\n`);
     }
     const submissions = findSubmissions([subsDir], root, ['pc1', 'pc2', 'r1', 'r2']);
-    const batch = async (jobs: number) => {
+    const batch = async (jobs: number, label = '') => {
       const t0 = performance.now();
-      const result = await gradeSubmissions(lab, submissions, { env, outDir: join(root, `grades-${jobs}`), jobs });
+      const result = await gradeSubmissions(lab, submissions, { env, outDir: join(root, `grades-${jobs}${label}`), jobs });
       const ms = performance.now() - t0;
       const full = result.rows.filter((r) => r.report.score === r.report.maxScore).length;
       if (full !== submissions.length) throw new Error(`only ${full} of ${submissions.length} bench submissions scored 100%`);
@@ -114,6 +116,15 @@ async function main(): Promise<void> {
     const jobs = defaultBatchJobs(4 * 64);
     const parallelMs = await batch(jobs);
 
+    // The same batch with the warm pool (issue 12): two submissions' worth of booted guests, refilled
+    // while the grading goes on.
+    const pool = await ensurePool(env);
+    await pool.call('up', { targets: [poolTarget('tiny', 8, 64, env)] });
+    const pooledMs = await batch(jobs, '-pool');
+    const claimed = (await pool.call('status', {})).claimed;
+    await pool.call('down', {});
+    pool.close();
+
     const start = median(startTimes);
     const check = median(checkTimes);
     console.log(`bare start (files → 4 guests ready), median of ${RUNS}: ${(start / 1000).toFixed(2)} s   [${startTimes.map((t) => (t / 1000).toFixed(2)).join(', ')}]`);
@@ -122,6 +133,8 @@ async function main(): Promise<void> {
     console.log(`batch of ${SUBMISSIONS}, --jobs 1: ${(serialMs / 1000).toFixed(1)} s = ${((SUBMISSIONS * 60_000) / serialMs).toFixed(1)} submissions/minute`);
     console.log(`batch of ${SUBMISSIONS}, --jobs ${jobs} (default here): ${(parallelMs / 1000).toFixed(1)} s = ${((SUBMISSIONS * 60_000) / parallelMs).toFixed(1)} submissions/minute`);
     console.log(`  speed-up of --jobs ${jobs} over --jobs 1: ${(serialMs / parallelMs).toFixed(2)}×`);
+    console.log(`batch of ${SUBMISSIONS}, --jobs ${jobs}, warm pool of 8: ${(pooledMs / 1000).toFixed(1)} s = ${((SUBMISSIONS * 60_000) / pooledMs).toFixed(1)} submissions/minute (${claimed} of ${SUBMISSIONS * 4} machines from the pool)`);
+    console.log(`  speed-up of the pool over cold boots, same --jobs: ${(parallelMs / pooledMs).toFixed(2)}× (target ≥ 2)`);
   } finally {
     await cleanAll(hostPaths(env));
     rmSync(root, { recursive: true, force: true });

@@ -3,6 +3,7 @@
 // /hostlab, /shared, placed files, startup and shutdown scripts, console, disk persistence, wipe),
 // and an end that leaves nothing: `pool down`, `clean --all`, and kill -9 of the pool's process (its
 // waiting guests power themselves off).
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { cleanAll } from '../../src/main/runtime/clean.ts';
 import { poolDir } from '../../src/main/runtime/pool/pool-files.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
+import { AppPool } from '../../src/main/service/app-pool.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 const LAB = {
@@ -167,5 +169,29 @@ describe('the warm pool (real UML)', () => {
     expect(clean.stdout).toMatch(/killed supervisor pool/);
     expect(processesMentioning(pool)).toEqual([]);
     expect(existsSync(pool)).toBe(false);
+  }, 120_000);
+
+  it("the app's pool follows the open lab, and ends with the app (closed, or killed with -9)", async () => {
+    await t.cli(['wipe', '--yes', lab]);
+    const logged: string[] = [];
+    const appPool = new AppPool(4, t.env, (l) => logged.push(l));
+    appPool.follow(lab);
+    let status = await poolStatus();
+    for (const deadline = Date.now() + 60_000; !(status.images[0]?.ready === 2) && Date.now() < deadline; status = await poolStatus()) await new Promise((r) => setTimeout(r, 250));
+    // Two fresh machines of one kind: two guests, not the four it may keep.
+    expect(status.images).toEqual([expect.objectContaining({ image: 'tiny', size: 2, ready: 2, memoryMiB: 128 })]);
+    expect(logged).toEqual([]);
+    await appPool.close();
+    expect(await eventually(() => processesMentioning(pool), (p) => p.length === 0, 20_000)).toEqual([]);
+
+    // An app killed with -9 takes its pool along (the pool watches its owner).
+    const script = `import { ensurePool } from ${JSON.stringify(join(process.cwd(), 'src/main/runtime/pool/pool-client.ts'))};
+      const pool = await ensurePool(process.env, { owned: true });
+      console.log(pool.started ? 'started' : 'joined');
+      process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: t.env, encoding: 'utf8' });
+    expect(child.stdout.trim()).toBe('started');
+    expect(child.signal).toBe('SIGKILL');
+    expect(await eventually(() => processesMentioning(pool), (p) => p.length === 0, 20_000)).toEqual([]);
   }, 120_000);
 });

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
+import { AppPool } from '../service/app-pool.ts';
 import { realBackends } from '../service/real-backends.ts';
 import { Service } from '../service/service.ts';
 import { startServer, type RunningServer } from './server.ts';
@@ -51,6 +52,8 @@ export interface AppServerOptions {
   allow?: string[];
   env: NodeJS.ProcessEnv;
   log(line: string): void;
+  /** Keep up to this many booted guests for the open lab (the app's warm pool); 0 or absent: none. */
+  pool?: number;
 }
 
 export async function startAppServer(options: AppServerOptions): Promise<RunningServer & { service: Service }> {
@@ -62,8 +65,18 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
   for (const dir of allow) {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--allow ${dir}: no such folder`, 2, 'give an existing folder the open/save dialogs may use');
   }
+  const backends = realBackends({ env: options.env });
+  const pool = options.pool ? new AppPool(options.pool, options.env, options.log) : undefined;
+  if (pool) {
+    const load = backends.loadLab;
+    backends.loadLab = async (path) => {
+      const loaded = await load(path);
+      if (loaded.model) pool.follow(path);
+      return loaded;
+    };
+  }
   const service = new Service({
-    backends: realBackends({ env: options.env }),
+    backends,
     labsDir: SHIPPED_LABS,
     home,
     // The lab named on the command line may live outside home (e.g. a course folder): allow its folder.
@@ -73,7 +86,14 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
   for (const p of (await service.backends.environment()).problems) options.log(`warning: ${p.what}; to run labs: ${p.fix}`);
   const port = options.port ?? 0;
   const server = await startServer({ service, staticDir, port, token: port ? serverToken(options.env, port) : undefined, initialLab: lab });
-  return { ...server, service };
+  return {
+    ...server,
+    service,
+    close: async () => {
+      await server.close();
+      await pool?.close();
+    },
+  };
 }
 
 /**

@@ -104,6 +104,17 @@ export function waitForSignal(): Promise<void> {
   });
 }
 
+/** Booted guests the app keeps for the open lab: the shipped labs have 2–4 machines. */
+const APP_POOL = 4;
+
+/** `--pool N`: how many booted guests the app keeps for the open lab. */
+export function poolSize(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new UserError(`--pool must be a whole number from 0 to 16, got '${String(value)}'`, 2);
+  return n;
+}
+
 const command: Command = {
   name: 'app',
   summary: 'open the vnetlab app (Electron, or Chromium in app mode, or a URL to open)',
@@ -113,9 +124,12 @@ Opens the topology editor and lab runner on LAB (default: labs/two-hosts).
 Uses Electron when it is installed; otherwise serves the app on 127.0.0.1 and opens it in Chromium's
 app mode when a display is available, else prints the URL. Closing the window leaves labs running.
 As root, Chromium needs --no-sandbox: it is added, with a warning. --allow DIR lets the open/save
-dialogs use another folder (repeatable).`,
+dialogs use another folder (repeatable).
+While it is open the app keeps up to --pool booted guests (default ${APP_POOL}) for the lab on screen, so
+Start is ready in about a second (vnetlab pool --help); --pool 0 keeps none.`,
   flags: {
     allow: { type: 'list', description: 'another folder the open/save dialogs may use (repeatable)', valueName: 'DIR' },
+    pool: { type: 'string', description: `booted guests to keep for the open lab (default ${APP_POOL}; 0: none)`, valueName: 'N' },
   },
   async run(args, io) {
     if (args.positionals.length > 1) throw new UserError(`app takes one lab, not ${args.positionals.length}`, 2, 'usage: vnetlab app [LAB]');
@@ -128,7 +142,8 @@ dialogs use another folder (repeatable).`,
       const r = spawnSync(electron, [REPO_ROOT, ...(lab ? [lab] : [])], { stdio: 'inherit', env: io.env });
       return r.status ?? 1;
     }
-    const server = await startAppServer({ lab, allow: allowedDirs(args.flags.allow, io.cwd), env: io.env, log: (l) => io.stderr.write(`${l}\n`) });
+    const pool = poolSize(args.flags.pool, APP_POOL);
+    const server = await startAppServer({ lab, allow: allowedDirs(args.flags.allow, io.cwd), env: io.env, log: (l) => io.stderr.write(`${l}\n`), pool });
     io.stdout.write(`vnetlab app: ${server.url}\n(Ctrl-C stops the app's server; running labs keep running)\n`);
     openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
     await waitForSignal();

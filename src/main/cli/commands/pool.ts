@@ -24,7 +24,7 @@ they will be. vnetlab start, the app's Start and vnetlab check take guests from 
 whose disk is fresh (never started, or wiped) and whose image and memory match; the others
 boot cold as always. A machine started from the pool is the same as a cold one: its hostname,
 MACs, interfaces, /hostlab, /shared, startup script and disk (kept across stop/start, deleted by
-wipe). The pool boots replacements in the background, one at a time, once a lab has started.
+wipe). The pool boots replacements in the background once a lab has started, one per core at a time.
   up       start the pool, or change its size for an image (default: ${DEFAULT_SIZE} guests of 'tiny'
            with ${DEFAULT_MEMORY_MIB} MiB, the memory of a machine that asks for none). Machines take
            pooled guests of their own image and memory only: run it once per kind you want pooled.

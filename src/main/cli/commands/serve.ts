@@ -4,12 +4,12 @@ import { resolve } from 'node:path';
 import { startAppServer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
 import { UserError } from '../exit-codes.ts';
-import { allowedDirs, exitSoon, openBrowser, waitForSignal } from './app.ts';
+import { allowedDirs, exitSoon, openBrowser, poolSize, waitForSignal } from './app.ts';
 
 const command: Command = {
   name: 'serve',
   summary: 'serve the app to a browser on this machine (127.0.0.1, with an access token)',
-  usage: 'serve [LAB] [--port N] [--allow DIR]... [--no-open]',
+  usage: 'serve [LAB] [--port N] [--allow DIR]... [--pool N] [--no-open]',
   description: `
 Starts the app's server and prints its URL. The URL carries a token that changes every run: only
 someone who has it (you) can use the app, and only from this machine. Labs keep running when the
@@ -26,6 +26,7 @@ Examples:
     port: { type: 'string', description: 'port to listen on (default: a free one)', valueName: 'N' },
     allow: { type: 'list', description: 'another folder the open/save dialogs may use (repeatable)', valueName: 'DIR' },
     'no-open': { type: 'boolean', description: 'do not open a browser window' },
+    pool: { type: 'string', description: 'booted guests to keep for the open lab, so Start is ready in about a second (default 0)', valueName: 'N' },
   },
   async run(args, io) {
     if (args.positionals.length > 1) throw new UserError(`serve takes one lab, not ${args.positionals.length}`, 2, 'usage: vnetlab serve [LAB] [--port N]');
@@ -33,7 +34,7 @@ Examples:
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number (0-65535), not '${String(args.flags.port)}'`);
     const lab = args.positionals[0] ? resolve(io.cwd, args.positionals[0]) : undefined;
     const allow = allowedDirs(args.flags.allow, io.cwd);
-    const server = await startAppServer({ lab, port, allow, env: io.env, log: (l) => io.stderr.write(`${l}\n`) }).catch((err: NodeJS.ErrnoException) => {
+    const server = await startAppServer({ lab, port, allow, env: io.env, log: (l) => io.stderr.write(`${l}\n`), pool: poolSize(args.flags.pool, 0) }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') throw new UserError(`port ${port} is already in use`, 3, 'choose another with --port, or omit it to get a free one');
       throw err;
     });

@@ -17,7 +17,7 @@ import { hostPaths, type HostPaths } from '../../paths.ts';
 import { ensurePrivateDir } from '../private-dir.ts';
 import { lineReader } from '../protocol.ts';
 import { isAlive } from '../clean.ts';
-import { readRecords } from '../records.ts';
+import { processStartTime, readRecords } from '../records.ts';
 import { poolCommand } from '../supervisor-entry.ts';
 import { canTakePooledGuest } from './pooled-guest.ts';
 import { poolDir, poolFiles, poolKey } from './pool-files.ts';
@@ -73,8 +73,11 @@ export async function connectPool(paths: HostPaths = hostPaths()): Promise<PoolC
   });
 }
 
-/** Connect to the pool, starting its process first when none runs. */
-export async function ensurePool(env: NodeJS.ProcessEnv = process.env): Promise<PoolClient> {
+/**
+ * Connect to the pool, starting its process first when none runs. `owned`: a pool started here ends
+ * when this process does (the app's); `started` says whether this call started it.
+ */
+export async function ensurePool(env: NodeJS.ProcessEnv = process.env, options: { owned?: boolean } = {}): Promise<PoolClient & { started?: boolean }> {
   const paths = hostPaths(env);
   const existing = await connectPool(paths);
   if (existing) return existing;
@@ -82,13 +85,14 @@ export async function ensurePool(env: NodeJS.ProcessEnv = process.env): Promise<
   ensurePrivateDir(paths.runtimeRoot, { checkParents: true });
   ensurePrivateDir(dir);
   const logFd = openSync(poolFiles.log(dir), 'a', 0o600);
-  const child = spawn(process.execPath, await poolCommand(dir), { detached: true, stdio: ['ignore', logFd, logFd], env, cwd: dirname(fileURLToPath(import.meta.url)) });
+  const owner = options.owned ? ['--owner', `${process.pid}:${processStartTime(process.pid) ?? ''}`] : [];
+  const child = spawn(process.execPath, [...(await poolCommand(dir)), ...owner], { detached: true, stdio: ['ignore', logFd, logFd], env, cwd: dirname(fileURLToPath(import.meta.url)) });
   closeSync(logFd);
   child.unref();
   const deadline = Date.now() + POOL_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const client = await connectPool(paths);
-    if (client) return client;
+    if (client) return Object.assign(client, { started: true });
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new EnvironmentError(`the pool's process did not start: ${logTail(poolFiles.log(dir))}`, `see ${poolFiles.log(dir)}`);

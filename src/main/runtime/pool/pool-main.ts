@@ -13,6 +13,8 @@ import { GuestPool } from './pool.ts';
 import { poolDiskDir, poolFiles } from './pool-files.ts';
 import type { PoolMethod, PoolMethods, PoolRequest, PoolResponse } from './protocol.ts';
 
+const OWNER_CHECK_MS = 2_000;
+
 function log(message: string): void {
   process.stdout.write(`${new Date().toISOString()} ${message}\n`);
 }
@@ -53,7 +55,10 @@ function endLeftovers(dir: string, paths: HostPaths): void {
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: pool-main.ts <poolDir>');
+  if (!dir) throw new Error('usage: pool-main.ts <poolDir> [--owner <pid>:<start time>]');
+  // A pool started by the app lives as long as the app: it ends when its owner is gone (even kill -9).
+  const ownerAt = process.argv.indexOf('--owner');
+  const owner = ownerAt > 0 ? process.argv[ownerAt + 1] : undefined;
   assertPrivateDir(dir);
   if (!takeLock(dir)) {
     log('another pool process owns this folder; exiting');
@@ -82,7 +87,7 @@ async function main(): Promise<void> {
 
   const handlers: { [M in PoolMethod]: (params: PoolMethods[M]['params'], conn: Socket) => Promise<PoolMethods[M]['result']> } = {
     up: async (p) => {
-      await pool.up(p.targets);
+      await pool.up(p.targets, { only: p.only });
       return pool.status();
     },
     status: async () => pool.status(),
@@ -130,6 +135,13 @@ async function main(): Promise<void> {
   chmodSync(socketPath, 0o600);
   log(`pool listening, pid ${process.pid}`);
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void exit(signal));
+  if (owner) {
+    const [pid, startTime] = owner.split(':');
+    const ownerRecord = { kind: 'supervisor' as const, name: 'owner', pid: Number(pid), pgid: 0, argv: [], sockets: [], recordedAt: '', startTime: startTime ?? '' };
+    setInterval(() => {
+      if (!isRecordedProcessAlive(ownerRecord)) void exit(`its owner, pid ${pid}, is gone`);
+    }, OWNER_CHECK_MS).unref();
+  }
   process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err}`));
   process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
 }

@@ -1,13 +1,14 @@
 // The warm pool: keeps N booted guests per image waiting for a lab (issue 12). A guest boots as far as
 // it can without knowing which machine it will be (kernel, root filesystem, kernel filesystems, the
 // IPv6 module), then its agent waits; a lab's supervisor claims it, moves its files into the lab, hot-
-// plugs the lab-fs and NICs and tells it its name (pooled-guest.ts). The pool boots a replacement
-// once the claims have settled, one guest at a time, so refilling never competes with the lab that
-// just started.
+// plugs the lab-fs and NICs and tells it its name (pooled-guest.ts). The pool boots replacements
+// once claims have been quiet for a second (the lab that just started gets the CPU first), at most
+// one per core at a time.
 //
 // Every pooled guest is recorded in `<pool>/records/` before it runs (records.ts), so `vnetlab clean
 // --all` ends them even after the pool was killed; and a guest whose pool died powers itself off.
 import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { HostPaths } from '../../paths.ts';
 import { pooledGuestArgv } from '../../compiler/pool-args.ts';
@@ -21,7 +22,10 @@ import type { PooledGuest, PoolImageStatus, PoolStatus, PoolTarget } from './pro
 /** A claimed guest not taken within this long is ended (its lab's supervisor died mid-way). */
 const CLAIM_TIMEOUT_MS = 20_000;
 /** Refilling waits until no claim came for this long: a lab that is starting gets the CPU first. */
-const REFILL_QUIET_MS = 2_000;
+const REFILL_QUIET_MS = 1_000;
+/** Guests booted at once while refilling: one per core, so that a busy grader's pool keeps up. */
+const REFILL_PARALLEL = Math.max(1, availableParallelism());
+const REFILL_BACKOFF_MS = 10_000;
 
 interface Entry {
   key: string;
@@ -39,7 +43,9 @@ export class GuestPool {
   private claimed = 0;
   private lastClaimAt = 0;
   private refillTimer: NodeJS.Timeout | undefined;
-  private refilling = false;
+  private refilling = 0;
+  /** After a failed boot, no refill before this (ms since the epoch). */
+  private backoffUntil = 0;
   private closing = false;
 
   constructor(
@@ -49,7 +55,11 @@ export class GuestPool {
   ) {}
 
   /** Set how many guests of each image to keep; boots what is missing, all at once (the user waits). */
-  async up(targets: PoolTarget[]): Promise<void> {
+  async up(targets: PoolTarget[], options: { only?: boolean } = {}): Promise<void> {
+    if (options.only) {
+      const wanted = new Set(targets.map((t) => poolKey(t.shared, t.imagePath)));
+      for (const key of [...this.targets.keys()]) if (!wanted.has(key)) this.dropKey(key);
+    }
     for (const target of targets) {
       const key = poolKey(target.shared, target.imagePath);
       this.targets.set(key, target);
@@ -133,6 +143,11 @@ export class GuestPool {
 
   // ---- internals ---------------------------------------------------------------------------------
 
+  /** Some kind has no guest ready or booting. */
+  private dry(): boolean {
+    return [...this.targets.entries()].some(([key, t]) => t.size > 0 && this.count(key, ['booting', 'ready']) === 0);
+  }
+
   private count(key: string, states: Entry['state'][]): number {
     return [...this.entries.values()].filter((e) => e.key === key && states.includes(e.state)).length;
   }
@@ -189,31 +204,37 @@ export class GuestPool {
     for (const [id, e] of this.entries) if (e.key === key && e.state !== 'claimed') this.end(id);
   }
 
-  /** Boot replacements one at a time, once claims have been quiet for a moment. */
+  /**
+   * Boot replacements once claims have been quiet for a moment, at most one per core at a time; at once
+   * when a kind has run dry (a batch of gradings is taking guests as fast as they boot).
+   */
   private scheduleRefill(): void {
-    if (this.closing || this.refillTimer || this.refilling) return;
-    const wait = Math.max(0, this.lastClaimAt + REFILL_QUIET_MS - Date.now());
+    if (this.closing || this.refillTimer) return;
+    const quietAt = this.dry() ? 0 : this.lastClaimAt + REFILL_QUIET_MS;
+    const wait = Math.max(0, quietAt - Date.now(), this.backoffUntil - Date.now());
     this.refillTimer = setTimeout(() => {
       this.refillTimer = undefined;
-      void this.refill();
+      this.refill();
     }, wait);
   }
 
-  private async refill(): Promise<void> {
+  private refill(): void {
     if (this.closing) return;
-    if (Date.now() - this.lastClaimAt < REFILL_QUIET_MS) return this.scheduleRefill();
-    const due = [...this.targets.entries()].find(([key, t]) => this.count(key, ['booting', 'ready']) < t.size);
-    if (!due) return;
-    this.refilling = true;
-    try {
-      await this.boot(due[0], due[1]);
-    } catch (err) {
-      this.log(`refilling the pool failed: ${(err as Error).message}`);
-      // Do not spin on a guest that cannot boot: try again later.
-      this.lastClaimAt = Date.now() + 10_000;
-    } finally {
-      this.refilling = false;
+    if (Date.now() < this.backoffUntil || (!this.dry() && Date.now() - this.lastClaimAt < REFILL_QUIET_MS)) return this.scheduleRefill();
+    while (this.refilling < REFILL_PARALLEL) {
+      const due = [...this.targets.entries()].find(([key, t]) => this.count(key, ['booting', 'ready']) < t.size);
+      if (!due) return;
+      this.refilling++;
+      void this.boot(due[0], due[1])
+        .catch((err: Error) => {
+          this.log(`refilling the pool failed: ${err.message}`);
+          // Do not spin on a guest that cannot boot: try again later.
+          this.backoffUntil = Date.now() + REFILL_BACKOFF_MS;
+        })
+        .finally(() => {
+          this.refilling--;
+          this.scheduleRefill();
+        });
     }
-    this.scheduleRefill();
   }
 }

@@ -44,7 +44,8 @@ export interface PoolStatus {
 }
 
 export interface PoolMethods {
-  up: { params: { targets: PoolTarget[] }; result: PoolStatus };
+  /** Keep these kinds at these sizes; `only`: and no other kind (the app's pool follows the open lab). */
+  up: { params: { targets: PoolTarget[]; only?: boolean }; result: PoolStatus };
   status: { params: Record<string, never>; result: PoolStatus };
   /** A ready guest of that key, now reserved for this connection; null when there is none. */
   claim: { params: { key: string }; result: PooledGuest | null };

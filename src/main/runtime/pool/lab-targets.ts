@@ -1,0 +1,29 @@
+// What the pool should hold for a lab (the app's pool, src/main/service/app-pool.ts). Apart from
+// pool-client.ts because it reads lab files: the supervisor, which imports pool-client.ts, must not
+// carry the lab readers.
+import { splitPoolArgs } from '../../compiler/pool-args.ts';
+import { planLab } from '../prepare.ts';
+import { canTakePooledGuest } from './pooled-guest.ts';
+import { poolKey } from './pool-files.ts';
+import type { PoolTarget } from './protocol.ts';
+
+/**
+ * What the pool should hold for a lab about to be started: per kind, one guest for each machine whose
+ * disk is fresh, at most `max` in all (the machines of the first waves first).
+ */
+export async function poolTargetsForLab(labPath: string, max: number, env: NodeJS.ProcessEnv = process.env): Promise<PoolTarget[]> {
+  const { plan } = await planLab(labPath, { env });
+  const byKey = new Map<string, PoolTarget>();
+  let total = 0;
+  for (const name of plan.waves.flat()) {
+    const guest = plan.guests.find((g) => g.name === name);
+    if (!guest || !canTakePooledGuest(guest) || total >= max) continue;
+    const shared = splitPoolArgs(guest.argv).shared;
+    const key = poolKey(shared, guest.imagePath);
+    const target = byKey.get(key) ?? { image: guest.image, imagePath: guest.imagePath, memoryMiB: guest.memoryMiB, shared, size: 0 };
+    target.size++;
+    total++;
+    byKey.set(key, target);
+  }
+  return [...byKey.values()];
+}
