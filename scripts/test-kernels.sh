@@ -15,7 +15,8 @@
 #   sudo npm run test:kernels                              # every suite, the default test files
 #   sudo npm run test:kernels -- sid                       # one suite
 #   sudo npm run test:kernels -- trixie test/kernels       # one suite, some test files (vitest filters)
-# Environment: VNETLAB_KERNEL_SUITES ("trixie sid"), VNETLAB_KERNEL_ROOTS, VNETLAB_DEBIAN_MIRROR.
+# Environment: VNETLAB_KERNEL_SUITES ("trixie sid"), VNETLAB_KERNEL_ROOTS, VNETLAB_DEBIAN_MIRROR;
+# VNETLAB_UML_XSTATE_FIX and VNETLAB_UML_NORANDMAPS are passed to the tests in the roots.
 # Exit codes: 0 all passed, 1 a test failed, 3 environment (not root, no mmdebstrap, a root that cannot be made).
 set -eu
 
@@ -87,6 +88,7 @@ run_suite() { # suite
     # built fails the run here, instead of letting its tests skip themselves.
     exec chroot "$root" env -i PATH=/opt/vnetlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/root LANG=C.UTF-8 TMPDIR=/tmp CI=${CI:-} VNETLAB_TEST_DEBIAN=1 \
+      ${VNETLAB_UML_XSTATE_FIX:+VNETLAB_UML_XSTATE_FIX=$VNETLAB_UML_XSTATE_FIX} ${VNETLAB_UML_NORANDMAPS:+VNETLAB_UML_NORANDMAPS=$VNETLAB_UML_NORANDMAPS} \
       sh -c "cd \"$repo\" && node bin/vnetlab.mjs image build tiny && node bin/vnetlab.mjs image build debian && exec node node_modules/vitest/vitest.mjs run --reporter=verbose \"\$@\"" vitest "$@"
   ' test-kernels "$root" "$REPO" "$NODE" $TESTS
   code=$?
