@@ -117,8 +117,15 @@ class WebSocketBridge implements ServiceBridge {
   }
 }
 
+const NOT_CONNECTED = 'not connected to the vnetlab server';
+
+/** The error of a call made, or cut off, while the WebSocket to the server was down. */
+export function isDisconnectedError(err: unknown): boolean {
+  return err instanceof ServiceError && err.info.message === NOT_CONNECTED;
+}
+
 function disconnected(): ServiceError {
-  return new ServiceError({ code: 'unauthorized', message: 'not connected to the vnetlab server', hint: 'it reconnects by itself when the server is back; if you stopped `vnetlab serve`, start it again and open the link it prints' });
+  return new ServiceError({ code: 'unauthorized', message: NOT_CONNECTED, hint: 'it reconnects by itself when the server is back; if you stopped `vnetlab serve`, start it again and open the link it prints' });
 }
 
 /** Electron: the preload's invoke() returns errors as data; turn them back into ServiceErrors. */

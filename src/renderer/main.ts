@@ -5,7 +5,7 @@ import type { Diagnostic } from '../shared/diagnostics.ts';
 import { describeImpairment } from '../shared/impairments.ts';
 import type { CableChange, LabEvent } from '../shared/runtime-api.ts';
 import type { FolderListing, MachineAction, SaveFormat } from '../shared/service-api.ts';
-import { connectBridge, serviceProxy, ServiceError } from './api.ts';
+import { connectBridge, isDisconnectedError, serviceProxy, ServiceError } from './api.ts';
 import { Consoles } from './consoles.ts';
 import { h } from './dom.ts';
 import { Canvas } from './editor/canvas.ts';
@@ -29,6 +29,8 @@ function notify(message: string, kind: 'info' | 'error' = 'info'): void {
 /** The WebSocket to the server dropped and has not come back yet (browser mode). */
 let wasDisconnected = false;
 function fail(err: unknown): void {
+  // Calls cut off by a lost connection: the banner and the status line already say so, in plainer words.
+  if (wasDisconnected && isDisconnectedError(err)) return;
   const hint = err instanceof ServiceError && err.info.hint ? ` (${err.info.hint})` : '';
   notify(`${(err as Error).message ?? String(err)}${hint}`, 'error');
 }

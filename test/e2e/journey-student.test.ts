@@ -48,7 +48,7 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
       throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-10).join('\n')}`);
     }
     /** Both machines ready, as the status bar says it; on a timeout, says what the page showed. */
-    async function allReady(timeout = 120_000): Promise<void> {
+    async function allReady(timeout = 90_000): Promise<void> {
       const deadline = Date.now() + timeout;
       let seen = '';
       while (Date.now() < deadline) {
@@ -106,7 +106,7 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
       await page.keyboard.press('Enter');
       await page.keyboard.type('echo two-$((40+2))\n');
       await waitConsole('pc1', /two-42/);
-    });
+    }, 240_000); // longer than its waits together, so that the one that times out says what the page showed
 
     it('Check my work scores the running lab, in view', async () => {
       await page.getByTestId('side-lab').click();
