@@ -34,7 +34,8 @@ function makeLabFs(): string {
   writeFileSync(join(machine, 'startup'), 'echo startup says hello\r\necho ran > /tmp/startup-ran\r\nexit 7\r\n');
   writeFileSync(join(machine, 'shutdown'), 'echo SHUTDOWN-SCRIPT-RAN-$((40+2))\n');
   writeFileSync(join(machine, 'interfaces'), 'lo 10.255.0.1/32\n');
-  writeFileSync(join(machine, 'sysctl'), 'net.ipv4.ip_forward=1\n');
+  // IPv6 forwarding: its handler reports 1 byte written for "1\n" (it used to be taken for a failure).
+  writeFileSync(join(machine, 'sysctl'), 'net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n');
   writeFileSync(join(machine, 'env'), 'LAB_GREETING=bonjour\n');
   const img = join(work, 'labfs.ext4');
   execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, img, '16M']);
@@ -130,10 +131,10 @@ describe('a tiny guest', () => {
   it('applied the lab-fs: hostname, placed files, /hostlab, /shared, interfaces, sysctl, env, startup log', async () => {
     const r = await guest!.client.exec(
       'hostname; cat /etc/lab-note; cat /hostlab/lab.conf; cat /shared/common.txt; ip addr show dev lo | grep -c 10.255.0.1/32; ' +
-        'cat /proc/sys/net/ipv4/ip_forward; echo $LAB_GREETING; cat /tmp/startup-ran; grep -c "startup says hello" /var/log/vnetlab-startup.log; ' +
+        'cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding; echo $LAB_GREETING; cat /tmp/startup-ran; grep -c "startup says hello" /var/log/vnetlab-startup.log; ' +
         'test -e /var/lib/vnetlab/placed && echo placed; touch /hostlab/x 2>/dev/null || echo hostlab-read-only',
     );
-    expect(r.stdout.split('\n')).toEqual(['pc1', 'placed from the lab', 'pc1[0]=A', 'shared file', '1', '1', 'bonjour', 'ran', '1', 'placed', 'hostlab-read-only', '']);
+    expect(r.stdout.split('\n')).toEqual(['pc1', 'placed from the lab', 'pc1[0]=A', 'shared file', '1', '1', '1', 'bonjour', 'ran', '1', 'placed', 'hostlab-read-only', '']);
   });
 
   it('loads kernel modules on demand: bridge, 802.1Q, netem', async () => {

@@ -503,6 +503,18 @@ static void link_up(const char *dev) {
   close(s);
 }
 
+/* A sysctl handler may report fewer bytes than it took: IPv6's `forwarding` answers 1 for "1\n", and
+   write_text() took that for a failure (Netkit routers never got IPv6 forwarding). One write that
+   took anything is a success, as sysctl(8) sees it. */
+static int write_sysctl(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n;
+  do n = write(fd, text, strlen(text)); while (n < 0 && errno == EINTR);
+  close(fd);
+  return n > 0 ? 0 : -1;
+}
+
 /* `key=value` lines, as the init's apply_sysctl did: key without blanks, dots → slashes; value without leading blanks. */
 static void apply_sysctl(const char *path) {
   char *text = read_text(path, NULL);
@@ -524,7 +536,7 @@ static void apply_sysctl(const char *path) {
     char file[320], text_value[1024];
     snprintf(file, sizeof file, "/proc/sys/%s", key);
     snprintf(text_value, sizeof text_value, "%s\n", value);
-    if (write_text(file, text_value) != 0) {
+    if (write_sysctl(file, text_value) != 0) {
       for (k = key; *k; k++)
         if (*k == '/') *k = '.';
       say("sysctl %s: cannot set it to %s", key, value);
