@@ -2,7 +2,7 @@
 // `node src/renderer/build.mjs` builds; `vnetlab serve`/`app` call buildRenderer() when the bundle is
 // missing or older than a source file.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,21 +29,34 @@ export function rendererIsStale() {
   return sources > built;
 }
 
+/**
+ * Builds into a private folder, then renames each file into dist/renderer: two builds at once (two
+ * `vnetlab serve` starting together on a stale bundle, as parallel e2e test files do) or a build while
+ * a server reads the bundle never serve a half-written app.js — every file is the old one or the new one.
+ */
 export async function buildRenderer({ minify = true } = {}) {
   mkdirSync(outDir, { recursive: true });
-  await build({
-    entryPoints: { app: join(here, 'main.ts') },
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome120'],
-    outdir: outDir,
-    minify,
-    sourcemap: true,
-    logLevel: 'warning',
-    legalComments: 'none',
-  });
-  copyFileSync(join(here, 'index.html'), join(outDir, 'index.html'));
+  const work = mkdtempSync(join(dirname(outDir), '.renderer-build-'));
+  try {
+    await build({
+      entryPoints: { app: join(here, 'main.ts') },
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: ['chrome120'],
+      outdir: work,
+      minify,
+      sourcemap: true,
+      logLevel: 'warning',
+      legalComments: 'none',
+    });
+    copyFileSync(join(here, 'index.html'), join(work, 'index.html'));
+    // index.html last: it names app.js and app.css, which are in place by then.
+    const files = readdirSync(work).sort((a, b) => Number(a === 'index.html') - Number(b === 'index.html'));
+    for (const name of files) renameSync(join(work, name), join(outDir, name));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
   return outDir;
 }
 
