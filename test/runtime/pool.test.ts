@@ -11,6 +11,7 @@ import { hostPaths } from '../../src/main/paths.ts';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { cleanAll } from '../../src/main/runtime/clean.ts';
 import { poolDir } from '../../src/main/runtime/pool/pool-files.ts';
+import { connectPool, poolTarget } from '../../src/main/runtime/pool/pool-client.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { AppPool } from '../../src/main/service/app-pool.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
@@ -65,6 +66,16 @@ describe('the warm pool (real UML)', () => {
     const huge = await t.cli(['pool', 'up', '--size', '64', '--memory', '4096']);
     expect(huge.code).toBe(2);
     expect(huge.stderr).toMatch(/more than half of this machine's memory/);
+    // What the socket is asked to boot is checked like a plan, even from our own user.
+    const client = (await connectPool(hostPaths(t.env)))!;
+    const target = poolTarget('tiny', 1, 128, t.env);
+    const refused = async (change: Partial<typeof target>) => client.call('up', { targets: [{ ...target, ...change }] }).then(() => 'accepted', (e: Error) => e.message);
+    expect(await refused({ shared: ['/bin/sh', '-c', 'touch /tmp/pwned'] })).toMatch(/does not boot the kernel this host uses/);
+    expect(await refused({ shared: [...target.shared, 'eth0=tuntap,,,1.2.3.4'] })).toMatch(/name devices or a machine/);
+    expect(await refused({ shared: [...target.shared, 'init=/bin/sh'] })).toMatch(/kernel arguments a guest of a lab never has/);
+    expect(await refused({ imagePath: '/etc/passwd' })).toMatch(/its image is not in/);
+    client.close();
+    expect((await poolStatus()).images).toEqual([expect.objectContaining({ ready: 2 })]);
   });
 
   it('starts the lab from pooled guests, which take each machine\'s identity', async () => {

@@ -9,7 +9,10 @@
 // --all` ends them even after the pool was killed; and a guest whose pool died powers itself off.
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { UserError } from '../../errors.ts';
+import { findKernel } from '../../images/kernel.ts';
+import { splitPoolArgs } from '../../compiler/pool-args.ts';
 import type { HostPaths } from '../../paths.ts';
 import { pooledGuestArgv } from '../../compiler/pool-args.ts';
 import { groupRssBytes } from '../proc-memory.ts';
@@ -56,6 +59,7 @@ export class GuestPool {
 
   /** Set how many guests of each image to keep; boots what is missing, all at once (the user waits). */
   async up(targets: PoolTarget[], options: { only?: boolean } = {}): Promise<void> {
+    for (const target of targets) this.checkTarget(target);
     if (options.only) {
       const wanted = new Set(targets.map((t) => poolKey(t.shared, t.imagePath)));
       for (const key of [...this.targets.keys()]) if (!wanted.has(key)) this.dropKey(key);
@@ -142,6 +146,23 @@ export class GuestPool {
   }
 
   // ---- internals ---------------------------------------------------------------------------------
+
+  /**
+   * A target's command line is run: even from our own user's socket it is checked like a plan — this
+   * host's kernel, an image of the image folder, and only the kernel arguments a guest's shared part
+   * may have (pool-args.ts), never a placement, a device or an identity.
+   */
+  private checkTarget(t: PoolTarget): void {
+    const bad = (why: string) => new UserError(`refusing a pool of ${String(t.image)}: ${why}`, 2);
+    if (!Number.isInteger(t.size) || t.size < 0 || t.size > 64) throw bad(`size ${String(t.size)} is not 0–64`);
+    if (!Array.isArray(t.shared) || t.shared[0] !== findKernel().path) throw bad('it does not boot the kernel this host uses');
+    const split = splitPoolArgs(['kernel', ...t.shared.slice(1)]);
+    if (split.hotplug.length || split.identity.length || split.shared.length !== t.shared.length) throw bad('its arguments name devices or a machine');
+    if (t.shared.slice(1).some((a) => typeof a !== 'string' || !/^[a-z0-9_.]+(=[A-Za-z0-9_.,:/=-]*)?$/.test(a) || /^(umid|uml_dir|ubd\d|init|vnl_)/.test(a.split('=')[0]!) && a !== 'init=/sbin/vnetlab-init')) {
+      throw bad('it has kernel arguments a guest of a lab never has');
+    }
+    if (typeof t.imagePath !== 'string' || dirname(t.imagePath) !== this.paths.imageDir || !/^[A-Za-z0-9._@-]+\.ext4$/.test(basename(t.imagePath))) throw bad(`its image is not in ${this.paths.imageDir}`);
+  }
 
   /** Some kind has no guest ready or booting. */
   private dry(): boolean {
