@@ -16,6 +16,15 @@ import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { AppPool } from '../../src/main/service/app-pool.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
+function processGroupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
 const LAB = {
   'lab.conf': 'LAB_DESCRIPTION="pool"\npc1[0]=lan\npc2[0]=lan\npc1[image]=tiny\npc2[image]=tiny\n',
   'pc1.startup': 'ip addr add 10.0.5.1/24 dev eth0\necho started-$(hostname) > /tmp/started\n',
@@ -165,13 +174,24 @@ describe('the warm pool (real UML)', () => {
     expect((await poolStatus()).running).toBe(false);
   });
 
-  it('kill -9 of the pool process: its waiting guests power themselves off; the next pool cleans up', async () => {
+  it('kill -9 of the pool process: its waiting guests power themselves off, lab guests it handed out live on; the next pool cleans up', async () => {
     expect((await t.cli(['pool', 'up', '--size', '1'])).code).toBe(0);
+    // pc1 (wiped) takes the pooled guest; the pool boots another one, which waits.
+    expect((await t.cli(['wipe', '--yes', lab, 'pc1'])).code).toBe(0);
+    expect(await startProfile()).toMatch(/\bclaim\b/);
+    let waiting = await poolStatus();
+    for (const deadline = Date.now() + 60_000; waiting.images[0]?.ready !== 1 && Date.now() < deadline; waiting = await poolStatus()) await new Promise((r) => setTimeout(r, 250));
+    expect(waiting.images[0]!.ready).toBe(1);
+    const pc1 = JSON.parse((await t.cli(['status', lab, '--json'])).stdout).machines.find((m: { name: string }) => m.name === 'pc1').pid as number;
+    // The lab's guest still names the pool's folders on its command line: tell it apart by its process group.
+    const poolOnly = () => processesMentioning(pool).filter((p) => processGroupOf(p.pid) !== pc1);
     const owner = JSON.parse(readFileSync(join(pool, 'pool.lock'), 'utf8')).pid as number;
-    expect(processesMentioning(pool).length).toBeGreaterThan(1);
+    expect(poolOnly().length).toBeGreaterThan(1);
     process.kill(owner, 'SIGKILL');
-    const left = await eventually(() => processesMentioning(pool), (p) => p.length === 0, 20_000);
+    const left = await eventually(poolOnly, (p) => p.length === 0, 20_000);
     expect(left).toEqual([]);
+    expect((await t.cli(['exec', lab, 'pc1', '--', 'hostname'])).stdout).toBe('pc1\n');
+    expect((await t.cli(['stop', lab])).code).toBe(0);
     // A new pool takes over the folder and removes what the dead one left.
     expect((await t.cli(['pool', 'up', '--size', '1'])).code).toBe(0);
     expect(readdirSync(join(pool, 'guests'))).toHaveLength(1);
