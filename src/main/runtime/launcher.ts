@@ -12,7 +12,8 @@ export interface ExitInfo {
 
 /** How a process ended, in words for a message. */
 export function describeExit(exit: ExitInfo): string {
-  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  // Neither is known for a process that is not our child (a guest taken from the warm pool).
+  return exit.signal ? `signal ${exit.signal}` : exit.code === null ? 'it ended' : `exit code ${exit.code}`;
 }
 
 /** A started process the supervisor owns. */
