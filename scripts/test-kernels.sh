@@ -27,7 +27,7 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 PACKAGES=user-mode-linux,vde2,vdeplug,uml-utilities,e2fsprogs,busybox-static,gcc,libc6-dev,libstdc++6,util-linux,kmod,procps,iproute2,ca-certificates,debootstrap
 # The real-UML tests of the network, the images, the runtime and the checks, the shipped labs (two-hosts
 # and static-routing on tiny, ospf with FRR on debian) and the corpus labs (Kathará and Netkit, on debian).
-DEFAULT_TESTS="test/kernels test/images/tiny.test.ts test/images/debian.test.ts test/images/guest-compat.test.ts test/runtime/two-hosts.test.ts test/runtime/cables.test.ts test/runtime/host-nat.test.ts test/check/static-routing.test.ts test/check/fail-fast.test.ts test/check/batch.test.ts test/check/cli.test.ts test/lab/shipped-labs.test.ts test/runtime/corpus.test.ts test/runtime/corpus-compat.test.ts test/check/ltest.test.ts"
+DEFAULT_TESTS="test/kernels test/images/tiny.test.ts test/images/debian.test.ts test/images/guest-compat.test.ts test/runtime/two-hosts.test.ts test/runtime/pool.test.ts test/runtime/cables.test.ts test/runtime/host-nat.test.ts test/check/static-routing.test.ts test/check/fail-fast.test.ts test/check/batch.test.ts test/check/cli.test.ts test/lab/shipped-labs.test.ts test/runtime/corpus.test.ts test/runtime/corpus-compat.test.ts test/check/ltest.test.ts"
 
 fail_env() { echo "test:kernels: $1" >&2; [ -n "${2:-}" ] && echo "  hint: $2" >&2; exit 3; }
 
