@@ -166,6 +166,8 @@ export class Consoles {
     });
     this.activate(machine);
     this.remember();
+    // Focused at once: what the student types right after the double-click is kept until the attach is done.
+    if (focus) term.focus();
     await this.reattach(entry, false);
     if (focus) term.focus();
   }

@@ -15,6 +15,9 @@ let lab: string;
 let server: Served;
 let browser: BrowserContext;
 let page: Page;
+/** While set, the server's reply to attachConsole is held back until the test releases it. */
+let holdAttach = false;
+const held: (() => void)[] = [];
 
 beforeAll(async () => {
   t = testEnv('journey-kathara');
@@ -26,6 +29,22 @@ beforeAll(async () => {
   server = await serve(t.env, ['--allow', course]);
   browser = await launchBrowser(t.dir, { width: 1024, height: 700 });
   page = await browser.newPage();
+  // The page's WebSocket to the server, passed through; while holdAttach is set, the reply to
+  // attachConsole waits for the test (as on a loaded machine, or with a big replay): typing lands mid-attach.
+  await page.routeWebSocket(/\/rpc$/, (ws) => {
+    const server = ws.connectToServer();
+    const attachIds = new Set<number>();
+    ws.onMessage((m) => {
+      const frame = JSON.parse(String(m));
+      if (frame.method === 'attachConsole') attachIds.add(frame.id);
+      server.send(m);
+    });
+    server.onMessage((m) => {
+      const frame = JSON.parse(String(m));
+      if (holdAttach && attachIds.delete(frame.id)) held.push(() => ws.send(m));
+      else ws.send(m);
+    });
+  });
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
 
@@ -77,14 +96,18 @@ describe('a student opens a Kathará folder at 1024×700', () => {
 
   it("pc1's console shows the address pc1.startup gave it, and pc1 reaches r1 on their LAN", async () => {
     const p = await nodePoint(page, 'machine:pc1');
+    holdAttach = true;
     await page.mouse.dblclick(p.x, p.y);
     await page.getByTestId('console-pc1').waitFor();
-    await page.getByTestId('console-pc1').click();
-    await page.keyboard.press('Enter');
-    // Typed at once after the double-click: what the student types while the console attaches is kept.
-    await page.keyboard.type('ip -4 addr show dev eth0; echo done-$((40+2))\n');
+    // Typed at once after the double-click, without clicking into the console, while it is still
+    // attaching: it has the focus, and sends what was typed once attached.
+    await page.keyboard.type('\nip -4 addr show dev eth0; echo done-$((40+2))\n');
+    await expect.poll(() => held.length).toBe(1);
+    holdAttach = false;
+    held.pop()!();
     const text = await waitConsole('pc1', /^done-42\s*$/m);
     expect(text).toMatch(/inet 195\.11\.14\.5\/24 /); // pc1.startup: ip address add 195.11.14.5/24 dev eth0
+    await page.getByTestId('console-pc1').click();
     await page.keyboard.type('ping -c 1 -W 2 195.11.14.1 >/dev/null && echo reached-$((40+2))\n');
     await waitConsole('pc1', /^reached-42\s*$/m);
     expect(await layoutProblems(page)).toEqual([]);
