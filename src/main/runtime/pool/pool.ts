@@ -158,7 +158,8 @@ export class GuestPool {
     if (!Array.isArray(t.shared) || t.shared[0] !== findKernel().path) throw bad('it does not boot the kernel this host uses');
     const split = splitPoolArgs(['kernel', ...t.shared.slice(1)]);
     if (split.hotplug.length || split.identity.length || split.shared.length !== t.shared.length) throw bad('its arguments name devices or a machine');
-    if (t.shared.slice(1).some((a) => typeof a !== 'string' || !/^[a-z0-9_.]+(=[A-Za-z0-9_.,:/=-]*)?$/.test(a) || /^(umid|uml_dir|ubd\d|init|vnl_)/.test(a.split('=')[0]!) && a !== 'init=/sbin/vnetlab-init')) {
+    const placementOrIdentity = (key: string) => ['umid', 'uml_dir', 'init'].includes(key) || /^(ubd\d|vnl_)/.test(key);
+    if (t.shared.slice(1).some((a) => typeof a !== 'string' || !/^[a-z0-9_.]+(=[A-Za-z0-9_.,:/=-]*)?$/.test(a) || (placementOrIdentity(a.split('=')[0]!) && a !== 'init=/sbin/vnetlab-init'))) {
       throw bad('it has kernel arguments a guest of a lab never has');
     }
     if (typeof t.imagePath !== 'string' || dirname(t.imagePath) !== this.paths.imageDir || !/^[A-Za-z0-9._@-]+\.ext4$/.test(basename(t.imagePath))) throw bad(`its image is not in ${this.paths.imageDir}`);
