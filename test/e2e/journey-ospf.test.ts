@@ -134,6 +134,8 @@ describe.skipIf(Boolean(skip))(`a student on the OSPF lab, real FRR routers${ski
     // They were written, to where the student can read them.
     expect(Number((await run("grep -c 'state -> up' /var/log/syslog")).trim())).toBeGreaterThan(linesBefore);
     expect((await run('grep -c vnl-syslog-42 /var/log/syslog')).trim()).toBe('1');
+    // As rsyslog writes them: no `<pri>` prefix of the datagram.
+    expect((await run("grep -c '^<[0-9]' /var/log/syslog")).trim()).toBe('0');
     expect((await run('dmesg | grep -c vnl-kmsg-42')).trim()).toBe('1');
     expect(await run('tail -n 3 /var/log/syslog')).toMatch(/vnl-syslog-42|watchfrr|zebra|ospfd/);
     await page.screenshot({ path: join(SCREENSHOTS, 'journey-ospf-console.png') });

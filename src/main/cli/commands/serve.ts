@@ -11,8 +11,9 @@ const command: Command = {
   summary: 'serve the app to a browser on this machine (127.0.0.1, with an access token)',
   usage: 'serve [LAB] [--port N] [--allow DIR]... [--pool N] [--no-open]',
   description: `
-Starts the app's server and prints its URL. The URL carries a token that changes every run: only
-someone who has it (you) can use the app, and only from this machine. Labs keep running when the
+Starts the app's server and prints its URL. The URL carries an access token: only someone who has it
+(you) can use the app, and only from this machine. On a free port the token changes every run; with
+--port N it is kept (in a file only you can read), so a page left open reconnects after a restart. Labs keep running when the
 server or the browser is closed; open the app again to get back to them.
 
 The open/save dialogs may use your home folder, the shipped labs and the folder of LAB; --allow adds
