@@ -3,8 +3,8 @@
 // /hostlab, /shared, placed files, startup and shutdown scripts, console, disk persistence, wipe),
 // and an end that leaves nothing: `pool down`, `clean --all`, and kill -9 of the pool's process (its
 // waiting guests power themselves off).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
@@ -14,6 +14,7 @@ import { poolDir } from '../../src/main/runtime/pool/pool-files.ts';
 import { connectPool, poolTarget } from '../../src/main/runtime/pool/pool-client.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { AppPool } from '../../src/main/service/app-pool.ts';
+import { runCli } from '../support/host.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 function processGroupOf(pid: number): number | undefined {
@@ -200,6 +201,31 @@ describe('the warm pool (real UML)', () => {
     expect(clean.stdout).toMatch(/killed supervisor pool/);
     expect(processesMentioning(pool)).toEqual([]);
     expect(existsSync(pool)).toBe(false);
+  }, 120_000);
+
+  it('replaces its waiting guests when their image file is rebuilt (they would never match a lab again)', async () => {
+    // A private image folder: changing the shared image's file would break other labs' disks.
+    const images = join(t.base, 'images');
+    mkdirSync(images);
+    const shared = hostPaths(t.env).imageDir;
+    execFileSync('cp', ['--sparse=always', join(shared, 'tiny.ext4'), join(shared, 'tiny.json'), images]);
+    const env = { ...t.env, VNETLAB_IMAGE_DIR: images, VNETLAB_RUNTIME_DIR: join(t.base, 'r2'), VNETLAB_STATE_DIR: join(t.base, 's2') };
+    const cli = (args: string[]) => runCli(args, { env, cwd: t.base });
+    const status = async () => JSON.parse((await cli(['pool', 'status', '--json'])).stdout) as { images: { key: string; ready: number }[] };
+    expect((await cli(['pool', 'up', '--size', '1'])).code).toBe(0);
+    const before = (await status()).images[0]!;
+    expect(before.ready).toBe(1);
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(images, 'tiny.ext4'), later, later); // what a rebuild does to the key: a new mtime
+    const pool = (await connectPool(hostPaths(env)))!;
+    expect(await pool.call('claim', { key: before.key })).toBeNull(); // the old kind is gone at once
+    pool.close();
+    let after = await status();
+    for (const deadline = Date.now() + 60_000; !(after.images[0]?.ready === 1 && after.images[0].key !== before.key) && Date.now() < deadline; after = await status()) await new Promise((r) => setTimeout(r, 250));
+    expect(after.images).toEqual([expect.objectContaining({ ready: 1 })]);
+    expect(after.images[0]!.key).not.toBe(before.key);
+    expect((await cli(['pool', 'down'])).code).toBe(0);
+    expect(processesMentioning(join(t.base, 'r2'))).toEqual([]);
   }, 120_000);
 
   it("the app's pool follows the open lab, and ends with the app (closed, or killed with -9)", async () => {

@@ -33,7 +33,8 @@ const REFILL_BACKOFF_MS = 10_000;
 interface Entry {
   key: string;
   booting: BootingGuest;
-  state: 'booting' | 'ready' | 'claimed';
+  /** `ending`: killed, not yet reaped; never handed out nor counted. */
+  state: 'booting' | 'ready' | 'claimed' | 'ending';
   claimTimer?: NodeJS.Timeout;
   /** Who claimed it: ended with them if they go before `taken`. */
   claimedBy?: object;
@@ -84,7 +85,7 @@ export class GuestPool {
 
   status(): PoolStatus {
     const images: PoolImageStatus[] = [...this.targets.entries()].map(([key, t]) => {
-      const mine = [...this.entries.values()].filter((e) => e.key === key && e.state !== 'claimed');
+      const mine = [...this.entries.values()].filter((e) => e.key === key && (e.state === 'ready' || e.state === 'booting'));
       return {
         image: t.image,
         key,
@@ -100,6 +101,7 @@ export class GuestPool {
 
   /** A ready guest of `key`, reserved for `by` until taken or released. */
   claim(key: string, by: object): PooledGuest | null {
+    this.rekey();
     const found = [...this.entries.entries()].find(([, e]) => e.key === key && e.state === 'ready');
     if (!found) return null;
     const [id, entry] = found;
@@ -192,7 +194,7 @@ export class GuestPool {
         this.entries.delete(id);
         clearTimeout(entry.claimTimer);
         removeRecord(this.dir, 'guest', id);
-        if (entry.state !== 'claimed' && !this.closing) this.log(`pooled guest ${id} exited (${exit.signal ?? `exit code ${exit.code}`})`);
+        if ((entry.state === 'ready' || entry.state === 'booting') && !this.closing) this.log(`pooled guest ${id} exited (${exit.signal ?? `exit code ${exit.code}`})`);
         this.scheduleRefill();
       }
       if (!this.entries.has(id)) this.removeFiles(id, entry);
@@ -204,6 +206,7 @@ export class GuestPool {
   private end(id: string): void {
     const entry = this.entries.get(id);
     if (!entry) return;
+    entry.state = 'ending';
     clearTimeout(entry.claimTimer);
     trySignal(-entry.booting.guest.pgid, 'SIGKILL');
   }
@@ -214,6 +217,21 @@ export class GuestPool {
     rmSync(guest.cow, { force: true });
     rmSync(guest.umidDir, { recursive: true, force: true });
     rmSync(poolFiles.guestDir(this.dir, id), { recursive: true, force: true });
+  }
+
+  /**
+   * An image rebuilt under a target (same path, new file): its waiting guests run the old file and would
+   * never match a lab again, and new ones would carry the old key. Replace them under the new key.
+   */
+  private rekey(): void {
+    for (const [key, target] of [...this.targets]) {
+      const now = poolKey(target.shared, target.imagePath);
+      if (now === key) continue;
+      this.log(`image ${target.image} changed: its pooled guests are replaced`);
+      this.dropKey(key);
+      this.targets.set(now, target);
+      this.scheduleRefill();
+    }
   }
 
   private dropKey(key: string): void {
@@ -237,6 +255,7 @@ export class GuestPool {
 
   private refill(): void {
     if (this.closing) return;
+    this.rekey();
     if (Date.now() < this.backoffUntil || Date.now() - this.lastClaimAt < REFILL_QUIET_MS) return this.scheduleRefill();
     while (this.refilling < REFILL_PARALLEL) {
       const due = [...this.targets.entries()].find(([key, t]) => this.count(key, ['booting', 'ready']) < t.size);
