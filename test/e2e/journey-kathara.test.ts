@@ -69,7 +69,7 @@ async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): 
   throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-12).join('\n')}`);
 }
 
-describe('a student opens a Kathará folder at 1024×700', () => {
+describe('a student opens a Kathará folder at 1024×700 (and 1440×900 once it runs)', () => {
   it('Open… takes the folder: its machines and collision domains on the canvas, its description in the Lab panel', async () => {
     await page.goto(server.url);
     await page.getByTestId('lab-description').locator('h1').waitFor(); // the default lab first
@@ -112,6 +112,13 @@ describe('a student opens a Kathará folder at 1024×700', () => {
     await waitConsole('pc1', /^reached-42\s*$/m);
     expect(await layoutProblems(page)).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, 'journey-kathara-1024.png') });
+    // The same view in a 1440×900 window: it fits too, and the console is still there.
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.waitForTimeout(500);
+    expect(await layoutProblems(page)).toEqual([]);
+    expect(await page.getByTestId('console-pc1').isVisible()).toBe(true);
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForTimeout(500);
   });
 
   it('Stop stops every machine; the console tab says so', async () => {

@@ -114,6 +114,15 @@ describe.skipIf(Boolean(skip))(`a student on the OSPF lab, real FRR routers${ski
     await page.waitForTimeout(3000);
     expect((await consoleText()).trimEnd()).toBe(before);
     expect(await layoutProblems(page)).toEqual([]);
+    // The same running lab, console open, in a 1024×700 window (a student's laptop): it still fits.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForTimeout(500); // the canvas and the terminal refit on the resize
+    expect(await layoutProblems(page)).toEqual([]);
+    expect(await page.getByTestId('console-r1').isVisible()).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'journey-ospf-1024.png') });
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.waitForTimeout(500);
+    expect(await layoutProblems(page)).toEqual([]);
   });
 
   it('FRR restarted from the console, a kernel message and a syslog line: none on the console, all in the logs', async () => {
