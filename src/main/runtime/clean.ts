@@ -74,12 +74,21 @@ export async function cleanPool(paths: HostPaths = hostPaths()): Promise<CleanRe
   return report;
 }
 
-/** Wait until the pool's process (after `pool down`) has exited. */
-export async function waitPoolGone(paths: HostPaths = hostPaths(), timeoutMs = 30_000): Promise<boolean> {
+/** The records of the pool's processes (read them before `pool down`: it removes them on its way out). */
+export function poolRecords(paths: HostPaths = hostPaths()): ProcessRecord[] {
   const dir = poolDir(paths);
+  return existsSync(dir) ? readRecords(dir) : [];
+}
+
+/**
+ * Wait until the pool's processes (after `pool down`) are gone: those recorded before it was asked
+ * (`known`: the pool removes its records a moment before it exits) and any recorded now, each with
+ * what is left of its process group (UML helpers).
+ */
+export async function waitPoolGone(paths: HostPaths = hostPaths(), known: ProcessRecord[] = [], timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!existsSync(dir) || !readRecords(dir).some(isAlive)) return true;
+    if (![...known, ...poolRecords(paths)].some(isAlive)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;

@@ -3,7 +3,7 @@ import { totalmem } from 'node:os';
 import { DEFAULT_MEMORY_MIB, MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../../shared/lab-model.ts';
 import { ensureImage } from '../../images/build.ts';
 import { hostPaths } from '../../paths.ts';
-import { waitPoolGone } from '../../runtime/clean.ts';
+import { poolRecords, waitPoolGone } from '../../runtime/clean.ts';
 import { connectPool, ensurePool, poolTarget } from '../../runtime/pool/pool-client.ts';
 import type { PoolStatus } from '../../runtime/pool/protocol.ts';
 import type { Command } from '../command.ts';
@@ -95,8 +95,9 @@ Examples:
         io.stdout.write('no pool is running\n');
         return EXIT.ok;
       }
+      const known = poolRecords(paths);
       await pool.call('down', {}).finally(() => pool.close());
-      if (!(await waitPoolGone(paths))) throw new UserError('the pool did not stop within 30 s', EXIT.environment, 'end it: vnetlab clean --all');
+      if (!(await waitPoolGone(paths, known))) throw new UserError('the pool did not stop within 30 s', EXIT.environment, 'end it: vnetlab clean --all');
       io.stdout.write('pool stopped\n');
       return EXIT.ok;
     }
