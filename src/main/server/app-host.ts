@@ -85,6 +85,8 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
   // Say up front what the host lacks to run labs (the editor works without it; Start says it again).
   for (const p of (await service.backends.environment()).problems) options.log(`warning: ${p.what}; to run labs: ${p.fix}`);
   const port = options.port ?? 0;
+  // The lab the app opens on: its guests start booting now, before a page has even loaded it.
+  pool?.follow(lab);
   const server = await startServer({ service, staticDir, port, token: port ? serverToken(options.env, port) : undefined, initialLab: lab });
   return {
     ...server,
