@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
-import { launchBrowser, nodePoint, removeDir, REPO, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { launchBrowser, nodePoint, REPO, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
 
 const LAB = join(REPO, 'labs', 'two-hosts');
 let t: TestEnv;
@@ -34,14 +34,7 @@ beforeAll(async () => {
   page = await browser.newPage();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (t) {
-    stopLab(LAB, t.env);
-    removeDir(t.dir);
-  }
-});
+afterAll(() => closeJourney({ browser, server, t, lab: LAB }));
 
 /** What the student sees of the connection and of the run controls. */
 const view = () =>
@@ -64,17 +57,8 @@ async function until(what: string, ok: (v: Awaited<ReturnType<typeof view>>) => 
     v = await view();
   }
 }
-const consoleText = (machine: string) => page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
-async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await consoleText(machine);
-    if (pattern.test(text)) return;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-10).join('\n')}`);
-}
+const consoleText = (machine: string) => consoleTextOf(page, machine);
+const waitConsole = (machine: string, pattern: RegExp, timeout = 30_000) => waitConsoleOf(page, machine, pattern, timeout);
 const restart = async () => {
   server = await serve(t.env, [LAB, '--port', String(port)]);
 };

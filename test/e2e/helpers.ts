@@ -169,3 +169,30 @@ export async function layoutProblems(page: Page): Promise<string[]> {
     return problems;
   });
 }
+
+/** What a machine's console tab shows (the renderer's test hook). */
+export function consoleText(page: Page, machine: string): Promise<string> {
+  return page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
+}
+
+/** Wait until a machine's console shows `pattern`; returns what it shows, or fails saying what it showed. */
+export async function waitConsole(page: Page, machine: string, pattern: RegExp, timeout = 30_000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await consoleText(page, machine);
+    if (pattern.test(text)) return text;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-15).join('\n')}`);
+}
+
+/** The end of a journey: the browser, the server, the lab it started (by its records) and the temp folder. */
+export async function closeJourney(parts: { browser?: BrowserContext; server?: Served; t?: TestEnv; lab?: string }): Promise<void> {
+  await parts.browser?.close();
+  await parts.server?.stop();
+  if (parts.t) {
+    if (parts.lab) stopLab(parts.lab, parts.t.env);
+    removeDir(parts.t.dir);
+  }
+}

@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
 import { debianForTests } from '../support/debian.ts';
-import { CORPUS, graphIds, launchBrowser, layoutProblems, nodePoint, removeDir, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { CORPUS, graphIds, launchBrowser, layoutProblems, nodePoint, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
 
 let t: TestEnv;
 let lab: string;
@@ -48,26 +48,10 @@ beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (t) {
-    if (lab) stopLab(lab, t.env);
-    removeDir(t.dir);
-  }
-});
+afterAll(() => closeJourney({ browser, server, t, lab: lab }));
 
-const consoleText = (machine: string) => page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
-async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): Promise<string> {
-  const deadline = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await consoleText(machine);
-    if (pattern.test(text)) return text;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-12).join('\n')}`);
-}
+const consoleText = (machine: string) => consoleTextOf(page, machine);
+const waitConsole = (machine: string, pattern: RegExp, timeout = 30_000) => waitConsoleOf(page, machine, pattern, timeout);
 
 describe('a student opens a Kathará folder at 1024×700 (and 1440×900 once it runs)', () => {
   it('Open… takes the folder: its machines and collision domains on the canvas, its description in the Lab panel', async () => {

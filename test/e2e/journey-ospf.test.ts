@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { debianForTests } from '../support/debian.ts';
-import { launchBrowser, layoutProblems, nodePoint, removeDir, REPO, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { launchBrowser, layoutProblems, nodePoint, REPO, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, closeJourney, consoleText as consoleTextOf } from './helpers.ts';
 
 const LAB = join(REPO, 'labs', 'ospf');
 const skip = debianForTests().skipNote;
@@ -34,16 +34,9 @@ describe.skipIf(Boolean(skip))(`a student on the OSPF lab, real FRR routers${ski
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (t) {
-      stopLab(LAB, t.env);
-      removeDir(t.dir);
-    }
-  });
+  afterAll(() => closeJourney({ browser, server, t, lab: LAB }));
 
-  const consoleText = () => page.evaluate(() => (window as any).__vnetlab.consoleText('r1') as string);
+  const consoleText = () => consoleTextOf(page, 'r1');
   let marks = 0;
   /**
    * Types a command line into r1's console followed by an end mark the shell computes

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, layoutProblems, nodePoint, removeDir, REPO, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { launchBrowser, layoutProblems, nodePoint, REPO, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
 
 const LAB = join(REPO, 'labs', 'two-hosts');
 
@@ -27,26 +27,10 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
       mkdirSync(SCREENSHOTS, { recursive: true });
     });
 
-    afterAll(async () => {
-      await browser?.close();
-      await server?.stop();
-      if (t) {
-        stopLab(LAB, t.env);
-        removeDir(t.dir);
-      }
-    });
+    afterAll(() => closeJourney({ browser, server, t, lab: LAB }));
 
-    const consoleText = (machine: string) => page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
-    async function waitConsole(machine: string, pattern: RegExp, timeout = 60_000): Promise<void> {
-      const deadline = Date.now() + timeout;
-      let text = '';
-      while (Date.now() < deadline) {
-        text = await consoleText(machine);
-        if (pattern.test(text)) return;
-        await page.waitForTimeout(200);
-      }
-      throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-10).join('\n')}`);
-    }
+    const consoleText = (machine: string) => consoleTextOf(page, machine);
+    const waitConsole = (machine: string, pattern: RegExp, timeout = 60_000) => waitConsoleOf(page, machine, pattern, timeout);
     /** Both machines ready, as the status bar says it; on a timeout, says what the page showed. */
     async function allReady(timeout = 90_000): Promise<void> {
       const deadline = Date.now() + timeout;

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, nodePoint, removeDir, REPO, SCREENSHOTS, serve, stopLab, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { launchBrowser, nodePoint, REPO, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
 
 const LAB = join(REPO, 'labs', 'two-hosts');
 let t: TestEnv;
@@ -21,27 +21,10 @@ beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (t) {
-    stopLab(LAB, t.env);
-    removeDir(t.dir);
-  }
-});
+afterAll(() => closeJourney({ browser, server, t, lab: LAB }));
 
-const consoleText = (machine: string) => page.evaluate((m) => (window as any).__vnetlab.consoleText(m) as string, machine);
-
-async function waitConsole(machine: string, pattern: RegExp, timeout = 30_000): Promise<string> {
-  const deadline = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await consoleText(machine);
-    if (pattern.test(text)) return text;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`the ${machine} console never showed ${pattern}; it shows:\n${text.trim().split('\n').slice(-15).join('\n')}`);
-}
+const consoleText = (machine: string) => consoleTextOf(page, machine);
+const waitConsole = (machine: string, pattern: RegExp, timeout = 30_000) => waitConsoleOf(page, machine, pattern, timeout);
 
 /** Page position of the middle of a cable on the canvas. */
 async function edgeMidpoint(id: string): Promise<{ x: number; y: number }> {

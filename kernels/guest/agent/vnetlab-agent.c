@@ -150,6 +150,17 @@ static size_t b64_decode(const char *in, size_t len, unsigned char *out) {
   return o;
 }
 
+/* The serial line carries the protocol byte for byte: no echo, no line editing, no CR/LF mapping. */
+static void make_raw(int fd) {
+  struct termios t;
+  if (tcgetattr(fd, &t) == 0) {
+    cfmakeraw(&t);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    tcsetattr(fd, TCSANOW, &t);
+  }
+}
+
 static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void send_line(const char *fmt, ...) {
   char buf[256];
@@ -600,13 +611,7 @@ static void poweroff_now(void) {
 static void wait_for_claim(const char *tty, char *claim, size_t size) {
   tty_fd = open(tty, O_RDWR | O_NOCTTY);
   if (tty_fd < 0) poweroff_now();
-  struct termios t;
-  if (tcgetattr(tty_fd, &t) == 0) {
-    cfmakeraw(&t);
-    t.c_cc[VMIN] = 1;
-    t.c_cc[VTIME] = 0;
-    tcsetattr(tty_fd, TCSANOW, &t);
-  }
+  make_raw(tty_fd);
   send_line("W");
   static char line[8192];
   size_t len = 0;
@@ -919,13 +924,7 @@ int main(int argc, char **argv) {
     perror(argv[1]);
     return 1;
   }
-  struct termios t;
-  if (tcgetattr(tty_fd, &t) == 0) {
-    cfmakeraw(&t);
-    t.c_cc[VMIN] = 1;
-    t.c_cc[VTIME] = 0;
-    tcsetattr(tty_fd, TCSANOW, &t);
-  }
+  make_raw(tty_fd);
   /* What the host sent before raw mode (pings) is read and acknowledged like the rest: the host counts it. */
   ready_fd = open(argv[2], O_RDWR | O_NONBLOCK);
   if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK)) return 1;

@@ -3,7 +3,7 @@
 // `vnetlab clean` can find and end everything even after the supervisor was killed with -9.
 // A pid alone is not proof of identity (pids are reused), so each record also carries the process's
 // start time from /proc/<pid>/stat, and nothing is signalled unless it still matches.
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from './disk-space.ts';
 import { assertPrivateDir, ensurePrivateDir, isTrustedFile } from './private-dir.ts';
@@ -135,4 +135,33 @@ export function groupHasMembers(pgid: number): boolean {
     return false;
   }
   return pids.some((pid) => processGroup(Number(pid)) === pgid);
+}
+
+/** Whether the process with this pid is still the one that started at `startTime`. */
+export function isSameProcess(pid: number, startTime: string): boolean {
+  return !!pid && !!startTime && processStartTime(pid) === startTime;
+}
+
+/**
+ * One daemon per folder (a lab's supervisor, the pool): a lock file holding our pid and start time.
+ * A stale lock (its process is gone, or it is torn: its writer died mid-write) is taken over.
+ */
+export function takeProcessLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
+      closeSync(fd);
+      return true;
+    } catch {
+      try {
+        const owner = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; startTime: string };
+        if (isSameProcess(owner.pid, owner.startTime)) return false;
+      } catch {
+        // unreadable lock: a writer died mid-write; take it over
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
 }

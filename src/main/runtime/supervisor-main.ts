@@ -2,11 +2,11 @@
 // Started by ensureSupervisor() in its own session with stdio to <runDir>/supervisor.log, so guests,
 // switches and consoles outlive the command or window that started the lab. It exits on its own once
 // every machine is stopped, after stopping the switches and removing its socket.
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { Plan } from '../../shared/plan.ts';
 import { writeFileAtomically } from './disk-space.ts';
 import { RealLauncher } from './real-launcher.ts';
-import { isRecordedProcessAlive, processStartTime, removeRecord, writeRecord } from './records.ts';
+import { removeRecord, takeProcessLock, writeRecord } from './records.ts';
 import { readRunPlan, removeSockets, runFiles } from './run-dir.ts';
 import { serveSupervisor } from './server.ts';
 import { Supervisor } from './supervisor.ts';
@@ -19,34 +19,13 @@ function log(message: string): void {
   process.stdout.write(`${new Date().toISOString()} ${message}\n`);
 }
 
-/** One supervisor per run dir: a lock file holding our pid and start time; stale locks are taken over. */
-function takeLock(runDir: string): boolean {
-  const lock = runFiles.lock(runDir);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
-      closeSync(fd);
-      return true;
-    } catch {
-      try {
-        const owner = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; startTime: string };
-        if (isRecordedProcessAlive({ ...owner, kind: 'supervisor', name: 'supervisor', pgid: 0, argv: [], sockets: [], recordedAt: '' })) return false;
-      } catch {
-        // unreadable lock: a writer died mid-write; take it over
-      }
-      rmSync(lock, { force: true });
-    }
-  }
-  return false;
-}
-
 async function main(): Promise<void> {
   const runDir = process.argv[2];
   if (!runDir) throw new Error('usage: supervisor-main.ts <runDir>');
   const plan = readRunPlan(runDir);
   if (!plan) throw new Error(`no plan in ${runDir}`);
-  if (!takeLock(runDir)) {
+  // One supervisor per run dir.
+  if (!takeProcessLock(runFiles.lock(runDir))) {
     log('another supervisor owns this lab; exiting');
     return;
   }

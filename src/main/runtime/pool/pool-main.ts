@@ -1,13 +1,13 @@
 // Entry point of the warm pool's detached process: `node pool-main.ts <poolDir>`, started by
 // `vnetlab pool up` (pool-client.ts ensurePool) in its own session, logging to <poolDir>/pool.log.
 // It serves pool/protocol.ts on <poolDir>/pool.sock (0600 in a 0700 folder) until `pool down`.
-import { chmodSync, closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { hostPaths, type HostPaths } from '../../paths.ts';
 import { isAlive } from '../clean.ts';
 import { lineReader } from '../protocol.ts';
-import { isRecordedProcessAlive, processStartTime, readRecords, removeRecord, signalRecorded, writeRecord } from '../records.ts';
+import { isSameProcess, readRecords, removeRecord, signalRecorded, takeProcessLock, writeRecord } from '../records.ts';
 import { assertPrivateDir } from '../private-dir.ts';
 import { GuestPool } from './pool.ts';
 import { poolDiskDir, poolFiles } from './pool-files.ts';
@@ -17,28 +17,6 @@ const OWNER_CHECK_MS = 2_000;
 
 function log(message: string): void {
   process.stdout.write(`${new Date().toISOString()} ${message}\n`);
-}
-
-/** One pool per folder: a lock file with our pid and start time; a stale lock is taken over. */
-function takeLock(dir: string): boolean {
-  const lock = poolFiles.lock(dir);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
-      closeSync(fd);
-      return true;
-    } catch {
-      try {
-        const owner = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; startTime: string };
-        if (isRecordedProcessAlive({ ...owner, kind: 'supervisor', name: 'pool', pgid: 0, argv: [], sockets: [], recordedAt: '' })) return false;
-      } catch {
-        // a torn lock: its writer died mid-write
-      }
-      rmSync(lock, { force: true });
-    }
-  }
-  return false;
 }
 
 /**
@@ -60,7 +38,7 @@ async function main(): Promise<void> {
   const ownerAt = process.argv.indexOf('--owner');
   const owner = ownerAt > 0 ? process.argv[ownerAt + 1] : undefined;
   assertPrivateDir(dir);
-  if (!takeLock(dir)) {
+  if (!takeProcessLock(poolFiles.lock(dir))) {
     log('another pool process owns this folder; exiting');
     return;
   }
@@ -137,9 +115,8 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void exit(signal));
   if (owner) {
     const [pid, startTime] = owner.split(':');
-    const ownerRecord = { kind: 'supervisor' as const, name: 'owner', pid: Number(pid), pgid: 0, argv: [], sockets: [], recordedAt: '', startTime: startTime ?? '' };
     setInterval(() => {
-      if (!isRecordedProcessAlive(ownerRecord)) void exit(`its owner, pid ${pid}, is gone`);
+      if (!isSameProcess(Number(pid), startTime ?? '')) void exit(`its owner, pid ${pid}, is gone`);
     }, OWNER_CHECK_MS).unref();
   }
   process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err}`));
