@@ -125,6 +125,26 @@ export interface SourceRef {
 }
 
 /** Minimum memory a Debian 6.1 UML kernel boots with reliably (32M does not). */
+/** A machine as the lab readers start one, before its options apply: a host with one console, IPv6, default memory. */
+export function defaultMachine(name: string, image: string, source: SourceRef, overrides: Partial<Machine> = {}): Machine {
+  return {
+    name,
+    kind: 'host',
+    image,
+    memoryMiB: DEFAULT_MEMORY_MIB,
+    interfaces: [],
+    files: [],
+    dependsOn: [],
+    sysctls: {},
+    env: {},
+    ipv6: true,
+    bridged: false,
+    consoles: 1,
+    source,
+    ...overrides,
+  };
+}
+
 export const MIN_MEMORY_MIB = 64;
 export const DEFAULT_MEMORY_MIB = 128;
 export const MAX_MEMORY_MIB = 4096;

@@ -4,7 +4,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import { DEFAULT_MEMORY_MIB, domainsOf, MIN_MEMORY_MIB, type Interface, type LabFormat, type LabModel, type Machine, type Script, type SourceRef } from '../../shared/lab-model.ts';
+import { defaultMachine, domainsOf, MIN_MEMORY_MIB, type Interface, type LabFormat, type LabModel, type Machine, type Script, type SourceRef } from '../../shared/lab-model.ts';
 import { didYouMean, error, info, warning, wholeFile } from './diag.ts';
 import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
@@ -246,21 +246,10 @@ function cleanMachineName(written: string): string {
 
 async function buildMachine(root: string, draft: MachineDraft, hasFolder: boolean, files: Set<string>, diagnostics: Diagnostic[]): Promise<Machine> {
   const target = `machine:${draft.name}`;
-  const machine: Machine = {
-    name: draft.name,
-    kind: 'host',
-    image: DEFAULT_IMAGE,
-    memoryMiB: DEFAULT_MEMORY_MIB,
+  const machine: Machine = defaultMachine(draft.name, DEFAULT_IMAGE, draft.source, {
     interfaces: [...draft.interfaces].sort((a, b) => a.index - b.index),
     files: hasFolder ? [{ kind: 'dir', guestPath: '/', labPath: draft.written, source: wholeFile(draft.written) }] : [],
-    dependsOn: [],
-    sysctls: {},
-    env: {},
-    ipv6: true,
-    bridged: false,
-    consoles: 1,
-    source: draft.source,
-  };
+  });
   for (const { key, value, at } of draft.options) applyOption(machine, key, value, at, diagnostics);
   const startupFile = `${draft.written}.startup`;
   const shutdownFile = `${draft.written}.shutdown`;

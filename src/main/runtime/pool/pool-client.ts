@@ -7,7 +7,7 @@ import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LabModel } from '../../../shared/lab-model.ts';
-import { DEFAULT_MEMORY_MIB } from '../../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, defaultMachine } from '../../../shared/lab-model.ts';
 import type { GuestPlan } from '../../../shared/plan.ts';
 import { compile } from '../../compiler/index.ts';
 import { splitPoolArgs } from '../../compiler/pool-args.ts';
@@ -121,23 +121,7 @@ export function poolTarget(image: string, size: number, memoryMiB = DEFAULT_MEMO
     root: '/',
     sourceFile: 'lab.yaml',
     meta: { name: 'pool', authors: [] },
-    machines: [
-      {
-        name: 'pool',
-        kind: 'host',
-        image,
-        memoryMiB,
-        interfaces: [],
-        files: [],
-        dependsOn: [],
-        sysctls: {},
-        env: {},
-        ipv6: true,
-        bridged: false,
-        consoles: 1,
-        source: { file: 'lab.yaml', line: 1, column: 1 },
-      },
-    ],
+    machines: [defaultMachine('pool', image, { file: 'lab.yaml', line: 1, column: 1 }, { memoryMiB })],
     domains: [],
     checks: [],
     layout: {},
