@@ -3,8 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPaths } from '../../src/main/paths.ts';
-import { cleanRunDir } from '../../src/main/runtime/clean.ts';
-import { listRunDirs } from '../../src/main/runtime/run-dir.ts';
+import { cleanAll } from '../../src/main/runtime/clean.ts';
 import { isolatedHost, runCli } from '../support/host.ts';
 
 export interface TestEnv {
@@ -36,8 +35,8 @@ export function testEnv(): TestEnv {
       return runCli(args, { env, cwd: options.cwd ?? base });
     },
     async dispose() {
-      const paths = hostPaths(env);
-      for (const runDir of listRunDirs(paths)) await cleanRunDir(runDir, paths);
+      // Every lab and the warm pool of this env, from their records, before their folders go.
+      await cleanAll(hostPaths(env));
       rmSync(base, { recursive: true, force: true });
     },
   };

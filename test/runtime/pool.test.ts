@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { cleanAll } from '../../src/main/runtime/clean.ts';
@@ -212,6 +212,8 @@ describe('the warm pool (real UML)', () => {
     const env = { ...t.env, VNETLAB_IMAGE_DIR: images, VNETLAB_RUNTIME_DIR: join(t.base, 'r2'), VNETLAB_STATE_DIR: join(t.base, 's2') };
     const cli = (args: string[]) => runCli(args, { env, cwd: t.base });
     const status = async () => JSON.parse((await cli(['pool', 'status', '--json'])).stdout) as { images: { key: string; ready: number }[] };
+    // This pool lives outside the test env's folders: end it even when an expectation below fails.
+    onTestFinished(() => cleanAll(hostPaths(env)).then(() => undefined));
     expect((await cli(['pool', 'up', '--size', '1'])).code).toBe(0);
     const before = (await status()).images[0]!;
     expect(before.ready).toBe(1);
