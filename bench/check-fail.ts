@@ -5,7 +5,7 @@
 //      the baseline, measured in the same run (skip it with --no-baseline: it takes minutes)
 // printing when each result arrived. Target (issue 12): the full report in ≤ 30 s.
 // Needs the debian image (vnetlab image build debian). Run: npx tsx bench/check-fail.ts [--no-baseline]
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,7 +13,7 @@ import type { CheckResult } from '../src/shared/checks.ts';
 import { runCheckList } from '../src/main/check/engine.ts';
 import { openLab } from '../src/main/check/session.ts';
 import { hostPaths } from '../src/main/paths.ts';
-import { cleanAll } from '../src/main/runtime/clean.ts';
+import { runBench } from './harness.ts';
 
 const baseline = !process.argv.includes('--no-baseline');
 const base = mkdtempSync(join(tmpdir(), 'vbench-fail-'));
@@ -59,12 +59,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(`bench failed: ${err instanceof Error ? err.message : err}`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanAll(hostPaths(process.env));
-    rmSync(base, { recursive: true, force: true });
-  });
+runBench(main, process.env, base);

@@ -8,15 +8,15 @@
 // disks, as a new student's) and the pool is left to refill.
 // Run: npx tsx bench/pool.ts [--runs N] [--machines N]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { hostPaths } from '../src/main/paths.ts';
-import { cleanAll } from '../src/main/runtime/clean.ts';
 import { launchLab } from '../src/main/runtime/launch.ts';
 import { connectPool } from '../src/main/runtime/pool/pool-client.ts';
+import { runBench } from './harness.ts';
 
 const flag = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -138,12 +138,4 @@ async function withPool<T>(on: boolean, task: () => Promise<T>): Promise<T> {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(`bench failed: ${err instanceof Error ? err.message : err}`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanAll(hostPaths(env));
-    rmSync(base, { recursive: true, force: true });
-  });
+runBench(main, env, base);

@@ -22,6 +22,7 @@ import { Network } from '../src/main/runtime/network/network.ts';
 import { ProcessBook } from '../src/main/runtime/process-book.ts';
 import { findKernel } from '../src/main/images/kernel.ts';
 import { GUEST_BOOT_ARGS } from '../src/main/compiler/index.ts';
+import { runBench } from './harness.ts';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -216,12 +217,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(`bench failed: ${err instanceof Error ? err.message : err}`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await cleanAll(hostPaths(process.env));
-    rmSync(base, { recursive: true, force: true });
-  });
+runBench(main, process.env, base);
