@@ -1,6 +1,6 @@
 // Hand-built lab models for compiler tests: the smallest valid LabModel, with helpers to add machines
 // and domains, so a test states only what it is about.
-import type { CollisionDomain, Interface, LabModel, Machine, SourceRef } from '../../src/shared/lab-model.ts';
+import { defaultMachine, type CollisionDomain, type Interface, type LabModel, type Machine, type SourceRef } from '../../src/shared/lab-model.ts';
 import type { CompileOptions } from '../../src/shared/plan.ts';
 
 export const at = (line: number, file = 'lab.conf'): SourceRef => ({ file, line, column: 1 });
@@ -22,22 +22,7 @@ export function lab(partial: Partial<LabModel> = {}): LabModel {
 /** A machine wired to the given domains as eth0, eth1, …; `extra` overrides any field. */
 export function machine(name: string, domains: string[], extra: Partial<Machine> = {}): Machine {
   const interfaces: Interface[] = domains.map((domain, index) => ({ index, domain, ipv4: [], ipv6: [], source: at(index + 1) }));
-  return {
-    name,
-    kind: 'host',
-    image: 'tiny',
-    memoryMiB: 128,
-    interfaces,
-    files: [],
-    dependsOn: [],
-    sysctls: {},
-    env: {},
-    ipv6: true,
-    bridged: false,
-    consoles: 1,
-    source: at(1),
-    ...extra,
-  };
+  return defaultMachine(name, 'tiny', at(1), { memoryMiB: 128, interfaces, ...extra });
 }
 
 export function domain(name: string, extra: Partial<CollisionDomain> = {}): CollisionDomain {
