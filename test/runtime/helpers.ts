@@ -58,16 +58,7 @@ export function processesMentioning(text: string): { pid: number; cmdline: strin
   return found;
 }
 
-/** Poll until `predicate` holds or `ms` pass; returns the last value. */
-export async function eventually<T>(read: () => T, predicate: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = read();
-  while (!predicate(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    value = read();
-  }
-  return value;
-}
+export { eventually } from '../support/poll.ts';
 
 export const TWO_HOSTS_YAML = `lab:
   name: pair

@@ -122,10 +122,7 @@ describe('the warm pool (real UML)', () => {
       const viewer = await sup.attachConsole('pc1', { onData: (d) => (seen += d), cols: 111, rows: 33 });
       expect(seen).toMatch(/Linux version/); // the kernel's boot, replayed as for a cold guest
       // The console's host side is a FIFO: the guest agent applies the viewer's size (a moment later).
-      let size = '';
-      for (const deadline = Date.now() + 10_000; size !== '33 111' && Date.now() < deadline; ) {
-        size = (await t.cli(['exec', lab, 'pc1', '--', 'stty -F /dev/tty0 size'])).stdout.trim();
-      }
+      const size = await eventually(async () => (await t.cli(['exec', lab, 'pc1', '--', 'stty -F /dev/tty0 size'])).stdout.trim(), (s) => s === '33 111', 10_000, 0);
       expect(size).toBe('33 111');
       viewer.write('echo console-$((40+2)); stty size\r');
       await eventually(() => seen, (s) => /console-42\s+33 111/.test(s), 15_000);
@@ -137,8 +134,7 @@ describe('the warm pool (real UML)', () => {
   });
 
   it('refills in the background, and keeps the disk across stop and start (cold: the disk exists)', async () => {
-    let refilled = await poolStatus();
-    for (const deadline = Date.now() + 60_000; refilled.images[0]?.ready !== 2 && Date.now() < deadline; refilled = await poolStatus()) await new Promise((r) => setTimeout(r, 250));
+    const refilled = await eventually(poolStatus, (s) => s.images[0]?.ready === 2, 60_000, 250);
     expect(refilled.images[0]).toEqual(expect.objectContaining({ ready: 2, booting: 0 }));
     expect((await t.cli(['exec', lab, 'pc1', '--', 'echo mine > /root/work && sync'])).code).toBe(0);
     const stop = await t.cli(['stop', lab]);
@@ -180,8 +176,7 @@ describe('the warm pool (real UML)', () => {
     // pc1 (wiped) takes the pooled guest; the pool boots another one, which waits.
     expect((await t.cli(['wipe', '--yes', lab, 'pc1'])).code).toBe(0);
     expect(await startProfile()).toMatch(/\bclaim\b/);
-    let waiting = await poolStatus();
-    for (const deadline = Date.now() + 60_000; waiting.images[0]?.ready !== 1 && Date.now() < deadline; waiting = await poolStatus()) await new Promise((r) => setTimeout(r, 250));
+    const waiting = await eventually(poolStatus, (s) => s.images[0]?.ready === 1, 60_000, 250);
     expect(waiting.images[0]!.ready).toBe(1);
     const pc1 = JSON.parse((await t.cli(['status', lab, '--json'])).stdout).machines.find((m: { name: string }) => m.name === 'pc1').pid as number;
     // The lab's guest still names the pool's folders on its command line: tell it apart by its process group.
@@ -222,8 +217,7 @@ describe('the warm pool (real UML)', () => {
     const pool = (await connectPool(hostPaths(env)))!;
     expect(await pool.call('claim', { key: before.key })).toBeNull(); // the old kind is gone at once
     pool.close();
-    let after = await status();
-    for (const deadline = Date.now() + 60_000; !(after.images[0]?.ready === 1 && after.images[0].key !== before.key) && Date.now() < deadline; after = await status()) await new Promise((r) => setTimeout(r, 250));
+    const after = await eventually(status, (s) => s.images[0]?.ready === 1 && s.images[0].key !== before.key, 60_000, 250);
     expect(after.images).toEqual([expect.objectContaining({ ready: 1 })]);
     expect(after.images[0]!.key).not.toBe(before.key);
     expect((await cli(['pool', 'down'])).code).toBe(0);
@@ -235,8 +229,7 @@ describe('the warm pool (real UML)', () => {
     const logged: string[] = [];
     const appPool = new AppPool(4, t.env, (l) => logged.push(l));
     appPool.follow(lab);
-    let status = await poolStatus();
-    for (const deadline = Date.now() + 60_000; !(status.images[0]?.ready === 2) && Date.now() < deadline; status = await poolStatus()) await new Promise((r) => setTimeout(r, 250));
+    const status = await eventually(poolStatus, (s) => s.images[0]?.ready === 2, 60_000, 250);
     // Two fresh machines of one kind: two guests, not the four it may keep.
     expect(status.images).toEqual([expect.objectContaining({ image: 'tiny', size: 2, ready: 2, memoryMiB: 128 })]);
     expect(logged).toEqual([]);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PacketSummary } from '../../src/shared/service-api.ts';
 import { PacketView, wiresharkPath } from '../../src/main/service/packet-view.ts';
+import { eventually } from '../support/poll.ts';
 
 const TSHARK = ['/usr/bin/tshark'].find((p) => existsSync(p));
 
@@ -17,15 +18,8 @@ function arpRequest(): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-async function until<T>(read: () => T, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = read();
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    v = read();
-  }
-  return v;
-}
+/** The packet view pushes rows and details quickly: look every 50 ms. */
+const until = <T>(read: () => T, ok: (v: T) => boolean, ms = 10_000) => eventually(read, ok, ms, 50);
 
 describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not installed; apt-get install tshark)'}`, () => {
   it('lists packets with Wireshark columns and shows named fields of a packet from tshark', async () => {
