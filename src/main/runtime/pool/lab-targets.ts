@@ -1,8 +1,8 @@
 // What the pool should hold for a lab (the app's pool, src/main/service/app-pool.ts). Apart from
 // pool-client.ts because it reads lab files: the supervisor, which imports pool-client.ts, must not
 // carry the lab readers.
-import { splitPoolArgs } from '../../compiler/pool-args.ts';
 import { planLab } from '../prepare.ts';
+import { poolTargetOf } from './pool-client.ts';
 import { canTakePooledGuest } from './pooled-guest.ts';
 import { poolKey } from './pool-files.ts';
 import type { PoolTarget } from './protocol.ts';
@@ -18,9 +18,9 @@ export async function poolTargetsForLab(labPath: string, max: number, env: NodeJ
   for (const name of plan.waves.flat()) {
     const guest = plan.guests.find((g) => g.name === name);
     if (!guest || !canTakePooledGuest(guest) || total >= max) continue;
-    const shared = splitPoolArgs(guest.argv).shared;
-    const key = poolKey(shared, guest.imagePath);
-    const target = byKey.get(key) ?? { image: guest.image, imagePath: guest.imagePath, memoryMiB: guest.memoryMiB, shared, size: 0 };
+    const kind = poolTargetOf(guest, 0);
+    const key = poolKey(kind.shared, kind.imagePath);
+    const target = byKey.get(key) ?? kind;
     target.size++;
     total++;
     byKey.set(key, target);

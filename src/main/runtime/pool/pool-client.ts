@@ -127,8 +127,12 @@ export function poolTarget(image: string, size: number, memoryMiB = DEFAULT_MEMO
     layout: {},
   };
   const plan = compile(model, { labId: 'pool-00000000', runDir: poolDir(paths), stateDir: paths.stateRoot, imageDir: paths.imageDir, kernel: kernel.path, nicSyntax: kernel.nicSyntax });
-  const guest = plan.guests[0]!;
-  return { image, imagePath: guest.imagePath, memoryMiB: guest.memoryMiB, shared: splitPoolArgs(guest.argv).shared, size };
+  return poolTargetOf(plan.guests[0]!, size);
+}
+
+/** Keep `size` guests that can become this machine. */
+export function poolTargetOf(guest: GuestPlan, size: number): PoolTarget {
+  return { image: guest.image, imagePath: guest.imagePath, memoryMiB: guest.memoryMiB, shared: splitPoolArgs(guest.argv).shared, size };
 }
 
 /**

@@ -61,12 +61,12 @@ export class GuestPool {
   /** Set how many guests of each image to keep; boots what is missing, all at once (the user waits). */
   async up(targets: PoolTarget[], options: { only?: boolean } = {}): Promise<void> {
     for (const target of targets) this.checkTarget(target);
+    const keyed = targets.map((target) => [poolKey(target.shared, target.imagePath), target] as const);
     if (options.only) {
-      const wanted = new Set(targets.map((t) => poolKey(t.shared, t.imagePath)));
+      const wanted = new Set(keyed.map(([key]) => key));
       for (const key of [...this.targets.keys()]) if (!wanted.has(key)) this.dropKey(key);
     }
-    for (const target of targets) {
-      const key = poolKey(target.shared, target.imagePath);
+    for (const [key, target] of keyed) {
       this.targets.set(key, target);
       // Guests of an image that was rebuilt since (same arguments, another key) are of no use any more.
       const same = (other: PoolTarget) => other.imagePath === target.imagePath && JSON.stringify(other.shared) === JSON.stringify(target.shared);

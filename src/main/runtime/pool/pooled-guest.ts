@@ -152,8 +152,9 @@ export async function adoptPooledGuest(
   let agent: GuestAgent;
   try {
     await handover();
-    await mconsole(splitPoolArgs(plan.argv).hotplug.map((arg) => `config ${arg}`));
-    agent = await connectAgent(fromStream, toStream, splitPoolArgs(plan.argv).identity.join(' '));
+    const { hotplug, identity } = splitPoolArgs(plan.argv);
+    await mconsole(hotplug.map((arg) => `config ${arg}`));
+    agent = await connectAgent(fromStream, toStream, identity.join(' '));
   } catch (err) {
     kill('SIGKILL');
     await exited;
