@@ -15,6 +15,16 @@ const DEFAULT_MAX_MB = 100;
 /** Past this much unread output on stdout, frames are dropped and counted rather than kept in memory. */
 const STDOUT_BACKLOG_BYTES = 8 * 1024 * 1024;
 
+/** --max-size: a positive number of megabytes (fractions allowed). */
+function parseMegabytes(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new UserError(`--max-size must be a positive number of megabytes (MB), not '${String(value)}'`);
+  }
+  return n;
+}
+
 const command: Command = {
   name: 'capture',
   summary: 'capture the frames of a cable or a collision domain as pcap (live, for Wireshark)',
@@ -41,7 +51,7 @@ Examples:
     const count = args.flags.count == null ? Infinity : Number(args.flags.count);
     if (count !== Infinity && (!Number.isInteger(count) || count <= 0)) throw new UserError(`-c must be a positive whole number of frames, not '${String(args.flags.count)}'`);
     const durationMs = args.flags.duration == null ? Infinity : parseSeconds(args.flags.duration, 'duration', 0) * 1000;
-    const maxBytes = parseSeconds(args.flags['max-size'], 'max-size', DEFAULT_MAX_MB) * 1024 * 1024;
+    const maxBytes = parseMegabytes(args.flags['max-size'], DEFAULT_MAX_MB) * 1024 * 1024;
     const out = typeof args.flags.write === 'string' ? args.flags.write : undefined;
 
     const sup = await requireSupervisor(labPath, io.env);
