@@ -1,7 +1,7 @@
 // saveLab with models crafted by a client holding the app's token (issue 9, item 1): a machine name
 // or a file entry must never make the real backends write outside the destination folder, nor copy
 // host files into the saved lab through a symlink.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,5 +106,51 @@ describe('saveLab refuses models that would write outside the destination', () =
     const model = await labWith(join(home, 'bad'), [{ name: 'pc1', interfaces: 'eth0' } as unknown as Machine]);
     await expect(session.saveLab(join(home, 'bad'), model, 'netkit')).rejects.toThrow(/malformed/);
     expect(existsSync(join(home, 'bad', 'lab.conf'))).toBe(false);
+  });
+});
+
+// Issue 18, item 7: a dangling symlink in the home, pointing outside every allowed folder. The path
+// check took it for a name that does not exist yet (existsSync follows links) and resolved only its
+// folder, so saveCapture wrote through it outside. The service and PacketView are real; only the
+// frames come from a stand-in for the runtime's capture (no guests).
+describe('a dangling symlink does not lead a save outside the allowed folders', () => {
+  let capSession: ClientSession;
+  /** An ARP request: who has 10.0.0.2? tell 10.0.0.1. */
+  const arp = Buffer.from('ffffffffffff' + '020000000001' + '0806' + '0001' + '0800' + '06' + '04' + '0001' + '020000000001' + '0a000001' + '000000000000' + '0a000002', 'hex');
+
+  beforeAll(() => {
+    const env = { ...process.env, HOME: home, VNETLAB_RUNTIME_DIR: join(dir, 'run'), VNETLAB_STATE_DIR: join(dir, 'state') };
+    const backends = realBackends({ env });
+    backends.capture = async (_root, _target, handlers) => {
+      handlers.onFrame(arp, Date.now() * 1000);
+      return { stop: async () => ({ frames: 1, dropped: 0 }) };
+    };
+    capSession = new Service({ backends, labsDir: join(repo, 'labs'), home }).connect(() => {});
+  });
+  afterAll(() => capSession?.close());
+
+  it('saveCapture refuses a dangling link to a file outside, a link in a folder on the way, and writes nothing there', async () => {
+    symlinkSync(join(outside, 'stolen.pcap'), join(home, 'capture.pcap'));
+    symlinkSync(join(outside, 'newdir'), join(home, 'caps'));
+    const { captureId } = await capSession.startCapture(join(home, 'src'), 'pc1:eth0');
+    await expect(capSession.saveCapture(captureId, join(home, 'capture.pcap'))).rejects.toThrow(/capture\.pcap is a symbolic link that leads nowhere \(to .*outside\/stolen\.pcap\)/);
+    await expect(capSession.saveCapture(captureId, '~/capture.pcap')).rejects.toThrow(/symbolic link that leads nowhere/);
+    await expect(capSession.saveCapture(captureId, join(home, 'caps', 'x.pcap'))).rejects.toThrow(/caps is a symbolic link that leads nowhere/);
+    expect(readdirSync(outside).sort()).toEqual(['secret.txt']);
+    // A real file in the home is still written (the check refuses only what leads outside).
+    const saved = await capSession.saveCapture(captureId, join(home, 'ok.pcap'));
+    expect(saved).toBe(join(home, 'ok.pcap'));
+    expect(readFileSync(saved).subarray(0, 4).toString('hex')).toMatch(/^(d4c3b2a1|a1b2c3d4|4d3cb2a1|a1b23c4d)$/);
+    // …and saved again over itself, not through anything.
+    await capSession.saveCapture(captureId, join(home, 'ok.pcap'));
+    await capSession.closeCapture(captureId);
+  });
+
+  it.each(['yaml', 'netkit'] as const)('saveLab refuses a dangling link as the lab folder or on its way (%s)', async (format) => {
+    symlinkSync(join(outside, `lab-${format}`), join(home, `linked-${format}`));
+    const model = await labWith(join(home, 'src'), [machine('pc1'), machine('pc2')]);
+    await expect(session.saveLab(join(home, `linked-${format}`), model, format)).rejects.toThrow(new RegExp(`linked-${format} is a symbolic link that leads nowhere`));
+    await expect(session.saveLab(join(home, `linked-${format}`, 'deeper'), model, format)).rejects.toThrow(/symbolic link that leads nowhere/);
+    expect(readdirSync(outside).sort()).toEqual(['secret.txt']);
   });
 });

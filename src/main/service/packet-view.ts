@@ -4,7 +4,7 @@
 // protocol tree of a packet when the student opens it. Without tshark the list shows addresses and
 // EtherTypes only and says what to install; saving the capture still works.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PacketDetail, PacketSummary, PacketTreeNode } from '../../shared/service-api.ts';
@@ -111,8 +111,34 @@ export class PacketView {
     this.followers.add(proc);
   }
 
+  /**
+   * Writes the capture to `path` (already checked by the service), never through a symbolic link:
+   * O_NOFOLLOW refuses a link in place of the file, and only a regular file is written.
+   */
   saveAs(path: string): void {
-    copyFileSync(this.file, path);
+    let out: number;
+    try {
+      out = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new UserError(`${path} is a symbolic link: the capture is not written through it`, 2, 'choose another file name');
+      throw new UserError(`cannot save the capture as ${path}: ${code ?? (err as Error).message}`, 2, 'choose a file in a folder you can write to');
+    }
+    try {
+      if (!fstatSync(out).isFile()) throw new UserError(`${path} is not a regular file: the capture is not written there`, 2, 'choose another file name');
+      ftruncateSync(out, 0);
+      const from = openSync(this.file, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(1 << 20);
+        for (let n; (n = readSync(from, buf, 0, buf.length, null)) > 0; ) {
+          for (let done = 0; done < n; ) done += writeSync(out, buf, done, n - done);
+        }
+      } finally {
+        closeSync(from);
+      }
+    } finally {
+      closeSync(out);
+    }
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 // The service: implements src/shared/service-api.ts on top of the other modules, with no transport.
 // Each client (a browser tab over WebSocket, an Electron window over IPC) gets its own session that
 // owns its event subscriptions and console attachments; closing it detaches them and leaves labs running.
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
@@ -56,10 +56,20 @@ export class Service {
   allowedPath(path: string, what: string): string {
     if (typeof path !== 'string' || path.trim() === '') throw new UserError(`no ${what} given`);
     const abs = resolve(this.options.home, path.replace(/^~(?=$|\/)/, this.options.home));
-    // Follow symlinks of the longest existing prefix, so a link cannot lead outside.
+    // The deepest part of the path that exists decides where a write lands: resolve it with realpath
+    // (so a link cannot lead outside). A symlink counts as existing even when it leads nowhere: taking
+    // it for a missing name (existsSync follows links) let a write through a dangling link land outside.
     let existing = abs;
-    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
-    const real = join(safeRealpath(existing), relative(existing, abs));
+    while (!lstatOrUndefined(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    let realExisting: string;
+    try {
+      realExisting = realpathSync(existing);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? `is a symbolic link that leads nowhere${linkTarget(existing)}` : code === 'ELOOP' ? 'is a loop of symbolic links' : `cannot be resolved (${code ?? (err as Error).message})`;
+      throw new UserError(`${abs} is refused: ${existing} ${why}`, 2, 'remove the link, or choose another name or folder');
+    }
+    const real = join(realExisting, relative(existing, abs));
     if (!this.roots().some((root) => isInside(real, safeRealpath(root)))) {
       throw new UserError(`${abs} is outside the folders the app may use`, 2, `use a folder inside ${this.roots().join(' or ')}`);
     }
@@ -118,6 +128,22 @@ export class Service {
     entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'lab' ? -1 : 1));
     const atRoot = roots.some((r) => safeRealpath(r) === folder);
     return { path: folder, ...(atRoot ? {} : { parent: dirname(folder) }), roots, entries };
+  }
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined; // ENOENT, or ENOTDIR when a part of it is a file: not there either way
+  }
+}
+
+function linkTarget(p: string): string {
+  try {
+    return ` (to ${readlinkSync(p)})`;
+  } catch {
+    return '';
   }
 }
 
@@ -371,8 +397,12 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
 
   async saveCapture(captureId: string, path: string) {
     const entry = this.capture(captureId);
+    // allowedPath resolves the folder with realpath and refuses a dangling link; saveAs opens the file
+    // itself with O_NOFOLLOW, so a link put there in between is not followed either.
     const target = this.service.allowedPath(String(path), 'capture file');
     if (!target.endsWith('.pcap')) throw new UserError('save the capture as a .pcap file', 2, 'e.g. ~/capture.pcap');
+    const folder = lstatOrUndefined(dirname(target));
+    if (!folder?.isDirectory()) throw new UserError(`cannot save the capture: the folder ${dirname(target)} does not exist`, 2, 'choose an existing folder');
     entry.view.saveAs(target);
     return target;
   }
