@@ -1,6 +1,6 @@
 // Issue 11, item 2: the server goes away under an open page. The page says so (a banner; Start and Stop
 // wait instead of doing nothing), and when `vnetlab serve --port N` is started again it reconnects by
-// itself (the token of a fixed port is kept): the banner goes, Start works, a console that was open
+// itself (the session secret of a fixed port is kept): the banner goes, Start works, a console that was open
 // comes back with its output and takes typing, and the lab kept running all along. A server started
 // with a new token is recognised and the banner says to open its new link.
 import { rmSync } from 'node:fs';
@@ -65,7 +65,7 @@ const restart = async () => {
 
 describe('the server goes away and comes back', () => {
   it('while the lab is stopped: a banner, Start waits; back on the same port: banner gone, Start starts', async () => {
-    await page.goto(server!.url);
+    await page.goto(await server!.freshLink());
     await page.getByTestId('lab-description').locator('h1').waitFor();
     await until('Start enabled, no banner', (v) => v.start === 'enabled' && v.banner === '');
     await server!.stop();
@@ -107,12 +107,12 @@ describe('the server goes away and comes back', () => {
   it('a server started with a new token: the banner says to open its new link, which works', async () => {
     await server!.stop();
     await until('the disconnected banner', (v) => /Disconnected/.test(v.banner));
-    // Forget the kept token: the next server on this port makes a new one the page does not hold.
-    rmSync(join(hostPaths(t.env).stateRoot, 'serve', `port-${port}.token`));
+    // Forget the kept secret: the next server on this port makes a new one the page's cookie does not hold.
+    rmSync(join(hostPaths(t.env).stateRoot, 'serve', `port-${port}.key`));
     await restart();
     await until('the banner about the new link', (v) => /does not accept this page.*open the link it printed/.test(v.banner), 20_000);
     expect((await view()).start).toBe('disabled');
-    await page.goto(server!.url);
+    await page.goto(await server!.freshLink());
     await until('the lab still running, no banner', (v) => v.banner === '' && /^2\/2 ready/.test(v.runState) && v.stop === 'enabled', 20_000);
     await page.getByTestId('stop').click();
     await until('stopped', (v) => v.runState === 'stopped', 60_000);

@@ -73,10 +73,14 @@ describe('server access control', () => {
     expect(noToken.status).toBe(401);
     const badToken = await fetch(`${server.origin}/?token=nope`, { redirect: 'manual' });
     expect(badToken.status).toBe(401);
-    const good = await fetch(server.url, { redirect: 'manual' });
+    const link = await server.freshLink();
+    const good = await fetch(link, { redirect: 'manual' });
     expect(good.status).toBe(303);
     const cookie = good.headers.get('set-cookie')!.split(';')[0]!;
     expect(good.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    expect(cookie).not.toContain(new URL(link).searchParams.get('token')!); // the cookie's secret was in no link
+    // The link opens the app once: used again without the cookie it is refused.
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
     const withCookie = await fetch(`${server.origin}/app.js`, { headers: { cookie } });
     expect(withCookie.status).toBe(200);
     // DNS rebinding: a foreign Host name is refused even with the token.
@@ -112,7 +116,7 @@ describe('server access control', () => {
   });
 
   it('answers a bad call with a clear message, not a stack trace', async () => {
-    const good = await fetch(server.url, { redirect: 'manual' });
+    const good = await fetch(await server.freshLink(), { redirect: 'manual' });
     const cookie = good.headers.get('set-cookie')!.split(';')[0]!;
     const ws = new WebSocket(`${server.origin.replace('http', 'ws')}/rpc`, { headers: { origin: server.origin, cookie } });
     await new Promise((r) => ws.once('open', r));
@@ -135,7 +139,7 @@ describe('server access control', () => {
 
 describe('editor', () => {
   it('opens the default lab with its layout and pins nothing on a valid lab', async () => {
-    await page.goto(server.url);
+    await page.goto(await server.freshLink());
     await page.waitForFunction(() => (window as any).__vnetlab?.cy.nodes().length === 3);
     expect(await graphIds(page)).toEqual({ nodes: ['domain:lan', 'machine:pc1', 'machine:pc2'], edges: ['iface:pc1/eth0', 'iface:pc2/eth0'] });
     await page.getByTestId('side-lab').click();
@@ -199,7 +203,7 @@ describe('editor', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'editor-new-lab.png') });
 
     // Reopen from disk through the Open dialog, in a fresh page.
-    await page.goto(server.url);
+    await page.goto(server.url); // used already: this browser holds the cookie
     await page.waitForFunction(() => (window as any).__vnetlab?.cy.nodes().length === 3);
     await page.getByRole('button', { name: 'Open…' }).click();
     await page.getByTestId('dialog-path').fill(folder);

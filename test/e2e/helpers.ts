@@ -52,12 +52,20 @@ export function testEnv(prefix: string): TestEnv {
 }
 
 export interface Served {
+  /** The first link `vnetlab serve` printed (its one-time token opens the app once, in one browser). */
   url: string;
   origin: string;
-  token: string;
+  /**
+   * A link no browser has used yet: the first call gives `url`, each later one the fresh link the
+   * server printed after the previous one was used (a page that already holds the cookie can open
+   * `url` again instead).
+   */
+  freshLink(): Promise<string>;
   process: ChildProcess;
   stop(): Promise<void>;
 }
+
+const LINK_RE = /http:\/\/127\.0\.0\.1:\d+\/\?token=[^\s)]+/g;
 
 /** Starts `vnetlab serve --no-open` and waits for the URL it prints. */
 export async function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Served> {
@@ -65,14 +73,15 @@ export async function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promis
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
+  const links = () => out.match(LINK_RE) ?? [];
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`vnetlab serve printed no URL in 60 s:\n${out}\n${err}`)), 60_000);
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out);
-      if (m) {
+      const first = links()[0];
+      if (first) {
         clearTimeout(timer);
-        resolveUrl(m[0]);
+        resolveUrl(first);
       }
     });
     child.once('exit', (code) => {
@@ -80,11 +89,18 @@ export async function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promis
       reject(new Error(`vnetlab serve exited (${code}):\n${out}\n${err}`));
     });
   });
-  const parsed = new URL(url);
+  let handed = 0;
   return {
     url,
-    origin: parsed.origin,
-    token: parsed.searchParams.get('token')!,
+    origin: new URL(url).origin,
+    freshLink: async () => {
+      const deadline = Date.now() + 10_000;
+      while (links().length <= handed) {
+        if (Date.now() > deadline) throw new Error(`vnetlab serve printed no fresh link (was the previous one used?):\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return links()[handed++]!;
+    },
     process: child,
     stop: async () => {
       if (child.exitCode !== null) return;

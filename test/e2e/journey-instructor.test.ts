@@ -61,7 +61,7 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
     });
 
     it('opens on the rendered instructions, fits the width', async () => {
-      await page.goto(server.url);
+      await page.goto(await server.freshLink()); // a browser of its own: a link of its own
       await page.waitForFunction(() => (window as any).__vnetlab?.cy.nodes().length === 3);
       await page.getByTestId('lab-description').locator('h1').waitFor();
       expect(await page.getByTestId('lab-panel').isVisible()).toBe(true);

@@ -55,7 +55,7 @@ const waitConsole = (machine: string, pattern: RegExp, timeout = 30_000) => wait
 
 describe('a student opens a Kathará folder at 1024×700 (and 1440×900 once it runs)', () => {
   it('Open… takes the folder: its machines and collision domains on the canvas, its description in the Lab panel', async () => {
-    await page.goto(server.url);
+    await page.goto(await server.freshLink());
     await page.getByTestId('lab-description').locator('h1').waitFor(); // the default lab first
     await page.getByRole('button', { name: 'Open…' }).click();
     await page.getByTestId('dialog-path').fill(lab);

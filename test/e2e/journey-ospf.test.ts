@@ -73,7 +73,7 @@ describe.skipIf(Boolean(skip))(`a student on the OSPF lab, real FRR routers${ski
   }
 
   it('opens on the instructions, fitting the window; Start makes the five machines ready on the canvas', async () => {
-    await page.goto(server.url);
+    await page.goto(await server.freshLink());
     await page.getByTestId('lab-description').locator('h1').filter({ hasText: 'OSPF in a triangle of routers' }).waitFor();
     expect(await page.getByTestId('lab-description').locator('table').isVisible()).toBe(true);
     expect(await layoutProblems(page)).toEqual([]);

@@ -50,7 +50,7 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
     const expectFits = async (when: string) => expect(await layoutProblems(page), when).toEqual([]);
 
     it('opens on the rendered instructions, and the page fits the window', async () => {
-      await page.goto(server.url);
+      await page.goto(await server.freshLink());
       await page.getByTestId('lab-description').locator('h1').waitFor();
       expect(await page.getByTestId('lab-panel').isVisible()).toBe(true);
       expect(await page.getByTestId('lab-title').textContent()).toMatch(/\S/);
@@ -113,7 +113,7 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
       await page.getByTestId('console-pc1').waitFor({ timeout: 30_000 });
       await waitConsole('pc1', /two-42/);
       const other = await browser.newPage();
-      await other.goto(server.url);
+      await other.goto(server.url); // same browser: it holds the cookie
       await other.getByTestId('run-state').filter({ hasText: /^2\/2 ready/ }).waitFor({ timeout: 30_000 });
       await other.getByTestId('stop').click();
       await page.getByTestId('status').filter({ hasText: 'The lab was stopped (from another window or the command line)' }).waitFor({ timeout: 60_000 });

@@ -43,7 +43,7 @@ async function machineState(machine: string): Promise<string | undefined> {
 
 describe('running a lab from the app', () => {
   it('starts the lab and shows both machines ready on the canvas', async () => {
-    await page.goto(server.url);
+    await page.goto(await server.freshLink());
     await page.waitForFunction(() => (window as any).__vnetlab?.cy.nodes().length === 3);
     await page.getByTestId('start').click();
     await page.waitForFunction(() => {

@@ -1,17 +1,18 @@
-// `vnetlab serve --port N` keeps its access token from one run to the next (an open page reconnects with
-// the cookie it holds), in a file only this user may read; a free port gets a new token each run.
+// `vnetlab serve --port N` keeps its session cookie's secret from one run to the next (an open page
+// reconnects with the cookie it holds), in a file only this user may read; a free port gets a new one
+// each run. The secret is never in a link: links carry one-time tokens (app-link.test.ts).
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { serverToken } from '../../src/main/server/app-host.ts';
+import { serverSessionKey as serverToken } from '../../src/main/server/app-host.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'vnl-token-'));
 const env = { ...process.env, VNETLAB_STATE_DIR: dir };
-const file = (port: number) => join(dir, 'serve', `port-${port}.token`);
+const file = (port: number) => join(dir, 'serve', `port-${port}.key`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the access token of a fixed port', () => {
+describe('the session secret of a fixed port', () => {
   it('is made once, kept 0600, and the same on the next run; another port has its own', () => {
     const first = serverToken(env, 41001);
     expect(first).toMatch(/^[0-9a-f]{48}$/);

@@ -54,6 +54,8 @@ export interface AppServerOptions {
   log(line: string): void;
   /** Keep up to this many booted guests for the open lab (the app's warm pool); 0 or absent: none. */
   pool?: number;
+  /** Told each time a browser used a link (its one-time token is dead from then on). */
+  onLinkUsed?(): void;
 }
 
 export async function startAppServer(options: AppServerOptions): Promise<RunningServer & { service: Service }> {
@@ -87,7 +89,7 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
   const port = options.port ?? 0;
   // The lab the app opens on: its guests start booting now, before a page has even loaded it.
   pool?.follow(lab);
-  const server = await startServer({ service, staticDir, port, token: port ? serverToken(options.env, port) : undefined, initialLab: lab });
+  const server = await startServer({ service, staticDir, port, sessionKey: port ? serverSessionKey(options.env, port) : undefined, initialLab: lab, onLinkUsed: options.onLinkUsed });
   return {
     ...server,
     service,
@@ -99,15 +101,16 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
 }
 
 /**
- * The access token of a server on a fixed port (`--port N`) is kept from one run to the next, in a 0600
- * file of the user's state folder: a page left open while `vnetlab serve --port N` was stopped and
- * started again (or restarted after a crash) reconnects by itself with the cookie it holds, instead of
- * retrying forever with a token the new server would refuse. A server on a free port gets a new port
- * and a new token each run (the page cannot find it again anyway).
+ * The session cookie's secret of a server on a fixed port (`--port N`) is kept from one run to the
+ * next, in a 0600 file of the user's state folder: a page left open while `vnetlab serve --port N` was
+ * stopped and started again (or restarted after a crash) reconnects by itself with the cookie it
+ * holds, instead of retrying forever with a cookie the new server would refuse. It is never put in a
+ * URL (links carry one-time tokens). A server on a free port gets a new port and a new secret each run
+ * (the page cannot find it again anyway).
  */
-export function serverToken(env: NodeJS.ProcessEnv, port: number): string {
+export function serverSessionKey(env: NodeJS.ProcessEnv, port: number): string {
   const dir = join(hostPaths(env).stateRoot, 'serve');
-  const file = join(dir, `port-${port}.token`);
+  const file = join(dir, `port-${port}.key`);
   try {
     const kept = readFileSync(file, 'utf8').trim();
     // Only a file this user alone can read is trusted.
@@ -115,9 +118,9 @@ export function serverToken(env: NodeJS.ProcessEnv, port: number): string {
   } catch {
     // none yet: make one
   }
-  const token = randomBytes(24).toString('hex');
+  const key = randomBytes(24).toString('hex');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
   chmodSync(file, 0o600); // an existing file with looser bits is rewritten private
-  return token;
+  return key;
 }

@@ -1,9 +1,12 @@
-// Browser mode: the service over HTTP + WebSocket on 127.0.0.1 only. Every run has a random token:
-// the first page load carries it in the query (`/?token=…`), the server answers with an HttpOnly,
-// SameSite=Strict cookie and redirects to a clean URL; every later request and the WebSocket must
-// carry that cookie (or an `Authorization: Bearer` header) or get 401. Host and Origin must name
-// this very server, so a web page on another site (or a DNS-rebound name) cannot drive it.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+// Browser mode: the service over HTTP + WebSocket on 127.0.0.1 only. The page lives on a session
+// cookie (HttpOnly, SameSite=Strict, named per port) whose secret never appears in a URL. A browser
+// gets it by opening a link with a one-time token (`/?token=…`): the first load trades the token for
+// the cookie and redirects to a clean URL, and the token is dead from then on — so the link in a
+// browser's argv (readable by every local user in /proc/*/cmdline) or in a terminal's scrollback is
+// useless once used. `newLink()` makes another link (for another browser). Every other request and
+// the WebSocket must carry the cookie or get 401. Host and Origin must name this very server, so a
+// web page on another site (or a DNS-rebound name) cannot drive it.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,17 +22,23 @@ export interface ServerOptions {
   staticDir: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Fixed token (tests); random otherwise. */
-  token?: string;
+  /**
+   * The session cookie's secret: kept from run to run for a fixed port (so an open page reconnects
+   * after a restart); random otherwise. Never put in a URL.
+   */
+  sessionKey?: string;
   /** Lab to open first: passed to the page as `?lab=`. */
   initialLab?: string;
+  /** Told each time a link's one-time token was used (a browser opened it). */
+  onLinkUsed?(): void;
 }
 
 export interface RunningServer {
   port: number;
-  token: string;
-  /** URL to open: carries the token once; the page then lives on the cookie. */
+  /** The first link to open: its one-time token gets the page its cookie once, then is dead. */
   url: string;
+  /** Another one-time link (for another browser or profile). */
+  newLink(): string;
   close(): Promise<void>;
 }
 
@@ -47,7 +56,7 @@ const MIME: Record<string, string> = {
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const token = options.token ?? randomBytes(24).toString('hex');
+  const sessionKey = options.sessionKey ?? randomBytes(24).toString('hex');
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   await new Promise<void>((resolveListen, reject) => {
@@ -58,6 +67,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const cookieName = `vnetlab_${port}`; // cookies ignore ports: name it per server
   const allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const allowedOrigins = new Set([...allowedHosts].map((h) => `http://${h}`));
+  /** Unused one-time link tokens, by their SHA-256 (a token is deleted when it is used). */
+  const linkTokens = new Set<string>();
+  const digest = (t: string) => createHash('sha256').update(t).digest('hex');
+  const initial = options.initialLab ? `&lab=${encodeURIComponent(options.initialLab)}` : '';
+  const newLink = () => {
+    const t = randomBytes(24).toString('hex');
+    linkTokens.add(digest(t));
+    return `http://127.0.0.1:${port}/?token=${t}${initial}`;
+  };
+  /** True once per token: the first use spends it. */
+  const spendLinkToken = (t: string) => t.length <= 200 && linkTokens.delete(digest(t));
 
   const hostOk = (req: IncomingMessage) => allowedHosts.has(String(req.headers.host ?? '').toLowerCase());
   // Browsers send Origin on WebSocket upgrades and on cross-site requests; a missing Origin on a plain GET is a navigation.
@@ -66,38 +86,40 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (origin === undefined) return !required;
     return allowedOrigins.has(String(origin).toLowerCase());
   };
-  const tokenOk = (candidate: string | undefined) => {
-    if (!candidate) return false;
-    const a = Buffer.from(candidate);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
-  };
-  const requestToken = (req: IncomingMessage): string | undefined => {
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ')) return auth.slice(7);
+  const cookieOk = (req: IncomingMessage) => {
+    let candidate: string | undefined;
     for (const part of String(req.headers.cookie ?? '').split(';')) {
       const [k, ...v] = part.trim().split('=');
-      if (k === cookieName) return v.join('=');
+      if (k === cookieName) candidate = v.join('=');
     }
-    return undefined;
+    if (!candidate) return false;
+    const a = Buffer.from(candidate);
+    const b = Buffer.from(sessionKey);
+    return a.length === b.length && timingSafeEqual(a, b);
   };
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     if (!hostOk(req) || !originOk(req, false)) return refuse(res, 403, 'Forbidden: wrong Host or Origin.');
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');
-    const queryToken = url.searchParams.get('token');
-    if (queryToken !== null) {
-      if (!tokenOk(queryToken)) return refuse(res, 401, 'Unauthorized: this link is not valid (the app prints a new one each run).');
+    const linkToken = url.searchParams.get('token');
+    if (linkToken !== null) {
       url.searchParams.delete('token');
-      res.writeHead(303, {
-        'Set-Cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-        Location: url.pathname + (url.search || ''),
-        'Cache-Control': 'no-store',
-      });
-      return res.end();
+      const clean = url.pathname + (url.search || '');
+      if (spendLinkToken(linkToken)) {
+        res.writeHead(303, { 'Set-Cookie': `${cookieName}=${sessionKey}; HttpOnly; SameSite=Strict; Path=/`, Location: clean, 'Cache-Control': 'no-store' });
+        res.end();
+        options.onLinkUsed?.();
+        return;
+      }
+      // The browser that used the link, reloading it: it has the cookie already.
+      if (cookieOk(req)) {
+        res.writeHead(303, { Location: clean, 'Cache-Control': 'no-store' });
+        return res.end();
+      }
+      return refuse(res, 401, 'Unauthorized: this link was used already, or is not one of this server\'s (a link opens the app once, in one browser). Open the newest link `vnetlab serve` or `vnetlab app` printed.');
     }
-    if (!tokenOk(requestToken(req))) return refuse(res, 401, 'Unauthorized: open the link printed by `vnetlab serve` (it carries the access token).');
+    if (!cookieOk(req)) return refuse(res, 401, 'Unauthorized: open the link printed by `vnetlab serve` or `vnetlab app` (it opens the app once, in one browser).');
     serveStatic(options.staticDir, url.pathname, res);
   });
 
@@ -108,15 +130,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
     if (url.pathname !== '/rpc') return fail(404, 'Not Found');
     if (!hostOk(req) || !originOk(req, true)) return fail(403, 'Forbidden');
-    if (!tokenOk(requestToken(req))) return fail(401, 'Unauthorized');
+    if (!cookieOk(req)) return fail(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => bindClient(ws, options.service));
   });
 
-  const initial = options.initialLab ? `&lab=${encodeURIComponent(options.initialLab)}` : '';
   return {
     port,
-    token,
-    url: `http://127.0.0.1:${port}/?token=${token}${initial}`,
+    url: newLink(),
+    newLink,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       wss.close();

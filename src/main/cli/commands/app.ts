@@ -143,8 +143,11 @@ Start is ready in about a second (vnetlab pool --help); --pool 0 keeps none.`,
       return r.status ?? 1;
     }
     const pool = poolSize(args.flags.pool, APP_POOL);
-    const server = await startAppServer({ lab, allow: allowedDirs(args.flags.allow, io.cwd), env: io.env, log: (l) => io.stderr.write(`${l}\n`), pool });
-    io.stdout.write(`vnetlab app: ${server.url}\n(Ctrl-C stops the app's server; running labs keep running)\n`);
+    // The link goes on the browser's command line, which every local user can read in /proc: its token
+    // opens the app once, then is dead (the page lives on an HttpOnly cookie that is in no argv).
+    const onLinkUsed = () => io.stdout.write(`(that link is used up; another browser can open: ${server.newLink()})\n`);
+    const server = await startAppServer({ lab, allow: allowedDirs(args.flags.allow, io.cwd), env: io.env, log: (l) => io.stderr.write(`${l}\n`), pool, onLinkUsed });
+    io.stdout.write(`vnetlab app: ${server.url}\n(the link opens the app once; Ctrl-C stops the app's server; running labs keep running)\n`);
     openBrowser(server.url, io.env, (l) => io.stderr.write(`${l}\n`));
     await waitForSignal();
     await server.close();
