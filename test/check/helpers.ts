@@ -9,7 +9,6 @@ import { cleanAll } from '../../src/main/runtime/clean.ts';
 import { isolatedHost } from '../support/host.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-export const CORPUS = resolve(REPO, '../shared/corpus');
 
 export interface TestHost {
   root: string;

@@ -1,19 +1,21 @@
 // Real labs through the real reader and the compiler: every lab in labs/ has a snapshot of its plan
 // (review a changed snapshot like code: it is exactly what `vnetlab compile --json` prints), and every
-// Netkit/Kathará lab of the corpus (../shared/corpus, kept outside the repo) compiles to a sound plan.
+// Netkit/Kathará lab of test/fixtures/ — and of the external corpus, when it is there — compiles to a
+// sound plan.
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
 import { loadLab } from '../../src/main/lab/index.ts';
 import type { Diagnostic } from '../../src/shared/diagnostics.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
 import type { CompileOptions, Plan } from '../../src/shared/plan.ts';
+import { corpusDir, corpusLabs, describeWithCorpus } from '../support/corpus.ts';
+import { FIXTURES, fixtureLab, fixtureLabs } from '../support/fixtures.ts';
 
 const repo = resolve(__dirname, '../..');
 const labsDir = join(repo, 'labs');
-const corpusDir = resolve(repo, '../shared/corpus');
 
 /** Where the lab sits on the machine running the test must not show in a snapshot. */
 const LAB_ROOT_PLACEHOLDER = '/LAB_ROOT';
@@ -93,38 +95,55 @@ function expectSound(model: LabModel, plan: Plan): void {
   expect(new Set(macs).size).toBe(macs.length);
 }
 
-// The corpus is data kept beside the repo (shared/corpus), not in it: a clone without it cannot run these.
-describe.skipIf(!existsSync(corpusDir))(`the corpus of real Netkit and Kathará labs${existsSync(corpusDir) ? '' : ' (skipped: ../shared/corpus is not beside this clone)'}`, () => {
-  const corpusLabs = ['kathara-labs', 'netkit-labs'].flatMap((group) => labDirs(join(corpusDir, group)).map((name) => `${group}/${name}`));
-
-  it('finds the corpus labs', () => {
-    expect(corpusLabs.length).toBeGreaterThanOrEqual(13);
-  });
-
-  it.each(corpusLabs)('%s compiles to a sound plan', async (name) => {
-    const root = join(corpusDir, name);
-    const model = await loadValid(root);
-    const plan = compile(model, snapshotOptions(name.split('/')[1]!));
+describe('Netkit and Kathará labs (test/fixtures)', () => {
+  it.each(fixtureLabs().map((dir) => basename(dir)))('%s compiles to a sound plan', async (name) => {
+    const model = await loadValid(join(FIXTURES, name));
+    const plan = compile(model, snapshotOptions(name));
     expectSound(model, plan);
     // Same lab, same plan, to the byte.
-    expect(formatPlanJson(compile(model, snapshotOptions(name.split('/')[1]!)))).toBe(formatPlanJson(plan));
+    expect(formatPlanJson(compile(model, snapshotOptions(name)))).toBe(formatPlanJson(plan));
   });
 
-  it('gives Netkit routers their folders, startup scripts and forwarding', async () => {
-    const root = join(corpusDir, 'netkit-labs/netkit-lab_rip');
+  it('gives Netkit routers their folders, startup scripts and forwarding; lab.dep gives the boot waves', async () => {
+    const root = fixtureLab('netkit-rip');
     const plan = compile(await loadValid(root), snapshotOptions('rip'));
     const r1 = plan.guests.find((g) => g.name === 'r1')!;
-    expect(r1.interfaces.map((i) => `${i.name}=${i.domain}`)).toEqual(['eth0=H', 'eth1=G', 'eth2=E', 'eth3=A']);
+    expect(r1.interfaces.map((i) => `${i.name}=${i.domain}`)).toEqual(['eth0=A', 'eth1=B']);
     const entries = new Map(plan.labFs.entries.map((e) => [e.dest, e]));
     expect(entries.get('/machines/r1/root')).toMatchObject({ from: join(root, 'r1'), kind: 'dir' });
-    expect(entries.get('/machines/r1/startup')).toMatchObject({ content: expect.stringContaining('/sbin/ifconfig eth0 100.1.0.13 netmask 255.255.255.252') });
+    expect(entries.get('/machines/r1/startup')).toMatchObject({ content: expect.stringContaining('/sbin/ifconfig eth0 10.10.1.1 netmask 255.255.255.0 broadcast 10.10.1.255 up') });
     expect(entries.get('/machines/r1/sysctl')).toMatchObject({ content: expect.stringContaining('net.ipv4.ip_forward=1\n') });
+    expect(plan.waves).toEqual([['r1', 'r2'], ['h1', 'h2']]);
   });
 
-  it('keeps the MACs a Kathará lab.conf gives', async () => {
-    const plan = compile(await loadValid(join(corpusDir, 'kathara-labs/basic-ipv4')), snapshotOptions('basic-ipv4'));
+  it('keeps the MACs a Kathará lab.conf gives, and derives the others', async () => {
+    const plan = compile(await loadValid(fixtureLab('kathara-static-routing')), snapshotOptions('static'));
     const r1 = plan.guests.find((g) => g.name === 'r1')!;
-    expect(r1.interfaces.map((i) => i.mac)).toEqual(['00:00:00:00:00:a1', '00:00:00:00:00:b1']);
-    expect(r1.argv).toContain(`eth0=vde,${r1.interfaces[0]!.ctlDir},00:00:00:00:00:a1`);
+    expect(r1.interfaces.map((i) => i.mac)).toEqual(['02:00:00:0a:00:01', '02:00:00:0b:00:01']);
+    expect(r1.argv).toContain(`eth0=vde,${r1.interfaces[0]!.ctlDir},02:00:00:0a:00:01`);
+    const r2 = plan.guests.find((g) => g.name === 'r2')!;
+    for (const nic of r2.interfaces) expect(nic.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+  });
+
+  it('Kathará ipv6=false: IPv4 forwarding only in the plan', async () => {
+    const plan = compile(await loadValid(fixtureLab('kathara-dns')), snapshotOptions('dns'));
+    const sysctl = plan.labFs.entries.find((e) => e.dest === '/machines/dns1/sysctl');
+    expect(sysctl).toMatchObject({ content: 'net.ipv4.ip_forward=1\n' });
+  });
+});
+
+describeWithCorpus('the corpus of real Netkit and Kathará labs', () => {
+  const labs = corpusLabs();
+
+  it('finds the corpus labs', () => {
+    expect(labs.length).toBeGreaterThanOrEqual(13);
+  });
+
+  it.each(labs.map((root) => [relative(corpusDir, root), root]))('%s compiles to a sound plan', async (_name, root) => {
+    const model = await loadValid(root);
+    const plan = compile(model, snapshotOptions(basename(root)));
+    expectSound(model, plan);
+    // Same lab, same plan, to the byte.
+    expect(formatPlanJson(compile(model, snapshotOptions(basename(root))))).toBe(formatPlanJson(plan));
   });
 });

@@ -8,7 +8,8 @@ import type { BrowserContext, Dialog, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
-import { CORPUS, graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { fixtureLab } from '../support/fixtures.ts';
+import { graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -266,9 +267,9 @@ describe('editor', () => {
   });
 
   it('lays out a Kathará lab that has no positions, and saves it back as lab.conf', async () => {
-    // A copy in the temp home (the corpus itself stays untouched).
+    // A copy in the temp home (the fixture itself stays untouched).
     const folder = join(t.home, 'labs', 'static-routing');
-    copyWritable(join(CORPUS, 'kathara-labs', 'static-routing'), folder);
+    copyWritable(fixtureLab('kathara-static-routing'), folder);
     await page.goto(`${server.origin}/?lab=${encodeURIComponent(folder)}`);
     await page.waitForFunction((f) => (window as any).__vnetlab?.state.folder === f, folder);
     await page.waitForFunction(() => Object.keys((window as any).__vnetlab.state.model.layout).length >= 4);

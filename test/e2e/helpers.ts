@@ -25,8 +25,6 @@ function throwawayScreenshots(): string {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-/** Real Netkit/Kathará labs, beside the repo (never copied into it). */
-export const CORPUS = resolve(REPO, '..', 'shared', 'corpus');
 
 export interface TestEnv {
   dir: string;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
-import { CORPUS, graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { fixtureLab } from '../support/fixtures.ts';
+import { graphIds, launchBrowser, nodePoint, removeDir, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -173,7 +174,7 @@ for (const viewport of [{ width: 1440, height: 900 }, { width: 1024, height: 700
 
     it('opens a Kathará folder with the same layout every time', async () => {
       const lab = join(allowed, `kathara-${viewport.width}`);
-      copyWritable(join(CORPUS, 'kathara-labs', 'static-routing'), lab);
+      copyWritable(fixtureLab('kathara-static-routing'), lab);
       const positions = async () => {
         await page.goto(`${server.origin}/?lab=${encodeURIComponent(lab)}`);
         await page.waitForFunction((f) => (window as any).__vnetlab?.state.folder === f && Object.keys((window as any).__vnetlab.state.model.layout).length >= 4, lab);

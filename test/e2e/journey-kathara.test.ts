@@ -1,5 +1,5 @@
-// Issue 11, a student with a Kathará lab folder (the corpus's static-routing, unchanged: lab.conf and
-// four .startup files), at 1024×700 with real guests: Open… finds the folder, the canvas shows its
+// Issue 11, a student with a Kathará lab folder (test/fixtures/kathara-static-routing, unchanged: lab.conf
+// and four .startup files), at 1024×700 with real guests: Open… finds the folder, the canvas shows its
 // machines and collision domains, Start makes the four machines ready, pc1's console (double-click)
 // shows the address its pc1.startup gave it and reaches r1 on their LAN, and Stop stops it all.
 import { mkdirSync } from 'node:fs';
@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
+import { fixtureLab } from '../support/fixtures.ts';
 import { debianForTests } from '../support/debian.ts';
-import { CORPUS, graphIds, launchBrowser, layoutProblems, nodePoint, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
+import { graphIds, launchBrowser, layoutProblems, nodePoint, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
 
 let t: TestEnv;
 let lab: string;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   if (!debianForTests().run) t.env.VNETLAB_IMAGE_OVERRIDE = 'tiny';
   const course = join(t.dir, 'course');
   lab = join(course, 'static-routing');
-  copyWritable(join(CORPUS, 'kathara-labs', 'static-routing'), lab);
+  copyWritable(fixtureLab('kathara-static-routing'), lab);
   server = await serve(t.env, ['--allow', course]);
   browser = await launchBrowser(t.dir, { width: 1024, height: 700 });
   page = await browser.newPage();
@@ -66,7 +67,7 @@ describe('a student opens a Kathará folder at 1024×700 (and 1440×900 once it 
     expect(graph.nodes).toEqual(['machine:pc1', 'machine:pc2', 'machine:r1', 'machine:r2']);
     // lab.conf's collision domains A, B, C join two machines each: drawn as cables between them.
     expect(graph.edges).toEqual(['domain:A', 'domain:B', 'domain:C']);
-    await page.getByTestId('lab-description').filter({ hasText: 'configure static routes' }).waitFor();
+    await page.getByTestId('lab-description').filter({ hasText: 'add the static routes' }).waitFor();
     expect(await page.getByTestId('run-state').textContent()).toBe('stopped');
     expect(await layoutProblems(page)).toEqual([]);
   });
@@ -90,9 +91,9 @@ describe('a student opens a Kathará folder at 1024×700 (and 1440×900 once it 
     holdAttach = false;
     held.pop()!();
     const text = await waitConsole('pc1', /^done-42\s*$/m);
-    expect(text).toMatch(/inet 195\.11\.14\.5\/24 /); // pc1.startup: ip address add 195.11.14.5/24 dev eth0
+    expect(text).toMatch(/inet 10\.1\.0\.10\/24 /); // pc1.startup: ip address add 10.1.0.10/24 dev eth0
     await page.getByTestId('console-pc1').click();
-    await page.keyboard.type('ping -c 1 -W 2 195.11.14.1 >/dev/null && echo reached-$((40+2))\n');
+    await page.keyboard.type('ping -c 1 -W 2 10.1.0.1 >/dev/null && echo reached-$((40+2))\n');
     await waitConsole('pc1', /^reached-42\s*$/m);
     expect(await layoutProblems(page)).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, 'journey-kathara-1024.png') });

@@ -12,6 +12,7 @@ import { UserError } from '../../src/main/errors.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
 import type { Plan } from '../../src/shared/plan.ts';
 import { FIXED_OPTIONS, at, domain, lab, machine } from '../compiler/model.ts';
+import { fixtureLab } from '../support/fixtures.ts';
 
 /** `debugfs -R <request> <image>`, stdout only (debugfs prints its banner on stderr). */
 function debugfs(image: string, request: string): string {
@@ -117,20 +118,26 @@ describe('buildLabFs', () => {
   });
 });
 
-// The corpus is data kept beside the repo (shared/corpus), not in it: a clone without it cannot run this.
-const corpusLab = resolve(__dirname, '../../../shared/corpus/kathara-labs/rip-frr');
-describe.skipIf(!existsSync(corpusLab))(`buildLabFs on a real Kathará lab${existsSync(corpusLab) ? '' : ' (skipped: ../shared/corpus is not beside this clone)'}`, () => {
-  it('carries the machine folders byte for byte, and the lab folder under /lab', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-corpus-'));
+// A Kathará lab folder as it is (test/fixtures/kathara-dns): machine folders, shared/, shared.startup.
+describe('buildLabFs on a Kathará lab folder', () => {
+  it('carries the machine folders and shared/ byte for byte, and the lab folder under /lab', async () => {
+    const labRoot = fixtureLab('kathara-dns');
+    const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-kathara-'));
     try {
-      const { model } = await loadLab(corpusLab);
+      const { model } = await loadLab(labRoot);
       const plan = compile(model!, { ...FIXED_OPTIONS, runDir: join(work, 'run') });
-      await buildLabFs(plan.labFs, { labRoot: corpusLab });
-      const frrConf = readFileSync(join(corpusLab, 'r1/etc/frr/frr.conf'), 'utf8');
-      expect(debugfs(plan.labFs.image, 'cat /machines/r1/root/etc/frr/frr.conf')).toBe(frrConf);
-      expect(debugfs(plan.labFs.image, 'cat /lab/r1/etc/frr/frr.conf')).toBe(frrConf);
-      expect(Object.keys(listing(plan.labFs.image, '/machines')).sort()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
-      expect(debugfs(plan.labFs.image, 'cat /machines/r3/startup')).toContain(readFileSync(join(corpusLab, 'r3.startup'), 'utf8').replace(/\r\n/g, '\n').trimEnd());
+      await buildLabFs(plan.labFs, { labRoot });
+      const options = readFileSync(join(labRoot, 'dns1/etc/bind/named.conf.options'), 'utf8');
+      expect(debugfs(plan.labFs.image, 'cat /machines/dns1/root/etc/bind/named.conf.options')).toBe(options);
+      expect(debugfs(plan.labFs.image, 'cat /lab/dns1/etc/bind/named.conf.options')).toBe(options);
+      expect(debugfs(plan.labFs.image, 'cat /lab/shared/motd')).toBe(readFileSync(join(labRoot, 'shared/motd'), 'utf8'));
+      expect(Object.keys(listing(plan.labFs.image, '/machines')).sort()).toEqual(['dns1', 'pc1']);
+      // shared.startup, then the machine's own startup, each as written.
+      const startup = debugfs(plan.labFs.image, 'cat /machines/dns1/startup');
+      expect(startup).toContain('cp /shared/motd /etc/motd');
+      expect(startup).toContain(readFileSync(join(labRoot, 'dns1.startup'), 'utf8').trimEnd());
+      expect(startup.indexOf('cp /shared/motd')).toBeLessThan(startup.indexOf('systemctl start bind9'));
+      expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/resolv.conf')).toBe(readFileSync(join(labRoot, 'pc1/etc/resolv.conf'), 'utf8'));
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -1,12 +1,14 @@
-// The `debian` image on real UML: FRR, the Quagga compatibility of real labs (the corpus lab
-// kathara-labs/quagga-introduction, router r1, unchanged), the service shims, kernel modules.
+// The `debian` image on real UML: FRR, the Quagga compatibility of old labs (router r1 of the Netkit lab
+// test/fixtures/netkit-rip, unchanged: Quagga configs, `/etc/init.d/quagga start`), the service shims,
+// kernel modules.
 // The debian image takes minutes to build, so it is used from the image cache; CI builds it in .ci/run.
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
+import { fixtureLab } from '../support/fixtures.ts';
 import { ensureImage, imageStatus } from '../../src/main/images/build.ts';
 import { nicArgs } from '../../src/main/compiler/nic.ts';
 import { findKernel, kernelHasIptables } from '../../src/main/images/kernel.ts';
@@ -18,7 +20,7 @@ const status = imageStatus('debian', { env: cacheEnv });
 const wanted = process.env.VNETLAB_TEST_DEBIAN === '1';
 const runIt = wanted || !status.staleReason;
 const skipReason = `skipped: the debian image is ${status.staleReason}; build it with 'sudo npx vnetlab image build debian' (a few minutes) or run with VNETLAB_TEST_DEBIAN=1`;
-const lab = resolve(import.meta.dirname, '../../../shared/corpus/kathara-labs/quagga-introduction');
+const lab = fixtureLab('netkit-rip');
 
 describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => {
   const work = mkdtempSync(join(tmpdir(), 'vnl-deb-'));
@@ -57,7 +59,7 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('runs the lab startup (ip address add…; systemctl start quagga) successfully', async () => {
+  it('runs the lab startup (ifconfig …; /etc/init.d/quagga start) successfully', async () => {
     expect(await guest.waitReady(90_000)).toBe(0);
     const log = await guest.client.exec('cat /var/log/vnetlab-startup.log');
     // What Netkit's Quagga printed (Netkit test signatures recorded it); FRR's own messages go to a log.
@@ -71,8 +73,8 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
     expect(version.stdout).toMatch(/FRRouting/);
     expect((await guest.client.exec('pidof zebra && pidof ripd')).exitCode).toBe(0);
     const rip = await guest.client.exec("vtysh -c 'show ip rip'");
-    expect(rip.stdout).toMatch(/C\(i\)\s+100\.0\.0\.0\/24/);
-    expect(rip.stdout).toMatch(/C\(i\)\s+150\.0\.0\.0\/30/);
+    expect(rip.stdout).toMatch(/C\(i\)\s+10\.10\.1\.0\/24/);
+    expect(rip.stdout).toMatch(/C\(i\)\s+10\.10\.12\.0\/30/);
     // The daemons file was translated: ripd on, the others off.
     const daemons = await guest.client.exec("grep -E '^(ripd|bgpd|ospfd)=' /etc/frr/daemons");
     expect(daemons.stdout.split('\n').filter(Boolean).sort()).toEqual(['bgpd=no', 'ospfd=no', 'ripd=yes']);

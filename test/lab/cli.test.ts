@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupTempLabs, CORPUS, REPO, tempLab } from './helpers.ts';
+import { fixtureLab } from '../support/fixtures.ts';
+import { cleanupTempLabs, REPO, tempLab } from './helpers.ts';
 
 afterAll(cleanupTempLabs);
 
@@ -26,10 +27,12 @@ describe('vnetlab validate', () => {
     expect(r.stdout).toContain('labs/static-routing: ok (4 machines, 3 collision domains, 6 checks)');
   });
 
-  it('exits 0 on a corpus lab with warnings, printed as file:line:col', () => {
-    const r = vnetlab(['validate', join(CORPUS, 'kathara-labs/two-computers')]);
+  it('exits 0 on a Kathará lab with warnings, printed as file:line:col', () => {
+    const r = vnetlab(['validate', fixtureLab('kathara-options')]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/two-computers\/lab\.conf:17:11: warning: wireshark asks for image 'lscr\.io\/linuxserver\/wireshark'/);
+    expect(r.stdout).toMatch(/kathara-options\/lab\.conf:20:9: warning: sniffer asks for image 'example\.org\/tools\/sniffer'/);
+    expect(r.stdout).toMatch(/kathara-options\/lab\.conf:19:9: warning: sniffer\[port\] is ignored/);
+    expect(r.stdout).toContain('kathara-options: ok (4 machines, 1 collision domains, 0 checks, 2 warnings)');
   });
 
   it('exits 2 on errors, with positions and hints, and no stack trace', () => {
@@ -67,23 +70,35 @@ describe('vnetlab validate', () => {
 });
 
 describe('vnetlab convert', () => {
-  it('Netkit folder → lab.yaml elsewhere (machine folders come along) → back to a Netkit folder', () => {
+  it('Netkit folder → lab.yaml elsewhere (machine folders, lab.dep and _test come along) → back to a Netkit folder', () => {
     const out = tempLab();
-    const yaml = join(out, 'rip', 'lab.yaml');
-    const toYaml = vnetlab(['convert', join(CORPUS, 'netkit-labs/netkit-lab_rip'), '-o', yaml]);
+    const yaml = join(out, 'arp', 'lab.yaml');
+    const toYaml = vnetlab(['convert', fixtureLab('netkit-arp'), '-o', yaml]);
     expect(toYaml.code).toBe(0);
-    expect(readFileSync(yaml, 'utf8')).toMatch(/^# yaml-language-server: \$schema=/);
-    expect(readFileSync(join(out, 'rip/r1/etc/quagga/ripd.conf'), 'utf8')).toContain('router rip');
-    expect(vnetlab(['validate', join(out, 'rip')]).code).toBe(0);
+    const text = readFileSync(yaml, 'utf8');
+    expect(text).toMatch(/^# yaml-language-server: \$schema=/);
+    expect(text).toMatch(/pc2:[\s\S]*depends_on: \[ ?r2, r1 ?\]/);
+    expect(readFileSync(join(out, 'arp/pc1/etc/motd'), 'utf8')).toContain('came from the machine folder pc1/');
+    expect(existsSync(join(out, 'arp/_test/signature/pc1.user'))).toBe(true);
+    expect(vnetlab(['validate', join(out, 'arp')]).code).toBe(0);
 
     const toNetkit = vnetlab(['convert', yaml, '--to', 'netkit', '-o', join(out, 'netkit')]);
     expect(toNetkit.code).toBe(0);
-    expect(readFileSync(join(out, 'netkit/lab.conf'), 'utf8')).toContain('r1[3]="A"');
-    expect(existsSync(join(out, 'netkit/_test/signature/r1.user'))).toBe(true);
+    expect(readFileSync(join(out, 'netkit/lab.conf'), 'utf8')).toContain('r2[1]="B"');
+    expect(readFileSync(join(out, 'netkit/lab.dep'), 'utf8')).toMatch(/^pc2: r2 r1$/m);
+    expect(existsSync(join(out, 'netkit/_test/signature/pc1.user'))).toBe(true);
     // Refuses to overwrite without --force.
     const again = vnetlab(['convert', yaml, '--to', 'netkit', '-o', join(out, 'netkit')]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('use --force');
+  });
+
+  it('a Netkit lab with Quagga configs in its machine folders converts with them', () => {
+    const out = tempLab();
+    const yaml = join(out, 'rip', 'lab.yaml');
+    expect(vnetlab(['convert', fixtureLab('netkit-rip'), '-o', yaml]).code).toBe(0);
+    expect(readFileSync(join(out, 'rip/r1/etc/quagga/ripd.conf'), 'utf8')).toContain('router rip');
+    expect(vnetlab(['validate', join(out, 'rip')]).code).toBe(0);
   });
 
   it('refuses a lab with errors and writes nothing', () => {

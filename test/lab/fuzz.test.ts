@@ -1,11 +1,12 @@
 // Malformed input never ends in an exception: seeded, deterministic mutations of real lab files
-// (the shipped lab.yaml files, the corpus lab.conf files, a lab.dep) fed to both readers.
+// (the shipped lab.yaml files, the lab.conf and lab.dep files of test/fixtures/) fed to both readers.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/shared/diagnostics.ts';
 import { loadLab, parseLabYaml, validateLab } from '../../src/main/lab/index.ts';
-import { cleanupTempLabs, corpusLabs, SHIPPED_LABS, tempLab } from './helpers.ts';
+import { fixtureLab, fixtureLabs } from '../support/fixtures.ts';
+import { cleanupTempLabs, SHIPPED_LABS, tempLab } from './helpers.ts';
 
 afterAll(cleanupTempLabs);
 
@@ -105,16 +106,16 @@ describe('fuzz', () => {
     expect(withErrors).toBeGreaterThan(200);
   });
 
-  it('600 mutations of corpus lab.conf and lab.dep files: diagnostics, never an exception', async () => {
+  it('600 mutations of Netkit and Kathará lab.conf and lab.dep files: diagnostics, never an exception', async () => {
     const random = prng(1234567);
-    const labs = corpusLabs();
-    const confs = labs.map((dir) => readFileSync(join(dir, 'lab.conf'), 'utf8'));
-    const dep = 'r2: r1\nr3: r1 r2 \\\n  r4\n# comment\nr5: r4\n';
+    const confs = fixtureLabs().map((dir) => readFileSync(join(dir, 'lab.conf'), 'utf8'));
+    expect(confs.length).toBeGreaterThanOrEqual(5);
+    const deps = [readFileSync(join(fixtureLab('netkit-arp'), 'lab.dep'), 'utf8'), 'r2: r1\nr3: r1 r2 \\\n  r4\n# comment\nr5: r4\n'];
     const dir = tempLab();
     let withErrors = 0;
     for (let n = 0; n < 600; n++) {
       const conf = mutate(confs[n % confs.length]!, random);
-      const labDep = mutate(dep, random);
+      const labDep = mutate(deps[n % deps.length]!, random);
       writeFileSync(join(dir, 'lab.conf'), conf);
       writeFileSync(join(dir, 'lab.dep'), labDep);
       let loaded: Awaited<ReturnType<typeof loadLab>>;

@@ -1,21 +1,13 @@
-// Shared helpers of the lab reader tests: the corpus location, temp lab folders, model comparison.
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// Shared helpers of the lab reader tests: temp lab folders, model comparison. The Netkit/Kathará labs
+// they read are test/support/fixtures.ts (and, for the tests about the corpus itself, test/support/corpus.ts).
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../../src/shared/diagnostics.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CORPUS = resolve(REPO, '../shared/corpus');
 export const SHIPPED_LABS = ['two-hosts', 'static-routing', 'ospf'].map((n) => join(REPO, 'labs', n));
-
-export function corpusLabs(): string[] {
-  const labs: string[] = [];
-  for (const group of ['kathara-labs', 'netkit-labs']) {
-    for (const entry of readdirSync(join(CORPUS, group), { withFileTypes: true })) if (entry.isDirectory()) labs.push(join(CORPUS, group, entry.name));
-  }
-  return labs;
-}
 
 const made: string[] = [];
 

@@ -1,14 +1,88 @@
-// Netkit and Kathará folders read unchanged: every corpus lab, both lab.conf dialects, lab.dep,
-// startup files, machine folders, and the warnings about things that silently break old labs.
+// Netkit and Kathará folders read unchanged: both lab.conf dialects, lab.dep, startup files, machine
+// folders, shared/ and _test/, and the warnings about things that silently break old labs — on the
+// hand-written labs of test/fixtures/, then on every lab of the external corpus when it is there.
 import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLab } from '../../src/main/lab/index.ts';
-import { byCode, cleanupTempLabs, corpusLabs, CORPUS, errorsOf, tempLab } from './helpers.ts';
+import { corpusLabs, describeWithCorpus } from '../support/corpus.ts';
+import { fixtureLab, fixtureLabs } from '../support/fixtures.ts';
+import { byCode, cleanupTempLabs, errorsOf, tempLab } from './helpers.ts';
 
 afterAll(cleanupTempLabs);
 
-describe('the corpus', () => {
+describe('Netkit and Kathará folders (test/fixtures)', () => {
+  it.each(fixtureLabs().map((dir) => [basename(dir), dir]))('%s loads with no error', async (_name, dir) => {
+    const { model, diagnostics } = await loadLab(dir);
+    expect(errorsOf(diagnostics)).toEqual([]);
+    expect(model!.machines.length).toBeGreaterThan(0);
+    expect(model!.meta.description).toBeTruthy();
+    for (const m of model!.machines) expect(['debian', 'tiny']).toContain(m.image);
+  });
+
+  it('Kathará: MAC suffixes, image aliases, ipv6=false, bridged, num_terms, LAB_* metadata, an unknown image and a Docker option warned', async () => {
+    const { model, diagnostics } = await loadLab(fixtureLab('kathara-options'));
+    expect(model!.format).toBe('kathara');
+    const pc1 = model!.machines.find((m) => m.name === 'pc1')!;
+    expect(pc1).toMatchObject({ image: 'debian', imageAlias: 'kathara/base', ipv6: false, kind: 'host', source: { file: 'lab.conf', line: 7, column: 1 } });
+    expect(pc1.interfaces.map((i) => [i.index, i.domain, i.mac])).toEqual([[0, 'A', '02:00:00:00:00:01']]);
+    // ipv6=false: IPv4 forwarding only, as Kathará's devices.
+    expect(pc1.sysctls).toEqual({ 'net.ipv4.ip_forward': '1' });
+    const sniffer = model!.machines.find((m) => m.name === 'sniffer')!;
+    expect(sniffer).toMatchObject({ bridged: true, consoles: 0, imageAlias: 'example.org/tools/sniffer', interfaces: [] });
+    expect(byCode(diagnostics, 'unknown-image')).toEqual([expect.objectContaining({ severity: 'warning', file: 'lab.conf', line: 20, column: 9 })]);
+    expect(byCode(diagnostics, 'option-ignored')).toEqual([expect.objectContaining({ severity: 'warning', file: 'lab.conf', line: 19, message: expect.stringContaining('sniffer[port] is ignored') })]);
+    expect(model!.meta).toMatchObject({ description: 'Kathará options the reader understands, keeps or warns about', version: '1.2', email: 'teachers@example.org', web: 'https://example.org/labs/', authors: ['A. Teacher', 'B. Assistant'] });
+  });
+
+  it('routers are guessed from a routing image even with one interface', async () => {
+    const { model } = await loadLab(fixtureLab('kathara-options'));
+    expect(model!.machines.find((m) => m.name === 'r1')).toMatchObject({ kind: 'router', imageAlias: 'kathara/frr', interfaces: [expect.objectContaining({ mac: '02:00:00:00:00:a1' })] });
+  });
+
+  it('Kathará: a "/MAC" on some interfaces only; startup files that set MACs themselves are kept as written', async () => {
+    const { model } = await loadLab(fixtureLab('kathara-static-routing'));
+    const byName = Object.fromEntries(model!.machines.map((m) => [m.name, m]));
+    expect(byName.r1!.interfaces.map((i) => i.mac)).toEqual(['02:00:00:0a:00:01', '02:00:00:0b:00:01']);
+    expect(byName.r2!.interfaces.map((i) => i.mac)).toEqual([undefined, undefined]);
+    expect(byName.r2!.startup!.text).toBe('ip link set dev eth0 address 02:00:00:0C:00:01\nip address add 10.3.0.1/24 dev eth0\nip address add 10.2.0.2/30 dev eth1\n# for the student: ip route add 10.1.0.0/24 via 10.2.0.1 dev eth1\n');
+    expect(model!.machines.map((m) => [m.name, m.kind])).toEqual([['r1', 'router'], ['r2', 'router'], ['pc1', 'host'], ['pc2', 'host']]);
+  });
+
+  it('Netkit: machines=, machine folders copied onto /, startup scripts as written, a host with a folder, lab.dep', async () => {
+    const { model } = await loadLab(fixtureLab('netkit-rip'));
+    expect(model!.format).toBe('netkit');
+    expect(model!.machines.map((m) => [m.name, m.kind, m.dependsOn])).toEqual([['r1', 'router', []], ['r2', 'router', []], ['h1', 'host', ['r1']], ['h2', 'host', ['r2']]]);
+    const r1 = model!.machines.find((m) => m.name === 'r1')!;
+    expect(r1.files).toEqual([{ kind: 'dir', guestPath: '/', labPath: 'r1', source: { file: 'r1', line: 0, column: 0 } }]);
+    expect(r1.startup!.text).toContain('/sbin/ifconfig eth0 10.10.1.1 netmask 255.255.255.0 broadcast 10.10.1.255 up\n');
+    expect(r1.startup!.text).toContain('/etc/init.d/quagga start\n');
+    expect(r1.sysctls).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' });
+    // h1 has one interface and a folder with no routing configuration: a host.
+    expect(model!.machines.find((m) => m.name === 'h1')!.files).toEqual([expect.objectContaining({ kind: 'dir', guestPath: '/', labPath: 'h1' })]);
+  });
+
+  it('Netkit: _test as the test folder, lab.dep with a continuation line, the 32 MB Netkit labs ask for raised to 64', async () => {
+    const { model, diagnostics } = await loadLab(fixtureLab('netkit-arp'));
+    expect(model!.format).toBe('netkit');
+    expect(model!.testFolder).toBe('_test');
+    expect(model!.machines.map((m) => [m.name, m.dependsOn, m.memoryMiB])).toEqual([['pc1', ['r1'], 64], ['r1', [], 128], ['r2', [], 128], ['pc2', ['r2', 'r1'], 64]]);
+    expect(byCode(diagnostics, 'memory-raised').map((d) => [d.file, d.line, d.severity])).toEqual([['lab.conf', 7, 'warning'], ['lab.conf', 16, 'warning']]);
+    expect(model!.machines.find((m) => m.name === 'pc2')!.startup!.text).toContain('hw ether 02:00:00:02:00:10 up');
+  });
+
+  it('shared/ becomes the shared folder; BIND options removed in 9.18 are warned at their line', async () => {
+    const { model, diagnostics } = await loadLab(fixtureLab('kathara-dns'));
+    expect(model!.sharedFolder).toBe('shared');
+    expect(model!.sharedStartup!.text).toBe('cp /shared/motd /etc/motd\n');
+    const bind = byCode(diagnostics, 'legacy-bind-option');
+    expect(bind.map((d) => `${d.file}:${d.line}`)).toEqual(['dns1/etc/bind/named.conf.options:3', 'dns1/etc/bind/named.conf.options:4']);
+    expect(bind.find((d) => d.message.includes('dnssec-enable'))!.message).toContain('vnetlab comments that line out');
+    expect(model!.machines.map((m) => [m.name, m.imageAlias, m.ipv6, m.memoryMiB])).toEqual([['dns1', 'kathara/bind:9.11', false, 64], ['pc1', 'kathara/base', false, 64]]);
+  });
+});
+
+describeWithCorpus('the corpus', () => {
   const labs = corpusLabs();
   it('has the 13 labs SOURCES.md lists', () => {
     expect(labs).toHaveLength(13);
@@ -20,44 +94,6 @@ describe('the corpus', () => {
     expect(model!.machines.length).toBeGreaterThan(0);
     expect(model!.meta.description).toBeTruthy();
     for (const m of model!.machines) expect(['debian', 'tiny']).toContain(m.image);
-  });
-
-  it('Kathará: MAC suffixes, image aliases, ipv6=false, bridged, num_terms, an unknown image warned', async () => {
-    const { model, diagnostics } = await loadLab(join(CORPUS, 'kathara-labs/basic-ipv4'));
-    expect(model!.format).toBe('kathara');
-    const r1 = model!.machines.find((m) => m.name === 'r1')!;
-    expect(r1).toMatchObject({ image: 'debian', imageAlias: 'kathara/base', ipv6: false, kind: 'router', source: { file: 'lab.conf', line: 7, column: 1 } });
-    expect(r1.interfaces.map((i) => [i.index, i.domain, i.mac])).toEqual([[0, 'A', '00:00:00:00:00:a1'], [1, 'B', '00:00:00:00:00:b1']]);
-    const wireshark = model!.machines.find((m) => m.name === 'wireshark')!;
-    expect(wireshark).toMatchObject({ bridged: true, consoles: 0, imageAlias: 'lscr.io/linuxserver/wireshark', interfaces: [] });
-    expect(byCode(diagnostics, 'unknown-image')[0]).toMatchObject({ severity: 'warning', file: 'lab.conf', line: 31 });
-    expect(byCode(diagnostics, 'option-ignored')[0]).toMatchObject({ severity: 'warning', line: 30 });
-    expect(model!.meta).toMatchObject({ version: '1.0', email: 'contact@kathara.org', web: 'http://www.kathara.org/' });
-    expect(model!.meta.authors[0]).toBe('L. Ariemma');
-  });
-
-  it('Netkit: machine folders copied onto /, _test as the test folder, startup scripts as written', async () => {
-    const { model } = await loadLab(join(CORPUS, 'netkit-labs/netkit-lab_rip'));
-    expect(model!.format).toBe('netkit');
-    expect(model!.testFolder).toBe('_test');
-    const r1 = model!.machines.find((m) => m.name === 'r1')!;
-    expect(r1.files).toEqual([{ kind: 'dir', guestPath: '/', labPath: 'r1', source: { file: 'r1', line: 0, column: 0 } }]);
-    expect(r1.startup!.text).toContain('/sbin/ifconfig eth0 100.1.0.13');
-    // r5 has one interface and an (almost) empty folder: a host.
-    expect(model!.machines.find((m) => m.name === 'r5')!.kind).toBe('host');
-  });
-
-  it('shared/ becomes the shared folder; BIND options removed in 9.18 are warned at their line', async () => {
-    const { model, diagnostics } = await loadLab(join(CORPUS, 'kathara-labs/dns'));
-    expect(model!.sharedFolder).toBe('shared');
-    const bind = byCode(diagnostics, 'legacy-bind-option');
-    expect(bind.map((d) => `${d.file}:${d.line}`)).toContain('localuni/etc/bind/named.conf.options:6');
-    expect(bind.find((d) => d.message.includes('dnssec-enable'))!.message).toContain('vnetlab comments that line out');
-  });
-
-  it('routers are guessed from a routing image even with one interface', async () => {
-    const { model } = await loadLab(join(CORPUS, 'kathara-labs/rip-frr'));
-    expect(model!.machines.find((m) => m.name === 'r5')!.kind).toBe('router');
   });
 });
 

@@ -1,33 +1,61 @@
-// Writers: corpus lab → lab.yaml → Netkit folder → load gives the same model (modulo source
-// positions), and a shipped lab.yaml survives the trip through a Netkit folder.
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Writers: Netkit/Kathará lab → lab.yaml → Netkit folder → load gives the same model (modulo source
+// positions), for the labs of test/fixtures/ and, when it is there, every lab of the corpus; and a
+// shipped lab.yaml survives the trip through a Netkit folder.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLab, parseLabYaml, relocateLab, saveLabYaml, writeLabYaml, writeNetkitLab } from '../../src/main/lab/index.ts';
 import { compile } from '../../src/main/compiler/index.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
 import { FIXED_OPTIONS } from '../compiler/model.ts';
-import { cleanupTempLabs, comparable, corpusLabs, errorsOf, REPO, SHIPPED_LABS, tempLab } from './helpers.ts';
+import { corpusLabs, describeWithCorpus } from '../support/corpus.ts';
+import { fixtureLab, fixtureLabs } from '../support/fixtures.ts';
+import { cleanupTempLabs, comparable, errorsOf, REPO, SHIPPED_LABS, tempLab } from './helpers.ts';
 
 afterAll(cleanupTempLabs);
 
-describe('round trip', () => {
-  it.each(corpusLabs())('%s → lab.yaml → Netkit folder → same model', async (dir) => {
-    const original = (await loadLab(dir)).model!;
-    const yamlDir = tempLab();
-    await saveLabYaml(join(yamlDir, 'lab.yaml'), await relocateLab(original, yamlDir));
-    const fromYaml = await loadLab(yamlDir);
-    expect(errorsOf(fromYaml.diagnostics)).toEqual([]);
-    expect(comparable(fromYaml.model)).toEqual(comparable(original));
+/** lab.conf lab → lab.yaml → Netkit folder: the same model each time; machine folders, shared/ and _test/ come along. */
+async function roundTrip(dir: string): Promise<void> {
+  const original = (await loadLab(dir)).model!;
+  const yamlDir = tempLab();
+  await saveLabYaml(join(yamlDir, 'lab.yaml'), await relocateLab(original, yamlDir));
+  const fromYaml = await loadLab(yamlDir);
+  expect(errorsOf(fromYaml.diagnostics)).toEqual([]);
+  expect(comparable(fromYaml.model)).toEqual(comparable(original));
 
-    const netkitDir = join(tempLab(), 'lab');
-    await writeNetkitLab(fromYaml.model!, netkitDir);
-    const back = await loadLab(netkitDir);
-    expect(errorsOf(back.diagnostics)).toEqual([]);
-    expect(comparable(back.model)).toEqual(comparable(original));
-    // Machine folders came along byte for byte.
-    for (const m of original.machines) {
-      for (const f of m.files) if (f.kind === 'dir') expect(statSync(join(netkitDir, f.labPath)).isDirectory()).toBe(true);
+  const netkitDir = join(tempLab(), 'lab');
+  await writeNetkitLab(fromYaml.model!, netkitDir);
+  const back = await loadLab(netkitDir);
+  expect(errorsOf(back.diagnostics)).toEqual([]);
+  expect(comparable(back.model)).toEqual(comparable(original));
+  // Machine folders came along byte for byte, and so did the shared and test folders.
+  for (const m of original.machines) {
+    for (const f of m.files) if (f.kind === 'dir') expect(statSync(join(netkitDir, f.labPath)).isDirectory()).toBe(true);
+  }
+  for (const folder of [original.sharedFolder, original.testFolder]) {
+    if (folder && existsSync(join(dir, folder))) expect(statSync(join(netkitDir, folder)).isDirectory(), folder).toBe(true);
+  }
+}
+
+describe('round trip', () => {
+  it.each(fixtureLabs().map((dir) => [basename(dir), dir]))('fixture %s → lab.yaml → Netkit folder → same model', async (_name, dir) => {
+    await roundTrip(dir);
+  });
+
+  it('keeps the files of machine folders, shared/ and _test/ byte for byte', async () => {
+    for (const [lab, files] of [
+      ['netkit-arp', ['pc1/etc/motd', '_test/pc1.test', '_test/signature/pc1.user', '_test/signature/r1.default']],
+      ['kathara-dns', ['dns1/etc/bind/named.conf.options', 'shared/motd', 'pc1/etc/resolv.conf']],
+      ['netkit-rip', ['r1/etc/quagga/ripd.conf', 'r2/etc/quagga/daemons', 'h1/etc/motd']],
+    ] as const) {
+      const dir = fixtureLab(lab);
+      const yamlDir = tempLab();
+      await saveLabYaml(join(yamlDir, 'lab.yaml'), await relocateLab((await loadLab(dir)).model!, yamlDir));
+      const netkitDir = join(tempLab(), 'lab');
+      await writeNetkitLab((await loadLab(yamlDir)).model!, netkitDir);
+      for (const file of files) {
+        expect(readFileSync(join(netkitDir, file), 'utf8'), `${lab}/${file}`).toBe(readFileSync(join(dir, file), 'utf8'));
+      }
     }
   });
 
@@ -171,5 +199,11 @@ describe('forwarding survives saving and converting', () => {
     await writeNetkitLab(kathara, again);
     expect(readFileSync(join(again, 'lab.conf'), 'utf8')).not.toContain('sysctl');
     expect(comparable((await loadLab(again)).model)).toEqual(comparable(kathara));
+  });
+});
+
+describeWithCorpus('round trip of the corpus', () => {
+  it.each(corpusLabs())('%s → lab.yaml → Netkit folder → same model', async (dir) => {
+    await roundTrip(dir);
   });
 });

@@ -1,18 +1,19 @@
 // Corpus labs that depend on guest details Netkit and Kathará gave them (issue 9, item 12), run
-// unchanged from ../shared/corpus on the debian image: MACs set by startup scripts (Kathará's arp
-// with `ip link set … address`, Netkit's arp with `ifconfig … hw ether`), and the DNS lab (seven
-// BIND servers, ipv6=false) with the 24–32 MB a Netkit lab asks for.
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// unchanged from the external corpus (test/support/corpus.ts; skipped without it) on the debian image:
+// MACs set by startup scripts (Kathará's arp with `ip link set … address`, Netkit's arp with
+// `ifconfig … hw ether`), and the DNS lab (seven BIND servers, ipv6=false) with the 24–32 MB a Netkit
+// lab asks for. The same guest details on labs every clone has: test/runtime/netkit-kathara.test.ts.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
 import { debianForTests } from '../support/debian.ts';
+import { corpusLab, corpusSkipNote, hasCorpus } from '../support/corpus.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 
-const corpus = resolve(__dirname, '../../../shared/corpus');
-const { run: debianReady, skipNote: skipped } = debianForTests();
+const { run: debianReady, skipNote: debianSkipNote } = debianForTests();
 
-describe.skipIf(!debianReady)(`corpus labs that need Netkit/Kathará guest details (real UML)${skipped}`, () => {
+describe.skipIf(!hasCorpus || !debianReady)(`corpus labs that need Netkit/Kathará guest details (real UML)${corpusSkipNote || debianSkipNote}`, () => {
   let t: TestEnv;
   beforeAll(() => {
     t = testEnv();
@@ -27,7 +28,7 @@ describe.skipIf(!debianReady)(`corpus labs that need Netkit/Kathará guest detai
   };
 
   it('kathara arp: the MACs its startup scripts set with `ip link set … address` are on the NICs', async () => {
-    const lab = join(corpus, 'kathara-labs/arp');
+    const lab = corpusLab('kathara-labs/arp');
     const start = await t.cli(['start', lab]);
     expect(start.code, start.stderr).toBe(0);
     const expected: [string, string, string][] = [
@@ -53,7 +54,7 @@ describe.skipIf(!debianReady)(`corpus labs that need Netkit/Kathará guest detai
   }, 240_000);
 
   it('netkit arp: the MACs its startup scripts set with `ifconfig … hw ether` are on the NICs', async () => {
-    const lab = join(corpus, 'netkit-labs/netkit-lab_arp');
+    const lab = corpusLab('netkit-labs/netkit-lab_arp');
     const start = await t.cli(['start', lab]);
     expect(start.code, start.stderr).toBe(0);
     expect(await exec(lab, 'pc2', 'cat /sys/class/net/eth0/address; cat /var/log/vnetlab-startup.log')).toMatch(/^fe:fd:c8:01:01:07\n(?![\s\S]*busy)/i);
@@ -65,7 +66,7 @@ describe.skipIf(!debianReady)(`corpus labs that need Netkit/Kathará guest detai
   // layout left some 64 MiB guests 36 MB and named thrashed without swap); see src/main/compiler/memory.ts.
   it('dns, with the 32 MB a Netkit lab asks for: every machine gets ready, every BIND server answers, no IPv6 anywhere', async () => {
     const lab = join(t.base, 'dns');
-    copyWritable(join(corpus, 'kathara-labs/dns'), lab);
+    copyWritable(corpusLab('kathara-labs/dns'), lab);
     // The wireshark machine is a Docker image with a web UI, not part of the DNS exercise.
     const conf = readFileSync(join(lab, 'lab.conf'), 'utf8').split('\n').filter((l) => !l.startsWith('wireshark['));
     const machines = [...new Set(conf.map((l) => /^(\w+)\[/.exec(l)?.[1]).filter((m): m is string => !!m))];

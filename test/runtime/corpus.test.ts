@@ -1,21 +1,22 @@
-// Real teaching labs from ../shared/corpus, started unchanged from their folders.
+// Real teaching labs of the external corpus (test/support/corpus.ts: $VNETLAB_CORPUS, or ../shared/corpus),
+// started unchanged from their folders; skipped without it. What vnetlab must do with such labs is proven
+// on test/fixtures/ by test/runtime/netkit-kathara.test.ts.
 // They name Debian-based images (kathara/base → debian); when the debian image is not built (it needs
 // debootstrap, network and minutes: `vnetlab image build debian`), they run on `tiny` through the
 // image override (VNETLAB_IMAGE_OVERRIDE=tiny) — their startup files only use ip/ifconfig/route, which
 // busybox provides.
-import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { corpusLab, describeWithCorpus } from '../support/corpus.ts';
 import { debianForTests } from '../support/debian.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
-const corpus = resolve(__dirname, '../../../shared/corpus');
 // Built AND up to date (a stale image would be rebuilt by start: minutes, root and network), or
 // required (VNETLAB_TEST_DEBIAN=1, as npm run test:kernels sets: then start rebuilds a stale one).
 const debianBuilt = debianForTests().run;
 
-describe('corpus labs (real UML)', () => {
+describeWithCorpus('corpus labs (real UML)', () => {
   let t: TestEnv;
   beforeAll(() => {
     t = testEnv();
@@ -26,7 +27,7 @@ describe('corpus labs (real UML)', () => {
   });
 
   it('kathara static-routing: routes added with exec let pc1 reach pc2', async () => {
-    const lab = join(corpus, 'kathara-labs/static-routing');
+    const lab = corpusLab('kathara-labs/static-routing');
     const start = await t.cli(['start', lab]);
     expect(start.code, start.stderr).toBe(0);
     const exec = (machine: string, command: string) => t.cli(['exec', '-l', lab, machine, '--', command]);
@@ -45,7 +46,7 @@ describe('corpus labs (real UML)', () => {
   });
 
   it('netkit arp: the lab starts as written and its hosts ping each other', async () => {
-    const lab = join(corpus, 'netkit-labs/netkit-lab_arp');
+    const lab = corpusLab('netkit-labs/netkit-lab_arp');
     const start = await t.cli(['start', lab]);
     expect(start.code, start.stderr).toBe(0);
     const exec = (machine: string, command: string) => t.cli(['exec', '-l', lab, machine, '--', command]);

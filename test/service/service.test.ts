@@ -9,9 +9,9 @@ import { Service, type ClientSession } from '../../src/main/service/service.ts';
 import { dispatch } from '../../src/main/service/dispatch.ts';
 import { serviceProxy } from '../../src/renderer/api.ts';
 import { SERVICE_METHODS, serviceMethods, type ServiceBridge } from '../../src/shared/service-api.ts';
+import { FIXTURES, fixtureLab } from '../support/fixtures.ts';
 
 const repo = resolve(__dirname, '..', '..');
-const corpus = resolve(repo, '..', 'shared', 'corpus');
 let dir: string;
 let home: string;
 let session: ClientSession;
@@ -25,7 +25,7 @@ beforeAll(() => {
   mkdirSync(join(home, 'course', 'notes'));
   symlinkSync('/etc', join(home, 'etc-link'));
   const env = { ...process.env, HOME: home, VNETLAB_RUNTIME_DIR: join(dir, 'run'), VNETLAB_STATE_DIR: join(dir, 'state') };
-  const service = new Service({ backends: realBackends({ env }), labsDir: join(repo, 'labs'), home, extraRoots: [corpus] });
+  const service = new Service({ backends: realBackends({ env }), labsDir: join(repo, 'labs'), home, extraRoots: [FIXTURES] });
   session = service.connect((m) => pushed.push(m));
 });
 
@@ -63,10 +63,12 @@ describe('dialog folders', () => {
 });
 
 describe('open, save, compile', () => {
-  it('opens a Kathará lab from the corpus', async () => {
-    const { model, diagnostics } = await session.openLab(join(corpus, 'kathara-labs', 'two-computers'));
+  it('opens a Kathará lab from a folder it may use', async () => {
+    const { model, diagnostics } = await session.openLab(fixtureLab('kathara-options'));
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(model!.machines.map((m) => m.name).sort()).toEqual(['pc1', 'pc2', 'wireshark']);
+    expect(diagnostics.filter((d) => d.severity === 'warning').map((d) => d.code).sort()).toEqual(['option-ignored', 'unknown-image']);
+    expect(model!.format).toBe('kathara');
+    expect(model!.machines.map((m) => m.name).sort()).toEqual(['pc1', 'pc2', 'r1', 'sniffer']);
   });
 
   it('saves a Netkit lab as lab.yaml and back to lab.conf, keeping machines, cables and addresses', async () => {
