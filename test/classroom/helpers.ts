@@ -101,10 +101,16 @@ export interface TestClass {
   close(): Promise<void>;
 }
 
-export async function startTestClass(extra: string[] = [], opts: { idleStopMs?: number } = {}): Promise<TestClass> {
+export async function startTestClass(extra: string[] = [], opts: { idleStopMs?: number; reconcileGraceMs?: number; moreLabs?: string[] } = {}): Promise<TestClass> {
   const root = mkdtempSync(join(tmpdir(), 'vcls-'));
   const lab = classLab(root);
-  const yaml = [`name: Networks 101`, `data_dir: ${join(root, 'data')}`, `listen: {host: 127.0.0.1, port: 0}`, `labs:`, `  - {id: two-hosts, path: ${lab}, title: Two hosts}`, ...extra].join('\n');
+  // More class labs (ids given), each a copy of the same two-hosts lab.
+  const more = (opts.moreLabs ?? []).map((id) => {
+    const dir = join(root, 'course', id);
+    cpSync(lab, dir, { recursive: true });
+    return `  - {id: ${id}, path: ${dir}}`;
+  });
+  const yaml = [`name: Networks 101`, `data_dir: ${join(root, 'data')}`, `listen: {host: 127.0.0.1, port: 0}`, `labs:`, `  - {id: two-hosts, path: ${lab}, title: Two hosts}`, ...more, ...extra].join('\n');
   let config = parseClassroomConfig(yaml, join(root, 'classroom.yaml'));
   const runtime = new FakeRuntime();
   const core = new WorkerCore({
@@ -121,11 +127,11 @@ export async function startTestClass(extra: string[] = [], opts: { idleStopMs?: 
   const secret = 'x'.repeat(40);
   const worker = await serveWorker(core, `unix:${join(root, 'w0.sock')}`, secret);
   // The port is known only after listening: the public URL names it, so listen first on a free port.
-  const server0 = await startClassroom({ config, workers: [worker.address], workerSecret: secret, reconcileMs: 200 });
+  const server0 = await startClassroom({ config, workers: [worker.address], workerSecret: secret, reconcileMs: 200, reconcileGraceMs: opts.reconcileGraceMs });
   const port = server0.port;
   await server0.close();
   config = { ...config, listen: { host: '127.0.0.1', port }, publicUrl: `http://127.0.0.1:${port}` };
-  const server = await startClassroom({ config, workers: [worker.address], workerSecret: secret, reconcileMs: 200, staticDir: join(REPO, 'src', 'renderer') });
+  const server = await startClassroom({ config, workers: [worker.address], workerSecret: secret, reconcileMs: 200, reconcileGraceMs: opts.reconcileGraceMs, staticDir: join(REPO, 'src', 'renderer') });
   return {
     root,
     config,
@@ -214,18 +220,29 @@ export class Rpc {
   private nextId = 1;
   private readonly waiting = new Map<number, (frame: { result?: unknown; error?: { message: string } }) => void>();
   readonly pushes: PushMessage[] = [];
+  /** How the server closed the socket (code and reason), once it did. */
+  readonly closed: Promise<{ code: number; reason: string }>;
   constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
       const frame = JSON.parse(String(raw));
       if (frame.push) this.pushes.push(frame.push);
       else this.waiting.get(frame.id)?.(frame);
     });
+    this.closed = new Promise((res) =>
+      ws.once('close', (code, reason) => {
+        // Calls still waiting get no answer any more.
+        for (const w of this.waiting.values()) w({ error: { message: `the socket closed (${code} ${String(reason)})` } });
+        this.waiting.clear();
+        res({ code, reason: String(reason) });
+      }),
+    );
   }
 
-  /** Resolves to the result, rejects with the service's message. */
+  /** Resolves to the result, rejects with the service's message (or when the socket is, or gets, closed). */
   call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((res, rej) => {
+      if (this.ws.readyState !== WebSocket.OPEN) return rej(new Error('the socket is closed'));
       this.waiting.set(id, (f) => (f.error ? rej(new Error(f.error.message)) : res(f.result as T)));
       this.ws.send(JSON.stringify({ id, method, params }));
     });

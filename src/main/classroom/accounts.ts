@@ -219,6 +219,8 @@ const SESSION_HOURS = 12;
 
 export class Sessions {
   private readonly sessions = new Map<string, LoginSession>();
+  /** Told when a session ends (logout, password set, expiry), so what it opened (WebSockets) is closed too. */
+  onEnd?: (session: LoginSession) => void;
 
   create(accountId: string): LoginSession {
     const s = { id: randomBytes(32).toString('base64url'), accountId, csrf: randomBytes(24).toString('base64url'), expires: Date.now() + SESSION_HOURS * 3_600_000 };
@@ -231,23 +233,46 @@ export class Sessions {
     const key = sha256(id);
     const s = this.sessions.get(key);
     if (s && s.expires < Date.now()) {
-      this.sessions.delete(key);
+      this.end(key, s);
       return undefined;
     }
     return s;
   }
 
+  /** Whether this very session is still open (not logged out, replaced or expired). */
+  isLive(session: LoginSession): boolean {
+    return this.sessions.get(sha256(session.id)) === session && session.expires >= Date.now();
+  }
+
   delete(id: string | undefined): void {
-    if (id) this.sessions.delete(sha256(id));
+    if (!id) return;
+    const key = sha256(id);
+    const s = this.sessions.get(key);
+    if (s) this.end(key, s);
   }
 
   /** Ends every session of an account (password change, removal). */
   deleteAccount(accountId: string): void {
-    for (const [k, s] of this.sessions) if (s.accountId === accountId) this.sessions.delete(k);
+    for (const [k, s] of this.sessions) if (s.accountId === accountId) this.end(k, s);
+  }
+
+  /** Ends the sessions that expired (run now and then: what they opened must not outlive them). */
+  sweep(now = Date.now()): void {
+    for (const [k, s] of this.sessions) if (s.expires < now) this.end(k, s);
+  }
+
+  private end(key: string, s: LoginSession): void {
+    this.sessions.delete(key);
+    this.onEnd?.(s);
   }
 }
 
-/** Fixed-window failure counter: `limit` failures per `windowMs` per key, then refused until the window ends. */
+/**
+ * Fixed-window failure counter: `limit` failures per `windowMs` per key, then refused until the window
+ * ends. A login counts its attempt as a failure *before* it checks the password (and `refund`s it when
+ * the password was right): attempts in flight at once are all counted, so a concurrent burst gets at
+ * most `limit` of them evaluated.
+ */
 export class RateLimiter {
   private readonly hits = new Map<string, { count: number; resetAt: number }>();
 
@@ -269,6 +294,12 @@ export class RateLimiter {
     if (!h || h.resetAt <= now) this.hits.set(key, { count: 1, resetAt: now + this.windowMs });
     else h.count++;
     if (this.hits.size > 100_000) for (const [k, v] of this.hits) if (v.resetAt <= now) this.hits.delete(k);
+  }
+
+  /** Takes back one counted attempt (it succeeded). */
+  refund(key: string): void {
+    const h = this.hits.get(key);
+    if (h && h.count > 0) h.count--;
   }
 
   reset(key: string): void {

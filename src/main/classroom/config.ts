@@ -2,6 +2,7 @@
 // ConfigMap in the cluster). Checked like a lab file: unknown keys, wrong types and unsafe values are
 // refused with the key that is wrong and what to write instead.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { UserError } from '../errors.ts';
@@ -32,6 +33,12 @@ export interface ClassroomConfig {
   tls?: { cert: string; key: string };
   /** Plain HTTP on a non-loopback address is allowed only behind a TLS-terminating proxy (and publicUrl https). */
   behindProxy: boolean;
+  /**
+   * With behindProxy: the addresses (or CIDR ranges) of the proxy. X-Forwarded-For is believed only on
+   * a connection from one of them; a client connecting directly cannot choose the address its login
+   * failures count against. Default: loopback (a proxy on this host).
+   */
+  trustedProxies: string[];
   /** Accounts, lab copies, disks: `<dataDir>/…`. */
   dataDir: string;
   labs: ClassroomLab[];
@@ -48,7 +55,7 @@ export interface ClassroomConfig {
   startTimeoutSec: number;
 }
 
-const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec']);
+const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec']);
 
 export const LAB_ID_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -78,6 +85,15 @@ function quotaOf(file: string, key: string, v: unknown, dflt: Quota): Quota {
   if (!isRecord(v)) fail(file, key, 'must be a mapping with machines and memory_mb');
   for (const k of Object.keys(v)) if (k !== 'machines' && k !== 'memory_mb') fail(file, `${key}.${k}`, 'unknown key', 'use machines and memory_mb');
   return { machines: positiveInt(file, `${key}.machines`, v.machines, dflt.machines, 100_000), memoryMb: positiveInt(file, `${key}.memory_mb`, v.memory_mb, dflt.memoryMb, 100_000_000) };
+}
+
+/** `10.0.0.5`, `::1`, `10.42.0.0/16`, `fd00::/8`. */
+export function isAddressOrRange(v: string): boolean {
+  const [addr, bits, ...rest] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 export function isLoopback(host: string): boolean {
@@ -118,6 +134,14 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     tls = { cert: path('tls.cert', raw.tls.cert), key: path('tls.key', raw.tls.key) };
   }
   const behindProxy = raw.behind_proxy === undefined ? false : raw.behind_proxy === true ? true : raw.behind_proxy === false ? false : fail(file, 'behind_proxy', 'must be true or false');
+
+  let trustedProxies = ['127.0.0.1', '::1'];
+  if (raw.trusted_proxies !== undefined) {
+    if (!behindProxy) fail(file, 'trusted_proxies', 'is used only with behind_proxy: true', 'remove it, or set behind_proxy: true when a proxy is in front');
+    const list = raw.trusted_proxies;
+    if (!Array.isArray(list) || list.length === 0 || list.length > 100) fail(file, 'trusted_proxies', 'must list the proxy\'s addresses, e.g. [127.0.0.1] or [10.42.0.0/16]');
+    trustedProxies = list.map((v, i) => (typeof v === 'string' && isAddressOrRange(v) ? v : fail(file, `trusted_proxies[${i}]`, `must be an IP address or a CIDR range like 10.42.0.0/16, not ${JSON.stringify(v)}`)));
+  }
 
   const defaultUrl = `${tls ? 'https' : 'http'}://${isLoopback(listen.host) ? '127.0.0.1' : listen.host}:${listen.port}`;
   const publicUrlRaw = raw.public_url ?? defaultUrl;
@@ -173,6 +197,7 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     listen,
     ...(tls ? { tls } : {}),
     behindProxy,
+    trustedProxies,
     dataDir,
     labs,
     quota,

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EnvironmentError, UserError } from '../errors.ts';
+import { ensurePrivateDir } from '../runtime/private-dir.ts';
 import type { ClassroomConfig } from './config.ts';
 import { WorkerClient } from './worker-client.ts';
 
@@ -34,11 +35,18 @@ export function workerSecret(config: ClassroomConfig, create: boolean): string {
   return secret;
 }
 
-/** A short private folder for sockets (Unix socket paths must stay under 108 bytes). */
+/**
+ * A short private folder for sockets (Unix socket paths must stay under 108 bytes). It lives in a
+ * shared place ($TMPDIR is world-writable), so another user may have put something there first: the
+ * same checks as the runtime root (src/main/runtime/private-dir.ts) — not a symlink, ours, writable by
+ * nobody else, parents that nobody else can swap — before anything is chmod'ed or put in it.
+ */
 export function socketBase(config: ClassroomConfig, env: NodeJS.ProcessEnv): string {
   const hash = createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8);
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return privateDir(join(env.XDG_RUNTIME_DIR || env.TMPDIR || tmpdir(), `vncr-${uid}-${hash}`));
+  const dir = join(env.XDG_RUNTIME_DIR || env.TMPDIR || tmpdir(), `vncr-${uid}-${hash}`);
+  ensurePrivateDir(dir, { checkParents: true });
+  return dir;
 }
 
 export interface LocalWorker {

@@ -6,12 +6,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
+import { type AddressInfo, BlockList, isIP } from 'node:net';
+import { dirname, extname, isAbsolute, join, normalize, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CheckReport } from '../../shared/checks.ts';
-import { isServiceMethod, type ClientFrame, type PushMessage, type ServerFrame } from '../../shared/service-api.ts';
+import { isServiceMethod, serviceMethods, type ClientFrame, type PushMessage, type ServerFrame, type ServiceMethod } from '../../shared/service-api.ts';
 import { csvField, formatJunit } from '../check/report.ts';
 import { UserError } from '../errors.ts';
 import { toErrorInfo } from '../service/errors.ts';
@@ -34,6 +34,8 @@ export interface ClassroomServerOptions {
   log?(line: string): void;
   /** How often running labs are reconciled with the workers (ms). */
   reconcileMs?: number;
+  /** A reservation younger than this is kept even if the workers do not list its lab yet (ms; default 5 min). */
+  reconcileGraceMs?: number;
 }
 
 export interface LastScore {
@@ -69,6 +71,11 @@ const MAX_BODY = 256 * 1024;
 // other sites (an invitation token in the URL never leaves).
 const REFERRER_POLICY = 'same-origin';
 const MAX_WS_FRAME = 8 * 1024 * 1024;
+
+/** Methods whose first parameter is a lab folder: the runtime's, and the session's on a lab. */
+const LAB_ROOT_METHODS: ReadonlySet<ServiceMethod> = new Set([...(Object.keys(serviceMethods) as ServiceMethod[]).filter((m) => serviceMethods[m] === 'runtime'), 'subscribe', 'unsubscribe', 'attachConsole', 'startCapture']);
+/** Methods that (may) start machines: they hold a reservation of the quota. */
+const LAB_START_METHODS: ReadonlySet<ServiceMethod> = new Set(['startLab', 'applyLab', 'machine']);
 
 export const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -160,22 +167,51 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
   const reconcileTimer = setInterval(() => {
     void usage().then((u) => {
       const running = new Set(u.flatMap((s) => s.labs.map((l) => `${s.student}\0${admissionKey(l.path)}`)));
-      admission.reconcile((student, lab) => running.has(`${student}\0${lab}`), 5 * 60_000);
+      admission.reconcile((student, lab) => running.has(`${student}\0${lab}`), options.reconcileGraceMs ?? 5 * 60_000);
     });
+    sessions.sweep(); // expired logins: their sockets are closed too
   }, options.reconcileMs ?? 30_000);
   reconcileTimer.unref();
+
+  /** Open WebSockets (the app, console watches) per login session: they end with it. */
+  const socketsOf = new Map<string, Set<WebSocket>>();
+  const trackSocket = (session: LoginSession, ws: WebSocket) => {
+    const set = socketsOf.get(session.id) ?? new Set<WebSocket>();
+    socketsOf.set(session.id, set);
+    set.add(ws);
+    ws.on('close', () => {
+      set.delete(ws);
+      if (set.size === 0 && socketsOf.get(session.id) === set) socketsOf.delete(session.id);
+    });
+  };
+  /** Logout, a new password or expiry: the session's sockets are closed (a client that does not answer the close is cut). */
+  sessions.onEnd = (session) => {
+    const set = socketsOf.get(session.id);
+    socketsOf.delete(session.id);
+    for (const ws of set ?? []) endSocket(ws);
+  };
+  const endSocket = (ws: WebSocket) => {
+    ws.close(4001, 'the login session ended: log in again');
+    setTimeout(() => ws.terminate(), 2000).unref();
+  };
 
   // ---- request plumbing -------------------------------------------------------------------------
 
   const publicHost = new URL(config.publicUrl).host.toLowerCase();
   const hostOk = (req: IncomingMessage) => String(req.headers.host ?? '').toLowerCase() === publicHost;
   const originOk = (req: IncomingMessage) => String(req.headers.origin ?? '') === config.publicUrl;
+  const proxies = trustedProxyList(config.trustedProxies);
+  /**
+   * The client's address, for the login limits: X-Forwarded-For (its last entry, the one our proxy
+   * wrote) only on a connection from a trusted proxy; anyone else could write any address there.
+   */
   const clientAddress = (req: IncomingMessage) => {
-    if (config.behindProxy) {
-      const fwd = String(req.headers['x-forwarded-for'] ?? '').split(',').pop()?.trim();
-      if (fwd) return fwd;
+    const peer = plainAddress(req.socket.remoteAddress ?? '');
+    if (config.behindProxy && peer && isIP(peer) && proxies.check(peer, isIP(peer) === 4 ? 'ipv4' : 'ipv6')) {
+      const fwd = plainAddress(String(req.headers['x-forwarded-for'] ?? '').split(',').pop()?.trim() ?? '');
+      if (fwd && isIP(fwd)) return fwd;
     }
-    return req.socket.remoteAddress ?? '?';
+    return peer || '?';
   };
   const loginOf = (req: IncomingMessage): { session: LoginSession; account: Account } | undefined => {
     const session = sessions.get(cookies(req).get(cookieName));
@@ -241,15 +277,16 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       if (!preFormOk(req, form)) return loginForm(req, res, 403, 'The form expired: please try again.');
       const email = String(form.get('email') ?? '').trim().toLowerCase().slice(0, 300);
       const ip = clientAddress(req);
+      // Count first, then evaluate: the check and the count happen together, before the password's
+      // scrypt is awaited, so a burst of concurrent guesses gets at most the limit evaluated.
       const wait = Math.max(byAccount.blockedFor(email), byAddress.blockedFor(ip));
       if (wait > 0) return send(res, 429, page('Too many attempts', `<h1>Too many attempts</h1><p class="error">Too many failed logins. Try again in ${Math.ceil(wait / 60)} minutes.</p>`), undefined, { 'Retry-After': String(wait) });
+      byAccount.fail(email);
+      byAddress.fail(ip);
       const account = await accounts.login(email, form.get('password') ?? '');
-      if (!account) {
-        byAccount.fail(email);
-        byAddress.fail(ip);
-        return loginForm(req, res, 401, 'Wrong e-mail or password.');
-      }
+      if (!account) return loginForm(req, res, 401, 'Wrong e-mail or password.');
       byAccount.reset(email);
+      byAddress.refund(ip);
       const s = sessions.create(account.id);
       log(`login: ${account.email} (${account.role}) from ${ip}`);
       return redirect(res, '/', { 'Set-Cookie': [`${cookieName}=${s.id}; ${cookieAttrs}; Max-Age=${12 * 3600}`, `${preName}=; ${cookieAttrs}; Max-Age=0`] });
@@ -433,13 +470,15 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME });
 
-  function bindStudent(ws: WebSocket, account: Account): void {
+  function bindStudent(ws: WebSocket, account: Account, login: LoginSession): void {
+    trackSocket(login, ws);
     const worker = workerOf(account);
     const sessionId = randomBytes(12).toString('hex');
     const abort = new AbortController();
     const sendFrame = (frame: ServerFrame) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
     };
+    // The worker went away (it is restarted by its supervisor): this page reconnects and opens a new session.
     const opened = worker.openSession(sessionId, account.id, false, (push: PushMessage) => sendFrame({ push }));
     opened.catch(() => ws.close(1011, 'the lab server is not reachable'));
     const call = (method: string, params: unknown[]) => worker.request({ op: 'call', session: sessionId, method, params });
@@ -471,10 +510,37 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       return result;
     }
 
+    /** The student's labs folder on their worker (what their paths are relative to, and `~`). */
+    async function labsFolder(): Promise<string> {
+      const labs = labPaths.get(account.id) ?? (await prepared(account));
+      if (!labs[0]) throw new UserError('this class has no lab');
+      return posix.dirname(labs[0].path);
+    }
+
+    /**
+     * Lab paths are made canonical here, once, where they arrive: `<lab>/.`, `<lab>/`, `./<lab>` and
+     * `~/<lab>` are one lab — for the quota (a reservation is keyed by it, and reconciled with the
+     * workers' list of running labs by it) and for the worker, which gets the same string.
+     */
+    async function canonicalParams(method: ServiceMethod, params: unknown[]): Promise<unknown[]> {
+      if (!LAB_ROOT_METHODS.has(method)) return params;
+      const given = params[0];
+      if (typeof given !== 'string' || given.trim() === '' || given.includes('\0') || given.length > 4096) throw new UserError('no lab path given');
+      const home = await labsFolder();
+      const root = posix.resolve(home, given.replace(/^~(?=$|\/)/, home));
+      // The workers list (and stop when idle) the labs directly in the labs folder: a lab deeper down
+      // would run unseen by the reconciliation, which would then release its reservation.
+      if (LAB_START_METHODS.has(method) && root.startsWith(`${home}/`) && posix.dirname(root) !== home) {
+        throw new UserError(`${root}: a lab runs only from a folder directly in your labs folder (${home})`, 2, 'save it with Save as… into a folder of its own there, then start it');
+      }
+      return [root, ...params.slice(1)];
+    }
+
     async function handleFrame(frame: ClientFrame): Promise<unknown> {
-      const { method, params } = frame;
-      if (!isServiceMethod(method) || !Array.isArray(params)) throw new UserError(`unknown method ${String(method).slice(0, 40)}`);
+      const { method } = frame;
+      if (!isServiceMethod(method) || !Array.isArray(frame.params)) throw new UserError(`unknown method ${String(method).slice(0, 40)}`);
       await opened;
+      const params = await canonicalParams(method, frame.params);
       const labRoot = typeof params[0] === 'string' ? params[0] : '';
       if (method === 'startLab') {
         // A start of a lab already running (some of its machines stopped) reserves the whole lab again.
@@ -510,6 +576,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
         return ws.close(1003, 'frames must be JSON');
       }
       if (typeof frame?.id !== 'number') return ws.close(1003, 'frame without id');
+      // A frame that raced the end of the login session is not served.
+      if (!sessions.isLive(login)) return endSocket(ws);
       try {
         sendFrame({ id: frame.id, result: (await handleFrame(frame)) ?? null });
       } catch (err) {
@@ -525,7 +593,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     ws.on('error', closed);
   }
 
-  async function bindWatcher(ws: WebSocket, student: Account, labId: string, machine: string): Promise<void> {
+  async function bindWatcher(ws: WebSocket, student: Account, labId: string, machine: string, login: LoginSession): Promise<void> {
+    trackSocket(login, ws);
     const worker = workerOf(student);
     const sessionId = randomBytes(12).toString('hex');
     let consoleId = '';
@@ -559,14 +628,14 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     if (!hostOk(req) || !originOk(req)) return fail(403, 'Forbidden');
     const login = loginOf(req);
     if (!login) return fail(401, 'Unauthorized');
-    if (url.pathname === '/rpc') return wss.handleUpgrade(req, socket, head, (ws) => bindStudent(ws, login.account));
+    if (url.pathname === '/rpc') return wss.handleUpgrade(req, socket, head, (ws) => bindStudent(ws, login.account, login.session));
     if (url.pathname === '/watch') {
       if (login.account.role !== 'instructor') return fail(403, 'Forbidden');
       const student = accounts.byId(url.searchParams.get('student'));
       const lab = url.searchParams.get('lab') ?? '';
       const machine = url.searchParams.get('machine') ?? '';
       if (!student || !LAB_ID_RE.test(lab) || !/^[A-Za-z0-9_.-]{1,64}$/.test(machine)) return fail(400, 'Bad Request');
-      return wss.handleUpgrade(req, socket, head, (ws) => void bindWatcher(ws, student, lab, machine));
+      return wss.handleUpgrade(req, socket, head, (ws) => void bindWatcher(ws, student, lab, machine, login.session));
     }
     return fail(404, 'Not Found');
   };
@@ -602,6 +671,23 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       await new Promise<void>((r) => http.close(() => r()));
     },
   };
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is 127.0.0.1. */
+function plainAddress(a: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  return m ? m[1]! : a;
+}
+
+function trustedProxyList(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const e of entries) {
+    const [addr, bits] = e.split('/') as [string, string | undefined];
+    const type = isIP(addr) === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return list;
 }
 
 function serveStatic(dir: string, rel0: string, res: ServerResponse): void {
