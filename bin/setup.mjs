@@ -4,6 +4,10 @@
 //
 //   node bin/setup.mjs start   → npm deps, host packages (or the exact command to run), then `vnetlab app`
 //   node bin/setup.mjs test    → npm deps, host packages, guest images, then `vitest run`
+//
+// Host packages: as root, what is missing is installed; otherwise setup prints ONE `sudo apt-get install -y …`
+// line naming every missing package the mode needs (for `test`: every package any test needs, so that no
+// test skips for want of one) and stops with exit code 3.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,7 +31,10 @@ const HOST_PACKAGES = [
   ...(mode === 'test'
     ? [
         { pkg: 'chromium', cmd: 'chromium', why: 'the browser UI tests' },
-        { pkg: 'tshark', cmd: 'tshark', why: 'the dissector of the packet view (capture tests)' },
+        { pkg: 'tshark', cmd: 'tshark', why: 'the packet view and the capture tests' },
+        // The debian image without root (a normal user's `npm test` builds it so; as root a test builds it so as a throwaway user).
+        { pkg: 'mmdebstrap', cmd: 'mmdebstrap', why: "building the 'debian' guest image without root" },
+        { pkg: 'uidmap', cmd: 'newuidmap', why: 'the user namespace mmdebstrap builds in' },
       ]
     : []),
 ];
@@ -71,8 +78,8 @@ if (missing.length > 0) {
     }
   } else {
     say(`missing Debian packages: ${missing.map((p) => `${p.pkg} (${p.why})`).join(', ')}`);
-    say(`run: sudo apt-get update && sudo apt-get install -y ${list}`);
-    say(`then run 'npm ${mode}' again.`);
+    say(`install them with this one command, then run 'npm ${mode}' again:`);
+    process.stderr.write(`sudo apt-get install -y ${list}\n`);
     process.exit(3);
   }
 }
@@ -89,22 +96,13 @@ if (mode === 'start') {
 }
 
 // 3. Guest images for the tests. `tiny` builds in seconds; `debian` a few minutes the first time (cached
-//    in ~/.cache/vnetlab/images afterwards): debootstrap as root, mmdebstrap in a user namespace otherwise.
-if (vnetlab(['image', 'build', 'tiny']) !== 0) {
-  say("building the 'tiny' image failed; see above.");
-  process.exit(3);
-}
-if (isRoot) {
-  if (vnetlab(['image', 'build', 'debian']) !== 0) {
-    say("building the 'debian' image failed; see above.");
+//    in ~/.cache/vnetlab/images afterwards): debootstrap as root, mmdebstrap in a user namespace otherwise
+//    (both installed by now). A build that fails stops here: the tests that need the image would only skip.
+for (const image of ['tiny', 'debian']) {
+  if (vnetlab(['image', 'build', image]) !== 0) {
+    say(`building the '${image}' image${isRoot ? '' : ' without root'} failed; see above, fix it, then run 'npm test' again.`);
+    say("(to run the tests without it, those that need it skipped: npm run test:only)");
     process.exit(3);
   }
-} else if (onPath('mmdebstrap') && onPath('newuidmap')) {
-  if (vnetlab(['image', 'build', 'debian']) !== 0) {
-    say("building the 'debian' image without root failed (see above); the tests that need it are skipped.");
-  }
-} else {
-  say("not root: the 'debian' guest image needs mmdebstrap and uidmap to be built without root; tests that need it are skipped.");
-  say('to include them: sudo apt-get install -y mmdebstrap uidmap, then run npm test again');
 }
 process.exit(run(join(repo, 'node_modules', '.bin', 'vitest'), ['run', ...passThrough]));
