@@ -4,7 +4,9 @@
 // end up on the NICs and in the neighbours' ARP caches, static routes added by hand route, a MAC changed
 // by hand on a running NIC keeps its routes, machine folders land on /, and a BIND server with IPv6 off,
 // shared/ and shared.startup answers on 32 MB. The first two run on `tiny` when the debian image is not
-// built (their startup files only use ip, ifconfig and route, which busybox has); the DNS lab needs debian.
+// built (their startup files only use ip, ifconfig and route, which busybox has; there, MAC changes on an
+// up NIC fail as kernels/README.md says, so only the MACs the NICs boot with are checked); the DNS lab
+// needs debian.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +46,7 @@ describe('Netkit and Kathará folders on real UML (test/fixtures)', () => {
     return new RegExp(`^${address.replace(/\./g, '\\.')}\\s+\\S+\\s+\\S+\\s+(\\S+)`, 'm').exec(table)?.[1];
   };
 
-  it(`Kathará static routing: lab.conf and startup MACs on the NICs, routes added by hand, a MAC changed by hand${debian.run ? '' : ' (on tiny: the debian image is not ready)'}`, async () => {
+  it(`Kathará static routing: lab.conf and startup MACs on the NICs, routes added by hand, a MAC changed by hand${debian.run ? '' : ' (on tiny, the debian image not being ready: no MAC changed by hand)'}`, async () => {
     const lab = fixtureLab('kathara-static-routing');
     await start(lab, true);
     // r1 and pc1 from lab.conf's "/MAC" suffixes; r2 and pc2 from `ip link set dev eth0 address …` (upper case) in their startup.
@@ -53,8 +55,9 @@ describe('Netkit and Kathará folders on real UML (test/fixtures)', () => {
     expect(await macOf(lab, 'pc1', 'eth0')).toBe('02:00:00:0a:00:10\n');
     expect(await macOf(lab, 'r2', 'eth0')).toBe('02:00:00:0c:00:01\n');
     expect(await macOf(lab, 'pc2', 'eth0')).toBe('02:00:00:0c:00:20\n');
-    // The startups' own commands succeeded (once: "SIOCSIFHWADDR: Device or resource busy").
-    for (const machine of ['r2', 'pc2']) expect(await exec(lab, machine, 'cat /var/log/vnetlab-startup.log')).not.toMatch(/busy|exited [1-9]/i);
+    // The startups' own commands succeeded (once: "SIOCSIFHWADDR: Device or resource busy"). Not on tiny,
+    // where busybox's sh runs its ip applet without the MAC shim (kernels/README.md): the MAC is right there too.
+    if (debian.run) for (const machine of ['r2', 'pc2']) expect(await exec(lab, machine, 'cat /var/log/vnetlab-startup.log')).not.toMatch(/busy|exited [1-9]/i);
 
     // The routes are the student's job: none yet, so pc2's LAN is unreachable from pc1.
     expect((await t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 -W 1 10.3.0.20'])).code).not.toBe(0);
@@ -68,12 +71,15 @@ describe('Netkit and Kathará folders on real UML (test/fixtures)', () => {
     expect(await arpEntry(lab, 'pc2', '10.3.0.1')).toBe('02:00:00:0c:00:01');
     expect(await arpEntry(lab, 'r2', '10.3.0.20')).toBe('02:00:00:0c:00:20');
 
-    // A student changing a MAC by hand on a running NIC, both ways: it takes, and r1's route survives.
-    expect(await exec(lab, 'r1', 'ip link set dev eth1 address 02:00:00:00:00:09 && cat /sys/class/net/eth1/address && ip route show 10.3.0.0/24')).toMatch(
-      /^02:00:00:00:00:09\n10\.3\.0\.0\/24 via 10\.2\.0\.2 dev eth1 ?\n$/,
-    );
-    expect(await exec(lab, 'r1', 'ifconfig eth1 hw ether 02:00:00:00:00:0a && cat /sys/class/net/eth1/address')).toBe('02:00:00:00:00:0a\n');
-    expect(await exec(lab, 'pc1', 'ping -c 1 -W 3 10.3.0.20 >/dev/null && echo reached')).toBe('reached\n');
+    // A student changing a MAC by hand on a running NIC, both ways: it takes, and r1's route survives
+    // (the debian image's MAC shim; tiny's busybox applets go around it, kernels/README.md).
+    if (debian.run) {
+      expect(await exec(lab, 'r1', 'ip link set dev eth1 address 02:00:00:00:00:09 && cat /sys/class/net/eth1/address && ip route show 10.3.0.0/24')).toMatch(
+        /^02:00:00:00:00:09\n10\.3\.0\.0\/24 via 10\.2\.0\.2 dev eth1 ?\n$/,
+      );
+      expect(await exec(lab, 'r1', 'ifconfig eth1 hw ether 02:00:00:00:00:0a && cat /sys/class/net/eth1/address')).toBe('02:00:00:00:00:0a\n');
+      expect(await exec(lab, 'pc1', 'ping -c 1 -W 3 10.3.0.20 >/dev/null && echo reached')).toBe('reached\n');
+    }
 
     const runDir = findRunDir(lab, hostPaths(t.env))!;
     expect((await t.cli(['stop', lab])).code).toBe(0);
@@ -86,7 +92,7 @@ describe('Netkit and Kathará folders on real UML (test/fixtures)', () => {
     expect(await macOf(lab, 'r1', 'eth0')).toBe('02:00:00:01:00:01\n');
     expect(await macOf(lab, 'r2', 'eth0')).toBe('02:00:00:02:00:01\n');
     expect(await macOf(lab, 'pc2', 'eth0')).toBe('02:00:00:02:00:10\n');
-    for (const machine of ['r1', 'r2', 'pc2']) expect(await exec(lab, machine, 'cat /var/log/vnetlab-startup.log')).not.toMatch(/busy|exited [1-9]/i);
+    if (debian.run) for (const machine of ['r1', 'r2', 'pc2']) expect(await exec(lab, machine, 'cat /var/log/vnetlab-startup.log')).not.toMatch(/busy|exited [1-9]/i);
     await exec(lab, 'pc1', 'ping -c 1 -W 3 192.168.2.10');
     await exec(lab, 'pc2', 'ping -c 1 -W 3 192.168.1.10');
     expect(await arpEntry(lab, 'pc1', '192.168.1.1')).toBe('02:00:00:01:00:01');
