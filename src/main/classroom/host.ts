@@ -1,5 +1,8 @@
 // Running a classroom on one host: the data dir, the worker secret, the local worker processes (the
 // same `vnetlab classroom worker` a cluster runs as pods, here on Unix sockets), and the front door.
+// The local workers are supervised: one that exits (a crash, an out-of-memory kill, a `kill -9`) is
+// logged and started again with back-off, on the same socket and data folder, so its students'
+// copies and disks are there when they reconnect (the front door tells them to).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -8,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { ensurePrivateDir } from '../runtime/private-dir.ts';
 import type { ClassroomConfig } from './config.ts';
+import { startClassroom, type ClassroomServer } from './server.ts';
 import { WorkerClient } from './worker-client.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -73,7 +77,7 @@ export async function waitForWorker(address: string, secret: string, timeoutMs =
   const deadline = Date.now() + timeoutMs;
   let last: Error | undefined;
   while (Date.now() < deadline) {
-    const client = new WorkerClient(address, secret, () => {});
+    const client = new WorkerClient(address, secret, () => {}, { connectWaitMs: 0 });
     try {
       await client.request({ op: 'usage' });
       client.close();
@@ -85,4 +89,142 @@ export async function waitForWorker(address: string, secret: string, timeoutMs =
     }
   }
   throw new UserError(`the worker at ${address} did not start: ${last?.message ?? 'timeout'}`, 3, 'see its messages above');
+}
+
+export interface SupervisorOptions {
+  /** A command line the worker runs under (e.g. setpriv …). */
+  wrap?: string[];
+  /** First restart delay; doubled for each exit that follows a short run, up to maxBackoffMs. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A worker that ran this long before it exited is restarted after minBackoffMs again. */
+  stableMs?: number;
+}
+
+export interface WorkerProcessStatus {
+  index: number;
+  address: string;
+  /** The running process; absent while it waits to be restarted. */
+  pid?: number;
+  restarts: number;
+}
+
+interface Slot {
+  index: number;
+  address: string;
+  child?: ChildProcess;
+  startedAt: number;
+  restarts: number;
+  /** Exits in a row that came soon after a start (the back-off's exponent). */
+  quickExits: number;
+  timer?: NodeJS.Timeout;
+}
+
+/** The local worker processes of `classroom serve`, each restarted (with back-off) when it exits. */
+export class LocalWorkers {
+  readonly addresses: string[];
+  private readonly slots: Slot[];
+  private stopping = false;
+
+  constructor(
+    private readonly config: ClassroomConfig,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: (line: string) => void,
+    private readonly options: SupervisorOptions = {},
+  ) {
+    this.slots = Array.from({ length: config.workers.local }, (_, index) => ({ index, address: `unix:${join(socketBase(config, env), `w${index}.sock`)}`, startedAt: 0, restarts: 0, quickExits: 0 }));
+    this.addresses = this.slots.map((s) => s.address);
+  }
+
+  start(): this {
+    for (const slot of this.slots) this.spawn(slot);
+    return this;
+  }
+
+  /** The pid of worker `index` now (undefined while it is being restarted). */
+  pid(index: number): number | undefined {
+    return this.slots[index]?.child?.pid;
+  }
+
+  status(): WorkerProcessStatus[] {
+    return this.slots.map((s) => ({ index: s.index, address: s.address, restarts: s.restarts, ...(s.child?.pid ? { pid: s.child.pid } : {}) }));
+  }
+
+  private spawn(slot: Slot): void {
+    const { child } = spawnLocalWorker(this.config, slot.index, this.env, this.log, this.options.wrap);
+    slot.child = child;
+    slot.startedAt = Date.now();
+    child.once('error', (err) => this.exited(slot, child, `could not run: ${err.message}`));
+    child.once('exit', (code, signal) => this.exited(slot, child, signal ? `was killed by ${signal}` : `exited with code ${code}`));
+  }
+
+  private exited(slot: Slot, child: ChildProcess, how: string): void {
+    if (slot.child !== child) return;
+    slot.child = undefined;
+    const ranMs = Date.now() - slot.startedAt;
+    const who = `worker ${slot.index}${child.pid ? ` (pid ${child.pid})` : ''}`;
+    if (this.stopping) return this.log(`${who} stopped`);
+    const min = this.options.minBackoffMs ?? 500;
+    const max = this.options.maxBackoffMs ?? 30_000;
+    slot.quickExits = ranMs >= (this.options.stableMs ?? 60_000) ? 0 : slot.quickExits + 1;
+    const delay = Math.min(max, min * 2 ** Math.max(0, slot.quickExits - 1));
+    this.log(`${who} ${how} after ${(ranMs / 1000).toFixed(1)} s; its students must reconnect; restarting it in ${(delay / 1000).toFixed(1)} s (restart ${slot.restarts + 1})`);
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (this.stopping) return;
+      slot.restarts++;
+      this.spawn(slot);
+      this.log(`worker ${slot.index} restarted (pid ${slot.child?.pid ?? '?'})`);
+    }, delay);
+  }
+
+  /** Stops every worker: SIGTERM, then SIGKILL for one still there after graceMs. No restarts after this. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (slot.timer) clearTimeout(slot.timer);
+        const child = slot.child;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        const gone = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await gone;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+export interface LocalClassroom {
+  server: ClassroomServer;
+  workers: LocalWorkers;
+  close(): Promise<void>;
+}
+
+/** `classroom serve`: the supervised local workers (and any remote ones the config names), then the front door. */
+export async function startLocalClassroom(
+  config: ClassroomConfig,
+  secret: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+  options: { staticDir?: string; supervisor?: SupervisorOptions } = {},
+): Promise<LocalClassroom> {
+  const workers = new LocalWorkers(config, env, log, options.supervisor).start();
+  try {
+    const addresses = [...workers.addresses, ...config.workers.urls.map((u) => u.replace(/^tcp:\/\//, 'tcp:'))];
+    for (const a of addresses) await waitForWorker(a, secret);
+    const server = await startClassroom({ config, workers: addresses, workerSecret: secret, ...(options.staticDir ? { staticDir: options.staticDir } : {}), log });
+    return {
+      server,
+      workers,
+      close: async () => {
+        await server.close();
+        await workers.stop();
+      },
+    };
+  } catch (err) {
+    await workers.stop();
+    throw err;
+  }
 }

@@ -53,24 +53,103 @@ export type WorkerFrame =
   | { session: string; push: PushMessage }
   | { notice: Notice };
 
-/** Frames larger than this close the connection (a console flood is batched well below it). */
-export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+/**
+ * The largest frame either side sends: a request the front door would send past it is refused to its
+ * caller, and a reply the worker would send past it becomes an error for that one call (a push or a
+ * notice past it is dropped). Checked while serializing, so an answer that would be huge (a small
+ * request can ask for a large one) is given up on before it is built. One oversize message never
+ * closes the shared connection: every student on the worker is on it.
+ */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
-/** Splits a byte stream into JSON lines; a line over the limit or not JSON calls onBad. */
-export function lineReader(onFrame: (frame: unknown) => void, onBad: (why: string) => void): (chunk: Buffer) => void {
-  let buf = '';
+/** A frame over MAX_FRAME_BYTES; `bytes` is a lower bound when serializing stopped early. */
+export class FrameTooLarge extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`a message of ${mib(bytes)} or more, over the limit of ${mib(limit)}`);
+  }
+}
+
+export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/**
+ * One frame as a JSON line, or FrameTooLarge. The replacer counts the characters of the strings and
+ * keys it meets (a lower bound of the output) and stops as soon as that alone is over the limit, before
+ * a long string is copied into the output; the exact size of what is left is checked at the end.
+ */
+export function encodeFrame(frame: unknown, limit = MAX_FRAME_BYTES): string {
+  let counted = 0;
+  const line = JSON.stringify(frame, function (this: unknown, key: string, value: unknown) {
+    if (!Array.isArray(this)) counted += key.length;
+    if (typeof value === 'string') counted += value.length;
+    if (counted > limit) throw new FrameTooLarge(counted, limit);
+    return value;
+  });
+  const bytes = Buffer.byteLength(line) + 1;
+  if (bytes > limit) throw new FrameTooLarge(bytes, limit);
+  return `${line}\n`;
+}
+
+/** The id at the start of a frame line (`{"id":N,…`, as both sides write them), for a line too large to parse. */
+export function idOfHead(head: string): number | undefined {
+  const m = /^\{"id":(\d{1,15})[,}]/.exec(head);
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface LineReaderOptions {
+  /** Longest line read (bytes, without its newline); longer ones are skipped, not parsed. */
+  maxBytes?: number;
+  /** A line over maxBytes was skipped: its first bytes (to find its id) and its length. */
+  onOversize?(head: string, bytes: number): void;
+}
+
+/**
+ * Splits a byte stream into JSON lines. A line over the limit is skipped up to its newline and
+ * reported to onOversize (the connection goes on); a line that is not JSON calls onBad, after which
+ * nothing more is read (the peer does not speak the protocol). Looks for newlines only in new bytes.
+ */
+export function lineReader(onFrame: (frame: unknown) => void, onBad: (why: string) => void, options: LineReaderOptions = {}): (chunk: Buffer) => void {
+  const max = options.maxBytes ?? MAX_FRAME_BYTES;
+  let parts: Buffer[] = [];
+  let size = 0;
+  let skipping = false;
+  let head = '';
+  let skipped = 0;
+  let dead = false;
   return (chunk) => {
-    buf += chunk.toString('utf8');
-    if (buf.length > MAX_LINE_BYTES) return onBad('frame too large');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
+    let start = 0;
+    while (!dead && start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
+      if (skipping) skipped += piece.length;
+      else if (size + piece.length > max) {
+        head = Buffer.concat([...parts, piece.subarray(0, 256)]).subarray(0, 256).toString('utf8');
+        skipped = size + piece.length;
+        parts = [];
+        size = 0;
+        skipping = true;
+      } else if (piece.length) {
+        parts.push(piece);
+        size += piece.length;
+      }
+      if (nl < 0) return;
+      start = nl + 1;
+      if (skipping) {
+        skipping = false;
+        options.onOversize?.(head, skipped);
+        continue;
+      }
+      const line = (parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)).toString('utf8');
+      parts = [];
+      size = 0;
       if (!line.trim()) continue;
       let frame: unknown;
       try {
         frame = JSON.parse(line);
       } catch {
+        dead = true;
         return onBad('not JSON');
       }
       onFrame(frame);

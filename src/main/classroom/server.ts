@@ -19,7 +19,7 @@ import { type Account, AccountStore, type LoginSession, RateLimiter, Sessions } 
 import { Admission } from './admission.ts';
 import { type ClassroomConfig, LAB_ID_RE } from './config.ts';
 import type { LabRequirements, Notice, StudentLab, StudentUsage } from './protocol.ts';
-import { WorkerClient } from './worker-client.ts';
+import { RECONNECT_REASON, WorkerClient } from './worker-client.ts';
 import { STUDENT_ID_RE } from './worker.ts';
 
 const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), 'ui');
@@ -479,7 +479,7 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
     };
     // The worker went away (it is restarted by its supervisor): this page reconnects and opens a new session.
-    const opened = worker.openSession(sessionId, account.id, false, (push: PushMessage) => sendFrame({ push }));
+    const opened = worker.openSession(sessionId, account.id, false, (push: PushMessage) => sendFrame({ push }), () => ws.close(1012, RECONNECT_REASON));
     opened.catch(() => ws.close(1011, 'the lab server is not reachable'));
     const call = (method: string, params: unknown[]) => worker.request({ op: 'call', session: sessionId, method, params });
     const progress = (labRoot: string, message: string) => sendFrame({ push: { kind: 'event', labRoot, event: { type: 'progress', message } } });
@@ -610,6 +610,9 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
           out(push.data);
           void worker.request({ op: 'call', session: sessionId, method: 'consoleAck', params: [consoleId, push.data.length] }).catch(() => {});
         } else if (push.kind === 'console-exit' && push.consoleId === consoleId) out(`\r\n[${push.reason}]\r\n`);
+      }, () => {
+        out(`\r\n[${RECONNECT_REASON}]\r\n`);
+        ws.close(1012, RECONNECT_REASON);
       });
       const att = await worker.request<{ consoleId: string; replay: string }>({ op: 'call', session: sessionId, method: 'attachConsole', params: [lab.path, machine] });
       consoleId = att.consoleId;

@@ -1,10 +1,15 @@
 // The front door's side of a worker connection: requests with ids, pushes routed to the browser
-// session that opened them, notices (idle stops, check results) to one listener. Reconnects after a
-// worker restarts; calls made while it is away fail with a message a student can act on.
+// session that opened them, notices (idle stops, check results) to one listener. One connection
+// carries every student of the worker, so nothing one of them sends or asks for may close it: a
+// request over the frame limit is refused to its caller, a reply over it (skipped unread) fails that
+// one call. When the worker goes away (it crashed, or was killed and its supervisor restarts it), the
+// calls in flight fail with a "reconnect" error, every browser session on it hears onLost (the front
+// door closes those sockets, and the app reconnects and opens a new session), and the next request
+// connects again, waiting a little for a worker that is restarting.
 import { connect, type Socket } from 'node:net';
 import type { PushMessage } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
-import { lineReader, type Notice, type WorkerFrame, type WorkerOp } from './protocol.ts';
+import { encodeFrame, FrameTooLarge, idOfHead, lineReader, MAX_FRAME_BYTES, mib, type Notice, type WorkerFrame, type WorkerOp } from './protocol.ts';
 
 export class WorkerError extends UserError {
   constructor(
@@ -16,32 +21,74 @@ export class WorkerError extends UserError {
   }
 }
 
+/** What a student whose worker went away is told (the WebSocket close reason: at most 123 bytes). */
+export const RECONNECT_REASON = 'the lab server restarted: reconnect';
+
+export function reconnectError(): WorkerError {
+  return new WorkerError('the lab server restarted during this call, so your session on it ended: reconnect (reload the page) and try again', 'reconnect', 'your labs and files are kept; running machines keep running');
+}
+
+export interface WorkerClientOptions {
+  /** How long a request waits for a worker that does not answer yet (one restarting); 0 = fail at once. */
+  connectWaitMs?: number;
+}
+
+interface BrowserSession {
+  onPush(push: PushMessage): void;
+  onLost?(): void;
+}
+
 export class WorkerClient {
   private socket?: Socket;
   private ready?: Promise<void>;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private readonly sessions = new Map<string, (push: PushMessage) => void>();
+  private readonly sessions = new Map<string, BrowserSession>();
   private closed = false;
+  private readonly connectWaitMs: number;
 
   constructor(
     readonly address: string,
     private readonly secret: string,
     private readonly onNotice: (notice: Notice) => void,
-  ) {}
+    options: WorkerClientOptions = {},
+  ) {
+    this.connectWaitMs = options.connectWaitMs ?? 15_000;
+  }
 
   private connect(): Promise<void> {
     if (this.ready) return this.ready;
-    this.ready = new Promise<void>((resolve, reject) => {
-      const socket = this.address.startsWith('unix:')
-        ? connect(this.address.slice(5))
-        : (() => {
-            const m = /^tcp:(?:\/\/)?([^:]+):(\d+)$/.exec(this.address);
-            if (!m) throw new Error(`bad worker address ${this.address}`);
-            return connect(Number(m[2]), m[1]);
-          })();
-      this.socket = socket;
+    const deadline = Date.now() + this.connectWaitMs;
+    const attempt = async (): Promise<void> => {
+      for (;;) {
+        try {
+          return await this.connectOnce();
+        } catch (err) {
+          if (this.closed || Date.now() + 250 > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    };
+    const ready = attempt();
+    this.ready = ready;
+    ready.catch(() => {
+      if (this.ready === ready) this.ready = undefined;
+    });
+    return ready;
+  }
+
+  private connectOnce(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let socket: Socket;
+      if (this.address.startsWith('unix:')) socket = connect(this.address.slice(5));
+      else {
+        const m = /^tcp:(?:\/\/)?([^:]+):(\d+)$/.exec(this.address);
+        if (!m) return reject(new Error(`bad worker address ${this.address}`));
+        socket = connect(Number(m[2]), m[1]);
+      }
       let hello = false;
+      // A worker that accepts but never says hello (hung) is not waited for forever.
+      const helloTimer = setTimeout(() => socket.destroy(new Error('no answer to the handshake')), 10_000);
       socket.on('connect', () => socket.write(`${JSON.stringify({ hello: { secret: this.secret } })}\n`));
       socket.on(
         'data',
@@ -50,49 +97,83 @@ export class WorkerClient {
             const frame = raw as WorkerFrame;
             if ('hello' in frame) {
               hello = true;
+              clearTimeout(helloTimer);
+              this.socket = socket;
               return resolve();
             }
+            if (!hello) return;
             if ('notice' in frame) return this.onNotice(frame.notice);
-            if ('push' in frame) return this.sessions.get(frame.session)?.(frame.push);
+            if ('push' in frame) return this.sessions.get(frame.session)?.onPush(frame.push);
             const p = this.pending.get(frame.id);
             if (!p) return;
             this.pending.delete(frame.id);
-            if ('error' in frame) p.reject(Object.assign(new WorkerError(frame.error.message, frame.error.code, frame.error.hint)));
+            if ('error' in frame) p.reject(new WorkerError(frame.error.message, frame.error.code, frame.error.hint));
             else p.resolve(frame.result);
           },
           () => socket.destroy(),
+          {
+            // A worker bounds its replies; one that did not (an older one) fails that call alone.
+            onOversize: (head, bytes) => {
+              const id = idOfHead(head);
+              const p = id === undefined ? undefined : this.pending.get(id);
+              if (!p) return;
+              this.pending.delete(id!);
+              p.reject(new WorkerError(`the answer is too large to send (${mib(bytes)}; at most ${mib(MAX_FRAME_BYTES)})`, 'too-large'));
+            },
+          },
         ),
       );
-      const down = (err?: Error) => {
-        this.ready = undefined;
+      let down = false;
+      const onDown = (err?: Error) => {
+        if (down) return;
+        down = true;
+        clearTimeout(helloTimer);
+        if (!hello) return reject(new UserError(`the lab server (worker ${this.address}) is not reachable${err ? `: ${err.message}` : ''}`, 3, 'try again in a moment; tell your instructor if it persists'));
+        if (this.socket !== socket) return;
         this.socket = undefined;
-        if (!hello) reject(new UserError(`the lab server (worker ${this.address}) is not reachable${err ? `: ${err.message}` : ''}`, 3, 'try again in a moment; tell your instructor if it persists'));
-        for (const p of this.pending.values()) p.reject(new UserError('the lab server restarted during the call', 3, 'try again'));
+        this.ready = undefined;
+        const pending = [...this.pending.values()];
         this.pending.clear();
-        // Browser sessions on this worker are gone with the connection: their consoles must re-attach.
-        for (const push of this.sessions.values()) push({ kind: 'event', labRoot: '', event: { type: 'progress', message: 'connection to the lab server lost: reload the page' } });
+        for (const p of pending) p.reject(reconnectError());
+        // Browser sessions on this worker are gone with the connection: their pages must reconnect.
+        const sessions = [...this.sessions.values()];
         this.sessions.clear();
+        for (const s of sessions) s.onPush({ kind: 'event', labRoot: '', event: { type: 'progress', message: `connection to the lab server lost: ${RECONNECT_REASON}` } });
+        // After the failed calls' errors have reached their pages (those are promise jobs, run first).
+        setImmediate(() => {
+          for (const s of sessions) s.onLost?.();
+        });
       };
-      socket.on('error', (err) => down(err));
-      socket.on('close', () => down());
+      socket.on('error', (err) => onDown(err));
+      socket.on('close', () => onDown());
     });
-    this.ready.catch(() => undefined);
-    return this.ready;
   }
 
   async request<T = unknown>(op: WorkerOp): Promise<T> {
     if (this.closed) throw new UserError('the classroom server is shutting down', 3);
+    // A call in a session the worker no longer has (it restarted since the session opened).
+    if (op.op === 'call' && !this.sessions.has(op.session)) throw reconnectError();
     await this.connect();
     const id = this.nextId++;
+    let line: string;
+    try {
+      line = encodeFrame({ id, ...op });
+    } catch (err) {
+      if (!(err instanceof FrameTooLarge)) throw err;
+      const what = op.op === 'call' ? `${String(op.method).slice(0, 40)}()` : op.op;
+      throw new WorkerError(`the request ${what} is too large for the lab server (${mib(err.bytes)} or more; at most ${mib(err.limit)})`, 'too-large', 'make the lab or the file smaller');
+    }
+    const socket = this.socket;
+    if (!socket || socket.destroyed) throw reconnectError();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.socket!.write(`${JSON.stringify({ id, ...op })}\n`);
+      socket.write(line);
     });
   }
 
-  /** Opens a browser session on the worker for this student; pushes go to `onPush`. */
-  async openSession(session: string, student: string, readOnly: boolean, onPush: (push: PushMessage) => void): Promise<void> {
-    this.sessions.set(session, onPush);
+  /** Opens a browser session on the worker for this student; pushes go to `onPush`, `onLost` when the worker went away. */
+  async openSession(session: string, student: string, readOnly: boolean, onPush: (push: PushMessage) => void, onLost?: () => void): Promise<void> {
+    this.sessions.set(session, { onPush, ...(onLost ? { onLost } : {}) });
     try {
       await this.request({ op: 'open', session, student, readOnly });
     } catch (err) {

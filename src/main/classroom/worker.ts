@@ -21,7 +21,7 @@ import { toErrorInfo } from '../service/errors.ts';
 import { realBackends } from '../service/real-backends.ts';
 import { Service, type ClientSession } from '../service/service.ts';
 import type { ClassroomLab } from './config.ts';
-import { lineReader, type LabRequirements, type Notice, type StudentLab, type StudentUsage, type WorkerFrame, type WorkerRequest } from './protocol.ts';
+import { encodeFrame, FrameTooLarge, idOfHead, lineReader, MAX_FRAME_BYTES, mib, type LabRequirements, type Notice, type StudentLab, type StudentUsage, type WorkerFrame, type WorkerRequest } from './protocol.ts';
 
 export const STUDENT_ID_RE = /^s[0-9a-f]{10}$/;
 
@@ -320,21 +320,56 @@ export async function serveWorker(core: WorkerCore, listen: string, secret: stri
   };
 }
 
+const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s);
+
 function bindConnection(core: WorkerCore, socket: Socket, secret: string): void {
   let authed = false;
   const sessions = new Map<string, { student: string; client: ClientSession; readOnly: boolean }>();
-  const send = (frame: WorkerFrame) => {
-    if (!socket.destroyed) socket.write(`${JSON.stringify(frame)}\n`);
+  const write = (line: string) => {
+    if (!socket.destroyed) socket.write(line);
+  };
+  /**
+   * Every frame is bounded (MAX_FRAME_BYTES): a reply over it becomes an error for that one call, a
+   * push over it a short note to that session, a notice over it is dropped; the connection, which
+   * every student of this worker shares, stays up.
+   */
+  const send = (frame: WorkerFrame, what = 'this call') => {
+    try {
+      return write(encodeFrame(frame));
+    } catch (err) {
+      const big = err instanceof FrameTooLarge;
+      const why = clip((err as Error).message, 2000);
+      try {
+        if ('id' in frame) {
+          const error = big
+            ? { code: 'bad-input' as const, message: `the answer to ${what} is too large to send (${mib(err.bytes)} or more; at most ${mib(err.limit)})`, hint: 'nothing else was affected; make the lab (or what the call asks for) smaller' }
+            : { code: 'internal' as const, message: `the answer to ${what} could not be sent: ${why}` };
+          return write(encodeFrame({ id: frame.id, error }));
+        }
+        if ('push' in frame) {
+          const message = big ? `a message of ${mib(err.bytes)} or more was too large to send and was left out` : `a message could not be sent: ${why}`;
+          return write(encodeFrame({ session: frame.session, push: { kind: 'event', labRoot: '', event: { type: 'progress', message } } }));
+        }
+      } catch {
+        /* cannot happen with the short frames above; never let a frame take the connection down */
+      }
+      process.stderr.write(`worker: a frame was not sent: ${why}\n`);
+    }
   };
   const noticeListener = (n: Notice) => send({ notice: n });
   noticeListeners(core).add(noticeListener);
   const helloTimer = setTimeout(() => socket.destroy(), 5000);
-  const reply = async (id: number, fn: () => unknown) => {
+  const reply = async (id: number, what: string, fn: () => unknown) => {
     try {
-      send({ id, result: (await fn()) ?? null });
+      send({ id, result: (await fn()) ?? null }, what);
     } catch (err) {
-      send({ id, error: toErrorInfo(err) });
+      send({ id, error: toErrorInfo(err) }, what);
     }
+  };
+  const onOversize = (head: string, bytes: number) => {
+    const id = idOfHead(head);
+    if (!authed || id === undefined) return socket.destroy();
+    send({ id, error: { code: 'bad-input', message: `the request is too large for the lab server (${mib(bytes)}; at most ${mib(MAX_FRAME_BYTES)})`, hint: 'make the lab or the file smaller' } });
   };
   socket.on(
     'data',
@@ -353,7 +388,7 @@ function bindConnection(core: WorkerCore, socket: Socket, secret: string): void 
         if (typeof req.id !== 'number') return socket.destroy();
         switch (req.op) {
           case 'open':
-            return reply(req.id, () => {
+            return reply(req.id, 'open', () => {
               if (typeof req.session !== 'string' || req.session.length > 64 || sessions.has(req.session)) throw new UserError('bad session id');
               const s = core.student(req.student);
               const session = req.session;
@@ -363,30 +398,35 @@ function bindConnection(core: WorkerCore, socket: Socket, secret: string): void 
           case 'call': {
             const entry = sessions.get(String(req.session));
             if (!entry) return send({ id: req.id, error: { code: 'bad-input', message: 'no such session' } });
-            return void core.call(entry.student, entry.client, entry.readOnly, req.method, req.params).then((r) => send({ id: req.id, ...r }));
+            const what = `${String(req.method).slice(0, 40)}()`;
+            return void core.call(entry.student, entry.client, entry.readOnly, req.method, req.params).then(
+              (r) => send({ id: req.id, ...r }, what),
+              (err) => send({ id: req.id, error: toErrorInfo(err) }, what),
+            );
           }
           case 'close':
-            return reply(req.id, () => {
+            return reply(req.id, 'close', () => {
               sessions.get(String(req.session))?.client.close();
               sessions.delete(String(req.session));
             });
           case 'prepare':
-            return reply(req.id, () => core.prepare(req.student));
+            return reply(req.id, 'prepare', () => core.prepare(req.student));
           case 'requirements':
-            return reply(req.id, () => core.requirements(req.student, req.lab));
+            return reply(req.id, 'requirements', () => core.requirements(req.student, req.lab));
           case 'usage':
-            return reply(req.id, () => core.usage());
+            return reply(req.id, 'usage', () => core.usage());
           case 'stop':
-            return reply(req.id, () => core.stop(req.student, String(req.lab)));
+            return reply(req.id, 'stop', () => core.stop(req.student, String(req.lab)));
           case 'reset':
-            return reply(req.id, () => core.reset(req.student, req.lab));
+            return reply(req.id, 'reset', () => core.reset(req.student, req.lab));
           case 'grade':
-            return reply(req.id, () => core.grade(req.student, req.lab, req.hidden === true));
+            return reply(req.id, 'grade', () => core.grade(req.student, req.lab, req.hidden === true));
           default:
             return send({ id: (req as { id: number }).id, error: { code: 'bad-input', message: 'unknown operation' } });
         }
       },
       () => socket.destroy(),
+      { onOversize },
     ),
   );
   const cleanup = () => {

@@ -5,8 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AccountStore, type Role } from '../../classroom/accounts.ts';
 import { loadClassroomConfig } from '../../classroom/config.ts';
-import { privateDir, socketBase, spawnLocalWorker, waitForWorker, workerSecret, type LocalWorker } from '../../classroom/host.ts';
-import { startClassroom } from '../../classroom/server.ts';
+import { privateDir, socketBase, startLocalClassroom, workerSecret } from '../../classroom/host.ts';
 import { serveWorker, WorkerCore } from '../../classroom/worker.ts';
 import { ensureRenderer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
@@ -94,26 +93,18 @@ Examples:
     privateDir(config.dataDir);
     const secret = workerSecret(config, true);
     const staticDir = ensureRenderer(log);
-    const locals: LocalWorker[] = [];
-    for (let i = 0; i < config.workers.local; i++) locals.push(spawnLocalWorker(config, i, io.env, log));
-    const stopWorkers = () => {
-      for (const w of locals) if (w.child.exitCode === null) w.child.kill('SIGTERM');
-    };
-    try {
-      const addresses = [...locals.map((w) => w.address), ...config.workers.urls.map((u) => u.replace(/^tcp:\/\//, 'tcp:'))];
-      for (const a of addresses) await waitForWorker(a, secret);
-      const server = await startClassroom({ config, workers: addresses, workerSecret: secret, staticDir, log }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') throw new UserError(`port ${config.listen.port} is already in use`, 3, 'choose another listen.port');
-        throw err;
-      });
-      const instructors = server.accounts.list().filter((a) => a.role === 'instructor').length;
-      io.stdout.write(`vnetlab classroom "${config.name}" at ${config.publicUrl} (listening on ${config.listen.host}:${server.port}, ${addresses.length} worker${addresses.length === 1 ? '' : 's'})\n`);
-      if (!instructors) io.stdout.write(`no instructor yet: vnetlab classroom invite --config ${args.flags.config} --name NAME --email EMAIL --role instructor\n`);
-      await waitForSignal();
-      await server.close();
-    } finally {
-      stopWorkers();
-    }
+    // The local workers are supervised (restarted with back-off when one exits); see host.ts.
+    const classroom = await startLocalClassroom(config, secret, io.env, log, { staticDir }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') throw new UserError(`port ${config.listen.port} is already in use`, 3, 'choose another listen.port');
+      throw err;
+    });
+    const { server } = classroom;
+    const count = classroom.workers.addresses.length + config.workers.urls.length;
+    const instructors = server.accounts.list().filter((a) => a.role === 'instructor').length;
+    io.stdout.write(`vnetlab classroom "${config.name}" at ${config.publicUrl} (listening on ${config.listen.host}:${server.port}, ${count} worker${count === 1 ? '' : 's'})\n`);
+    if (!instructors) io.stdout.write(`no instructor yet: vnetlab classroom invite --config ${args.flags.config} --name NAME --email EMAIL --role instructor\n`);
+    await waitForSignal();
+    await classroom.close();
     exitSoon();
     return 0;
   },
