@@ -1,6 +1,7 @@
 // The packet view's dissection goes through Wireshark's own tshark: the list's columns, the protocol
 // tree (PDML) of an ARP request built here byte by byte, a display filter refused in tshark's words,
-// and Wireshark following the capture live (a stand-in `wireshark` on PATH records what it is fed).
+// tshark runs that leave the process free meanwhile (asynchronous, never spawnSync), and Wireshark
+// following the capture live (a stand-in `wireshark` on PATH records what it is fed).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ function arpRequest(): Buffer {
 /** The packet view pushes rows and details quickly: look every 50 ms. */
 const until = <T>(read: () => T, ok: (v: T) => boolean, ms = 10_000) => eventually(read, ok, ms, 50);
 
-describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not installed; apt-get install tshark)'}`, () => {
+describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not installed: sudo apt-get install tshark)'}`, () => {
   it('lists packets with Wireshark columns and shows named fields of a packet from tshark', async () => {
     const rows: PacketSummary[] = [];
     const view = new PacketView(TSHARK, (packets) => rows.push(...packets));
@@ -30,7 +31,7 @@ describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not i
       await until(() => rows.length, (n) => n === 1);
       expect(rows[0]).toMatchObject({ number: 1, protocol: 'ARP', length: 42 });
       expect(rows[0]!.info).toMatch(/Who has 10\.0\.0\.2\? Tell 10\.0\.0\.1/);
-      const detail = view.detail(1);
+      const detail = await view.detail(1);
       const labels = JSON.stringify(detail.tree);
       expect(labels).toMatch(/Address Resolution Protocol \(request\)/);
       expect(labels).toMatch(/Sender IP address: 10\.0\.0\.1/);
@@ -47,12 +48,31 @@ describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not i
     try {
       view.addFrame(arpRequest(), Date.now() * 1000);
       await until(() => last, (v) => !!v);
-      expect(() => view.setFilter('arp.nosuchfield == 1')).toThrow(/display filter 'arp.nosuchfield == 1': .*(must be a field|neither a field nor a protocol|not a valid)/i);
-      view.setFilter('icmp');
+      await expect(view.setFilter('arp.nosuchfield == 1')).rejects.toThrow(/display filter 'arp.nosuchfield == 1': .*(must be a field|neither a field nor a protocol|not a valid)/i);
+      await view.setFilter('icmp');
       await until(() => last?.reset, (r) => r === true, 3_000).catch(() => undefined);
-      view.setFilter('arp');
+      await view.setFilter('arp');
       await until(() => last, (v) => !!v && v.reset && v.packets.length === 1);
       expect(last!.packets[0]!.protocol).toBe('ARP');
+    } finally {
+      view.close();
+    }
+  });
+
+  it('runs tshark without holding the process: timers fire while six dissections and a filter check run', async () => {
+    const view = new PacketView(TSHARK, () => {});
+    try {
+      view.addFrame(arpRequest(), Date.now() * 1000);
+      const t0 = performance.now();
+      const done: number[] = [];
+      const calls = [...Array.from({ length: 6 }, () => view.detail(1)), view.setFilter('arp')].map((p) => p.then(() => done.push(performance.now() - t0)));
+      // With spawnSync this timer fired only after every tshark had finished.
+      const tick = await new Promise<number>((r) => setTimeout(() => r(performance.now() - t0), 0));
+      await Promise.all(calls);
+      expect(tick).toBeLessThan(Math.min(...done));
+      expect(tick).toBeLessThan(200);
+      const detail = await view.detail(1);
+      expect(JSON.stringify(detail.tree)).toMatch(/Address Resolution Protocol \(request\)/);
     } finally {
       view.close();
     }

@@ -3,7 +3,7 @@
 // list (Wireshark's columns, through the display filter), and a one-shot `tshark -T pdml` gives the
 // protocol tree of a packet when the student opens it. Without tshark the list shows addresses and
 // EtherTypes only and says what to install; saving the capture still works.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,10 @@ import { pcapHeader, pcapRecord } from '../runtime/network/pcap.ts';
 const MAX_FRAMES = 200_000;
 const MAX_BYTES = 256 * 1024 * 1024;
 const FLUSH_MS = 100;
+/** The PDML of one packet is a few KB to a few hundred; past this tshark is stopped. */
+const MAX_PDML_BYTES = 16 * 1024 * 1024;
+/** One-shot tshark runs at once in this process (each is a process of its own, ~50 MB). */
+const MAX_TSHARK_RUNS = 4;
 const COLUMNS = ['frame.number', 'frame.time_relative', '_ws.col.Source', '_ws.col.Destination', '_ws.col.Protocol', 'frame.len', '_ws.col.Info'];
 
 export const TSHARK_MISSING = 'tshark is not installed, so packets are not dissected: sudo apt-get install tshark (capturing and saving work without it)';
@@ -43,6 +47,8 @@ export class PacketView {
   /** Wireshark windows following this capture (pcap on their stdin). */
   private readonly followers = new Set<ChildProcess>();
   truncated = false;
+  private closed = false;
+  private filterGeneration = 0;
 
   constructor(
     private readonly tsharkBin: string | undefined,
@@ -71,15 +77,22 @@ export class PacketView {
     else if (!this.tsharkBin) this.queue(basicSummary(this.frames.length, frame, (timeUs - this.firstUs) / 1e6));
   }
 
-  /** A Wireshark display filter; a wrong one is refused with tshark's own words. */
-  setFilter(filter: string): void {
+  /**
+   * A Wireshark display filter; a wrong one is refused with tshark's own words. tshark runs
+   * asynchronously (the process may be serving other people's calls meanwhile), bounded in time and
+   * output. When filters are set faster than tshark checks them, the last one set wins.
+   */
+  async setFilter(filter: string): Promise<void> {
     const f = String(filter ?? '').trim();
     if (f && !this.tsharkBin) throw new UserError('display filters need tshark', 3, 'sudo apt-get install tshark');
+    const generation = ++this.filterGeneration;
     if (f) {
-      const check = spawnSync(this.tsharkBin!, ['-Y', f, '-r', this.file, '-c', '1'], { encoding: 'utf8', timeout: 10_000 });
-      const problem = (check.stderr ?? '').split('\n').find((l) => /^tshark: /.test(l));
-      if (check.status !== 0 && problem) throw new UserError(`display filter '${f}': ${problem.replace(/^tshark: /, '')}`, 2, 'use Wireshark display filter syntax, e.g. arp, icmp, ip.addr == 10.0.0.1, ospf');
+      const check = await runTshark(this.tsharkBin!, ['-Y', f, '-r', this.file, '-c', '1'], 10_000, 1024 * 1024);
+      const problem = check.stderr.split('\n').find((l) => /^tshark: /.test(l));
+      if (check.code !== 0 && problem) throw new UserError(`display filter '${f}': ${problem.replace(/^tshark: /, '')}`, 2, 'use Wireshark display filter syntax, e.g. arp, icmp, ip.addr == 10.0.0.1, ospf');
+      if (check.timedOut) throw new UserError(`display filter '${f}': tshark took too long to check it`, 2, 'try again, or a simpler filter');
     }
+    if (generation !== this.filterGeneration || this.closed) return;
     this.filter = f;
     this.stopDissector();
     this.pending = [];
@@ -88,13 +101,15 @@ export class PacketView {
   }
 
   /** The protocol tree (PDML shownames) and hex bytes of packet `number` (1-based, capture order). */
-  detail(number: number): PacketDetail {
+  async detail(number: number): Promise<PacketDetail> {
     const frame = this.frames[number - 1];
     if (!Number.isInteger(number) || !frame) throw new UserError(`no packet ${number} in this capture`, 2);
     const hex = frame.bytes.toString('hex');
     if (!this.tsharkBin) return { number, tree: [{ label: TSHARK_MISSING, children: [] }], hex };
-    const out = spawnSync(this.tsharkBin, ['-n', '-r', this.file, '-Y', `frame.number == ${number}`, '-T', 'pdml'], { encoding: 'utf8', timeout: 20_000, maxBuffer: 64 * 1024 * 1024 });
-    return { number, tree: parsePdml(out.stdout ?? ''), hex };
+    const out = await runTshark(this.tsharkBin, ['-n', '-r', this.file, '-Y', `frame.number == ${number}`, '-T', 'pdml'], 20_000, MAX_PDML_BYTES);
+    if (out.tooLarge) throw new UserError(`packet ${number} is too large to show here (its dissection is over ${MAX_PDML_BYTES / 1024 / 1024} MiB)`, 2, 'save the capture and open it in Wireshark');
+    if (out.timedOut) throw new UserError(`tshark took too long to dissect packet ${number}`, 3, 'try again in a moment');
+    return { number, tree: parsePdml(out.stdout), hex };
   }
 
   /**
@@ -142,6 +157,7 @@ export class PacketView {
   }
 
   close(): void {
+    this.closed = true;
     for (const w of this.followers) w.stdin?.end(); // Wireshark keeps what it has
     this.followers.clear();
     this.stopDissector();
@@ -190,6 +206,42 @@ export class PacketView {
       this.resetNext = false;
       this.onPackets(packets, reset);
     }, FLUSH_MS);
+  }
+}
+
+interface TsharkRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  tooLarge: boolean;
+}
+
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/**
+ * One tshark run, asynchronous: never spawnSync, which would hold the whole process (in a classroom
+ * worker, every student on it) for as long as tshark takes. Killed after timeoutMs or past maxBytes of
+ * output; at most MAX_TSHARK_RUNS at once, the others wait their turn.
+ */
+async function runTshark(bin: string, args: string[], timeoutMs: number, maxBytes: number): Promise<TsharkRun> {
+  // A finished run hands its slot to the next waiting one.
+  if (running < MAX_TSHARK_RUNS) running++;
+  else await new Promise<void>((r) => waiting.push(r));
+  try {
+    return await new Promise<TsharkRun>((resolve) => {
+      execFile(bin, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: maxBytes }, (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: string | number; killed?: boolean }) | null;
+        const tooLarge = e?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
+        const timedOut = !!e?.killed && !tooLarge;
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout: String(stdout ?? ''), stderr: String(stderr ?? ''), timedOut, tooLarge });
+      });
+    });
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
   }
 }
 

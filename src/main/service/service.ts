@@ -363,7 +363,7 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
   }
 
   async setCaptureFilter(captureId: string, filter: string) {
-    this.capture(captureId).view.setFilter(String(filter ?? ''));
+    await this.capture(captureId).view.setFilter(String(filter ?? ''));
   }
 
   async packetDetail(captureId: string, number: number) {
