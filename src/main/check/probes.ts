@@ -3,6 +3,7 @@
 // judgements are pure, so they are tested against real captured outputs without booting anything.
 import type { Check, CheckKind } from '../../shared/checks.ts';
 import type { ExecResult } from '../../shared/runtime-api.ts';
+import { compileLabRegex, type LabRegex, RegexProblem } from '../lab/regex.ts';
 import { canonicalAddress, canonicalPrefix, isIpv6Text } from './ip.ts';
 import {
   describeRoute,
@@ -66,11 +67,17 @@ function missingTool(result: ExecResult, machine: string, tool: string): Verdict
   return { passed: false, final: true, reason: `${tool} is not installed on ${machine} (${excerpt(result.stderr)}); this check needs an image that has it` };
 }
 
-function compileRegex(pattern: string): RegExp | Verdict {
+/**
+ * A check's pattern comes from a lab file: it runs on the linear-time engine (src/main/lab/regex.ts),
+ * never on RegExp, whose backtracking can take minutes on one line (and in a classroom worker, every
+ * other student's calls with it).
+ */
+function compileRegex(pattern: string): LabRegex | Verdict {
   try {
-    return new RegExp(pattern, 'm');
+    return compileLabRegex(pattern, { multiline: true });
   } catch (err) {
-    return { passed: false, final: true, reason: `the check's regular expression ${JSON.stringify(pattern)} is invalid: ${(err as Error).message}` };
+    const what = err instanceof RegexProblem && err.unsupported ? 'cannot be used' : 'is invalid';
+    return { passed: false, final: true, reason: `the check's regular expression ${JSON.stringify(pattern)} ${what}: ${(err as Error).message}` };
   }
 }
 
@@ -81,7 +88,7 @@ function textExpectations(text: string, what: string, contains: string | undefin
   }
   if (matches !== undefined) {
     const regex = compileRegex(matches);
-    if (!(regex instanceof RegExp)) return regex;
+    if ('passed' in regex) return regex;
     if (!regex.test(text)) return { passed: false, reason: `${what} does not match /${matches}/ (got: ${excerpt(text)})` };
   }
   return { passed: true };

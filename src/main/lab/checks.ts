@@ -8,6 +8,7 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { SourceRef } from '../../shared/lab-model.ts';
 import { error, wholeFile } from './diag.ts';
 import { MAX_LAB_FILE_BYTES } from './limits.ts';
+import { labRegexProblem } from './regex.ts';
 import { isValidCheck, validateChecksSchema } from './schema.ts';
 import { YamlSource, type YamlPath } from './yaml-source.ts';
 
@@ -155,11 +156,11 @@ export function checkIdDiagnostics(checks: Check[]): Diagnostic[] {
     for (const key of ['matches', 'stdoutMatches'] as const) {
       const pattern = (c as unknown as Record<string, unknown>)[key];
       if (typeof pattern !== 'string') continue;
-      try {
-        new RegExp(pattern);
-      } catch (e) {
-        out.push(error('invalid-regex', `check '${c.id}': ${YAML_NAME[key] ?? key} is not a valid regular expression: ${(e as Error).message}`, c.source, { target: `check:${c.id}` }));
-      }
+      // Checked as the grader will run it: with the linear-time engine (./regex.ts), which refuses
+      // lookaround and backreferences; a pattern it cannot take would fail its check every time.
+      const problem = labRegexProblem(pattern, { multiline: true });
+      if (problem?.unsupported) out.push(error('unsupported-regex', `check '${c.id}': ${YAML_NAME[key] ?? key}: ${problem.message}`, c.source, { target: `check:${c.id}`, hint: 'match without it, e.g. two checks, or a pattern that spells out what may come between' }));
+      else if (problem) out.push(error('invalid-regex', `check '${c.id}': ${YAML_NAME[key] ?? key} is not a valid regular expression: ${problem.message}`, c.source, { target: `check:${c.id}` }));
     }
   }
   return out;
