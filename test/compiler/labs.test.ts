@@ -4,14 +4,14 @@
 // sound plan.
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
 import { loadLab } from '../../src/main/lab/index.ts';
 import type { Diagnostic } from '../../src/shared/diagnostics.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
 import type { CompileOptions, Plan } from '../../src/shared/plan.ts';
-import { corpusDir, corpusLabs, describeWithCorpus } from '../support/corpus.ts';
+import { corpusLabs, describeWithCorpus, itEachCorpusLab } from '../support/corpus.ts';
 import { FIXTURES, fixtureLab, fixtureLabs } from '../support/fixtures.ts';
 
 const repo = resolve(__dirname, '../..');
@@ -133,13 +133,11 @@ describe('Netkit and Kathará labs (test/fixtures)', () => {
 });
 
 describeWithCorpus('the corpus of real Netkit and Kathará labs', () => {
-  const labs = corpusLabs();
-
   it('finds the corpus labs', () => {
-    expect(labs.length).toBeGreaterThanOrEqual(13);
+    expect(corpusLabs().length).toBeGreaterThanOrEqual(13);
   });
 
-  it.each(labs.map((root) => [relative(corpusDir, root), root]))('%s compiles to a sound plan', async (_name, root) => {
+  itEachCorpusLab('%s compiles to a sound plan', async (root) => {
     const model = await loadValid(root);
     const plan = compile(model, snapshotOptions(basename(root)));
     expectSound(model, plan);

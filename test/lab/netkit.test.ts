@@ -5,7 +5,7 @@ import { symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLab } from '../../src/main/lab/index.ts';
-import { corpusLabs, describeWithCorpus } from '../support/corpus.ts';
+import { corpusLabs, describeWithCorpus, itEachCorpusLab } from '../support/corpus.ts';
 import { fixtureLab, fixtureLabs } from '../support/fixtures.ts';
 import { byCode, cleanupTempLabs, errorsOf, tempLab } from './helpers.ts';
 
@@ -83,12 +83,11 @@ describe('Netkit and Kathará folders (test/fixtures)', () => {
 });
 
 describeWithCorpus('the corpus', () => {
-  const labs = corpusLabs();
   it('has the 13 labs SOURCES.md lists', () => {
-    expect(labs).toHaveLength(13);
+    expect(corpusLabs()).toHaveLength(13);
   });
 
-  it.each(labs)('%s loads with no error', async (dir) => {
+  itEachCorpusLab('%s loads with no error', async (dir) => {
     const { model, diagnostics } = await loadLab(dir);
     expect(errorsOf(diagnostics)).toEqual([]);
     expect(model!.machines.length).toBeGreaterThan(0);

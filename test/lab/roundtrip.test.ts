@@ -8,7 +8,7 @@ import { loadLab, parseLabYaml, relocateLab, saveLabYaml, writeLabYaml, writeNet
 import { compile } from '../../src/main/compiler/index.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
 import { FIXED_OPTIONS } from '../compiler/model.ts';
-import { corpusLabs, describeWithCorpus } from '../support/corpus.ts';
+import { describeWithCorpus, itEachCorpusLab } from '../support/corpus.ts';
 import { fixtureLab, fixtureLabs } from '../support/fixtures.ts';
 import { cleanupTempLabs, comparable, errorsOf, REPO, SHIPPED_LABS, tempLab } from './helpers.ts';
 
@@ -203,7 +203,5 @@ describe('forwarding survives saving and converting', () => {
 });
 
 describeWithCorpus('round trip of the corpus', () => {
-  it.each(corpusLabs())('%s → lab.yaml → Netkit folder → same model', async (dir) => {
-    await roundTrip(dir);
-  });
+  itEachCorpusLab('%s → lab.yaml → Netkit folder → same model', roundTrip);
 });

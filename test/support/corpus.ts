@@ -21,7 +21,7 @@
 //   netkit-labs/<name>   github.com/redesunlu/netkit-labs @ d030e388cd444bb5e3205394faebf44b398559c8, <name>
 //     netkit-lab_arp, netkit-lab_rip
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'vitest';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -63,11 +63,19 @@ export function corpusLabs(): string[] {
   );
 }
 
-/**
- * A describe that runs only with the corpus. Without it, it is skipped with the reason in its name, and
- * holds one placeholder test so that the skip shows in the report even when its tests come from the
- * corpus itself (it.each over corpusLabs()).
- */
+/** A describe that runs only with the corpus, and otherwise says in its name why it was skipped. */
 export function describeWithCorpus(name: string, body: () => void): void {
-  describe.skipIf(!hasCorpus)(`${name}${corpusSkipNote}`, hasCorpus ? body : () => it('every lab of the corpus', () => {}));
+  describe.skipIf(!hasCorpus)(`${name}${corpusSkipNote}`, body);
+}
+
+/**
+ * One test per lab of the corpus, named by `name` with %s its path in the corpus (e.g. netkit-labs/netkit-lab_arp).
+ * Without the corpus: one skipped test, %s being 'each lab of the corpus', so that the skip shows in the report.
+ */
+export function itEachCorpusLab(name: string, test: (dir: string) => Promise<void>): void {
+  if (!hasCorpus) {
+    it.skip(name.replace('%s', 'each lab of the corpus'), () => {});
+    return;
+  }
+  it.each(corpusLabs().map((dir) => [relative(corpusDir, dir), dir]))(name, (_path, dir) => test(dir));
 }
