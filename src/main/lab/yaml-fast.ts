@@ -33,6 +33,12 @@ interface LoaderState {
   anchor: string | null;
 }
 
+/**
+ * Mappings and lists nested deeper than this are refused (yaml-source.ts reports them): a lab needs
+ * fewer than ten levels, and the parsers and everything after them recurse once per level.
+ */
+export const MAX_YAML_NESTING = 100;
+
 export function parseYamlFast(text: string): FastDocument | undefined {
   const holder: FastNode = { start: 0, end: 0, kind: null, result: undefined, children: [] };
   const stack: FastNode[] = [holder];
@@ -44,6 +50,9 @@ export function parseYamlFast(text: string): FastDocument | undefined {
       schema: jsYaml.CORE_SCHEMA,
       listener(event: 'open' | 'close', state: LoaderState) {
         if (event === 'open') {
+          // js-yaml recurses once per level (and may compose a node twice, nested): stop it long before
+          // its stack runs out; the careful path then says where the nesting is too deep.
+          if (stack.length > 2 * MAX_YAML_NESTING + 2) throw new Error('nested too deeply');
           stack.push({ start: state.position, end: state.position, kind: null, result: undefined, children: [] });
           return;
         }
@@ -68,11 +77,25 @@ export function parseYamlFast(text: string): FastDocument | undefined {
   }
   const root = holder.children[0];
   if (unusual || stack.length !== 1 || holder.children.length !== 1 || !root) return undefined;
+  if (nestingDepth(root) > MAX_YAML_NESTING) return undefined;
   if (!Object.is(root.result, data) || !consistent(root)) return undefined;
   // Node properties (tags `!…`, anchors `&…`) and aliases (`*…`) come first in a node's text; js-yaml
   // reports tags already resolved, so they are recognised here, and left to the careful path.
   if (!placeStarts(root, text)) return undefined;
   return { data, root };
+}
+
+/** Levels of mappings and sequences in the tree, counted without recursion. */
+function nestingDepth(root: FastNode): number {
+  let deepest = 0;
+  const todo: [FastNode, number][] = [[root, 0]];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const [node, above] = item;
+    const depth = node.kind === 'mapping' || node.kind === 'sequence' ? above + 1 : above;
+    deepest = Math.max(deepest, depth);
+    for (const child of node.children) todo.push([child, depth]);
+  }
+  return deepest;
 }
 
 /** The tree matches the data: every mapping pairs its keys with its values, every sequence its items. */

@@ -1,10 +1,15 @@
 // A parsed YAML document that remembers where every value came from, so diagnostics about a
 // machine, an interface or a misspelt key point at file:line:col in the file the teacher wrote.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { SourceRef } from '../../shared/lab-model.ts';
 import { error, warning } from './diag.ts';
-import { LineIndex, parseYamlFast, type FastNode } from './yaml-fast.ts';
+import { LineIndex, MAX_YAML_NESTING, parseYamlFast, type FastNode } from './yaml-fast.ts';
+
+export { MAX_YAML_NESTING };
+
+const TOO_DEEP = `mappings and lists are nested more than ${MAX_YAML_NESTING} levels deep here`;
+const TOO_DEEP_HINT = 'a lab needs a few levels; look for unclosed or repeated brackets';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -39,6 +44,15 @@ export class YamlSource {
     // yaml's own `uniqueKeys` compares every key of a map with every other one: quadratic, half a
     // second on a 1,000-machine lab. Duplicates are found with a Set instead (duplicateKeyErrors).
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false, strict: true });
+    // Too deep a nesting first: everything below (the yaml package's own composer, visit, toJS, the
+    // schema) recurses once per level. The composer turns its stack overflow into RESOURCE_EXHAUSTION.
+    const tooDeep = deepNodeOffset(this.doc.contents) ?? this.doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION')?.pos[0];
+    if (tooDeep !== undefined) {
+      this.diagnostics.push(error('yaml-too-deep', TOO_DEEP, this.offsetRef(tooDeep), { hint: TOO_DEEP_HINT }));
+      this.broken = true;
+      this.data = undefined;
+      return;
+    }
     for (const e of this.doc.errors) this.diagnostics.push(error(yamlCode(e.code), cleanYamlMessage(e.message), this.offsetRef(e.pos[0])));
     for (const w of this.doc.warnings) this.diagnostics.push(warning('yaml-warning', cleanYamlMessage(w.message), this.offsetRef(w.pos[0])));
     const duplicates = this.duplicateKeyErrors();
@@ -49,8 +63,16 @@ export class YamlSource {
       data = this.doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
       // Alias bombs and similar: report, never throw.
-      this.diagnostics.push(error('yaml-syntax', `cannot read the YAML: ${(e as Error).message}`, this.offsetRef(0)));
+      if (e instanceof RangeError) this.diagnostics.push(error('yaml-too-deep', `${TOO_DEEP} (through aliases)`, this.offsetRef(0), { hint: TOO_DEEP_HINT }));
+      else this.diagnostics.push(error('yaml-syntax', `cannot read the YAML: ${(e as Error).message}`, this.offsetRef(0)));
       this.broken = true;
+    }
+    // Aliases can nest what is not nested in the text (an anchor holding an alias of another, …).
+    const deepPath = deepDataPath(data);
+    if (deepPath) {
+      this.diagnostics.push(error('yaml-too-deep', `${TOO_DEEP} (through aliases)`, this.at(deepPath), { hint: TOO_DEEP_HINT }));
+      this.broken = true;
+      data = undefined;
     }
     this.data = data;
   }
@@ -152,6 +174,36 @@ export class YamlSource {
     const { line, col } = this.fast ? this.fast.lines.linePos(offset) : this.lines.linePos(offset);
     return { file: this.file, line: Math.max(1, line), column: Math.max(1, col) };
   }
+}
+
+/** Offset of the first collection (in text order) nested deeper than MAX_YAML_NESTING, without recursion. */
+function deepNodeOffset(root: unknown): number | undefined {
+  const todo: [unknown, number][] = [[root, 0]];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const [node, above] = item;
+    if (isPair(node)) {
+      todo.push([node.value, above], [node.key, above]);
+      continue;
+    }
+    if (!isCollection(node)) continue; // scalars, aliases (checked on the data), nothing
+    const depth = above + 1;
+    if (depth > MAX_YAML_NESTING) return node.range?.[0] ?? 0;
+    for (let i = node.items.length - 1; i >= 0; i--) todo.push([node.items[i], depth]);
+  }
+  return undefined;
+}
+
+/** The path of a value nested deeper than MAX_YAML_NESTING in parsed data, without recursion. */
+function deepDataPath(data: unknown): YamlPath | undefined {
+  const todo: [unknown, (string | number)[]][] = [[data, []]];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const [value, path] = item;
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= MAX_YAML_NESTING) return path;
+    const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : value instanceof Map ? [...value.entries()].map(([k, v]) => [String(k), v]) : Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) todo.push([entries[i]![1], [...path, entries[i]![0]]]); // text order
+  }
+  return undefined;
 }
 
 function keyString(key: unknown): string | undefined {
