@@ -2,7 +2,7 @@
 // window. The real agent is exercised by tiny.test.ts; this covers what a real guest rarely produces.
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { AgentClient } from '../../src/main/guest/agent-client.ts';
+import { AgentClient, MAX_GUEST_LINE, parseGuestLine } from '../../src/main/guest/agent-client.ts';
 
 function pair() {
   const fromGuest = new PassThrough();
@@ -15,7 +15,9 @@ function pair() {
     pending = lines.pop()!;
     sent.push(...lines);
   });
-  return { client: new AgentClient(fromGuest, toGuest), fromGuest, toGuest, sent };
+  const dropped: { line: string; reason: string }[] = [];
+  const client = new AgentClient(fromGuest, toGuest, { onMalformed: (line, reason) => dropped.push({ line, reason }) });
+  return { client, fromGuest, toGuest, sent, dropped };
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -98,5 +100,136 @@ describe('AgentClient', () => {
     const ready = client.ping();
     fromGuest.write('R 0\n');
     expect(await ready).toEqual({ ready: true, startupExitCode: 0 });
+  });
+});
+
+// Issue 18: root in a guest writes what it likes on /dev/ttyS0. Every field is checked; a bad line is
+// dropped and reported, and the channel goes on (test/runtime/guest-inputs.test.ts does it on a real guest).
+describe('what a guest says, checked field by field', () => {
+  const issued = (id: number) => id >= 1 && id <= 3;
+
+  it('accepts what the agent sends', () => {
+    expect(parseGuestLine('R 0', issued)).toEqual({ kind: 'R', code: 0 });
+    expect(parseGuestLine('R 255', issued)).toEqual({ kind: 'R', code: 255 });
+    expect(parseGuestLine('B', issued)).toEqual({ kind: 'B' });
+    expect(parseGuestLine('W', issued)).toEqual({ kind: 'W' });
+    expect(parseGuestLine('A 2048', issued)).toEqual({ kind: 'A', bytes: 2048 });
+    expect(parseGuestLine(`O 1 ${b64('hi\n')}`, issued)).toEqual({ kind: 'O', id: 1, data: Buffer.from('hi\n') });
+    expect(parseGuestLine(`E 3 ${b64('x'.repeat(3072))}`, issued)).toMatchObject({ kind: 'E', id: 3 });
+    expect(parseGuestLine('D 2 137', issued)).toEqual({ kind: 'D', id: 2, code: 137 });
+    expect(parseGuestLine(`L ${b64('startup: ok')}`, issued)).toEqual({ kind: 'L', text: Buffer.from('startup: ok') });
+    // Echoes of our own lines from before the tty went raw, and empty lines: ignored without a word.
+    for (const echo of ['', 'P 0', `X 1 0 ${b64('true')}`, 'C 1', 'K 1', 'I 1 aGk=', 'N abc']) expect(parseGuestLine(echo, issued)).toEqual({ kind: 'ignore' });
+  });
+
+  it.each([
+    ['A -2000000000', /byte count/],
+    ['A 99999999999', /byte count/],
+    ['A 4194305', /byte count/],
+    ['A 1e9', /byte count/],
+    ['A 0x10', /byte count/],
+    ['A', /takes 1 field/],
+    ['A 1 2', /takes 1 field/],
+    ['R -1', /exit code/],
+    ['R 256', /exit code/],
+    ['R NaN', /exit code/],
+    ['R', /takes 1 field/],
+    ['B 1', /takes 0 fields/],
+    ['D 1 -9', /exit code/],
+    ['D 1 99999999999999999999', /exit code/],
+    ['D 1', /takes 2 fields/],
+    ['D 4 0', /never issued/],
+    ['D 0 0', /not a command id/],
+    ['D -1 0', /not a command id/],
+    ['D 01 0', /not a command id/],
+    ['D 9007199254740993 0', /not a command id/],
+    ['O 1 !!!!', /base64/],
+    ['O 1 aGk', /base64/],
+    ['O 1 a===', /base64/],
+    ['O 1 aGk=aGk=', /base64/],
+    [`O 1 ${'A'.repeat(4100)}`, /base64 characters/],
+    ['O 7 aGk=', /never issued/],
+    ['O 1  aGk=', /takes 2 fields/],
+    ['E 1', /takes 2 fields/],
+    ['L %%%%', /base64/],
+    ['Z 1 2', /not a message/],
+    ['some console noise', /not a message/],
+    ['\u0000\u0001 binary', /not a message/],
+    [`O 1 ${'A'.repeat(MAX_GUEST_LINE)}`, /longer than/],
+  ])('drops %j', (line, reason) => {
+    const parsed = parseGuestLine(line, issued);
+    expect(parsed.kind).toBe('malformed');
+    expect((parsed as { reason: string }).reason).toMatch(reason);
+  });
+
+  it('a bogus acknowledgement does not wedge the send window: later execs still run', async () => {
+    const { client, fromGuest, sent, dropped } = pair();
+    fromGuest.write('R 0\n');
+    await tick();
+    // Before the fix, `A -2000000000` added two billion bytes "in flight": nothing was ever sent again.
+    fromGuest.write('A -2000000000\nA 1e99\nA -1\n');
+    await tick();
+    expect(dropped.map((d) => d.line)).toEqual(['A -2000000000', 'A 1e99', 'A -1']);
+    const result = client.exec('wc -c', { stdin: 'y'.repeat(6000) });
+    await tick();
+    for (let i = 0; i < 20 && !sent.includes('C 1'); i++) {
+      fromGuest.write('A 2048\n');
+      await tick();
+    }
+    expect(sent).toContain('C 1');
+    fromGuest.write(`O 1 ${b64('6000\n')}\nD 1 0\n`);
+    expect(await result).toEqual({ stdout: '6000\n', stderr: '', exitCode: 0, timedOut: false });
+  });
+
+  it('forged output and exits for ids never issued, and malformed ones for real ids, change nothing', async () => {
+    const { client, fromGuest, dropped } = pair();
+    fromGuest.write('R 0\n');
+    const result = client.exec('echo real');
+    await tick();
+    fromGuest.write(`O 2 ${b64('forged')}\nD 2 0\nD 1 -2000000000\nD 1 NaN\nO 1 @@@@\nE 1 ${b64('x')}${b64('y')}\nD 1\n`);
+    fromGuest.write(`O 1 ${b64('real\n')}\nD 1 0\n`);
+    expect(await result).toEqual({ stdout: 'real\n', stderr: '', exitCode: 0, timedOut: false });
+    expect(dropped).toHaveLength(7);
+    expect(client.malformedLines).toBe(7);
+    // A late line for a command that is over is not an error: the host may have given up on it first.
+    fromGuest.write('D 1 0\n');
+    await tick();
+    expect(dropped).toHaveLength(7);
+  });
+
+  it('an endless line is dropped once, bounded in memory, and the channel resynchronises at the next newline', async () => {
+    const { client, fromGuest, dropped } = pair();
+    fromGuest.write('R 0\n');
+    const result = client.exec('true');
+    await tick();
+    // 1 MB without a newline, in pieces, that would read as `D 1 0` if the host kept only its tail.
+    fromGuest.write('O 1 ');
+    for (let i = 0; i < 256; i++) fromGuest.write('A'.repeat(4096));
+    fromGuest.write('\nD 1 0');
+    await tick();
+    expect((client as unknown as { partial: string }).partial.length).toBeLessThanOrEqual(MAX_GUEST_LINE + 1);
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]!.reason).toMatch(/longer than 8192/);
+    fromGuest.write(' \nD 1 3\n'); // `D 1 0 ` (a third field): dropped; then the real exit
+    expect((await result).exitCode).toBe(3);
+    expect(dropped).toHaveLength(2);
+  });
+
+  it('survives random bytes from the guest and still runs commands afterwards', async () => {
+    const { client, fromGuest } = pair();
+    fromGuest.write('R 0\n');
+    let seed = 18;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 2000; i++) {
+      const kind = 'ROEDLBAWZ'[Math.floor(random() * 9)]!;
+      const junk = Buffer.from(Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256))).toString('latin1');
+      const fields = [kind, String(Math.floor((random() - 0.5) * 2 ** 40)), junk].slice(0, 1 + Math.floor(random() * 3));
+      fromGuest.write(`${fields.join(' ')}\n`);
+    }
+    await tick();
+    const result = client.exec('true');
+    await tick();
+    fromGuest.write('D 1 0\n');
+    expect((await result).exitCode).toBe(0);
   });
 });

@@ -1,7 +1,8 @@
 // Host end of the exec channel (docs/ARCHITECTURE.md, "Exec channel protocol"): talks to
 // kernels/guest/agent/vnetlab-agent.c over the two FIFOs behind the guest's ssl0 (/dev/ttyS0).
-// Line-based: the guest's lines may arrive in any fragmentation, and lines that are not protocol
-// (e.g. echoes from before the agent set its tty raw) are ignored.
+// Line-based: the guest's lines may arrive in any fragmentation. Everything the guest says is checked
+// field by field (parseGuestLine): root inside a guest can write anything on /dev/ttyS0, and a bad line
+// is dropped and logged, never trusted, so it can neither wedge the channel nor crash the supervisor.
 import type { Readable, Writable } from 'node:stream';
 import type { ExecResult } from '../../shared/runtime-api.ts';
 
@@ -34,6 +35,127 @@ interface Running {
   startedAt: number;
 }
 
+/** What a guest may say (docs/ARCHITECTURE.md, "Exec channel protocol"), once its fields are checked. */
+export type GuestMessage =
+  | { kind: 'R'; code: number }
+  | { kind: 'B' }
+  | { kind: 'W' }
+  | { kind: 'A'; bytes: number }
+  | { kind: 'O' | 'E'; id: number; data: Buffer }
+  | { kind: 'D'; id: number; code: number }
+  | { kind: 'L'; text: Buffer }
+  /** Not protocol and not worth a word: an empty line, or an echo of what we sent before the tty went raw. */
+  | { kind: 'ignore' }
+  | { kind: 'malformed'; reason: string };
+
+/**
+ * Longest line a guest may send. The agent's longest are output chunks: 3,072 bytes as 4,096 base64
+ * characters plus `O <id> `; anything longer is not the agent's.
+ */
+export const MAX_GUEST_LINE = 8192;
+/** Most base64 characters in one O/E/L line (the agent's CHUNK of 3,072 bytes). */
+const MAX_CHUNK_BASE64 = 4096;
+/** The agent acknowledges at most one read of its 4 MiB line buffer at a time. */
+const MAX_ACK = 4 * 1024 * 1024;
+/** Canonical, padded base64, as the agent writes it. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const ID = /^[1-9]\d{0,14}$/;
+const NUMBER = /^\d{1,10}$/;
+
+/**
+ * Checks one line from the guest (without its newline). `issued(id)` says whether we ever sent that
+ * command id. Pure: no state changes; AgentClient acts on the result.
+ */
+export function parseGuestLine(line: string, issued: (id: number) => boolean): GuestMessage {
+  if (line.length > MAX_GUEST_LINE) return { kind: 'malformed', reason: `longer than ${MAX_GUEST_LINE} characters` };
+  if (line === '' || /^[PXICKN](?: |$)/.test(line)) return { kind: 'ignore' };
+  const fields = line.split(' ');
+  const kind = fields[0]!;
+  const count = (n: number): string | undefined => (fields.length === n ? undefined : `'${kind}' takes ${n - 1} field${n === 2 ? '' : 's'}, not ${fields.length - 1}`);
+  const bad = (reason: string): GuestMessage => ({ kind: 'malformed', reason });
+  const id = (text: string): number | string => {
+    if (!ID.test(text)) return `'${text.slice(0, 20)}' is not a command id`;
+    const n = Number(text);
+    return issued(n) ? n : `command id ${n} was never issued`;
+  };
+  const exitCode = (text: string): number | string => (NUMBER.test(text) && Number(text) <= 255 ? Number(text) : `'${text.slice(0, 20)}' is not an exit code (0-255)`);
+  const base64 = (text: string): Buffer | string => {
+    if (text.length > MAX_CHUNK_BASE64) return `a payload of ${text.length} base64 characters (at most ${MAX_CHUNK_BASE64})`;
+    return BASE64.test(text) ? Buffer.from(text, 'base64') : 'the payload is not well-formed base64';
+  };
+  switch (kind) {
+    case 'B':
+    case 'W':
+      return count(1) === undefined ? { kind } : bad(count(1)!);
+    case 'R': {
+      if (count(2)) return bad(count(2)!);
+      const code = exitCode(fields[1]!);
+      return typeof code === 'number' ? { kind, code } : bad(code);
+    }
+    case 'A': {
+      if (count(2)) return bad(count(2)!);
+      const text = fields[1]!;
+      if (!NUMBER.test(text) || Number(text) > MAX_ACK) return bad(`'${text.slice(0, 20)}' is not a byte count (0-${MAX_ACK})`);
+      return { kind, bytes: Number(text) };
+    }
+    case 'O':
+    case 'E': {
+      if (count(3)) return bad(count(3)!);
+      const n = id(fields[1]!);
+      if (typeof n === 'string') return bad(n);
+      const data = base64(fields[2]!);
+      return typeof data === 'string' ? bad(data) : { kind, id: n, data };
+    }
+    case 'D': {
+      if (count(3)) return bad(count(3)!);
+      const n = id(fields[1]!);
+      if (typeof n === 'string') return bad(n);
+      const code = exitCode(fields[2]!);
+      return typeof code === 'number' ? { kind, id: n, code } : bad(code);
+    }
+    case 'L': {
+      if (count(2)) return bad(count(2)!);
+      const text = base64(fields[1]!);
+      return typeof text === 'string' ? bad(text) : { kind, text };
+    }
+    default:
+      return bad(`'${kind.slice(0, 20)}' is not a message of the protocol`);
+  }
+}
+
+export interface AgentClientOptions {
+  /**
+   * Told about every line from the guest that was dropped, with why. Default: a line on stderr (the
+   * supervisor's log), at most MALFORMED_LOG_BURST a minute, then a count of those not shown.
+   */
+  onMalformed?: (line: string, reason: string) => void;
+}
+
+/** Lines logged per minute at most by the default onMalformed: a guest may send millions. */
+const MALFORMED_LOG_BURST = 20;
+
+function defaultMalformedLogger(): (line: string, reason: string) => void {
+  let windowStart = 0;
+  let shown = 0;
+  let hidden = 0;
+  return (line, reason) => {
+    const now = Date.now();
+    if (now - windowStart >= 60_000) {
+      if (hidden > 0) process.stderr.write(`${new Date().toISOString()} exec channel: ${hidden} more malformed lines from the guest were dropped\n`);
+      windowStart = now;
+      shown = 0;
+      hidden = 0;
+    }
+    if (shown >= MALFORMED_LOG_BURST) {
+      hidden++;
+      return;
+    }
+    shown++;
+    const excerpt = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+    process.stderr.write(`${new Date().toISOString()} exec channel: dropped a malformed line from the guest (${reason}): ${excerpt}\n`);
+  };
+}
+
 export class AgentClosedError extends Error {
   constructor(message = 'the exec channel to the guest is closed') {
     super(message);
@@ -54,6 +176,11 @@ const SEND_WINDOW = 2048;
 
 export class AgentClient {
   private partial = '';
+  /** Inside a line already too long: everything up to the next newline is dropped. */
+  private discarding = false;
+  /** Lines from the guest dropped as malformed, since the start. */
+  malformedLines = 0;
+  private readonly onMalformed: (line: string, reason: string) => void;
   private nextId = 1;
   private readonly running = new Map<number, Running>();
   private readyCode: number | undefined;
@@ -75,7 +202,9 @@ export class AgentClient {
   constructor(
     private readonly fromGuest: Readable,
     private readonly toGuest: Writable,
+    options: AgentClientOptions = {},
   ) {
+    this.onMalformed = options.onMalformed ?? defaultMalformedLogger();
     fromGuest.on('data', this.onData);
     fromGuest.on('end', this.onEnd);
     fromGuest.on('error', this.onEnd);
@@ -210,48 +339,76 @@ export class AgentClient {
   private receive(text: string): void {
     const lines = (this.partial + text).split('\n');
     this.partial = lines.pop()!;
-    if (this.partial.length > 16 * 2 ** 20) this.partial = ''; // not our protocol: never grow without bound
-    for (const raw of lines) this.handleLine(raw.replace(/\r$/, ''));
+    for (const raw of lines) {
+      if (this.discarding) {
+        // The rest of a line that was already too long (reported when it passed the limit).
+        this.discarding = false;
+        continue;
+      }
+      this.handleLine(raw.replace(/\r$/, ''));
+    }
+    if (this.partial.length > MAX_GUEST_LINE + 1) {
+      // Not our protocol: never grow without bound, and resynchronise at the next newline.
+      if (!this.discarding) this.malformed(this.partial, `longer than ${MAX_GUEST_LINE} characters`);
+      this.partial = '';
+      this.discarding = true;
+    }
+  }
+
+  private malformed(line: string, reason: string): void {
+    this.malformedLines++;
+    try {
+      this.onMalformed(line, reason);
+    } catch {
+      // a logger must not take the channel down
+    }
   }
 
   private handleLine(line: string): void {
-    const m = /^([ROEDLBA])(?: (-?\d+))?(?: (\S*))?$/.exec(line);
-    if (!m) return;
+    const message = parseGuestLine(line, (id) => id < this.nextId);
+    if (message.kind === 'ignore') return;
+    if (message.kind === 'malformed') return this.malformed(line, message.reason);
     this.agentSeen = true;
-    const [, kind, num, payload] = m;
-    switch (kind) {
+    try {
+      this.act(message);
+    } catch (err) {
+      // Our own callbacks (onStdout…) threw: say so, and keep serving the other commands.
+      this.malformed(line, `handling it failed: ${(err as Error).message}`);
+    }
+  }
+
+  private act(message: Exclude<GuestMessage, { kind: 'ignore' | 'malformed' }>): void {
+    switch (message.kind) {
       case 'A':
-        this.unacknowledged = Math.max(0, this.unacknowledged - Number(num ?? 0));
+        this.unacknowledged = Math.max(0, this.unacknowledged - message.bytes);
         this.pump();
         break;
-      case 'R': {
-        const code = Number(num ?? 0);
-        this.readyCode = code;
-        for (const w of this.readyWaiters.splice(0)) w(code);
-        for (const w of this.pingWaiters.splice(0)) w({ ready: true, startupExitCode: code });
+      case 'R':
+        this.readyCode = message.code;
+        for (const w of this.readyWaiters.splice(0)) w(message.code);
+        for (const w of this.pingWaiters.splice(0)) w({ ready: true, startupExitCode: message.code });
         break;
-      }
       case 'B':
         for (const w of this.pingWaiters.splice(0)) w({ ready: false });
         break;
       case 'O':
       case 'E': {
-        const entry = this.running.get(Number(num));
-        if (!entry || payload === undefined) return;
-        const chunk = Buffer.from(payload, 'base64');
-        if (kind === 'O') {
-          entry.stdout.push(chunk);
-          entry.options.onStdout?.(chunk);
+        // An id we issued whose command is over (the host gave up on it first): nothing waits for it.
+        const entry = this.running.get(message.id);
+        if (!entry) return;
+        if (message.kind === 'O') {
+          entry.stdout.push(message.data);
+          entry.options.onStdout?.(message.data);
         } else {
-          entry.stderr.push(chunk);
-          entry.options.onStderr?.(chunk);
+          entry.stderr.push(message.data);
+          entry.options.onStderr?.(message.data);
         }
         break;
       }
       case 'D':
-        this.settle(Number(num), Number(payload ?? 255));
+        this.settle(message.id, message.code);
         break;
-      // 'L' (startup log lines) carries nothing a caller waits for.
+      // 'L' (startup log lines) and 'W' (a pooled guest waiting, seen by the pool) carry nothing a caller waits for.
     }
   }
 
