@@ -1,7 +1,7 @@
 // The `tiny` root file system: Debian's static busybox and one symlink per applet (what
 // `busybox --install -s` would do, but into a staging folder and without running anything as root).
-import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, chmodSync, mkdirSync, openSync, readSync, existsSync, symlinkSync, lstatSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, chmodSync, mkdirSync, openSync, readFileSync, readSync, existsSync, symlinkSync, lstatSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EnvironmentError } from '../../errors.ts';
 import { requireTool } from '../kernel.ts';
@@ -23,6 +23,17 @@ export function stageBusyboxRoot(root: string, env: NodeJS.ProcessEnv, progress:
     mkdirSync(dirname(link), { recursive: true });
     symlinkSync('/bin/busybox', link);
   }
+  if (applets.some((a) => a.endsWith('/wget')) && !wgetHasTimeout(busybox)) {
+    // Debian's busybox-static is built without FEATURE_WGET_TIMEOUT, yet its wget still accepts -T and
+    // stores the number through a NULL pointer: `wget -T 2 …` died of SIGSEGV (exit 139). The guest's copy
+    // takes -T and ignores it. (A script in PATH could not help: busybox sh runs its applets before PATH.)
+    const copy = join(root, 'bin/busybox');
+    const patched = ignoreWgetTimeoutOption(readFileSync(copy));
+    if (patched) {
+      progress('busybox wget: -T accepted and ignored (this busybox was built without wget timeouts)');
+      writeFileSync(copy, patched);
+    } else progress('busybox wget: its options are not the ones expected; `wget -T` may crash in this image');
+  }
 
   writeGuestFile(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   writeGuestFile(root, 'etc/shadow', 'root::19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n', 0o640);
@@ -39,6 +50,34 @@ export function stageBusyboxRoot(root: string, env: NodeJS.ProcessEnv, progress:
   // Name lookups of ports and protocols (nc, netstat, iptables-less tools) work with these two lines each.
   writeGuestFile(root, 'etc/protocols', 'ip\t0\tIP\nicmp\t1\tICMP\ntcp\t6\tTCP\nudp\t17\tUDP\nipv6-icmp\t58\tIPv6-ICMP\n');
   writeGuestFile(root, 'etc/services', 'ssh\t22/tcp\ndomain\t53/tcp\ndomain\t53/udp\nhttp\t80/tcp\nbootps\t67/udp\nbootpc\t68/udp\n');
+}
+
+/** Whether this busybox's wget was built with timeouts (its usage then lists `-T SEC`). */
+function wgetHasTimeout(busybox: string): boolean {
+  const help = spawnSync(busybox, ['wget', '--help'], { encoding: 'utf8' });
+  return /-T SEC/.test(`${help.stdout}${help.stderr}`);
+}
+
+/**
+ * wget's getopt32 specification in the binary, `^cqSO:o:P:Y:U:T:+t:n::` then NUL and its complementary
+ * part up to a second NUL. `T:+` stores a number through the pointer wget passes for -T: NULL when
+ * timeouts are compiled out. Without the `+`, -T takes a string, and getopt32 skips storing a string
+ * through NULL. The literal holds a NUL, so the compiler keeps it out of merged string sections: no other
+ * string shares its bytes, and shifting its tail left by one (and ending it with one more NUL) is safe.
+ * Returns the patched binary, or undefined when the specification is not found exactly once.
+ */
+export function ignoreWgetTimeoutOption(binary: Buffer): Buffer | undefined {
+  const text = binary.toString('latin1');
+  const found = [...text.matchAll(/\^cqSO:[^\0]*?T:\+[^\0]*\0[^\0]*\0/g)];
+  if (found.length !== 1) return undefined;
+  const start = found[0]!.index;
+  const literal = found[0]![0];
+  const plus = start + literal.indexOf('T:+') + 2;
+  const end = start + literal.length;
+  const out = Buffer.from(binary);
+  binary.copy(out, plus, plus + 1, end);
+  out[end - 1] = 0;
+  return out;
 }
 
 function exists(path: string): boolean {
