@@ -68,6 +68,8 @@ export interface GuestPlan {
   image: string;
   imagePath: string;
   cow: string;
+  /** The lab-fs image (ubd1, read only): the guest's sandbox may read it. */
+  labFsImage: string;
   memoryMiB: number;
   /** Full argv, argv[0] is the kernel. Includes `con0=fd:0,fd:1` (console on the pty) and
    *  `ssl0=fd:3,fd:4` (exec channel on the FIFOs below). */

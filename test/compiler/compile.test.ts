@@ -45,6 +45,7 @@ describe('compile', () => {
       `eth1=vde,/run/vnetlab/test/c/pc1.eth1,${mac1}`,
       'initcall_blacklist=raid6_select_algo',
       'pty.legacy_count=0',
+      'hostfs=/nonexistent/vnetlab-no-hostfs',
       'con0=fd:0,fd:1',
       'con=null',
       'ssl0=fd:3,fd:4',

@@ -18,6 +18,7 @@ function guest(name: string, dependsOn: string[] = []): GuestPlan {
     image: 'tiny',
     imagePath: '/nonexistent/tiny.ext4',
     cow: `/nonexistent/${name}.cow`,
+    labFsImage: '/nonexistent/labfs.ext4',
     memoryMiB: 64,
     argv: ['linux.uml', `vnl_name=${name}`],
     dir: `/nonexistent/${name}`,

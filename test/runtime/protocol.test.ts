@@ -30,6 +30,7 @@ const plan: Plan = {
     umid: name,
     image: 'tiny',
     imagePath: 'tiny.ext4',
+    labFsImage: join(runDir, 'labfs.ext4'),
     cow: `${name}.cow`,
     memoryMiB: 64,
     argv: ['linux.uml'],

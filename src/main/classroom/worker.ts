@@ -5,6 +5,7 @@
 // allowedPath check the single-user app uses. Grading with hidden checks reads the instructor's lab,
 // which no student call can name. On one host the front door spawns this process on a Unix socket;
 // in a cluster it is a StatefulSet pod listening on TCP: the same code and frames.
+import { UNCONFINED_ENV } from '../runtime/confinement.ts';
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -108,6 +109,8 @@ export class WorkerCore {
     const env: NodeJS.ProcessEnv = { ...this.options.env, HOME: base, VNETLAB_STATE_DIR: stateDir, VNETLAB_RUNTIME_DIR: join(this.options.runtimeBase, id) };
     delete env.XDG_RUNTIME_DIR;
     delete env.XDG_STATE_HOME;
+    // Never let a worker's environment switch the guests' sandbox off (src/main/runtime/confinement.ts).
+    delete env[UNCONFINED_ENV];
     const backends = (this.options.backendsFor ?? ((e) => realBackends({ env: e, startTimeoutMs: this.options.startTimeoutMs })))(env);
     const service = new Service({ backends, labsDir, home: labsDir });
     s = { id, env, labsDir, stateDir, backends, service, lastActivity: Date.now(), busy: 0 };

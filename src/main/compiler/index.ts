@@ -31,6 +31,8 @@ export { formatPlanJson } from './format.ts';
  * The part of every guest's kernel command line that does not depend on the lab (docs/ARCHITECTURE.md):
  * console on the pty (fd 0/1), exec channel on the FIFOs (fd 3/4), root on the COW disk, our init.
  */
+export const HOSTFS_ROOT_ARG = 'hostfs=/nonexistent/vnetlab-no-hostfs';
+
 export const GUEST_BOOT_ARGS: readonly string[] = [
   // Skip two boot-time costs no lab needs (measured with printk.time=1 and initcall_debug on UML 6.1):
   // the RAID-6 algorithm benchmark spins 16 jiffies per algorithm, ~0.85 s of a 1.4 s kernel boot, and
@@ -38,6 +40,10 @@ export const GUEST_BOOT_ARGS: readonly string[] = [
   // would find no algorithm chosen); 256 legacy BSD ptys cost ~0.1 s to register (/dev/pts is what is used).
   'initcall_blacklist=raid6_select_algo',
   'pty.legacy_count=0',
+  // Debian's UML kernel has hostfs built in: point its root at a folder that does not exist. Only a
+  // second layer (`mount -o ../..` walks out of any prefix): the guest's Landlock sandbox is what keeps
+  // it from the host's files (src/main/runtime/confinement.ts, docs/security.md).
+  HOSTFS_ROOT_ARG,
   'con0=fd:0,fd:1',
   'con=null',
   'ssl0=fd:3,fd:4',
@@ -174,6 +180,7 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
     image: m.image,
     imagePath,
     cow,
+    labFsImage: layout.labFsImage,
     memoryMiB,
     argv,
     dir,

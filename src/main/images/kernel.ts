@@ -43,6 +43,12 @@ export interface KernelInfo {
   networking: KernelNetworking;
   /** The NIC syntax the compiler emits for this kernel (src/main/compiler/nic.ts). */
   nicSyntax: 'legacy' | 'vector';
+  /**
+   * What `path`'s wrapper does before it execs `binary`, for launchers that start the kernel themselves
+   * (the sandbox helper, src/main/runtime/confinement.ts): the AMX fix to preload, no address randomisation.
+   */
+  preload?: string;
+  noRandomize: boolean;
 }
 
 export interface KernelNetworking {
@@ -125,7 +131,16 @@ export function findKernel(options: KernelOptions = {}): KernelInfo {
   const modulesDir = join(env.VNETLAB_UML_MODULES_ROOT || UML_MODULES_ROOT, version);
   const launch = launchWrapper(path, env, needsXstateFix(env));
   const networking = kernelNetworking(path);
-  return { path: launch, binary: path, version, modulesDir: existsSync(modulesDir) ? modulesDir : undefined, networking, nicSyntax: nicSyntaxOf(networking) };
+  return {
+    path: launch.path,
+    binary: path,
+    version,
+    modulesDir: existsSync(modulesDir) ? modulesDir : undefined,
+    networking,
+    nicSyntax: nicSyntaxOf(networking),
+    preload: launch.preload,
+    noRandomize: launch.noRandomize,
+  };
 }
 
 /**
@@ -160,9 +175,9 @@ export function needsXstateFix(env: NodeJS.ProcessEnv = process.env): boolean {
  * `LD_PRELOAD=uml-xstate-fix-<hash>.so exec setarch <arch> -R <kernel> "$@"` (either part as needed).
  * The wrapper and setarch exec, so the kernel keeps the pid the runtime recorded.
  */
-function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolean): string {
+function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolean): { path: string; preload?: string; noRandomize: boolean } {
   const setarch = needsNoRandomize(env) ? whichTool('setarch', env) : undefined;
-  if (!xstateFix && !setarch) return kernel;
+  if (!xstateFix && !setarch) return { path: kernel, noRandomize: false };
   const source = fileURLToPath(new URL('../../../kernels/host/uml-xstate-fix.c', import.meta.url));
   const hash = createHash('sha256')
     .update(xstateFix ? readFileSync(source) : '')
@@ -173,7 +188,8 @@ function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolea
   const dir = join(hostPaths(env).imageDir, 'host');
   const library = join(dir, `uml-xstate-fix-${hash}.so`);
   const wrapper = join(dir, `linux.uml-${hash}`);
-  if (existsSync(wrapper) && (!xstateFix || existsSync(library))) return wrapper;
+  const made = { path: wrapper, preload: xstateFix ? library : undefined, noRandomize: !!setarch };
+  if (existsSync(wrapper) && (!xstateFix || existsSync(library))) return made;
   mkdirSync(dir, { recursive: true });
   const suffix = `.${process.pid}.tmp`;
   const lines = ['#!/bin/sh'];
@@ -193,7 +209,7 @@ function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolea
   } else lines.push(`exec ${kernel} "$@"`);
   writeFileSync(wrapper + suffix, `${lines.join('\n')}\n`, { mode: 0o755 });
   renameSync(wrapper + suffix, wrapper);
-  return wrapper;
+  return made;
 }
 
 function kernelVersion(path: string): string {

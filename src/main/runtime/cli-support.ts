@@ -6,8 +6,19 @@ import { UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { connectRunDir, type SupervisorClient } from './client.ts';
 import { findRunDir } from './run-dir.ts';
+import { UNCONFINED_ENV } from './confinement.ts';
 
 export { waitSupervisorGone } from './client.ts';
+
+/** `--unconfined`: start without the sandbox (docs/security.md); the supervisor inherits the choice through the environment. */
+export const UNCONFINED_FLAG = {
+  type: 'boolean',
+  description: 'run the lab WITHOUT the sandbox that keeps guests away from your files (only on a host without Landlock, for a lab you trust; same as VNETLAB_UNCONFINED=1)',
+} as const;
+
+export function applyUnconfinedFlag(flag: unknown, env: NodeJS.ProcessEnv): void {
+  if (flag === true) env[UNCONFINED_ENV] = '1';
+}
 
 export const LAB_FLAG = { type: 'string', short: 'l', description: 'the lab folder (default: the current folder)', valueName: 'LAB' } as const;
 

@@ -6,6 +6,7 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
 import type { LabEvent } from '../../shared/runtime-api.ts';
+import { confinementFor } from './confinement.ts';
 import { UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { connectRunDir, ensureSupervisor, type SupervisorClient } from './client.ts';
@@ -61,6 +62,8 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     throw new UserError(`no machine named ${unknown.map((n) => `'${n}'`).join(', ')} in lab ${plan.lab.name}`, 2, `machines: ${plan.guests.map((g) => g.name).join(', ')}`);
   }
   options.onPlanned?.(plan, diagnostics);
+  // Refuse before anything runs when guests could not be sandboxed (and the user did not say --unconfined).
+  confinementFor(options.env ?? process.env);
   ensureRunDir(plan.runDir, hostPaths(options.env));
   const requestedAt = Date.now();
   const withdraw = declareStart(plan.runDir);

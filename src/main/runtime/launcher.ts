@@ -91,6 +91,10 @@ export interface DaemonSpec {
   sockets: string[];
   /** Give us the daemon's stdout (a capture) instead of writing it to the log. */
   pipeStdout?: boolean;
+  /** The lab's network folders: all the daemon's sandbox may write to (src/main/runtime/confinement.ts). */
+  folders: string[];
+  /** Host NAT (slirpvde): the one daemon that talks TCP/UDP to the outside and reads the host's resolver files. */
+  hostNat?: boolean;
 }
 
 export interface DaemonHandle extends ProcessHandle {

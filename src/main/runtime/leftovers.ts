@@ -2,7 +2,7 @@
 // they are shut down the way `stop` does it (mconsole `cad`: the guest runs its shutdown and syncs its
 // disk; then `halt`; SIGKILL only last), never just killed. The network daemons are simply ended.
 // Used by the next start of the lab and by `vnetlab clean`; works from the on-disk records alone.
-import { execFile } from 'node:child_process';
+import { mconsoleCommand } from './mconsole.ts';
 import { isAlive } from './clean.ts';
 import { readRecords, removeRecord, signalRecorded, type ProcessRecord } from './records.ts';
 
@@ -62,5 +62,8 @@ export function mconsoleOf(argv: string[]): string | undefined {
 }
 
 function umlMconsole(socket: string, command: string): Promise<void> {
-  return new Promise((resolve) => execFile('uml_mconsole', [socket, command], { timeout: 5_000 }, () => resolve()));
+  return mconsoleCommand(socket, command).then(
+    () => {},
+    () => {},
+  );
 }

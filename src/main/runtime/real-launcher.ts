@@ -6,7 +6,7 @@
 // program. We spawn, hand the pid to `register` (the on-disk record), and only then open the gate, so
 // no process ever runs unrecorded; if we die before that, the gate sees EOF (or its pty hangs up) and
 // the sh exits without starting anything.
-import { spawn, execFile, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,8 @@ import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
 import { adoptPooledGuest } from './pool/pooled-guest.ts';
 import type { PooledGuest } from './pool/protocol.ts';
+import { mconsoleCommand, mconsoleCommands } from './mconsole.ts';
+import { confinementFor, daemonArgv, guestLaunch, removeMemoryFolder, type Confinement } from './confinement.ts';
 
 /**
  * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
@@ -31,12 +33,16 @@ const GATE_LINE = 'go\n';
 const DAEMON_READY_TIMEOUT_MS = 5_000;
 
 export class RealLauncher implements Launcher {
+  /** Every process starts in its sandbox (confinement.ts) unless the user started the lab --unconfined. */
+  constructor(private readonly confinement: Confinement = confinementFor()) {}
+
   async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
     mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
     // Leftovers of a crashed run (a switch dir, a management socket) would make the daemon refuse to start.
     for (const path of spec.sockets) if (path !== spec.logFile) rmSync(path, { recursive: true, force: true });
     if (spec.stdinFifo) ensureFifo(spec.stdinFifo);
-    const proc = spawnGated(spec, register);
+    const argv = daemonArgv(this.confinement, spec.argv, spec.folders, { hostNat: spec.hostNat });
+    const proc = spawnGated({ ...spec, argv }, register);
     if (spec.readyPath) await waitForPath(spec.readyPath, proc, spec.logFile, spec.what);
     return proc;
   }
@@ -59,22 +65,25 @@ export class RealLauncher implements Launcher {
     const fromStream = new Socket({ fd: fromFd, readable: true, writable: false });
 
     // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
-    const argv = withDiskBackingImage(plan);
+    // Confined, the sandbox helper does what the wrapper would, then execs the kernel: same pid again.
+    const { argv: kernelArgv, backing } = withDiskBackingImage(plan);
+    const { argv, memoryDir } = guestLaunch(this.confinement, plan, kernelArgv, backing, guestMemoryDir());
     const term = pty.spawn('/bin/sh', ['-c', GUEST_WRAPPER, 'vnetlab-guest', ...argv], {
       name: 'xterm-256color',
       cols: size.cols,
       rows: size.rows,
       cwd: plan.dir,
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TO_GUEST: toGuest, FROM_GUEST: fromGuest, TMPDIR: guestMemoryDir() },
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TO_GUEST: toGuest, FROM_GUEST: fromGuest, TMPDIR: memoryDir },
     });
     const pid = term.pid;
-    const sockets = [toGuest, fromGuest, ...(umlDir ? [join(umlDir, plan.umid)] : [])];
+    const sockets = [toGuest, fromGuest, memoryDir, ...(umlDir ? [join(umlDir, plan.umid)] : [])];
     register({ pid, pgid: pid, argv, sockets });
     toStream.write(GATE_LINE);
     const exited = new Promise<ExitInfo>((resolve) => {
       term.onExit(({ exitCode, signal }) => {
         // UML helpers normally die with the kernel; make sure none is left in the guest's group.
         if (groupHasMembers(pid)) trySignal(-pid, 'SIGKILL');
+        removeMemoryFolder(memoryDir);
         toStream.destroy();
         fromStream.destroy();
         resolve({ code: signal ? null : exitCode, signal: signal ? signalName(signal) : null });
@@ -108,19 +117,11 @@ export class RealLauncher implements Launcher {
   }
 
   adoptGuest(plan: GuestPlan, pooled: PooledGuest, size: { cols: number; rows: number }, register: Register, handover: () => Promise<void>): Promise<GuestHandle> {
-    return adoptPooledGuest(plan, pooled, size, register, handover, (commands) => mconsoleBatch(plan.mconsole, commands));
+    return adoptPooledGuest(plan, pooled, size, register, handover, (commands) => mconsoleCommands(plan.mconsole, commands));
   }
 
   mconsole(plan: GuestPlan, command: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      // uml_mconsole takes the command as separate words, as typed at its prompt.
-      execFile('uml_mconsole', [plan.mconsole, ...command.split(' ')], { timeout: 5_000 }, (err, stdout, stderr) => {
-        const reply = String(stdout).trim();
-        // It exits 0 even when the guest answers ERR: the reply says.
-        if (err || /^ERR\b/m.test(reply)) reject(new Error(`${String(stderr || reply || err?.message).trim()}`));
-        else resolve(reply.replace(/^OK\s*/, ''));
-      });
-    });
+    return mconsoleCommand(plan.mconsole, command);
   }
 
   async wipeDisk(plan: GuestPlan): Promise<void> {
@@ -129,37 +130,19 @@ export class RealLauncher implements Launcher {
 }
 
 /**
- * Several mconsole commands through one `uml_mconsole` (its interactive mode, commands on stdin): it
- * echoes each command and answers `OK …` or `ERR …`, in order. Rejects naming the first that failed.
- */
-function mconsoleBatch(socket: string, commands: string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('uml_mconsole', [socket], { timeout: 10_000 }, (err, stdout) => {
-      const replies = String(stdout)
-        .split('\n')
-        .filter((line) => /^(OK|ERR)\b/.test(line));
-      const failed = replies.findIndex((r) => r.startsWith('ERR'));
-      if (failed >= 0) reject(new Error(`mconsole ${commands[failed]}: ${replies[failed]!.replace(/^ERR\s*/, '') || 'refused'}`));
-      else if (replies.length < commands.length) reject(new Error(`mconsole answered ${replies.length} of ${commands.length} commands${err ? ` (${err.message})` : ''}`));
-      else resolve(replies.map((r) => r.replace(/^OK\s*/, '')));
-    });
-    child.stdin?.end(commands.map((c) => `${c}\n`).join(''));
-  });
-}
-
-/**
  * A guest disk only works over the exact image file it was made from (UML checks the image's mtime).
  * After an image rebuild the old image is kept (src/main/images/backing.ts): boot the disk over that one.
  */
-function withDiskBackingImage(plan: GuestPlan): string[] {
-  if (!existsSync(plan.cow)) return plan.argv;
+function withDiskBackingImage(plan: GuestPlan): { argv: string[]; backing: string } {
+  const asPlanned = { argv: plan.argv, backing: plan.imagePath };
+  if (!existsSync(plan.cow)) return asPlanned;
   const env = { ...process.env, VNETLAB_IMAGE_DIR: dirname(plan.imagePath) };
   let backing: string | undefined;
   try {
-    if (!readCowHeader(plan.cow)) return plan.argv; // not a COW file: let UML say what is wrong
+    if (!readCowHeader(plan.cow)) return asPlanned; // not a COW file: let UML say what is wrong
     backing = backingImageFor(plan.cow, plan.image, env);
   } catch {
-    return plan.argv;
+    return asPlanned;
   }
   if (!backing) {
     throw new UserError(
@@ -168,9 +151,9 @@ function withDiskBackingImage(plan: GuestPlan): string[] {
       `start ${plan.name} over from the lab files: vnetlab wipe ${plan.name}`,
     );
   }
-  if (backing === plan.imagePath) return plan.argv;
+  if (backing === plan.imagePath) return asPlanned;
   const ubd0 = `ubd0=${plan.cow},${plan.imagePath}`;
-  return plan.argv.map((a) => (a === ubd0 ? `ubd0=${plan.cow},${backing}` : a));
+  return { argv: plan.argv.map((a) => (a === ubd0 ? `ubd0=${plan.cow},${backing}` : a)), backing };
 }
 
 /** Fresh FIFOs, made by one `mkfifo` (Node has no mkfifo; a process per FIFO cost ~10 ms each at start). */

@@ -7,6 +7,7 @@ import { AccountStore, type Role } from '../../classroom/accounts.ts';
 import { loadClassroomConfig } from '../../classroom/config.ts';
 import { privateDir, socketBase, startLocalClassroom, workerSecret } from '../../classroom/host.ts';
 import { serveWorker, WorkerCore } from '../../classroom/worker.ts';
+import { confinementFor } from '../../runtime/confinement.ts';
 import { ensureRenderer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
 import { UserError } from '../exit-codes.ts';
@@ -71,6 +72,8 @@ Examples:
       if (!Number.isInteger(index) || index < 0) throw new UserError('--index must be a whole number');
       const listen = typeof args.flags.listen === 'string' ? args.flags.listen : 'tcp:0.0.0.0:7070';
       const dataDir = privateDir(typeof args.flags.data === 'string' ? resolve(io.cwd, args.flags.data) : join(config.dataDir, `worker-${index}`));
+      // Students' guests are hostile: a worker never runs them unsandboxed, whatever its environment says.
+      confinementFor(io.env, { allowUnconfined: false });
       const core = new WorkerCore({
         name: `worker-${index}`,
         labs: config.labs,

@@ -3,7 +3,7 @@
 // guest is ready. The guests keep running after this command returns.
 import { formatDiagnostic } from '../../../shared/diagnostics.ts';
 import type { LabEvent, MachineState } from '../../../shared/runtime-api.ts';
-import { LAB_FLAG, parseSeconds, machinesOnly, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, UNCONFINED_FLAG, applyUnconfinedFlag, parseSeconds, machinesOnly, resolveLab } from '../../runtime/cli-support.ts';
 import { launchLab } from '../../runtime/launch.ts';
 import type { LaunchTimings } from '../../runtime/launch.ts';
 import type { StartTimings } from '../../runtime/supervisor.ts';
@@ -14,12 +14,14 @@ import { EXIT } from '../exit-codes.ts';
 const command: Command = {
   name: 'start',
   summary: 'start a lab (or some of its machines) and wait until they are ready',
-  usage: 'start [LAB] [MACHINE…] [--timeout SECONDS] [--image NAME] [--json] [--profile]',
+  usage: 'start [LAB] [MACHINE…] [--timeout SECONDS] [--image NAME] [--json] [--profile] [--unconfined]',
   description: `
 Starts one switch per collision domain and boots the guests in dependency order, several at a time,
 then waits for each guest's startup script to finish. Guests keep running after the command returns:
 use 'vnetlab connect MACHINE' for a console, 'vnetlab stop' to stop them.
 A guest that panics or is not ready in time fails the start (exit 1); the others keep running.
+Every guest, switch and cable runs in a Landlock sandbox that lets it reach only its own files; on a
+host kernel without Landlock, start refuses (exit 3) unless given --unconfined (docs/security.md).
 
 Examples:
   vnetlab start                      the lab in the current folder
@@ -34,8 +36,10 @@ With --json every line carries "t", the milliseconds since the command began.`,
     image: { type: 'string', description: 'boot every machine on this image instead of the one the lab names', valueName: 'NAME' },
     json: { type: 'boolean', description: 'print events as JSON lines (each with "t": ms since the command began)' },
     profile: { type: 'boolean', description: 'print where the time went: lab, supervisor, lab-fs, and per machine spawn, kernel, init phases, startup, ready' },
+    unconfined: UNCONFINED_FLAG,
   },
   async run(args, io) {
+    applyUnconfinedFlag(args.flags.unconfined, io.env);
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
     const machines = machinesOnly(rest, io.cwd);
     const timeoutMs = parseSeconds(args.flags.timeout, 'timeout', 120) * 1000;

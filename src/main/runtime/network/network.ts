@@ -63,6 +63,8 @@ export class Network {
    * nobody writes to never sends one, even after we die). One per lab: made once, not per daemon.
    */
   private readonly stdinFifo: string;
+  /** The lab's network folders (switches, cable ports): all a daemon's sandbox may write to. */
+  private readonly folders: string[];
 
   constructor(
     plan: Plan,
@@ -72,6 +74,7 @@ export class Network {
     private readonly onCable: (status: CableStatus) => void = () => {},
   ) {
     this.stdinFifo = `${plan.runDir}/daemons.stdin`;
+    this.folders = [`${plan.runDir}/sw`, `${plan.runDir}/c`];
     for (const s of plan.switches) this.switches.set(s.domain, { plan: s, restarts: [] });
     for (const c of plan.cables) this.addCable(c);
   }
@@ -253,7 +256,7 @@ export class Network {
         const name = `${id}.${n}`;
         const base = `${dirname(ctlDir)}/${name}`;
         const proc = await this.launcher.spawnDaemon(
-          { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: this.stdinFifo, sockets: [`${base}.log`], pipeStdout: true },
+          { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: this.stdinFifo, sockets: [`${base}.log`], pipeStdout: true, folders: this.folders },
           this.book.register('capture', name),
         );
         procs.push(proc);
@@ -325,7 +328,7 @@ export class Network {
     const stdinFifo = this.stdinFifo;
     try {
       s.proc = await this.launcher.spawnDaemon(
-        { what: `the switch of collision domain ${plan.domain}`, argv: plan.argv, logFile, stdinFifo, readyPath: `${plan.ctlDir}/ctl`, sockets: [plan.ctlDir, plan.mgmtSocket, logFile] },
+        { what: `the switch of collision domain ${plan.domain}`, argv: plan.argv, logFile, stdinFifo, readyPath: `${plan.ctlDir}/ctl`, sockets: [plan.ctlDir, plan.mgmtSocket, logFile], folders: this.folders },
         this.book.register('switch', plan.domain),
       );
     } catch (err) {
@@ -338,7 +341,7 @@ export class Network {
     if (plan.hostNat) {
       const natLog = `${plan.ctlDir}.slirp.log`;
       const nat = await this.launcher.spawnDaemon(
-        { what: `host NAT of collision domain ${plan.domain}`, argv: plan.hostNat.argv, logFile: natLog, sockets: [natLog] },
+        { what: `host NAT of collision domain ${plan.domain}`, argv: plan.hostNat.argv, logFile: natLog, sockets: [natLog], folders: this.folders, hostNat: true },
         this.book.register('host-nat', plan.domain),
       );
       s.hostNat = nat;
@@ -377,7 +380,7 @@ export class Network {
     const stdinFifo = this.stdinFifo;
     try {
       c.port = await this.launcher.spawnDaemon(
-        { what: `the port of cable ${c.plan.id}`, argv: c.plan.portArgv, logFile, stdinFifo, readyPath: `${dir}/ctl`, sockets: [dir, logFile] },
+        { what: `the port of cable ${c.plan.id}`, argv: c.plan.portArgv, logFile, stdinFifo, readyPath: `${dir}/ctl`, sockets: [dir, logFile], folders: this.folders },
         this.book.register('port', c.plan.id),
       );
     } catch (err) {
@@ -401,7 +404,7 @@ export class Network {
     const stdinFifo = this.stdinFifo;
     try {
       c.wire = await this.launcher.spawnDaemon(
-        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, sw.plan.ctlDir), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, logFile] },
+        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, sw.plan.ctlDir), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, logFile], folders: this.folders },
         this.book.register('wire', c.plan.id),
       );
     } catch (err) {

@@ -17,7 +17,8 @@ import type { HostPaths } from '../../paths.ts';
 import { pooledGuestArgv } from '../../compiler/pool-args.ts';
 import { groupRssBytes } from '../proc-memory.ts';
 import { removeRecord, writeRecord } from '../records.ts';
-import { trySignal } from '../real-launcher.ts';
+import { guestMemoryDir, trySignal } from '../real-launcher.ts';
+import { confinementFor, pooledGuestLaunch, type Confinement } from '../confinement.ts';
 import { poolDiskDir, poolFiles, poolKey } from './pool-files.ts';
 import { spawnPooledGuest, type BootingGuest } from './pooled-guest.ts';
 import type { PooledGuest, PoolImageStatus, PoolStatus, PoolTarget } from './protocol.ts';
@@ -56,6 +57,8 @@ export class GuestPool {
     private readonly dir: string,
     private readonly paths: HostPaths,
     private readonly log: (message: string) => void,
+    /** The sandbox its guests boot in (src/main/runtime/confinement.ts). */
+    private readonly confinement: Confinement = confinementFor(),
   ) {}
 
   /** Set how many guests of each image to keep; boots what is missing, all at once (the user waits). */
@@ -183,7 +186,8 @@ export class GuestPool {
       consoleIn: join(guestDir, 'console-in'),
       consoleOut: join(guestDir, 'console-out'),
     };
-    const booting = spawnPooledGuest({ id, argv, umidDir: join(poolFiles.umlDir(this.dir), umid), cow, fifos }, ({ pid, pgid, argv: a, sockets }) =>
+    const launch = pooledGuestLaunch(this.confinement, argv, { umid, umlDir: poolFiles.umlDir(this.dir), cow, imagePath: target.imagePath, guestDir, runtimeRoot: this.paths.runtimeRoot }, guestMemoryDir());
+    const booting = spawnPooledGuest({ id, argv, umidDir: join(poolFiles.umlDir(this.dir), umid), cow, fifos }, launch, ({ pid, pgid, argv: a, sockets }) =>
       writeRecord(this.dir, { kind: 'guest', name: id, pid, pgid, argv: a, sockets }),
     );
     const entry: Entry = { key, booting, state: 'booting' };

@@ -18,7 +18,8 @@ import { splitPoolArgs } from '../../compiler/pool-args.ts';
 import { connectAgent } from '../agent.ts';
 import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Register } from '../launcher.ts';
 import { groupHasMembers } from '../records.ts';
-import { guestMemoryDir, makeFifos, nudgeConsoleAfterOutput, trySignal } from '../real-launcher.ts';
+import { makeFifos, nudgeConsoleAfterOutput, trySignal } from '../real-launcher.ts';
+import { removeMemoryFolder, stageLabFs, type GuestLaunch } from '../confinement.ts';
 import type { PooledGuest } from './protocol.ts';
 
 /** The guest wrapper of real-launcher.ts, with the console on FIFOs instead of the pty. */
@@ -38,7 +39,7 @@ export interface BootingGuest {
   letGo(): void;
 }
 
-export function spawnPooledGuest(guest: Omit<PooledGuest, 'pid' | 'pgid'>, register: Register): BootingGuest {
+export function spawnPooledGuest(guest: Omit<PooledGuest, 'pid' | 'pgid'>, launch: GuestLaunch, register: Register): BootingGuest {
   const { fifos } = guest;
   mkdirSync(dirname(fifos.toGuest), { recursive: true, mode: 0o700 });
   mkdirSync(dirname(guest.umidDir), { recursive: true, mode: 0o700 });
@@ -47,7 +48,8 @@ export function spawnPooledGuest(guest: Omit<PooledGuest, 'pid' | 'pgid'>, regis
   // Held open read-write by us, so the guest's opens never block and it never sees EOF while we live.
   const held = [fifos.consoleIn, fifos.consoleOut, fifos.toGuest].map((path) => openSync(path, constants.O_RDWR));
   const fromGuest = new Socket({ fd: openSync(fifos.fromGuest, constants.O_RDWR), readable: true, writable: false });
-  const child = spawn('/bin/sh', ['-c', POOLED_WRAPPER, 'vnetlab-pooled', ...guest.argv], {
+  // guest.argv is what the guest boots as (what a claiming lab compares); launch.argv runs it in its sandbox.
+  const child = spawn('/bin/sh', ['-c', POOLED_WRAPPER, 'vnetlab-pooled', ...launch.argv], {
     detached: true,
     stdio: 'ignore',
     env: {
@@ -56,18 +58,19 @@ export function spawnPooledGuest(guest: Omit<PooledGuest, 'pid' | 'pgid'>, regis
       CONSOLE_OUT: fifos.consoleOut,
       TO_GUEST: fifos.toGuest,
       FROM_GUEST: fifos.fromGuest,
-      TMPDIR: guestMemoryDir(),
+      TMPDIR: launch.memoryDir,
     },
   });
   const pid = child.pid ?? 0;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.on('exit', (code, signal) => {
       if (pid && groupHasMembers(pid)) trySignal(-pid, 'SIGKILL');
+      removeMemoryFolder(launch.memoryDir);
       resolve({ code, signal });
     });
     child.on('error', () => resolve({ code: 127, signal: null }));
   });
-  const sockets = [...Object.values(fifos), guest.umidDir];
+  const sockets = [...Object.values(fifos), guest.umidDir, launch.memoryDir];
   if (pid) {
     register({ pid, pgid: pid, argv: guest.argv, sockets });
     writeSync(held[2]!, 'go\n');
@@ -112,7 +115,8 @@ export async function adoptPooledGuest(
   const consoleIn = join(plan.dir, 'console-in');
   const consoleOut = join(plan.dir, 'console-out');
   const umidDir = dirname(plan.mconsole);
-  const sockets = [toGuest, fromGuest, consoleIn, consoleOut, umidDir];
+  const stagedLabFs = join(dirname(pooled.fifos.toGuest), 'labfs.ext4');
+  const sockets = [toGuest, fromGuest, consoleIn, consoleOut, umidDir, stagedLabFs];
   const { pid, pgid } = pooled;
   register({ pid, pgid, argv: pooled.argv, sockets });
   let diskTaken = false;
@@ -128,6 +132,7 @@ export async function adoptPooledGuest(
     renameSync(pooled.fifos.consoleIn, consoleIn);
     renameSync(pooled.fifos.consoleOut, consoleOut);
     for (const path of [consoleIn, consoleOut, toGuest, fromGuest]) fds.push(openSync(path, constants.O_RDWR));
+    stageLabFs(plan.labFsImage, stagedLabFs);
     // link, not rename: it fails rather than replace a disk that appeared meanwhile (the student's work).
     linkSync(pooled.cow, plan.cow);
     diskTaken = true;
@@ -153,7 +158,9 @@ export async function adoptPooledGuest(
   try {
     await handover();
     const { hotplug, identity } = splitPoolArgs(plan.argv);
-    await mconsole(hotplug.map((arg) => `config ${arg}`));
+    // Its sandbox lets the guest read its own pool folder, not the lab's run folder: the lab-fs goes there
+    // (kept while the guest runs: UML opens it when the guest mounts it; recorded with the guest's files).
+    await mconsole(hotplug.map((arg) => `config ${arg === `ubd1r=${plan.labFsImage}` ? `ubd1r=${stagedLabFs}` : arg}`));
     agent = await connectAgent(fromStream, toStream, identity.join(' '));
   } catch (err) {
     kill('SIGKILL');

@@ -1,0 +1,288 @@
+// Every process a lab runs — guests, switches, cables, captures, host NAT — starts inside a Landlock
+// sandbox (kernels/host/vnetlab-confine.c) that lets it reach only its own files. A guest is hostile:
+// its root can mount hostfs (Debian's UML has it built in) or load a kernel module, which then runs as
+// host code in the guest's process. Whatever it does, the sandbox holds: docs/security.md.
+//
+// Why Landlock and not namespaces: it needs no privilege and no setuid helper, works for any user and in
+// an unprivileged pod, stacks with whatever confines vnetlab itself, and one static C file of ~150 lines
+// applies it. Its limits (stat of a path is not a right it controls; Unix sockets are connected by path)
+// are written down in docs/security.md.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { GuestPlan } from '../../shared/plan.ts';
+import { EnvironmentError } from '../errors.ts';
+import { confineHelper, landlockAbi } from '../images/host-helpers.ts';
+import { findKernel, whichTool, type KernelInfo } from '../images/kernel.ts';
+import { ensurePrivateDir } from './private-dir.ts';
+
+/** What one sandboxed process may reach; everything else on the host it may not. */
+export interface SandboxRules {
+  /** Read and execute (programs, their libraries). */
+  exec: string[];
+  read: string[];
+  /** Read and write existing files (a guest's disk, /dev/null). */
+  write: string[];
+  /** Folders in which it may only create Unix sockets (a NIC's port: libvdeplug binds its socket there). */
+  sockets: string[];
+  /** Folders it owns outright. */
+  create: string[];
+  /** No TCP at all (guests, switches): only host NAT talks to the outside world. */
+  noTcp: boolean;
+  /** No abstract Unix sockets (X11, D-Bus…) and no signals to processes outside its sandbox. */
+  scoped: boolean;
+  noRandomize?: boolean;
+  preload?: string;
+}
+
+/** How this host runs lab processes: inside the sandbox (the default) or, when the user asked, without. */
+export type Confinement = { confined: true; helper: string } | { confined: false };
+
+/** Set by `--unconfined` (documented in docs/security.md); never honoured by the classroom. */
+export const UNCONFINED_ENV = 'VNETLAB_UNCONFINED';
+
+export const NO_LANDLOCK_HINT =
+  'enable Landlock in the host kernel (CONFIG_SECURITY_LANDLOCK=y and "landlock" in its lsm= list; check with: dmesg | grep -i landlock), or, only for a lab you trust completely, start it with --unconfined';
+
+/**
+ * The confinement to start lab processes with. Throws (exit 3) when the sandbox is not available and
+ * the user did not say to run without it: `start` refuses rather than hand a guest the host's files.
+ */
+export function confinementFor(env: NodeJS.ProcessEnv = process.env, options: { allowUnconfined?: boolean } = {}): Confinement {
+  if (options.allowUnconfined !== false && env[UNCONFINED_ENV] === '1') return { confined: false };
+  const abi = landlockAbi(env);
+  if (abi < 1) {
+    throw new EnvironmentError(
+      "this host's kernel has no Landlock, so vnetlab cannot keep guests away from your files (a guest's root could mount the host's file system through hostfs)",
+      NO_LANDLOCK_HINT,
+    );
+  }
+  return { confined: true, helper: confineHelper(env) };
+}
+
+/** The argv that runs `argv` inside the sandbox (or `argv` itself when unconfined). */
+export function sandboxed(confinement: Confinement, rules: SandboxRules, argv: string[]): string[] {
+  if (!confinement.confined) return argv;
+  const out = [confinement.helper];
+  const add = (flag: string, paths: string[]) => {
+    for (const path of [...new Set(paths)]) out.push(flag, path);
+  };
+  add('--exec', rules.exec);
+  add('--read', rules.read);
+  add('--write', rules.write);
+  add('--sockets', rules.sockets);
+  add('--create', rules.create);
+  if (rules.noTcp) out.push('--no-tcp');
+  if (rules.scoped) out.push('--scoped');
+  if (rules.noRandomize) out.push('--no-randomize');
+  if (rules.preload) out.push('--preload', rules.preload);
+  return [...out, '--', ...argv];
+}
+
+// ---- guests -------------------------------------------------------------------------------------
+
+/**
+ * Files every dynamically linked program reads at start; libvdeplug looks up the user's name (sent to
+ * the switch with each connection) in the world-readable passwd database.
+ */
+const LOADER_FILES = ['/etc/ld.so.cache', '/etc/nsswitch.conf', '/etc/passwd', '/etc/group'];
+const GUEST_DEVICES_READ = ['/dev/urandom', '/dev/random'];
+const GUEST_DEVICES_WRITE = ['/dev/null'];
+
+export interface GuestLaunch {
+  /** The argv to exec (the helper's, when confined). */
+  argv: string[];
+  /** TMPDIR for the guest: its own folder for the memory file UML maps. */
+  memoryDir: string;
+}
+
+/**
+ * A guest may reach: its kernel (and the libraries and helper programs the kernel runs), its image and
+ * lab-fs read only, its own disk, its memory folder, its lab's `uml` folder (its mconsole socket) and
+ * the lab's cable ports (to bind its NICs' sockets). Not the image folder, the lab folder, the home, /etc.
+ */
+export function guestLaunch(confinement: Confinement, plan: GuestPlan, argv: string[], backingImage: string, memoryRoot: string): GuestLaunch {
+  const memoryDir = guestMemoryFolder(memoryRoot, plan.umid);
+  if (!confinement.confined) return { argv, memoryDir };
+  const kernel = kernelOf(argv[0]!);
+  const program = [kernel.binary, ...argv.slice(1)];
+  // UML's VDE transport is vdeplug4's libvdeplug: it loads its transports as plugins and may run vde_plug.
+  const exec = [...programFiles(kernel.binary), ...(kernel.preload ? [kernel.preload] : []), ...vdePlugFiles()];
+  if (kernel.nicSyntax === 'vector') exec.push(...whichShell());
+  const umlDir = dirname(dirname(plan.mconsole));
+  // The lab's port folder, also for a machine with no NIC yet: one hot-plugged by `apply` lands there.
+  const ports = [...new Set([...plan.interfaces.map((i) => dirname(i.ctlDir)), join(dirname(umlDir), 'c')])];
+  for (const dir of ports) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(umlDir, { recursive: true, mode: 0o700 });
+  ensureCow(plan.cow, backingImage);
+  const rules: SandboxRules = {
+    exec,
+    read: [...LOADER_FILES, ...GUEST_DEVICES_READ, backingImage, plan.labFsImage].filter(existsSync),
+    write: [plan.cow, ...GUEST_DEVICES_WRITE],
+    sockets: ports,
+    create: [memoryDir, umlDir],
+    noTcp: true,
+    scoped: true,
+    noRandomize: kernel.noRandomize,
+    preload: kernel.preload,
+  };
+  return { argv: sandboxed(confinement, rules, program), memoryDir };
+}
+
+export interface PooledPlacement {
+  umid: string;
+  /** The pool's `uml` folder (its guests' mconsole folders). */
+  umlDir: string;
+  cow: string;
+  imagePath: string;
+  /** The pooled guest's own folder (its FIFOs); the lab-fs of the lab that claims it is linked in here. */
+  guestDir: string;
+  /** The user's runtime root: the claiming lab's cable ports are somewhere below it. */
+  runtimeRoot: string;
+}
+
+/**
+ * A pooled guest boots before anyone knows its lab, so its sandbox names what it will need as folders:
+ * its own folder (the claiming lab's lab-fs is linked into it, see stageLabFs), and the right to make
+ * sockets, only sockets, anywhere in the user's runtime root (the lab's cable ports are there). It still
+ * reads nothing there and writes nothing but its own disk.
+ */
+export function pooledGuestLaunch(confinement: Confinement, argv: string[], place: PooledPlacement, memoryRoot: string): GuestLaunch {
+  const memoryDir = guestMemoryFolder(memoryRoot, place.umid);
+  if (!confinement.confined) return { argv, memoryDir };
+  const kernel = kernelOf(argv[0]!);
+  for (const dir of [place.umlDir, place.guestDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensureCow(place.cow, place.imagePath);
+  const rules: SandboxRules = {
+    exec: [...programFiles(kernel.binary), ...(kernel.preload ? [kernel.preload] : []), ...vdePlugFiles(), ...(kernel.nicSyntax === 'vector' ? whichShell() : [])],
+    read: [...LOADER_FILES, ...GUEST_DEVICES_READ, place.imagePath, place.guestDir].filter(existsSync),
+    write: [place.cow, ...GUEST_DEVICES_WRITE],
+    sockets: [place.runtimeRoot],
+    create: [memoryDir, place.umlDir],
+    noTcp: true,
+    scoped: true,
+    noRandomize: kernel.noRandomize,
+    preload: kernel.preload,
+  };
+  return { argv: sandboxed(confinement, rules, [kernel.binary, ...argv.slice(1)]), memoryDir };
+}
+
+/**
+ * The lab-fs image where a pooled guest's sandbox lets it read (`staged`, in its own folder): a hard
+ * link (same file system: both are in the runtime root), a copy where a link cannot be made.
+ */
+export function stageLabFs(labFsImage: string, staged: string): void {
+  rmSync(staged, { force: true });
+  try {
+    linkSync(labFsImage, staged);
+  } catch {
+    copyFileSync(labFsImage, staged);
+  }
+}
+
+/** A per-guest folder for the memory file, in a private `vnetlab-<uid>` folder of the memory root (tmpfs). */
+export function guestMemoryFolder(memoryRoot: string, umid: string): string {
+  const mine = join(memoryRoot, `vnetlab-${typeof process.getuid === 'function' ? process.getuid() : 0}`);
+  ensurePrivateDir(mine, { checkParents: true });
+  const dir = join(mine, umid);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** Remove a guest's memory folder once it has exited (UML unlinks its file right after mapping it). */
+export function removeMemoryFolder(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * UML creates a missing COW disk itself, which would need the right to create files next to it (the
+ * other machines' disks). We make it first, with UML's own tool, so the guest gets that one file only.
+ */
+function ensureCow(cow: string, backingImage: string): void {
+  if (existsSync(cow)) return;
+  mkdirSync(dirname(cow), { recursive: true, mode: 0o700 });
+  const tool = whichTool('uml_mkcow');
+  if (!tool) throw new EnvironmentError('uml_mkcow is not installed (vnetlab makes guest disks with it)', 'install it with: sudo apt-get install uml-utilities');
+  execFileSync(tool, [cow, backingImage], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('chmod', ['600', cow]);
+}
+
+/** The kernel behind argv[0]: findKernel()'s wrapper is replaced by what it would have done. */
+function kernelOf(argv0: string): Pick<KernelInfo, 'binary' | 'preload' | 'noRandomize' | 'nicSyntax'> {
+  try {
+    const kernel = findKernel();
+    if (argv0 === kernel.path || argv0 === kernel.binary) return kernel;
+  } catch {
+    // a kernel findKernel() does not know: run argv[0] as it is
+  }
+  return { binary: argv0, noRandomize: false, nicSyntax: 'legacy' };
+}
+
+/** vdeplug4's vde_plug, which the vector driver's VDE transport runs (UML ≥ 6.12), and its plugins. */
+function vdePlugFiles(): string[] {
+  const plug = whichTool('vde_plug');
+  if (!plug) return [];
+  return [...programFiles(plug), ...vdePlugins()];
+}
+
+let pluginFiles: string[] | undefined;
+
+/** vdeplug4's libvdeplug loads its transports (vde, hub, cmd…) as plugins from here, with their libraries. */
+function vdePlugins(): string[] {
+  if (pluginFiles) return pluginFiles;
+  const dirs = ['/usr/lib/x86_64-linux-gnu/vdeplug', '/usr/lib/vdeplug', '/usr/local/lib/vdeplug'].filter(existsSync);
+  const plugins = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.so')).map((f) => join(dir, f)));
+  pluginFiles = [...new Set([...dirs, ...plugins.flatMap(programFiles)])];
+  return pluginFiles;
+}
+
+function whichShell(): string[] {
+  return ['/bin/sh'].filter(existsSync).map((p) => realpathSync(p));
+}
+
+// ---- daemons ------------------------------------------------------------------------------------
+
+/**
+ * A switch, a cable's port or wire, a capture or host NAT: its program, and the lab's network folders
+ * (`folders`), where it makes its control folders and sockets. Only host NAT may use TCP, and it reads
+ * the host's resolver files to answer the guests' DNS.
+ */
+export function daemonArgv(confinement: Confinement, argv: string[], folders: string[], options: { hostNat?: boolean } = {}): string[] {
+  if (!confinement.confined) return argv;
+  const program = whichTool(argv[0]!) ?? argv[0]!;
+  for (const dir of folders) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const resolver = options.hostNat ? ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf'].filter(existsSync) : [];
+  const rules: SandboxRules = {
+    exec: [...programFiles(program), ...vdePlugins()],
+    read: [...LOADER_FILES, ...resolver, ...GUEST_DEVICES_READ].filter(existsSync),
+    write: GUEST_DEVICES_WRITE,
+    sockets: [],
+    create: folders,
+    noTcp: !options.hostNat,
+    scoped: true,
+  };
+  return sandboxed(confinement, rules, [program, ...argv.slice(1)]);
+}
+
+// ---- programs and their libraries ---------------------------------------------------------------
+
+const libraryCache = new Map<string, string[]>();
+
+/** A program and the shared libraries it loads (from `ldd`; the libraries' real files). */
+export function programFiles(program: string): string[] {
+  const cached = libraryCache.get(program);
+  if (cached) return cached;
+  const files = [program];
+  try {
+    const out = execFileSync('ldd', [program], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    for (const line of out.split('\n')) {
+      const path = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
+      if (path && existsSync(path)) files.push(path, realpathSync(path));
+    }
+  } catch {
+    // a static program (ldd exits 1: "not a dynamic executable") needs nothing more
+  }
+  const unique = [...new Set(files)];
+  libraryCache.set(program, unique);
+  return unique;
+}
