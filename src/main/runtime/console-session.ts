@@ -24,6 +24,17 @@ export const FLOW_LOW_WATERMARK = CONSOLE_LOW_WATERMARK;
 export const HELD_LIMIT_CHARS = 2 * 1024 * 1024;
 const LOG_ROTATE_BYTES = 1024 * 1024;
 
+/**
+ * Something that sees a console's bytes as they pass (a recorder, console-record.ts): every output
+ * chunk from the first one, what any viewer types into the guest, and size changes. Called inline;
+ * a tap that throws is dropped, never the console.
+ */
+export interface ConsoleTap {
+  output?(data: string): void;
+  input?(data: string): void;
+  resize?(cols: number, rows: number): void;
+}
+
 export interface ConsoleViewerOptions {
   onData(data: string): void;
   /** A viewer with flow control acknowledges characters it has rendered with ack(). */
@@ -66,6 +77,7 @@ export class ConsoleSession {
   constructor(
     readonly key: string,
     private readonly logFile?: string,
+    private tap?: ConsoleTap,
   ) {}
 
   get dimensions(): { cols: number; rows: number } {
@@ -89,6 +101,7 @@ export class ConsoleSession {
   push(data: string): void {
     this.pending += data;
     this.remember(data);
+    if (this.tap?.output) this.tapped(() => this.tap!.output!(data));
     if (this.pending.length >= BATCH_MAX_CHARS) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), BATCH_INTERVAL_MS);
   }
@@ -107,7 +120,11 @@ export class ConsoleSession {
     this.viewers.add(state);
     if (options.replay !== false && this.replayChars > 0) this.deliver(state, this.replay.join(''));
     return {
-      write: (data) => this.pty?.write(data),
+      write: (data) => {
+        if (!this.pty) return;
+        if (this.tap?.input) this.tapped(() => this.tap!.input!(data));
+        this.pty.write(data);
+      },
       resize: (cols, rows) => this.resize(cols, rows),
       ack: (chars) => this.ack(state, chars),
       detach: () => {
@@ -123,6 +140,7 @@ export class ConsoleSession {
     if (!(cols > 0 && rows > 0)) return;
     this.size = { cols: Math.floor(cols), rows: Math.floor(rows) };
     this.pty?.resize(this.size.cols, this.size.rows);
+    if (this.tap?.resize) this.tapped(() => this.tap!.resize!(this.size.cols, this.size.rows));
   }
 
   get viewerCount(): number {
@@ -133,6 +151,14 @@ export class ConsoleSession {
     this.flush();
     this.viewers.clear();
     this.pty = undefined;
+  }
+
+  private tapped(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.tap = undefined;
+    }
   }
 
   private flush(): void {

@@ -3,6 +3,7 @@
 // switches and consoles outlive the command or window that started the lab. It exits on its own once
 // every machine is stopped, after stopping the switches and removing its socket.
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
 import { writeFileAtomically } from './disk-space.ts';
 import { RealLauncher } from './real-launcher.ts';
@@ -35,7 +36,10 @@ async function main(): Promise<void> {
   const maxParallelBoots = Number(process.env.VNETLAB_MAX_PARALLEL_BOOTS) || undefined;
   // Machines with a fresh disk take a booted guest from the warm pool when one runs (VNETLAB_POOL=0: never).
   const pool = process.env.VNETLAB_POOL === '0' ? undefined : new LabPool();
-  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, pool });
+  // VNETLAB_CONSOLE_RECORD=1: every console is recorded (asciicast v2) in the lab's state folder, beside
+  // its disks (console-record.ts); VNETLAB_CONSOLE_RECORD_MAX_BYTES bounds each machine's recording.
+  const recordConsoles = process.env.VNETLAB_CONSOLE_RECORD === '1' ? { dir: join(plan.stateDir, 'recordings'), maxBytes: Number(process.env.VNETLAB_CONSOLE_RECORD_MAX_BYTES) || undefined } : undefined;
+  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, pool, recordConsoles });
   sup.on('event', (e) => log(JSON.stringify(e)));
   // `clean`, `status` and the next client read the plan the lab runs now.
   sup.on('plan', (next: Plan) => writeFileAtomically(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));

@@ -5,7 +5,7 @@
 // Transport-free: server.ts exposes it on a Unix socket; tests drive it with a fake launcher.
 import { EventEmitter } from 'node:events';
 import { freemem } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
 import { UserError } from '../errors.ts';
@@ -13,6 +13,7 @@ import { nicArg, nicRenameCommand, nicSyntaxOfArgv } from '../compiler/nic.ts';
 import { findKernel } from '../images/kernel.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
+import { ConsoleRecorder } from './console-record.ts';
 import { describeExit, type ExecOptions, type GuestHandle, type Launcher } from './launcher.ts';
 import type { PooledGuest } from './pool/protocol.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
@@ -40,6 +41,8 @@ export interface SupervisorOptions {
   consoleLogs?: boolean;
   /** The warm pool (pool/pool-client.ts LabPool): machines with a fresh disk take a booted guest from it. */
   pool?: GuestSource;
+  /** Record every console (output and keystrokes) as `<dir>/<machine>.cast`, asciicast v2 (console-record.ts). */
+  recordConsoles?: { dir: string; maxBytes?: number };
 }
 
 /** Where pooled guests come from (the warm pool; a fake in tests). */
@@ -560,7 +563,9 @@ export class Supervisor extends EventEmitter {
 
   private addMachine(guest: GuestPlan): void {
     const logFile = this.options.consoleLogs === false ? undefined : join(guest.dir, 'console.log');
-    this.machines.set(guest.name, { plan: guest, state: 'stopped', stops: 0, console: new ConsoleSession(`${guest.name}/0`, logFile) });
+    const rec = this.options.recordConsoles;
+    const tap = rec ? new ConsoleRecorder({ file: join(rec.dir, `${basename(guest.dir)}.cast`), title: `${this.plan.lab.name}/${guest.name}`, maxBytes: rec.maxBytes }) : undefined;
+    this.machines.set(guest.name, { plan: guest, state: 'stopped', stops: 0, console: new ConsoleSession(`${guest.name}/0`, logFile, tap) });
   }
 
   private get(name: string): Machine {
