@@ -32,6 +32,11 @@ export interface LabModel {
   sharedFolder?: string;
   /** Folder (relative to root) holding Netkit `ltest` scripts and signatures (`_test`), if present. */
   testFolder?: string;
+  /**
+   * Set when the lab file declares `params:`: the model is the variant drawn for `seed` (values as
+   * text by parameter name). Such a model is not the file: saving it would lose the templates.
+   */
+  variant?: { seed: string; params: Record<string, string> };
 }
 
 export interface LabMeta {
@@ -44,6 +49,8 @@ export interface LabMeta {
   authors: string[];
   email?: string;
   web?: string;
+  /** Points a fresh copy of the lab scores before any work (lab.yaml `starting_score`, default 0). */
+  startingScore?: number;
 }
 
 export type MachineKind = 'host' | 'router';
@@ -74,6 +81,11 @@ export interface Machine {
   bridged: boolean;
   /** Number of extra terminals the lab asks for (Kathará `num_terms`); 1 by default. */
   consoles: number;
+  /**
+   * The grader's machine (lab.yaml `grader: true`): checks may run from it (`on:`/`from:` it), but no
+   * console opens on it and no `vnetlab exec` reaches it, so a student cannot change what it observes.
+   */
+  grader?: boolean;
   /** Where the machine was declared, for diagnostics. */
   source: SourceRef;
 }

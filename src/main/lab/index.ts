@@ -6,7 +6,8 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import { error, sortDiagnostics, wholeFile } from './diag.ts';
 import { resolveLabFiles } from './files.ts';
-import { parseLabYaml } from './lab-yaml.ts';
+import { applySolution, renderLabFiles, solutionDiagnostics, type RenderedFile } from './lab-variant.ts';
+import { parseLabYaml, type LabSolution, type ParsedVariant, type ParseResult } from './lab-yaml.ts';
 import { legacyDiagnostics } from './legacy.ts';
 import { MAX_LAB_FILE_BYTES } from './limits.ts';
 import { readNetkitLab } from './netkit.ts';
@@ -25,13 +26,24 @@ export interface LoadResult {
   /** Undefined only when errors make the lab unusable (not YAML, no lab file); otherwise present even with errors. */
   model?: LabModel;
   diagnostics: Diagnostic[];
+  /** A lab with `params:`: the variant the model is (seed, values), and the lab files rendered for it. */
+  variant?: ParsedVariant & { renderedFiles: RenderedFile[] };
+  /** True when the lab declares a solution (applied to the model only with `withSolution`). */
+  hasSolution?: boolean;
+}
+
+export interface LoadOptions {
+  /** Which variant of a lab with `params:` to load (default "0"). Labs without parameters ignore it. */
+  seed?: string;
+  /** Apply the lab's intended solution (`solution:`): its startup lines and files join the machines'. */
+  withSolution?: boolean;
 }
 
 /**
  * Loads a lab from a folder (lab.yaml, else lab.conf), a lab.yaml file or a lab.conf file.
  * Never throws for bad input: every problem is a diagnostic with file:line:col.
  */
-export async function loadLab(path: string): Promise<LoadResult> {
+export async function loadLab(path: string, options: LoadOptions = {}): Promise<LoadResult> {
   const absolute = resolve(path);
   const info = await stat(absolute).catch(() => undefined);
   if (!info) return fail(path, 'lab-not-found', `no lab here: '${path}' does not exist`, 'give the folder of a lab, its lab.yaml or its lab.conf');
@@ -55,21 +67,38 @@ export async function loadLab(path: string): Promise<LoadResult> {
     else return fail(path, 'lab-not-found', `'${path}' is neither a lab.yaml nor a lab.conf`, 'give the folder of a lab, its lab.yaml or its lab.conf');
   }
 
-  let result: LoadResult;
+  let result: Pick<ParseResult, 'model' | 'diagnostics' | 'variant' | 'solution'>;
+  const parseOptions = options.seed !== undefined ? { seed: options.seed } : {};
   if (yamlFile) {
     const text = await readLabText(join(root, yamlFile), yamlFile);
     if (typeof text !== 'string') return { diagnostics: [text] };
-    result = parseLabYaml(text, yamlFile, root);
+    result = parseLabYaml(text, yamlFile, root, parseOptions);
   } else {
-    result = await readNetkitLab(root);
+    result = await readNetkitLab(root, parseOptions);
   }
   const diagnostics = [...result.diagnostics];
+  let renderedFiles: RenderedFile[] = [];
   if (result.model) {
+    diagnostics.push(...solutionDiagnostics(result.model, result.solution));
+    if (options.withSolution) applySolution(result.model, result.solution, diagnostics);
+    else if (result.solution) diagnostics.push(...(await solutionFileDiagnostics(result.model, result.solution)));
     diagnostics.push(...(await resolveLabFiles(result.model)));
+    if (result.variant) renderedFiles = await renderLabFiles(result.model, result.variant.values, diagnostics);
     diagnostics.push(...validateLab(result.model));
     diagnostics.push(...(await legacyDiagnostics(result.model)));
   }
-  return { model: result.model, diagnostics: sortDiagnostics(dedupe(dropRepeatedBySemantics(diagnostics))) };
+  const loaded: LoadResult = { model: result.model, diagnostics: sortDiagnostics(dedupe(dropRepeatedBySemantics(diagnostics))) };
+  if (result.variant) loaded.variant = { ...result.variant, renderedFiles };
+  if (result.solution) loaded.hasSolution = true;
+  return loaded;
+}
+
+/** The solution's files exist and stay in the lab folder, even when it is not applied (validate says so). */
+async function solutionFileDiagnostics(model: LabModel, solution: LabSolution): Promise<Diagnostic[]> {
+  const machines = Object.entries(solution.machines).map(([name, part]) => ({ ...(model.machines.find((m) => m.name === name) ?? model.machines[0]!), name, files: part.files.filter((f) => f.kind !== 'inline') }));
+  if (!machines.some((m) => m.files.length)) return [];
+  const probe: LabModel = { ...model, machines, sharedFolder: undefined, testFolder: undefined };
+  return resolveLabFiles(probe);
 }
 
 async function readLabText(path: string, shown: string): Promise<string | Diagnostic> {

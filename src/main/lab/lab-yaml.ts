@@ -9,7 +9,9 @@ import { checksFromYaml, isRecord } from './checks.ts';
 import { didYouMean, error, warning } from './diag.ts';
 import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
-import { validateLabSchema } from './schema.ts';
+import { describeValues, type ParamSpec, type ParamValues } from './params.ts';
+import { coerceRendered, validateLabSchema } from './schema.ts';
+import { drawWithDiagnostics, readParamSpecs, renderData } from './template-data.ts';
 import { YamlSource, type YamlPath } from './yaml-source.ts';
 
 export interface ParseResult {
@@ -19,22 +21,65 @@ export interface ParseResult {
   forwardingDefault?: boolean;
   /** A vnetlab.yaml side file's `links:` (cable impairments lab.conf cannot hold), by `machine:ethN`. */
   links?: { cable: string; link: CableImpairments; source: SourceRef }[];
+  /** A file with `params:`: the seed, the parameters and the values drawn for it (already rendered into the model). */
+  variant?: ParsedVariant;
+  /** The file's `solution:` section, kept apart from the model (applySolution puts it in). */
+  solution?: LabSolution;
 }
 
+export interface ParseOptions {
+  /** The variant to render when the file has `params:` (default "0"). */
+  seed?: string;
+}
+
+export interface ParsedVariant {
+  seed: string;
+  specs: ParamSpec[];
+  values: ParamValues;
+}
+
+/** What the intended solution adds to machines: startup lines run after the machine's own, files placed after its own. */
+export interface LabSolution {
+  machines: Record<string, { startup?: Script; files: FileEntry[]; source: SourceRef }>;
+  source: SourceRef;
+}
+
+const TEMPLATE_QUOTING_HINT = 'quote a value that holds a template ("{{ lan | host: 1 }}/24") or write it as a block (|): unquoted, YAML reads its ": " and a leading "{" itself';
+
+/** Folder a solution's files must live in, so that a student's copy can leave the solution out whole. */
+export const SOLUTION_FOLDER = 'solution';
+
 /** Parses the text of a lab.yaml. `file` is its path relative to `root` (the lab folder, absolute). Touches no disk. */
-export function parseLabYaml(text: string, file: string, root: string): ParseResult {
+export function parseLabYaml(text: string, file: string, root: string, options: ParseOptions = {}): ParseResult {
   const source = new YamlSource(text, file);
-  const diagnostics: Diagnostic[] = [...source.diagnostics];
+  const diagnostics: Diagnostic[] = source.diagnostics.map((d) => (d.code === 'yaml-syntax' && !d.hint && /\{\{|\{%/.test(text.split('\n')[d.line - 1] ?? '') ? { ...d, hint: TEMPLATE_QUOTING_HINT } : d));
   if (source.broken) return { diagnostics };
   const data = source.data;
   if (!isRecord(data)) {
     diagnostics.push(error('invalid-type', 'lab.yaml must be a mapping with `lab:`, `machines:` and `domains:` sections', source.at([]), { hint: 'see docs/lab-format.md for an example' }));
     return { diagnostics };
   }
+  // Parameters first: every other value may be a template, rendered before the schema sees it.
+  let variant: ParsedVariant | undefined;
+  if (data.params !== undefined) {
+    const seed = options.seed ?? '0';
+    const specs = readParamSpecs(data.params, source, diagnostics);
+    const values = drawWithDiagnostics(specs, seed, source, diagnostics);
+    if (values) {
+      coerceRendered(data, renderData(data, values, source, diagnostics));
+      variant = { seed, specs, values };
+    }
+  }
   diagnostics.push(...validateLabSchema(source));
   const builder = new YamlLabBuilder(source, diagnostics);
   const model = builder.build(data, file, root);
+  if (variant) model.variant = { seed: variant.seed, params: describeValues(variant.values) };
   const result: ParseResult = data.kathara_forwarding === false ? { model, diagnostics, forwardingDefault: false } : { model, diagnostics };
+  if (variant) result.variant = variant;
+  if (data.solution !== undefined) {
+    const solution = builder.solution(data.solution);
+    if (solution) result.solution = solution;
+  }
   if (isRecord(data.links)) {
     result.links = [];
     for (const [cable, raw] of Object.entries(data.links)) {
@@ -74,7 +119,7 @@ class YamlLabBuilder {
       checks: checksFromYaml(data.checks, this.source, ['checks']),
       layout: this.layout(data.layout),
     };
-    assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: versionText(meta.version, this.source), email: str(meta.email), web: str(meta.web) });
+    assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: versionText(meta.version, this.source), email: str(meta.email), web: str(meta.web), startingScore: typeof meta.starting_score === 'number' ? meta.starting_score : undefined });
     assignDefined(model, {
       sharedStartup: this.script(shared.startup, ['shared', 'startup']),
       sharedShutdown: this.script(shared.shutdown, ['shared', 'shutdown']),
@@ -115,6 +160,7 @@ class YamlLabBuilder {
       startup: this.script(raw.startup, [...at, 'startup']),
       shutdown: this.script(raw.shutdown, [...at, 'shutdown']),
       exec: str(raw.exec),
+      grader: raw.grader === true ? true : undefined,
     });
     machine.kind = raw.kind === 'router' || raw.kind === 'host' ? raw.kind : guessKind(machine);
     if (machine.cpus !== undefined) {
@@ -221,6 +267,30 @@ class YamlLabBuilder {
       if (isRecord(pos) && typeof pos.x === 'number' && typeof pos.y === 'number') layout[name] = { x: pos.x, y: pos.y };
     }
     return layout;
+  }
+
+  /** The `solution:` section: per machine, startup lines and files; every file's source in the solution/ folder. */
+  solution(raw: unknown): LabSolution | undefined {
+    if (!isRecord(raw)) return undefined;
+    const solution: LabSolution = { machines: {}, source: this.source.keyAt(['solution']) };
+    const machines = isRecord(raw.machines) ? raw.machines : {};
+    for (const [name, spec] of Object.entries(machines)) {
+      const at: YamlPath = ['solution', 'machines', name];
+      if (!isRecord(spec)) continue;
+      const files = this.files(spec.files, [...at, 'files']);
+      for (const f of files) {
+        if (f.kind === 'inline') continue;
+        const clean = f.labPath.replace(/^\.\//, '');
+        if (clean !== SOLUTION_FOLDER && !clean.startsWith(`${SOLUTION_FOLDER}/`)) {
+          this.diagnostics.push(error('solution-outside-folder', `the solution's file '${f.labPath}' is not in the ${SOLUTION_FOLDER}/ folder`, f.source, { hint: `move it to ${SOLUTION_FOLDER}/ (a student's copy of the lab leaves that folder out), or write it inline with content:` }));
+        }
+      }
+      const entry: LabSolution['machines'][string] = { files, source: this.source.keyAt(at) };
+      const startup = this.script(spec.startup, [...at, 'startup']);
+      if (startup) entry.startup = startup;
+      solution.machines[name] = entry;
+    }
+    return solution;
   }
 
   private script(raw: unknown, at: YamlPath): Script | undefined {

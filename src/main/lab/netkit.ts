@@ -9,7 +9,9 @@ import { didYouMean, error, info, warning, wholeFile } from './diag.ts';
 import { guessKind } from './guess.ts';
 import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
 import { isInside } from './lab-paths.ts';
-import { assignDefined, labNameFromFolder, parseLabYaml } from './lab-yaml.ts';
+import { assignDefined, labNameFromFolder, parseLabYaml, type LabSolution, type ParsedVariant, type ParseOptions, type ParseResult } from './lab-yaml.ts';
+import type { ParamValues } from './params.ts';
+import { renderFileText } from './template-data.ts';
 import { MACHINE_NAME, MAX_INTERFACES, MAX_LAB_FILE_BYTES, MAX_MACHINES } from './limits.ts';
 
 /** Folders of a lab folder that are never machines. */
@@ -54,10 +56,12 @@ const IGNORED_OPTIONS: Record<string, string> = {
 export interface ReadResult {
   model?: LabModel;
   diagnostics: Diagnostic[];
+  variant?: ParsedVariant;
+  solution?: LabSolution;
 }
 
 /** Reads the Netkit/Kathará lab in folder `root` (absolute). */
-export async function readNetkitLab(root: string): Promise<ReadResult> {
+export async function readNetkitLab(root: string, options: ParseOptions = {}): Promise<ReadResult> {
   const diagnostics: Diagnostic[] = [];
   const confText = await readSmallText(root, 'lab.conf', diagnostics);
   if (confText === undefined) return { diagnostics };
@@ -126,12 +130,36 @@ export async function readNetkitLab(root: string): Promise<ReadResult> {
     testFolder: folders.has('_test') ? '_test' : undefined,
   });
   if (files.has('lab.dep')) await readLabDep(root, model, conf, diagnostics);
-  const side = files.has(SIDECAR_FILE) ? await mergeSidecar(root, model, diagnostics) : undefined;
+  const side = files.has(SIDECAR_FILE) ? await mergeSidecar(root, model, diagnostics, options) : undefined;
+  // The side file's parameters are rendered into the scripts, each reporting at its own file's lines.
+  if (side?.variant) renderScripts(model, side.variant.values, diagnostics);
   // Kathará devices (and Netkit's filesystem) forward IP by default and routers rely on it: the
   // default goes into the model, so the lab still forwards when saved as lab.yaml or converted.
   // A folder written from a lab.yaml says so in its side file: its machines keep their own sysctls.
   if (side?.forwardingDefault !== false) for (const m of machines) m.sysctls = { ...forwardingDefaults(m), ...m.sysctls };
-  return { model, diagnostics };
+  const result: ReadResult = { model, diagnostics };
+  if (side?.variant) result.variant = side.variant;
+  if (side?.solution) result.solution = side.solution;
+  return result;
+}
+
+function renderScripts(model: LabModel, values: ParamValues, diagnostics: Diagnostic[]): void {
+  const render = (script: Script | undefined): Script | undefined => {
+    if (!script) return script;
+    const text = renderFileText(script.text, values, script.source.file, diagnostics);
+    return text === undefined ? script : { ...script, text };
+  };
+  for (const m of model.machines) {
+    const startup = render(m.startup);
+    const shutdown = render(m.shutdown);
+    if (startup) m.startup = startup;
+    if (shutdown) m.shutdown = shutdown;
+    if (m.exec !== undefined) m.exec = renderFileText(m.exec, values, 'lab.conf', diagnostics) ?? m.exec;
+  }
+  const sharedStartup = render(model.sharedStartup);
+  const sharedShutdown = render(model.sharedShutdown);
+  if (sharedStartup) model.sharedStartup = sharedStartup;
+  if (sharedShutdown) model.sharedShutdown = sharedShutdown;
 }
 
 interface LabConf {
@@ -473,16 +501,17 @@ async function readLabDep(root: string, model: LabModel, conf: LabConf, diagnost
 }
 
 /** vnetlab.yaml next to lab.conf: what lab.conf cannot say, written by writeNetkitLab. */
-async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnostic[]): Promise<{ forwardingDefault?: boolean } | undefined> {
+async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnostic[], options: ParseOptions): Promise<Pick<ParseResult, 'forwardingDefault' | 'variant' | 'solution'> | undefined> {
   const text = await readSmallText(root, SIDECAR_FILE, diagnostics);
   if (text === undefined) return undefined;
-  const side = parseLabYaml(text, SIDECAR_FILE, root);
+  const side = parseLabYaml(text, SIDECAR_FILE, root, options);
   diagnostics.push(...side.diagnostics);
   if (!side.model) return undefined;
   if (side.model.machines.length > 0) {
     diagnostics.push(warning('sidecar-machines', `machines in ${SIDECAR_FILE} are ignored: lab.conf defines the machines of this lab`, side.model.machines[0]!.source));
   }
-  assignDefined(model.meta, { title: side.model.meta.title, description: side.model.meta.description });
+  assignDefined(model.meta, { title: side.model.meta.title, description: side.model.meta.description, startingScore: side.model.meta.startingScore });
+  if (side.model.variant) model.variant = side.model.variant;
   // Same folder, so this is the folder's name unless the side file names the lab.
   model.meta.name = side.model.meta.name;
   for (const d of side.model.domains) {
@@ -498,5 +527,8 @@ async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnost
     if (target) target.link = link;
     else diagnostics.push(warning('unknown-cable', `links: '${cable}' names no machine interface of lab.conf`, source, { hint: 'write it as machine:ethN, e.g. pc1:eth0' }));
   }
-  return { forwardingDefault: side.forwardingDefault };
+  const out: Pick<ParseResult, 'forwardingDefault' | 'variant' | 'solution'> = { forwardingDefault: side.forwardingDefault };
+  if (side.variant) out.variant = side.variant;
+  if (side.solution) out.solution = side.solution;
+  return out;
 }

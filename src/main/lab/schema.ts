@@ -157,3 +157,36 @@ function typeName(v: unknown): string {
   if (typeof v === 'object') return 'a mapping';
   return `a ${typeof v} (${JSON.stringify(v)})`;
 }
+
+/**
+ * A template renders text; where the lab schema asks for a number or a boolean, a value written as one
+ * whole `{{ … }}` (at `paths`) is read as one (`memory: "{{ mem }}"` → 256). Changes `data` in place.
+ */
+export function coerceRendered(data: unknown, paths: ReadonlyArray<ReadonlyArray<string | number>>): void {
+  if (!paths.length) return;
+  const pointer = (p: ReadonlyArray<string | number>) => p.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+  const wanted = new Map(paths.map((p) => [pointer(p), p]));
+  const validate = compiled().lab;
+  for (let pass = 0; pass < 3; pass++) {
+    if (validate(data)) return;
+    let changed = false;
+    for (const e of validate.errors ?? []) {
+      const path = e.keyword === 'type' ? wanted.get(e.instancePath) : undefined;
+      if (!path) continue;
+      let holder: unknown = data;
+      for (const segment of path.slice(0, -1)) holder = (holder as Record<string, unknown>)[segment];
+      const key = path[path.length - 1]!;
+      const value = (holder as Record<string | number, unknown>)[key];
+      if (typeof value !== 'string') continue;
+      const types = ([] as string[]).concat((e.params as { type: string | string[] }).type);
+      const t = value.trim();
+      let out: number | boolean | undefined;
+      if ((types.includes('integer') || types.includes('number')) && /^-?\d+(\.\d+)?$/.test(t)) out = Number(t);
+      else if (types.includes('boolean') && (t === 'true' || t === 'false')) out = t === 'true';
+      if (out === undefined) continue;
+      (holder as Record<string | number, unknown>)[key] = out;
+      changed = true;
+    }
+    if (!changed) return;
+  }
+}

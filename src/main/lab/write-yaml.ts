@@ -48,6 +48,7 @@ function metaToYaml(model: LabModel): Record<string, unknown> {
   if (m.email !== undefined) out.email = m.email;
   if (m.web !== undefined) out.web = m.web;
   if (m.description !== undefined) out.description = m.description;
+  if (m.startingScore !== undefined) out.starting_score = m.startingScore;
   return out;
 }
 
@@ -74,6 +75,7 @@ function machineToYaml(m: Machine): Record<string, unknown> {
   if (Object.keys(m.env).length) out.env = m.env;
   if (!m.ipv6) out.ipv6 = false;
   if (m.bridged) out.bridged = true;
+  if (m.grader) out.grader = true;
   if (m.consoles !== 1) out.consoles = m.consoles;
   return out;
 }

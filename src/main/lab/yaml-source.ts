@@ -97,6 +97,29 @@ export class YamlSource {
     return this.text.slice(node.range[0], node.range[1]).trim();
   }
 
+  /**
+   * Where a line and column of a string value's own text are in the file (a template error inside a
+   * value): a block scalar's text starts on the line after `|`, at its indentation; a quoted one after
+   * its quote. Escapes and folding may shift the column of a quoted or folded value slightly.
+   */
+  positionInValue(path: YamlPath, line: number, column: number): SourceRef {
+    let offset = this.fast ? this.fastNodeAt(path, true)?.start : this.nodeAt(path, true)?.range?.[0];
+    if (offset === undefined) return this.at(path);
+    while (offset < this.text.length && (this.text[offset] === ' ' || this.text[offset] === '\t')) offset++;
+    const first = this.text[offset];
+    if (first === '|' || first === '>') {
+      const headerEnd = this.text.indexOf('\n', offset);
+      if (headerEnd < 0) return this.offsetRef(offset);
+      const body = this.text.slice(headerEnd + 1);
+      const indent = /^( *)\S/m.exec(body)?.[1]?.length ?? 0;
+      const header = this.offsetRef(offset);
+      return { file: this.file, line: header.line + line, column: indent + column };
+    }
+    const start = this.offsetRef(offset);
+    const quoted = first === '"' || first === "'" ? 1 : 0;
+    return { file: this.file, line: start.line + line - 1, column: line === 1 ? start.column + quoted + column - 1 : column };
+  }
+
   /** Position of the key of the last element of `path` (for "unknown key" messages). */
   keyAt(path: YamlPath): SourceRef {
     if (path.length === 0) return this.at(path);
