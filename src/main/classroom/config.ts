@@ -15,6 +15,26 @@ export interface ClassroomLab {
   title?: string;
 }
 
+/** What "Check my work" does during an exam: refused, as usual, or at most `count` times. */
+export type CheckMyWork = { mode: 'off' } | { mode: 'visible' } | { mode: 'limited'; count: number };
+
+/** A timed exam on one of the class's labs (docs/exams.md). */
+export interface ClassroomExam {
+  /** `[a-z0-9-]`, at most 32; also the name of each student's copy, so it differs from every lab id. */
+  id: string;
+  /** The id of a lab in `labs:`; students get it only through the exam. */
+  lab: string;
+  title?: string;
+  /** The window in which a student may start (ms since the epoch); nobody works past `closes`. */
+  opens: number;
+  closes: number;
+  /** Each student's time from the moment they open the exam (ms). */
+  durationMs: number;
+  checkMyWork: CheckMyWork;
+  /** false: the exam copies lose their host-NAT domains and bridged interfaces (no way out of the lab). */
+  internet: boolean;
+}
+
 export interface Quota {
   /** Machines running at once. */
   machines: number;
@@ -53,9 +73,11 @@ export interface ClassroomConfig {
   workerSecretFile: string;
   /** Guest readiness timeout for starts, seconds. */
   startTimeoutSec: number;
+  /** Timed exams (docs/exams.md). */
+  exams: ClassroomExam[];
 }
 
-const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec']);
+const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec', 'exams']);
 
 export const LAB_ID_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -190,6 +212,8 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     workers = { local, urls: urls as string[] };
   }
 
+  const exams = examsOf(file, raw.exams, labs);
+
   return {
     file: resolve(file),
     name,
@@ -206,7 +230,56 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     workers,
     workerSecretFile: raw.worker_secret_file === undefined ? resolve(dataDir, 'worker.secret') : path('worker_secret_file', raw.worker_secret_file),
     startTimeoutSec: positiveInt(file, 'start_timeout_sec', raw.start_timeout_sec, 120, 3600),
+    exams,
   };
+}
+
+const EXAM_KEYS = ['id', 'lab', 'title', 'opens', 'closes', 'duration_minutes', 'check_my_work', 'internet'];
+/** `2027-01-20T09:00Z`, `2027-01-20T09:00:00+01:00`: a date, a time and a zone (a time without one is ambiguous). */
+const WHEN_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$/;
+
+function when(file: string, key: string, v: unknown): number {
+  // YAML 1.1 readers turn such values into dates; ours (YAML 1.2) keeps the text, but accept both.
+  const text = v instanceof Date ? v.toISOString() : v;
+  const m = typeof text === 'string' ? WHEN_RE.exec(text.trim()) : null;
+  const ms = m ? Date.parse(text as string) : NaN;
+  if (!m || !Number.isFinite(ms)) fail(file, key, `must be a date and time with its zone, like 2027-01-20T09:00Z or 2027-01-20T10:00+01:00, not ${JSON.stringify(v)}`);
+  const [, , mo, d, h, mi, sec] = m.map(Number) as number[];
+  if (mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || (sec ?? 0) > 59) fail(file, key, `${JSON.stringify(v)} is not a real date and time`);
+  return ms;
+}
+
+function checkMyWorkOf(file: string, key: string, v: unknown): CheckMyWork {
+  if (v === undefined || v === 'visible') return { mode: 'visible' };
+  if (v === 'off' || v === false) return { mode: 'off' };
+  const m = typeof v === 'string' ? /^limited:\s*(\d{1,4})$/.exec(v.trim()) : null;
+  if (m && Number(m[1]) >= 1) return { mode: 'limited', count: Number(m[1]) };
+  fail(file, key, `must be off, visible or limited:N (N checks at most, e.g. limited:3), not ${JSON.stringify(v)}`);
+}
+
+function examsOf(file: string, v: unknown, labs: ClassroomLab[]): ClassroomExam[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail(file, 'exams', 'must be a list of exams', 'exams: [{id: midterm, lab: ospf, opens: 2027-01-20T09:00Z, closes: 2027-01-20T11:00Z, duration_minutes: 90}]');
+  const out: ClassroomExam[] = [];
+  v.forEach((e, i) => {
+    const key = `exams[${i}]`;
+    if (!isRecord(e)) fail(file, key, 'must be a mapping with id, lab, opens, closes and duration_minutes');
+    for (const k of Object.keys(e)) if (!EXAM_KEYS.includes(k)) fail(file, `${key}.${k}`, 'unknown key', `known keys: ${EXAM_KEYS.join(', ')}`);
+    for (const k of ['id', 'lab', 'opens', 'closes', 'duration_minutes']) if (e[k] === undefined) fail(file, `${key}.${k}`, 'is required');
+    if (typeof e.id !== 'string' || !LAB_ID_RE.test(e.id)) fail(file, `${key}.id`, 'must be lowercase letters, digits and -, at most 32');
+    if (out.some((x) => x.id === e.id)) fail(file, `${key}.id`, `${e.id} is listed twice`);
+    if (labs.some((l) => l.id === e.id)) fail(file, `${key}.id`, `${e.id} is also a lab id`, 'an exam and a lab may not share an id (each student\'s exam copy is named after the exam)');
+    if (typeof e.lab !== 'string' || !labs.some((l) => l.id === e.lab)) fail(file, `${key}.lab`, `must be the id of a lab in labs:, not ${JSON.stringify(e.lab)}`, `labs: ${labs.map((l) => l.id).join(', ')}`);
+    if (e.title !== undefined && (typeof e.title !== 'string' || e.title.length > 200)) fail(file, `${key}.title`, 'must be a text of at most 200 characters');
+    const opens = when(file, `${key}.opens`, e.opens);
+    const closes = when(file, `${key}.closes`, e.closes);
+    if (closes <= opens) fail(file, `${key}.closes`, 'must be after opens');
+    const minutesV = e.duration_minutes;
+    if (typeof minutesV !== 'number' || !Number.isFinite(minutesV) || minutesV <= 0 || minutesV > 7 * 24 * 60) fail(file, `${key}.duration_minutes`, `must be a number of minutes above 0 (fractions allowed, e.g. 90 or 0.5), not ${JSON.stringify(minutesV)}`);
+    const internet = e.internet === undefined || e.internet === 'off' || e.internet === false ? false : e.internet === 'on' || e.internet === true ? true : fail(file, `${key}.internet`, `must be off or on, not ${JSON.stringify(e.internet)}`);
+    out.push({ id: e.id, lab: e.lab, ...(typeof e.title === 'string' ? { title: e.title } : {}), opens, closes, durationMs: Math.round(minutesV * 60_000), checkMyWork: checkMyWorkOf(file, `${key}.check_my_work`, e.check_my_work), internet });
+  });
+  return out;
 }
 
 export function loadClassroomConfig(file: string): ClassroomConfig {
