@@ -37,7 +37,21 @@ export type Check =
   | (CheckBase & { kind: 'listening'; on: string; port: number; protocol: 'tcp' | 'udp' })
   | (CheckBase & { kind: 'dns'; on: string; name: string; type: 'A' | 'AAAA' | 'CNAME' | 'MX' | 'NS' | 'PTR'; expect: string[]; server?: string })
   | (CheckBase & { kind: 'http'; on: string; url: string; status?: number; bodyContains?: string })
-  | (CheckBase & { kind: 'frr'; on: string; command: string; contains?: string; matches?: string });
+  | (CheckBase & { kind: 'frr'; on: string; command: string; contains?: string; matches?: string })
+  /**
+   * Frames seen on a cable by the host's capture, outside every guest: at least `count` frames that
+   * match `match` (and the Wireshark display filter `filter`) within `timeoutSec` of the check's start,
+   * after running `trigger` (with the lab-fs tool set) when given.
+   */
+  | (CheckBase & { kind: 'capture'; cable: string; match?: FrameMatch; filter?: string; count: number; trigger?: { on: string; run: string } });
+
+/** What a captured frame must be: every field given must hold. `src`/`dst` are addresses or machine names. */
+export interface FrameMatch {
+  protocol?: 'any' | 'arp' | 'ipv4' | 'ipv6' | 'icmp' | 'echo-request' | 'echo-reply' | 'tcp' | 'udp';
+  src?: string;
+  dst?: string;
+  port?: number;
+}
 
 export type CheckKind = Check['kind'];
 

@@ -86,6 +86,8 @@ export interface GuestPlan {
   dependsOn: string[];
   /** Extra consoles asked for (Kathará `num_terms` > 1). */
   consoles: number;
+  /** The grader's machine: no console, and exec only for the grader (ExecOptions.grader). */
+  grader?: boolean;
 }
 
 /**

@@ -229,8 +229,8 @@ static void finish(struct cmd *c) {
 }
 
 /* The lab's environment (machines/<name>/env), which init writes after the agent has started. */
-static void load_lab_env(void) {
-  FILE *f = fopen("/run/vnetlab/env", "r");
+static void load_lab_env_from(const char *path) {
+  FILE *f = fopen(path, "r");
   if (!f) return;
   char buf[4096];
   while (fgets(buf, sizeof buf, f)) {
@@ -242,6 +242,35 @@ static void load_lab_env(void) {
   }
   fclose(f);
 }
+static void load_lab_env(void) { load_lab_env_from("/run/vnetlab/env"); }
+
+/* The grader's tool set on the read-only lab-fs (src/main/guest/labfs.ts): a `T` command runs in its
+   static busybox, never in the guest's /bin/sh, with only the tools' applet links and then the standard
+   folders in PATH. busybox sh runs its own applets before looking at PATH, so a planted `ip` or `ping`
+   in the guest is not what a check runs; tools busybox lacks (vtysh, dig, curl) still come from the
+   guest. The environment is the lab's, read from the lab-fs, not the guest's copy in /run/vnetlab. */
+/* this machine's folder on the lab-fs, found by --boot (the serving agent is its fork) */
+static char boot_machine[512] = "";
+#define TOOLS_BUSYBOX "/run/vnetlab/labfs/tools/busybox"
+#define TOOLS_PATH "/run/vnetlab/labfs/tools/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+static void exec_with_tools(const char *command) {
+  clearenv();
+  if (boot_machine[0]) {
+    char env[600];
+    snprintf(env, sizeof env, "%s/env", boot_machine);
+    load_lab_env_from(env);
+  }
+  setenv("PATH", TOOLS_PATH, 1);
+  setenv("HOME", "/root", 1);
+  unsetenv("ENV");
+  if (access(TOOLS_BUSYBOX, X_OK) != 0) {
+    static const char msg[] = "vnetlab: the lab-fs has no tool set (" TOOLS_BUSYBOX "); rebuild the lab-fs with a static busybox on the host\n";
+    if (write(2, msg, sizeof msg - 1) < 0) { /* nothing to do */ }
+    _exit(127);
+  }
+  execl(TOOLS_BUSYBOX, "sh", "-c", command, (char *)NULL);
+  _exit(127);
+}
 
 /* SIGKILL to the command's process group. A child that has not reached setsid() yet has no group of
    its own: kill it alone then (it has started nothing else yet). */
@@ -252,7 +281,7 @@ static void kill_cmd(struct cmd *c) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-static void start_cmd(long id, double timeout, const char *b64, size_t b64len) {
+static void start_cmd(long id, double timeout, const char *b64, size_t b64len, int tools) {
   struct cmd *c = NULL;
   if (find_cmd(id)) {
     send_line("E %ld %s", id, "ZHVwbGljYXRlIGNvbW1hbmQgaWQK"); /* "duplicate command id\n" */
@@ -285,6 +314,7 @@ static void start_cmd(long id, double timeout, const char *b64, size_t b64len) {
     dup2(pout[1], 1);
     dup2(perr[1], 2);
     if (chdir("/root") != 0 && chdir("/") != 0) _exit(126);
+    if (tools) exec_with_tools(command);
     execl("/bin/sh", "sh", "-c", command, (char *)NULL);
     _exit(127);
   }
@@ -341,12 +371,13 @@ static void handle_line(char *line, size_t len) {
   while (*p == ' ') p++;
   struct cmd *c;
   switch (kind) {
-  case 'X': {
+  case 'X':
+  case 'T': {
     double timeout = strtod(p, &end);
     if (end == p) return;
     p = end;
     while (*p == ' ') p++;
-    start_cmd(id, timeout, p, strlen(p));
+    start_cmd(id, timeout, p, strlen(p), kind == 'T');
     break;
   }
   case 'I':
@@ -410,7 +441,6 @@ static void read_ready_fifo(void) {
  * Kept in step with kernels/guest/vnetlab-init, which does the rest (placement, addresses, startup). */
 
 static char boot_name[128] = "";
-static char boot_machine[512] = "";
 
 static void boot_mark(const char *phase) {
   char up[64] = "";

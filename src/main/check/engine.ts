@@ -13,11 +13,20 @@
 import type { Check, CheckReport, CheckResult } from '../../shared/checks.ts';
 import type { CableStatus, ExecResult } from '../../shared/runtime-api.ts';
 import type { CableChange } from '../runtime/network/network.ts';
+import { runCaptureCheck } from './capture.ts';
 import { checkMachine, PROCESS_NAMES_COMMAND, probeFor, ROUTE_DEPENDENT_KINDS, routingDaemonsIn, type ProbeContext, type Verdict } from './probes.ts';
 
-/** What the engine needs of a running lab: run a shell command in a machine (and change cables, for `during:`). */
+/**
+ * What the engine needs of a running lab: run a shell command in a machine (and change cables, for
+ * `during:`; watch them, for `capture`). A real lab's executor runs commands with the lab-fs tool set,
+ * not the guest's /bin/sh (src/main/check/session.ts).
+ */
 export interface LabExecutor {
   exec(machine: string, shellCommand: string, options: { timeoutMs: number }): Promise<ExecResult>;
+  /** Frames of a cable (`pc1:eth0`) as they pass, until stop(). Absent where cables cannot be watched. */
+  capture?(cable: string, onFrame: (frame: Buffer, timeUs: number) => void): Promise<{ stop(): Promise<unknown> }>;
+  /** Machine name → every address (CIDR or bare) the lab gives it, for a capture's `src`/`dst`. */
+  addresses?: Record<string, string[]>;
   /** Absent where the network cannot be changed: checks with `during:` then fail saying so. */
   cables?: {
     list(): Promise<CableStatus[]>;
@@ -150,6 +159,12 @@ async function runDuring(check: Check, executor: LabExecutor, options: EngineOpt
 async function runOne(check: Check, executor: LabExecutor, run: Run, clockStart: number): Promise<CheckResult> {
   const { clock, context } = run;
   if (run.signal?.aborted) return cancelledResult(check);
+  if (check.kind === 'capture') {
+    // One window of `timeout` seconds from its own start: frames are watched as they pass, not retried.
+    const started = clock.now();
+    const verdict = await runCaptureCheck(check, executor, { hosts: context.hosts, clock, ...(run.signal ? { signal: run.signal } : {}) });
+    return resultOf(check, verdict, 1, clock.now() - started);
+  }
   const probe = probeFor(check);
   const machine = probe.machine(check as never);
   const started = clock.now();

@@ -292,8 +292,11 @@ const frr: Probe<'frr'> = {
   },
 };
 
+/** Kinds that run a command in a guest; `capture` watches a cable from the host instead (./capture.ts). */
+export type GuestCheckKind = Exclude<CheckKind, 'capture'>;
+
 /** Probes by check kind: adding a kind means adding one entry here (and to the schema). */
-export const PROBES: { [K in CheckKind]: Probe<K> } = {
+export const PROBES: { [K in GuestCheckKind]: Probe<K> } = {
   reach,
   route,
   interface: iface,
@@ -305,12 +308,16 @@ export const PROBES: { [K in CheckKind]: Probe<K> } = {
   frr,
 };
 
-export function probeFor<K extends CheckKind>(check: CheckOf<K>): Probe<K> {
-  return PROBES[check.kind] as unknown as Probe<K>;
+/** The probe of a check that runs in a guest (not a `capture` check, which ./capture.ts runs). */
+export function probeFor<K extends GuestCheckKind>(check: CheckOf<K> | Check): Probe<K> {
+  const kind = (check as Check).kind;
+  if (kind === 'capture') throw new Error('a capture check has no probe in a guest');
+  return (PROBES as Record<string, unknown>)[kind] as Probe<K>;
 }
 
-/** The machine a check runs on. */
+/** The machine a check runs on (a capture check: its trigger's machine, else the machine of its cable). */
 export function checkMachine(check: Check): string {
+  if (check.kind === 'capture') return check.trigger?.on ?? check.cable.split(':')[0]!;
   return probeFor(check).machine(check as never);
 }
 

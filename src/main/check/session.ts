@@ -52,10 +52,23 @@ export function hostsOf(model: LabModel): Record<string, string> {
   return hosts;
 }
 
-function executorOf(client: SupervisorClient): LabExecutor {
+/** Machine name → every address the lab gives it (IPv4 and IPv6), for capture checks. */
+export function addressesOf(model: LabModel): Record<string, string[]> {
+  return Object.fromEntries(model.machines.map((m) => [m.name, m.interfaces.flatMap((i) => [...i.ipv4, ...i.ipv6]).map((a) => a.split('/')[0]!)]));
+}
+
+/**
+ * The grader's view of a running lab. Every command runs with the lab-fs tool set (`tools`: the
+ * lab-fs's static busybox, never the guest's /bin/sh, so a planted shell or `ip` neither sees nor
+ * changes a check), as the grader (`grader`: the only exec a grader machine accepts). Captures watch
+ * cables from the host.
+ */
+function executorOf(client: SupervisorClient, model: LabModel): LabExecutor {
   return {
-    exec: (machine, command, { timeoutMs }) => client.exec(machine, command, { timeoutMs }),
+    exec: (machine, command, { timeoutMs }) => client.exec(machine, command, { timeoutMs, tools: true, grader: true }),
     cables: { list: () => client.links(), change: (cable, change) => client.changeLink(cable, change) },
+    capture: (cable, onFrame) => client.capture(cable, { onFrame }),
+    addresses: addressesOf(model),
   };
 }
 
@@ -65,7 +78,7 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
     const { model, plan } = await planLab(labPath, { env, ...(options.imageOverride ? { imageOverride: options.imageOverride } : {}) });
     const client = await connectSupervisor(labFolder(labPath), env);
     if (!client) throw new UserError(`the lab in ${labFolder(labPath)} is not running`, 3, 'start it with: vnetlab start, or run vnetlab check without --running to boot it for the check');
-    return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close: async () => client.close() };
+    return { model, plan, executor: executorOf(client, model), hosts: hostsOf(model), close: async () => client.close() };
   }
 
   // A lab that already runs keeps its lab-fs image and plan: rebuilding them under running guests
@@ -109,7 +122,7 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
     await close();
     throw new BootError(launched.result.failed);
   }
-  return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close };
+  return { model, plan, executor: executorOf(client, model), hosts: hostsOf(model), close };
 }
 
 /** A lab that runs, graded without `useRunning`: boot the machines that are down, stop only those afterwards. */
@@ -132,7 +145,7 @@ async function bootMissing(labPath: string, client: SupervisorClient, planOption
     options.onProgress?.(`booting ${ours.length} machine(s)`);
     const result = await client.start([], { timeoutMs });
     if (!result.ok) throw new BootError(result.failed);
-    return { model, plan, executor: executorOf(client), hosts: hostsOf(model), close };
+    return { model, plan, executor: executorOf(client, model), hosts: hostsOf(model), close };
   } catch (err) {
     await close();
     throw err;

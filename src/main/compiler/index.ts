@@ -189,6 +189,7 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
     interfaces,
     dependsOn: [...new Set(m.dependsOn)].sort(compareNames),
     consoles: m.consoles,
+    ...(m.grader ? { grader: true } : {}),
   };
 }
 

@@ -9,6 +9,11 @@ import type { ExecResult } from '../../shared/runtime-api.ts';
 export interface ExecOptions {
   /** Kill the command's process group after this long; the result then has exitCode 124, timedOut. 0 = never. */
   timeoutMs?: number;
+  /**
+   * Run it with the lab-fs tool set (`T`: the lab-fs's static busybox sh, its applets first in PATH)
+   * instead of the guest's /bin/sh (`X`): a check's command, out of reach of a planted /bin/sh or `ip`.
+   */
+  tools?: boolean;
   /** Bytes for the command's stdin (closed afterwards). Without it stdin is closed at once. */
   stdin?: string | Buffer;
   /** Leave stdin open for writeStdin()/closeStdin() (an interactive exec). */
@@ -285,7 +290,7 @@ export class AgentClient {
         }, timeoutMs + HOST_GRACE_MS);
       }
       const seconds = timeoutMs > 0 ? (timeoutMs / 1000).toFixed(3) : '0';
-      this.send(`X ${id} ${seconds} ${Buffer.from(command, 'utf8').toString('base64')}`);
+      this.send(`${options.tools ? 'T' : 'X'} ${id} ${seconds} ${Buffer.from(command, 'utf8').toString('base64')}`);
       options.onStart?.(id);
       if (options.stdin !== undefined) this.writeStdin(id, options.stdin);
       if (!options.keepStdinOpen) this.closeStdin(id);

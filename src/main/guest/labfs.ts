@@ -4,12 +4,18 @@
 // The compiler checked paths lexically; here, with the files at hand, symlinks are resolved and any
 // source that really lives outside the lab folder is refused.
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { whichTool } from '../images/kernel.ts';
+import { ignoreWgetTimeoutOption, isStaticElf, wgetHasTimeout } from '../images/rootfs/tiny.ts';
+
+/** Where the agent mounts the lab-fs in every guest (kernels/guest/agent/vnetlab-agent.c, boot_guest). */
+export const LABFS_MOUNT = '/run/vnetlab/labfs';
+/** The grader's tool set in the lab-fs: a static busybox, and one applet link per tool in `bin/`. */
+export const LABFS_TOOLS = `${LABFS_MOUNT}/tools`;
 
 const run = promisify(execFile);
 
@@ -22,6 +28,8 @@ const HEADROOM_FACTOR = 1.5;
 export interface BuildLabFsOptions {
   /** The lab folder: no source may resolve outside it. */
   labRoot: string;
+  /** Where to look for the host's static busybox (PATH); process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 let buildCount = 0;
@@ -40,6 +48,8 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
     const stager = new Stager(labRoot, staging, [staging, partial, image]);
     const sorted = [...labFs.entries].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
     for (const entry of sorted) await stager.place(entry);
+    // Last, so that no lab entry can replace it: /tools is not a destination the compiler gives out.
+    stager.count(await placeTools(staging, options.env));
     await rm(partial, { force: true });
     await mkfs(staging, partial, imageSizeKiB(stager.usedBytes));
     await ownAllByRoot(staging, partial);
@@ -133,7 +143,7 @@ class Stager {
     await rm(target, { recursive: true, force: true });
   }
 
-  private count(bytes: number): void {
+  count(bytes: number): void {
     this.usedBytes += Math.max(1, Math.ceil(bytes / BLOCK)) * BLOCK;
   }
 }
@@ -202,4 +212,31 @@ async function mkfs(staging: string, image: string, sizeKiB: number): Promise<vo
     if (e.code === 'ENOENT') throw new EnvironmentError('mkfs.ext4 is not installed', 'install e2fsprogs (apt-get install e2fsprogs)');
     throw new EnvironmentError(`mkfs.ext4 could not build the lab image ${image}: ${(e.stderr || e.message).trim()}`);
   }
+}
+
+let toolsCache: { path: string; binary: Buffer; applets: string[] } | undefined;
+
+/**
+ * The grader's tool set (`/tools` in the image, LABFS_TOOLS in the guest): the host's static busybox
+ * (Debian's busybox-static, as in the `tiny` image, with the same `wget -T` fix) and `bin/<applet>`
+ * links to it. Checks run in it (the agent's `T` request), so a student's /bin/sh or `ip` is not
+ * what grades them. Without a static busybox on the host there is no tool set: checks then fail
+ * saying so (the agent answers 127), never falling back to the guest's shell. Returns the bytes used.
+ */
+async function placeTools(staging: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const busybox = whichTool('busybox', env);
+  if (!busybox || !isStaticElf(busybox)) return 0;
+  if (toolsCache?.path !== busybox) {
+    const { stdout } = await run(busybox, ['--list'], { maxBuffer: 1024 * 1024 });
+    let binary: Buffer = await readFile(busybox);
+    if (!wgetHasTimeout(busybox)) binary = ignoreWgetTimeoutOption(binary) ?? binary;
+    const applets = stdout.split('\n').map((a) => a.trim()).filter((a) => /^[A-Za-z0-9._[-]+$/.test(a) && a !== '.' && a !== '..');
+    toolsCache = { path: busybox, binary, applets };
+  }
+  const tools = join(staging, 'tools');
+  await mkdir(join(tools, 'bin'), { recursive: true, mode: 0o755 });
+  await writeFile(join(tools, 'busybox'), toolsCache.binary, { mode: 0o755 });
+  await chmod(join(tools, 'busybox'), 0o755);
+  for (const applet of toolsCache.applets) await symlink('../busybox', join(tools, 'bin', applet));
+  return toolsCache.binary.length + toolsCache.applets.length * BLOCK;
 }

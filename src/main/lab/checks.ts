@@ -15,7 +15,7 @@ import { YamlSource, type YamlPath } from './yaml-source.ts';
 export const DEFAULT_CHECK_TIMEOUT_SEC = 10;
 export const DEFAULT_CHECK_POINTS = 1;
 
-const KINDS: readonly CheckKind[] = ['reach', 'route', 'interface', 'command', 'file', 'listening', 'dns', 'http', 'frr'];
+const KINDS: readonly CheckKind[] = ['reach', 'route', 'interface', 'command', 'file', 'listening', 'dns', 'http', 'frr', 'capture'];
 
 /** YAML key → model key, for the keys whose names differ. */
 const RENAMED: Record<string, string> = {
@@ -55,6 +55,7 @@ export function checksFromYaml(list: unknown, source: YamlSource, path: YamlPath
     if (check.kind === 'reach') check.expect ??= 'success';
     if (check.kind === 'route') check.expect ??= 'present';
     if (check.kind === 'listening') check.protocol ??= 'tcp';
+    if (check.kind === 'capture') check.count ??= 1;
     if (check.kind === 'dns') {
       check.type ??= 'A';
       check.expect = typeof check.expect === 'string' ? [check.expect] : Array.isArray(check.expect) ? check.expect : [];
@@ -84,6 +85,7 @@ export function checkToYaml(check: Check): Record<string, unknown> {
     }
     if (key === 'expect' && ((check.kind === 'reach' && value === 'success') || (check.kind === 'route' && value === 'present'))) continue;
     if (key === 'protocol' && value === 'tcp') continue;
+    if (key === 'count' && check.kind === 'capture' && value === 1) continue;
     if (key === 'type' && check.kind === 'dns' && value === 'A') continue;
     out[YAML_NAME[key] ?? key] = value;
   }
@@ -108,6 +110,8 @@ function defaultDescription(c: Record<string, unknown>): string {
       return `${c.on} resolves ${c.name}`;
     case 'http':
       return `${c.on} fetches ${c.url}`;
+    case 'capture':
+      return `frames seen on cable ${c.cable}`;
     default:
       return `${c.on}: ${c.command}`;
   }

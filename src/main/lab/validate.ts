@@ -1,5 +1,6 @@
 // Semantic checks of a lab model, whichever file it came from: the things a schema cannot see
 // (names, references, addresses, cycles, paths, limits). Pure: no disk access (see files.ts).
+import { isIP } from 'node:net';
 import type { Check } from '../../shared/checks.ts';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB, type Interface, type LabModel, type Machine, type SourceRef } from '../../shared/lab-model.ts';
@@ -227,6 +228,10 @@ export function validateChecks(model: LabModel, checks: Check[]): Diagnostic[] {
   const names = new Set(model.machines.map((m) => m.name));
   const out: Diagnostic[] = checkIdDiagnostics(checks);
   for (const c of checks) {
+    if (c.kind === 'capture') {
+      out.push(...captureDiagnostics(model, c, names));
+      continue;
+    }
     const machine = c.kind === 'reach' ? c.from : c.on;
     if (!names.has(machine)) {
       const close = didYouMean(machine, names);
@@ -234,6 +239,33 @@ export function validateChecks(model: LabModel, checks: Check[]): Diagnostic[] {
     }
     if (c.kind === 'reach' && /^[a-z0-9_-]+$/i.test(c.to) && !/^[0-9.]+$/.test(c.to) && !names.has(c.to)) {
       out.push(warning('unknown-target', `check '${c.id}' pings '${c.to}', which is neither an address nor a machine of this lab`, c.source, { target: `check:${c.id}`, hint: 'use an IP address or a machine name' }));
+    }
+  }
+  return out;
+}
+
+/** A capture check: its cable is an interface of a machine of the lab, its trigger's machine exists, its match names machines or addresses. */
+function captureDiagnostics(model: LabModel, c: Extract<Check, { kind: 'capture' }>, names: Set<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const target = { target: `check:${c.id}` };
+  const [machine = '', nic = ''] = c.cable.split(':');
+  const m = model.machines.find((x) => x.name === machine);
+  if (!m) {
+    const close = didYouMean(machine, names);
+    out.push(error('unknown-machine', `check '${c.id}' watches cable '${c.cable}', but '${machine}' is not a machine of this lab${close ? ` (did you mean '${close}'?)` : ''}`, c.source, target));
+  } else {
+    const index = Number(nic.slice(3));
+    const count = m.interfaces.length + (m.bridged ? 1 : 0);
+    if (!(index < count)) out.push(error('unknown-cable', `check '${c.id}' watches cable '${c.cable}', but ${machine} has ${count === 0 ? 'no interfaces' : `interfaces eth0…eth${count - 1}`}`, c.source, { ...target, hint: 'a cable is machine:ethN, one of the machine\'s interfaces' }));
+  }
+  if (c.trigger && !names.has(c.trigger.on)) {
+    const close = didYouMean(c.trigger.on, names);
+    out.push(error('unknown-machine', `check '${c.id}' runs its trigger on '${c.trigger.on}', which is not a machine of this lab${close ? ` (did you mean '${close}'?)` : ''}`, c.source, target));
+  }
+  for (const side of ['src', 'dst'] as const) {
+    const value = c.match?.[side];
+    if (value !== undefined && !isIP(value) && !names.has(value)) {
+      out.push(error('unknown-target', `check '${c.id}': match.${side} '${value}' is neither an IP address nor a machine of this lab`, c.source, { ...target, hint: 'use an IP address or a machine name' }));
     }
   }
   return out;

@@ -19,6 +19,7 @@ export async function connectAgent(fromGuest: Readable, toGuest: Writable, ident
       return client.exec(command, {
         timeoutMs: options.timeoutMs,
         stdin: options.stdin,
+        ...(options.tools ? { tools: true } : {}),
         onStdout: onStdout ? (chunk) => onStdout(out.write(chunk)) : undefined,
         onStderr: onStderr ? (chunk) => onStderr(err.write(chunk)) : undefined,
       });

@@ -53,6 +53,10 @@ export interface AttachOptions {
 export interface ClientExecOptions {
   timeoutMs?: number;
   stdin?: string;
+  /** Run with the lab-fs tool set, not the guest's /bin/sh (checks). */
+  tools?: boolean;
+  /** The grader asks: a grader machine refuses every other exec. */
+  grader?: boolean;
   onStdout?(chunk: string): void;
   onStderr?(chunk: string): void;
 }
@@ -152,7 +156,7 @@ export class SupervisorClient {
   /** Run a shell command in a guest; output streams to the callbacks and is also in the result. */
   exec(machine: string, command: string, options: ClientExecOptions = {}): Promise<ExecResult> {
     const stream = !!(options.onStdout || options.onStderr);
-    return this.call('exec', { machine, command, timeoutMs: options.timeoutMs, stdin: options.stdin, stream }, (s, d) =>
+    return this.call('exec', { machine, command, timeoutMs: options.timeoutMs, stdin: options.stdin, stream, ...(options.tools ? { tools: true } : {}), ...(options.grader ? { grader: true } : {}) }, (s, d) =>
       s === 'stdout' ? options.onStdout?.(d) : options.onStderr?.(d),
     );
   }

@@ -40,6 +40,10 @@ export interface ConsolePty {
 
 export interface ExecOptions {
   timeoutMs?: number;
+  /** Run in the lab-fs tool set (`T`), not the guest's /bin/sh: what checks use (docs/grading.md). */
+  tools?: boolean;
+  /** The grader asks: the only exec a grader machine accepts (checked by the supervisor, not passed on). */
+  grader?: boolean;
   stdin?: string;
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;

@@ -16,7 +16,7 @@ export interface Methods {
   crash: { params: { machines?: string[] }; result: null };
   restart: { params: { machine: string; timeoutMs?: number }; result: StartResult };
   wipe: { params: { machines?: string[] }; result: string[] };
-  exec: { params: { machine: string; command: string; timeoutMs?: number; stdin?: string; stream?: boolean }; result: ExecResult };
+  exec: { params: { machine: string; command: string; timeoutMs?: number; stdin?: string; stream?: boolean; tools?: boolean; grader?: boolean }; result: ExecResult };
   subscribe: { params: Record<string, never>; result: null };
   'console.attach': { params: { machine: string; replay?: boolean; flowControl?: boolean; cols?: number; rows?: number }; result: { consoleId: number } };
   'console.write': { params: { consoleId: number; data: string }; result: null };

@@ -56,6 +56,8 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       sup.exec(p.machine, p.command, {
         timeoutMs: p.timeoutMs,
         stdin: p.stdin,
+        tools: p.tools === true,
+        grader: p.grader === true,
         ...(p.stream && id !== undefined
           ? {
               onStdout: (data: string) => conn.send({ id, stream: 'stdout', data }),

@@ -176,7 +176,9 @@ export class Supervisor extends EventEmitter {
   }
 
   console(machine: string): ConsoleSession {
-    return this.get(machine).console;
+    const m = this.get(machine);
+    if (m.plan.grader) throw graderRefusal(machine, 'a console');
+    return m.console;
   }
 
   // ---- start ---------------------------------------------------------------------------------
@@ -537,7 +539,9 @@ export class Supervisor extends EventEmitter {
     if (m.state !== 'ready' || !m.handle) {
       throw new UserError(`${name} is ${m.state}, not ready`, 1, m.state === 'stopped' ? `start it: vnetlab start ${name}` : undefined);
     }
-    return m.handle.agent.exec(command, options);
+    if (m.plan.grader && !options.grader) throw graderRefusal(name, 'commands');
+    const { grader: _grader, ...rest } = options;
+    return m.handle.agent.exec(command, rest);
   }
 
   // ---- shutdown ------------------------------------------------------------------------------
@@ -641,4 +645,7 @@ function waitFor(promise: Promise<unknown>, ms: number): Promise<boolean> {
   });
 }
 
-
+/** A grader machine (lab.yaml `grader: true`) takes no console and no exec but the grader's checks. */
+function graderRefusal(machine: string, what: string): UserError {
+  return new UserError(`${machine} is the grader's machine: it takes no ${what} from a student`, 1, 'checks run on it (`on:`/`from:` in a check); open a console on another machine');
+}

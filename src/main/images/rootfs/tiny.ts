@@ -53,7 +53,7 @@ export function stageBusyboxRoot(root: string, env: NodeJS.ProcessEnv, progress:
 }
 
 /** Whether this busybox's wget was built with timeouts (its usage then lists `-T SEC`). */
-function wgetHasTimeout(busybox: string): boolean {
+export function wgetHasTimeout(busybox: string): boolean {
   const help = spawnSync(busybox, ['wget', '--help'], { encoding: 'utf8' });
   return /-T SEC/.test(`${help.stdout}${help.stderr}`);
 }
