@@ -256,7 +256,7 @@ function captureDiagnostics(model: LabModel, c: Extract<Check, { kind: 'capture'
   } else {
     const index = Number(nic.slice(3));
     const count = m.interfaces.length + (m.bridged ? 1 : 0);
-    if (!(index < count)) out.push(error('unknown-cable', `check '${c.id}' watches cable '${c.cable}', but ${machine} has ${count === 0 ? 'no interfaces' : `interfaces eth0…eth${count - 1}`}`, c.source, { ...target, hint: 'a cable is machine:ethN, one of the machine\'s interfaces' }));
+    if (!(index < count)) out.push(error('unknown-cable', `check '${c.id}' watches cable '${c.cable}', but ${machine} has ${count === 0 ? 'no interfaces' : count === 1 ? 'only eth0' : `interfaces eth0…eth${count - 1}`}`, c.source, { ...target, hint: 'a cable is machine:ethN, one of the machine\'s interfaces' }));
   }
   if (c.trigger && !names.has(c.trigger.on)) {
     const close = didYouMean(c.trigger.on, names);
