@@ -1,10 +1,12 @@
 // Real UML: the shipped labs/static-routing graded as a teacher and a student would. The solution
-// scores 100% (through the API, against the running lab, as "check my work" does); a copy with one
-// missing route fails exactly the checks that need that route (through `vnetlab check`, JUnit read back).
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+// (its solution: section, applied to a copy) scores 100% (through the API, against the running lab, as
+// "check my work" does); a solved copy with one missing route fails exactly the checks that need that
+// route (through `vnetlab check`, JUnit read back).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeLab, runChecks } from '../../src/main/check/index.ts';
+import { renderVariant } from '../../src/main/lab/variants.ts';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { REPO, runCli, testHost, xmlElements, type TestHost } from './helpers.ts';
 
@@ -20,28 +22,30 @@ afterAll(async () => {
 
 describe('labs/static-routing', () => {
   it('the intended solution scores 100% on the running lab, which stays running', async () => {
-    const started = await runCli(['start', LAB], host.env);
+    const solved = join(host.root, 'solved', 'static-routing');
+    await renderVariant(LAB, '0', solved, { withSolution: true });
+    const started = await runCli(['start', solved], host.env);
     expect(started.stderr + started.stdout).toMatch(/ready/);
     expect(started.code).toBe(0);
-    const visible = await runChecks(LAB, { env: host.env });
+    const visible = await runChecks(solved, { env: host.env });
     expect(visible.results.map((r) => [r.id, r.passed, r.reason])).toEqual(visible.results.map((r) => [r.id, true, undefined]));
     expect(visible.results).toHaveLength(6);
     expect(visible.score).toBe(visible.maxScore);
     expect(visible.maxScore).toBe(8);
     // Without --running, a lab that already runs is graded as it is and left running (the GUI's case).
-    const all = await gradeLab(LAB, { env: host.env });
+    const all = await gradeLab(solved, { env: host.env });
     expect(all.score).toBe(all.maxScore);
-    const client = await connectSupervisor(LAB, host.env);
+    const client = await connectSupervisor(solved, host.env);
     expect(client).toBeDefined();
     const status = await client!.status();
     client!.close();
     expect(status.machines.map((m) => m.state)).toEqual(['ready', 'ready', 'ready', 'ready']);
-    expect((await runCli(['stop', LAB], host.env)).code).toBe(0);
+    expect((await runCli(['stop', solved], host.env)).code).toBe(0);
   });
 
   it('a missing route on r1 fails exactly the checks that need it, naming the route', async () => {
     const copy = join(host.root, 'static-routing');
-    cpSync(LAB, copy, { recursive: true });
+    await renderVariant(LAB, '0', copy, { withSolution: true });
     const yaml = readFileSync(join(copy, 'lab.yaml'), 'utf8');
     const broken = yaml.replace('      ip route add 10.0.2.0/24 via 10.0.12.2\n', '');
     expect(broken).not.toBe(yaml);

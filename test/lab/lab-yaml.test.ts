@@ -20,11 +20,15 @@ describe('shipped labs', () => {
     for (const name of [...model!.machines.map((m) => m.name), ...model!.domains.map((d) => d.name)]) expect(model!.layout[name]).toBeDefined();
   });
 
-  it('static-routing: addresses from interfaces, solution routes in startup, checks with defaults', async () => {
-    const { model } = await loadLab(join(REPO, 'labs/static-routing'));
+  it('static-routing: addresses from interfaces, the solution apart from the startup scripts, checks with defaults', async () => {
+    const { model, hasSolution } = await loadLab(join(REPO, 'labs/static-routing'));
     const r1 = model!.machines.find((m) => m.name === 'r1')!;
     expect(r1.interfaces.map((i) => [i.index, i.domain, i.ipv4])).toEqual([[0, 'lan1', ['10.0.1.1/24']], [1, 'transit', ['10.0.12.1/30']]]);
-    expect(r1.startup!.text).toContain('ip route add 10.0.2.0/24 via 10.0.12.2');
+    // The student starts with no route (issue 23, 1.1); the solution is applied only on request.
+    expect(model!.machines.map((m) => m.startup)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(hasSolution).toBe(true);
+    const solved = (await loadLab(join(REPO, 'labs/static-routing'), { withSolution: true })).model!;
+    expect(solved.machines.find((m) => m.name === 'r1')!.startup!.text).toContain('ip route add 10.0.2.0/24 via 10.0.12.2');
     expect(r1.image).toBe('tiny');
     const check = model!.checks.find((c) => c.id === 'r1-route-to-lan2')!;
     expect(check).toMatchObject({ kind: 'route', on: 'r1', prefix: '10.0.2.0/24', via: '10.0.12.2', expect: 'present', timeoutSec: 10, hidden: false, points: 1 });

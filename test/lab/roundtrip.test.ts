@@ -81,7 +81,7 @@ describe('round trip', () => {
   });
 
   it('writeLabYaml keeps the $schema line and writes descriptions and scripts as block scalars', async () => {
-    const model = (await loadLab(join(REPO, 'labs/static-routing'))).model!;
+    const model = (await loadLab(join(REPO, 'labs/static-routing'), { withSolution: true })).model!;
     const text = writeLabYaml(model);
     expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=../../schemas/lab.schema.json');
     expect(text).toMatch(/^ {2}description: \|/m);

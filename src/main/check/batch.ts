@@ -11,6 +11,7 @@ import { UserError } from '../errors.ts';
 import { MAX_LAB_BYTES } from '../lab/limits.ts';
 import { planLab } from '../runtime/prepare.ts';
 import { writeFileAtomic } from '../lab/atomic.ts';
+import { readSeedFile, renderVariant, SEED_FILE } from '../lab/variants.ts';
 import { gradeLab, selectChecks, ungradedReport, type CheckSelection } from './grade.ts';
 import { formatJunit, formatSummaryCsv, formatTextReport } from './report.ts';
 import type { OpenOptions } from './session.ts';
@@ -22,6 +23,11 @@ export interface Submission {
 }
 
 export interface BatchOptions extends CheckSelection, Pick<OpenOptions, 'env' | 'imageOverride' | 'bootTimeoutMs'> {
+  /**
+   * Grade each submission against its own variant of a lab with params: its seed is the submission
+   * folder's name (`name`) or the first line of its .vnetlab-seed (`file`, written by `vnetlab variant`).
+   */
+  seedFrom?: 'name' | 'file';
   outDir: string;
   /** Submissions graded at once (default: by cores and free memory). */
   jobs?: number;
@@ -138,6 +144,7 @@ export async function gradeSubmissions(labPath: string, submissions: Submission[
   const jobs = Math.max(1, options.jobs ?? defaultBatchJobs(labMemory));
   mkdirSync(options.outDir, { recursive: true });
   progress(`grading ${submissions.length} submission(s) of ${labName}, ${checks.length} checks, ${jobs} at a time`);
+  if (model.variant && !options.seedFrom) progress(`note: ${labName} has params; every submission is graded against seed ${model.variant.seed} (give --seed-from name|file to grade each against its own variant)`);
 
   const rows: BatchResult['rows'] = new Array(submissions.length);
   let next = 0;
@@ -162,13 +169,22 @@ export async function gradeSubmissions(labPath: string, submissions: Submission[
   return { rows, summaryCsv };
 }
 
-async function gradeOne(labRoot: string, labName: string, checks: Check[], submission: Submission, options: BatchOptions): Promise<CheckReport> {
+async function gradeOne(labRoot: string, labName: string, labChecks: Check[], submission: Submission, options: BatchOptions): Promise<CheckReport> {
   const startedAt = new Date();
   const scratch = mkdtempSync(join(tmpdir(), 'vnetlab-grade-'));
   // Same folder name as the original: a Netkit lab takes its name from its folder.
   const copy = join(scratch, basename(labRoot));
+  let checks = labChecks;
   try {
-    cpSync(labRoot, copy, { recursive: true, verbatimSymlinks: true });
+    if (options.seedFrom) {
+      // The submission's own variant, written as a plain lab; its checks are the variant's, read before the overlay.
+      const seed = options.seedFrom === 'name' ? basename(resolve(submission.dir)) : await readSeedFile(submission.dir);
+      if (!seed) throw new UserError(`the submission has no ${SEED_FILE} file, so its variant is unknown`, 2, `grade with --seed-from name, or put the seed in ${SEED_FILE} (vnetlab variant -o writes it)`);
+      await renderVariant(labRoot, seed, copy);
+      if (!options.checksFile) checks = (await selectChecks(copy, {}, options.env)).checks;
+    } else {
+      cpSync(labRoot, copy, { recursive: true, verbatimSymlinks: true });
+    }
     overlaySubmission(resolve(submission.dir), copy);
     return await gradeLab(copy, {
       ...(options.env ? { env: options.env } : {}),

@@ -3,7 +3,11 @@
 import type { Check, CheckReport, CheckResult } from '../../shared/checks.ts';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.ts';
 import { UserError } from '../errors.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { loadChecksFile } from '../lab/checks.ts';
+import { DEFAULT_SEED, renderVariant } from '../lab/variants.ts';
 import { planLab } from '../runtime/prepare.ts';
 import { reportOf, runCheckList } from './engine.ts';
 import { openLab, type OpenOptions } from './session.ts';
@@ -83,4 +87,30 @@ export function ungradedReport(lab: string, checks: Check[], error: string, star
     durationMs: 0,
   }));
   return reportOf(lab, results, startedAt, { error, ...(submission !== undefined ? { submission } : {}) });
+}
+
+export interface VariantGradeOptions extends GradeOptions {
+  /** The variant of a lab with params: to grade (default "0"). */
+  seed?: string;
+  /** Boot it with the lab's intended solution applied (an instructor's self-test: it must score 100 %). */
+  withSolution?: boolean;
+}
+
+/**
+ * Grades a fresh copy of one variant of the lab (with its solution, when asked): the variant is written
+ * to a temp folder as a plain lab, booted there (its own lab id, guests and disks), graded with its own
+ * rendered checks (or the checks file), and removed. The lab the instructor may be running is untouched.
+ */
+export async function gradeVariant(labPath: string, options: VariantGradeOptions = {}): Promise<CheckReport> {
+  const scratch = await mkdtemp(join(tmpdir(), 'vnetlab-variant-'));
+  try {
+    // Same folder name as the original: a lab without `name:` takes it from its folder.
+    const folder = /\.(ya?ml|conf)$/i.test(labPath) ? dirname(resolve(labPath)) : resolve(labPath);
+    const copy = join(scratch, basename(folder) || 'lab');
+    await renderVariant(labPath, options.seed ?? DEFAULT_SEED, copy, options.withSolution ? { withSolution: true } : {});
+    const { seed: _seed, withSolution: _with, ...rest } = options;
+    return await gradeLab(copy, { ...rest, useRunning: false, ephemeral: true });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }

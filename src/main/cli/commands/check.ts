@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { CheckResult } from '../../../shared/checks.ts';
 import { findSubmissions, gradeSubmissions } from '../../check/batch.ts';
 import { writeFileAtomic } from '../../lab/atomic.ts';
-import { gradeLab } from '../../check/grade.ts';
+import { gradeLab, gradeVariant } from '../../check/grade.ts';
 import { formatLtestReport, runLtest } from '../../check/ltest.ts';
 import { formatJunit, formatResultLine, formatScore } from '../../check/report.ts';
 import { UserError } from '../../errors.ts';
@@ -25,7 +25,8 @@ const command: Command = {
   name: 'check',
   summary: 'grade a lab: run its checks (or Netkit ltest), for one lab or a batch of submissions',
   usage: `check [LAB] [--checks FILE] [--running] [--json | --junit FILE] [--jobs N] [--include-hidden]
-       vnetlab check [LAB] --submissions DIR… [--out DIR] [--jobs N] [--checks FILE]
+       vnetlab check [LAB] [--seed S] [--with-solution] [--json | --junit FILE] [--include-hidden]
+       vnetlab check [LAB] --submissions DIR… [--seed-from name|file] [--out DIR] [--jobs N] [--checks FILE]
        vnetlab check [LAB] --ltest [--make-signature] [--running]`,
   description: `
 Boots the lab, runs its checks (lab.yaml \`checks:\`, or --checks FILE), prints ✔/✘ for each with the
@@ -33,10 +34,17 @@ reason and hint of a failure, then the score, and stops the lab again. With --ru
 that already runs and leaves it running. Hidden checks run only with --include-hidden.
 Exit code: 0 every check passed, 1 some failed, 2 bad input, 3 the lab could not boot.
 
+A lab with params: is graded as seed 0 unless --seed S picks another variant. --seed and
+--with-solution grade a fresh copy of that variant in a temp folder (never the running lab);
+--with-solution boots it with the lab's intended solution (its solution: section) applied, and must
+score every point. A fresh lab should score its declared starting_score (0 unless the lab says).
+
 --submissions grades each folder given (or each folder inside one parent folder) as a student's
 files laid over a copy of the lab, several at a time, and writes <student>.json, <student>.txt,
 <student>.junit.xml and summary.csv into --out (default ./grades). All checks, hidden ones included,
-are graded. A submission that cannot be graded scores 0 with its reason; the batch goes on.
+are graded. A submission that cannot be graded scores 0 with its reason; the batch goes on. With
+--seed-from, each is graded against its own variant: the seed is the folder's name (name) or the first
+line of its .vnetlab-seed (file, written by \`vnetlab variant -o\`).
 
 --ltest runs Netkit's _test/<machine>.test scripts inside the machines and compares their output with
 _test/signature/; --make-signature records the signatures instead (see docs/grading.md).
@@ -45,6 +53,9 @@ Examples:
   vnetlab check labs/static-routing
   vnetlab check labs/static-routing --junit results.xml
   vnetlab check labs/static-routing --submissions submissions/ --out grades/
+  vnetlab check labs/static-routing --with-solution
+  vnetlab check labs/routing-variant --seed alice --with-solution
+  vnetlab check labs/routing-variant --submissions handout/* --seed-from file
   vnetlab check netkit-lab_arp --ltest`,
   flags: {
     lab: LAB_FLAG,
@@ -58,6 +69,9 @@ Examples:
     out: { type: 'string', description: 'where --submissions writes its reports (default ./grades)', valueName: 'DIR' },
     ltest: { type: 'boolean', description: 'run the Netkit _test scripts and compare with _test/signature' },
     'make-signature': { type: 'boolean', description: 'with --ltest: write the signatures from this run' },
+    seed: { type: 'string', description: 'grade this variant of a lab with params: (a fresh copy)', valueName: 'S' },
+    'with-solution': { type: 'boolean', description: 'boot a fresh copy with the lab\'s solution applied (it must score 100 %)' },
+    'seed-from': { type: 'string', description: 'with --submissions: each submission\'s seed is its folder name or its .vnetlab-seed file', valueName: 'name|file' },
     image: { type: 'string', description: 'boot every machine on this image instead of the one the lab names', valueName: 'NAME' },
     'boot-timeout': { type: 'string', description: 'seconds each machine may take to boot (default 120)', valueName: 'SECONDS' },
   },
@@ -74,6 +88,15 @@ Examples:
 
     if (flags.json && flags.junit) throw new UserError('--json and --junit cannot be used together', 2, 'pick one: --json prints the report, --junit FILE writes JUnit XML');
     if (flags['make-signature'] && !flags.ltest) throw new UserError('--make-signature only goes with --ltest', 2);
+    const seed = typeof flags.seed === 'string' ? flags.seed : undefined;
+    if (seed !== undefined && (seed.trim() === '' || /[\n\r]/.test(seed))) throw new UserError('--seed must be non-empty text on one line', 2);
+    const withSolution = flags['with-solution'] === true;
+    const seedFrom = flags['seed-from'];
+    if (seedFrom !== undefined && seedFrom !== 'name' && seedFrom !== 'file') throw new UserError(`--seed-from must be name or file, not '${String(seedFrom)}'`, 2);
+    if (seedFrom !== undefined && !submissionArgs.length) throw new UserError('--seed-from only goes with --submissions', 2);
+    if ((seed !== undefined || withSolution) && (submissionArgs.length || flags.ltest || flags.running)) {
+      throw new UserError(`${seed !== undefined ? '--seed' : '--with-solution'} grades a fresh copy of the lab: it cannot be combined with --submissions, --ltest or --running`, 2, submissionArgs.length ? 'use --seed-from name|file to grade each submission against its own variant' : undefined);
+    }
 
     if (flags.ltest) {
       if (submissionArgs.length || checksFile) throw new UserError('--ltest cannot be combined with --submissions or --checks', 2);
@@ -93,6 +116,7 @@ Examples:
         outDir,
         ...(checksFile ? { checksFile } : {}),
         ...(jobs ? { jobs } : {}),
+        ...(seedFrom ? { seedFrom: seedFrom as 'name' | 'file' } : {}),
         checkJobs: Math.max(2, availableParallelism()),
         onProgress: progress,
       });
@@ -106,7 +130,8 @@ Examples:
 
     if (rest.length) throw new UserError(`unexpected argument '${rest[0]}'`, 2, 'give at most one LAB folder; submissions go after --submissions');
     const printLive = !flags.json;
-    const report = await gradeLab(labFolder(labPath), {
+    const grade = seed !== undefined || withSolution ? (path: string, o: Parameters<typeof gradeLab>[1]) => gradeVariant(path, { ...o, ...(seed !== undefined ? { seed } : {}), withSolution }) : gradeLab;
+    const report = await grade(labFolder(labPath), {
       ...common,
       useRunning: flags.running === true,
       visibleOnly: flags['include-hidden'] !== true,

@@ -5,6 +5,7 @@ import type { Command } from '../command.ts';
 export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   validate: () => import('./validate.ts'),
   convert: () => import('./convert.ts'),
+  variant: () => import('./variant.ts'),
   compile: () => import('./compile.ts'),
   image: () => import('./image.ts'),
   start: () => import('./start.ts'),
