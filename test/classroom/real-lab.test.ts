@@ -3,7 +3,7 @@
 // gets in the cluster — and the front door in this process. A student logs in, starts two-hosts on
 // real UML guests, types in pc1's console, presses Check my work; a second student cannot reach it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,45 @@ describe.skipIf(!canRun)('classroom on real guests, worker unprivileged', () => 
     // The disks stay (student work), in Ada's own state folder.
     expect(readdirSync(join(root, 'data', 'worker-0', 'students'))).toHaveLength(2);
     console.log(`classroom real lab: two-hosts started in ${startMs} ms through front door + unprivileged worker`);
+    lab = '';
+  }, 240_000);
+
+  it("a student's guest reaches neither another student's files nor the worker's data", async () => {
+    const eveLab = decodeURIComponent(/lab=([^&]+)/.exec((await eve.fetch('/open/two-hosts')).headers.get('location')!)![1]!);
+    const eveFile = join(eveLab, 'lab.yaml');
+    const eveBefore = readFileSync(eveFile, 'utf8');
+    lab = decodeURIComponent(/lab=([^&]+)/.exec((await ada.fetch('/open/two-hosts')).headers.get('location')!)![1]!);
+    // A session of its own, which acknowledges what it reads (the console's flow control, as the app does).
+    rpc?.close();
+    rpc = await ada.rpc();
+    await rpc.call('startLab', lab);
+    const att = await rpc.call<{ consoleId: string }>('attachConsole', lab, 'pc1');
+    const data = join(root, 'data');
+    const targets = [`${data}/worker.secret`, `${data}/accounts.json`, eveFile];
+    // As root in Ada's guest, typed at its console: every hostfs mount, every read, a write into Eve's lab.
+    const probe = [
+      'mkdir -p /m',
+      `for o in "" "-o /" "-o ${data}" "-o ../.." "-o ${eveLab}"; do umount /m 2>/dev/null; mount -t hostfs none /m $o 2>/dev/null && echo "MOUNTED $o";`,
+      ` for f in ${targets.map((f) => `/m${f}`).join(' ')} /m/worker.secret /m/lab.yaml; do cat $f 2>/dev/null | head -c 60 | sed "s|^|READ-$((2+1)) $f |"; done;`,
+      ` echo pwned > /m${eveLab}/pwned 2>/dev/null && echo WROTE-$((1+1)); echo pwned > /m/pwned 2>/dev/null && echo WROTE-$((1+1)); done; echo PROBE-$((40+2))`,
+    ].join('');
+    await rpc.call('consoleInput', att.consoleId, `\r${probe}\r`);
+    let acked = 0;
+    const text = () => {
+      const all = rpc!.pushes.filter((p) => p.kind === 'console-data').map((p) => (p as { data: string }).data).join('');
+      if (all.length > acked) void rpc!.call('consoleAck', att.consoleId, all.length - acked).catch(() => undefined);
+      acked = all.length;
+      return all;
+    };
+    await expect.poll(text, { timeout: 60_000 }).toContain('PROBE-42');
+    // The markers are computed by the guest's shell, so the echo of what was typed never matches them.
+    const output = text();
+    expect(output).not.toContain('READ-3 ');
+    expect(output).not.toContain('WROTE-2');
+    expect(output).not.toContain('k'.repeat(40));
+    expect(readFileSync(eveFile, 'utf8')).toBe(eveBefore);
+    expect(existsSync(join(eveLab, 'pwned'))).toBe(false);
+    await rpc.call('stopLab', lab);
     lab = '';
   }, 240_000);
 });

@@ -1,12 +1,24 @@
-// A host-NAT collision domain (slirpvde): a guest reaches an HTTP server listening on the host's
-// loopback through the gateway 10.0.2.2 (docs/host-nat.md).
+// A host-NAT collision domain (slirpvde) lets guests out, but never into the host itself: neither the
+// gateway 10.0.2.2 (slirp's alias for the host's loopback) nor any address of the host's interfaces
+// reaches a server on the host (kernels/host/vnetlab-nat-guard.c, docs/host-nat.md). The same fetch
+// from an unconfined lab gets through: the probe works, so the refusal is the guard's doing.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
 import { readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
+
+const NAT_LAB = `lab:\n  name: nat\nmachines:\n  pc1:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: wan, ipv4: 10.0.2.15/24}\ndomains:\n  wan: {kind: switch, host_nat: true}\n`;
+
+/** A non-loopback IPv4 address of this host, if it has one. */
+function ownAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+}
 
 describe('host NAT (real UML + slirpvde)', () => {
   let t: TestEnv;
@@ -15,7 +27,8 @@ describe('host NAT (real UML + slirpvde)', () => {
   beforeAll(async () => {
     t = testEnv();
     server = createServer((_req, res) => res.end('hello from the host\n'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    // On every address: the loopback one (10.0.2.2 maps there) and the host's own.
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
     port = (server.address() as AddressInfo).port;
   });
   afterAll(async () => {
@@ -23,16 +36,31 @@ describe('host NAT (real UML + slirpvde)', () => {
     await t?.dispose();
   });
 
-  it('lets a guest fetch a page from a server on the host loopback', async () => {
-    const lab = t.lab('nat', {
-      'lab.yaml': `lab:\n  name: nat\nmachines:\n  pc1:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: wan, ipv4: 10.0.2.15/24}\ndomains:\n  wan: {kind: switch, host_nat: true}\n`,
-    });
+  const fetchFrom = (lab: string, url: string) => t.cli(['exec', '-l', lab, 'pc1', '--', `timeout 10 wget -q -O - ${url} 2>&1; echo "exit=$?"`]);
+
+  it("never lets a guest reach the host: not its loopback through 10.0.2.2, not the host's own address", async () => {
+    const lab = t.lab('nat', { 'lab.yaml': NAT_LAB });
     expect((await t.cli(['start', lab])).code).toBe(0);
     const runDir = findRunDir(lab, hostPaths(t.env))!;
     expect(readRecords(runDir).map((r) => r.kind).sort()).toEqual(['guest', 'host-nat', 'port', 'supervisor', 'switch', 'wire']);
-    const fetched = await t.cli(['exec', '-l', lab, 'pc1', '--', `wget -q -O - http://10.0.2.2:${port}/`]);
-    expect(fetched.stdout).toBe('hello from the host\n');
+    const viaGateway = await fetchFrom(lab, `http://10.0.2.2:${port}/`);
+    expect(viaGateway.stdout).not.toContain('hello from the host');
+    expect(viaGateway.stdout).toMatch(/exit=[1-9]/);
+    const own = ownAddress();
+    if (own) {
+      const direct = await fetchFrom(lab, `http://${own}:${port}/`);
+      expect(direct.stdout).not.toContain('hello from the host');
+      expect(direct.stdout).toMatch(/exit=[1-9]/);
+    }
     expect((await t.cli(['stop', lab])).code).toBe(0);
     expect(await eventually(() => processesMentioning(runDir), (p) => p.length === 0, 5_000)).toEqual([]);
+  });
+
+  it('the same fetch from a lab started --unconfined reaches the host (the probe works)', async () => {
+    const lab = t.lab('nat-trusted', { 'lab.yaml': NAT_LAB.replace('name: nat', 'name: nat-trusted') });
+    expect((await t.cli(['start', lab, '--unconfined'])).code).toBe(0);
+    const fetched = await fetchFrom(lab, `http://10.0.2.2:${port}/`);
+    expect(fetched.stdout).toContain('hello from the host');
+    expect((await t.cli(['stop', lab])).code).toBe(0);
   });
 });

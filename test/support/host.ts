@@ -44,7 +44,8 @@ export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; 
   let err = '';
   stdout.on('data', (chunk) => (out += chunk));
   stderr.on('data', (chunk) => (err += chunk));
-  const code = await main(args, { stdout, stderr, stdin: Readable.from([]), cwd: options.cwd, env: options.env });
+  // A copy: a flag such as --unconfined sets a variable for the supervisor it spawns, not for later commands.
+  const code = await main(args, { stdout, stderr, stdin: Readable.from([]), cwd: options.cwd, env: { ...options.env } });
   return { code, stdout: out, stderr: err };
 }
 

@@ -10,12 +10,15 @@ import { EnvironmentError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { requireTool } from './kernel.ts';
 
-export type HostHelper = 'vnetlab-confine' | 'vnetlab-mconsole';
+export type HostHelper = 'vnetlab-confine' | 'vnetlab-mconsole' | 'vnetlab-nat-guard';
 
 const WHAT: Record<HostHelper, string> = {
   'vnetlab-confine': 'the sandbox helper for guests',
   'vnetlab-mconsole': 'the management console client for guests',
+  'vnetlab-nat-guard': "host NAT's guard against reaching the host itself",
 };
+/** Preloaded libraries (built -shared); the others are static programs. */
+const LIBRARIES = new Set<HostHelper>(['vnetlab-nat-guard']);
 const built = new Set<string>();
 const abiOf = new Map<string, number>();
 
@@ -24,7 +27,8 @@ export function hostHelper(name: HostHelper, env: NodeJS.ProcessEnv = process.en
   const source = fileURLToPath(new URL(`../../../kernels/host/${name}.c`, import.meta.url));
   const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
   const dir = join(hostPaths(env).imageDir, 'host');
-  const helper = join(dir, `${name}-${hash}`);
+  const library = LIBRARIES.has(name);
+  const helper = join(dir, `${name}-${hash}${library ? '.so' : ''}`);
   if (built.has(helper) || existsSync(helper)) {
     built.add(helper);
     return helper;
@@ -33,8 +37,9 @@ export function hostHelper(name: HostHelper, env: NodeJS.ProcessEnv = process.en
   const cc = requireTool('cc', env);
   const partial = `${helper}.${process.pid}.tmp`;
   try {
-    // Static: the sandbox helper must not depend on the libraries it is about to fence off.
-    execFileSync(cc, ['-static', '-O2', '-o', partial, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Static programs: the sandbox helper must not depend on the libraries it is about to fence off.
+    const flags = library ? ['-shared', '-fPIC', '-O2', '-o', partial, source, '-ldl'] : ['-static', '-O2', '-o', partial, source];
+    execFileSync(cc, flags, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     const first = String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0];
     throw new EnvironmentError(`${WHAT[name]} (kernels/host/${name}.c) failed to compile: ${first}`, 'install a C compiler and the static C library: sudo apt-get install gcc libc6-dev');

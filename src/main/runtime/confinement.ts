@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSyn
 import { dirname, join } from 'node:path';
 import type { GuestPlan } from '../../shared/plan.ts';
 import { EnvironmentError } from '../errors.ts';
-import { confineHelper, landlockAbi } from '../images/host-helpers.ts';
+import { confineHelper, hostHelper, landlockAbi } from '../images/host-helpers.ts';
 import { findKernel, whichTool, type KernelInfo } from '../images/kernel.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 
@@ -252,14 +252,17 @@ export function daemonArgv(confinement: Confinement, argv: string[], folders: st
   const program = whichTool(argv[0]!) ?? argv[0]!;
   for (const dir of folders) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const resolver = options.hostNat ? ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf'].filter(existsSync) : [];
+  // Host NAT reaches the internet, never the host itself (kernels/host/vnetlab-nat-guard.c).
+  const guard = options.hostNat ? hostHelper('vnetlab-nat-guard') : undefined;
   const rules: SandboxRules = {
-    exec: [...programFiles(program), ...vdePlugins()],
+    exec: [...programFiles(program), ...vdePlugins(), ...(guard ? [guard] : [])],
     read: [...LOADER_FILES, ...resolver, ...GUEST_DEVICES_READ].filter(existsSync),
     write: GUEST_DEVICES_WRITE,
     sockets: [],
     create: folders,
     noTcp: !options.hostNat,
     scoped: true,
+    preload: guard,
   };
   return sandboxed(confinement, rules, [program, ...argv.slice(1)]);
 }
