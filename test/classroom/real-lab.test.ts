@@ -174,10 +174,10 @@ describe.skipIf(!canRun)('classroom on real guests, worker unprivileged', () => 
     const targets = [`${data}/worker.secret`, `${data}/accounts.json`, eveFile];
     // As root in Ada's guest, typed at its console: every hostfs mount, every read, a write into Eve's lab.
     const probe = [
-      'mkdir -p /m',
-      `for o in "" "-o /" "-o ${data}" "-o ../.." "-o ${eveLab}"; do umount /m 2>/dev/null; mount -t hostfs none /m $o 2>/dev/null && echo "MOUNTED $o";`,
+      'mkdir -p /m; ',
+      `for o in "" "-o /" "-o ${data}" "-o ../.." "-o ${eveLab}"; do umount /m 2>/dev/null; if mount -t hostfs none /m $o 2>/dev/null; then echo "MOUNTED $o";`,
       ` for f in ${targets.map((f) => `/m${f}`).join(' ')} /m/worker.secret /m/lab.yaml; do cat $f 2>/dev/null | head -c 60 | sed "s|^|READ-$((2+1)) $f |"; done;`,
-      ` echo pwned > /m${eveLab}/pwned 2>/dev/null && echo WROTE-$((1+1)); echo pwned > /m/pwned 2>/dev/null && echo WROTE-$((1+1)); done; echo PROBE-$((40+2))`,
+      ` echo pwned > /m${eveLab}/pwned 2>/dev/null && echo WROTE-$((1+1)); echo pwned > /m/pwned 2>/dev/null && echo WROTE-$((1+1)); fi; done; echo PROBE-$((40+2))`,
     ].join('');
     await rpc.call('consoleInput', att.consoleId, `\r${probe}\r`);
     let acked = 0;
