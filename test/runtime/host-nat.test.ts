@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPaths } from '../../src/main/paths.ts';
 import { readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
+import { runCli } from '../support/host.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 const NAT_LAB = `lab:\n  name: nat\nmachines:\n  pc1:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: wan, ipv4: 10.0.2.15/24}\ndomains:\n  wan: {kind: switch, host_nat: true}\n`;
@@ -61,6 +62,18 @@ describe('host NAT (real UML + slirpvde)', () => {
     expect((await t.cli(['start', lab, '--unconfined'])).code).toBe(0);
     const fetched = await fetchFrom(lab, `http://10.0.2.2:${port}/`);
     expect(fetched.stdout).toContain('hello from the host');
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+  });
+
+  it('a server with host NAT off (classroom host_nat: off) starts the domain as a plain switch, with no way out', async () => {
+    const lab = t.lab('nat-off', { 'lab.yaml': NAT_LAB.replace('name: nat', 'name: nat-off') });
+    const env = { ...t.env, VNETLAB_HOST_NAT: 'off' };
+    const started = await runCli(['start', lab], { env, cwd: t.base });
+    expect(started.code, started.stderr).toBe(0);
+    const runDir = findRunDir(lab, hostPaths(t.env))!;
+    expect(readRecords(runDir).map((r) => r.kind).sort()).toEqual(['guest', 'port', 'supervisor', 'switch', 'wire']);
+    const fetched = await fetchFrom(lab, `http://10.0.2.2:${port}/`);
+    expect(fetched.stdout).not.toContain('hello from the host');
     expect((await t.cli(['stop', lab])).code).toBe(0);
   });
 });

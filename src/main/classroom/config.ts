@@ -75,9 +75,14 @@ export interface ClassroomConfig {
   startTimeoutSec: number;
   /** Timed exams (docs/exams.md). */
   exams: ClassroomExam[];
+  /**
+   * What a lab's host-NAT domains give students' guests: `internet` (out to the network, never the host
+   * itself: docs/host-nat.md) or `off` (no host NAT at all; the domain is a plain switch).
+   */
+  hostNat: 'internet' | 'off';
 }
 
-const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec', 'exams']);
+const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec', 'exams', 'host_nat']);
 
 export const LAB_ID_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -231,6 +236,7 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     workerSecretFile: raw.worker_secret_file === undefined ? resolve(dataDir, 'worker.secret') : path('worker_secret_file', raw.worker_secret_file),
     startTimeoutSec: positiveInt(file, 'start_timeout_sec', raw.start_timeout_sec, 120, 3600),
     exams,
+    hostNat: raw.host_nat === undefined || raw.host_nat === 'internet' ? 'internet' : raw.host_nat === 'off' ? 'off' : fail(file, 'host_nat', "must be 'internet' or 'off'", 'internet: guests reach the network but never this host; off: no host NAT at all'),
   };
 }
 

@@ -49,6 +49,9 @@ export interface Capture {
   stop(): Promise<void>;
 }
 
+/** `off` (set by a classroom configured with `host_nat: off`): host-NAT domains get no slirpvde. */
+export const HOST_NAT_ENV = 'VNETLAB_HOST_NAT';
+
 export class Network {
   private readonly switches = new Map<string, SwitchState>();
   private readonly cables = new Map<string, CableState>();
@@ -338,7 +341,9 @@ export class Network {
     }
     const proc = s.proc;
     void proc.exited.then((exit) => this.onExit(() => s.proc === proc, () => (s.proc = undefined), 'switch', plan.domain, exit, () => this.switchDied(s)));
-    if (plan.hostNat) {
+    if (plan.hostNat && process.env[HOST_NAT_ENV] === 'off') {
+      this.notify(`host NAT is off on this server: collision domain ${plan.domain} is a plain switch, with no way out`);
+    } else if (plan.hostNat) {
       const natLog = `${plan.ctlDir}.slirp.log`;
       const nat = await this.launcher.spawnDaemon(
         { what: `host NAT of collision domain ${plan.domain}`, argv: plan.hostNat.argv, logFile: natLog, sockets: [natLog], folders: this.folders, hostNat: true },
