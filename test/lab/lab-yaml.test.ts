@@ -41,7 +41,11 @@ describe('shipped labs', () => {
     const r2 = model!.machines.find((m) => m.name === 'r2')!;
     expect(r2.image).toBe('debian');
     expect(r2.files.map((f) => [f.kind, f.guestPath])).toEqual([['file', '/etc/frr/daemons'], ['file', '/etc/frr/vtysh.conf'], ['inline', '/etc/frr/frr.conf']]);
-    const frrConf = r2.files[2]!;
+    // The student starts without OSPF; the solution (applied on request) turns ospfd on and configures it.
+    expect(r2.files[2]!.kind === 'inline' && r2.files[2]!.content).not.toContain('router ospf');
+    const solved = (await loadLab(join(REPO, 'labs/ospf'), { withSolution: true })).model!.machines.find((m) => m.name === 'r2')!;
+    expect(solved.files.slice(3).map((f) => [f.kind, f.guestPath, f.kind === 'file' ? f.labPath : ''])).toEqual([['file', '/etc/frr/daemons', 'solution/frr/daemons'], ['inline', '/etc/frr/frr.conf', '']]);
+    const frrConf = solved.files[4]!;
     expect(frrConf.kind === 'inline' && frrConf.content).toContain('router ospf');
   });
 });

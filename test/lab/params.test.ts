@@ -319,3 +319,18 @@ describe('renderVariant', () => {
     await expect(renderVariant(dir, 0, join(tempLab(), 'o'))).rejects.toThrow(/lab\.yaml:4:\d+: error: unknown parameter 'b'/);
   });
 });
+
+describe('saving over a template', () => {
+  it('is refused: the model read from a params lab is one variant, saving it would lose the templates', async () => {
+    const { saveLabYaml, writeNetkitLab } = await import('../../src/main/lab/index.ts');
+    const dir = paramsLab();
+    const { model } = await loadLab(dir);
+    await expect(saveLabYaml(join(dir, 'lab.yaml'), model!)).rejects.toThrow(/declares params: — it is a template/);
+    expect(readFileSync(join(dir, 'lab.yaml'), 'utf8')).toContain('params:');
+    // Elsewhere it is a plain lab like any other.
+    const elsewhere = tempLab();
+    await saveLabYaml(join(elsewhere, 'lab.yaml'), { ...model!, root: elsewhere });
+    const nk = tempLab({ 'vnetlab.yaml': 'params:\n  a: {range: [1, 2]}\n' });
+    await expect(writeNetkitLab(model!, nk)).rejects.toThrow(/vnetlab.yaml declares params:/);
+  });
+});

@@ -44,6 +44,27 @@ export interface LabSolution {
   source: SourceRef;
 }
 
+/**
+ * A lab with params is read once per seed (a class's variants, a grader's submissions): its parsed text
+ * is kept (a few files), and each reading gets its own copy of the data, which rendering changes.
+ */
+const parsedParamsLabs = new Map<string, YamlSource>();
+
+function sourceOf(text: string, file: string): YamlSource {
+  if (!text.includes('params:')) return new YamlSource(text, file);
+  const key = `${file}\0${text}`;
+  let source = parsedParamsLabs.get(key);
+  if (!source) {
+    source = new YamlSource(text, file);
+    if (parsedParamsLabs.size >= 8) parsedParamsLabs.delete(parsedParamsLabs.keys().next().value!);
+    parsedParamsLabs.set(key, source);
+  }
+  if (source.broken) return source;
+  const copy = Object.create(source) as YamlSource;
+  Object.defineProperty(copy, 'data', { value: structuredClone(source.data) });
+  return copy;
+}
+
 const TEMPLATE_QUOTING_HINT = 'quote a value that holds a template ("{{ lan | host: 1 }}/24") or write it as a block (|): unquoted, YAML reads its ": " and a leading "{" itself';
 
 /** Folder a solution's files must live in, so that a student's copy can leave the solution out whole. */
@@ -51,7 +72,7 @@ export const SOLUTION_FOLDER = 'solution';
 
 /** Parses the text of a lab.yaml. `file` is its path relative to `root` (the lab folder, absolute). Touches no disk. */
 export function parseLabYaml(text: string, file: string, root: string, options: ParseOptions = {}): ParseResult {
-  const source = new YamlSource(text, file);
+  const source = sourceOf(text, file);
   const diagnostics: Diagnostic[] = source.diagnostics.map((d) => (d.code === 'yaml-syntax' && !d.hint && /\{\{|\{%/.test(text.split('\n')[d.line - 1] ?? '') ? { ...d, hint: TEMPLATE_QUOTING_HINT } : d));
   if (source.broken) return { diagnostics };
   const data = source.data;

@@ -10,7 +10,8 @@
 //   seedFor(secret, studentId, labId)        a classroom student's seed: HMAC, not guessable without the secret
 //   readSeedFile(dir)                        the seed a rendered folder (or a submission) carries
 import { createHmac } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, LabModel } from '../../shared/lab-model.ts';
@@ -90,27 +91,32 @@ export async function renderVariant(labPath: string, seed: string | number, outD
   await mkdir(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.partial-${process.pid}-${Date.now().toString(36)}`);
   try {
-    const concrete = concreteModel(loaded, options);
-    const moved = await relocateLab(concrete, staging);
-    await mkdir(staging, { recursive: true });
+    // Copy what the lab uses, except the files rendered for this variant (written below, never copied raw).
+    const { model: concrete, finish } = concreteModel(loaded, options);
+    const moved = finish(await relocateLab(concrete, staging));
+    mkdirSync(staging, { recursive: true });
     for (const f of loaded.variant?.renderedFiles ?? []) {
       const dest = await destinationInside(staging, f.labPath, 'rendered lab file');
-      await mkdir(dirname(dest), { recursive: true });
-      await rm(dest, { force: true });
-      await writeFile(dest, f.content, { mode: f.mode });
+      mkdirSync(dirname(dest), { recursive: true });
+      rmSync(dest, { force: true });
+      writeFileSync(dest, f.content, { mode: f.mode });
     }
-    await writeFile(join(staging, 'lab.yaml'), writeLabYaml({ ...moved, root: target }));
-    await writeFile(join(staging, SEED_FILE), `${seedText}\n`);
-    if (existing) await rm(target, { recursive: true, force: true });
-    await rename(staging, target);
+    writeFileSync(join(staging, 'lab.yaml'), writeLabYaml({ ...moved, root: target }));
+    writeFileSync(join(staging, SEED_FILE), `${seedText}\n`);
+    if (existing) rmSync(target, { recursive: true, force: true });
+    renameSync(staging, target);
     return { seed: seedText, values: loaded.variant ? describeValues(loaded.variant.values) : {}, model: { ...moved, root: target }, diagnostics: loaded.diagnostics };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
 }
 
-/** The loaded model as a plain lab: rendered files back at their lab paths, no variant mark, lab.yaml format. */
-function concreteModel(loaded: LoadResult & { model: LabModel }, options: RenderOptions): LabModel {
+/**
+ * The loaded model as a plain lab (no variant mark, lab.yaml format). Rendered files stay inline for
+ * relocateLab (so it does not copy their templates); `finish` then puts them back as lab files at their
+ * paths (a folder's rendered file is simply part of the folder again).
+ */
+function concreteModel(loaded: LoadResult & { model: LabModel }, options: RenderOptions): { model: LabModel; finish(model: LabModel): LabModel } {
   const inFolder = new Set<FileEntry>();
   const asFile = new Map<FileEntry, FileEntry>();
   for (const f of loaded.variant?.renderedFiles ?? []) {
@@ -121,14 +127,15 @@ function concreteModel(loaded: LoadResult & { model: LabModel }, options: Render
     ...loaded.model,
     format: 'vnetlab',
     sourceFile: 'lab.yaml',
-    machines: loaded.model.machines.map((m) => ({ ...m, files: m.files.filter((f) => !inFolder.has(f)).map((f) => asFile.get(f) ?? f) })),
+    machines: loaded.model.machines.map((m) => ({ ...m, files: m.files.filter((f) => !inFolder.has(f)) })),
   };
   delete model.variant;
   if (options.forStudent) {
     model.checks = model.checks.filter((c) => !c.hidden);
     delete model.testFolder;
   }
-  return model;
+  const finish = (moved: LabModel): LabModel => ({ ...moved, machines: moved.machines.map((m) => ({ ...m, files: m.files.map((f) => asFile.get(f) ?? f) })) });
+  return { model, finish };
 }
 
 async function usableLab(labPath: string, options: { seed: string; withSolution?: boolean }): Promise<LoadResult & { model: LabModel }> {

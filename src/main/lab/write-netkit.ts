@@ -14,7 +14,7 @@ import { guestPathProblem } from './lab-paths.ts';
 import { destinationInside, makeOwnerWritable, sourceInside } from './safe-paths.ts';
 import { ADDRESS_BLOCK_END, ADDRESS_BLOCK_START, forwardingDefaults, NOT_MACHINE_FOLDERS, SIDECAR_FILE } from './netkit.ts';
 import { labNameFromFolder } from './lab-yaml.ts';
-import { writeLabYaml } from './write-yaml.ts';
+import { refuseOverwritingTemplate, writeLabYaml } from './write-yaml.ts';
 
 /**
  * Writes the lab as a Netkit/Kathará folder in `dir`. A new folder is built next to `dir` and renamed
@@ -22,6 +22,7 @@ import { writeLabYaml } from './write-yaml.ts';
  */
 export async function writeNetkitLab(model: LabModel, dir: string): Promise<void> {
   const target = resolve(dir);
+  refuseOverwritingTemplate(join(target, 'vnetlab.yaml'));
   const exists = await stat(target).then((s) => s.isDirectory(), () => false);
   if (exists) return writeInto(model, target);
   const staging = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);

@@ -1,9 +1,11 @@
 // LabModel → lab.yaml text, in the friendly shapes people write by hand: interfaces as flow maps,
 // descriptions and scripts as block scalars, defaults left out, and the `$schema` line for editors.
-import { posix, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, posix, relative, sep } from 'node:path';
 import { Document, isMap, isPair, isScalar, isSeq, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { linkToYaml } from '../../shared/impairments.ts';
 import { DEFAULT_MEMORY_MIB, domainsOf, type Interface, type LabModel, type Machine } from '../../shared/lab-model.ts';
+import { UserError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { checkToYaml } from './checks.ts';
 import { SCHEMA_DIR } from './schema.ts';
@@ -34,9 +36,27 @@ export function writeLabYaml(model: LabModel): string {
   return doc.toString({ lineWidth: 0, blockQuote: 'literal' });
 }
 
-/** Writes lab.yaml atomically (temp file + rename). */
+/** Writes lab.yaml atomically (temp file + rename). Never over a lab file with params: (see refuseOverwritingTemplate). */
 export async function saveLabYaml(path: string, model: LabModel): Promise<void> {
+  refuseOverwritingTemplate(path);
   await writeFileAtomic(path, writeLabYaml(model));
+}
+
+/**
+ * A lab file with `params:` is a template; a model read from it is one variant, with the values in
+ * place of the templates. Saving that model over the file would turn every student's lab into this
+ * one, so it is refused (the app's Save on a params lab, say); save it elsewhere, or edit the file.
+ */
+export function refuseOverwritingTemplate(path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return;
+  }
+  if (/^params\s*:/m.test(text)) {
+    throw new UserError(`${basename(path)} declares params: — it is a template, and what the app shows is one variant of it (seed 0); saving would replace the templates with that variant's values`, 2, 'edit the lab file in a text editor, save this variant into another folder, or write one with `vnetlab variant LAB --seed S -o DIR`');
+  }
 }
 
 function metaToYaml(model: LabModel): Record<string, unknown> {
