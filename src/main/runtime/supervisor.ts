@@ -19,7 +19,7 @@ import type { PooledGuest } from './pool/protocol.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
-import { groupRssBytes } from './proc-memory.ts';
+import { GroupMemorySampler } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
 
 export interface ApplyResult {
@@ -136,6 +136,10 @@ export class Supervisor extends EventEmitter {
   private lastFullStopAt = 0;
   private diskTimer: NodeJS.Timeout | undefined;
 
+  /** Guests' memory for status, sampled in one background walk of /proc (proc-memory.ts). */
+  private readonly memory = new GroupMemorySampler();
+  private memoryNow = new Map<number, number | undefined>();
+
   constructor(
     public plan: Plan,
     private readonly launcher: Launcher,
@@ -163,6 +167,7 @@ export class Supervisor extends EventEmitter {
   }
 
   status(): LabStatus {
+    this.memoryNow = this.memory.bytesOf([...this.machines.values()].flatMap((m) => (m.handle ? [m.handle.pgid] : [])));
     return {
       labId: this.plan.lab.id,
       name: this.plan.lab.name,
@@ -606,7 +611,7 @@ export class Supervisor extends EventEmitter {
       name: m.plan.name,
       state: m.state,
       pid: m.handle?.pid,
-      rssBytes: m.handle ? groupRssBytes(m.handle.pgid) : undefined,
+      rssBytes: m.handle ? this.memoryNow.get(m.handle.pgid) : undefined,
       startedAt: m.handle && m.startedAt ? m.startedAt.toISOString() : undefined,
       startupExitCode: m.startupExitCode,
       error: m.error,
