@@ -369,6 +369,8 @@ function describeCheck(c: Check): string {
       return `route on ${c.on}: ${c.prefix}${c.via ? ` via ${c.via}` : ''}`;
     case 'command':
       return `command on ${c.on}: ${c.run}${c.stdoutContains ? ` (output contains "${c.stdoutContains}")` : ''}`;
+    case 'capture':
+      return `frames on cable ${c.cable}${c.filter ? `: ${c.filter}` : ''}`;
     default:
       return `${c.kind} on ${c.on}`;
   }
