@@ -10,15 +10,15 @@
 //   seedFor(secret, studentId, labId)        a classroom student's seed: HMAC, not guessable without the secret
 //   readSeedFile(dir)                        the seed a rendered folder (or a submission) carries
 import { createHmac } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, LabModel } from '../../shared/lab-model.ts';
 import { UserError } from '../errors.ts';
 import { loadLab, type LoadResult } from './index.ts';
 import { relocateLab } from './relocate.ts';
-import { destinationInside } from './safe-paths.ts';
+import { isInside, labPathProblem } from './lab-paths.ts';
 import { describeValues, drawValues, type ParamSpec, type ParamValues } from './params.ts';
 import { writeLabYaml } from './write-yaml.ts';
 
@@ -86,9 +86,14 @@ export async function renderVariant(labPath: string, seed: string | number, outD
   const seedText = String(seed);
   const loaded = await usableLab(labPath, { seed: seedText, ...(options.withSolution ? { withSolution: true } : {}) });
   const target = resolve(outDir);
-  const existing = await readdir(target).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  let existing: string[] | undefined;
+  try {
+    existing = readdirSync(target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
   if (existing && existing.length > 0) throw new UserError(`${outDir} already exists and is not empty`, 2, 'give a new folder to write the variant into');
-  await mkdir(dirname(target), { recursive: true });
+  mkdirSync(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.partial-${process.pid}-${Date.now().toString(36)}`);
   try {
     // Copy what the lab uses, except the files rendered for this variant (written below, never copied raw).
@@ -96,7 +101,7 @@ export async function renderVariant(labPath: string, seed: string | number, outD
     const moved = finish(await relocateLab(concrete, staging));
     mkdirSync(staging, { recursive: true });
     for (const f of loaded.variant?.renderedFiles ?? []) {
-      const dest = await destinationInside(staging, f.labPath, 'rendered lab file');
+      const dest = destinationInsideSync(staging, f.labPath);
       mkdirSync(dirname(dest), { recursive: true });
       rmSync(dest, { force: true });
       writeFileSync(dest, f.content, { mode: f.mode });
@@ -107,7 +112,7 @@ export async function renderVariant(labPath: string, seed: string | number, outD
     renameSync(staging, target);
     return { seed: seedText, values: loaded.variant ? describeValues(loaded.variant.values) : {}, model: { ...moved, root: target }, diagnostics: loaded.diagnostics };
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
   }
 }
 
@@ -145,4 +150,30 @@ async function usableLab(labPath: string, options: { seed: string; withSolution?
     throw new UserError(`the lab has ${errors.length} error${errors.length === 1 ? '' : 's'}${options.seed !== DEFAULT_SEED ? ` (seed ${options.seed})` : ''}:\n${errors.map(formatDiagnostic).join('\n')}`, 2, 'fix the lab file, then run the command again (vnetlab validate shows the same messages)');
   }
   return loaded as LoadResult & { model: LabModel };
+}
+
+/** safe-paths.ts's destinationInside, synchronously (a variant writes a dozen small files; each async hop costs more than the write). */
+function destinationInsideSync(root: string, rel: string): string {
+  const realRoot = realpathSync(root);
+  const problem = labPathProblem(rel);
+  if (problem) throw new UserError(`refusing to write the rendered lab file '${rel}': ${problem}`);
+  const target = join(realRoot, rel);
+  let existing = target;
+  const exists = (p: string) => {
+    try {
+      lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (existing !== realRoot && !exists(existing)) existing = dirname(existing);
+  let real: string | undefined;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    real = undefined;
+  }
+  if (real === undefined || !isInside(realRoot, real)) throw new UserError(`refusing to write the rendered lab file '${rel}': ${existing} is a symlink that leads out of ${root}`);
+  return target;
 }
