@@ -9,7 +9,8 @@ import { gradeLab, gradeVariant } from '../../check/grade.ts';
 import { formatLtestReport, runLtest } from '../../check/ltest.ts';
 import { formatJunit, formatResultLine, formatScore } from '../../check/report.ts';
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, labFolder, parseSeconds, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds, resolveLab } from '../lab-args.ts';
+import { labFolder } from '../../runtime/lab-target.ts';
 import { planLab } from '../../runtime/prepare.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -54,8 +55,8 @@ Examples:
   vnetlab check labs/static-routing --junit results.xml
   vnetlab check labs/static-routing --submissions submissions/ --out grades/
   vnetlab check labs/static-routing --with-solution
-  vnetlab check labs/routing-variant --seed alice --with-solution
-  vnetlab check labs/routing-variant --submissions handout/* --seed-from file
+  vnetlab check labs/static-routing-variant --seed alice --with-solution
+  vnetlab check labs/static-routing-variant --submissions handout/* --seed-from file
   vnetlab check netkit-lab_arp --ltest`,
   flags: {
     lab: LAB_FLAG,
