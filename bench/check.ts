@@ -15,7 +15,7 @@ import { gradeLab } from '../src/main/check/grade.ts';
 import { hostPaths } from '../src/main/paths.ts';
 import { cleanAll } from '../src/main/runtime/clean.ts';
 import { ensureSupervisor } from '../src/main/runtime/client.ts';
-import { waitSupervisorGone } from '../src/main/runtime/cli-support.ts';
+import { waitSupervisorGone } from '../src/main/runtime/client.ts';
 import { prepareLab } from '../src/main/runtime/prepare.ts';
 import { ensurePool, poolTarget } from '../src/main/runtime/pool/pool-client.ts';
 

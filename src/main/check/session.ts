@@ -1,14 +1,13 @@
 // A lab to grade: either booted for the grading (and stopped afterwards) or one that already runs.
 // This is the only place the grader touches the runtime; the engine sees a LabExecutor.
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths, labStateDir } from '../paths.ts';
-import { cleanRunDir } from '../runtime/clean.ts';
 import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
-import { labFolder, waitSupervisorGone } from '../runtime/cli-support.ts';
-import { launchLab, type LaunchedLab } from '../runtime/launch.ts';
+import { labFolder } from '../runtime/lab-target.ts';
+import { launchLab, stopLab, type LaunchedLab } from '../runtime/launch.ts';
 import { planLab, type PrepareOptions } from '../runtime/prepare.ts';
 import type { LabExecutor } from './engine.ts';
 
@@ -88,34 +87,28 @@ export async function openLab(labPath: string, options: OpenOptions = {}): Promi
   const running = await connectSupervisor(labFolder(labPath), env);
   if (running) return bootMissing(labPath, running, planOptions, timeoutMs, options);
 
-  // Not running: start it the one way labs start (launchLab), and end it all when the grading is done.
+  // Not running: start it the one way labs start (launchLab), and stop it the one way (stopLab) when
+  // the grading is done, ending from its records whatever the supervisor leaves.
   let planned: Plan | undefined;
   let launched: LaunchedLab;
   try {
     options.onProgress?.('booting the lab');
     launched = await launchLab(labPath, { ...planOptions, timeoutMs, onPlanned: (plan) => (planned = plan) });
   } catch (err) {
-    // The supervisor went away mid-start (or never came up): end whatever it recorded, by pid and start time.
-    if (planned && existsSync(planned.runDir)) await cleanRunDir(planned.runDir, hostPaths(env));
+    // The supervisor went away mid-start (or never came up): end whatever it recorded.
+    if (planned) await stopLab(planned.lab.root, { env, runDir: planned.runDir, how: 'crash', cleanUp: true });
     throw err;
   }
   const { plan, model, client } = launched;
   const close = async () => {
-    try {
-      // Everything was started for this check: stop it all and let the supervisor exit. A throw-away
-      // copy's disks are deleted next, so there is nothing to shut down gracefully.
-      await client.shutdown(options.ephemeral ? 'crash' : 'stop');
-      client.close();
-      if (!(await waitSupervisorGone(plan.runDir))) await cleanRunDir(plan.runDir, hostPaths(env));
-    } catch (err) {
-      client.close();
-      if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
-      if (!(err instanceof UserError)) throw err;
-    }
+    client.close();
+    // Everything was started for this check: stop it all and let the supervisor exit. A throw-away
+    // copy's disks are deleted next, so there is nothing to shut down gracefully.
+    await stopLab(plan.lab.root, { env, runDir: plan.runDir, how: options.ephemeral ? 'crash' : 'stop', cleanUp: true });
     // A submission's copy is graded once: its disks and run dir are the grader's own, not a student's work in progress.
     if (options.ephemeral) {
       rmSync(labStateDir(hostPaths(env), plan.lab.id), { recursive: true, force: true });
-      if (existsSync(plan.runDir)) await cleanRunDir(plan.runDir, hostPaths(env));
+      await stopLab(plan.lab.root, { env, runDir: plan.runDir, how: 'crash', cleanUp: true });
     }
   };
   if (!launched.result.ok) {

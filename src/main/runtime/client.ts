@@ -21,13 +21,13 @@ import type { CableChange } from './network/network.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
-import { isAlive } from './clean.ts';
-import { endLeftovers } from './leftovers.ts';
-import { isRecordedProcessAlive, readRecords } from './records.ts';
+import { reapRecorded } from './reaper.ts';
+import { isAlive, isRecordedProcessAlive, readRecords } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
 import type { ApplyResult, StartResult } from './supervisor.ts';
+import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
 
 export type { StartResult };
 
@@ -123,6 +123,16 @@ export class SupervisorClient {
 
   apply(plan: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     return this.call('apply', { plan, dryRun: options.dryRun });
+  }
+
+  /** Copy machines' disks for a saved state (runtime/snapshots/). */
+  saveDisks(machines: DiskSaveRequest[]): Promise<SavedDisk[]> {
+    return this.call('snapshot.save', { machines });
+  }
+
+  /** Put saved disks in place of machines' own and boot them; their network state is applied before they are ready. */
+  restoreDisks(machines: DiskRestoreRequest[], options: { timeoutMs?: number } = {}): Promise<Methods['snapshot.restore']['result']> {
+    return this.call('snapshot.restore', { machines, timeoutMs: options.timeoutMs });
   }
 
   links(): Promise<CableStatus[]> {
@@ -303,7 +313,7 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
   const leftovers = readRecords(plan.runDir).filter(isAlive);
   if (leftovers.length) {
     onProgress?.(`the previous supervisor of ${plan.lab.name} died; shutting down what it left running (${leftovers.map((r) => `${r.kind} ${r.name}`).join(', ')})`);
-    await endLeftovers(plan.runDir);
+    await reapRecorded(plan.runDir, { how: 'graceful', forget: true });
     const still = readRecords(plan.runDir).filter(isAlive);
     if (still.length) {
       throw new UserError(`the supervisor of lab ${plan.lab.name} is gone and ${still.length} of its processes would not stop (${still.map((r) => `${r.kind} ${r.name}`).join(', ')})`, 1, `end them: vnetlab clean ${plan.lab.root}`);

@@ -1,7 +1,9 @@
-// `start` in one call, and the only one: the CLI, the grader (check/session.ts) and the GUI service
-// (service/real-backends.ts) all start labs here. Plan the lab, then build its lab-fs/images while
-// the supervisor process starts (it needs only the plan to come up; the guests need the images),
-// then boot the machines and wait until they are ready.
+// `start` and `stop` in one call each, and the only ones: the CLI, the grader (check/session.ts) and
+// the GUI service (service/real-backends.ts) all start and stop labs here. launchLab plans the lab,
+// then builds its lab-fs/images while the supervisor process starts (it needs only the plan to come
+// up; the guests need the images), then boots the machines and waits until they are ready. stopLab
+// stops them, and wins over a start in progress even before that start's supervisor answers.
+import { existsSync } from 'node:fs';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
@@ -9,9 +11,11 @@ import type { LabEvent } from '../../shared/runtime-api.ts';
 import { confinementFor } from './confinement.ts';
 import { UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
-import { connectRunDir, ensureSupervisor, type SupervisorClient } from './client.ts';
+import { connectRunDir, ensureSupervisor, waitSupervisorGone, type SupervisorClient } from './client.ts';
+import { cleanRunDir } from './clean.ts';
+import { labFolder, plannedRunDirOf, runDirOf } from './lab-target.ts';
 import { ensureRunDir } from './run-dir.ts';
-import { declareStart, takeStopRequest } from './start-intent.ts';
+import { declareStart, requestStop, startInProgress, takeStopRequest } from './start-intent.ts';
 import { imageStatus } from '../images/build.ts';
 import { planLab, prepareHost, type PrepareOptions } from './prepare.ts';
 import type { StartResult } from './supervisor.ts';
@@ -136,4 +140,100 @@ function imagesToBuild(plan: Plan, env: NodeJS.ProcessEnv | undefined): boolean 
 
 function cancelled(): UserError {
   return new UserError('the start was cancelled: the lab was stopped while it was starting', 1);
+}
+
+export interface StopOptions {
+  env?: NodeJS.ProcessEnv;
+  /** `crash`: SIGKILL at once, no shutdown script (default: graceful, see supervisor.ts). */
+  how?: 'stop' | 'crash';
+  /** Only these machines (default: every one, and then the network and the supervisor stop too). */
+  machines?: string[];
+  /** The lab's run dir when the caller knows it (a lab it launched); otherwise found from `labPath`. */
+  runDir?: string;
+  /**
+   * The lab was started for this caller alone (the grader's): whatever the supervisor does not end
+   * (it went away mid-stop, or does not exit) is ended from its records, with its run dir.
+   */
+  cleanUp?: boolean;
+}
+
+export type StopOutcome =
+  /** Stopped (and with every machine, the supervisor has exited). */
+  | { outcome: 'stopped' }
+  /** A start in progress gave up before its supervisor answered: nothing runs. */
+  | { outcome: 'cancelled' }
+  /** Nothing to stop; `message` says what was not running. */
+  | { outcome: 'not-running'; message: string }
+  /** Every machine stopped, but the supervisor did not exit. */
+  | { outcome: 'supervisor-lingers'; runDir: string };
+
+/**
+ * `stop` (or `crash`) of a lab or of some of its machines. Stopping every machine also tells a start in
+ * progress to give up, whether or not its supervisor answers yet (start-intent.ts), and waits until the
+ * supervisor has exited. Stopping named machines of a lab that does not run is an error (exit 1).
+ */
+export async function stopLab(labPath: string, options: StopOptions = {}): Promise<StopOutcome> {
+  const env = options.env ?? process.env;
+  const how = options.how ?? 'stop';
+  const machines = options.machines ?? [];
+  const all = machines.length === 0;
+  const knownRunDir = () => options.runDir ?? runDirOf(labPath, env);
+  // A start in progress is told to give up too, whether or not its supervisor already answers.
+  const startingRunDir = all ? (knownRunDir() ?? (await plannedRunDirOf(labPath, env))) : undefined;
+  if (startingRunDir && existsSync(startingRunDir) && startInProgress(startingRunDir)) requestStop(startingRunDir);
+  const runDir = knownRunDir();
+  let sup = runDir ? await connectRunDir(runDir) : undefined;
+  if (!sup) {
+    const message = `the lab in ${labFolder(labPath)} is not running`;
+    if (!all) throw new UserError(message, 1, runDir ? `start it with: vnetlab start, or remove leftovers with: vnetlab clean` : 'start it with: vnetlab start');
+    // A start may be on its way (no supervisor yet): stop wins over it too.
+    const starting = await stopStartInProgress(startingRunDir);
+    if (starting === 'cancelled') return { outcome: 'cancelled' };
+    if (!starting) {
+      // Gone on its own before we came: what it may have left runs by its records.
+      if (options.cleanUp && runDir && existsSync(runDir)) await cleanRunDir(runDir, hostPaths(env));
+      return { outcome: 'not-running', message };
+    }
+    sup = starting;
+  }
+  const stoppedDir = sup.runDir;
+  try {
+    if (all) {
+      await sup.shutdown(how);
+      await sup.waitClosed();
+    } else if (how === 'stop') await sup.stop(machines);
+    else await sup.crash(machines);
+  } catch (err) {
+    if (!options.cleanUp) throw err;
+    // The supervisor went away mid-stop (or failed): end whatever it recorded, by pid and start time.
+    sup.close();
+    if (existsSync(stoppedDir)) await cleanRunDir(stoppedDir, hostPaths(env));
+    if (err instanceof UserError) return { outcome: 'stopped' };
+    throw err;
+  } finally {
+    sup.close();
+  }
+  if (!all) return { outcome: 'stopped' };
+  // Stopping the last machine makes the supervisor exit: wait for it so nothing is left behind.
+  if (await waitSupervisorGone(stoppedDir)) return { outcome: 'stopped' };
+  if (!options.cleanUp) return { outcome: 'supervisor-lingers', runDir: stoppedDir };
+  await cleanRunDir(stoppedDir, hostPaths(env));
+  return { outcome: 'stopped' };
+}
+
+/**
+ * Ask a start that has not reached its supervisor yet to give up, and wait: either it gives up, or
+ * its supervisor appears and the stop goes through it.
+ */
+async function stopStartInProgress(runDir: string | undefined): Promise<SupervisorClient | 'cancelled' | undefined> {
+  if (!runDir || !existsSync(runDir) || !startInProgress(runDir)) return undefined;
+  requestStop(runDir);
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const sup = await connectRunDir(runDir);
+    if (sup) return sup;
+    if (!startInProgress(runDir)) return 'cancelled';
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
 }

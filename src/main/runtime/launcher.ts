@@ -71,6 +71,8 @@ export interface SpawnedProcess {
   argv: string[];
   /** Sockets, FIFOs and logs the process owns, removed with it (and by `clean`). */
   sockets: string[];
+  /** A guest's management socket (recorded: a guest left running is shut down through it). */
+  mconsole?: string;
 }
 
 /**

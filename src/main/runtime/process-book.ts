@@ -8,8 +8,8 @@ export class ProcessBook {
   constructor(private readonly runDir?: string) {}
 
   register(kind: ProcessKind, name: string): Register {
-    return ({ pid, pgid, argv, sockets }) => {
-      if (this.runDir) writeRecord(this.runDir, { kind, name, pid, pgid, argv, sockets });
+    return (spawned) => {
+      if (this.runDir) writeRecord(this.runDir, { kind, name, ...spawned });
     };
   }
 

@@ -77,7 +77,7 @@ export class RealLauncher implements Launcher {
     });
     const pid = term.pid;
     const sockets = [toGuest, fromGuest, memoryDir, ...(umlDir ? [join(umlDir, plan.umid)] : [])];
-    register({ pid, pgid: pid, argv, sockets });
+    register({ pid, pgid: pid, argv, sockets, mconsole: plan.mconsole });
     toStream.write(GATE_LINE);
     const exited = new Promise<ExitInfo>((resolve) => {
       term.onExit(({ exitCode, signal }) => {

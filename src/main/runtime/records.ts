@@ -3,13 +3,16 @@
 // `vnetlab clean` can find and end everything even after the supervisor was killed with -9.
 // A pid alone is not proof of identity (pids are reused), so each record also carries the process's
 // start time from /proc/<pid>/stat, and nothing is signalled unless it still matches.
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from './disk-space.ts';
 import { assertPrivateDir, ensurePrivateDir, isTrustedFile } from './private-dir.ts';
 
-/** `port`: a cable's port hub; `wire`: a cable's wirefilter; `capture`: a capture's vde_plug. */
-export type ProcessKind = 'supervisor' | 'switch' | 'host-nat' | 'guest' | 'port' | 'wire' | 'capture';
+/**
+ * `supervisor`: a lab's; `pool`: the warm pool's process (pool/pool-main.ts); `port`: a cable's port hub;
+ * `wire`: a cable's wirefilter; `capture`: a capture's vde_plug.
+ */
+export type ProcessKind = 'supervisor' | 'pool' | 'switch' | 'host-nat' | 'guest' | 'port' | 'wire' | 'capture';
 
 export interface ProcessRecord {
   kind: ProcessKind;
@@ -23,6 +26,8 @@ export interface ProcessRecord {
   startTime: string;
   /** Unix sockets and FIFOs this process owns, removed by `clean`. */
   sockets: string[];
+  /** A guest's management socket: how a guest left running is shut down gracefully (reaper.ts). */
+  mconsole?: string;
   recordedAt: string;
 }
 
@@ -100,6 +105,11 @@ export function readRecords(runDir: string): ProcessRecord[] {
 export function isRecordedProcessAlive(record: ProcessRecord): boolean {
   if (!record.pid || !record.startTime) return false;
   return processStartTime(record.pid) === record.startTime;
+}
+
+/** Whether a recorded process (or what is left of its group) still runs. */
+export function isAlive(r: ProcessRecord): boolean {
+  return isRecordedProcessAlive(r) || (r.pgid > 0 && r.pgid === r.pid && !existsSync(`/proc/${r.pid}`) && groupHasMembers(r.pgid));
 }
 
 /**

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTrustedFile } from './private-dir.ts';
 import { writeFileAtomically } from './disk-space.ts';
-import { isRecordedProcessAlive, processStartTime } from './records.ts';
+import { isSameProcess, processStartTime } from './records.ts';
 
 const intentFile = (runDir: string) => join(runDir, 'start.intent');
 const stopFile = (runDir: string) => join(runDir, 'stop.request');
@@ -26,7 +26,7 @@ export function declareStart(runDir: string): () => void {
 /** Whether a start is under way in another live process. */
 export function startInProgress(runDir: string): boolean {
   const intent = readIntent(runDir);
-  return !!intent && isRecordedProcessAlive({ kind: 'supervisor', name: 'start', pid: intent.pid, pgid: 0, argv: [], startTime: intent.startTime, sockets: [], recordedAt: '' });
+  return !!intent && isSameProcess(intent.pid, intent.startTime);
 }
 
 export function requestStop(runDir: string): void {

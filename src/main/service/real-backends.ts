@@ -9,14 +9,13 @@ import type { EnvironmentReport, MachineAction, SaveFormat } from '../../shared/
 import { gradeLab } from '../check/grade.ts';
 import { compile } from '../compiler/index.ts';
 import { checkCableChange, ImpairmentError } from '../../shared/impairments.ts';
-import { UserError } from '../errors.ts';
+import { EnvironmentError, UserError } from '../errors.ts';
 import { buildLabFs } from '../guest/labfs.ts';
 import { findKernel, HOST_TOOLS, whichTool } from '../images/kernel.ts';
 import { loadLab, refuseUnsafeModel, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
-import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
 import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
-import { launchLab } from '../runtime/launch.ts';
-import { planLab } from '../runtime/prepare.ts';
+import { launchLab, stopLab } from '../runtime/launch.ts';
+import { compileOptionsFor, planLab } from '../runtime/prepare.ts';
 import type { Backends } from './backends.ts';
 
 export interface RealBackendOptions {
@@ -86,13 +85,8 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       return join(folder, 'lab.conf');
     },
 
-    async compile(model: LabModel) {
-      const paths = hostPaths(env);
-      const labId = labIdFor(model.root, model.meta.name);
-      // The kernel the lab would boot with (as planLab finds it), so the app shows the plan `start` runs.
-      const kernel = findKernel({ env });
-      return compile(model, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel: kernel.path, nicSyntax: kernel.nicSyntax });
-    },
+    // With the kernel the lab would boot with (as planLab finds it), so the app shows the plan `start` runs.
+    compile: async (model: LabModel) => compile(model, compileOptionsFor(model, env)),
 
     async startLab(labRoot: string) {
       const { client: sup } = await launchLab(labRoot, {
@@ -109,14 +103,9 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
     },
 
     async stopLab(labRoot: string) {
-      const sup = await connectSupervisor(labRoot, env);
-      if (!sup) return; // not running: nothing to stop
-      try {
-        await sup.shutdown('stop');
-        await sup.waitClosed();
-      } finally {
-        sup.close();
-      }
+      // Not running is nothing to stop; a start in progress (no supervisor yet) is cancelled.
+      const stopped = await stopLab(labRoot, { env });
+      if (stopped.outcome === 'supervisor-lingers') throw new EnvironmentError(`the lab's supervisor did not exit after every machine stopped`, `run: vnetlab clean ${labRoot}`);
     },
 
     async machine(labRoot: string, machine: string, action: MachineAction) {

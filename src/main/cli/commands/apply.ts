@@ -1,7 +1,8 @@
 // `vnetlab apply [LAB] [--dry-run]`: re-read the lab files and apply the difference to the running lab,
 // leaving unaffected machines alone (src/main/runtime/plan-diff.ts says what counts as a difference).
 import { formatDiagnostic } from '../../../shared/diagnostics.ts';
-import { LAB_FLAG, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, resolveLab } from '../lab-args.ts';
+import { requireSupervisor } from '../../runtime/lab-target.ts';
 import { buildLabFs } from '../../guest/labfs.ts';
 import { planLab } from '../../runtime/prepare.ts';
 import type { Command } from '../command.ts';

@@ -5,7 +5,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, parseSeconds, requireSupervisor } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds } from '../lab-args.ts';
+import { requireSupervisor } from '../../runtime/lab-target.ts';
 import { pcapHeader, pcapRecord } from '../../runtime/network/pcap.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';

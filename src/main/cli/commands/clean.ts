@@ -3,7 +3,8 @@
 import { UserError } from '../../errors.ts';
 import { hostPaths } from '../../paths.ts';
 import { cleanAll, cleanRunDir, type CleanReport } from '../../runtime/clean.ts';
-import { LAB_FLAG, labFolder, machinesOnly, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, machinesOnly, resolveLab } from '../lab-args.ts';
+import { labFolder, runDirOf } from '../../runtime/lab-target.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 

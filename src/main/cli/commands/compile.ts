@@ -3,15 +3,12 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../../shared/diagnostics.ts';
-import type { CompileOptions, Plan } from '../../../shared/plan.ts';
+import type { Plan } from '../../../shared/plan.ts';
 import { compile, formatPlanJson } from '../../compiler/index.ts';
 import { loadLab } from '../../lab/index.ts';
-import { hostPaths, labIdFor, labRunDir, labStateDir } from '../../paths.ts';
-import { findKernel } from '../../images/kernel.ts';
+import { compileOptionsFor } from '../../runtime/prepare.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
-
-const DEFAULT_KERNEL = '/usr/bin/linux.uml';
 
 const command: Command = {
   name: 'compile',
@@ -38,18 +35,8 @@ Examples:
       io.stderr.write(`vnetlab compile: ${relative(io.cwd, labPath) || '.'} has errors; nothing compiled (vnetlab validate shows the same messages)\n`);
       return EXIT.badInput;
     }
-    const paths = hostPaths(io.env);
-    const labId = labIdFor(model.root, model.meta.name);
-    const options: CompileOptions = {
-      runDir: labRunDir(paths, labId),
-      stateDir: labStateDir(paths, labId),
-      imageDir: paths.imageDir,
-      // Compiling needs no kernel: the plan only names it, so a missing one is not an error here.
-      kernel: io.env.VNETLAB_KERNEL || DEFAULT_KERNEL,
-      labId,
-      // The NIC syntax of the kernel `start` would use, when there is one (the plan `start` runs).
-      nicSyntax: installedKernelNicSyntax(io.env),
-    };
+    // The plan `start` runs; compiling needs no kernel (the plan only names it), so a missing one is no error here.
+    const options = compileOptionsFor(model, io.env, { kernel: 'optional' });
     const plan = compile(model, options);
     io.stdout.write(args.flags.json ? formatPlanJson(plan) : summary(plan, options.kernel));
     return EXIT.ok;
@@ -57,14 +44,6 @@ Examples:
 };
 
 export default command;
-
-function installedKernelNicSyntax(env: NodeJS.ProcessEnv): CompileOptions['nicSyntax'] {
-  try {
-    return findKernel({ env }).nicSyntax;
-  } catch {
-    return undefined; // no kernel here: the default (legacy) syntax
-  }
-}
 
 /** Diagnostics name files relative to the lab folder; the terminal wants them relative to where the user is. */
 function displayPath(file: string, root: string, cwd: string): string {

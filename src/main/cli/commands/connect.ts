@@ -1,7 +1,8 @@
 // `vnetlab connect [LAB] <machine>`: the machine's console in this terminal. Several viewers may be
 // attached at once; recent output is replayed on attach; Ctrl-] detaches and leaves the guest running.
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, labFolder, machinesOnly, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, machinesOnly, resolveLab } from '../lab-args.ts';
+import { labFolder, requireSupervisor } from '../../runtime/lab-target.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 

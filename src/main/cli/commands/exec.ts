@@ -1,7 +1,8 @@
 // `vnetlab exec [LAB] <machine> -- <command…>`: run a command in a running guest through its exec
 // channel; stdout and stderr are streamed, and the guest's exit code is this command's exit code.
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, parseSeconds, machinesOnly, requireSupervisor, resolveLab, shellJoin } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds, machinesOnly, resolveLab, shellJoin } from '../lab-args.ts';
+import { requireSupervisor } from '../../runtime/lab-target.ts';
 import type { Command } from '../command.ts';
 
 const command: Command = {

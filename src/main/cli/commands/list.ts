@@ -2,8 +2,7 @@
 import { hostPaths } from '../../paths.ts';
 import { connectRunDir } from '../../runtime/client.ts';
 import { listRunDirs, readRunPlan } from '../../runtime/run-dir.ts';
-import { isAlive } from '../../runtime/clean.ts';
-import { readRecords } from '../../runtime/records.ts';
+import { isAlive, readRecords } from '../../runtime/records.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 

@@ -1,6 +1,7 @@
 // `vnetlab restart [LAB] <machine>`: graceful stop, then boot again and wait until ready.
 import { UserError } from '../../errors.ts';
-import { LAB_FLAG, parseSeconds, machinesOnly, requireSupervisor, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, parseSeconds, machinesOnly, resolveLab } from '../lab-args.ts';
+import { requireSupervisor } from '../../runtime/lab-target.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 

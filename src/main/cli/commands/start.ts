@@ -3,7 +3,7 @@
 // guest is ready. The guests keep running after this command returns.
 import { formatDiagnostic } from '../../../shared/diagnostics.ts';
 import type { LabEvent, MachineState } from '../../../shared/runtime-api.ts';
-import { LAB_FLAG, UNCONFINED_FLAG, applyUnconfinedFlag, parseSeconds, machinesOnly, resolveLab } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, UNCONFINED_FLAG, applyUnconfinedFlag, parseSeconds, machinesOnly, resolveLab } from '../lab-args.ts';
 import { launchLab } from '../../runtime/launch.ts';
 import type { LaunchTimings } from '../../runtime/launch.ts';
 import type { StartTimings } from '../../runtime/supervisor.ts';

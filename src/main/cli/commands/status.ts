@@ -3,7 +3,8 @@
 import type { LabStatus } from '../../../shared/runtime-api.ts';
 import { UserError } from '../../errors.ts';
 import { connectRunDir } from '../../runtime/client.ts';
-import { LAB_FLAG, labFolder, machinesOnly, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
+import { LAB_FLAG, machinesOnly, resolveLab } from '../lab-args.ts';
+import { labFolder, runDirOf } from '../../runtime/lab-target.ts';
 import { stateSpaceWarning } from '../../runtime/disk-space.ts';
 import { readRunPlan } from '../../runtime/run-dir.ts';
 import type { Command } from '../command.ts';

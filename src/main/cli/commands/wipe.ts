@@ -1,11 +1,9 @@
 // `vnetlab wipe [LAB] [machines…]`: delete guest disks, so the next start begins again from the lab
 // files. Refuses running machines; asks first unless --yes.
-import { existsSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { UserError } from '../../errors.ts';
-import { connectRunDir } from '../../runtime/client.ts';
-import { LAB_FLAG, machinesOnly, resolveLab, runDirOf } from '../../runtime/cli-support.ts';
-import { planLab } from '../../runtime/prepare.ts';
+import { wipeLab } from '../../runtime/wipe.ts';
+import { LAB_FLAG, machinesOnly, resolveLab } from '../lab-args.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -19,38 +17,12 @@ const command: Command = {
   },
   async run(args, io) {
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
-    const machines = machinesOnly(rest, io.cwd);
-    const { plan } = await planLab(labPath, { env: io.env });
-    const unknown = machines.filter((m) => !plan.guests.some((g) => g.name === m));
-    if (unknown.length) throw new UserError(`no machine named ${unknown.join(', ')} in lab ${plan.lab.name}`, 2, `machines: ${plan.guests.map((g) => g.name).join(', ')}`);
-    const targets = plan.guests.filter((g) => machines.length === 0 || machines.includes(g.name));
-
-    const runDir = runDirOf(labPath, io.env);
-    const sup = runDir ? await connectRunDir(runDir) : undefined;
-    if (sup) {
-      try {
-        const status = await sup.status();
-        const running = status.machines.filter((m) => targets.some((t) => t.name === m.name) && ['booting', 'ready', 'stopping'].includes(m.state));
-        if (running.length) {
-          const names = running.map((m) => m.name).join(' ');
-          throw new UserError(`cannot wipe running machines: ${names.replace(/ /g, ', ')}`, 2, `stop them first: vnetlab stop ${names}`);
-        }
-      } finally {
-        sup.close();
-      }
-    }
-    const existing = targets.filter((g) => existsSync(g.cow));
-    if (!existing.length) {
-      io.stdout.write('no disk to wipe\n');
-      return EXIT.ok;
-    }
-    const names = existing.map((g) => g.name).join(', ');
-    if (args.flags.yes !== true && !(await confirm(io, `Delete the disks of ${names}? Changes made inside them are lost. [y/N] `))) {
-      io.stdout.write('nothing wiped\n');
-      return EXIT.ok;
-    }
-    for (const g of existing) rmSync(g.cow, { force: true });
-    io.stdout.write(`wiped: ${names}\n`);
+    const outcome = await wipeLab(labPath, machinesOnly(rest, io.cwd), {
+      env: io.env,
+      confirm: async (names) => args.flags.yes === true || confirm(io, `Delete the disks of ${names.join(', ')}? Changes made inside them are lost. [y/N] `),
+    });
+    if ('reason' in outcome) io.stdout.write(outcome.reason === 'no-disk' ? 'no disk to wipe\n' : 'nothing wiped\n');
+    else io.stdout.write(`wiped: ${outcome.wiped.join(', ')}\n`);
     return EXIT.ok;
   },
 };

@@ -16,8 +16,7 @@ import { findKernel } from '../../images/kernel.ts';
 import { hostPaths, type HostPaths } from '../../paths.ts';
 import { ensurePrivateDir } from '../private-dir.ts';
 import { lineReader } from '../protocol.ts';
-import { isAlive } from '../clean.ts';
-import { processStartTime, readRecords } from '../records.ts';
+import { isAlive, processStartTime, readRecords } from '../records.ts';
 import { poolCommand } from '../supervisor-entry.ts';
 import { canTakePooledGuest } from './pooled-guest.ts';
 import { poolDir, poolFiles, poolKey } from './pool-files.ts';
@@ -103,7 +102,7 @@ export function poolRunning(paths: HostPaths = hostPaths()): boolean {
   const dir = poolDir(paths);
   if (!existsSync(dir)) return false;
   try {
-    return readRecords(dir).some((r) => r.kind === 'supervisor' && isAlive(r));
+    return readRecords(dir).some((r) => r.kind === 'pool' && isAlive(r));
   } catch {
     return false;
   }

@@ -5,9 +5,9 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { hostPaths, type HostPaths } from '../../paths.ts';
-import { isAlive } from '../clean.ts';
 import { lineReader } from '../protocol.ts';
-import { isSameProcess, readRecords, removeRecord, signalRecorded, takeProcessLock, writeRecord } from '../records.ts';
+import { reapRecorded } from '../reaper.ts';
+import { isSameProcess, removeRecord, takeProcessLock, writeRecord } from '../records.ts';
 import { assertPrivateDir } from '../private-dir.ts';
 import { GuestPool } from './pool.ts';
 import { poolDiskDir, poolFiles } from './pool-files.ts';
@@ -23,11 +23,8 @@ function log(message: string): void {
  * What a pool killed earlier left: its guests power themselves off when it dies, but their records,
  * folders and disks stay. A guest still running (it had not reached its wait yet) is ended here.
  */
-function endLeftovers(dir: string, paths: HostPaths): void {
-  for (const r of readRecords(dir)) {
-    if (r.kind === 'guest' && isAlive(r)) signalRecorded(r, 'SIGKILL');
-    removeRecord(dir, r.kind, r.name);
-  }
+async function clearPreviousPool(dir: string, paths: HostPaths): Promise<void> {
+  await reapRecorded(dir, { how: 'kill', forget: true });
   for (const path of [poolFiles.umlDir(dir), join(dir, 'guests'), poolDiskDir(paths)]) rmSync(path, { recursive: true, force: true });
 }
 
@@ -43,8 +40,8 @@ async function main(): Promise<void> {
     return;
   }
   const socketPath = poolFiles.socket(dir);
-  endLeftovers(dir, hostPaths());
-  writeRecord(dir, { kind: 'supervisor', name: 'pool', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [socketPath] });
+  await clearPreviousPool(dir, hostPaths());
+  writeRecord(dir, { kind: 'pool', name: 'pool', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [socketPath] });
   const pool = new GuestPool(dir, hostPaths(), log);
   const connections = new Set<Socket>();
 
@@ -57,7 +54,7 @@ async function main(): Promise<void> {
     await pool.down();
     for (const c of connections) c.destroy();
     rmSync(socketPath, { force: true });
-    removeRecord(dir, 'supervisor', 'pool');
+    removeRecord(dir, 'pool', 'pool');
     rmSync(poolFiles.lock(dir), { force: true });
     log('bye');
     process.exit(0);

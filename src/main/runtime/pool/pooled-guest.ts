@@ -118,7 +118,7 @@ export async function adoptPooledGuest(
   const stagedLabFs = join(dirname(pooled.fifos.toGuest), 'labfs.ext4');
   const sockets = [toGuest, fromGuest, consoleIn, consoleOut, umidDir, stagedLabFs];
   const { pid, pgid } = pooled;
-  register({ pid, pgid, argv: pooled.argv, sockets });
+  register({ pid, pgid, argv: pooled.argv, sockets, mconsole: plan.mconsole });
   let diskTaken = false;
   const fds: number[] = [];
   try {

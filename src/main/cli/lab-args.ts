@@ -1,14 +1,13 @@
-// Shared by the runtime's CLI commands (start, status, connect, exec, stop, crash, restart, wipe,
-// clean, list): which lab a command means, and reaching its supervisor.
+// The CLI's shared flags and arguments (start, status, connect, exec, stop, crash, restart, wipe,
+// clean, check…): `--lab`, `--unconfined`, `--timeout`, and which lab `[LAB] [MACHINE…]` means.
+// What a lab path means to the runtime (its run dir, its supervisor) is runtime/lab-target.ts.
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
-import { connectRunDir, type SupervisorClient } from './client.ts';
-import { findRunDir } from './run-dir.ts';
-import { UNCONFINED_ENV } from './confinement.ts';
-
-export { waitSupervisorGone } from './client.ts';
+import { UNCONFINED_ENV } from '../runtime/confinement.ts';
+import { labFolder } from '../runtime/lab-target.ts';
+import { findRunDir } from '../runtime/run-dir.ts';
 
 /** `--unconfined`: start without the sandbox (docs/security.md); the supervisor inherits the choice through the environment. */
 export const UNCONFINED_FLAG = {
@@ -73,25 +72,6 @@ export function notALab(given: string, abs: string): UserError {
   }
   if (statSync(abs).isDirectory()) return new UserError(`${abs} is not a lab: it has neither lab.yaml nor lab.conf`, 2, 'give the folder of a lab, or run the command inside it');
   return new UserError(`${abs} is a file, not a lab: a lab is a folder with lab.yaml or lab.conf (or that file itself)`, 2, 'give the folder of a lab, or run the command inside it');
-}
-
-/** The folder a lab path names (a lab.yaml/lab.conf file stands for its folder). */
-export function labFolder(labPath: string): string {
-  return existsSync(labPath) && statSync(labPath).isFile() ? dirname(labPath) : labPath;
-}
-
-export function runDirOf(labPath: string, env: NodeJS.ProcessEnv): string | undefined {
-  return findRunDir(labFolder(labPath), hostPaths(env));
-}
-
-/** Connect to a running lab, or explain that it is not running. */
-export async function requireSupervisor(labPath: string, env: NodeJS.ProcessEnv): Promise<SupervisorClient> {
-  const runDir = runDirOf(labPath, env);
-  const client = runDir ? await connectRunDir(runDir) : undefined;
-  if (!client) {
-    throw new UserError(`the lab in ${labFolder(labPath)} is not running`, 1, runDir ? `start it with: vnetlab start, or remove leftovers with: vnetlab clean` : 'start it with: vnetlab start');
-  }
-  return client;
 }
 
 /** Parse a `--timeout` in seconds. */
