@@ -73,7 +73,7 @@ export function backingImageFor(cowPath: string, name: string, env: NodeJS.Proce
 
 /**
  * Deletes the kept images of `name` that no guest disk of this user needs any more (disks live in
- * `<stateRoot>/labs/<lab>/disks/*.cow`). Returns what was deleted.
+ * `<stateRoot>/labs/<lab>/disks/*.cow`, and saved states' copies in `snapshots/disks/`). Returns what was deleted.
  */
 export function pruneRetainedImages(name: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const { imageDir, stateRoot } = hostPaths(env);
@@ -81,10 +81,12 @@ export function pruneRetainedImages(name: string, env: NodeJS.ProcessEnv = proce
   if (!retained.length) return [];
   const needed = new Set<string>();
   for (const lab of readdirSafe(join(stateRoot, 'labs'))) {
-    const disks = join(stateRoot, 'labs', lab, 'disks');
-    for (const disk of readdirSafe(disks).filter((f) => f.endsWith('.cow'))) {
-      const header = safeHeader(join(disks, disk));
-      if (header) needed.add(`${header.backingMtime}/${header.backingSize}`);
+    // The guests' disks, and the copies kept by saved states (runtime/snapshots/store.ts).
+    for (const disks of [join(stateRoot, 'labs', lab, 'disks'), join(stateRoot, 'labs', lab, 'snapshots', 'disks')]) {
+      for (const disk of readdirSafe(disks).filter((f) => f.endsWith('.cow'))) {
+        const header = safeHeader(join(disks, disk));
+        if (header) needed.add(`${header.backingMtime}/${header.backingSize}`);
+      }
     }
   }
   const deleted: string[] = [];

@@ -6,6 +6,7 @@ import type { Plan } from '../../shared/plan.ts';
 import type { CableChange } from './network/network.ts';
 import type { ApplyResult } from './supervisor.ts';
 import type { StartResult } from './supervisor.ts';
+import type { DiskRestoreRequest, DiskSaveRequest, NetRestoreReport, SavedDisk } from './snapshots/live.ts';
 
 export interface Methods {
   /** `stopping`: the supervisor is on its way out (every machine stopped); start a new one after it exits. */
@@ -32,6 +33,10 @@ export interface Methods {
   'capture.stop': { params: { captureId: string }; result: { frames: number; dropped: number } };
   /** Bring the running lab to a newly compiled plan (or only say what would change). */
   apply: { params: { plan: Plan; dryRun?: boolean }; result: ApplyResult };
+  /** Copy machines' disks for a saved state (running ones: network state read, paused for the copy). */
+  'snapshot.save': { params: { machines: DiskSaveRequest[] }; result: SavedDisk[] };
+  /** Put saved disks and network states in place of machines' own, and boot them. */
+  'snapshot.restore': { params: { machines: DiskRestoreRequest[]; timeoutMs?: number }; result: StartResult & { net: Record<string, NetRestoreReport> } };
   /** Stop (or crash) every machine and the switches, then exit. */
   shutdown: { params: { how?: 'stop' | 'crash' }; result: null };
 }

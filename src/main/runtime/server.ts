@@ -99,6 +99,8 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       return null;
     },
     apply: async (p) => sup.apply(p.plan, { dryRun: p.dryRun }),
+    'snapshot.save': async (p) => sup.saveDisks(p.machines ?? []),
+    'snapshot.restore': async (p) => sup.restoreDisks(p.machines ?? [], { timeoutMs: p.timeoutMs }),
     'link.list': async () => sup.links(),
     'link.set': async (p) => sup.changeLink(p.cable, p.change ?? {}),
     'capture.start': async (p, conn) => {

@@ -21,6 +21,7 @@ import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
 import { GroupMemorySampler } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
+import { applyPendingNet, readLiveState, saveMachineDisk, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
 
 export interface ApplyResult {
   /** One line per change (see plan-diff.ts describeDiff). */
@@ -135,6 +136,8 @@ export class Supervisor extends EventEmitter {
   /** When the last stop or crash of every machine came (ms since the epoch). */
   private lastFullStopAt = 0;
   private diskTimer: NodeJS.Timeout | undefined;
+  /** What the last boot of each machine re-applied of a restored network state (snapshot restore). */
+  private readonly netRestores = new Map<string, NetRestoreReport>();
 
   /** Guests' memory for status, sampled in one background walk of /proc (proc-memory.ts). */
   private readonly memory = new GroupMemorySampler();
@@ -298,6 +301,10 @@ export class Supervisor extends EventEmitter {
     // A guest that failed but still runs is left running, so its console can be looked at; stop ends it.
     if ('error' in outcome) return { error: this.fail(m, outcome.error) };
     m.startupExitCode = outcome.code;
+    // A restored state's network (addresses, routes, sysctls, firewall, routing config) goes back before the machine is ready.
+    const net = await applyPendingNet(m.plan, handle.agent, (message) => this.progress(message));
+    if (net) this.netRestores.set(m.plan.name, net);
+    if (m.handle !== handle || m.stopRequested || m.stops !== stops) return { stopped: true };
     this.setState(m, 'ready');
     return { ready: true };
   }
@@ -445,6 +452,57 @@ export class Supervisor extends EventEmitter {
     }
     for (const m of targets) await this.launcher.wipeDisk(m.plan);
     return targets.map((m) => m.plan.name);
+  }
+
+  // ---- saved states (runtime/snapshots/) ---------------------------------------------------------
+
+  /**
+   * Copy machines' disks for a saved state. A running machine: sync and read its network state through
+   * the agent (one round trip), pause it (mconsole `stop`), copy its disk, `go`. A stopped one: its disk
+   * as it is. A machine on its way up or down is refused.
+   */
+  async saveDisks(requests: DiskSaveRequest[]): Promise<SavedDisk[]> {
+    const targets = requests.map((r) => ({ r, m: this.get(r.machine) }));
+    const moving = targets.filter(({ m }) => m.state === 'booting' || m.state === 'stopping' || (m.handle && m.state !== 'ready'));
+    if (moving.length) {
+      const names = moving.map(({ m }) => `${m.plan.name} (${m.state})`).join(', ');
+      throw new UserError(`cannot save while machines are starting, stopping or failed: ${names}`, 1, 'wait until they are ready, or stop them, then save again');
+    }
+    this.busy++;
+    try {
+      const guests = targets.map(({ r, m }) => ({ r, m, running: m.handle && m.state === 'ready' ? { agent: m.handle.agent, mconsole: (command: string) => this.launcher.mconsole(m.plan, command) } : undefined }));
+      // Network states are read in parallel (each costs the guest a few forks); the pauses come one at a time.
+      const live = await Promise.all(guests.map(({ r, running }) => (running ? readLiveState(r.machine, running.agent) : undefined)));
+      const saved: SavedDisk[] = [];
+      for (const [i, { r, m, running }] of guests.entries()) saved.push(await saveMachineDisk(m.plan, r, running, live[i]));
+      return saved;
+    } finally {
+      this.busy--;
+      this.checkIdle();
+    }
+  }
+
+  /**
+   * Put saved disks (and network states, applied at boot) in place of machines' own, then boot them.
+   * Running machines are pulled down at once: the caller saved them first (before-restore-N).
+   */
+  async restoreDisks(requests: DiskRestoreRequest[], options: StartOptions = {}): Promise<StartResult & { net: Record<string, NetRestoreReport> }> {
+    const targets = requests.map((r) => ({ r, m: this.get(r.machine) }));
+    this.busy++;
+    try {
+      await this.halt(targets.map(({ m }) => m.plan.name), 'crash');
+      for (const { r, m } of targets) {
+        if (m.handle) throw new UserError(`${m.plan.name} did not stop; its disk was not replaced`, 1);
+        restoreMachineDisk(m.plan, r);
+        this.netRestores.delete(m.plan.name);
+      }
+      const started = await this.start(targets.map(({ m }) => m.plan.name), options);
+      const net = Object.fromEntries(targets.flatMap(({ m }) => (this.netRestores.has(m.plan.name) ? [[m.plan.name, this.netRestores.get(m.plan.name)!]] : [])));
+      return { ...started, net };
+    } finally {
+      this.busy--;
+      this.checkIdle();
+    }
   }
 
   // ---- cables --------------------------------------------------------------------------------

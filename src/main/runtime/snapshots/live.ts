@@ -1,0 +1,160 @@
+// The supervisor's part of saved states: what must happen next to a running guest.
+//   save:    sync + read the network state (one exec), mconsole `stop`, copy the disk, `go`;
+//   restore: the saved disk in place of the machine's (the guest is down), its network state left as
+//            `<stateDir>/pending-net/<machine>.json`, applied by applyPendingNet when it next boots,
+//            before the machine is reported ready (a restore, and the first start of an unpacked pack).
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { GuestPlan } from '../../../shared/plan.ts';
+import { copyDisk, type CopyMethod } from '../../guest/cow-disk.ts';
+import { CAPTURE_SCRIPT, parseNetState, planNetRestore, type NetState } from '../../guest/netstate.ts';
+import type { GuestAgent } from '../launcher.ts';
+
+export interface DiskSaveRequest {
+  machine: string;
+  /** Where the copy goes (a file that does not exist yet). */
+  dest: string;
+}
+
+export interface SavedDisk {
+  machine: string;
+  /** False when the machine had never booted (no disk): nothing was copied. */
+  hasDisk: boolean;
+  /** The machine ran: its network state was read and it was paused for the copy. */
+  running: boolean;
+  net?: NetState;
+  /** mconsole stop → go, ms. */
+  pauseMs?: number;
+  /** Reading its network state (with the sync), ms. */
+  readMs?: number;
+  copy?: { method: CopyMethod; bytes: number };
+}
+
+export interface DiskRestoreRequest {
+  machine: string;
+  /** The saved disk, or undefined: the machine had no disk then (it starts from the lab files). */
+  disk?: string;
+  net?: NetState;
+}
+
+export interface NetRestoreReport {
+  /** What was changed, one line each. */
+  changes: string[];
+  /** What still differs after applying (should be empty). */
+  remaining: string[];
+  error?: string;
+}
+
+/** `<stateDir>/pending-net/<machine>.json`: a network state to apply at the machine's next boot. */
+export function pendingNetPath(plan: GuestPlan): string {
+  return join(dirname(dirname(plan.cow)), 'pending-net', `${basename(plan.cow, '.cow')}.json`);
+}
+
+export function writePendingNet(plan: GuestPlan, net: NetState | undefined): void {
+  const file = pendingNetPath(plan);
+  if (!net) {
+    rmSync(file, { force: true });
+    return;
+  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(net), { mode: 0o600 });
+  renameSync(temp, file);
+}
+
+const CAPTURE_TIMEOUT_MS = 60_000;
+
+export interface RunningGuest {
+  agent: GuestAgent;
+  mconsole(command: string): Promise<string>;
+}
+
+/** Sync the guest's disk and read its network state: one exec. */
+export async function readLiveState(machine: string, agent: GuestAgent): Promise<{ net: NetState; readMs: number }> {
+  const started = Date.now();
+  const result = await agent.exec(`sync\n${CAPTURE_SCRIPT}`, { timeoutMs: CAPTURE_TIMEOUT_MS });
+  try {
+    return { net: parseNetState(result.stdout), readMs: Date.now() - started };
+  } catch (err) {
+    throw new Error(`could not read the network state of ${machine}: ${(err as Error).message}${result.timedOut ? ' (timed out)' : ''}`);
+  }
+}
+
+/**
+ * Copy a machine's disk to `request.dest`. A running guest is paused (mconsole `stop`) for the copy
+ * and let go (`go`) whatever happens; `live` is what readLiveState read just before.
+ */
+export async function saveMachineDisk(plan: GuestPlan, request: DiskSaveRequest, running: RunningGuest | undefined, live?: { net: NetState; readMs: number }): Promise<SavedDisk> {
+  mkdirSync(dirname(request.dest), { recursive: true, mode: 0o700 });
+  if (!running) {
+    if (!existsSync(plan.cow)) return { machine: request.machine, hasDisk: false, running: false };
+    return { machine: request.machine, hasDisk: true, running: false, copy: copyDisk(plan.cow, request.dest) };
+  }
+  const { net, readMs } = live ?? (await readLiveState(request.machine, running.agent));
+  const pauseStart = Date.now();
+  await running.mconsole('stop');
+  let copy: SavedDisk['copy'];
+  try {
+    copy = copyDisk(plan.cow, request.dest);
+  } finally {
+    await running.mconsole('go');
+  }
+  return { machine: request.machine, hasDisk: true, running: true, net, pauseMs: Date.now() - pauseStart, readMs, copy };
+}
+
+/** Only while the machine is down: its disk becomes the saved one (or none), its pending network state the saved one. */
+export function restoreMachineDisk(plan: GuestPlan, request: DiskRestoreRequest): void {
+  mkdirSync(dirname(plan.cow), { recursive: true, mode: 0o700 });
+  if (request.disk) copyDisk(request.disk, plan.cow);
+  else rmSync(plan.cow, { force: true });
+  writePendingNet(plan, request.net);
+}
+
+/**
+ * At boot, after the guest said ready: bring its network to the pending saved state, if there is one.
+ * Reads what the boot made, applies the difference and reads again (one exec), at most three times
+ * (writing a global sysctl resets per-interface ones). Never fails the boot: problems are reported.
+ */
+export async function applyPendingNet(plan: GuestPlan, agent: GuestAgent, progress: (message: string) => void): Promise<NetRestoreReport | undefined> {
+  const file = pendingNetPath(plan);
+  if (!existsSync(file)) return undefined;
+  let saved: NetState;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as NetState;
+    if (saved?.version !== 1 || !Array.isArray(saved.links)) throw new Error('not a network state');
+  } catch (err) {
+    rmSync(file, { force: true });
+    progress(`${plan.name}: the saved network state could not be read (${(err as Error).message}); the machine keeps what it booted with`);
+    return { changes: [], remaining: [], error: (err as Error).message };
+  }
+  const report: NetRestoreReport = { changes: [], remaining: [] };
+  try {
+    const read = async (prefix = '') => {
+      const r = await agent.exec(`${prefix}${CAPTURE_SCRIPT}`, { timeoutMs: CAPTURE_TIMEOUT_MS });
+      const marker = r.stdout.indexOf('@@vnl ');
+      const before = (marker < 0 ? r.stdout : r.stdout.slice(0, marker)).trim();
+      return { state: parseNetState(r.stdout), output: before };
+    };
+    let current = (await read()).state;
+    // The routing daemons may still be coming up: give them a few seconds to answer.
+    for (let waited = 0; saved.frr !== undefined && current.frr === undefined && waited < 10_000; waited += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      current = (await read()).state;
+    }
+    for (let round = 0; round < 3; round++) {
+      const step = planNetRestore(saved, current);
+      if (!step.script) break;
+      if (round === 0) report.changes = step.changes;
+      const after = await read(step.script);
+      if (after.output) progress(`${plan.name}: restoring its network said: ${after.output.split('\n').slice(0, 5).join(' | ')}`);
+      current = after.state;
+    }
+    report.remaining = planNetRestore(saved, current).changes;
+    if (report.remaining.length) progress(`${plan.name}: after the restore, still different: ${report.remaining.join('; ')}`);
+  } catch (err) {
+    report.error = (err as Error).message;
+    progress(`${plan.name}: its saved network state could not be applied: ${report.error}`);
+  }
+  rmSync(file, { force: true });
+  return report;
+}
