@@ -28,7 +28,6 @@ import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
 import type { ApplyResult, StartResult } from './supervisor.ts';
 import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
-import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
 
 export type { StartResult };
 
@@ -124,16 +123,6 @@ export class SupervisorClient {
 
   apply(plan: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     return this.call('apply', { plan, dryRun: options.dryRun });
-  }
-
-  /** Copy machines' disks for a saved state (runtime/snapshots/). */
-  saveDisks(machines: DiskSaveRequest[]): Promise<SavedDisk[]> {
-    return this.call('snapshot.save', { machines });
-  }
-
-  /** Put saved disks in place of machines' own and boot them; their network state is applied before they are ready. */
-  restoreDisks(machines: DiskRestoreRequest[], options: { timeoutMs?: number } = {}): Promise<Methods['snapshot.restore']['result']> {
-    return this.call('snapshot.restore', { machines, timeoutMs: options.timeoutMs });
   }
 
   /** Copy machines' disks for a saved state (runtime/snapshots/). */
