@@ -19,6 +19,7 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   crash: () => import('./crash.ts'),
   restart: () => import('./restart.ts'),
   wipe: () => import('./wipe.ts'),
+  snapshot: () => import('./snapshot.ts'),
   clean: () => import('./clean.ts'),
   pool: () => import('./pool.ts'),
   list: () => import('./list.ts'),
