@@ -117,10 +117,6 @@ export class SupervisorClient {
     return this.call('restart', { machine, timeoutMs: options.timeoutMs });
   }
 
-  wipe(machines: string[] = []): Promise<string[]> {
-    return this.call('wipe', { machines });
-  }
-
   apply(plan: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     return this.call('apply', { plan, dryRun: options.dryRun });
   }

@@ -100,10 +100,6 @@ export class FakeLauncher implements Launcher {
     return '';
   }
 
-  async wipeDisk(plan: GuestPlan): Promise<void> {
-    this.log.push(`wipe ${plan.name}`);
-  }
-
   /** Make a guest print to its console (tests of console sessions). */
   output(machine: string, text: string): void {
     this.guests.get(machine)?.output(text);

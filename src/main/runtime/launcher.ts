@@ -120,6 +120,4 @@ export interface Launcher {
   adoptGuest?(plan: GuestPlan, pooled: PooledGuest, console: { cols: number; rows: number }, register: Register, handover: () => Promise<void>): Promise<GuestHandle>;
   /** Send a management command (`cad`, `halt`, `config eth1=…`) to a running guest; resolves with its reply. */
   mconsole(plan: GuestPlan, command: string): Promise<string>;
-  /** Delete a guest's disk (only called while it is stopped). */
-  wipeDisk(plan: GuestPlan): Promise<void>;
 }

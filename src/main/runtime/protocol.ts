@@ -16,7 +16,6 @@ export interface Methods {
   stop: { params: { machines?: string[] }; result: null };
   crash: { params: { machines?: string[] }; result: null };
   restart: { params: { machine: string; timeoutMs?: number }; result: StartResult };
-  wipe: { params: { machines?: string[] }; result: string[] };
   exec: { params: { machine: string; command: string; timeoutMs?: number; stdin?: string; stream?: boolean; tools?: boolean; grader?: boolean }; result: ExecResult };
   subscribe: { params: Record<string, never>; result: null };
   'console.attach': { params: { machine: string; replay?: boolean; flowControl?: boolean; cols?: number; rows?: number }; result: { consoleId: number } };

@@ -123,10 +123,6 @@ export class RealLauncher implements Launcher {
   mconsole(plan: GuestPlan, command: string): Promise<string> {
     return mconsoleCommand(plan.mconsole, command);
   }
-
-  async wipeDisk(plan: GuestPlan): Promise<void> {
-    rmSync(plan.cow, { force: true });
-  }
 }
 
 /**

@@ -51,7 +51,6 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       return null;
     },
     restart: async (p) => sup.restart(p.machine, { timeoutMs: p.timeoutMs }),
-    wipe: async (p) => sup.wipe(p.machines ?? []),
     exec: async (p, conn, id) =>
       sup.exec(p.machine, p.command, {
         timeoutMs: p.timeoutMs,

@@ -374,7 +374,7 @@ export class Supervisor extends EventEmitter {
     this.checkIdle();
   }
 
-  // ---- stop / crash / restart / wipe -----------------------------------------------------------
+  // ---- stop / crash / restart -----------------------------------------------------------------
 
   /** Graceful stop: `cad` (the guest runs its shutdown script and halts), `halt`, then SIGKILL. */
   async stop(names: string[] = []): Promise<void> {
@@ -442,16 +442,6 @@ export class Supervisor extends EventEmitter {
       this.busy--;
       this.checkIdle();
     }
-  }
-
-  async wipe(names: string[] = []): Promise<string[]> {
-    const targets = [...this.select(names)].map((n) => this.get(n));
-    const running = targets.filter((m) => m.handle || ACTIVE_STATES.includes(m.state)).map((m) => m.plan.name);
-    if (running.length) {
-      throw new UserError(`cannot wipe running machines: ${running.join(', ')}`, 2, `stop them first: vnetlab stop ${running.join(' ')}`);
-    }
-    for (const m of targets) await this.launcher.wipeDisk(m.plan);
-    return targets.map((m) => m.plan.name);
   }
 
   // ---- saved states (runtime/snapshots/) ---------------------------------------------------------
