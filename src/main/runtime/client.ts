@@ -26,7 +26,8 @@ import { isAlive, isRecordedProcessAlive, readRecords } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
-import type { ApplyResult, StartResult } from './supervisor.ts';
+import type { ApplyResult } from './apply.ts';
+import type { StartResult } from './supervisor.ts';
 import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
 
 export type { StartResult };

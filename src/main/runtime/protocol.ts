@@ -4,7 +4,7 @@
 import type { CableStatus, ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
 import type { Plan } from '../../shared/plan.ts';
 import type { CableChange } from './network/network.ts';
-import type { ApplyResult } from './supervisor.ts';
+import type { ApplyResult } from './apply.ts';
 import type { StartResult } from './supervisor.ts';
 import type { DiskRestoreRequest, DiskSaveRequest, NetRestoreReport, SavedDisk } from './snapshots/live.ts';
 

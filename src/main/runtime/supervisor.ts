@@ -9,8 +9,6 @@ import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
 import { UserError } from '../errors.ts';
-import { nicArg, nicRenameCommand, nicSyntaxOfArgv } from '../compiler/nic.ts';
-import { findKernel } from '../images/kernel.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
 import { ConsoleRecorder } from './console-record.ts';
@@ -19,16 +17,10 @@ import type { PooledGuest } from './pool/protocol.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
+import { applyDiff, type ApplyResult, type RunningLab } from './apply.ts';
 import { GroupMemorySampler } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
 import { applyPendingNet, readLiveState, saveMachineDisk, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
-
-export interface ApplyResult {
-  /** One line per change (see plan-diff.ts describeDiff). */
-  changes: string[];
-  /** False for a dry run or when nothing changed. */
-  applied: boolean;
-}
 
 export interface SupervisorOptions {
   /** Where records are written (the lab's run dir); omitted by fast tests that start no real process. */
@@ -514,13 +506,9 @@ export class Supervisor extends EventEmitter {
     return this.network.capture(target, onFrame, onEnd);
   }
 
-  // ---- apply: the lab files changed while the lab runs ------------------------------------------
+  // ---- apply: the lab files changed while the lab runs (apply.ts) -----------------------------
 
-  /**
-   * Bring the running lab to a new plan without touching what did not change: new machines boot,
-   * removed ones stop, cables are added (hot-plugged into running guests), moved, retuned or
-   * removed; what a running guest cannot take live is reported for its next restart.
-   */
+  /** Bring the running lab to a new plan without touching what did not change (apply.ts). */
   async apply(next: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     if (next.lab.id !== this.plan.lab.id) throw new UserError(`that plan is for lab ${next.lab.id}, not ${this.plan.lab.id}`, 2);
     const diff = diffPlans(this.plan, next);
@@ -528,35 +516,7 @@ export class Supervisor extends EventEmitter {
     if (options.dryRun || isEmptyDiff(diff)) return { changes, applied: false };
     this.busy++;
     try {
-      const networkUp = this.network.switchStatus().some((s) => s.running);
-      const replaced = diff.addedDomains.filter((s) => diff.removedDomains.includes(s.domain)).map((s) => s.domain);
-      if (replaced.length) await this.network.removeSwitches(replaced);
-      if (networkUp) await this.network.addSwitches(diff.addedDomains);
-      for (const name of diff.removedMachines) {
-        await this.halt([name], 'stop');
-        await this.network.removeCables(this.plan.cables.filter((c) => c.machine === name).map((c) => c.id));
-        this.machines.delete(name);
-      }
-      for (const { cable } of diff.movedCables) await this.network.change(cable.id, { domain: cable.domain });
-      for (const cable of diff.retunedCables) await this.network.setImpairments(cable.id, cable.impairments);
-      for (const cable of diff.removedCables) await this.unplugNic(cable.machine, cable.interface);
-      await this.network.removeCables(diff.removedCables.map((c) => c.id));
-      await this.network.addCables(diff.addedCables);
-      for (const guest of next.guests) {
-        const m = this.machines.get(guest.name);
-        if (m) m.plan = guest; // the next boot of this machine uses the new plan
-      }
-      for (const cable of diff.addedCables) await this.plugNic(cable.machine, cable.interface);
-      this.plan = next;
-      const newMachines = new Set(diff.addedMachines.map((g) => g.name));
-      await this.network.addCables(next.cables.filter((c) => newMachines.has(c.machine)));
-      for (const guest of diff.addedMachines) this.addMachine(guest);
-      await this.network.removeSwitches(diff.removedDomains.filter((d) => !replaced.includes(d)));
-      this.emit('plan', next);
-      if (diff.addedMachines.length && networkUp) {
-        const started = await this.start(diff.addedMachines.map((g) => g.name));
-        if (!started.ok) changes.push(...started.failed.map((f) => `! ${f.machine} did not start: ${f.error.split('\n')[0]}`));
-      }
+      changes.push(...(await applyDiff(this.runningLab(), diff, next)));
       return { changes, applied: true };
     } finally {
       this.busy--;
@@ -564,25 +524,29 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** Give a running guest a new NIC on its cable's port, configured as its init would have. */
-  private async plugNic(machine: string, iface: string): Promise<void> {
-    const m = this.get(machine);
-    const nic = m.plan.interfaces.find((i) => i.name === iface);
-    if (!nic || !m.handle || m.state !== 'ready') return; // a stopped guest gets it at its next boot
-    // The syntax the guest booted with (a guest booted without NICs: the kernel's).
-    const syntax = nicSyntaxOfArgv(m.plan.argv) ?? findKernel().nicSyntax;
-    await this.launcher.mconsole(m.plan, `config ${nicArg(syntax, nic.name, nic.ctlDir, nic.mac)}`);
-    const rename = nicRenameCommand(syntax, nic.name);
-    const commands = [...(rename ? [rename] : []), `ip link set dev ${nic.name} up`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];
-    const result = await m.handle.agent.exec(commands.join(' && '), { timeoutMs: 10_000 });
-    if (result.exitCode !== 0) this.progress(`${machine}: configuring the new ${iface} failed: ${result.stderr.trim()}`);
-  }
-
-  private async unplugNic(machine: string, iface: string): Promise<void> {
-    const m = this.machines.get(machine);
-    if (!m?.handle || m.state !== 'ready') return;
-    await m.handle.agent.exec(`ip link set dev ${iface} down`, { timeoutMs: 10_000 }).catch(() => undefined);
-    await this.launcher.mconsole(m.plan, `remove ${iface}`).catch((err: Error) => this.progress(`${machine}: could not remove ${iface}: ${err.message}`));
+  private runningLab(): RunningLab {
+    const sup = this;
+    return {
+      get plan() {
+        return sup.plan;
+      },
+      network: this.network,
+      readyGuest: (name) => {
+        const m = this.get(name);
+        return m.handle && m.state === 'ready' ? { plan: m.plan, agent: m.handle.agent } : undefined;
+      },
+      mconsole: (plan, command) => this.launcher.mconsole(plan, command),
+      stopMachine: (name) => this.halt([name], 'stop'),
+      removeMachine: (name) => void this.machines.delete(name),
+      addMachine: (guest) => this.addMachine(guest),
+      setGuestPlan: (guest) => void (this.get(guest.name).plan = guest),
+      setPlan: (next) => {
+        this.plan = next;
+        this.emit('plan', next);
+      },
+      start: (names) => this.start(names),
+      progress: (message) => this.progress(message),
+    };
   }
 
   // ---- exec ----------------------------------------------------------------------------------
