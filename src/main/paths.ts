@@ -34,6 +34,9 @@ export function labIdFor(labRoot: string, labName?: string): string {
   return `${name}-${hash}`;
 }
 
+/** Folder of an unpacked hand-in pack inside a lab folder (runtime/snapshots/): never one of the lab's files. */
+export const PACK_DIR = '.vnetlab-pack';
+
 export function labRunDir(paths: HostPaths, labId: string): string {
   return join(paths.runtimeRoot, labId);
 }

@@ -9,6 +9,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
+import { PACK_DIR } from '../paths.ts';
 import { whichTool } from '../images/kernel.ts';
 import { ignoreWgetTimeoutOption, isStaticElf, wgetHasTimeout } from '../images/rootfs/tiny.ts';
 
@@ -45,7 +46,8 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
   // Unique per build: two starts of one lab in one process (two Start clicks) each build their own.
   const partial = `${image}.partial-${process.pid}-${++buildCount}`;
   try {
-    const stager = new Stager(labRoot, staging, [staging, partial, image]);
+    // An unpacked pack's disks (PACK_DIR) are the guests' disks, not lab files for /hostlab.
+    const stager = new Stager(labRoot, staging, [staging, partial, image, join(labRoot, PACK_DIR)]);
     const sorted = [...labFs.entries].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
     for (const entry of sorted) await stager.place(entry);
     // Last, so that no lab entry can replace it: /tools is not a destination the compiler gives out.

@@ -16,6 +16,7 @@ import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
 import { checkStartSpace, isNoSpace, noSpaceError } from './disk-space.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { ensureRunDir } from './run-dir.ts';
+import { seedFromPack } from './snapshots/seed.ts';
 
 export interface PrepareOptions {
   env?: NodeJS.ProcessEnv;
@@ -92,6 +93,8 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
   ensureRunDir(plan.runDir, paths);
   ensureStateDir(plan.stateDir, paths.stateRoot);
   checkStartSpace(plan, env);
+  // An unpacked hand-in pack: its first start boots from the packed state.
+  seedFromPack(plan, env, progress);
   if (options.buildImages !== false) {
     for (const image of [...new Set(plan.guests.map((g) => g.image))].sort()) {
       progress(`checking image ${image}`);

@@ -12,6 +12,7 @@ import { UserError } from '../../errors.ts';
 import { LAB_FLAG, parseSeconds, resolveLab } from '../lab-args.ts';
 import { labFolder } from '../../runtime/lab-target.ts';
 import { planLab } from '../../runtime/prepare.ts';
+import { checkPacks } from '../check-packs.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -28,7 +29,9 @@ const command: Command = {
   usage: `check [LAB] [--checks FILE] [--running] [--json | --junit FILE] [--jobs N] [--include-hidden]
        vnetlab check [LAB] [--seed S] [--with-solution] [--json | --junit FILE] [--include-hidden]
        vnetlab check [LAB] --submissions DIR… [--seed-from name|file] [--out DIR] [--jobs N] [--checks FILE]
-       vnetlab check [LAB] --ltest [--make-signature] [--running]`,
+       vnetlab check [LAB] --ltest [--make-signature] [--running]
+       vnetlab check FILE.vnlpack [--json | --junit FILE] [--include-hidden]
+       vnetlab check [LAB] --submissions DIR/*.vnlpack [--out DIR] [--jobs N] [--checks FILE]`,
   description: `
 Boots the lab, runs its checks (lab.yaml \`checks:\`, or --checks FILE), prints ✔/✘ for each with the
 reason and hint of a failure, then the score, and stops the lab again. With --running it uses the lab
@@ -46,6 +49,11 @@ files laid over a copy of the lab, several at a time, and writes <student>.json,
 are graded. A submission that cannot be graded scores 0 with its reason; the batch goes on. With
 --seed-from, each is graded against its own variant: the seed is the folder's name (name) or the first
 line of its .vnetlab-seed (file, written by \`vnetlab variant -o\`).
+
+A .vnlpack (vnetlab pack) is graded as it was handed in: unpacked into a temp folder, booted from its
+packed state (disks, then each machine's network state), graded, and removed. With --submissions
+DIR/*.vnlpack, each pack is graded with LAB's checks (hidden ones included) when a LAB is given, else
+with its own lab's; a pack that is damaged or refused scores 0 with the reason.
 
 --ltest runs Netkit's _test/<machine>.test scripts inside the machines and compares their output with
 _test/signature/; --make-signature records the signatures instead (see docs/grading.md).
@@ -78,6 +86,9 @@ Examples:
     'boot-timeout': { type: 'string', description: 'seconds each machine may take to boot (default 120)', valueName: 'SECONDS' },
   },
   async run(args, io) {
+    // Hand-in packs (FILE.vnlpack, --submissions DIR/*.vnlpack): graded as they were handed in.
+    const packed = await checkPacks(args, io);
+    if (packed !== undefined) return packed;
     const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
     const flags = args.flags;
     const jobs = positiveInteger(flags.jobs, 'jobs');

@@ -20,6 +20,8 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   restart: () => import('./restart.ts'),
   wipe: () => import('./wipe.ts'),
   snapshot: () => import('./snapshot.ts'),
+  pack: () => import('./pack.ts'),
+  unpack: () => import('./unpack.ts'),
   clean: () => import('./clean.ts'),
   pool: () => import('./pool.ts'),
   list: () => import('./list.ts'),

@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Plan } from '../../../shared/plan.ts';
+import { PACK_DIR } from '../../paths.ts';
 import { UserError } from '../../errors.ts';
 import { allocatedBytes, readCowLayout } from '../../guest/cow-disk.ts';
 import type { NetState } from '../../guest/netstate.ts';
@@ -25,8 +26,7 @@ import type { StartResult } from '../supervisor.ts';
 import { ensurePrivateDir } from '../private-dir.ts';
 import { restoreMachineDisk, saveMachineDisk, type NetRestoreReport, type SavedDisk } from './live.ts';
 
-/** Folder of an unpacked pack inside a lab folder: never part of the lab's files (hash, lab-fs). */
-export const PACK_DIR = '.vnetlab-pack';
+export { PACK_DIR } from '../../paths.ts';
 export const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface ImageIdentity {
