@@ -7,6 +7,7 @@ import type { CableChange, LabEvent } from '../shared/runtime-api.ts';
 import type { FolderListing, MachineAction, SaveFormat } from '../shared/service-api.ts';
 import { connectBridge, isDisconnectedError, serviceProxy, ServiceError } from './api.ts';
 import { Consoles } from './consoles.ts';
+import { ExamClock } from './exam.ts';
 import { h } from './dom.ts';
 import { Canvas } from './editor/canvas.ts';
 import { PropertiesPanel } from './editor/properties.ts';
@@ -165,8 +166,11 @@ function handleEvent(event: LabEvent): void {
   state.emit('run');
 }
 
+const examClock = new ExamClock($('exam-clock'), () => state.folder, (notice) => notify(notice.message ?? `${notice.title}: time is up.`, 'error'));
+
 bridge.onPush((message) => {
-  if (message.kind === 'event') {
+  if (message.kind === 'exam') examClock.update(message.exam);
+  else if (message.kind === 'event') {
     if (message.labRoot === state.folder) handleEvent(message.event);
   } else if (message.kind === 'packets' || message.kind === 'capture-status') packets.handlePush(message);
   else consoles.handlePush(message);

@@ -221,8 +221,27 @@ export function isServiceMethod(name: unknown): name is ServiceMethod {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(serviceMethods, name);
 }
 
+/**
+ * A timed exam the student is in (classroom only, sent by the server): the app shows a countdown from
+ * `remainingMs` (the server's clock, not the browser's) and, in the last `finalMs`, shows it clearly.
+ * The rules themselves are enforced by the server.
+ */
+export interface ExamNotice {
+  id: string;
+  title: string;
+  /** The exam's lab (the student's copy). */
+  labRoot: string;
+  endsAt: string;
+  remainingMs: number;
+  finalMs: number;
+  phase: 'running' | 'ended';
+  checkMyWork: string;
+  message?: string;
+}
+
 /** Messages the service pushes to one client. */
 export type PushMessage =
+  | { kind: 'exam'; exam: ExamNotice }
   | { kind: 'event'; labRoot: string; event: LabEvent }
   | { kind: 'console-data'; consoleId: string; data: string }
   | { kind: 'console-exit'; consoleId: string; reason: string }

@@ -29,7 +29,12 @@ export const HIDDEN_CHECK = `  - id: secret-arp
 export function classLab(root: string): string {
   const dir = join(root, 'course', 'two-hosts');
   cpSync(join(REPO, 'labs', 'two-hosts'), dir, { recursive: true });
-  writeFileSync(join(dir, 'lab.yaml'), `${readFileSync(join(dir, 'lab.yaml'), 'utf8').trimEnd()}\n${HIDDEN_CHECK}`);
+  // Into the checks list: the lab may have more sections after it (solution:).
+  const text = readFileSync(join(dir, 'lab.yaml'), 'utf8');
+  const end = text.indexOf('\n', text.indexOf('\nchecks:') + 1);
+  const next = text.slice(end).search(/\n[a-z_]+:/);
+  const at = next < 0 ? text.length : end + next;
+  writeFileSync(join(dir, 'lab.yaml'), `${text.slice(0, at).trimEnd()}\n${HIDDEN_CHECK}${text.slice(at)}`);
   return dir;
 }
 

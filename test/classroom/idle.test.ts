@@ -65,7 +65,7 @@ describe('idle_stop_minutes', () => {
 describe('idle stop on the worker', () => {
   it('does not stop a lab whose start outlasts the idle time, and stops it once idle after', async () => {
     const { core, runtime, notices } = worker(300, 1500, 0);
-    const [lab] = core.prepare(STUDENT);
+    const [lab] = await core.prepare(STUDENT);
     const client = core.student(STUDENT).service.connect(() => {});
     const t = Date.now();
     const started = await core.call(STUDENT, client, false, 'startLab', [lab!.path]);
@@ -81,7 +81,7 @@ describe('idle stop on the worker', () => {
 
   it('a slow stop is not started twice by the next pass of the timer', async () => {
     const { core, runtime, notices } = worker(60_000, 0, 800);
-    const [lab] = core.prepare(STUDENT);
+    const [lab] = await core.prepare(STUDENT);
     const client = core.student(STUDENT).service.connect(() => {});
     await core.call(STUDENT, client, false, 'startLab', [lab!.path]);
     const later = Date.now() + 120_000;

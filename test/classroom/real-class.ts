@@ -43,12 +43,12 @@ export function hasImage(name: string): boolean {
   }
 }
 
-export async function startRealClass(options: { supervisor?: SupervisorOptions; yaml?: string[] } = {}): Promise<RealClass> {
+export async function startRealClass(options: { supervisor?: SupervisorOptions; yaml?: string[]; labs?: string[] } = {}): Promise<RealClass> {
   const root = mkdtempSync(join(tmpdir(), 'vcrw-'));
   const lab = classLab(root);
   const port = await freePort();
   const file = join(root, 'classroom.yaml');
-  const yaml = [`name: Workers`, `data_dir: ${join(root, 'data')}`, `listen: {host: 127.0.0.1, port: ${port}}`, `public_url: http://127.0.0.1:${port}`, `labs:`, `  - {id: two-hosts, path: ${lab}, title: Two hosts}`, `workers: {local: 1}`, `start_timeout_sec: 120`, ...(options.yaml ?? [])].join('\n');
+  const yaml = [`name: Workers`, `data_dir: ${join(root, 'data')}`, `listen: {host: 127.0.0.1, port: ${port}}`, `public_url: http://127.0.0.1:${port}`, `labs:`, `  - {id: two-hosts, path: ${lab}, title: Two hosts}`, ...(options.labs ?? []), `workers: {local: 1}`, `start_timeout_sec: 120`, ...(options.yaml ?? [])].join('\n');
   writeFileSync(file, `${yaml}\n`);
   const config = parseClassroomConfig(yaml, file);
   privateDir(config.dataDir);

@@ -40,7 +40,41 @@ export type WorkerOp =
   | { op: 'usage' }
   | { op: 'stop'; student: string; lab: string }
   | { op: 'reset'; student: string; lab: string }
-  | { op: 'grade'; student: string; lab: string; hidden: boolean };
+  | { op: 'grade'; student: string; lab: string; hidden: boolean }
+  | { op: 'examStart'; student: string; exam: string; endsAt: number }
+  | { op: 'examExtend'; student: string; exam: string; endsAt: number }
+  | { op: 'examEnd'; student: string; exam: string }
+  | { op: 'examInfo'; student: string; exam: string }
+  | { op: 'recording'; student: string; exam: string; machine: string; offset: number };
+
+export interface ExamStartResult {
+  /** The student's exam copy on the worker. */
+  path: string;
+  /** The values of the student's variant (empty for a lab without params). */
+  values: Record<string, unknown>;
+}
+
+export interface ExamEndResult {
+  /** Every check, hidden ones included; null when there was nothing to grade (see reason). */
+  report: CheckReport | null;
+  /** The lab was stopped at the end, so it was started to be graded. */
+  startedForGrading?: boolean;
+  reason?: string;
+}
+
+export interface ExamInfo {
+  state: { startedAt: number; endsAt: number; ended: boolean; checksUsed: number } | null;
+  values: Record<string, unknown>;
+  /** One asciicast v2 file per machine whose console was recorded. */
+  recordings: { machine: string; bytes: number }[];
+}
+
+/** A piece of a recording: base64 bytes from an offset, the file's size and where the next piece starts. */
+export interface RecordingChunk {
+  data: string;
+  size: number;
+  next: number;
+}
 
 export type WorkerRequest = { id: number } & WorkerOp;
 

@@ -19,10 +19,12 @@ import { type Account, AccountStore, type LoginSession, RateLimiter, Sessions } 
 import { Admission } from './admission.ts';
 import { type ClassroomConfig, LAB_ID_RE } from './config.ts';
 import type { LabRequirements, Notice, StudentLab, StudentUsage } from './protocol.ts';
-import { RECONNECT_REASON, WorkerClient } from './worker-client.ts';
+import { RECONNECT_REASON, WorkerClient, WorkerError } from './worker-client.ts';
+import { ExamDesk } from './exam-desk.ts';
 import { STUDENT_ID_RE } from './worker.ts';
 
 const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), 'ui');
+const XTERM_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node_modules', '@xterm', 'xterm');
 
 export interface ClassroomServerOptions {
   config: ClassroomConfig;
@@ -52,6 +54,7 @@ export interface ClassroomServer {
   accounts: AccountStore;
   admission: Admission;
   scores: Map<string, Map<string, LastScore>>;
+  exams: ExamDesk;
   close(): Promise<void>;
 }
 
@@ -145,7 +148,10 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     if (n.kind === 'idle-stopped') {
       admission.release(n.student, n.path);
       log(`idle: stopped ${n.student}'s ${n.lab} (disks kept)`);
-    } else if (n.kind === 'checked') recordScore(n.student, n.lab, n.report, n.report.results.length > 0 && isHiddenRun(n));
+    } else if (n.kind === 'checked') {
+      recordScore(n.student, n.lab, n.report, n.report.results.length > 0 && isHiddenRun(n));
+      exams.checked(n.student, n.lab, n.report);
+    }
   };
   const hiddenRuns = new Set<string>();
   const isHiddenRun = (n: Extract<Notice, { kind: 'checked' }>) => hiddenRuns.has(`${n.student}/${n.lab}`);
@@ -164,6 +170,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     const all = await Promise.all(workers.map((w) => w.request<StudentUsage[]>({ op: 'usage' }).catch(() => [] as StudentUsage[])));
     return all.flat();
   }
+  const exams = new ExamDesk({ config, accounts, workerOf, usage, released: (student, path) => admission.release(student, admissionKey(path)), log }, join(config.dataDir, 'exams'));
+
   const reconcileTimer = setInterval(() => {
     void usage().then((u) => {
       const running = new Set(u.flatMap((s) => s.labs.map((l) => `${s.student}\0${admissionKey(l.path)}`)));
@@ -268,6 +276,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     if (req.headers.origin !== undefined && !originOk(req)) return errorPage(res, 403, 'Forbidden: cross-site request.');
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') return errorPage(res, 405, 'Method not allowed.');
 
+    // xterm.js for the dashboard's console replay: the package's own browser build, as it ships.
+    if (path === '/ui/vendor/xterm.js' || path === '/ui/vendor/xterm.css') return serveStatic(XTERM_DIR, path.endsWith('.js') ? 'lib/xterm.js' : 'css/xterm.css', res);
     if (path.startsWith('/ui/') && req.method === 'GET') return serveStatic(UI_DIR, path.slice(4), res);
 
     // ---- before login ----
@@ -331,6 +341,15 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
         sessions.delete(cookies(req).get(cookieName));
         return redirect(res, '/login', { 'Set-Cookie': `${cookieName}=; ${cookieAttrs}; Max-Age=0` });
       }
+      const startExam = /^\/exams\/([a-z0-9-]{1,32})\/start$/.exec(path);
+      if (startExam) {
+        try {
+          const lab = await exams.start(account, startExam[1]!);
+          return redirect(res, `/app/?lab=${encodeURIComponent(lab)}`);
+        } catch (err) {
+          return errorPage(res, err instanceof UserError ? 400 : 500, err instanceof UserError ? err.message : 'Internal error.');
+        }
+      }
       if (!isInstructor) return json(res, 403, { error: 'instructors only' });
       try {
         return json(res, 200, await instructorPost(path, body, account));
@@ -354,9 +373,16 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
         200,
         page(
           config.name,
-          `<header><h1>${esc(config.name)}</h1><span>${esc(account.name)}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button>Log out</button></form></header>${problem ? `<p class="error">${esc(problem)}</p>` : ''}${pos ? `<p class="queue">One of your labs is waiting for a free slot: number ${pos} in the queue.</p>` : ''}<h2>Your labs</h2><ul class="labs">${labs.map((l) => `<li><a href="/open/${esc(l.id)}">${esc(l.title)}</a>${scores.get(account.id)?.get(l.id) ? ` <span class="score">last check: ${scores.get(account.id)!.get(l.id)!.score}/${scores.get(account.id)!.get(l.id)!.maxScore}</span>` : ''}</li>`).join('')}</ul><p class="hint">Each lab is your own copy: your machines, disks and consoles. Labs you leave idle for ${config.idleStopMinutes} minutes are stopped; the work on their disks is kept.</p>`,
+          `<header><h1>${esc(config.name)}</h1><span>${esc(account.name)}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button>Log out</button></form></header>${problem ? `<p class="error">${esc(problem)}</p>` : ''}${pos ? `<p class="queue">One of your labs is waiting for a free slot: number ${pos} in the queue.</p>` : ''}${examSection(account, session.csrf)}<h2>Your labs</h2><ul class="labs">${labs.map((l) => `<li><a href="/open/${esc(l.id)}">${esc(l.title)}</a>${scores.get(account.id)?.get(l.id) ? ` <span class="score">last check: ${scores.get(account.id)!.get(l.id)!.score}/${scores.get(account.id)!.get(l.id)!.maxScore}</span>` : ''}</li>`).join('')}</ul><p class="hint">Each lab is your own copy: your machines, disks and consoles. Labs you leave idle for ${config.idleStopMinutes} minutes are stopped; the work on their disks is kept.</p>`,
         ),
       );
+    }
+    const continueExam = /^\/exams\/([a-z0-9-]{1,32})$/.exec(path);
+    if (continueExam) {
+      const exam = config.exams.find((e) => e.id === continueExam[1]);
+      const r = exam && exams.book.get(exam.id, account.id);
+      if (!exam || !r?.path) return errorPage(res, 404, 'You have not started this exam.');
+      return redirect(res, `/app/?lab=${encodeURIComponent(r.path)}`);
     }
     if (path.startsWith('/open/')) {
       const id = path.slice(6);
@@ -382,6 +408,27 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       return send(res, 200, page(`Watch — ${config.name}`, `<header><h1>Watching (read-only)</h1><a href="/dashboard">dashboard</a></header><pre id="screen" aria-live="polite"></pre>`, 'watch.js'));
     }
     if (path === '/api/class') return json(res, 200, await classView());
+    if (path === '/exam' || path === '/exam-student' || path === '/replay') {
+      const scripts = { '/exam': 'exam.js', '/exam-student': 'exam-student.js', '/replay': 'replay.js' } as const;
+      const extra = path === '/replay' ? '<link rel="stylesheet" href="/ui/vendor/xterm.css"><script src="/ui/vendor/xterm.js"></script>' : '';
+      return send(res, 200, page(`Exam — ${config.name}`, `${extra}<header><h1>${esc(config.name)} — exam</h1><a href="/dashboard">dashboard</a></header><div id="exam" data-csrf="${session.csrf}">Loading…</div>`, scripts[path]));
+    }
+    const examApi = /^\/api\/exams(?:\/([a-z0-9-]{1,32})(?:\/(grades\.csv|junit\.xml)|\/students\/([^/]{1,40})(?:\/recordings\/([A-Za-z0-9][A-Za-z0-9._-]{0,79})\.cast)?)?)?$/.exec(path);
+    if (examApi) {
+      const [, examId, file, studentId, machine] = examApi;
+      try {
+        if (!examId) return json(res, 200, exams.list());
+        if (file === 'grades.csv') return send(res, 200, exams.gradesCsv(examId), 'text/csv; charset=utf-8', { 'Content-Disposition': `attachment; filename="${examId}-grades.csv"` });
+        if (file === 'junit.xml') return send(res, 200, exams.junit(examId), 'application/xml; charset=utf-8', { 'Content-Disposition': `attachment; filename="${examId}-junit.xml"` });
+        if (!studentId) return json(res, 200, await exams.table(examId));
+        if (!machine) return json(res, 200, await exams.detail(examId, studentId));
+        const chunks: Buffer[] = [];
+        await exams.recording(examId, studentId, machine, (c) => chunks.push(c));
+        return send(res, 200, Buffer.concat(chunks).toString('utf8'), 'application/x-asciicast; charset=utf-8', { 'Content-Disposition': `attachment; filename="${examId}-${machine}.cast"` });
+      } catch (err) {
+        return json(res, err instanceof UserError ? 404 : 500, toErrorInfo(err));
+      }
+    }
     if (path === '/api/grades.csv') {
       const rows = [['name', 'email', ...config.labs.map((l) => `${l.id} score`), ...config.labs.map((l) => `${l.id} max`)].map(csvField).join(',')];
       for (const a of accounts.list().filter((x) => x.role === 'student')) {
@@ -397,6 +444,23 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       return send(res, 200, formatJunit({ ...last.report, submission: accounts.byId(junit[1])?.email ?? junit[1]! }), 'application/xml; charset=utf-8');
     }
     return errorPage(res, 404, 'Not found.');
+  }
+
+  /** The student's exams on their home page: when they open, a button to start, the time left, the end. */
+  function examSection(account: Account, csrf: string): string {
+    const items = exams.homeItems(account);
+    if (!items.length) return '';
+    const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+    const li = items.map(({ exam, phase, endsAt }) => {
+      const title = esc(exam.title ?? exam.id);
+      const minutes = Math.round(exam.durationMs / 60_000 * 10) / 10;
+      if (phase === 'not-open') return `<li>${title}: opens ${esc(when(exam.opens))} (${minutes} minutes once you start)</li>`;
+      if (phase === 'open') return `<li>${title}: ${minutes} minutes, to be finished by ${esc(when(exam.closes))}. Your time starts when you press Start. <form method="post" action="/exams/${esc(exam.id)}/start" class="inline"><input type="hidden" name="csrf" value="${csrf}"><button data-testid="start-exam-${esc(exam.id)}">Start the exam</button></form></li>`;
+      if (phase === 'running') return `<li>${title}: in progress, until ${esc(when(endsAt!))}. <a href="/exams/${esc(exam.id)}" data-testid="continue-exam-${esc(exam.id)}">Continue</a></li>`;
+      if (phase === 'closed') return `<li>${title}: closed ${esc(when(exam.closes))}</li>`;
+      return `<li>${title}: your time is over${phase === 'grading' ? ' (being graded)' : ''}.</li>`;
+    });
+    return `<h2>Exams</h2><ul class="exams">${li.join('')}</ul>`;
   }
 
   async function classView() {
@@ -433,6 +497,16 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       const created = accounts.importRoster(role === 'instructor' ? body.slice('role=instructor\n'.length) : body, role);
       log(`roster: ${me.email} imported ${created.length} ${role}s`);
       return created.map(({ account, token }) => ({ id: account.id, name: account.name, email: account.email, link: `${config.publicUrl}/invite?token=${token}` }));
+    }
+    const extend = /^\/api\/exams\/([a-z0-9-]{1,32})\/students\/([^/]{1,40})\/extend$/.exec(path);
+    if (extend) {
+      let minutes: unknown;
+      try {
+        minutes = (JSON.parse(body || '{}') as { minutes?: unknown }).minutes;
+      } catch {
+        throw new UserError('send {"minutes": N}');
+      }
+      return exams.extend(extend[1]!, extend[2]!, minutes, me);
     }
     const m = /^\/api\/students\/([^/]+)\/labs\/([^/]+)\/(reset|grade|stop)$/.exec(path);
     if (m) {
@@ -560,6 +634,13 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       return result;
     }
 
+    // The student's exams: the countdown once the session is open, and news of extensions and the end as they come.
+    let detachExams: (() => void) | undefined;
+    let socketClosed = false;
+    void opened.then(() => {
+      if (!socketClosed) detachExams = exams.attach(account, (push) => sendFrame({ push }));
+    }, () => {});
+
     const onQueue = () => {
       const pos = admission.position(account.id);
       if (pos) sendFrame({ push: { kind: 'event', labRoot: '', event: { type: 'progress', message: `waiting for a free slot: number ${pos} in the queue` } } });
@@ -578,13 +659,22 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
       if (typeof frame?.id !== 'number') return ws.close(1003, 'frame without id');
       // A frame that raced the end of the login session is not served.
       if (!sessions.isLive(login)) return endSocket(ws);
+      const params = Array.isArray(frame.params) ? frame.params : [];
       try {
-        sendFrame({ id: frame.id, result: (await handleFrame(frame)) ?? null });
+        const result = (await handleFrame(frame)) ?? null;
+        sendFrame({ id: frame.id, result });
+        if (isServiceMethod(frame.method)) exams.observe(account.id, frame.method, params, { result });
       } catch (err) {
-        sendFrame({ id: frame.id, error: toErrorInfo(err) });
+        // A refusal of the worker's (an exam's rules, a read-only watch) keeps its code.
+        const error = { ...toErrorInfo(err), ...(err instanceof WorkerError && err.code === 'unauthorized' ? { code: 'unauthorized' as const } : {}) };
+        sendFrame({ id: frame.id, error });
+        if (isServiceMethod(frame.method)) exams.observe(account.id, frame.method, params, { error });
       }
     });
     const closed = () => {
+      socketClosed = true;
+      detachExams?.();
+      detachExams = undefined;
       abort.abort();
       set.delete(onQueue);
       void opened.then(() => worker.closeSession(sessionId), () => {});
@@ -665,8 +755,10 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     accounts,
     admission,
     scores,
+    exams,
     close: async () => {
       clearInterval(reconcileTimer);
+      exams.close();
       for (const c of wss.clients) c.terminate();
       wss.close();
       for (const w of workers) w.close();

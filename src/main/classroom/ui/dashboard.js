@@ -39,12 +39,15 @@
             ...(runningLab ? runningLab.machines.map((m) => el('a', { href: `/watch?student=${s.id}&lab=${l.id}&machine=${encodeURIComponent(m.name)}`, target: '_blank' }, ` watch ${m.name}`)) : []));
         }));
     });
+    const ex = await fetch('/api/exams', { credentials: 'same-origin' }).then((x) => (x.ok ? x.json() : []), () => []);
     const roster = el('textarea', { placeholder: 'name,email (one student a line)' });
     const links = el('pre');
     root.replaceChildren(
       el('p', {}, `In use: ${c.used.machines}/${c.capacity.machines} machines, ${c.used.memoryMb}/${c.capacity.memoryMb} MiB; queue: ${c.queue.length}. `, el('a', { href: '/api/grades.csv' }, 'export grades (CSV)')),
       message ? el('p', { class: 'queue' }, message) : '',
       el('table', {}, head, ...rows),
+      ex.length ? el('h2', {}, 'Exams') : '',
+      ex.length ? el('ul', { class: 'exams' }, ...ex.map((e) => el('li', {}, el('a', { href: `/exam?id=${encodeURIComponent(e.id)}`, 'data-testid': `exam-${e.id}` }, e.title), ` — lab ${e.lab}, ${e.durationMinutes} min, ${new Date(e.opens).toLocaleString()} to ${new Date(e.closes).toLocaleString()}`))) : '',
       el('h2', {}, 'Add students'),
       roster,
       el('button', { onclick: async () => { try { const made = await post('/api/roster', roster.value, 'text/csv'); links.textContent = made.map((m) => `${m.name} <${m.email}>: ${m.link}`).join('\n'); } catch (e) { links.textContent = e.message; } } }, 'Import and make invitation links'),

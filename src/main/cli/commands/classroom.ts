@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { AccountStore, type Role } from '../../classroom/accounts.ts';
 import { loadClassroomConfig } from '../../classroom/config.ts';
 import { privateDir, socketBase, startLocalClassroom, workerSecret } from '../../classroom/host.ts';
-import { serveWorker, WorkerCore } from '../../classroom/worker.ts';
+import { serveWorker, variantKeyOf, WorkerCore } from '../../classroom/worker.ts';
 import { confinementFor } from '../../runtime/confinement.ts';
 import { ensureRenderer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
@@ -74,16 +74,19 @@ Examples:
       const dataDir = privateDir(typeof args.flags.data === 'string' ? resolve(io.cwd, args.flags.data) : join(config.dataDir, `worker-${index}`));
       // Students' guests are hostile: a worker never runs them unsandboxed, whatever its environment says.
       confinementFor(io.env, { allowUnconfined: false });
+      const secret = workerSecret(config, false);
       const core = new WorkerCore({
         name: `worker-${index}`,
         labs: config.labs,
+        exams: config.exams,
+        variantKey: variantKeyOf(secret),
         dataDir,
         runtimeBase: join(socketBase(config, io.env), `r${index}`),
         env: io.env,
         idleStopMs: config.idleStopMinutes * 60_000,
         startTimeoutMs: config.startTimeoutSec * 1000,
       });
-      const server = await serveWorker(core, listen, workerSecret(config, false));
+      const server = await serveWorker(core, listen, secret);
       log(`worker ${index} listening on ${server.address} (data in ${dataDir})`);
       await waitForSignal();
       core.close();
