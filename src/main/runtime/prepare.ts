@@ -5,14 +5,16 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
-import type { CompileOptions, Plan } from '../../shared/plan.ts';
+import type { Plan } from '../../shared/plan.ts';
 import { compile } from '../compiler/index.ts';
 import { UserError } from '../errors.ts';
 import { buildLabFs } from '../guest/labfs.ts';
 import { ensureImage } from '../images/build.ts';
-import { DEFAULT_KERNEL, findKernel } from '../images/kernel.ts';
 import { loadLab } from '../lab/index.ts';
-import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
+import { hostPaths } from '../paths.ts';
+import { compileOptionsFor } from './compile-options.ts';
+
+export { compileOptionsFor };
 import { checkStartSpace, isNoSpace, noSpaceError } from './disk-space.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { ensureRunDir } from './run-dir.ts';
@@ -53,29 +55,6 @@ export async function planLab(labPath: string, options: PrepareOptions = {}): Pr
   const effective: LabModel = override ? { ...model, machines: model.machines.map((m) => ({ ...m, image: override })) } : model;
   const plan = compile(effective, compileOptionsFor(model, env));
   return { plan, model, diagnostics };
-}
-
-/**
- * The one way a lab is compiled for this host: its id, run and state dirs from the host's folders, and
- * the kernel `start` boots, which also decides the NIC syntax (UML ≥ 6.16 has only the vector driver's
- * VDE transport). Without a kernel this throws (exit 3), unless `kernel: 'optional'` (`vnetlab compile`,
- * which needs none: the plan then names $VNETLAB_KERNEL or the default path, with the legacy syntax).
- */
-export function compileOptionsFor(lab: Pick<LabModel, 'root' | 'meta'>, env: NodeJS.ProcessEnv = process.env, options: { kernel?: 'required' | 'optional' } = {}): CompileOptions {
-  const paths = hostPaths(env);
-  const labId = labIdFor(lab.root, lab.meta.name);
-  return { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, ...bootKernel(env, options.kernel ?? 'required') };
-}
-
-/** The kernel guests boot (argv[0]) and its NIC syntax: the rule of compileOptionsFor, for the pool's kinds too. */
-export function bootKernel(env: NodeJS.ProcessEnv, need: 'required' | 'optional' = 'required'): Pick<CompileOptions, 'kernel' | 'nicSyntax'> {
-  try {
-    const kernel = findKernel({ env });
-    return { kernel: kernel.path, nicSyntax: kernel.nicSyntax };
-  } catch (err) {
-    if (need === 'required') throw err;
-    return { kernel: env.VNETLAB_KERNEL || DEFAULT_KERNEL };
-  }
 }
 
 /** planLab, then the host side: run dir, lab-fs image, images. Ready for ensureSupervisor(plan). */

@@ -6,7 +6,7 @@ import { formatDiagnostic, hasErrors } from '../../../shared/diagnostics.ts';
 import type { Plan } from '../../../shared/plan.ts';
 import { compile, formatPlanJson } from '../../compiler/index.ts';
 import { loadLab } from '../../lab/index.ts';
-import { compileOptionsFor } from '../../runtime/prepare.ts';
+import { compileOptionsFor } from '../../runtime/compile-options.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
