@@ -44,6 +44,13 @@ export class Consoles {
   private active: string[] = [];
   private split = false;
   private labRoot = '';
+  /**
+   * The machines whose consoles this browser tab wants open on this lab, in the order they were opened:
+   * what is remembered for a reload. Kept apart from the tabs open right now, so that a restore that
+   * has opened only some of them yet (reload, several machines becoming ready at once) never saves a
+   * shorter list over the full one.
+   */
+  private wanted: string[] = [];
 
   constructor(
     private readonly root: HTMLElement,
@@ -67,6 +74,7 @@ export class Consoles {
   setLab(labRoot: string): void {
     for (const machine of [...this.tabs.keys()]) this.close(machine, false);
     this.labRoot = labRoot;
+    this.wanted = this.remembered();
   }
 
   /**
@@ -74,7 +82,7 @@ export class Consoles {
    * stopped), and re-attaches those whose console ended. `running` says which machines run now.
    */
   async restore(running: (machine: string) => boolean = () => true): Promise<void> {
-    for (const machine of this.remembered()) {
+    for (const machine of [...this.wanted]) {
       if (!running(machine)) continue;
       const entry = this.tabs.get(machine);
       if (!entry) await this.open(machine, false);
@@ -165,6 +173,7 @@ export class Consoles {
       if (entry.consoleId) void this.api.consoleResize(entry.consoleId, cols, rows).catch(() => {});
     });
     this.activate(machine);
+    if (!this.wanted.includes(machine)) this.wanted.push(machine);
     this.remember();
     // Focused at once: what the student types right after the double-click is kept until the attach is done.
     if (focus) term.focus();
@@ -217,7 +226,10 @@ export class Consoles {
     entry.tab.remove();
     this.tabs.delete(machine);
     this.active = this.active.filter((m) => m !== machine);
-    if (forget) this.remember();
+    if (forget) {
+      this.wanted = this.wanted.filter((m) => m !== machine);
+      this.remember();
+    }
     this.layout();
   }
 
@@ -326,6 +338,6 @@ export class Consoles {
   }
 
   private remember(): void {
-    sessionStorage.setItem(this.storageKey(), JSON.stringify([...this.tabs.keys()]));
+    sessionStorage.setItem(this.storageKey(), JSON.stringify(this.wanted));
   }
 }

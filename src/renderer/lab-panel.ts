@@ -3,6 +3,7 @@
 import type { CheckReport } from '../shared/checks.ts';
 import type { VnetlabService } from '../shared/service-api.ts';
 import { h } from './dom.ts';
+import { keepPreformattedFitted } from './fit-text.ts';
 import { renderMarkdown } from './markdown.ts';
 import type { AppState } from './state.ts';
 
@@ -11,6 +12,8 @@ export class LabPanel {
   private readonly results = h('div', { class: 'check-results', 'data-testid': 'check-results' });
   private readonly button = h('button', { 'data-testid': 'check-my-work' }, 'Check my work') as HTMLButtonElement;
   private renderedDescription: string | undefined;
+  /** Wide diagrams fit the panel (refitted when the panel's width changes). */
+  private readonly fitDescription = keepPreformattedFitted(this.description);
 
   constructor(
     root: HTMLElement,
@@ -33,6 +36,7 @@ export class LabPanel {
     if (md !== this.renderedDescription) {
       this.description.innerHTML = renderMarkdown(md);
       this.renderedDescription = md;
+      this.fitDescription();
     }
     const hasChecks = this.state.model.checks.some((c) => !c.hidden);
     this.button.disabled = !this.state.running || !hasChecks || !this.state.folder;

@@ -6,6 +6,7 @@ import { describeImpairment } from '../shared/impairments.ts';
 import type { CableChange, LabEvent } from '../shared/runtime-api.ts';
 import type { FolderListing, MachineAction, SaveFormat } from '../shared/service-api.ts';
 import { connectBridge, isDisconnectedError, serviceProxy, ServiceError } from './api.ts';
+import { runningCable, wireImpairDialog } from './cable-text.ts';
 import { Consoles } from './consoles.ts';
 import { ExamClock } from './exam.ts';
 import { h } from './dom.ts';
@@ -96,7 +97,8 @@ async function validateNow(): Promise<void> {
 function renderTitle(): void {
   const name = state.model.meta.title || state.model.meta.name || 'untitled';
   document.title = `${state.dirty ? '• ' : ''}${name} — vnetlab`;
-  $('lab-title').textContent = `${name}${state.dirty ? ' (unsaved)' : ''}`;
+  $('lab-title').textContent = name;
+  $('lab-unsaved').textContent = state.dirty ? ' (unsaved)' : ''; // apart from the title, which may be cut short
   $('lab-path').textContent = state.folder || 'not saved yet';
   ($('undo') as HTMLButtonElement).disabled = !state.history.canUndo;
   ($('redo') as HTMLButtonElement).disabled = !state.history.canRedo;
@@ -136,8 +138,10 @@ function renderRunControls(): void {
   apply.classList.toggle('pending', state.running && state.dirty);
   apply.title = state.dirty ? 'The drawing changed: save it and apply the difference to the running lab' : 'Apply the saved lab files to the running lab';
   const total = state.model.machines.length;
-  const ready = [...state.machineStates.values()].filter((s) => s === 'ready').length;
-  const booting = [...state.machineStates.values()].filter((s) => s === 'booting').length;
+  // Only machines of the drawing count: one deleted from it (it stops on Apply) is not "4/3 ready".
+  const drawn = state.model.machines.map((m) => state.machineStates.get(m.name));
+  const ready = drawn.filter((s) => s === 'ready').length;
+  const booting = drawn.filter((s) => s === 'booting').length;
   $('run-state').textContent = state.running ? `${ready}/${total} ready${booting ? `, ${booting} booting` : ''}${state.progress ? ` — ${state.progress}` : ''}` : 'stopped';
   $('run-state').dataset.ready = String(ready);
 }
@@ -240,6 +244,8 @@ async function stopLab(): Promise<void> {
 async function machineAction(machine: string, action: MachineAction): Promise<void> {
   try {
     if (!state.folder) throw new Error('Save and start the lab first.');
+    // A machine (re)starts with the lab's files as saved: unsaved edits are saved first, as Start does.
+    if ((action === 'restart' || action === 'start') && state.dirty && !(await save(false))) return;
     notify(`${action} ${machine}…`);
     await api.machine(state.folder, machine, action);
     notify(`${machine}: ${action} done.`);
@@ -267,15 +273,17 @@ function showContextMenu(id: string, at: { x: number; y: number }): void {
     items.push(['Open console', () => void openConsole(ref.name)]);
     for (const action of ['start', 'stop', 'restart', 'crash'] as const) items.push([action[0]!.toUpperCase() + action.slice(1), () => void machineAction(ref.name, action)]);
   }
-  // A running cable is a thing of its own: pull it, impair it, watch it.
-  if (state.running && ref?.type === 'iface') {
-    const cable = state.cables.get(`${ref.machine}:eth${ref.index}`);
-    if (cable) {
-      items.push(cable.plugged ? ['Unplug cable', () => void changeCable(cable.id, { plugged: false })] : ['Plug cable in', () => void changeCable(cable.id, { plugged: true })]);
-      items.push(['Impair cable…', () => void impairDialog(cable.id)]);
-      if (cable.impairments.in || cable.impairments.out) items.push(['Remove impairments', () => void changeCable(cable.id, { reset: true })]);
-      items.push(['Capture packets', () => void startCapture(cable.id)]);
-    }
+  // A running cable is a thing of its own: pull it, impair it, watch it. A machine-to-machine cable
+  // (one edge for two interfaces) gets the same menu: it acts on its first end, which is the whole link.
+  const running = state.running ? runningCable(state.model, state.cables, id) : undefined;
+  if (running) {
+    const { cable, all, ends } = running;
+    const unplugged = all.filter((c) => !c.plugged);
+    items.push(unplugged.length ? ['Plug cable in', () => void Promise.all(unplugged.map((c) => changeCable(c.id, { plugged: true })))] : ['Unplug cable', () => void changeCable(cable.id, { plugged: false })]);
+    items.push(['Impair cable…', () => void impairDialog(cable.id, ends)]);
+    const impaired = all.filter((c) => c.impairments.in || c.impairments.out);
+    if (impaired.length) items.push(['Remove impairments', () => void Promise.all(impaired.map((c) => changeCable(c.id, { reset: true })))]);
+    if (ref?.type === 'iface') items.push(['Capture packets', () => void startCapture(cable.id)]);
   }
   if (state.running && ref?.type === 'domain') items.push([`Capture packets on ${ref.name}`, () => void startCapture(ref.name)]);
   items.push(['Delete', () => deleteSelection()]);
@@ -313,12 +321,13 @@ async function changeCable(cable: string, change: CableChange): Promise<void> {
 }
 
 /** Loss, delay (and jitter), duplication, rate and corruption of one cable, in one direction or both. */
-async function impairDialog(cable: string): Promise<void> {
+async function impairDialog(cable: string, ends: { from: string; to: string }): Promise<void> {
   const dialog = $('impair-dialog') as HTMLDialogElement;
   $('impair-title').textContent = `Impair cable ${cable}`;
   const field = (id: string) => ($(id) as HTMLInputElement).value.trim();
   for (const id of ['impair-loss', 'impair-delay', 'impair-jitter', 'impair-dup', 'impair-rate', 'impair-corrupt']) ($(id) as HTMLInputElement).value = '';
   $('impair-error').textContent = '';
+  wireImpairDialog(dialog, ends);
   dialog.showModal();
   const ok = await new Promise<boolean>((resolve) => {
     $('impair-ok').onclick = (e) => {
@@ -370,7 +379,9 @@ async function applyLive(): Promise<void> {
   try {
     const result = await api.applyLab(state.folder, false);
     await refreshStatus();
-    notify(result.changes.length ? `Applied to the running lab: ${result.changes.join('; ')}` : 'Nothing to apply: the running lab matches the drawing.');
+    // The lines are `vnetlab apply`'s: here the actions are the app's (right-click a machine to restart it).
+    const changes = result.changes.map((c) => c.replace(/ \(vnetlab restart ([^)\s]+)\)/g, ' (right-click $1 → Restart)').replace(/ \(vnetlab [^)]*\)/g, ''));
+    notify(changes.length ? `Applied to the running lab: ${changes.join('; ')}` : 'Nothing to apply: the running lab matches the drawing.');
   } catch (err) {
     fail(err);
   }
@@ -383,7 +394,14 @@ let pasteCount = 0;
 
 function deleteSelection(): void {
   if (state.selection.length === 0) return;
+  // A running machine leaves the drawing only when the user says so: it stops when the change is applied.
+  const running = state.running
+    ? state.selection.map(parseElementId).flatMap((r) => (r?.type === 'machine' && ['booting', 'ready', 'stopping'].includes(state.machineStates.get(r.name) ?? '') ? [r.name] : []))
+    : [];
+  const names = running.join(', ');
+  if (running.length && !window.confirm(`${names} ${running.length > 1 ? 'are' : 'is'} running. Remove ${running.length > 1 ? 'them' : 'it'} from the drawing? ${running.length > 1 ? 'They stop' : 'It stops'} when you press Apply.`)) return;
   state.edit(removeElements(state.model, state.selection), []);
+  if (running.length) notify(`${names} removed from the drawing: press Apply to stop ${running.length > 1 ? 'them' : 'it'} (Undo puts ${running.length > 1 ? 'them' : 'it'} back).`);
 }
 
 function copySelection(): void {
@@ -406,8 +424,23 @@ function isTyping(target: EventTarget | null): boolean {
 }
 
 document.addEventListener('keydown', (e) => {
-  if (isTyping(e.target)) return;
   const mod = e.ctrlKey || e.metaKey;
+  if (e.key === 'Escape' && !menu.hidden) {
+    hideMenu();
+    e.preventDefault();
+    return;
+  }
+  // Save works from a field of the Properties panel too (not from a console: Ctrl+S belongs to the
+  // guest there): the field commits what was typed (on blur), then the lab is saved; the focus stays.
+  const el = e.target as HTMLElement | null;
+  if (mod && e.key.toLowerCase() === 's' && isTyping(el) && !el?.closest('.term')) {
+    e.preventDefault();
+    el!.blur();
+    el!.focus();
+    void save(e.shiftKey);
+    return;
+  }
+  if (isTyping(e.target)) return;
   if (e.key === 'Delete' || e.key === 'Backspace') deleteSelection();
   else if (mod && e.key.toLowerCase() === 'z' && !e.shiftKey) state.undo();
   else if (mod && (e.key.toLowerCase() === 'y' || (e.key.toLowerCase() === 'z' && e.shiftKey))) state.redo();

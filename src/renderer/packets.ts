@@ -13,6 +13,10 @@ export class PacketPane {
   private paused = false;
   private held: PacketSummary[] = [];
   private selected = 0;
+  /** Packets the list was sent since the capture (or its filter) started: counted while capturing. */
+  private received = 0;
+  private filtered = false;
+  private stopped = false;
   private readonly root = $('packets');
 
   constructor(
@@ -36,17 +40,26 @@ export class PacketPane {
     this.held = [];
     this.paused = false;
     this.selected = 0;
+    this.received = 0;
+    this.filtered = false;
+    this.stopped = false;
     this.render(info.dissectorMissing, info.wireshark);
   }
 
   handlePush(message: PushMessage): void {
     if (message.kind === 'packets' && message.captureId === this.captureId) {
-      if (message.reset) this.rows = [];
+      if (message.reset) {
+        this.rows = [];
+        this.received = 0;
+      }
+      this.received += message.packets.length;
+      if (!this.stopped) this.status(`capturing… ${this.received} ${this.received === 1 ? 'packet' : 'packets'}${this.filtered ? ' match the filter' : ''}${this.paused ? ' (list paused)' : ''}`);
       if (this.paused && !message.reset) this.held.push(...message.packets);
       else this.rows.push(...message.packets);
       if (this.rows.length > MAX_ROWS) this.rows.splice(0, this.rows.length - MAX_ROWS);
       this.renderRows();
     } else if (message.kind === 'capture-status' && message.captureId === this.captureId) {
+      this.stopped = !message.running;
       const dropped = message.dropped ? `, ${message.dropped} dropped (the view could not keep up)` : '';
       this.status(`${message.running ? 'capturing' : 'stopped'}: ${message.frames} packets${dropped}${message.message ? ` — ${message.message}` : ''}`);
     }
@@ -64,7 +77,10 @@ export class PacketPane {
     filter.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter') return;
       this.api.setCaptureFilter(this.captureId, filter.value).then(
-        () => filter.classList.remove('bad'),
+        () => {
+          filter.classList.remove('bad');
+          this.filtered = filter.value.trim() !== '';
+        },
         (err: Error) => {
           filter.classList.add('bad');
           this.notify(err.message, 'error');
@@ -107,7 +123,7 @@ export class PacketPane {
         stop,
         save,
         wireshark ? inWireshark : null,
-        h('span', { id: 'packet-status', class: 'muted', 'data-testid': 'packet-status' }, 'capturing…'),
+        h('span', { id: 'packet-status', class: 'muted', 'data-testid': 'packet-status' }, 'capturing… 0 packets'),
         close,
       ),
       ...(dissectorMissing ? [h('div', { class: 'packet-warning', 'data-testid': 'packet-warning' }, dissectorMissing)] : []),

@@ -5,6 +5,7 @@ import type { LabModel } from '../shared/lab-model.ts';
 import type { CableStatus, MachineState } from '../shared/runtime-api.ts';
 import { History } from './graph/history.ts';
 import { emptyLab } from './graph/edit.ts';
+import { elementForTarget } from './graph/mapping.ts';
 
 export type Change = 'model' | 'selection' | 'diagnostics' | 'run' | 'file';
 
@@ -90,12 +91,22 @@ export class AppState {
 
   undo(): void {
     this.history.undo();
+    this.keepSelectionValid();
     this.emit('model');
   }
 
   redo(): void {
     this.history.redo();
+    this.keepSelectionValid();
     this.emit('model');
+  }
+
+  /** An undo may take away what was selected (a paste undone): the selection keeps only what is still drawn. */
+  private keepSelectionValid(): void {
+    const kept = this.selection.filter((id) => elementForTarget(this.model, id) !== undefined);
+    if (kept.length === this.selection.length) return;
+    this.selection = kept;
+    this.emit('selection');
   }
 
   select(ids: string[]): void {

@@ -1,5 +1,6 @@
-// `vnetlab app`/`serve` opening the browser (issue 11, item 9): as root Chromium gets --no-sandbox,
-// and a browser that exits at once is reported with what it printed, instead of failing silently.
+// `vnetlab app`/`serve` opening the browser (issue 11, item 9): as root Chromium gets --no-sandbox
+// without its warning bar (said in the terminal instead), under sudo it opens as the user, sandboxed
+// (issue 23, 11), and a browser that exits at once is reported with what it printed, instead of failing silently.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +16,10 @@ function fakeChromium(name: string, code: number, stderr: string): NodeJS.Proces
   const bin = join(dir, name);
   mkdirSync(bin, { recursive: true });
   const script = join(bin, 'chromium');
-  writeFileSync(script, `#!/bin/sh\necho "$@" > ${join(bin, 'args')}\necho '${stderr}' >&2\nexit ${code}\n`);
+  writeFileSync(script, `#!/bin/sh\necho "$@" > ${join(bin, 'args')}\nid -u > ${join(bin, 'uid')}\necho "$HOME" > ${join(bin, 'home')}\necho '${stderr}' >&2\nexit ${code}\n`);
   chmodSync(script, 0o755);
+  chmodSync(bin, 0o777); // the sudo case runs it as another user
+  chmodSync(dir, 0o755);
   return { PATH: `${bin}:/usr/bin:/bin`, DISPLAY: ':0' };
 }
 
@@ -27,11 +30,21 @@ function logged(env: NodeJS.ProcessEnv, uid: number): Promise<string[]> {
 }
 
 describe('opening the browser', () => {
-  it('as root, starts Chromium with --no-sandbox and says so', async () => {
+  it('as root, starts Chromium with --no-sandbox, hides its warning bar and says so here', async () => {
     const env = fakeChromium('root-ok', 0, '');
     const lines = await logged(env, 0);
-    expect(readFileSync(join(dir, 'root-ok', 'args'), 'utf8')).toMatch(/--app=http:\/\/127\.0\.0\.1:1\/\?token=x .*--no-sandbox/);
-    expect(lines.join('\n')).toMatch(/running as root: Chromium is started with --no-sandbox/);
+    const args = readFileSync(join(dir, 'root-ok', 'args'), 'utf8');
+    expect(args).toMatch(/--app=http:\/\/127\.0\.0\.1:1\/\?token=x .*--no-sandbox/);
+    expect(args).toMatch(/--test-type/);
+    expect(lines.join('\n')).toMatch(/running as root: Chromium is started with --no-sandbox .*without its warning bar/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('as root through sudo, opens the window as that user, with the sandbox', async () => {
+    const env = { ...fakeChromium('sudo-ok', 0, ''), SUDO_UID: '65534', SUDO_GID: '65534', SUDO_USER: 'nobody' };
+    const lines = await logged(env, 0);
+    expect(readFileSync(join(dir, 'sudo-ok', 'uid'), 'utf8').trim()).toBe('65534');
+    expect(readFileSync(join(dir, 'sudo-ok', 'args'), 'utf8')).not.toMatch(/--no-sandbox|--test-type/);
+    expect(lines.join('\n')).toMatch(/Chromium opens as nobody, with its sandbox/);
   });
 
   it('as a user, no --no-sandbox', async () => {

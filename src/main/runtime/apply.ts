@@ -36,8 +36,12 @@ export interface RunningLab {
   progress(message: string): void;
 }
 
-/** Apply a non-empty diff from `lab.plan` to `next`; returns lines to add to the changes (machines that did not start). */
-export async function applyDiff(lab: RunningLab, diff: PlanDiff, next: Plan): Promise<string[]> {
+/**
+ * Apply a diff from `lab.plan` to `next`, then restart the machines in `restart` (those that take their
+ * changes only at boot: startup script, files, memory…); returns lines to add to the changes (machines
+ * that did not start).
+ */
+export async function applyDiff(lab: RunningLab, diff: PlanDiff, next: Plan, restart: string[] = []): Promise<string[]> {
   const network = lab.network;
   const networkUp = network.switchStatus().some((s) => s.running);
   const replaced = diff.addedDomains.filter((s) => diff.removedDomains.includes(s.domain)).map((s) => s.domain);
@@ -60,9 +64,14 @@ export async function applyDiff(lab: RunningLab, diff: PlanDiff, next: Plan): Pr
   await network.addCables(next.cables.filter((c) => added.has(c.machine)));
   for (const guest of diff.addedMachines) lab.addMachine(guest);
   await network.removeSwitches(diff.removedDomains.filter((d) => !replaced.includes(d)));
-  if (!diff.addedMachines.length || !networkUp) return [];
-  const started = await lab.start(diff.addedMachines.map((g) => g.name));
-  return started.ok ? [] : started.failed.map((f) => `! ${f.machine} did not start: ${f.error.split('\n')[0]}`);
+  const notes: string[] = [];
+  const failures = (started: StartResult) => started.failed.map((f) => `! ${f.machine} did not start: ${f.error.split('\n')[0]}`);
+  if (diff.addedMachines.length && networkUp) notes.push(...failures(await lab.start(diff.addedMachines.map((g) => g.name))));
+  if (restart.length && networkUp) {
+    await Promise.all(restart.map((name) => lab.stopMachine(name)));
+    notes.push(...failures(await lab.start(restart)));
+  }
+  return notes;
 }
 
 /** Give a running guest a new NIC on its cable's port, configured as its init would have. */

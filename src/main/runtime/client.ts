@@ -118,8 +118,9 @@ export class SupervisorClient {
     return this.call('restart', { machine, timeoutMs: options.timeoutMs });
   }
 
-  apply(plan: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
-    return this.call('apply', { plan, dryRun: options.dryRun });
+  /** `restart`: restart exactly these machines (default: the running ones whose changes need a boot). */
+  apply(plan: Plan, options: { dryRun?: boolean; restart?: string[] } = {}): Promise<ApplyResult> {
+    return this.call('apply', { plan, dryRun: options.dryRun, ...(options.restart ? { restart: options.restart } : {}) });
   }
 
   /** Copy machines' disks for a saved state (runtime/snapshots/). */

@@ -68,6 +68,10 @@ export function skippedNote(chars: number): string {
 export class ConsoleSession {
   private replay: string[] = [];
   private replayChars = 0;
+  /** Characters ever remembered (the replay keeps the last REPLAY_LIMIT_CHARS of them). */
+  private rememberedChars = 0;
+  /** Where the guest's boot in progress began, counted as `rememberedChars`; undefined once it is ready. */
+  private bootFrom: number | undefined;
   private pending = '';
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly viewers = new Set<ViewerState>();
@@ -87,6 +91,7 @@ export class ConsoleSession {
   /** Attach the session to a (new) pty: the session survives guest restarts, the pty does not. */
   bindPty(pty: ConsolePty): void {
     this.pty = pty;
+    this.bootFrom = this.rememberedChars;
     pty.onData((data) => {
       if (this.pty === pty) this.push(data);
     });
@@ -104,6 +109,25 @@ export class ConsoleSession {
     if (this.tap?.output) this.tapped(() => this.tap!.output!(data));
     if (this.pending.length >= BATCH_MAX_CHARS) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), BATCH_INTERVAL_MS);
+  }
+
+  /**
+   * The guest is ready: the kernel's boot messages (printed before the guest's init quietens the
+   * console) leave the replay, so a window that attaches later — a reload — shows the console as the
+   * student left it, not the boot log. The init's own `vnetlab: …` lines stay (they report a problem
+   * with the lab's files); the console log file keeps everything. A boot that fails keeps all of it.
+   */
+  bootDone(): void {
+    if (this.bootFrom === undefined) return;
+    const bootChars = this.rememberedChars - this.bootFrom;
+    this.bootFrom = undefined;
+    if (bootChars <= 0) return;
+    const text = this.replay.join('');
+    const cut = Math.max(0, text.length - bootChars);
+    const kept = text.slice(cut).split(/(?<=\n)/).filter((line) => /^(\x1b\[[0-9;]*m)*vnetlab: /.test(line)).join('');
+    const replay = text.slice(0, cut) + kept;
+    this.replay = replay ? [replay] : [];
+    this.replayChars = replay.length;
   }
 
   /** The last lines of output (for error messages). */
@@ -209,6 +233,7 @@ export class ConsoleSession {
   private remember(data: string): void {
     this.replay.push(data);
     this.replayChars += data.length;
+    this.rememberedChars += data.length;
     while (this.replayChars > REPLAY_LIMIT_CHARS && this.replay.length > 1) {
       this.replayChars -= this.replay.shift()!.length;
     }

@@ -1,6 +1,7 @@
 // What changed between the plan a lab runs and the plan its files compile to now: the input of
 // `vnetlab apply` (and of the canvas when a running lab is edited). Pure: plans in, a diff out.
 import type { CablePlan, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+import { pathComponent } from '../compiler/names.ts';
 
 export interface PlanDiff {
   addedMachines: GuestPlan[];
@@ -13,7 +14,10 @@ export interface PlanDiff {
   movedCables: { cable: CablePlan; from: string }[];
   /** Same cable, other impairments declared in the lab file. */
   retunedCables: CablePlan[];
-  /** Changes a running guest cannot take live (memory, image, addresses, files…): they apply at its next start. */
+  /**
+   * Changes a running guest cannot take live (memory, image, addresses, its startup script, files…): it
+   * takes them when it boots again — apply restarts it for them (issue 23), a stopped one takes them at its start.
+   */
   restartNeeded: { machine: string; what: string[] }[];
 }
 
@@ -51,7 +55,7 @@ export function diffPlans(running: Plan, next: Plan): PlanDiff {
       if (was && JSON.stringify(was.impairments) !== JSON.stringify(cable.impairments)) diff.retunedCables.push(cable);
     }
     for (const cable of running.cables.filter((c) => c.machine === name)) if (!newCables.has(cable.id)) diff.removedCables.push(cable);
-    const what = restartChanges(old, guest);
+    const what = [...restartChanges(old, guest), ...labFsChanges(running, next, name)];
     if (what.length) diff.restartNeeded.push({ machine: name, what });
   }
   return diff;
@@ -61,8 +65,11 @@ export function isEmptyDiff(diff: PlanDiff): boolean {
   return Object.values(diff).every((v) => v.length === 0);
 }
 
-/** One line per change, as `vnetlab apply --dry-run` prints them. */
-export function describeDiff(diff: PlanDiff): string[] {
+/**
+ * One line per change, as `vnetlab apply --dry-run` prints them. `restarting`: the machines apply
+ * restarts (running ones with changes they can only take at boot); the others take them at their next start.
+ */
+export function describeDiff(diff: PlanDiff, restarting: ReadonlySet<string> = new Set()): string[] {
   return [
     ...diff.addedDomains.map((s) => `+ collision domain ${s.domain} (${s.kind})`),
     ...diff.addedMachines.map((g) => `+ machine ${g.name} (boots)`),
@@ -72,8 +79,30 @@ export function describeDiff(diff: PlanDiff): string[] {
     ...diff.removedCables.map((c) => `- cable ${c.id} (unplugged and removed)`),
     ...diff.removedMachines.map((m) => `- machine ${m} (stops)`),
     ...diff.removedDomains.map((d) => `- collision domain ${d}`),
-    ...diff.restartNeeded.map((r) => `! ${r.machine}: ${r.what.join(', ')} changed; applies when ${r.machine} restarts (vnetlab restart ${r.machine})`),
+    ...diff.restartNeeded.map((r) =>
+      restarting.has(r.machine) ? `~ machine ${r.machine} restarts: ${r.what.join(', ')} changed` : `! ${r.machine}: ${r.what.join(', ')} changed; applies when ${r.machine} starts again`,
+    ),
+    ...[...restarting].filter((m) => !diff.restartNeeded.some((r) => r.machine === m)).map((m) => `~ machine ${m} restarts`),
   ];
+}
+
+/**
+ * What changed in a machine's own folder of the lab-fs, which its init reads at every boot: startup and
+ * shutdown scripts, exec, sysctls, environment, and files placed in it (`interfaces` is said per
+ * interface, or hot-plugged). A file's content is compared only when it is written in the lab file.
+ */
+function labFsChanges(running: Plan, next: Plan, machine: string): string[] {
+  const base = `/machines/${pathComponent(machine, 'm')}/`;
+  const entries = (plan: Plan) => new Map(plan.labFs.entries.filter((e) => e.dest.startsWith(base)).map((e) => [e.dest.slice(base.length), JSON.stringify(e)]));
+  const before = entries(running);
+  const after = entries(next);
+  const names: Record<string, string> = { root: 'files', sysctl: 'sysctls', env: 'environment', exec: 'exec', startup: 'startup script', shutdown: 'shutdown script' };
+  const what = new Set<string>();
+  for (const key of new Set([...before.keys(), ...after.keys()])) {
+    const part = names[key.split('/')[0]!];
+    if (part && before.get(key) !== after.get(key)) what.add(part);
+  }
+  return [...what].sort();
 }
 
 function restartChanges(old: GuestPlan, next: GuestPlan): string[] {

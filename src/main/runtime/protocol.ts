@@ -31,7 +31,7 @@ export interface Methods {
   'capture.start': { params: { target: string }; result: { captureId: string } };
   'capture.stop': { params: { captureId: string }; result: { frames: number; dropped: number } };
   /** Bring the running lab to a newly compiled plan (or only say what would change). */
-  apply: { params: { plan: Plan; dryRun?: boolean }; result: ApplyResult };
+  apply: { params: { plan: Plan; dryRun?: boolean; restart?: string[] }; result: ApplyResult };
   /** Copy machines' disks for a saved state (running ones: network state read, paused for the copy). */
   'snapshot.save': { params: { machines: DiskSaveRequest[] }; result: SavedDisk[] };
   /** Put saved disks and network states in place of machines' own, and boot them. */

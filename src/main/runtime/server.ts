@@ -97,7 +97,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       conn.consoles.delete(p.consoleId);
       return null;
     },
-    apply: async (p) => sup.apply(p.plan, { dryRun: p.dryRun }),
+    apply: async (p) => sup.apply(p.plan, { dryRun: p.dryRun, ...(Array.isArray(p.restart) ? { restart: p.restart.map(String) } : {}) }),
     'snapshot.save': async (p) => sup.saveDisks(p.machines ?? []),
     'snapshot.restore': async (p) => sup.restoreDisks(p.machines ?? [], { timeoutMs: p.timeoutMs }),
     'link.list': async () => sup.links(),

@@ -293,6 +293,7 @@ export class Supervisor extends EventEmitter {
     // A guest that failed but still runs is left running, so its console can be looked at; stop ends it.
     if ('error' in outcome) return { error: this.fail(m, outcome.error) };
     m.startupExitCode = outcome.code;
+    m.console.bootDone(); // a window that attaches from now on is not shown the kernel's boot log
     // A restored state's network (addresses, routes, sysctls, firewall, routing config) goes back before the machine is ready.
     const net = await applyPendingNet(m.plan, handle.agent, (message) => this.progress(message));
     if (net) this.netRestores.set(m.plan.name, net);
@@ -509,14 +510,18 @@ export class Supervisor extends EventEmitter {
   // ---- apply: the lab files changed while the lab runs (apply.ts) -----------------------------
 
   /** Bring the running lab to a new plan without touching what did not change (apply.ts). */
-  async apply(next: Plan, options: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+  async apply(next: Plan, options: { dryRun?: boolean; restart?: string[] } = {}): Promise<ApplyResult> {
     if (next.lab.id !== this.plan.lab.id) throw new UserError(`that plan is for lab ${next.lab.id}, not ${this.plan.lab.id}`, 2);
     const diff = diffPlans(this.plan, next);
-    const changes = describeDiff(diff);
-    if (options.dryRun || isEmptyDiff(diff)) return { changes, applied: false };
+    // Running machines whose changes need a boot restart with them, unless the caller names the machines to restart.
+    const active = (name: string) => ['booting', 'ready'].includes(this.machines.get(name)?.state ?? '');
+    const restart = options.restart ? options.restart.filter((n) => next.guests.some((g) => g.name === n)) : diff.restartNeeded.map((r) => r.machine).filter(active);
+    for (const name of restart) this.get(name);
+    const changes = describeDiff(diff, new Set(restart));
+    if (options.dryRun || (isEmptyDiff(diff) && !restart.length)) return { changes, applied: false };
     this.busy++;
     try {
-      changes.push(...(await applyDiff(this.runningLab(), diff, next)));
+      changes.push(...(await applyDiff(this.runningLab(), diff, next, restart)));
       return { changes, applied: true };
     } finally {
       this.busy--;

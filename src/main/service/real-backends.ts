@@ -113,10 +113,17 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       if (!['start', 'stop', 'restart', 'crash'].includes(action)) throw new UserError(`unknown machine action "${String(action)}"`);
       machine = String(machine);
       return withSupervisor(labRoot, async (sup) => {
+        if (action === 'stop') return void (await sup.stop([machine]));
+        if (action === 'crash') return void (await sup.crash([machine]));
+        // A machine (re)starts with the lab's files as saved (issue 23): its startup script, files and
+        // memory as the editor saved them, not as they were when the lab started.
+        const { plan } = await planLab(labRoot, { env });
+        if (!plan.guests.some((g) => g.name === machine)) throw new UserError(`the saved lab has no machine ${machine}`, 2, 'save the lab, then press Apply');
+        await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+        const result = await sup.apply(plan, { restart: action === 'restart' ? [machine] : [] });
         if (action === 'start') await sup.start([machine]);
-        else if (action === 'stop') await sup.stop([machine]);
-        else if (action === 'crash') await sup.crash([machine]);
-        else await sup.restart(machine);
+        const failed = result.changes.find((c) => c.startsWith(`! ${machine} did not start`));
+        if (failed) throw new UserError(failed.slice(2));
       });
     },
 

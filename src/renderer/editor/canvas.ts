@@ -2,7 +2,7 @@
 // mouse gestures of the editor (drop from the palette, cable tool, move with grid snapping, select,
 // context menu) and automatic layout of labs without positions.
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
-import { describeImpairment } from '../../shared/impairments.ts';
+import { describeCableImpairments } from '../cable-text.ts';
 import type { CableStatus, MachineState } from '../../shared/runtime-api.ts';
 import { elementForTarget, labToElements, parseElementId, type GraphElement } from '../graph/mapping.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
@@ -10,6 +10,15 @@ import type { LabModel } from '../../shared/lab-model.ts';
 import type { AppState } from '../state.ts';
 
 export const GRID = 20;
+
+/** Labels are never drawn smaller than this on screen (CSS px), down to a zoom where that would mean more than LABEL_MAX_GROWTH × their size. */
+const MIN_LABEL_PX = 10;
+const LABEL_MAX_GROWTH = 2.4;
+const NODE_FONT = 12;
+const EDGE_FONT = 10;
+const P2P_FONT = 9;
+/** Half a machine's shape (44 px): a cable-end label starts beyond it. */
+const END_LABEL_MIN_OFFSET = 22;
 
 const STATE_COLOURS: Record<MachineState, string> = {
   stopped: '#9aa5b1',
@@ -27,7 +36,7 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node[kind = "switch"]', style: { shape: 'rectangle', width: 56, height: 26, 'background-color': '#3c8d93', 'border-color': '#3c8d93' } },
   { selector: 'node[kind = "hub"]', style: { shape: 'octagon', width: 34, height: 34, 'background-color': '#8aa05a', 'border-color': '#8aa05a' } },
   { selector: 'node[kind = "internet"]', style: { shape: 'ellipse', width: 64, height: 40, 'background-color': '#cfe3f7', 'border-color': '#4c7fd1', 'border-style': 'dashed' } },
-  { selector: 'edge', style: { width: 2, 'line-color': '#7b8794', 'curve-style': 'bezier', 'font-size': 10, 'source-label': 'data(sourceLabel)', 'target-label': 'data(targetLabel)', 'source-text-offset': 22, 'target-text-offset': 22, 'text-wrap': 'wrap', 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
+  { selector: 'edge', style: { width: 2, 'line-color': '#7b8794', 'curve-style': 'bezier', 'font-size': 10, 'source-label': 'data(sourceLabel)', 'target-label': 'data(targetLabel)', 'source-text-offset': (e: cytoscape.EdgeSingular) => e.data('sourceOffset') ?? END_LABEL_MIN_OFFSET, 'target-text-offset': (e: cytoscape.EdgeSingular) => e.data('targetOffset') ?? END_LABEL_MIN_OFFSET, 'source-text-margin-x': (e: cytoscape.EdgeSingular) => e.data('sourceMarginX') ?? 0, 'source-text-margin-y': (e: cytoscape.EdgeSingular) => e.data('sourceMarginY') ?? 0, 'target-text-margin-x': (e: cytoscape.EdgeSingular) => e.data('targetMarginX') ?? 0, 'target-text-margin-y': (e: cytoscape.EdgeSingular) => e.data('targetMarginY') ?? 0, 'text-wrap': 'wrap', 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
   { selector: 'edge[role = "p2p"]', style: { label: 'data(label)', 'font-size': 9, color: '#7b8794', 'line-style': 'solid' } },
   { selector: ':selected', style: { 'overlay-color': '#4c7fd1', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
   { selector: '.diag-warning', style: { 'border-color': '#f0b429', 'line-color': '#f0b429', 'border-width': 4 } },
@@ -55,6 +64,12 @@ export class Canvas {
   /** Show each interface's addresses beside its name at the cable end. */
   showAddresses = false;
   private cableSource: string | undefined;
+  /** The view is the fitted one (nobody zoomed or panned since): it is fitted again when the canvas changes size. */
+  private autoFit = true;
+  private fitting = false;
+  /** Font sizes (model px) of node, cable and point-to-point labels at the current zoom. */
+  private fonts = { node: NODE_FONT, edge: EDGE_FONT, p2p: P2P_FONT };
+  private labelFrame = 0;
 
   constructor(
     private readonly container: HTMLElement,
@@ -72,8 +87,100 @@ export class Canvas {
     new ResizeObserver(() => {
       const wasInView = this.cy.nodes().nonempty() && inView();
       this.cy.resize();
-      if (wasInView && !inView()) this.fit();
+      // A window that grows gives a fitted lab more room (issue 23: it stayed small).
+      if (this.cy.nodes().nonempty() && (this.autoFit || (wasInView && !inView()))) this.fit();
     }).observe(container);
+    // A zoom or pan by the user (wheel, drag, the zoom buttons) keeps its view; our own fits do not count.
+    this.cy.on('viewport', () => {
+      if (!this.fitting) this.autoFit = false;
+      this.scheduleLabelScale();
+    });
+  }
+
+  /** Fit without it counting as the user's own view. */
+  private fitView(padding: number): void {
+    this.fitting = true;
+    try {
+      this.cy.fit(undefined, padding);
+      if (this.cy.zoom() > 1.5) {
+        this.cy.zoom(1.5);
+        this.cy.center();
+      }
+    } finally {
+      this.fitting = false;
+    }
+    this.autoFit = true;
+    this.applyLabelScale();
+  }
+
+  private scheduleLabelScale(): void {
+    if (this.labelFrame) return;
+    this.labelFrame = requestAnimationFrame(() => {
+      this.labelFrame = 0;
+      this.applyLabelScale();
+    });
+  }
+
+  /**
+   * Labels stay readable when a lab is zoomed out to fit a small window (at 1024 px a 7-node lab's cable
+   * labels were 6 px): below MIN_LABEL_PX on screen they grow, within LABEL_MAX_GROWTH.
+   */
+  private applyLabelScale(): void {
+    const zoom = this.cy.zoom();
+    // Rounded up to a quarter pixel, so that a small zoom change does not restyle the whole graph.
+    const size = (base: number) => Math.ceil(base * Math.min(LABEL_MAX_GROWTH, Math.max(1, MIN_LABEL_PX / (base * zoom))) * 4) / 4;
+    const fonts = { node: size(NODE_FONT), edge: size(EDGE_FONT), p2p: size(P2P_FONT) };
+    if (JSON.stringify(fonts) === JSON.stringify(this.fonts)) return;
+    this.fonts = fonts;
+    this.cy.style()
+      .selector('node').style('font-size', fonts.node)
+      .selector('edge').style('font-size', fonts.edge)
+      .selector('edge[role = "p2p"]').style('font-size', fonts.p2p)
+      .update();
+    this.cy.batch(() => this.cy.edges().forEach((e) => this.placeEndLabels(e)));
+  }
+
+  /**
+   * Cable-end labels (interface names, and addresses when shown) sit beyond the machine's shape along
+   * the cable, far enough that a label of several lines never covers its node; on a cable too short to
+   * also keep clear of the node at the other end, the label moves beside the cable (above it, or to its
+   * side; a point-to-point cable's far-end label to the other side).
+   */
+  private placeEndLabels(e: cytoscape.EdgeSingular): void {
+    const font = this.fonts.edge;
+    const source = e.source();
+    const target = e.target();
+    const s = source.position();
+    const t = target.position();
+    const len = Math.hypot(t.x - s.x, t.y - s.y) || 1;
+    const ux = Math.abs(t.x - s.x) / len;
+    const uy = Math.abs(t.y - s.y) / len;
+    // A unit vector across the cable, pointing up (or left for a vertical one).
+    let px = -(t.y - s.y) / len;
+    let py = (t.x - s.x) / len;
+    if (py > 0 || (py === 0 && px > 0)) [px, py] = [-px, -py];
+    const half = (n: cytoscape.NodeSingular) => ({ w: n.width() / 2 + 3, h: n.height() / 2 + 3 });
+    const place = (label: unknown, own: cytoscape.NodeSingular, far: cytoscape.NodeSingular, side: 1 | -1) => {
+      const lines = String(label ?? '').split('\n').filter(Boolean);
+      if (!lines.length) return { offset: END_LABEL_MIN_OFFSET, mx: 0, my: 0 };
+      const hw = (Math.max(...lines.map((l) => l.length)) * font * 0.62) / 2 + 2;
+      const hh = (lines.length * font * 1.25) / 2 + 2;
+      const along = ux * hw + uy * hh;
+      const offset = Math.max(END_LABEL_MIN_OFFSET, Math.round(along + 6));
+      const o = half(own);
+      const f = half(far);
+      // From the own node's centre: its border, the offset, then the label's far half.
+      const reach = ux * o.w + uy * o.h + offset + along;
+      if (reach + 4 <= len - (ux * f.w + uy * f.h)) return { offset, mx: 0, my: 0 };
+      const shift = uy * hw + ux * hh + Math.max(uy * f.w + ux * f.h, uy * o.w + ux * o.h) + 3;
+      return { offset, mx: Math.round(side * px * shift), my: Math.round(side * py * shift) };
+    };
+    // Beside the cable: a machine's label goes above when the machine is on the left (or top), below
+    // when on the right, so that the labels of two cables meeting at a switch do not collide.
+    const sourceFirst = s.x < t.x || (s.x === t.x && s.y < t.y);
+    const a = place(e.data('sourceLabel'), source, target, sourceFirst ? 1 : -1);
+    const b = place(e.data('targetLabel'), target, source, sourceFirst ? -1 : 1);
+    e.data({ sourceOffset: a.offset, sourceMarginX: a.mx, sourceMarginY: a.my, targetOffset: b.offset, targetMarginX: b.mx, targetMarginY: b.my });
   }
 
   /** Brings the drawing in line with the model (add/remove/update only what changed). */
@@ -105,6 +212,7 @@ export class Canvas {
         }
       }
       if (toAdd.length) this.cy.add(toAdd.filter((e) => e.group === 'nodes')).union(this.cy.add(toAdd.filter((e) => e.group === 'edges')));
+      this.cy.edges().forEach((e) => this.placeEndLabels(e));
     });
     this.syncSelection();
   }
@@ -145,7 +253,7 @@ export class Canvas {
         const next = moveElements(this.state.model, positions);
         if (all) this.state.edit(next);
         else this.state.adjust(next);
-        this.cy.fit(undefined, 40);
+        this.fitView(40);
         resolve();
       });
       layout.run();
@@ -153,11 +261,7 @@ export class Canvas {
   }
 
   fit(): void {
-    this.cy.fit(undefined, 40);
-    if (this.cy.zoom() > 1.5) {
-      this.cy.zoom(1.5);
-      this.cy.center();
-    }
+    this.fitView(40);
   }
 
   /** Model coordinates of a point given in page (client) coordinates. */
@@ -224,7 +328,9 @@ export class Canvas {
         const impaired = cables.filter((c) => c.impairments.in || c.impairments.out);
         e.toggleClass('cable-unplugged', unplugged.length > 0);
         e.toggleClass('cable-impaired', unplugged.length === 0 && impaired.length > 0);
-        const label = unplugged.length ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n') : impaired.map((c) => describeCable(c)).join('\n');
+        const label = unplugged.length
+          ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n')
+          : impaired.map((c) => `${impaired.length > 1 ? `${c.id}: ` : ''}${describeCableImpairments(c, { out: `from ${c.machine}`, in: `to ${c.machine}` })}`).join('\n');
         e.data('cableLabel', label);
       });
       this.cy.nodes('[role = "machine"]').forEach((n) => {
@@ -325,12 +431,6 @@ export class Canvas {
     });
     cy.on('dbltap', 'node[role = "machine"]', (e) => this.callbacks.onOpenConsole(e.target.data('name') as string));
   }
-}
-
-function describeCable(c: CableStatus): string {
-  const dir = (d: 'in' | 'out') => (c.impairments[d] ? `${d} ${describeImpairment(c.impairments[d])}` : '');
-  const same = JSON.stringify(c.impairments.in) === JSON.stringify(c.impairments.out);
-  return same ? describeImpairment(c.impairments.out) : [dir('out'), dir('in')].filter(Boolean).join('; ');
 }
 
 /** Cable ends labelled `eth0 10.0.0.1/24` instead of `eth0` (the addresses toggle). */

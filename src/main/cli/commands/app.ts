@@ -39,9 +39,27 @@ export function allowedDirs(flag: string | boolean | string[] | undefined, cwd: 
 /** How long a browser that fails (no sandbox as root, no display access) takes to exit: anything sooner is a failure. */
 const BROWSER_EARLY_EXIT_MS = 4000;
 
+/** The user who ran `sudo vnetlab app` (SUDO_UID/SUDO_GID, not root), with their home: the window is theirs. */
+export function sudoUser(env: NodeJS.ProcessEnv): { uid: number; gid: number; name: string; home?: string } | undefined {
+  const uid = Number(env.SUDO_UID);
+  const gid = Number(env.SUDO_GID);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0 || gid < 0) return undefined;
+  let name = env.SUDO_USER ?? String(uid);
+  let home: string | undefined;
+  try {
+    const entry = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => Number(f[2]) === uid);
+    if (entry) [name, home] = [entry[0]!, entry[5]];
+  } catch {
+    // no passwd file: the user's HOME stays as sudo left it
+  }
+  return { uid, gid, name, ...(home ? { home } : {}) };
+}
+
 /**
  * Opens the URL in a Chromium app window (or the desktop's browser) when a display is available.
- * Chromium refuses to run as root without --no-sandbox, so as root it gets that flag (and we say so).
+ * Chromium's sandbox does not run as root: under sudo, the window opens as the user who ran sudo, with
+ * the sandbox; as root otherwise it needs --no-sandbox, and Chromium's warning bar about that flag is
+ * hidden (--test-type) because this terminal says it instead, along with what is safer.
  * A browser that exits at once is reported with the end of what it printed, instead of failing silently.
  */
 export function openBrowser(url: string, env: NodeJS.ProcessEnv, log: (line: string) => void, uid = process.getuid?.() ?? -1): boolean {
@@ -55,11 +73,19 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv, log: (line: str
     return false;
   }
   const asRoot = uid === 0;
-  if (chromium && asRoot) log('running as root: Chromium is started with --no-sandbox (it refuses to run as root otherwise); a normal user account is safer.');
-  const [cmd, args] = chromium ? [chromium, [`--app=${url}`, '--no-first-run', ...(asRoot ? ['--no-sandbox'] : [])]] : ['xdg-open', [url]];
+  const user = asRoot ? sudoUser(env) : undefined;
+  const unsandboxed = asRoot && !user && !!chromium;
+  if (chromium && user) log(`running as root through sudo: Chromium opens as ${user.name}, with its sandbox.`);
+  if (unsandboxed) log('running as root: Chromium is started with --no-sandbox (it refuses to run as root otherwise), and without its warning bar about that flag, which this line replaces; a normal user account is safer.');
+  const [cmd, args] = chromium ? [chromium, [`--app=${url}`, '--no-first-run', ...(unsandboxed ? ['--no-sandbox', '--test-type'] : [])]] : ['xdg-open', [url]];
   // The browser is the user's window, not a child to manage: it is detached and outlives us. Its
   // stderr is read only for the first seconds, to report a browser that could not start.
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const child = spawn(cmd, args, {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: user?.home ? { ...env, HOME: user.home } : env,
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -123,7 +149,8 @@ const command: Command = {
 Opens the topology editor and lab runner on LAB (default: labs/two-hosts).
 Uses Electron when it is installed; otherwise serves the app on 127.0.0.1 and opens it in Chromium's
 app mode when a display is available, else prints the URL. Closing the window leaves labs running.
-As root, Chromium needs --no-sandbox: it is added, with a warning. --allow DIR lets the open/save
+Run with sudo, the window opens as your own user, sandboxed; as root otherwise Chromium needs
+--no-sandbox: it is added, with a warning here instead of Chromium's bar. --allow DIR lets the open/save
 dialogs use another folder (repeatable).
 While it is open the app keeps up to --pool booted guests (default ${APP_POOL}) for the lab on screen, so
 Start is ready in about a second (vnetlab pool --help); --pool 0 keeps none.`,

@@ -15,8 +15,9 @@ const command: Command = {
   description: `
 New machines boot, removed ones stop, new interfaces are hot-plugged into running guests (with their
 addresses), moved cables change collision domain, and a cable's declared impairments are set live.
-Machines that are not affected keep running untouched. Changes a running guest cannot take (memory,
-image, an address of an existing interface, its files) are listed: they apply when it restarts.
+Machines that are not affected keep running untouched. A running machine whose changes only take
+effect at boot (its startup or shutdown script, files, memory, image, an address of an existing
+interface) is restarted, and listed as "~ machine NAME restarts"; a stopped one takes them when it starts.
 
 Examples:
   vnetlab apply --dry-run      what would change

@@ -1,0 +1,54 @@
+// The kernel's boot log leaves a console's replay once the guest is ready (issue 23, 1.10): a window
+// that attaches later (a reload) shows what the student did, not 100 lines of kernel messages. What the
+// guest init says about the lab's files (`vnetlab: …`), output from an earlier run and what follows stay.
+import { describe, expect, it, vi } from 'vitest';
+import { ConsoleSession } from '../../src/main/runtime/console-session.ts';
+
+function pty() {
+  const listeners: ((d: string) => void)[] = [];
+  return { emit: (d: string) => listeners.forEach((l) => l(d)), pty: { onData: (l: (d: string) => void) => void listeners.push(l), write: () => {}, resize: () => {}, pause: () => {}, resume: () => {} } };
+}
+
+function replayOf(session: ConsoleSession): string {
+  let text = '';
+  session.attach({ onData: (d) => (text += d) }).detach();
+  return text;
+}
+
+describe('console replay after boot', () => {
+  it('drops the boot log at ready, keeps the init\'s own lines and what came before and after', () => {
+    vi.useFakeTimers();
+    try {
+      const session = new ConsoleSession('lab/pc1');
+      const first = pty();
+      session.bindPty(first.pty);
+      first.emit('Linux version 6.1.176\r\nCalibrating delay loop... 3431 BogoMIPS\r\n');
+      session.bootDone();
+      first.emit('pc1:~# echo earlier-work\r\nearlier-work\r\n');
+      session.unbindPty();
+      session.push('\r\n[vnetlab: pc1 stopped]\r\n');
+      // A restart: the next boot's log goes too, the earlier work stays.
+      const second = pty();
+      session.bindPty(second.pty);
+      second.emit('Linux version 6.1.176\r\nNET: Registered PF_INET protocol family\r\nvnetlab: cannot add 10.0.0.300/24 to eth0 (see /var/log/vnetlab-startup.log)\r\n');
+      expect(replayOf(session)).toMatch(/NET: Registered/); // still booting: all of it
+      session.bootDone();
+      second.emit('\r\nBusyBox v1.35.0 built-in shell (ash)\r\npc1:~# ');
+      const replay = replayOf(session);
+      expect(replay).not.toMatch(/Linux version|BogoMIPS|NET: Registered/);
+      expect(replay).toMatch(/earlier-work[\s\S]*\[vnetlab: pc1 stopped\][\s\S]*vnetlab: cannot add 10\.0\.0\.300\/24[\s\S]*BusyBox[\s\S]*pc1:~# $/);
+      session.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a boot that never gets ready keeps its whole log (it says why it failed)', () => {
+    const session = new ConsoleSession('lab/pc2');
+    const p = pty();
+    session.bindPty(p.pty);
+    p.emit('Linux version 6.1.176\r\nKernel panic - not syncing: VFS\r\n');
+    expect(replayOf(session)).toMatch(/Linux version[\s\S]*Kernel panic/);
+    session.dispose();
+  });
+});
