@@ -172,49 +172,70 @@ export type ServiceMethod = keyof VnetlabService;
 export type ServiceMethodKind = 'editor' | 'runtime' | 'session';
 
 /**
- * The one table of service methods. The compiler checks it against VnetlabService (a method missing
- * here, or one the interface lacks, is a type error); the WebSocket server, the Electron IPC and
- * preload, the renderer adapter and the service's forwarding of `runtime` calls all derive from it.
+ * How the classroom (src/main/classroom/) treats a call:
+ * - `lab`: its first parameter is a lab folder (made canonical where it arrives; the quota's key);
+ * - `starts`: it may start machines (it holds a reservation of the quota; during an exam, only its lab's);
+ * - `edits`: it changes lab files (refused while an exam runs: the lab and its checks are locked);
+ * - `watch`: an instructor watching a student's console may make it (it types, resizes and changes nothing);
+ * - `passive`: not a student's activity (the app polls and acknowledges on its own).
+ */
+export type ClassroomRule = 'lab' | 'starts' | 'edits' | 'watch' | 'passive';
+
+/**
+ * The one table of service methods: each one's kind and its classroom rules. The compiler checks it
+ * against VnetlabService (a method missing here, or one the interface lacks, is a type error); the
+ * WebSocket server, the Electron IPC and preload, the renderer adapter, the service's forwarding of
+ * `runtime` calls and the classroom's front door and workers all derive from it.
  */
 export const serviceMethods = {
-  environment: 'editor',
-  listLabs: 'editor',
-  listFolder: 'editor',
-  openLab: 'editor',
-  newLab: 'editor',
-  validate: 'editor',
-  saveLab: 'editor',
-  compile: 'editor',
-  startLab: 'runtime',
-  stopLab: 'runtime',
-  machine: 'runtime',
-  status: 'runtime',
-  runChecks: 'runtime',
-  links: 'runtime',
-  changeLink: 'runtime',
-  applyLab: 'runtime',
-  startCapture: 'session',
-  setCaptureFilter: 'session',
-  packetDetail: 'session',
-  stopCapture: 'session',
-  closeCapture: 'session',
-  saveCapture: 'session',
-  openInWireshark: 'session',
-  subscribe: 'session',
-  unsubscribe: 'session',
-  attachConsole: 'session',
-  consoleInput: 'session',
-  consoleResize: 'session',
-  consoleAck: 'session',
-  detachConsole: 'session',
-} as const satisfies { readonly [K in ServiceMethod]: ServiceMethodKind };
+  environment: { kind: 'editor', classroom: ['passive'] },
+  listLabs: { kind: 'editor', classroom: ['watch', 'passive'] },
+  listFolder: { kind: 'editor', classroom: [] },
+  openLab: { kind: 'editor', classroom: [] },
+  newLab: { kind: 'editor', classroom: [] },
+  validate: { kind: 'editor', classroom: [] },
+  saveLab: { kind: 'editor', classroom: ['edits'] },
+  compile: { kind: 'editor', classroom: [] },
+  startLab: { kind: 'runtime', classroom: ['lab', 'starts'] },
+  stopLab: { kind: 'runtime', classroom: ['lab'] },
+  machine: { kind: 'runtime', classroom: ['lab', 'starts'] },
+  status: { kind: 'runtime', classroom: ['lab', 'watch', 'passive'] },
+  runChecks: { kind: 'runtime', classroom: ['lab'] },
+  links: { kind: 'runtime', classroom: ['lab', 'watch', 'passive'] },
+  changeLink: { kind: 'runtime', classroom: ['lab'] },
+  applyLab: { kind: 'runtime', classroom: ['lab', 'starts'] },
+  startCapture: { kind: 'session', classroom: ['lab'] },
+  setCaptureFilter: { kind: 'session', classroom: [] },
+  packetDetail: { kind: 'session', classroom: ['passive'] },
+  stopCapture: { kind: 'session', classroom: [] },
+  closeCapture: { kind: 'session', classroom: [] },
+  saveCapture: { kind: 'session', classroom: [] },
+  openInWireshark: { kind: 'session', classroom: [] },
+  subscribe: { kind: 'session', classroom: ['lab', 'watch', 'passive'] },
+  unsubscribe: { kind: 'session', classroom: ['lab', 'watch', 'passive'] },
+  attachConsole: { kind: 'session', classroom: ['lab', 'watch'] },
+  consoleInput: { kind: 'session', classroom: [] },
+  consoleResize: { kind: 'session', classroom: ['passive'] },
+  consoleAck: { kind: 'session', classroom: ['watch', 'passive'] },
+  detachConsole: { kind: 'session', classroom: ['watch', 'passive'] },
+} as const satisfies { readonly [K in ServiceMethod]: { kind: ServiceMethodKind; classroom: readonly ClassroomRule[] } };
 
 export const SERVICE_METHODS = Object.keys(serviceMethods) as readonly ServiceMethod[];
 
 /** The methods of one kind, as a type (e.g. the runtime methods the Backends implement). */
 export type ServiceMethodsOfKind<Kind extends ServiceMethodKind> = {
-  [K in ServiceMethod]: (typeof serviceMethods)[K] extends Kind ? K : never;
+  [K in ServiceMethod]: (typeof serviceMethods)[K]['kind'] extends Kind ? K : never;
 }[ServiceMethod];
+
+/** The methods of one kind (e.g. the runtime methods the service forwards). */
+export function serviceMethodsOfKind(kind: ServiceMethodKind): ServiceMethod[] {
+  return SERVICE_METHODS.filter((m) => serviceMethods[m].kind === kind);
+}
+
+/** Whether the classroom applies `rule` to `method` (ClassroomRule). */
+export function classroomRule(method: ServiceMethod, rule: ClassroomRule): boolean {
+  return (serviceMethods[method].classroom as readonly ClassroomRule[]).includes(rule);
+}
 
 /** A method name from the wire: only the table's own keys (never `constructor`, `__proto__`, `close`…). */
 export function isServiceMethod(name: unknown): name is ServiceMethod {

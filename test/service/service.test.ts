@@ -108,7 +108,7 @@ describe('open, save, compile', () => {
 
 describe('the table of service methods', () => {
   it('every runtime method refuses a lab outside the folders the app may use', async () => {
-    const runtime = SERVICE_METHODS.filter((m) => serviceMethods[m] === 'runtime');
+    const runtime = SERVICE_METHODS.filter((m) => serviceMethods[m].kind === 'runtime');
     expect(runtime.sort()).toEqual(['applyLab', 'changeLink', 'links', 'machine', 'runChecks', 'startLab', 'status', 'stopLab']);
     for (const method of runtime) {
       const fn = session[method] as (...args: unknown[]) => Promise<unknown>;

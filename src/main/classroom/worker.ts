@@ -11,7 +11,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rea
 import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Check, CheckReport } from '../../shared/checks.ts';
-import { isServiceMethod, type ServiceMethod } from '../../shared/service-api.ts';
+import { classroomRule, isServiceMethod, type ServiceMethod } from '../../shared/service-api.ts';
 import { gradeLab } from '../check/grade.ts';
 import { UserError } from '../errors.ts';
 import { loadLab } from '../lab/index.ts';
@@ -28,10 +28,6 @@ export { stripGradingData } from './copies.ts';
 
 export const STUDENT_ID_RE = /^s[0-9a-f]{10}$/;
 
-/** Methods an instructor watching a student's console may call: nothing that types, resizes or changes. */
-export const READ_ONLY_METHODS: ReadonlySet<ServiceMethod> = new Set(['listLabs', 'status', 'subscribe', 'unsubscribe', 'attachConsole', 'consoleAck', 'detachConsole', 'links']);
-/** Calls that do not count as a student's activity (the app polls and acknowledges on its own). */
-const PASSIVE_METHODS: ReadonlySet<string> = new Set(['environment', 'listLabs', 'status', 'subscribe', 'unsubscribe', 'consoleAck', 'consoleResize', 'detachConsole', 'links', 'packetDetail']);
 
 export type Grader = (labRoot: string, checks: Check[], env: NodeJS.ProcessEnv) => Promise<CheckReport>;
 
@@ -110,11 +106,6 @@ function privateDir(path: string): string {
   chmodSync(path, 0o700);
   return path;
 }
-
-/** Calls that change lab files: refused to a student while an exam runs (the lab and its checks are locked). */
-const EDIT_METHODS: ReadonlySet<string> = new Set(['saveLab']);
-/** Calls that start machines. */
-const START_METHODS: ReadonlySet<string> = new Set(['startLab', 'machine', 'applyLab']);
 
 export class WorkerCore {
   private readonly students = new Map<string, Student>();
@@ -425,15 +416,15 @@ export class WorkerCore {
       target = undefined; // the call itself refuses a path outside the student's folders
     }
     const exam = target ? this.options.exams?.find((e) => { const copy = resolve(this.copyPath(s, e.id)); return target === copy || target!.startsWith(`${copy}/`); }) : undefined;
-    if (exam && this.isOver(s, exam.id, now) && !READ_ONLY_METHODS.has(method) && method !== 'openLab') {
+    if (exam && this.isOver(s, exam.id, now) && !classroomRule(method, 'watch') && method !== 'openLab') {
       if (method === 'consoleInput') return `the exam ${exam.title ?? exam.id} has ended: its consoles are read-only`;
       return `the exam ${exam.title ?? exam.id} has ended: its lab is read-only (${method} is not allowed)`;
     }
     if (exam && method === 'saveCapture') return 'a capture cannot be saved into the exam\'s lab folder';
     if (!running) return undefined;
-    if (EDIT_METHODS.has(method)) return `the lab and its checks are locked during the exam ${running.title ?? running.id}: saving, converting or "save as" is not allowed`;
+    if (classroomRule(method, 'edits')) return `the lab and its checks are locked during the exam ${running.title ?? running.id}: saving, converting or "save as" is not allowed`;
     if (method === 'applyLab' && params[1] !== true) return `the lab's topology is locked during the exam ${running.title ?? running.id}: nothing is applied to the running lab`;
-    if (START_METHODS.has(method) && exam?.id !== running.id) return `during the exam ${running.title ?? running.id} only its lab may run`;
+    if (classroomRule(method, 'starts') && exam?.id !== running.id) return `during the exam ${running.title ?? running.id} only its lab may run`;
     return undefined;
   }
 
@@ -532,10 +523,10 @@ export class WorkerCore {
   async call(studentId: string, client: ClientSession, readOnly: boolean, method: unknown, params: unknown): Promise<{ result: unknown } | { error: ReturnType<typeof toErrorInfo> }> {
     const s = this.student(studentId);
     if (!isServiceMethod(method) || !Array.isArray(params)) return { error: { code: 'bad-input', message: `unknown method ${String(method).slice(0, 40)}` } };
-    if (readOnly && !READ_ONLY_METHODS.has(method)) return { error: { code: 'unauthorized', message: `watching is read-only: ${method} is not allowed` } };
+    if (readOnly && !classroomRule(method, 'watch')) return { error: { code: 'unauthorized', message: `watching is read-only: ${method} is not allowed` } };
     const refused = readOnly ? undefined : this.examRefusal(s, client, method, params);
     if (refused) return { error: { code: 'unauthorized', message: refused } };
-    if (readOnly || PASSIVE_METHODS.has(method)) return this.callNow(s, client, method, params);
+    if (readOnly || classroomRule(method, 'passive')) return this.callNow(s, client, method, params);
     s.lastActivity = Date.now();
     s.busy++;
     try {

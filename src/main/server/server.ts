@@ -6,15 +6,14 @@
 // useless once used. `newLink()` makes another link (for another browser). Every other request and
 // the WebSocket must carry the cookie or get 401. Host and Origin must name this very server, so a
 // web page on another site (or a DNS-rebound name) cannot drive it.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, relative, resolve, isAbsolute } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ClientFrame, PushMessage, ServerFrame } from '../../shared/service-api.ts';
+import type { PushMessage, ServerFrame } from '../../shared/service-api.ts';
 import { dispatch } from '../service/dispatch.ts';
 import type { Service } from '../service/service.ts';
+import { failUpgrade, hostAllowed, originAllowed, PAGE_CSP, readClientFrame, readCookies, refuse, sameSecret, serveStatic } from './http-guard.ts';
 
 export interface ServerOptions {
   service: Service;
@@ -42,15 +41,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-  '.woff2': 'font/woff2',
-};
+/** What every file of the page is sent with. */
+const PAGE_HEADERS = { 'Content-Security-Policy': PAGE_CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
 
 /** A client whose socket holds this many bytes unsent is slow: console pushes wait for acks anyway. */
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -79,24 +71,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   /** True once per token: the first use spends it. */
   const spendLinkToken = (t: string) => t.length <= 200 && linkTokens.delete(digest(t));
 
-  const hostOk = (req: IncomingMessage) => allowedHosts.has(String(req.headers.host ?? '').toLowerCase());
-  // Browsers send Origin on WebSocket upgrades and on cross-site requests; a missing Origin on a plain GET is a navigation.
-  const originOk = (req: IncomingMessage, required: boolean) => {
-    const origin = req.headers.origin;
-    if (origin === undefined) return !required;
-    return allowedOrigins.has(String(origin).toLowerCase());
-  };
-  const cookieOk = (req: IncomingMessage) => {
-    let candidate: string | undefined;
-    for (const part of String(req.headers.cookie ?? '').split(';')) {
-      const [k, ...v] = part.trim().split('=');
-      if (k === cookieName) candidate = v.join('=');
-    }
-    if (!candidate) return false;
-    const a = Buffer.from(candidate);
-    const b = Buffer.from(sessionKey);
-    return a.length === b.length && timingSafeEqual(a, b);
-  };
+  const hostOk = (req: IncomingMessage) => hostAllowed(req, allowedHosts);
+  // A missing Origin on a plain GET is a navigation; a WebSocket upgrade must carry ours.
+  const originOk = (req: IncomingMessage, required: boolean) => originAllowed(req, allowedOrigins, required);
+  const cookieOk = (req: IncomingMessage) => sameSecret(readCookies(req).get(cookieName), sessionKey);
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
@@ -120,14 +98,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return refuse(res, 401, 'Unauthorized: this link was used already, or is not one of this server\'s (a link opens the app once, in one browser). Open the newest link `vnetlab serve` or `vnetlab app` printed.');
     }
     if (!cookieOk(req)) return refuse(res, 401, 'Unauthorized: open the link printed by `vnetlab serve` or `vnetlab app` (it opens the app once, in one browser).');
-    serveStatic(options.staticDir, url.pathname, res);
+    serveStatic(options.staticDir, url.pathname, res, PAGE_HEADERS);
   });
 
   http.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
-    const fail = (status: number, text: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
+    const fail = (status: number, text: string) => failUpgrade(socket, status, text);
     if (url.pathname !== '/rpc') return fail(404, 'Not Found');
     if (!hostOk(req) || !originOk(req, true)) return fail(403, 'Forbidden');
     if (!cookieOk(req)) return fail(401, 'Unauthorized');
@@ -147,34 +123,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-function refuse(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(`${text}\n`);
-}
-
-function serveStatic(dir: string, pathname: string, res: ServerResponse): void {
-  const root = resolve(dir);
-  let rel: string;
-  try {
-    rel = normalize(decodeURIComponent(pathname)).replace(/^[/\\]+/, '');
-  } catch {
-    return refuse(res, 400, 'Bad request.');
-  }
-  const file = join(root, rel === '' ? 'index.html' : rel);
-  const inside = relative(root, file);
-  if (inside.startsWith('..') || isAbsolute(inside)) return refuse(res, 404, 'Not found.');
-  if (!existsSync(file) || !statSync(file).isFile()) return refuse(res, 404, 'Not found.');
-  res.writeHead(200, {
-    'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
-    'Cache-Control': 'no-store',
-    // The page loads only its own scripts: a lab description cannot pull in anything else.
-    'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-  });
-  createReadStream(file).pipe(res);
-}
-
 /** One WebSocket = one service session: JSON requests in, replies and pushes out. */
 function bindClient(ws: WebSocket, service: Service): void {
   const send = (frame: ServerFrame) => {
@@ -182,14 +130,9 @@ function bindClient(ws: WebSocket, service: Service): void {
   };
   const session = service.connect((push: PushMessage) => send({ push }));
   ws.on('message', async (raw) => {
-    let frame: ClientFrame;
-    try {
-      frame = JSON.parse(String(raw)) as ClientFrame;
-    } catch {
-      return ws.close(1003, 'frames must be JSON');
-    }
-    const { id, method, params } = frame ?? ({} as ClientFrame);
-    if (typeof id !== 'number') return ws.close(1003, 'frame without id');
+    const frame = readClientFrame(ws, raw);
+    if (!frame) return;
+    const { id, method, params } = frame;
     send({ id, ...(await dispatch(() => session, method, params)) });
   });
   ws.on('close', () => session.close());

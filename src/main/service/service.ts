@@ -14,8 +14,7 @@ import {
   type FolderListing,
   type LabSummary,
   type PushMessage,
-  serviceMethods,
-  type ServiceMethod,
+  serviceMethodsOfKind,
   type VnetlabService,
 } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
@@ -83,7 +82,7 @@ export class Service {
 
   /** The table's `runtime` methods: check the lab folder, then hand the call to the runtime unchanged. */
   private runtimeCalls(): RuntimeBackends {
-    const runtime = (Object.keys(serviceMethods) as ServiceMethod[]).filter((m) => serviceMethods[m] === 'runtime') as (keyof RuntimeBackends)[];
+    const runtime = serviceMethodsOfKind('runtime') as (keyof RuntimeBackends)[];
     return Object.fromEntries(
       runtime.map((method) => [
         method,
