@@ -129,8 +129,8 @@ export class SupervisorClient {
   }
 
   /** Put saved disks in place of machines' own and boot them; their network state is applied before they are ready. */
-  restoreDisks(machines: DiskRestoreRequest[], options: { timeoutMs?: number } = {}): Promise<Methods['snapshot.restore']['result']> {
-    return this.call('snapshot.restore', { machines, timeoutMs: options.timeoutMs });
+  restoreDisks(machines: DiskRestoreRequest[], options: { timeoutMs?: number; saveFirst?: DiskSaveRequest[] } = {}): Promise<Methods['snapshot.restore']['result']> {
+    return this.call('snapshot.restore', { machines, timeoutMs: options.timeoutMs, ...(options.saveFirst?.length ? { saveFirst: options.saveFirst } : {}) });
   }
 
   links(): Promise<CableStatus[]> {

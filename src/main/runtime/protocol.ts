@@ -35,7 +35,7 @@ export interface Methods {
   /** Copy machines' disks for a saved state (running ones: network state read, paused for the copy). */
   'snapshot.save': { params: { machines: DiskSaveRequest[] }; result: SavedDisk[] };
   /** Put saved disks and network states in place of machines' own, and boot them. */
-  'snapshot.restore': { params: { machines: DiskRestoreRequest[]; timeoutMs?: number }; result: StartResult & { net: Record<string, NetRestoreReport> } };
+  'snapshot.restore': { params: { machines: DiskRestoreRequest[]; timeoutMs?: number; saveFirst?: DiskSaveRequest[] }; result: StartResult & { net: Record<string, NetRestoreReport>; saved: SavedDisk[] } };
   /** Stop (or crash) every machine and the switches, then exit. */
   shutdown: { params: { how?: 'stop' | 'crash' }; result: null };
 }

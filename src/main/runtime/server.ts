@@ -99,7 +99,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
     },
     apply: async (p) => sup.apply(p.plan, { dryRun: p.dryRun, ...(Array.isArray(p.restart) ? { restart: p.restart.map(String) } : {}) }),
     'snapshot.save': async (p) => sup.saveDisks(p.machines ?? []),
-    'snapshot.restore': async (p) => sup.restoreDisks(p.machines ?? [], { timeoutMs: p.timeoutMs }),
+    'snapshot.restore': async (p) => sup.restoreDisks(p.machines ?? [], { timeoutMs: p.timeoutMs, saveFirst: p.saveFirst ?? [] }),
     'link.list': async () => sup.links(),
     'link.set': async (p) => sup.changeLink(p.cable, p.change ?? {}),
     'capture.start': async (p, conn) => {

@@ -467,13 +467,23 @@ export class Supervisor extends EventEmitter {
 
   /**
    * Put saved disks (and network states, applied at boot) in place of machines' own, then boot them.
-   * Running machines are pulled down at once: the caller saved them first (before-restore-N).
+   * `saveFirst`: the machines as they are are saved first (before-restore-N): the running ones' network
+   * state read (sync included), then every machine pulled down at once and its disk copied (no pause
+   * needed: it is down, and synced a moment before).
    */
-  async restoreDisks(requests: DiskRestoreRequest[], options: StartOptions = {}): Promise<StartResult & { net: Record<string, NetRestoreReport> }> {
+  async restoreDisks(requests: DiskRestoreRequest[], options: StartOptions & { saveFirst?: DiskSaveRequest[] } = {}): Promise<StartResult & { net: Record<string, NetRestoreReport>; saved: SavedDisk[] }> {
     const targets = requests.map((r) => ({ r, m: this.get(r.machine) }));
+    const before = (options.saveFirst ?? []).map((r) => ({ r, m: this.get(r.machine) }));
     this.busy++;
     try {
-      await this.halt(targets.map(({ m }) => m.plan.name), 'crash');
+      const live = await Promise.all(before.map(({ r, m }) => (m.handle && m.state === 'ready' ? readLiveState(r.machine, m.handle.agent) : undefined)));
+      await this.halt([...new Set([...targets, ...before].map(({ m }) => m.plan.name))], 'crash');
+      const saved: SavedDisk[] = [];
+      for (const [i, { r, m }] of before.entries()) {
+        if (m.handle) throw new UserError(`${m.plan.name} did not stop; nothing was restored`, 1);
+        const s = await saveMachineDisk(m.plan, r, undefined);
+        saved.push(live[i] ? { ...s, running: true, net: live[i]!.net, readMs: live[i]!.readMs, pauseMs: 0 } : s);
+      }
       for (const { r, m } of targets) {
         if (m.handle) throw new UserError(`${m.plan.name} did not stop; its disk was not replaced`, 1);
         restoreMachineDisk(m.plan, r);
@@ -481,7 +491,7 @@ export class Supervisor extends EventEmitter {
       }
       const started = await this.start(targets.map(({ m }) => m.plan.name), options);
       const net = Object.fromEntries(targets.flatMap(({ m }) => (this.netRestores.has(m.plan.name) ? [[m.plan.name, this.netRestores.get(m.plan.name)!]] : [])));
-      return { ...started, net };
+      return { ...started, net, saved };
     } finally {
       this.busy--;
       this.checkIdle();

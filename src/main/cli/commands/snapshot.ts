@@ -83,7 +83,7 @@ Examples:
       for (const m of r.restored) {
         const net = r.net[m];
         const failed = r.start.failed.find((f) => f.machine === m);
-        const line = failed ? `did not start: ${failed.error.split('\n')[0]}` : net ? `ready, network state applied (${net.changes.length} change${net.changes.length === 1 ? '' : 's'}${net.remaining.length ? `; still different: ${net.remaining.join('; ')}` : ''}${net.error ? `; ${net.error}` : ''})` : 'ready';
+        const line = failed ? `did not start: ${failed.error.split('\n')[0]}` : net ? `ready, network state applied (${net.changes.length} change${net.changes.length === 1 ? '' : 's'}${net.ms !== undefined ? ` in ${(net.ms / 1000).toFixed(1)} s` : ''}${net.remaining.length ? `; still different: ${net.remaining.join('; ')}` : ''}${net.error ? `; ${net.error}` : ''})` : 'ready';
         io.stdout.write(`  ${m}: ${line}\n`);
       }
       io.stdout.write(`restored ${name} in ${r.seconds.toFixed(1)} s; the machines as they were are saved as ${r.before} (undo: vnetlab snapshot restore ${r.before})\n`);

@@ -43,6 +43,9 @@ export interface NetRestoreReport {
   /** What still differs after applying (should be empty). */
   remaining: string[];
   error?: string;
+  /** Scripts applied (0 when the boot already matched), and the time it all took, ms. */
+  rounds?: number;
+  ms?: number;
 }
 
 /** `<stateDir>/pending-net/<machine>.json`: a network state to apply at the machine's next boot. */
@@ -63,6 +66,10 @@ export function writePendingNet(plan: GuestPlan, net: NetState | undefined): voi
 }
 
 const CAPTURE_TIMEOUT_MS = 60_000;
+
+/** Until FRR's (or Quagga's) daemons answer: watchfrr says so once it started them all; else a vty socket. */
+const FRR_WAIT = `i=0; while [ $i -lt 50 ]; do if [ -e /var/run/frr/watchfrr.pid ]; then [ -e /var/run/frr/watchfrr.started ] && break; else for s in /var/run/frr/*.vty /run/frr/*.vty /var/run/quagga/*.vty; do [ -S "$s" ] && break 2; done; fi; sleep 0.2; i=$((i+1)); done
+`;
 
 export interface RunningGuest {
   agent: GuestAgent;
@@ -127,7 +134,8 @@ export async function applyPendingNet(plan: GuestPlan, agent: GuestAgent, progre
     progress(`${plan.name}: the saved network state could not be read (${(err as Error).message}); the machine keeps what it booted with`);
     return { changes: [], remaining: [], error: (err as Error).message };
   }
-  const report: NetRestoreReport = { changes: [], remaining: [] };
+  const report: NetRestoreReport = { changes: [], remaining: [], rounds: 0 };
+  const started = Date.now();
   try {
     const read = async (prefix = '') => {
       const r = await agent.exec(`${prefix}${CAPTURE_SCRIPT}`, { timeoutMs: CAPTURE_TIMEOUT_MS });
@@ -135,21 +143,31 @@ export async function applyPendingNet(plan: GuestPlan, agent: GuestAgent, progre
       const before = (marker < 0 ? r.stdout : r.stdout.slice(0, marker)).trim();
       return { state: parseNetState(r.stdout), output: before };
     };
-    let current = (await read()).state;
-    // The routing daemons may still be coming up: give them a few seconds to answer.
-    for (let waited = 0; saved.frr !== undefined && current.frr === undefined && waited < 10_000; waited += 500) {
-      await new Promise((r) => setTimeout(r, 500));
-      current = (await read()).state;
-    }
+    // Routing daemons started by the startup script may still be coming up: wait for them in the guest
+    // (a host round trip per try would cost a whole read each time), at most 10 s.
+    const waitFrr = saved.frr !== undefined ? FRR_WAIT : '';
+    let current = (await read(waitFrr)).state;
     for (let round = 0; round < 3; round++) {
       const step = planNetRestore(saved, current);
       if (!step.script) break;
       if (round === 0) report.changes = step.changes;
+      report.rounds = round + 1;
+      // Read again afterwards only when something may have cascaded (a global sysctl resets per-interface
+      // ones, a MAC change takes the link down): otherwise the script's own output says what failed.
+      const verify = /printf '%s\\n'|address/.test(step.script) || round > 0;
+      if (!verify) {
+        const r = await agent.exec(step.script, { timeoutMs: CAPTURE_TIMEOUT_MS });
+        const said = `${r.stdout}${r.stderr}`.trim();
+        if (said) progress(`${plan.name}: restoring its network said: ${said.split('\n').slice(0, 5).join(' | ')}`);
+        current = saved;
+        break;
+      }
       const after = await read(step.script);
       if (after.output) progress(`${plan.name}: restoring its network said: ${after.output.split('\n').slice(0, 5).join(' | ')}`);
       current = after.state;
     }
     report.remaining = planNetRestore(saved, current).changes;
+    report.ms = Date.now() - started;
     if (report.remaining.length) progress(`${plan.name}: after the restore, still different: ${report.remaining.join('; ')}`);
   } catch (err) {
     report.error = (err as Error).message;

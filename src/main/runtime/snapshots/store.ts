@@ -270,6 +270,8 @@ export interface SaveOptions extends StoreOptions {
   auto?: boolean;
   /** Use this connection to the running lab (else connect when it runs). */
   client?: SupervisorClient;
+  /** Who copies the disks (restore: the supervisor, as it pulls the machines down); default saveDisks. */
+  copier?: (requests: { machine: string; dest: string }[]) => Promise<SavedDisk[]>;
 }
 
 export function checkStateName(name: string): void {
@@ -307,7 +309,8 @@ export async function saveState(labPath: string, name: string, options: SaveOpti
     const requests = guests.filter((g) => !reuse.has(g.name)).map((g) => ({ machine: g.name, dest: join(dir, 'disks', `${id}-${diskFileName(g.cow)}`), source: sourceKey(g.cow) }));
     let saved: SavedDisk[] = [];
     try {
-      if (client) saved = await client.saveDisks(requests.map(({ machine, dest }) => ({ machine, dest })));
+      if (options.copier) saved = await options.copier(requests.map(({ machine, dest }) => ({ machine, dest })));
+      else if (client) saved = await client.saveDisks(requests.map(({ machine, dest }) => ({ machine, dest })));
       else for (const r of requests) saved.push(await saveMachineDisk(guests.find((g) => g.name === r.machine)!, r, undefined));
     } catch (err) {
       for (const r of requests) rmSync(r.dest, { force: true });
@@ -470,8 +473,6 @@ export async function restoreState(labPath: string, name: string, options: Resto
   });
   const client = await connectRunDir(plan.runDir);
   try {
-    options.onProgress?.(`saving the machines as they are now as ${before}`);
-    await saveState(labPath, before, { env, machines, note: `before restoring ${name}`, auto: true, ...(client ? { client } : {}) });
     const requests = machines.map((m) => {
       const entry = state.machines[m]!;
       return {
@@ -480,13 +481,28 @@ export async function restoreState(labPath: string, name: string, options: Resto
         ...(entry.net ? { net: JSON.parse(readFileSync(join(dir, 'net', entry.net), 'utf8')) as NetState } : {}),
       };
     });
-    options.onProgress?.(`restoring ${machines.join(', ')} to ${name}`);
-    let start: StartResult;
+    options.onProgress?.(`saving the machines as they are now as ${before}, then restoring ${machines.join(', ')} to ${name}`);
+    let start: StartResult | undefined;
     let net: Record<string, NetRestoreReport> = {};
     if (client) {
-      const r = await client.restoreDisks(requests, { timeoutMs: options.timeoutMs });
-      ({ net, ...start } = r);
+      // One call: the supervisor reads the running machines' network state, pulls them down, copies their disks (the before state), puts the saved ones in place and boots them.
+      await saveState(labPath, before, {
+        env,
+        machines,
+        note: `before restoring ${name}`,
+        auto: true,
+        client,
+        copier: async (saveFirst) => {
+          const r = await client.restoreDisks(requests, { timeoutMs: options.timeoutMs, saveFirst });
+          const { net: reports, saved, ...started } = r;
+          net = reports;
+          start = started;
+          return saved;
+        },
+      });
+      if (!start) start = (await client.restoreDisks(requests, { timeoutMs: options.timeoutMs })) as StartResult; // every disk was shared: nothing to copy first
     } else {
+      await saveState(labPath, before, { env, machines, note: `before restoring ${name}`, auto: true });
       for (const r of requests) restoreMachineDisk(plan.guests.find((g) => g.name === r.machine)!, r);
       const launched = await launchLab(labPath, { env, machines, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
       launched.client.close();
@@ -497,7 +513,7 @@ export async function restoreState(labPath: string, name: string, options: Resto
       index.current = name;
       writeIndex(dir, index);
     });
-    return { state, before, restored: machines, start, net, differences, seconds: (Date.now() - started) / 1000 };
+    return { state, before, restored: machines, start: start!, net, differences, seconds: (Date.now() - started) / 1000 };
   } finally {
     client?.close();
   }
