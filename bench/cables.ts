@@ -58,12 +58,8 @@ function direct(plan: Plan): Plan {
     ...plan,
     cables: [],
     guests: plan.guests.map((g) => {
-      const interfaces = g.interfaces.map((i) => ({ ...i, ctlDir: ctl.get(i.domain)! }));
-      const argv = g.argv.map((a) => {
-        const m = /^(eth\d+)=vde,[^,]+,(.*)$/.exec(a);
-        return m ? `${m[1]}=vde,${interfaces.find((i) => i.name === m[1])!.ctlDir},${m[2]}` : a;
-      });
-      return { ...g, interfaces, argv };
+      // The launcher gives each NIC its interface's port: here, the domain's switch itself.
+      return { ...g, interfaces: g.interfaces.map((i) => ({ ...i, ctlDir: ctl.get(i.domain)! })) };
     }),
   };
 }

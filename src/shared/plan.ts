@@ -22,7 +22,8 @@ export interface CompileOptions {
 }
 
 export interface Plan {
-  planVersion: 2;
+  /** 3: a guest's boot arguments are structure (GuestPlan.boot), rendered to argv by the launcher. */
+  planVersion: 3;
   lab: { name: string; id: string; root: string; format: string };
   runDir: string;
   stateDir: string;
@@ -71,9 +72,17 @@ export interface GuestPlan {
   /** The lab-fs image (ubd1, read only): the guest's sandbox may read it. */
   labFsImage: string;
   memoryMiB: number;
-  /** Full argv, argv[0] is the kernel. Includes `con0=fd:0,fd:1` (console on the pty) and
-   *  `ssl0=fd:3,fd:4` (exec channel on the FIFOs below). */
-  argv: string[];
+  /**
+   * The guest's kernel command line as structure (docs/ARCHITECTURE.md, "Kernel command line"); only the
+   * launcher renders it to argv (src/main/runtime/guest-argv.ts). Its parts:
+   * - shared: `boot.kernel`, `mem=<memoryMiB>M` and `boot.shared`: what every guest of that kernel, image
+   *   and memory boots with; a pooled guest boots with exactly these (the pool's kinds are keyed on them);
+   * - placement: `umid`, `boot.umlDir`, `cow` over `imagePath`: where this guest's files are;
+   * - hot-plug: `labFsImage` and `interfaces`, in `boot.nicSyntax`: given at boot, or to a pooled guest
+   *   through mconsole `config`;
+   * - identity: `boot.name` (and, for vector NICs, which to rename): sent to a pooled guest's agent.
+   */
+  boot: GuestBoot;
   /** Directory holding the guest's FIFOs, console log and pid file. */
   dir: string;
   /** Exec channel: the runtime opens `toGuest` for writing as fd 3 of the guest... see docs/ARCHITECTURE.md. */
@@ -88,6 +97,22 @@ export interface GuestPlan {
   consoles: number;
   /** The grader's machine: no console, and exec only for the grader (ExecOptions.grader). */
   grader?: boolean;
+}
+
+export interface GuestBoot {
+  /** argv[0]: the UML kernel (or findKernel()'s wrapper around it). */
+  kernel: string;
+  /**
+   * The arguments every guest shares besides `mem=`: the guest contract's (console on fd 0/1, exec channel
+   * on fd 3/4, root on the COW disk, our init, the boot-time skips) and the lab's IPv6 switch.
+   */
+  shared: string[];
+  /** UML's folder of management folders (`uml_dir=`): the mconsole socket is `<umlDir>/<umid>/mconsole`. */
+  umlDir: string;
+  /** The syntax the kernel takes NICs in (src/main/compiler/nic.ts), at boot and hot-plugged. */
+  nicSyntax: 'legacy' | 'vector';
+  /** `vnl_name`: the guest's folder in the lab-fs, `/machines/<name>`. */
+  name: string;
 }
 
 /**

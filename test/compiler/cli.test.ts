@@ -42,7 +42,7 @@ describe('vnetlab compile', () => {
     const paths = hostPaths(env);
     const expected = compile(model!, { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, kernel: env.VNETLAB_KERNEL! });
     expect(result.stdout).toBe(formatPlanJson(expected));
-    expect(JSON.parse(result.stdout).guests[0].argv[0]).toBe(env.VNETLAB_KERNEL);
+    expect(JSON.parse(result.stdout).guests[0].boot.kernel).toBe(env.VNETLAB_KERNEL);
   });
 
   it('summarises switches, guests with their interfaces, and waves', async () => {

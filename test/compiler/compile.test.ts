@@ -12,6 +12,7 @@ import { EnvironmentError } from '../../src/main/errors.ts';
 import type { LabFsEntry, Plan } from '../../src/shared/plan.ts';
 import { labIdFor } from '../../src/main/paths.ts';
 import { FIXED_OPTIONS, at, domain, lab, machine } from './model.ts';
+import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
 
 function entry(plan: Plan, dest: string): LabFsEntry | undefined {
   return plan.labFs.entries.find((e) => e.dest === dest);
@@ -30,11 +31,11 @@ const twoHosts = () =>
   });
 
 describe('compile', () => {
-  it('emits the guest argv of the contract, in its order', () => {
+  it('emits the guest boot arguments of the contract; the launcher renders them in its order', () => {
     const plan = compile(twoHosts(), FIXED_OPTIONS);
     const pc1 = plan.guests.find((g) => g.name === 'pc1')!;
     const [mac0, mac1] = pc1.interfaces.map((i) => i.mac);
-    expect(pc1.argv).toEqual([
+    expect(guestArgv(pc1)).toEqual([
       '/usr/bin/linux.uml',
       'umid=demo-0123abcd-pc1',
       'uml_dir=/run/vnetlab/test/uml',
@@ -147,7 +148,7 @@ describe('compile', () => {
   it('raises memory below the minimum a 6.1 UML kernel boots with', () => {
     const plan = compile(lab({ machines: [machine('old', [], { memoryMiB: 24 })] }), FIXED_OPTIONS);
     expect(plan.guests[0]!.memoryMiB).toBe(64);
-    expect(plan.guests[0]!.argv).toContain('mem=64M');
+    expect(guestArgv(plan.guests[0]!)).toContain('mem=64M');
   });
 
   describe('socket paths', () => {
@@ -199,9 +200,9 @@ describe('compile', () => {
     const guest = plan.guests[0]!;
     expect(guest.name).toBe('pc 1,x');
     expect(guest.cow).toMatch(/\/disks\/m-[0-9a-f]{10}\.cow$/);
-    expect(guest.argv.at(-1)).toMatch(/^vnl_name=m-[0-9a-f]{10}$/);
+    expect(guestArgv(guest).at(-1)).toMatch(/^vnl_name=m-[0-9a-f]{10}$/);
     expect(plan.switches[0]!.ctlDir).toMatch(/\/sw\/d-[0-9a-f]{10}$/);
-    for (const arg of guest.argv) expect(arg).not.toMatch(/\s/);
+    for (const arg of guestArgv(guest)) expect(arg).not.toMatch(/\s/);
   });
 
   it('never lets one domain take the name of another domain\'s management socket', () => {

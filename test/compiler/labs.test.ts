@@ -13,6 +13,7 @@ import type { LabModel } from '../../src/shared/lab-model.ts';
 import type { CompileOptions, Plan } from '../../src/shared/plan.ts';
 import { corpusLabs, describeWithCorpus, itEachCorpusLab } from '../support/corpus.ts';
 import { FIXTURES, fixtureLab, fixtureLabs } from '../support/fixtures.ts';
+import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
 
 const repo = resolve(__dirname, '../..');
 const labsDir = join(repo, 'labs');
@@ -87,7 +88,7 @@ function expectSound(model: LabModel, plan: Plan): void {
       expect(cable?.portCtlDir, `${guest.name} ${nic.name}`).toBe(nic.ctlDir);
       expect(domains.has(cable!.domain), `${guest.name} ${nic.name} → ${cable!.domain}`).toBe(true);
     }
-    expect(guest.argv.filter((a) => /^eth\d+=vde,/.test(a))).toHaveLength(guest.interfaces.length);
+    expect(guestArgv(guest).filter((a) => /^eth\d+=vde,/.test(a))).toHaveLength(guest.interfaces.length);
     expect(guest.memoryMiB).toBeGreaterThanOrEqual(64);
   }
   expect(plan.waves.flat().sort()).toEqual(model.machines.map((m) => m.name).sort());
@@ -120,7 +121,7 @@ describe('Netkit and Kathará labs (test/fixtures)', () => {
     const plan = compile(await loadValid(fixtureLab('kathara-static-routing')), snapshotOptions('static'));
     const r1 = plan.guests.find((g) => g.name === 'r1')!;
     expect(r1.interfaces.map((i) => i.mac)).toEqual(['02:00:00:0a:00:01', '02:00:00:0b:00:01']);
-    expect(r1.argv).toContain(`eth0=vde,${r1.interfaces[0]!.ctlDir},02:00:00:0a:00:01`);
+    expect(guestArgv(r1)).toContain(`eth0=vde,${r1.interfaces[0]!.ctlDir},02:00:00:0a:00:01`);
     const r2 = plan.guests.find((g) => g.name === 'r2')!;
     for (const nic of r2.interfaces) expect(nic.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
   });

@@ -5,7 +5,8 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile, formatPlanJson } from '../../src/main/compiler/index.ts';
-import { nicArg, nicArgs, nicRenameArg, nicRenameCommand, nicSyntaxOfArgv } from '../../src/main/compiler/nic.ts';
+import { nicArg, nicArgs, nicRenameArg, nicRenameCommand } from '../../src/main/compiler/nic.ts';
+import { guestArgv, hotplugArgs, identityArgs } from '../../src/main/runtime/guest-argv.ts';
 import { loadLab } from '../../src/main/lab/index.ts';
 import type { CompileOptions, Plan } from '../../src/shared/plan.ts';
 
@@ -33,17 +34,23 @@ describe('NIC syntax per kernel', () => {
     const vector = await plan('vector');
     await expect(formatPlanJson(vector)).toMatchFileSnapshot('__snapshots__/static-routing.vector.plan.json');
     const r1 = vector.guests.find((g) => g.name === 'r1')!;
-    const nics = r1.argv.filter((a) => /^(eth|vec)\d/.test(a));
+    const argv = guestArgv(r1);
+    const nics = argv.filter((a) => /^(eth|vec)\d/.test(a));
     expect(nics).toEqual(r1.interfaces.map((i, n) => `vec${n}:transport=vde,vnl=vde://${i.ctlDir},mac=${i.mac}`));
-    expect(r1.argv).toContain(`vnl_vec=${r1.interfaces.map((_, n) => n).join(',')}`);
+    expect(argv).toContain(`vnl_vec=${r1.interfaces.map((_, n) => n).join(',')}`);
+    // A pooled guest gets the same NICs hot-plugged, and is told which to rename with its name.
+    expect(hotplugArgs(r1).slice(1)).toEqual(nics);
+    expect(identityArgs(r1)).toEqual([`vnl_name=r1`, `vnl_vec=${r1.interfaces.map((_, n) => n).join(',')}`]);
   });
 
-  it('only the NIC arguments differ between the two plans', async () => {
+  it('only the NIC syntax differs between the two plans, and with it only the NIC arguments', async () => {
     const legacy = await plan('legacy');
     const vector = await plan('vector');
-    const strip = (p: Plan) => ({ ...p, guests: p.guests.map((g) => ({ ...g, argv: g.argv.filter((a) => !/^(eth|vec)\d|^vnl_vec=/.test(a)) })) });
-    expect(strip(vector)).toEqual(strip(legacy));
-    for (const g of legacy.guests) expect(g.argv.filter((a) => /^eth\d+=vde,/.test(a))).toHaveLength(g.interfaces.length);
+    const strip = (p: Plan) => ({ ...p, guests: p.guests.map((g) => ({ ...g, boot: { ...g.boot, nicSyntax: 'legacy' } })) });
+    expect(strip(vector)).toEqual(legacy);
+    const nicless = (g: Plan['guests'][number]) => guestArgv(g).filter((a) => !/^(eth|vec)\d|^vnl_vec=/.test(a));
+    expect(vector.guests.map(nicless)).toEqual(legacy.guests.map(nicless));
+    for (const g of legacy.guests) expect(guestArgv(g).filter((a) => /^eth\d+=vde,/.test(a))).toHaveLength(g.interfaces.length);
   });
 
   it('the syntax functions: NIC, hot-plug rename, and bad names', () => {
@@ -55,9 +62,6 @@ describe('NIC syntax per kernel', () => {
     expect(nicArgs(undefined, [])).toEqual([]);
     expect(nicRenameCommand('vector', 'eth1')).toBe('ip link set dev vec1 name eth1');
     expect(nicRenameCommand('legacy', 'eth1')).toBe('');
-    expect(nicSyntaxOfArgv(['/k', 'vec0:transport=vde,vnl=vde:///p,mac=02:00:00:00:00:01', 'vnl_vec=0'])).toBe('vector');
-    expect(nicSyntaxOfArgv(['/k', 'eth0=vde,/p,02:00:00:00:00:01'])).toBe('legacy');
-    expect(nicSyntaxOfArgv(['/k', 'mem=64M'])).toBeUndefined();
     expect(() => nicArg('vector', 'wlan0', '/x', '02:00:00:00:00:01')).toThrow(/not called ethN/);
   });
 });

@@ -12,6 +12,7 @@ import { imageStatus } from '../../src/main/images/build.ts';
 import { availableImages, loadManifest } from '../../src/main/images/manifest.ts';
 import { readNetkitLab } from '../../src/main/lab/netkit.ts';
 import { bootGuest, type TestGuest } from './guest-helper.ts';
+import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
 
 describe('MACs set by startup scripts', () => {
   it('are read from `ip link set … address` and `ifconfig … hw ether`, the last one winning', () => {
@@ -40,10 +41,10 @@ describe('MACs set by startup scripts', () => {
     const pc1 = plan.guests.find((g) => g.name === 'pc1')!;
     const pc2 = plan.guests.find((g) => g.name === 'pc2')!;
     expect(pc1.interfaces.map((i) => i.mac)).toEqual(['fe:fd:c8:01:01:07', expect.stringMatching(/^02:/)]);
-    expect(pc1.argv.some((a) => a.startsWith('eth0=vde,') && a.endsWith(',fe:fd:c8:01:01:07'))).toBe(true);
-    expect(pc1.argv).toContain(IPV6_OFF_ARG);
+    expect(guestArgv(pc1).some((a) => a.startsWith('eth0=vde,') && a.endsWith(',fe:fd:c8:01:01:07'))).toBe(true);
+    expect(guestArgv(pc1)).toContain(IPV6_OFF_ARG);
     expect(pc2.interfaces[0]!.mac).toBe('00:00:00:00:00:02');
-    expect(pc2.argv).not.toContain(IPV6_OFF_ARG);
+    expect(guestArgv(pc2)).not.toContain(IPV6_OFF_ARG);
   });
 });
 

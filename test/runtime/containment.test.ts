@@ -15,6 +15,7 @@ import { confinementFor } from '../../src/main/runtime/confinement.ts';
 import { landlockAbi } from '../../src/main/images/host-helpers.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
+import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
 
 const SECRET = `planted-secret-${process.pid}`;
 const images = hostPaths(process.env).imageDir;
@@ -122,8 +123,8 @@ describe.skipIf(!hasLandlock)('containment: a guest cannot reach the host (real 
     const { plan } = await planLab(labDir, { env: t.env });
     await prepareHost(plan, { env: t.env });
     const planned = plan.guests[0]!;
-    const guestPlan = { ...planned, argv: planned.argv.filter((a) => a !== HOSTFS_ROOT_ARG) };
-    expect(guestPlan.argv.some((a) => a.startsWith('hostfs='))).toBe(false);
+    const guestPlan = { ...planned, boot: { ...planned.boot, shared: planned.boot.shared.filter((a) => a !== HOSTFS_ROOT_ARG) } };
+    expect(guestArgv(guestPlan).some((a) => a.startsWith('hostfs='))).toBe(false);
     const launcher = new RealLauncher(confined ? confinementFor(t.env) : { confined: false });
     const guest = await launcher.spawnGuest(guestPlan, { cols: 80, rows: 24 }, () => {});
     guest.console.onData(() => {}); // read its console, as the supervisor does, or its boot stalls on a full pty

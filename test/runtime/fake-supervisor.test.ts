@@ -20,7 +20,7 @@ function guest(name: string, dependsOn: string[] = []): GuestPlan {
     cow: `/nonexistent/${name}.cow`,
     labFsImage: '/nonexistent/labfs.ext4',
     memoryMiB: 64,
-    argv: ['linux.uml', `vnl_name=${name}`],
+    boot: { kernel: 'linux.uml', shared: [], umlDir: '/nonexistent/uml', nicSyntax: 'legacy', name },
     dir: `/nonexistent/${name}`,
     execChannel: { toGuest: 'in', fromGuest: 'out' },
     mconsole: 'mc',
@@ -33,7 +33,7 @@ function guest(name: string, dependsOn: string[] = []): GuestPlan {
 function plan(waves: string[][], deps: Record<string, string[]> = {}): Plan {
   const names = waves.flat();
   return {
-    planVersion: 2,
+    planVersion: 3,
     lab: { name: 'fake', id: 'fake-00000000', root: '/nonexistent', format: 'yaml' },
     runDir: '/nonexistent/run',
     stateDir: '/nonexistent/state',

@@ -193,7 +193,7 @@ describe('the warm pool (real UML)', () => {
     expect(readdirSync(join(pool, 'guests'))).toHaveLength(1);
     // clean --all ends the pool too.
     const clean = await t.cli(['clean', '--all']);
-    expect(clean.stdout).toMatch(/killed supervisor pool/);
+    expect(clean.stdout).toMatch(/killed pool process/);
     expect(processesMentioning(pool)).toEqual([]);
     expect(existsSync(pool)).toBe(false);
   }, 120_000);

@@ -18,7 +18,7 @@ import { eventually } from './helpers.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'vproto-'));
 const plan: Plan = {
-  planVersion: 2,
+  planVersion: 3,
   lab: { name: 'proto', id: 'proto-00000000', root: runDir, format: 'vnetlab' },
   runDir,
   stateDir: runDir,
@@ -33,7 +33,7 @@ const plan: Plan = {
     labFsImage: join(runDir, 'labfs.ext4'),
     cow: `${name}.cow`,
     memoryMiB: 64,
-    argv: ['linux.uml'],
+    boot: { kernel: 'linux.uml', shared: [], umlDir: join(runDir, 'uml'), nicSyntax: 'legacy' as const, name },
     dir: join(runDir, name),
     execChannel: { toGuest: 'in', fromGuest: 'out' },
     mconsole: 'mc',

@@ -1,14 +1,14 @@
-// LabModel + CompileOptions → Plan: the argv of every switch and guest, their sockets, MACs and files,
-// and the boot order. Pure and deterministic (no I/O, no clock, no randomness): the same lab compiles
-// to byte-identical JSON, whatever the order of machines in the model or their canvas positions.
+// LabModel + CompileOptions → Plan: the argv of every switch, every guest's boot arguments (as structure:
+// the launcher renders them), their sockets, MACs and files, and the boot order. Pure and deterministic
+// (no I/O, no clock, no randomness): the same lab compiles to byte-identical JSON, whatever the order of
+// machines in the model or their canvas positions.
 // The guest contract it implements is in docs/ARCHITECTURE.md.
 import type { CollisionDomain, Interface, LabModel, Machine } from '../../shared/lab-model.ts';
 import { domainsOf } from '../../shared/lab-model.ts';
-import type { CablePlan, CompileOptions, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+import type { CablePlan, CompileOptions, GuestBoot, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
 import { cablePlan } from './cables.ts';
 import { EnvironmentError } from '../errors.ts';
 import { labFsEntries, type MachineFiles, type ResolvedInterface } from './labfs-entries.ts';
-import { nicArgs } from './nic.ts';
 import { deriveMac, deriveUmid, IPV6_OFF_ARG, mconsolePath, pathComponent, startupMac, switchComponent } from './names.ts';
 import { guestMemoryMiB } from './memory.ts';
 import { bootWaves, compareNames } from './waves.ts';
@@ -27,12 +27,12 @@ const BRIDGED_DOMAIN = 'host-nat';
 
 export { formatPlanJson } from './format.ts';
 
+export const HOSTFS_ROOT_ARG = 'hostfs=/nonexistent/vnetlab-no-hostfs';
+
 /**
  * The part of every guest's kernel command line that does not depend on the lab (docs/ARCHITECTURE.md):
  * console on the pty (fd 0/1), exec channel on the FIFOs (fd 3/4), root on the COW disk, our init.
  */
-export const HOSTFS_ROOT_ARG = 'hostfs=/nonexistent/vnetlab-no-hostfs';
-
 export const GUEST_BOOT_ARGS: readonly string[] = [
   // Skip two boot-time costs no lab needs (measured with printk.time=1 and initcall_debug on UML 6.1):
   // the RAID-6 algorithm benchmark spins 16 jiffies per algorithm, ~0.85 s of a 1.4 s kernel boot, and
@@ -52,6 +52,16 @@ export const GUEST_BOOT_ARGS: readonly string[] = [
   'rw',
   'init=/sbin/vnetlab-init',
 ];
+
+/** What a guest boots with besides its memory, whatever machine it is (GuestBoot.shared): the pool's kinds too. */
+export function sharedBootArgs(machine: Pick<Machine, 'ipv6'>): string[] {
+  return [...GUEST_BOOT_ARGS, ...(machine.ipv6 ? [] : [IPV6_OFF_ARG])];
+}
+
+/** The file of an image in the image folder. */
+export function imagePathOf(imageDir: string, image: string): string {
+  return `${trimSlash(imageDir)}/${pathComponent(image, 'image')}.ext4`;
+}
 
 export function compile(model: LabModel, options: CompileOptions): Plan {
   checkOptions(options);
@@ -83,7 +93,7 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
   }));
 
   return {
-    planVersion: 2,
+    planVersion: 3,
     lab: { name: model.meta.name, id: options.labId, root: model.root, format: model.format },
     runDir,
     stateDir,
@@ -156,24 +166,19 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
   const fileName = pathComponent(m.name, 'm');
   const umid = deriveUmid(options.labId, m.name, layout.umlDir);
   const dir = `${layout.runDir}/guests/${fileName}`;
-  const imagePath = `${layout.imageDir}/${pathComponent(m.image, 'image')}.ext4`;
+  const imagePath = imagePathOf(layout.imageDir, m.image);
   const cow = `${layout.stateDir}/disks/${fileName}.cow`;
   const memoryMiB = guestMemoryMiB(m);
   const portOf = (iface: string) => cables.find((c) => c.machine === m.name && c.interface === iface)!.portCtlDir;
   const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: portOf(n.name), addresses: n.addresses }));
-  const argv = [
-    options.kernel,
-    `umid=${umid}`,
-    `uml_dir=${layout.umlDir}`,
-    `mem=${memoryMiB}M`,
-    `ubd0=${cow},${imagePath}`,
-    `ubd1r=${layout.labFsImage}`,
-    ...nicArgs(options.nicSyntax, interfaces),
-    ...GUEST_BOOT_ARGS,
-    ...(m.ipv6 ? [] : [IPV6_OFF_ARG]),
+  const boot: GuestBoot = {
+    kernel: options.kernel,
+    shared: sharedBootArgs(m),
+    umlDir: layout.umlDir,
+    nicSyntax: options.nicSyntax ?? 'legacy',
     // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.
-    `vnl_name=${fileName}`,
-  ];
+    name: fileName,
+  };
   return {
     name: m.name,
     umid,
@@ -182,7 +187,7 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
     cow,
     labFsImage: layout.labFsImage,
     memoryMiB,
-    argv,
+    boot,
     dir,
     execChannel: { toGuest: `${dir}/to-guest`, fromGuest: `${dir}/from-guest` },
     mconsole: mconsolePath(layout.umlDir, umid),

@@ -49,13 +49,3 @@ function nicIndex(name: string): number {
   if (!m) throw new Error(`NIC '${name}' is not called ethN`);
   return Number(m[1]);
 }
-
-/**
- * The syntax a compiled guest was given, read back from its argv (for hot-plugging into a running
- * guest); undefined when it was booted without NICs (then ask the kernel: KernelInfo.nicSyntax).
- */
-export function nicSyntaxOfArgv(argv: readonly string[]): NicSyntax | undefined {
-  if (argv.some((a) => /^vec\d+:transport=/.test(a))) return 'vector';
-  if (argv.some((a) => /^eth\d+=/.test(a))) return 'legacy';
-  return undefined;
-}

@@ -3,8 +3,7 @@
 // cables are added (hot-plugged into running guests: NIC hot-plug is here too), moved, retuned or
 // removed. What a running guest cannot take live is reported for its next restart.
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
-import { nicArg, nicRenameCommand, nicSyntaxOfArgv } from '../compiler/nic.ts';
-import { findKernel } from '../images/kernel.ts';
+import { nicArg, nicRenameCommand } from '../compiler/nic.ts';
 import type { GuestAgent } from './launcher.ts';
 import type { Network } from './network/network.ts';
 import type { PlanDiff } from './plan-diff.ts';
@@ -79,8 +78,8 @@ async function plugNic(lab: RunningLab, machine: string, iface: string): Promise
   const guest = lab.readyGuest(machine);
   const nic = guest?.plan.interfaces.find((i) => i.name === iface);
   if (!guest || !nic) return; // a stopped guest gets it at its next boot
-  // The syntax the guest booted with (a guest booted without NICs: the kernel's).
-  const syntax = nicSyntaxOfArgv(guest.plan.argv) ?? findKernel().nicSyntax;
+  // In the syntax of the guest's kernel.
+  const syntax = guest.plan.boot.nicSyntax;
   await lab.mconsole(guest.plan, `config ${nicArg(syntax, nic.name, nic.ctlDir, nic.mac)}`);
   const rename = nicRenameCommand(syntax, nic.name);
   const commands = [...(rename ? [rename] : []), `ip link set dev ${nic.name} up`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];

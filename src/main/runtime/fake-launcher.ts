@@ -4,6 +4,7 @@
 import type { GuestPlan } from '../../shared/plan.ts';
 import type { ExecResult } from '../../shared/runtime-api.ts';
 import type { ConsolePty, DaemonHandle, DaemonSpec, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, Register } from './launcher.ts';
+import { guestArgv } from './guest-argv.ts';
 
 export type FakeGuestBehaviour = {
   /** Time from spawn to the readiness signal. */
@@ -52,11 +53,12 @@ export class FakeLauncher implements Launcher {
       pause: () => this.log.push(`pause ${plan.name}`),
       resume: () => this.log.push(`resume ${plan.name}`),
     };
-    const { handle, exit } = this.process(plan.name, plan.argv, () => {
+    const argv = guestArgv(plan);
+    const { handle, exit } = this.process(plan.name, argv, () => {
       endBoot();
       this.log.push(`exit ${plan.name}`);
     });
-    register({ pid: handle.pid, pgid: handle.pgid, argv: plan.argv, sockets: [] });
+    register({ pid: handle.pid, pgid: handle.pgid, argv, sockets: [] });
     let readyResolve: ((code: number) => void) | undefined;
     const ready = new Promise<number>((resolve) => (readyResolve = resolve));
     const timer = setTimeout(() => {

@@ -109,8 +109,8 @@ function restartChanges(old: GuestPlan, next: GuestPlan): string[] {
   const what: string[] = [];
   if (old.memoryMiB !== next.memoryMiB) what.push('memory');
   if (old.image !== next.image) what.push('image');
-  const fixed = (g: GuestPlan) => g.argv.filter((a) => !/^eth\d+=/.test(a) && !a.startsWith('mem=') && !a.startsWith('ubd0='));
-  if (JSON.stringify(fixed(old)) !== JSON.stringify(fixed(next))) what.push('kernel command line');
+  // Memory and image are said above; NICs are hot-plugged.
+  if (JSON.stringify(old.boot) !== JSON.stringify(next.boot)) what.push('kernel command line');
   for (const i of next.interfaces) {
     const was = old.interfaces.find((o) => o.name === i.name);
     if (was && (was.mac !== i.mac || JSON.stringify(was.addresses) !== JSON.stringify(i.addresses))) what.push(`${i.name} address`);

@@ -13,8 +13,6 @@ import { ensureImage } from '../images/build.ts';
 import { loadLab } from '../lab/index.ts';
 import { hostPaths } from '../paths.ts';
 import { compileOptionsFor } from './compile-options.ts';
-
-export { compileOptionsFor };
 import { checkStartSpace, isNoSpace, noSpaceError } from './disk-space.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { ensureRunDir } from './run-dir.ts';

@@ -21,6 +21,7 @@ import { adoptPooledGuest } from './pool/pooled-guest.ts';
 import type { PooledGuest } from './pool/protocol.ts';
 import { mconsoleCommand, mconsoleCommands } from './mconsole.ts';
 import { confinementFor, daemonArgv, guestLaunch, removeMemoryFolder, type Confinement } from './confinement.ts';
+import { guestArgv } from './guest-argv.ts';
 
 /**
  * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
@@ -51,8 +52,8 @@ export class RealLauncher implements Launcher {
     mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
     // UML creates the COW on first boot, but only inside a folder that exists.
     mkdirSync(dirname(plan.cow), { recursive: true, mode: 0o700 });
-    const umlDir = plan.argv.find((a) => a.startsWith('uml_dir='))?.slice('uml_dir='.length);
-    if (umlDir) mkdirSync(umlDir, { recursive: true, mode: 0o700 });
+    const umlDir = plan.boot.umlDir;
+    mkdirSync(umlDir, { recursive: true, mode: 0o700 });
     if (!existsSync(plan.imagePath)) {
       throw new EnvironmentError(`image ${plan.image} is missing: ${plan.imagePath}`, `build it: vnetlab image build ${plan.image}`);
     }
@@ -66,8 +67,8 @@ export class RealLauncher implements Launcher {
 
     // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
     // Confined, the sandbox helper does what the wrapper would, then execs the kernel: same pid again.
-    const { argv: kernelArgv, backing } = withDiskBackingImage(plan);
-    const { argv, memoryDir } = guestLaunch(this.confinement, plan, kernelArgv, backing, guestMemoryDir());
+    const backing = diskBackingImage(plan);
+    const { argv, memoryDir } = guestLaunch(this.confinement, plan, guestArgv(plan, { backingImage: backing }), backing, guestMemoryDir());
     const term = pty.spawn('/bin/sh', ['-c', GUEST_WRAPPER, 'vnetlab-guest', ...argv], {
       name: 'xterm-256color',
       cols: size.cols,
@@ -76,7 +77,7 @@ export class RealLauncher implements Launcher {
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TO_GUEST: toGuest, FROM_GUEST: fromGuest, TMPDIR: memoryDir },
     });
     const pid = term.pid;
-    const sockets = [toGuest, fromGuest, memoryDir, ...(umlDir ? [join(umlDir, plan.umid)] : [])];
+    const sockets = [toGuest, fromGuest, memoryDir, join(umlDir, plan.umid)];
     register({ pid, pgid: pid, argv, sockets, mconsole: plan.mconsole });
     toStream.write(GATE_LINE);
     const exited = new Promise<ExitInfo>((resolve) => {
@@ -129,8 +130,8 @@ export class RealLauncher implements Launcher {
  * A guest disk only works over the exact image file it was made from (UML checks the image's mtime).
  * After an image rebuild the old image is kept (src/main/images/backing.ts): boot the disk over that one.
  */
-function withDiskBackingImage(plan: GuestPlan): { argv: string[]; backing: string } {
-  const asPlanned = { argv: plan.argv, backing: plan.imagePath };
+function diskBackingImage(plan: GuestPlan): string {
+  const asPlanned = plan.imagePath;
   if (!existsSync(plan.cow)) return asPlanned;
   const env = { ...process.env, VNETLAB_IMAGE_DIR: dirname(plan.imagePath) };
   let backing: string | undefined;
@@ -147,9 +148,7 @@ function withDiskBackingImage(plan: GuestPlan): { argv: string[]; backing: strin
       `start ${plan.name} over from the lab files: vnetlab wipe ${plan.name}`,
     );
   }
-  if (backing === plan.imagePath) return asPlanned;
-  const ubd0 = `ubd0=${plan.cow},${plan.imagePath}`;
-  return { argv: plan.argv.map((a) => (a === ubd0 ? `ubd0=${plan.cow},${backing}` : a)), backing };
+  return backing;
 }
 
 /** Fresh FIFOs, made by one `mkfifo` (Node has no mkfifo; a process per FIFO cost ~10 ms each at start). */

@@ -15,7 +15,8 @@ import { findKernel, HOST_TOOLS, whichTool } from '../images/kernel.ts';
 import { loadLab, refuseUnsafeModel, relocateLab, saveLabYaml, validateLab, writeNetkitLab } from '../lab/index.ts';
 import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
 import { launchLab, stopLab } from '../runtime/launch.ts';
-import { compileOptionsFor, planLab } from '../runtime/prepare.ts';
+import { compileOptionsFor } from '../runtime/compile-options.ts';
+import { planLab } from '../runtime/prepare.ts';
 import type { Backends } from './backends.ts';
 
 export interface RealBackendOptions {

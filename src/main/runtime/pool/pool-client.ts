@@ -6,13 +6,13 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LabModel } from '../../../shared/lab-model.ts';
-import { DEFAULT_MEMORY_MIB, defaultMachine } from '../../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB } from '../../../shared/lab-model.ts';
 import type { GuestPlan } from '../../../shared/plan.ts';
-import { compile } from '../../compiler/index.ts';
-import { splitPoolArgs } from '../../compiler/pool-args.ts';
+import { imagePathOf, sharedBootArgs } from '../../compiler/index.ts';
+import { guestMemoryMiB } from '../../compiler/memory.ts';
 import { EnvironmentError, UserError } from '../../errors.ts';
-import { findKernel } from '../../images/kernel.ts';
+import { sharedArgs } from '../guest-argv.ts';
+import { bootKernel } from '../compile-options.ts';
 import { hostPaths, type HostPaths } from '../../paths.ts';
 import { ensurePrivateDir } from '../private-dir.ts';
 import { lineReader } from '../protocol.ts';
@@ -109,29 +109,19 @@ export function poolRunning(paths: HostPaths = hostPaths()): boolean {
 }
 
 /**
- * What a pool of `image` guests boots with: the shared arguments of a machine of that image and
- * memory, compiled exactly as a lab's machine is (so the keys match).
+ * What a pool of `image` guests boots with: the shared arguments of a machine of that image and memory
+ * (with IPv6, as machines are by default), made by the compiler's rules for a lab's machine (so the keys match).
  */
 export function poolTarget(image: string, size: number, memoryMiB = DEFAULT_MEMORY_MIB, env: NodeJS.ProcessEnv = process.env): PoolTarget {
-  const paths = hostPaths(env);
-  const kernel = findKernel({ env });
-  const model: LabModel = {
-    format: 'vnetlab',
-    root: '/',
-    sourceFile: 'lab.yaml',
-    meta: { name: 'pool', authors: [] },
-    machines: [defaultMachine('pool', image, { file: 'lab.yaml', line: 1, column: 1 }, { memoryMiB })],
-    domains: [],
-    checks: [],
-    layout: {},
-  };
-  const plan = compile(model, { labId: 'pool-00000000', runDir: poolDir(paths), stateDir: paths.stateRoot, imageDir: paths.imageDir, kernel: kernel.path, nicSyntax: kernel.nicSyntax });
-  return poolTargetOf(plan.guests[0]!, size);
+  const { kernel } = bootKernel(env);
+  const machine = { image, memoryMiB, ipv6: true };
+  const guest = { image, imagePath: imagePathOf(hostPaths(env).imageDir, image), memoryMiB: guestMemoryMiB(machine), boot: { kernel, shared: sharedBootArgs(machine) } };
+  return poolTargetOf(guest, size);
 }
 
 /** Keep `size` guests that can become this machine. */
-export function poolTargetOf(guest: GuestPlan, size: number): PoolTarget {
-  return { image: guest.image, imagePath: guest.imagePath, memoryMiB: guest.memoryMiB, shared: splitPoolArgs(guest.argv).shared, size };
+export function poolTargetOf(guest: Pick<GuestPlan, 'image' | 'imagePath' | 'memoryMiB'> & { boot: Pick<GuestPlan['boot'], 'kernel' | 'shared'> }, size: number): PoolTarget {
+  return { image: guest.image, imagePath: guest.imagePath, memoryMiB: guest.memoryMiB, shared: sharedArgs(guest), size };
 }
 
 /**
@@ -148,7 +138,7 @@ export class LabPool {
     if (!canTakePooledGuest(plan)) return undefined;
     const client = await this.connection();
     if (!client) return undefined;
-    const key = poolKey(splitPoolArgs(plan.argv).shared, plan.imagePath);
+    const key = poolKey(sharedArgs(plan), plan.imagePath);
     return (await client.call('claim', { key }).catch(() => null)) ?? undefined;
   }
 

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   }
   const socketPath = poolFiles.socket(dir);
   await clearPreviousPool(dir, hostPaths());
-  writeRecord(dir, { kind: 'pool', name: 'pool', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [socketPath] });
+  writeRecord(dir, { kind: 'pool', name: 'process', pid: process.pid, pgid: process.pid, argv: process.argv, sockets: [socketPath] });
   const pool = new GuestPool(dir, hostPaths(), log);
   const connections = new Set<Socket>();
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     await pool.down();
     for (const c of connections) c.destroy();
     rmSync(socketPath, { force: true });
-    removeRecord(dir, 'pool', 'pool');
+    removeRecord(dir, 'pool', 'process');
     rmSync(poolFiles.lock(dir), { force: true });
     log('bye');
     process.exit(0);

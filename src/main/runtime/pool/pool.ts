@@ -12,13 +12,12 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { findKernel } from '../../images/kernel.ts';
-import { splitPoolArgs } from '../../compiler/pool-args.ts';
 import type { HostPaths } from '../../paths.ts';
-import { pooledGuestArgv } from '../../compiler/pool-args.ts';
 import { groupRssBytes } from '../proc-memory.ts';
 import { removeRecord, writeRecord } from '../records.ts';
 import { guestMemoryDir, trySignal } from '../real-launcher.ts';
 import { confinementFor, pooledGuestLaunch, type Confinement } from '../confinement.ts';
+import { pooledGuestArgv } from '../guest-argv.ts';
 import { poolDiskDir, poolFiles, poolKey } from './pool-files.ts';
 import { spawnPooledGuest, type BootingGuest } from './pooled-guest.ts';
 import type { PooledGuest, PoolImageStatus, PoolStatus, PoolTarget } from './protocol.ts';
@@ -30,6 +29,8 @@ const REFILL_QUIET_MS = 1_000;
 /** Guests booted at once while refilling: one per core, so that a busy grader's pool keeps up. */
 const REFILL_PARALLEL = Math.max(1, availableParallelism());
 const REFILL_BACKOFF_MS = 10_000;
+/** Placement (`umid`, `uml_dir`, `ubd0`), devices (the lab-fs, NICs in either syntax) and identity (`vnl_*`): never shared. */
+const NOT_SHARED = /^(umid=|uml_dir=|ubd\d+r?=|eth\d+=|vec\d+:|vnl_(name|vec)=)/;
 
 interface Entry {
   key: string;
@@ -155,14 +156,13 @@ export class GuestPool {
   /**
    * A target's command line is run: even from our own user's socket it is checked like a plan — this
    * host's kernel, an image of the image folder, and only the kernel arguments a guest's shared part
-   * may have (pool-args.ts), never a placement, a device or an identity.
+   * may have (guest-argv.ts sharedArgs), never a placement, a device or an identity.
    */
   private checkTarget(t: PoolTarget): void {
     const bad = (why: string) => new UserError(`refusing a pool of ${String(t.image)}: ${why}`, 2);
     if (!Number.isInteger(t.size) || t.size < 0 || t.size > 64) throw bad(`size ${String(t.size)} is not 0–64`);
     if (!Array.isArray(t.shared) || t.shared[0] !== findKernel().path) throw bad('it does not boot the kernel this host uses');
-    const split = splitPoolArgs(['kernel', ...t.shared.slice(1)]);
-    if (split.hotplug.length || split.identity.length || split.shared.length !== t.shared.length) throw bad('its arguments name devices or a machine');
+    if (t.shared.slice(1).some((a) => typeof a === 'string' && NOT_SHARED.test(a))) throw bad('its arguments name devices or a machine');
     const placementOrIdentity = (key: string) => ['umid', 'uml_dir', 'init'].includes(key) || /^(ubd\d|vnl_)/.test(key);
     if (t.shared.slice(1).some((a) => typeof a !== 'string' || !/^[a-z0-9_.]+(=[A-Za-z0-9_.,:/=-]*)?$/.test(a) || (placementOrIdentity(a.split('=')[0]!) && a !== 'init=/sbin/vnetlab-init'))) {
       throw bad('it has kernel arguments a guest of a lab never has');

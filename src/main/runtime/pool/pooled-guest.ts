@@ -14,12 +14,12 @@ import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { EventEmitter } from 'node:events';
 import type { GuestPlan } from '../../../shared/plan.ts';
-import { splitPoolArgs } from '../../compiler/pool-args.ts';
 import { connectAgent } from '../agent.ts';
 import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Register } from '../launcher.ts';
 import { groupHasMembers } from '../records.ts';
 import { makeFifos, nudgeConsoleAfterOutput, trySignal } from '../real-launcher.ts';
 import { removeMemoryFolder, stageLabFs, type GuestLaunch } from '../confinement.ts';
+import { hotplugArgs, identityArgs } from '../guest-argv.ts';
 import type { PooledGuest } from './protocol.ts';
 
 /** The guest wrapper of real-launcher.ts, with the console on FIFOs instead of the pty. */
@@ -157,11 +157,10 @@ export async function adoptPooledGuest(
   let agent: GuestAgent;
   try {
     await handover();
-    const { hotplug, identity } = splitPoolArgs(plan.argv);
     // Its sandbox lets the guest read its own pool folder, not the lab's run folder: the lab-fs goes there
     // (kept while the guest runs: UML opens it when the guest mounts it; recorded with the guest's files).
-    await mconsole(hotplug.map((arg) => `config ${arg === `ubd1r=${plan.labFsImage}` ? `ubd1r=${stagedLabFs}` : arg}`));
-    agent = await connectAgent(fromStream, toStream, identity.join(' '));
+    await mconsole(hotplugArgs(plan, stagedLabFs).map((arg) => `config ${arg}`));
+    agent = await connectAgent(fromStream, toStream, identityArgs(plan).join(' '));
   } catch (err) {
     kill('SIGKILL');
     await exited;
