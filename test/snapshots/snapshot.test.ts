@@ -68,7 +68,7 @@ describe('snapshot save / restore on real guests', () => {
     const restored = await cli('snapshot', 'restore', 'routes', '-l', lab);
     expect(restored.code).toBe(0);
     expect(restored.stdout).toContain('saved as before-restore-1');
-    expect(restored.stdout).toMatch(/pc1: ready, network state applied \(\d+ changes?\)/);
+    expect(restored.stdout).toMatch(/pc1: ready, network state applied \(\d+ changes? in [\d.]+ s\)/);
     expect(restored.stdout).not.toMatch(/still different/);
 
     // Back, with no step by hand: the route (live, in no file), the file, the sysctl, the MTU; the later changes gone.
