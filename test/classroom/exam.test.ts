@@ -19,30 +19,35 @@ import { eventually } from '../support/poll.ts';
 import { Browser, type Rpc } from './helpers.ts';
 import { hasImage, startRealClass, type RealClass } from './real-class.ts';
 
+// A variant lab: each student's LAN is drawn from their seed (HMAC of the server's secret, their id and
+// the exam's id), in their addresses, their instructions and their checks — the hidden one included.
 const EXAM_LAB = `lab:
   name: exam-lab
   title: Exam lab
   description: |
-    Make pc1 and pc2 reach each other, and write the answer (42) into /root/answer.txt on pc1.
+    Your LAN is {{ lan }}. Make pc1 and pc2 reach each other, and write your LAN ({{ lan }}) into
+    /root/answer.txt on pc1.
+params:
+  lan: {subnet: 10.0.0.0/8, prefix: 24, description: the LAN of pc1 and pc2}
 machines:
   pc1:
     image: tiny
     memory: 64
     interfaces:
-      - {domain: lan, ipv4: 10.0.0.1/24}
+      - {domain: lan, ipv4: "{{ lan | address: 1 }}"}
       - {domain: wan, ipv4: 10.0.2.15/24}
   pc2:
     image: tiny
     memory: 64
     interfaces:
-      - {domain: lan, ipv4: 10.0.0.2/24}
+      - {domain: lan, ipv4: "{{ lan | address: 2 }}"}
 domains:
   lan: {kind: switch}
   wan: {kind: switch, host_nat: true}
 checks:
-  - {id: pc1-reaches-pc2, kind: reach, description: pc1 reaches pc2, from: pc1, to: 10.0.0.2}
-  - {id: pc2-reaches-pc1, kind: reach, description: pc2 reaches pc1, from: pc2, to: 10.0.0.1}
-  - {id: answer, kind: file, description: the answer is in /root/answer.txt, on: pc1, path: /root/answer.txt, contains: "42", points: 2, hidden: true}
+  - {id: pc1-reaches-pc2, kind: reach, description: pc1 reaches pc2, from: pc1, to: "{{ lan | host: 2 }}"}
+  - {id: pc2-reaches-pc1, kind: reach, description: pc2 reaches pc1, from: pc2, to: "{{ lan | host: 1 }}"}
+  - {id: answer, kind: file, description: the LAN is in /root/answer.txt, on: pc1, path: /root/answer.txt, contains: "{{ lan }}", points: 2, hidden: true}
 `;
 
 const DURATION_MIN = 2;
@@ -75,6 +80,8 @@ const examNotices = (rpc: Rpc) => rpc.pushes.filter((p): p is Extract<PushMessag
 
 interface Student {
   name: string;
+  /** Their LAN, as the dashboard shows the instructor. */
+  lan: string;
   browser: Browser;
   id: string;
   lab: string;
@@ -125,7 +132,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     expect((await teacher.setPassword(`${rc.base}/invite?token=${token}`, 'a good long password')).status).toBe(303);
     for (const [name, email] of [['Ada', 'ada@uni.edu'], ['Bob', 'bob@uni.edu'], ['Cy', 'cy@uni.edu']] as const) {
       const browser = await rc.enrol(name, email);
-      students[name] = { name, browser, id: rc.classroom.server.accounts.list().find((a) => a.email === email)!.id, lab: '', rpc: undefined as unknown as Rpc, consoleId: '' };
+      students[name] = { name, lan: '', browser, id: rc.classroom.server.accounts.list().find((a) => a.email === email)!.id, lab: '', rpc: undefined as unknown as Rpc, consoleId: '' };
     }
     dee = await rc.enrol('Dee', 'dee@uni.edu');
     eve = await rc.enrol('Eve', 'eve@uni.edu');
@@ -179,10 +186,19 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
       expect(n!.remainingMs).toBeGreaterThan(DURATION_MIN * 60_000 - 15_000);
       expect(n!.remainingMs).toBeLessThanOrEqual(DURATION_MIN * 60_000);
     }
-    // The copy has no host NAT and no hidden check (the instructor's lab has both).
-    const copy = readFileSync(join(students.Ada!.lab, 'lab.yaml'), 'utf8');
-    expect(copy).not.toMatch(/host_nat/);
-    expect(copy).not.toMatch(/id: answer|hidden/);
+    // Each student has their own variant: the dashboard shows their values, their copies differ.
+    const table = (await (await teacher.fetch('/api/exams/midterm')).json()) as { students: { id: string; values: { lan?: string } | null }[] };
+    for (const s of Object.values(students)) s.lan = table.students.find((x) => x.id === s.id)!.values!.lan!;
+    expect(new Set(Object.values(students).map((s) => s.lan)).size).toBe(3);
+    for (const s of Object.values(students)) {
+      expect(s.lan).toMatch(/^10\.\d+\.\d+\.0\/24$/);
+      const copy = readFileSync(join(s.lab, 'lab.yaml'), 'utf8');
+      expect(copy).toContain(`Your LAN is ${s.lan}.`);
+      for (const o of Object.values(students)) if (o !== s) expect(copy).not.toContain(o.lan);
+      // No host NAT and no hidden check, no params nor seed (the instructor's lab has them).
+      expect(copy).not.toMatch(/host_nat|id: answer|hidden|params|\{\{/);
+      expect(existsSync(join(s.lab, '.vnetlab-seed'))).toBe(false);
+    }
     const statuses = await Promise.all(Object.values(students).map((s) => s.rpc.call<LabStatus>('startLab', s.lab)));
     for (const st of statuses) expect(st.machines.map((m) => m.state)).toEqual(['ready', 'ready']);
     // No slirpvde for any exam lab (it would be the way out to the host).
@@ -199,7 +215,10 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     for (const s of Object.values(students)) await eventually(() => consoleText(s.rpc, s.consoleId), (t) => t.includes(`typed-by-${s.name}-42`), 20_000);
     for (const s of Object.values(students)) expect(consoleText(s.rpc, s.consoleId)).toContain(`typed-by-${s.name}-42`);
     const ada = students.Ada!;
-    await ada.rpc.call('consoleInput', ada.consoleId, 'echo 42 > /root/answer.txt; echo saved-$((40+2))\r');
+    await ada.rpc.call('consoleInput', ada.consoleId, `echo ${ada.lan} > /root/answer.txt; echo saved-$((40+2))\r`);
+    // Cy writes Ada's LAN: right for Ada's variant, wrong for her own.
+    const cy = students.Cy!;
+    await cy.rpc.call('consoleInput', cy.consoleId, `echo ${ada.lan} > /root/answer.txt\r`);
     await ada.rpc.call('consoleInput', ada.consoleId, `timeout 5 wget -q -O - http://10.0.2.2:${httpPort}/ ; echo wget-done-$?\r`);
     const text = await eventually(() => consoleText(ada.rpc, ada.consoleId), (t) => /wget-done-\d+/.test(t), 20_000);
     expect(text).toContain('saved-42');
@@ -218,6 +237,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     await expect(rpc.call('saveLab', elsewhere, model, 'yaml')).rejects.toThrow(/locked during the exam/);
     expect(existsSync(elsewhere)).toBe(false);
     await expect(rpc.call('applyLab', lab, false)).rejects.toThrow(/topology is locked during the exam/);
+    await expect(rpc.call('packLab', lab)).rejects.toThrow(/cannot be packed to take away during the exam/);
     await expect(rpc.call('applyLab', lab, true)).resolves.toMatchObject({ applied: false }); // a dry run changes nothing
     const twoHosts = await rc.labOf(students.Ada!.browser, 'two-hosts');
     await expect(rpc.call('startLab', twoHosts)).rejects.toThrow(/only its lab may run/);
@@ -325,14 +345,16 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
   it('grades every student with every check (hidden ones too), starts the stopped lab to grade it, zero for one who never started', async () => {
     type Row = { id: string; email: string; phase: string; grade: { score: number; maxScore: number; reason: string | null; startedForGrading: boolean } | null; machinesUp: number };
     const table = async () => ((await (await teacher.fetch('/api/exams/midterm')).json()) as { students: Row[] }).students;
-    const rows = await eventually(table, (r) => r.filter((x) => x.grade).length === 4, 180_000, 1000);
+    const rows = await eventually(table, (r) => r.every((x) => x.grade), 180_000, 1000);
     const by = (email: string) => rows.find((r) => r.email === email)!;
     expect(by('ada@uni.edu').grade).toEqual({ score: 4, maxScore: 4, reason: null, startedForGrading: false });
     expect(by('bob@uni.edu').grade).toEqual({ score: 2, maxScore: 4, reason: null, startedForGrading: true });
     expect(by('cy@uni.edu').grade).toMatchObject({ score: 2, maxScore: 4, startedForGrading: false });
     expect(by('dee@uni.edu').grade).toEqual({ score: 0, maxScore: 4, reason: 'never started the exam', startedForGrading: false });
+    expect(by('eve@uni.edu').grade).toMatchObject({ score: 0, reason: 'never started the exam' });
     for (const r of rows) expect(r.phase).toBe('ended');
-    // The hidden check is in the reports: passed for Ada, failed for Cy.
+    // The hidden check, of each student's own variant, is in the reports: passed for Ada, failed for Cy
+    // (who wrote Ada's LAN, not hers).
     const detail = async (s: Student) => (await (await teacher.fetch(`/api/exams/midterm/students/${s.id}`)).json()) as { grade: { report: CheckReport }; timeline: { kind: string; text: string }[]; recordings: { machine: string; bytes: number }[] };
     const adaD = await detail(students.Ada!);
     expect(adaD.grade.report.results.find((r) => r.id === 'answer')).toMatchObject({ passed: true, earned: 2 });
@@ -369,7 +391,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
       expect(output.slice(0, 2000)).toMatch(/Linux version|Booting|Kernel/i);
       for (let i = 1; i < events.length; i++) expect(events[i]![0]).toBeGreaterThanOrEqual(events[i - 1]![0]);
       if (s.name === 'Ada') {
-        expect(input).toContain('echo 42 > /root/answer.txt');
+        expect(input).toContain(`echo ${s.lan} > /root/answer.txt`);
         expect(input).toContain('echo after-reconnect');
         expect(input).toContain('echo after-worker-restart');
         expect(input).not.toContain('too-late');
@@ -390,9 +412,9 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     expect(lines.find((l) => l.startsWith('Dee,'))).toMatch(/^Dee,dee@uni\.edu,0,4,ended,,[^,]+,never started the exam$/);
     const junit = await (await teacher.fetch('/api/exams/midterm/junit.xml')).text();
     expect(junit).toMatch(/^<\?xml/);
-    expect((junit.match(/<testsuite /g) ?? []).length).toBe(4);
+    expect((junit.match(/<testsuite /g) ?? []).length).toBe(5);
     expect(junit).toContain('name="midterm/ada@uni.edu"');
-    expect(junit).toMatch(/name="answer: the answer is in \/root\/answer.txt"/);
+    expect(junit).toMatch(/name="answer: the LAN is in \/root\/answer.txt"/);
     expect(junit).toContain('<property name="error" value="never started the exam"/>');
     // Students do not get them.
     expect((await dee.fetch('/api/exams/midterm/grades.csv')).status).toBe(403);

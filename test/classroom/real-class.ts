@@ -43,7 +43,7 @@ export function hasImage(name: string): boolean {
   }
 }
 
-export async function startRealClass(options: { supervisor?: SupervisorOptions; yaml?: string[]; labs?: string[] } = {}): Promise<RealClass> {
+export async function startRealClass(options: { supervisor?: SupervisorOptions; yaml?: string[]; labs?: string[]; staticDir?: string } = {}): Promise<RealClass> {
   const root = mkdtempSync(join(tmpdir(), 'vcrw-'));
   const lab = classLab(root);
   const port = await freePort();
@@ -59,7 +59,7 @@ export async function startRealClass(options: { supervisor?: SupervisorOptions; 
   delete env.VNETLAB_RUNTIME_DIR;
   const sockets = socketBase(config, env);
   const log: string[] = [];
-  const classroom = await startLocalClassroom(config, secret, env, (line) => log.push(line), { supervisor: options.supervisor ?? {} });
+  const classroom = await startLocalClassroom(config, secret, env, (line) => log.push(line), { supervisor: options.supervisor ?? {}, ...(options.staticDir ? { staticDir: options.staticDir } : {}) });
   const base = config.publicUrl;
   return {
     root,

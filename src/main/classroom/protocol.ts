@@ -28,6 +28,8 @@ export interface StudentUsage {
   student: string;
   lastActivity: number;
   labs: LabUsage[];
+  /** The values of the student's variant of each copy with params (class lab id or exam id → name → value). */
+  values?: Record<string, Record<string, unknown>>;
 }
 
 /** Operations the front door asks of a worker. `student` is always set by the front door, never by a browser. */

@@ -423,6 +423,7 @@ export class WorkerCore {
     if (exam && method === 'saveCapture') return 'a capture cannot be saved into the exam\'s lab folder';
     if (!running) return undefined;
     if (classroomRule(method, 'edits')) return `the lab and its checks are locked during the exam ${running.title ?? running.id}: saving, converting or "save as" is not allowed`;
+    if (method === 'packLab' && exam?.id === running.id) return `the exam's lab cannot be packed to take away during the exam ${running.title ?? running.id}`;
     if (method === 'applyLab' && params[1] !== true) return `the lab's topology is locked during the exam ${running.title ?? running.id}: nothing is applied to the running lab`;
     if (classroomRule(method, 'starts') && exam?.id !== running.id) return `during the exam ${running.title ?? running.id} only its lab may run`;
     return undefined;
@@ -487,7 +488,9 @@ export class WorkerCore {
         if (!st) continue;
         labs.push({ id: this.labOfPath(s, path)?.id ?? path.slice(s.labsDir.length + 1), path, machines: st.machines.map((m) => ({ name: m.name, state: m.state, ...(m.rssBytes ? { rssBytes: m.rssBytes } : {}) })) });
       }
-      out.push({ student: id, lastActivity: s.lastActivity, labs });
+      const values: Record<string, Record<string, unknown>> = {};
+      if (existsSync(s.gradingDir)) for (const copy of readdirSync(s.gradingDir)) if (!copy.includes('.')) values[copy] = valuesOf(join(s.gradingDir, copy));
+      out.push({ student: id, lastActivity: s.lastActivity, labs, ...(Object.keys(values).length ? { values } : {}) });
     }
     return out;
   }

@@ -71,6 +71,7 @@ async function classView(door: FrontDoor) {
         running: (mine?.labs ?? []).map((l) => ({ lab: l.id, machines: l.machines.map((m) => ({ name: m.name, state: m.state, rssBytes: m.rssBytes ?? 0 })), memoryBytes: l.machines.reduce((s, m) => s + (m.rssBytes ?? 0), 0) })),
         scores: Object.fromEntries([...(scores.get(a.id) ?? new Map()).entries()].map(([lab, s]) => [lab, { score: s.score, maxScore: s.maxScore, at: s.at, hidden: s.hidden }])),
         queuePosition: admission.position(a.id),
+        values: mine?.values ?? {},
       };
     }),
   };

@@ -32,7 +32,9 @@
         ...c.labs.map((l) => {
           const sc = s.scores[l.id];
           const runningLab = s.running.find((x) => x.lab === l.id);
+          const v = s.values && s.values[l.id];
           return el('td', {},
+            v && Object.keys(v).length ? el('div', { class: 'muted', 'data-testid': `values-${l.id}` }, Object.entries(v).map(([k, x]) => `${k}=${x}`).join(', ')) : '',
             sc ? `${sc.score}/${sc.maxScore}${sc.hidden ? ' (all checks)' : ''} ` : '',
             el('button', { onclick: () => act(post(`/api/students/${s.id}/labs/${l.id}/grade`), `graded ${s.name}`) }, 'grade'),
             el('button', { onclick: () => confirm(`Reset ${s.name}'s ${l.title}? Their work in it is deleted.`) && act(post(`/api/students/${s.id}/labs/${l.id}/reset`), `reset ${s.name}`) }, 'reset'),

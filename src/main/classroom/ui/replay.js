@@ -40,7 +40,18 @@
     const seek = el('input', { type: 'range', min: '0', max: String(duration), step: '0.01', value: '0', 'data-testid': 'replay-seek', 'aria-label': 'position' });
     const speed = el('select', { 'data-testid': 'replay-speed', 'aria-label': 'speed' }, ...[1, 2, 4, 8, 16].map((s) => el('option', { value: String(s) }, `${s}×`)));
     const clock = el('span', { 'data-testid': 'replay-clock' }, `${fmt(0)} / ${fmt(duration)}`);
-    const keys = el('ol', { class: 'keys', 'data-testid': 'replay-keys' }, ...events.filter((e) => e.kind === 'i').map((e) => el('li', { 'data-t': String(e.t) }, el('span', { class: 'muted' }, `${fmt(e.t)} `), visible(e.data))));
+    // Keystrokes as lines: what was typed up to each Enter (or a pause), without the terminal's own
+    // answers to the guest (cursor position reports), which the recording keeps.
+    const typed = [];
+    for (const e of events) {
+      if (e.kind !== 'i') continue;
+      const data = e.data.replace(/\x1b\[\d+;\d+R/g, '');
+      if (!data) continue;
+      const last = typed[typed.length - 1];
+      if (last && !last.closed && e.t - last.end <= IDLE) { last.text += data; last.end = e.t; } else typed.push({ t: e.t, end: e.t, text: data, closed: false });
+      if (/[\r\n]/.test(data)) typed[typed.length - 1].closed = true;
+    }
+    const keys = el('ol', { class: 'keys', 'data-testid': 'replay-keys' }, ...typed.map((l) => el('li', { 'data-t': String(l.end) }, el('span', { class: 'muted' }, `${fmt(l.t)} `), visible(l.text))));
     const marks = events.filter((e) => e.kind === 'm').map((e) => `${fmt(e.t)} ${e.data}`);
     root.replaceChildren(
       el('h2', {}, `${machine} — ${header.title || ''}`),
