@@ -126,8 +126,14 @@ function consistent(node: FastNode): boolean {
 
 /** js-yaml reports where it began looking for a node; move to where its content starts, as `yaml` does. */
 function placeStarts(node: FastNode, text: string): boolean {
-  // An empty value (`key:` and nothing) stays where js-yaml looked for it, right after the colon.
+  // An empty value (`key:` and nothing) stays where js-yaml looked for it, right after the colon;
+  // followed by a comment on its line (`key: # note`), `yaml` places it at the comment.
   if (node.kind !== null) node.start = skipSeparation(text, node.start, node.end);
+  else {
+    let i = node.start;
+    while (text[i] === ' ' || text[i] === '\t') i++;
+    if (i > node.start && text[i] === '#') node.start = i;
+  }
   if (node.start < node.end && '!&*'.includes(text[node.start]!)) return false;
   return node.children.every((child) => placeStarts(child, text));
 }
