@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CheckResult } from '../src/shared/checks.ts';
 import { runCheckList } from '../src/main/check/engine.ts';
-import { openLab } from '../src/main/check/session.ts';
+import { openGradedLab } from '../src/main/check/session.ts';
 import { hostPaths } from '../src/main/paths.ts';
 import { runBench } from './harness.ts';
 
@@ -34,7 +34,7 @@ function unconfiguredOspf(): string {
   return lab;
 }
 
-async function grade(lab: Awaited<ReturnType<typeof openLab>>, failFast: boolean): Promise<{ ms: number; arrivals: string[] }> {
+async function grade(lab: Awaited<ReturnType<typeof openGradedLab>>, failFast: boolean): Promise<{ ms: number; arrivals: string[] }> {
   const checks = lab.model.checks.filter((c) => !c.hidden);
   const t0 = performance.now();
   const arrivals: string[] = [];
@@ -44,7 +44,7 @@ async function grade(lab: Awaited<ReturnType<typeof openLab>>, failFast: boolean
 }
 
 async function main(): Promise<void> {
-  const lab = await openLab(unconfiguredOspf(), { env: process.env });
+  const lab = await openGradedLab(unconfiguredOspf(), { env: process.env });
   try {
     const fast = await grade(lab, true);
     console.log(`unconfigured OSPF lab, check my work (failFast): full report in ${(fast.ms / 1000).toFixed(1)} s (target ≤ 30 s)`);

@@ -68,3 +68,16 @@ export interface CableChange {
   /** Back to a perfect cable first. */
   reset?: boolean;
 }
+
+/**
+ * A viewer's end of a guest's console, wherever it is held: the supervisor's console session
+ * (runtime/console-session.ts), its client over the socket (runtime/client.ts), the service's backends.
+ */
+export interface ConsoleHandle {
+  /** Keystrokes to the guest. */
+  write(data: string): void;
+  resize(cols: number, rows: number): void;
+  /** With flow control, this many more characters were rendered: held output is released below the low mark. */
+  ack(chars: number): void;
+  detach(): void;
+}

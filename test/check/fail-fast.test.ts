@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Check, CheckResult } from '../../src/shared/checks.ts';
 import type { ExecResult } from '../../src/shared/runtime-api.ts';
 import { runCheckList, type LabExecutor } from '../../src/main/check/engine.ts';
-import { openLab } from '../../src/main/check/session.ts';
+import { openGradedLab } from '../../src/main/check/session.ts';
 import { testHost } from './helpers.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,7 +108,7 @@ describe('check my work fails fast', () => {
         join(lab, 'lab.yaml'),
         `lab:\n  name: lonely\nmachines:\n  pc1:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.0.0.1/24}\n  pc2:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.0.0.2/24}\ndomains:\n  lan: {kind: hub}\n`,
       );
-      const graded = await openLab(lab, { env: host.env });
+      const graded = await openGradedLab(lab, { env: host.env });
       try {
         const checks = [
           { ...base, id: 'route', kind: 'route', on: 'pc1', prefix: '10.9.0.0/16', expect: 'present' },

@@ -6,7 +6,7 @@ import { ConsoleSession } from '../../src/main/runtime/console-session.ts';
 
 function pty() {
   const listeners: ((d: string) => void)[] = [];
-  return { emit: (d: string) => listeners.forEach((l) => l(d)), pty: { onData: (l: (d: string) => void) => void listeners.push(l), write: () => {}, resize: () => {}, pause: () => {}, resume: () => {} } };
+  return { emit: (d: string) => listeners.forEach((l) => l(d)), pty: { onData: (l: (d: string) => void) => void listeners.push(l), write: () => {}, resize: () => {} } };
 }
 
 function replayOf(session: ConsoleSession): string {

@@ -1,6 +1,6 @@
 // Console flow control, the one mechanism (runtime/console-session.ts): per viewer, delivery pauses
 // above the high watermark of unacknowledged characters and resumes under the low one; the guest's
-// pty is never paused; held output is bounded and the skip is reported.
+// pty is never paused (a ConsolePty has no pause); held output is bounded and the skip is reported.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConsoleSession, FLOW_HIGH_WATERMARK, FLOW_LOW_WATERMARK, HELD_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
 import { CONSOLE_ACK_BATCH_CHARS } from '../../src/shared/service-api.ts';
@@ -15,8 +15,6 @@ function fakePty() {
       onData: (l: (d: string) => void) => void listeners.push(l),
       write: (d: string) => void calls.push(`write ${d}`),
       resize: () => {},
-      pause: () => void calls.push('pause'),
-      resume: () => void calls.push('resume'),
     },
   };
 }

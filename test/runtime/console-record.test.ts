@@ -14,7 +14,7 @@ function fakePty() {
   return {
     written,
     emit: (d: string) => listeners.forEach((l) => l(d)),
-    pty: { onData: (l: (d: string) => void) => void listeners.push(l), write: (d: string) => void written.push(d), resize: () => {}, pause: () => {}, resume: () => {} },
+    pty: { onData: (l: (d: string) => void) => void listeners.push(l), write: (d: string) => void written.push(d), resize: () => {} },
   };
 }
 

@@ -203,11 +203,9 @@ describe('supervisor with the fake launcher', () => {
 describe('console session', () => {
   function fakePty() {
     const listeners: ((d: string) => void)[] = [];
-    const calls: string[] = [];
     return {
-      calls,
       emit: (d: string) => listeners.forEach((l) => l(d)),
-      pty: { onData: (l: (d: string) => void) => listeners.push(l), write: () => {}, resize: () => {}, pause: () => calls.push('pause'), resume: () => calls.push('resume') },
+      pty: { onData: (l: (d: string) => void) => listeners.push(l), write: () => {}, resize: () => {} },
     };
   }
 

@@ -10,7 +10,7 @@ import { loadChecksFile } from '../lab/checks.ts';
 import { DEFAULT_SEED, renderVariant } from '../lab/variants.ts';
 import { planLab } from '../runtime/prepare.ts';
 import { reportOf, runCheckList } from './engine.ts';
-import { openLab, type OpenOptions } from './session.ts';
+import { openGradedLab, type OpenOptions } from './session.ts';
 
 export interface CheckSelection {
   /** Checks from this file instead of the lab's own (`--checks FILE`). */
@@ -57,7 +57,7 @@ export async function selectChecks(labPath: string, selection: CheckSelection, e
 export async function gradeLab(labPath: string, options: GradeOptions = {}): Promise<CheckReport> {
   const startedAt = new Date();
   const checks = options.checks ?? (await selectChecks(labPath, options, options.env)).checks;
-  const lab = await openLab(labPath, options);
+  const lab = await openGradedLab(labPath, options);
   try {
     const results = await runCheckList(checks, lab.executor, {
       ...(options.jobs ? { jobs: options.jobs } : {}),

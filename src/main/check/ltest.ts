@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../lab/atomic.ts';
 import { deriveMac } from '../compiler/names.ts';
 import { canonicalAddress } from './ip.ts';
 import { describeRoute, parseInterfaces, parseListening, parseRoutes, type RouteEntry } from './parsers.ts';
-import { openLab, type OpenOptions } from './session.ts';
+import { openGradedLab, type OpenOptions } from './session.ts';
 
 export interface LtestOptions extends Omit<OpenOptions, 'ephemeral'> {
   /** Write signatures from this run instead of comparing with them. */
@@ -77,7 +77,7 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
     if (existsSync(script)) scripts.set(machine.name, readFileSync(script, 'utf8').replace(/\r\n/g, '\n'));
   }
 
-  const lab = await openLab(labPath, { ...options, useRunning: options.useRunning ?? false });
+  const lab = await openGradedLab(labPath, { ...options, useRunning: options.useRunning ?? false });
   const outputs = new Map<string, { user?: string; timedOut?: boolean; dump: string }>();
   try {
     // The built-in dump first, then the user tests: the order of the Netkit that recorded the corpus's

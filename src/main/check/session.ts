@@ -71,7 +71,7 @@ function executorOf(client: SupervisorClient, model: LabModel): LabExecutor {
   };
 }
 
-export async function openLab(labPath: string, options: OpenOptions = {}): Promise<GradedLab> {
+export async function openGradedLab(labPath: string, options: OpenOptions = {}): Promise<GradedLab> {
   const env = options.env ?? process.env;
   if (options.useRunning) {
     const { model, plan } = await planLab(labPath, { env, ...(options.imageOverride ? { imageOverride: options.imageOverride } : {}) });

@@ -5,6 +5,7 @@ import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { destinationInside } from './safe-paths.ts';
 
+/** A file of the user's (a lab file, a report) replaced whole or not at all. (The runtime's own files: runtime/disk-space.ts writeRunFile.) */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);

@@ -16,7 +16,7 @@ import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../shared/plan.ts';
-import type { CableStatus, ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
+import type { CableStatus, ConsoleHandle, ExecResult, LabEvent, LabStatus } from '../../shared/runtime-api.ts';
 import type { CableChange } from './network/network.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
@@ -24,22 +24,13 @@ import { lineReader, type Methods, type MethodName, type ServerMessage } from '.
 import { reapRecorded } from './reaper.ts';
 import { isAlive, isRecordedProcessAlive, readRecords } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
-import { checkStartSpace, writeFileAtomically } from './disk-space.ts';
+import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
 import type { ApplyResult } from './apply.ts';
 import type { StartResult } from './supervisor.ts';
 import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
 
 export type { StartResult };
-
-export interface ConsoleAttachment {
-  /** Keystrokes to the guest. */
-  write(data: string): void;
-  resize(cols: number, rows: number): void;
-  /** With `flowControl`, tell the supervisor how many characters were rendered. */
-  ack(chars: number): void;
-  detach(): void;
-}
 
 export interface AttachOptions {
   onData(data: string): void;
@@ -169,7 +160,7 @@ export class SupervisorClient {
     );
   }
 
-  async attachConsole(machine: string, options: AttachOptions): Promise<ConsoleAttachment> {
+  async attachConsole(machine: string, options: AttachOptions): Promise<ConsoleHandle> {
     const { consoleId } = await this.call('console.attach', {
       machine,
       replay: options.replay,
@@ -320,7 +311,7 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
   // A planted runtime root or a full disk is refused here too: before a supervisor is spawned.
   ensureRunDir(plan.runDir, hostPaths(env));
   checkStartSpace(plan, env);
-  writeFileAtomically(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
+  writeRunFile(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
   const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
   const child = spawn(process.execPath, await supervisorCommand(plan.runDir), {
     detached: true,

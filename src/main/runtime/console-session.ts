@@ -10,16 +10,16 @@
 // it skipped. Pausing the pty instead would stall UML's console until its next keystroke (a 20 MB
 // flood stopped for good until a key was pressed), and one slow window would stall every other viewer.
 import { appendFileSync, renameSync, statSync } from 'node:fs';
-import { CONSOLE_HIGH_WATERMARK, CONSOLE_LOW_WATERMARK } from '../../shared/service-api.ts';
 import type { ConsolePty } from './launcher.ts';
+import type { ConsoleHandle } from '../../shared/runtime-api.ts';
 
 export const REPLAY_LIMIT_CHARS = 256 * 1024;
 /** Output is flushed to viewers this often (and at once above BATCH_MAX_CHARS). */
 export const BATCH_INTERVAL_MS = 8;
 export const BATCH_MAX_CHARS = 200 * 1024;
 /** Hold a viewer's output when it has this many characters not yet acknowledged; release below the low mark. */
-export const FLOW_HIGH_WATERMARK = CONSOLE_HIGH_WATERMARK;
-export const FLOW_LOW_WATERMARK = CONSOLE_LOW_WATERMARK;
+export const FLOW_HIGH_WATERMARK = 100_000;
+export const FLOW_LOW_WATERMARK = 5_000;
 /** Output held for one viewer that is behind, at most; a terminal that far behind scrolls past it anyway. */
 export const HELD_LIMIT_CHARS = 2 * 1024 * 1024;
 const LOG_ROTATE_BYTES = 1024 * 1024;
@@ -41,13 +41,6 @@ export interface ConsoleViewerOptions {
   flowControl?: boolean;
   /** Send the replay buffer first (default true). */
   replay?: boolean;
-}
-
-export interface ConsoleViewer {
-  write(data: string): void;
-  resize(cols: number, rows: number): void;
-  ack(chars: number): void;
-  detach(): void;
 }
 
 interface ViewerState {
@@ -138,7 +131,7 @@ export class ConsoleSession {
     return clean.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
   }
 
-  attach(options: ConsoleViewerOptions): ConsoleViewer {
+  attach(options: ConsoleViewerOptions): ConsoleHandle {
     this.flush();
     const state: ViewerState = { options, unacked: 0, held: [], heldChars: 0, skipped: 0 };
     this.viewers.add(state);

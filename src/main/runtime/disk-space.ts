@@ -81,8 +81,12 @@ export function noSpaceError(dir: string): EnvironmentError {
   );
 }
 
-/** Write through `<file>.<pid>.tmp` + rename; on failure the tmp file is removed and ENOSPC is explained. */
-export function writeFileAtomically(file: string, content: string, mode = 0o600): void {
+/**
+ * A run or state file of ours (a plan, a record, an intent): written through `<file>.<pid>.tmp` + rename,
+ * 0600; on failure the tmp file is removed and ENOSPC is explained. (Files of the user's, a lab's, are
+ * written by lab/atomic.ts writeFileAtomic.)
+ */
+export function writeRunFile(file: string, content: string, mode = 0o600): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, content, { mode });

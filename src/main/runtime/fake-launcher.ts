@@ -50,8 +50,6 @@ export class FakeLauncher implements Launcher {
       onData: (l) => listeners.push(l),
       write: (d) => listeners.forEach((l) => l(d)), // echo, like a terminal
       resize: (cols, rows) => this.log.push(`resize ${plan.name} ${cols}x${rows}`),
-      pause: () => this.log.push(`pause ${plan.name}`),
-      resume: () => this.log.push(`resume ${plan.name}`),
     };
     const argv = guestArgv(plan);
     const { handle, exit } = this.process(plan.name, argv, () => {

@@ -28,14 +28,14 @@ export interface ProcessHandle {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** The terminal of a guest's main console (a pty in the real launcher). */
+/**
+ * The terminal of a guest's main console (a pty in the real launcher, FIFOs for a pooled guest). It has
+ * no pause: flow control holds output per viewer (console-session.ts) and never stops reading the guest.
+ */
 export interface ConsolePty {
   onData(listener: (data: string) => void): void;
   write(data: string): void;
   resize(cols: number, rows: number): void;
-  /** Flow control: stop reading from the guest until resume(). */
-  pause(): void;
-  resume(): void;
 }
 
 export interface ExecOptions {

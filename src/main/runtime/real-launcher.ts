@@ -101,8 +101,6 @@ export class RealLauncher implements Launcher {
           // the pty closed meanwhile
         }
       },
-      pause: () => term.pause(),
-      resume: () => term.resume(),
     };
     const agent: GuestAgent = await connectAgent(fromStream, toStream);
     return {

@@ -5,7 +5,7 @@
 // start time from /proc/<pid>/stat, and nothing is signalled unless it still matches.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomically } from './disk-space.ts';
+import { writeRunFile } from './disk-space.ts';
 import { assertPrivateDir, ensurePrivateDir, isTrustedFile } from './private-dir.ts';
 
 /**
@@ -68,7 +68,7 @@ export function writeRecord(runDir: string, record: Omit<ProcessRecord, 'startTi
     recordedAt: new Date().toISOString(),
   };
   ensurePrivateDir(recordsDir(runDir));
-  writeFileAtomically(recordFile(runDir, record.kind, record.name), `${JSON.stringify(full, null, 2)}\n`);
+  writeRunFile(recordFile(runDir, record.kind, record.name), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }
 

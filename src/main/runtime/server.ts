@@ -2,9 +2,8 @@
 // responses by id, and pushed events / console output / exec output for the connections that asked.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { LabEvent } from '../../shared/runtime-api.ts';
+import type { ConsoleHandle, LabEvent } from '../../shared/runtime-api.ts';
 import { UserError } from '../errors.ts';
-import type { ConsoleViewer } from './console-session.ts';
 import { lineReader, type Methods, type Request, type ServerMessage, type WireError } from './protocol.ts';
 import type { Capture } from './network/network.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -15,7 +14,7 @@ interface Connection {
   socket: Socket;
   send(message: ServerMessage): void;
   subscribed: boolean;
-  consoles: Map<number, ConsoleViewer>;
+  consoles: Map<number, ConsoleHandle>;
   captures: Map<string, { capture: Capture; frames: number; dropped: number }>;
 }
 

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTrustedFile } from './private-dir.ts';
-import { writeFileAtomically } from './disk-space.ts';
+import { writeRunFile } from './disk-space.ts';
 import { isSameProcess, processStartTime } from './records.ts';
 
 const intentFile = (runDir: string) => join(runDir, 'start.intent');
@@ -15,7 +15,7 @@ const stopFile = (runDir: string) => join(runDir, 'stop.request');
 export function declareStart(runDir: string): () => void {
   // A request left by a stop of an earlier start is not for this one.
   rmSync(stopFile(runDir), { force: true });
-  writeFileAtomically(intentFile(runDir), JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
+  writeRunFile(intentFile(runDir), JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
   return () => {
     if (!ownIntent(runDir)) return;
     rmSync(intentFile(runDir), { force: true });
@@ -30,7 +30,7 @@ export function startInProgress(runDir: string): boolean {
 }
 
 export function requestStop(runDir: string): void {
-  writeFileAtomically(stopFile(runDir), `${process.pid}\n`);
+  writeRunFile(stopFile(runDir), `${process.pid}\n`);
 }
 
 /** True (once) when a stop asked this start to give up. */

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
-import { writeFileAtomically } from './disk-space.ts';
+import { writeRunFile } from './disk-space.ts';
 import { RealLauncher } from './real-launcher.ts';
 import { removeRecord, takeProcessLock, writeRecord } from './records.ts';
 import { readRunPlan, removeSockets, runFiles } from './run-dir.ts';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, pool, recordConsoles });
   sup.on('event', (e) => log(JSON.stringify(e)));
   // `clean`, `status` and the next client read the plan the lab runs now.
-  sup.on('plan', (next: Plan) => writeFileAtomically(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));
+  sup.on('plan', (next: Plan) => writeRunFile(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));
 
   let exiting = false;
   const exit = async (how: 'stop' | 'crash' | 'none') => {

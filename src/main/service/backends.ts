@@ -4,16 +4,8 @@
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
-import type { LabEvent } from '../../shared/runtime-api.ts';
+import type { ConsoleHandle, LabEvent } from '../../shared/runtime-api.ts';
 import type { EnvironmentReport, SaveFormat, ServiceMethodsOfKind, VnetlabService } from '../../shared/service-api.ts';
-
-export interface ConsoleLink {
-  write(data: string): void;
-  resize(cols: number, rows: number): void;
-  /** The viewer rendered this many more characters (flow control is the console session's, per viewer). */
-  ack(chars: number): void;
-  detach(): void;
-}
 
 /** The `runtime` methods of the service table: the service checks the lab folder, then calls these unchanged. */
 export type RuntimeBackends = Pick<VnetlabService, ServiceMethodsOfKind<'runtime'>>;
@@ -28,7 +20,7 @@ export interface Backends extends RuntimeBackends {
 
   /** Calls `listener` for every event of the lab until the returned function is called. */
   watch(labRoot: string, listener: (event: LabEvent) => void): Promise<() => void>;
-  attachConsole(labRoot: string, machine: string, handlers: { onData(data: string): void; onExit(reason: string): void }): Promise<ConsoleLink>;
+  attachConsole(labRoot: string, machine: string, handlers: { onData(data: string): void; onExit(reason: string): void }): Promise<ConsoleHandle>;
   /** Frames of a cable or domain as they pass; stop() ends it and says how many a slow reader lost. */
   capture(
     labRoot: string,

@@ -5,6 +5,7 @@ import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSyn
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
+import type { ConsoleHandle } from '../../shared/runtime-api.ts';
 import { warning } from '../lab/diag.ts';
 import { KNOWN_IMAGES } from '../lab/images.ts';
 import {
@@ -18,7 +19,7 @@ import {
   type VnetlabService,
 } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
-import type { Backends, ConsoleLink, RuntimeBackends } from './backends.ts';
+import type { Backends, RuntimeBackends } from './backends.ts';
 import { PacketView, TSHARK_MISSING, tsharkPath, wiresharkPath } from './packet-view.ts';
 
 export interface ServiceOptions {
@@ -170,7 +171,7 @@ export function labSummaryOf(folder: string): LabSummary | undefined {
 /** A console this client attached. Flow control is not here: the lab's console session does it per viewer. */
 interface AttachedConsole {
   machine: string;
-  link?: ConsoleLink;
+  link?: ConsoleHandle;
   closed: boolean;
 }
 

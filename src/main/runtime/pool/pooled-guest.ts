@@ -229,8 +229,6 @@ function fifoConsole(out: Socket, input: Socket, agent: GuestAgent, exited: Prom
         void agent.exec(`stty -F /dev/tty0 rows ${r} cols ${c}; true`, { timeoutMs: 10_000 }).catch(() => {});
       }, 50);
     },
-    pause: () => out.pause(),
-    resume: () => out.resume(),
   };
 }
 
