@@ -121,6 +121,7 @@ export async function startTestClass(extra: string[] = [], opts: { idleStopMs?: 
   const core = new WorkerCore({
     name: 'w0',
     labs: config.labs,
+    exams: config.exams,
     dataDir: join(root, 'data', 'worker-0'),
     runtimeBase: join(root, 'r'),
     env: process.env,

@@ -11,7 +11,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rea
 import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Check, CheckReport } from '../../shared/checks.ts';
-import { classroomRule, isServiceMethod, type ServiceMethod } from '../../shared/service-api.ts';
+import { classroomRule, isServiceMethod, type PackFile, type ServiceMethod } from '../../shared/service-api.ts';
 import { gradeLab } from '../check/grade.ts';
 import { UserError } from '../errors.ts';
 import { loadLab } from '../lab/index.ts';
@@ -272,6 +272,15 @@ export class WorkerCore {
     return report;
   }
 
+  /** The student's copy of a lab, packed as it is now (saved on the spot): what `vnetlab pack` writes. */
+  async pack(studentId: string, labId: string): Promise<PackFile> {
+    const s = this.student(studentId);
+    const spec = this.specOf(String(labId));
+    const root = this.copyPath(s, spec.id);
+    if (!existsSync(root)) throw new UserError('the student has not opened this lab yet');
+    return s.backends.packLab(root);
+  }
+
   // ---- exams ---------------------------------------------------------------------------------
 
   /** The student opened the exam: their copy is made (variant, no grading data, no host NAT without internet). */
@@ -319,18 +328,28 @@ export class WorkerCore {
     this.saveExams(s);
     const root = this.copyPath(s, exam.id);
     let startedForGrading = false;
+    let failure = '';
     try {
-      if (!(await s.backends.status(root).catch(() => null))?.machines.some((m) => m.state === 'ready')) {
-        startedForGrading = true;
-        if (!exam.internet) await refuseHostNat(root);
-        await s.examBackends.startLab(root);
+      // Twice at most: a start or a grading that failed for a passing reason must not cost a grade.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          // A lab (or a machine of it) that is not running is started: its disks hold the work.
+          const status = await s.backends.status(root).catch(() => null);
+          if (!status || status.machines.some((m) => m.state !== 'ready')) {
+            startedForGrading ||= !status?.machines.some((m) => m.state === 'ready');
+            if (!exam.internet) await refuseHostNat(root);
+            await s.examBackends.startLab(root);
+          }
+          const { model } = await loadLab(this.gradingSource(s, spec));
+          const checks = model?.checks ?? [];
+          const report = await this.grader()(root, checks, s.env);
+          return { report, startedForGrading };
+        } catch (err) {
+          failure = (err as Error).message;
+          if (attempt === 0) await new Promise((r) => setTimeout(r, 2000));
+        }
       }
-      const { model } = await loadLab(this.gradingSource(s, spec));
-      const checks = model?.checks ?? [];
-      const report = await this.grader()(root, checks, s.env);
-      return { report, startedForGrading };
-    } catch (err) {
-      return { report: null, startedForGrading, reason: `could not be graded: ${(err as Error).message}` };
+      return { report: null, startedForGrading, reason: `could not be graded: ${failure}` };
     } finally {
       await s.backends.stopLab(root).catch(() => undefined);
     }
@@ -715,6 +734,8 @@ function bindConnection(core: WorkerCore, socket: Socket, secret: string): void 
             return reply(req.id, 'reset', () => core.reset(req.student, req.lab));
           case 'grade':
             return reply(req.id, 'grade', () => core.grade(req.student, req.lab, req.hidden === true));
+          case 'pack':
+            return reply(req.id, 'pack', () => core.pack(req.student, req.lab));
           case 'examStart':
             return reply(req.id, 'examStart', () => core.examStart(req.student, req.exam, req.endsAt));
           case 'examExtend':
