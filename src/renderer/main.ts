@@ -17,6 +17,7 @@ import { parseElementId } from './graph/mapping.ts';
 import { LabPanel } from './lab-panel.ts';
 import { PacketPane } from './packets.ts';
 import { AppState } from './state.ts';
+import { StatesPanel } from './states-panel.ts';
 
 const bridge = connectBridge();
 const api = serviceProxy(bridge);
@@ -56,6 +57,7 @@ const properties = new PropertiesPanel($('properties'), state, (m) => notify(m, 
 const labPanel = new LabPanel($('lab-panel'), state, api);
 const consoles = new Consoles($('consoles'), api, (m) => notify(m, 'error'));
 const packets = new PacketPane(api, () => state.folder, (m, kind) => notify(m, kind ?? 'info'));
+const states = new StatesPanel(api, state, notify, fail);
 
 // ---- keeping views in step with the state ----------------------------------------------------
 
@@ -272,6 +274,7 @@ function showContextMenu(id: string, at: { x: number; y: number }): void {
   if (ref?.type === 'machine') {
     items.push(['Open console', () => void openConsole(ref.name)]);
     for (const action of ['start', 'stop', 'restart', 'crash'] as const) items.push([action[0]!.toUpperCase() + action.slice(1), () => void machineAction(ref.name, action)]);
+    items.push(...states.machineMenuItems(ref.name));
   }
   // A running cable is a thing of its own: pull it, impair it, watch it. A machine-to-machine cable
   // (one edge for two interfaces) gets the same menu: it acts on its first end, which is the whole link.

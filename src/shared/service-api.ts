@@ -70,6 +70,37 @@ export interface ConsoleAttachment {
   replay: string;
 }
 
+/** A saved state of a lab (`vnetlab snapshot`, docs/snapshots.md). */
+export interface SavedStateInfo {
+  name: string;
+  parent: string | null;
+  createdAt: string;
+  note: string;
+  /** Made by a restore (`before-restore-N`). */
+  auto: boolean;
+  /** The state the lab was last saved as or restored to. */
+  current: boolean;
+  /** Bytes on disk its copies add. */
+  diskBytes: number;
+  machines: { name: string; running: boolean; hasDisk: boolean }[];
+}
+
+export interface RestoreStateResult {
+  /** The machines as they were, saved first (undo by restoring it). */
+  before: string;
+  restored: string[];
+  failed: { machine: string; error: string }[];
+  /** Per machine: how its network state went back ("4 changes"), or what still differs. */
+  notes: string[];
+}
+
+/** A hand-in pack (`vnetlab pack`), for the browser to save. */
+export interface PackFile {
+  fileName: string;
+  base64: string;
+  bytes: number;
+}
+
 /** Everything the renderer can ask. Lab-scoped calls name the lab by its absolute folder. */
 export interface VnetlabService {
   environment(): Promise<EnvironmentReport>;
@@ -101,6 +132,18 @@ export interface VnetlabService {
 
   /** Runs the lab's visible checks ("check my work"). */
   runChecks(labRoot: string): Promise<CheckReport>;
+
+  /** Saved states of the lab, as a flat list with parents (a tree). */
+  listStates(labRoot: string): Promise<SavedStateInfo[]>;
+  /** Save the lab as it is (running machines with their network state). */
+  saveState(labRoot: string, name: string, note: string): Promise<SavedStateInfo>;
+  /** Machines (all of the state's when empty) back to a saved state; they boot. */
+  restoreState(labRoot: string, name: string, machines: string[]): Promise<RestoreStateResult>;
+  deleteState(labRoot: string, name: string): Promise<void>;
+  /** Delete a stopped machine's disk: its next start begins from the lab files. */
+  wipeMachine(labRoot: string, machine: string): Promise<void>;
+  /** The lab as it is now, saved on the spot and packed (`vnetlab pack`). */
+  packLab(labRoot: string): Promise<PackFile>;
 
   /** Every cable of a running lab. */
   links(labRoot: string): Promise<CableStatus[]>;
@@ -201,6 +244,12 @@ export const serviceMethods = {
   machine: { kind: 'runtime', classroom: ['lab', 'starts'] },
   status: { kind: 'runtime', classroom: ['lab', 'watch', 'passive'] },
   runChecks: { kind: 'runtime', classroom: ['lab'] },
+  listStates: { kind: 'runtime', classroom: ['lab', 'watch'] },
+  saveState: { kind: 'runtime', classroom: ['lab'] },
+  restoreState: { kind: 'runtime', classroom: ['lab', 'starts'] },
+  deleteState: { kind: 'runtime', classroom: ['lab'] },
+  wipeMachine: { kind: 'runtime', classroom: ['lab'] },
+  packLab: { kind: 'runtime', classroom: ['lab'] },
   links: { kind: 'runtime', classroom: ['lab', 'watch', 'passive'] },
   changeLink: { kind: 'runtime', classroom: ['lab'] },
   applyLab: { kind: 'runtime', classroom: ['lab', 'starts'] },
@@ -286,13 +335,10 @@ export type ServerFrame =
   | { push: PushMessage };
 
 /**
- * Console flow control (done per viewer by the lab's console session, src/main/runtime/console-session.ts):
- * a console's output is held once this many characters are unacknowledged...
+ * The renderer acknowledges parsed console output in batches of at most this. Flow control is the lab's
+ * console session's (src/main/runtime/console-session.ts, per viewer): a batch stays below its low mark,
+ * so held output is always released (test/runtime/console-flow.test.ts).
  */
-export const CONSOLE_HIGH_WATERMARK = 100_000;
-/** ...and released when the viewer's acknowledgements bring it below this. */
-export const CONSOLE_LOW_WATERMARK = 5_000;
-/** The renderer acknowledges parsed output in batches of at most this: below the low mark, so held output is always released. */
 export const CONSOLE_ACK_BATCH_CHARS = 4_096;
 
 /**

@@ -73,6 +73,16 @@ export class FakeRuntime {
         throw new Error('no');
       },
       applyLab: async () => ({ changes: [], applied: false }),
+      listStates: async () => [],
+      saveState: async () => {
+        throw new Error('no saved states in the fake runtime');
+      },
+      restoreState: async () => {
+        throw new Error('no saved states in the fake runtime');
+      },
+      deleteState: async () => {},
+      wipeMachine: async () => {},
+      packLab: async () => ({ fileName: 'lab.vnlpack', base64: Buffer.from('VNLPACK1 fake').toString('base64'), bytes: 13 }),
       watch: async () => () => {},
       attachConsole: async (root, machine, handlers) => {
         if (!this.running.has(root)) throw new Error(`the lab in ${root} is not running`);

@@ -43,6 +43,8 @@ export type WorkerOp =
   | { op: 'stop'; student: string; lab: string }
   | { op: 'reset'; student: string; lab: string }
   | { op: 'grade'; student: string; lab: string; hidden: boolean }
+  /** The student's copy of a lab as a hand-in pack (docs/snapshots.md): PackFile. */
+  | { op: 'pack'; student: string; lab: string }
   | { op: 'examStart'; student: string; exam: string; endsAt: number }
   | { op: 'examExtend'; student: string; exam: string; endsAt: number }
   | { op: 'examEnd'; student: string; exam: string }

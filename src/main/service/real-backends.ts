@@ -18,6 +18,7 @@ import { launchLab, stopLab } from '../runtime/launch.ts';
 import { compileOptionsFor } from '../runtime/compile-options.ts';
 import { planLab } from '../runtime/prepare.ts';
 import type { Backends } from './backends.ts';
+import { stateBackends } from './state-backends.ts';
 
 export interface RealBackendOptions {
   env?: NodeJS.ProcessEnv;
@@ -55,6 +56,8 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
   }
 
   return {
+    // Saved states, wipe and hand-in (docs/snapshots.md).
+    ...stateBackends(env),
     async environment(): Promise<EnvironmentReport> {
       const problems: EnvironmentReport['problems'] = [];
       try {

@@ -8,6 +8,7 @@ import { toErrorInfo } from '../../service/errors.ts';
 import type { Account } from '../accounts.ts';
 import { type FrontDoor, NEXT } from '../front-door.ts';
 import { STUDENT_ID_RE } from '../worker.ts';
+import { sendPack } from './packs.ts';
 
 /** GET /api/… for instructors. */
 export async function instructorApi(door: FrontDoor, res: ServerResponse, path: string): Promise<void | typeof NEXT> {
@@ -37,6 +38,8 @@ export async function instructorApi(door: FrontDoor, res: ServerResponse, path: 
     }
     return send(res, 200, `${rows.join('\r\n')}\r\n`, 'text/csv; charset=utf-8', { 'Content-Disposition': 'attachment; filename="grades.csv"' });
   }
+  const pack = /^\/api\/students\/([^/]{1,40})\/labs\/([a-z0-9-]{1,32})\/pack$/.exec(path);
+  if (pack) return sendPack(door, res, accounts.byId(pack[1]), pack[2]!);
   const junit = /^\/api\/students\/([^/]+)\/labs\/([^/]+)\/junit\.xml$/.exec(path);
   if (junit) {
     const last = scores.get(junit[1]!)?.get(junit[2]!);

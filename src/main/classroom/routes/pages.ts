@@ -6,6 +6,7 @@ import type { Account, LoginSession } from '../accounts.ts';
 import { LAB_ID_RE } from '../config.ts';
 import { esc, type FrontDoor, NEXT, page, PAGE_HEADERS } from '../front-door.ts';
 import type { StudentLab } from '../protocol.ts';
+import { sendPack } from './packs.ts';
 
 type Login = { session: LoginSession; account: Account };
 
@@ -30,7 +31,7 @@ export async function studentPages(door: FrontDoor, req: IncomingMessage, res: S
       200,
       page(
         config.name,
-        `<header><h1>${esc(config.name)}</h1><span>${esc(account.name)}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button>Log out</button></form></header>${problem ? `<p class="error">${esc(problem)}</p>` : ''}${pos ? `<p class="queue">One of your labs is waiting for a free slot: number ${pos} in the queue.</p>` : ''}${examSection(door, account, session.csrf)}<h2>Your labs</h2><ul class="labs">${labs.map((l) => `<li><a href="/open/${esc(l.id)}">${esc(l.title)}</a>${scores.get(account.id)?.get(l.id) ? ` <span class="score">last check: ${scores.get(account.id)!.get(l.id)!.score}/${scores.get(account.id)!.get(l.id)!.maxScore}</span>` : ''}</li>`).join('')}</ul><p class="hint">Each lab is your own copy: your machines, disks and consoles. Labs you leave idle for ${config.idleStopMinutes} minutes are stopped; the work on their disks is kept.</p>`,
+        `<header><h1>${esc(config.name)}</h1><span>${esc(account.name)}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button>Log out</button></form></header>${problem ? `<p class="error">${esc(problem)}</p>` : ''}${pos ? `<p class="queue">One of your labs is waiting for a free slot: number ${pos} in the queue.</p>` : ''}${examSection(door, account, session.csrf)}<h2>Your labs</h2><ul class="labs">${labs.map((l) => `<li><a href="/open/${esc(l.id)}">${esc(l.title)}</a> <a class="pack" href="/labs/${esc(l.id)}/pack" title="Your lab as it is now, with its machines' disks and network state, as one file to hand in">download (.vnlpack)</a>${scores.get(account.id)?.get(l.id) ? ` <span class="score">last check: ${scores.get(account.id)!.get(l.id)!.score}/${scores.get(account.id)!.get(l.id)!.maxScore}</span>` : ''}</li>`).join('')}</ul><p class="hint">Each lab is your own copy: your machines, disks and consoles. Labs you leave idle for ${config.idleStopMinutes} minutes are stopped; the work on their disks is kept.</p>`,
       ),
     );
   }
@@ -52,6 +53,8 @@ export async function studentPages(door: FrontDoor, req: IncomingMessage, res: S
     if (!options.staticDir) return errorPage(res, 503, 'The app is not built on this server.');
     return serveStatic(options.staticDir, path.slice(5), res, PAGE_HEADERS);
   }
+  const pack = /^\/labs\/([a-z0-9-]{1,32})\/pack$/.exec(path);
+  if (pack) return sendPack(door, res, account, pack[1]!);
   if (path === '/api/me') {
     return json(res, 200, { name: account.name, email: account.email, role: account.role, csrf: session.csrf, labs: labPaths.get(account.id) ?? [], queuePosition: admission.position(account.id) });
   }

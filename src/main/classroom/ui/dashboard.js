@@ -38,6 +38,7 @@
             sc ? `${sc.score}/${sc.maxScore}${sc.hidden ? ' (all checks)' : ''} ` : '',
             el('button', { onclick: () => act(post(`/api/students/${s.id}/labs/${l.id}/grade`), `graded ${s.name}`) }, 'grade'),
             el('button', { onclick: () => confirm(`Reset ${s.name}'s ${l.title}? Their work in it is deleted.`) && act(post(`/api/students/${s.id}/labs/${l.id}/reset`), `reset ${s.name}`) }, 'reset'),
+            el('a', { href: `/api/students/${s.id}/labs/${l.id}/pack`, 'data-testid': `pack-${s.id}-${l.id}`, title: 'This lab as it is now (disks and live network state) as a .vnlpack' }, ' pack'),
             ...(runningLab ? runningLab.machines.map((m) => el('a', { href: `/watch?student=${s.id}&lab=${l.id}&machine=${encodeURIComponent(m.name)}`, target: '_blank' }, ` watch ${m.name}`)) : []));
         }));
     });
