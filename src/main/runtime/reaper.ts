@@ -6,6 +6,7 @@
 // One order for everyone: whoever could start something new (a supervisor, the pool) first; then the
 // guests; then what talks to a socket before what owns it (captures, wires and host NAT, ports,
 // switches), so nothing is left writing to a dead socket.
+import { shutDownGuest } from './guest-shutdown.ts';
 import { mconsoleCommand } from './mconsole.ts';
 import { isAlive, readRecords, removeRecord, signalRecorded, type ProcessKind, type ProcessRecord } from './records.ts';
 
@@ -38,22 +39,21 @@ export async function reapRecorded(dir: string, options: ReapOptions): Promise<P
   const ended: ProcessRecord[] = [];
   for (const kinds of STAGES) {
     const stage = live.filter((r) => kinds.includes(r.kind));
-    const outcomes = await Promise.all(stage.map((r) => (options.how === 'graceful' ? (r.kind === 'guest' ? shutDownGuest(r) : terminate(r)) : kill(r))));
+    const outcomes = await Promise.all(stage.map((r) => (options.how === 'graceful' ? (r.kind === 'guest' ? shutDown(r) : terminate(r)) : kill(r))));
     stage.forEach((r, i) => outcomes[i] && ended.push(r));
   }
   if (options.forget) for (const r of records) if (!isAlive(r)) removeRecord(dir, r.kind, r.name);
   return ended;
 }
 
-async function shutDownGuest(r: ProcessRecord): Promise<boolean> {
+async function shutDown(r: ProcessRecord): Promise<boolean> {
   const mconsole = r.mconsole;
-  if (mconsole) {
-    for (const [command, ms] of [['cad', CAD_WAIT_MS], ['halt', HALT_WAIT_MS]] as const) {
-      await mconsoleCommand(mconsole, command).catch(() => undefined);
-      if (await gone(r, ms)) return true;
-    }
-  }
-  return kill(r);
+  if (!mconsole) return kill(r);
+  await shutDownGuest(
+    { mconsole: (command) => mconsoleCommand(mconsole, command).catch(() => undefined), gone: (ms) => gone(r, ms), kill: () => kill(r) },
+    { cadMs: CAD_WAIT_MS, haltMs: HALT_WAIT_MS },
+  );
+  return true;
 }
 
 async function terminate(r: ProcessRecord): Promise<boolean> {

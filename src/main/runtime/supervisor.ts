@@ -4,7 +4,6 @@
 // the launcher's `register` callback before it may run (process-book.ts), so `clean` always sees it.
 // Transport-free: server.ts exposes it on a Unix socket; tests drive it with a fake launcher.
 import { EventEmitter } from 'node:events';
-import { freemem } from 'node:os';
 import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
@@ -13,7 +12,10 @@ import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
 import { ConsoleRecorder } from './console-record.ts';
 import { describeExit, type ExecOptions, type GuestHandle, type Launcher } from './launcher.ts';
-import type { PooledGuest } from './pool/protocol.ts';
+import { takePooledGuest } from './pool/lab-claim.ts';
+import { defaultParallelBoots, runBounded } from './boot-slots.ts';
+import { shutDownGuest, waitFor } from './guest-shutdown.ts';
+import type { MachineTimings, StartOptions, StartResult, StartTimings, SupervisorOptions } from './supervisor-types.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
@@ -22,76 +24,7 @@ import { GroupMemorySampler } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
 import { applyPendingNet, readLiveState, saveMachineDisk, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
 
-export interface SupervisorOptions {
-  /** Where records are written (the lab's run dir); omitted by fast tests that start no real process. */
-  recordsRunDir?: string;
-  /** Concurrent boots; default min(4 × cores, what free memory allows). */
-  maxParallelBoots?: number;
-  /** Graceful stop: wait this long after `cad` before `halt`, and after `halt` before SIGKILL. */
-  cadTimeoutMs?: number;
-  haltTimeoutMs?: number;
-  /** Console log files live in each guest's dir unless false (fake tests). */
-  consoleLogs?: boolean;
-  /** The warm pool (pool/pool-client.ts LabPool): machines with a fresh disk take a booted guest from it. */
-  pool?: GuestSource;
-  /** Record every console (output and keystrokes) as `<dir>/<machine>.cast`, asciicast v2 (console-record.ts). */
-  recordConsoles?: { dir: string; maxBytes?: number };
-}
-
-/** Where pooled guests come from (the warm pool; a fake in tests). */
-export interface GuestSource {
-  /** A booted guest that can become this machine, reserved for us; undefined when there is none. */
-  claim(plan: GuestPlan): Promise<PooledGuest | undefined>;
-  /** We hold it now: the pool lets go. */
-  taken(id: string): Promise<void>;
-  /** We could not take it: the pool ends it. */
-  release(id: string): Promise<void>;
-}
-
-export interface StartOptions {
-  /** Per-guest readiness timeout (default 120 s). */
-  timeoutMs?: number;
-  /** When the user asked for this start (ms since the epoch): a stop of every machine after it wins. */
-  requestedAt?: number;
-}
-
-export interface StartResult {
-  /** Every selected machine is ready (a failing startup script does not make it false). */
-  ok: boolean;
-  started: string[];
-  failed: { machine: string; error: string }[];
-  /** Machines that are ready but whose startup script exited non-zero. */
-  startupFailed: { machine: string; exitCode: number }[];
-  /** Machines a stop (or crash) ended while this start was bringing them up: stop wins over start. */
-  stopped: string[];
-  /** Where the time went (host clock, ms since the epoch): what `vnetlab start --profile` prints. */
-  timings?: StartTimings;
-}
-
-/** Host-side moments of one start (ms since the epoch, the supervisor's clock = the host's). */
-export interface StartTimings {
-  /** The start request reached the supervisor. */
-  received: number;
-  /** Switches and cables were up. */
-  networkUp: number;
-  /** Per machine booted by this start. */
-  machines: Record<string, MachineTimings>;
-}
-
-export interface MachineTimings {
-  /** Its turn came (its wave, and a free slot of the parallel-boot bound). */
-  slot: number;
-  /** Its cable ports were renewed and the launcher was asked to spawn it. */
-  spawn: number;
-  /** The process runs (recorded, gate opened). */
-  spawned: number;
-  /** The kernel's first console line. */
-  kernel?: number;
-  /** The agent's `R`. */
-  ready?: number;
-  /** It took a booted guest from the warm pool (spawn→spawned is then the handover). */
-  pooled?: boolean;
-}
+export type { GuestSource, MachineTimings, StartOptions, StartResult, StartTimings, SupervisorOptions } from './supervisor-types.ts';
 
 type BootOutcome = { ready: true } | { error: string } | { stopped: true };
 
@@ -253,7 +186,9 @@ export class Supervisor extends EventEmitter {
     this.setState(m, 'booting');
     let handle: GuestHandle;
     try {
-      handle = (await this.adoptPooled(m, times)) ?? (await this.launcher.spawnGuest(m.plan, m.console.dimensions, this.book.register('guest', m.plan.name)));
+      const pooled = await takePooledGuest(this.options.pool, this.launcher, m.plan, m.console.dimensions, this.book, (message) => this.progress(message));
+      if (pooled) times.pooled = true;
+      handle = pooled ?? (await this.launcher.spawnGuest(m.plan, m.console.dimensions, this.book.register('guest', m.plan.name)));
     } catch (err) {
       this.book.forget('guest', m.plan.name);
       const hint = err instanceof UserError && err.hint ? `\n${err.hint}` : '';
@@ -300,28 +235,6 @@ export class Supervisor extends EventEmitter {
     if (m.handle !== handle || m.stopRequested || m.stops !== stops) return { stopped: true };
     this.setState(m, 'ready');
     return { ready: true };
-  }
-
-  /** A booted guest from the warm pool made this machine, or undefined (no pool, none fits, or it failed: boot cold). */
-  private async adoptPooled(m: Machine, times: MachineTimings): Promise<GuestHandle | undefined> {
-    const pool = this.options.pool;
-    if (!pool || !this.launcher.adoptGuest) return undefined;
-    const pooled = await pool.claim(m.plan).catch(() => undefined);
-    if (!pooled) return undefined;
-    let handedOver = false;
-    try {
-      const handle = await this.launcher.adoptGuest(m.plan, pooled, m.console.dimensions, this.book.register('guest', m.plan.name), async () => {
-        await pool.taken(pooled.id);
-        handedOver = true;
-      });
-      times.pooled = true;
-      return handle;
-    } catch (err) {
-      this.book.forget('guest', m.plan.name);
-      if (!handedOver) await pool.release(pooled.id);
-      this.progress(`${m.plan.name}: the pooled guest could not take over (${(err as Error).message}); booting it`);
-      return undefined;
-    }
   }
 
   /**
@@ -407,23 +320,19 @@ export class Supervisor extends EventEmitter {
     if (!handle) return;
     m.stopRequested ??= 'stop';
     this.setState(m, 'stopping');
-    const cadMs = this.options.cadTimeoutMs ?? 10_000;
-    const haltMs = this.options.haltTimeoutMs ?? 5_000;
-    if (await this.askAndWait(m, handle, 'cad', cadMs)) return;
-    this.progress(`${m.plan.name} did not stop after ${cadMs / 1000} s; halting it`);
-    if (await this.askAndWait(m, handle, 'halt', haltMs)) return;
-    this.progress(`${m.plan.name} did not halt; killing it`);
-    handle.kill('SIGKILL');
-    await handle.exited;
-  }
-
-  private async askAndWait(m: Machine, handle: GuestHandle, command: 'cad' | 'halt', ms: number): Promise<boolean> {
-    try {
-      await this.launcher.mconsole(m.plan, command);
-    } catch (err) {
-      this.progress(`${m.plan.name}: mconsole ${command} failed: ${(err as Error).message}`);
-    }
-    return waitFor(handle.exited, ms);
+    const name = m.plan.name;
+    await shutDownGuest(
+      {
+        mconsole: (command) => this.launcher.mconsole(m.plan, command).catch((err: Error) => this.progress(`${name}: mconsole ${command} failed: ${err.message}`)),
+        gone: (ms) => waitFor(handle.exited, ms),
+        kill: async () => {
+          handle.kill('SIGKILL');
+          await handle.exited;
+        },
+      },
+      { cadMs: this.options.cadTimeoutMs ?? 10_000, haltMs: this.options.haltTimeoutMs ?? 5_000 },
+      (step, waitedMs) => this.progress(step === 'halt' ? `${name} did not stop after ${waitedMs / 1000} s; halting it` : `${name} did not halt; killing it`),
+    );
   }
 
   async restart(name: string, options: StartOptions = {}): Promise<StartResult> {
@@ -645,36 +554,6 @@ export class Supervisor extends EventEmitter {
       interfaces: m.plan.interfaces.map((i) => ({ name: i.name, domain: i.domain, mac: i.mac })),
     };
   }
-}
-
-/** Run `task` over `items` with at most `limit` at once. */
-export async function runBounded<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await task(items[next++]!);
-  });
-  await Promise.all(workers);
-}
-
-/**
- * Only free memory bounds parallel boots. A bound by CPU (it was max(8, 4 × cores)) made the guests
- * past it wait for a whole boot: with 10 guests on 2 cores the last two became ready ~3.5 s after the
- * others (`vnetlab start --profile`, column `wait`). Boots are CPU-bound, so all at once finish no
- * later than in batches (bench/runtime.ts measures 10, 50 and 100 against bare boots all at once).
- */
-function defaultParallelBoots(guests: GuestPlan[]): number {
-  const perGuest = Math.max(...guests.map((g) => g.memoryMiB), 64) * 1024 * 1024;
-  return Math.max(1, Math.floor(freemem() / perGuest));
-}
-
-function waitFor(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 /** A grader machine (lab.yaml `grader: true`) takes no console and no exec but the grader's checks. */
