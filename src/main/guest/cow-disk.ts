@@ -140,7 +140,7 @@ export type CopyMethod = 'reflink' | 'sparse';
  * Copy a guest disk to `dest` (replaced atomically: written to a temp file beside it, fsync'ed, renamed).
  * Returns how: a reflink when the filesystem makes one, else a sparse copy of the extents.
  */
-export function copyDisk(source: string, dest: string): { method: CopyMethod; bytes: number } {
+export function copyDisk(source: string, dest: string, options: { durable?: boolean } = {}): { method: CopyMethod; bytes: number } {
   const temp = join(dirname(dest), `.${basename(dest)}.${process.pid}.tmp`);
   rmSync(temp, { force: true });
   try {
@@ -152,7 +152,7 @@ export function copyDisk(source: string, dest: string): { method: CopyMethod; by
       rmSync(temp, { force: true });
     }
     const { size, extents } = diskExtents(source);
-    const bytes = writeExtents(source, temp, size, extents);
+    const bytes = writeExtents(source, temp, size, extents, options.durable !== false);
     renameSync(temp, dest);
     return { method: 'sparse', bytes };
   } catch (err) {
@@ -161,7 +161,7 @@ export function copyDisk(source: string, dest: string): { method: CopyMethod; by
   }
 }
 
-function writeExtents(source: string, dest: string, size: number, extents: Extent[]): number {
+function writeExtents(source: string, dest: string, size: number, extents: Extent[], durable: boolean): number {
   const from = openSync(source, 'r');
   const to = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   let bytes = 0;
@@ -178,7 +178,7 @@ function writeExtents(source: string, dest: string, size: number, extents: Exten
       }
     }
     ftruncateSync(to, size);
-    fsyncSync(to);
+    if (durable) fsyncSync(to);
   } finally {
     closeSync(from);
     closeSync(to);
@@ -205,6 +205,16 @@ export function rebaseCow(path: string, backingFile: string, mtimeSeconds: numbe
     const pathField = Buffer.alloc(4096);
     name.copy(pathField);
     writeSync(fd, pathField, 0, 4096, 32);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** fsync a file (a copy made with `durable: false`, once the guest runs again). */
+export function syncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { GuestPlan } from '../../../shared/plan.ts';
-import { copyDisk, type CopyMethod } from '../../guest/cow-disk.ts';
+import { copyDisk, syncFile, type CopyMethod } from '../../guest/cow-disk.ts';
 import { CAPTURE_SCRIPT, parseNetState, planNetRestore, type NetState } from '../../guest/netstate.ts';
 import type { GuestAgent } from '../launcher.ts';
 
@@ -102,11 +102,14 @@ export async function saveMachineDisk(plan: GuestPlan, request: DiskSaveRequest,
   await running.mconsole('stop');
   let copy: SavedDisk['copy'];
   try {
-    copy = copyDisk(plan.cow, request.dest);
+    // Written to the page cache while the guest waits; made durable once it runs again.
+    copy = copyDisk(plan.cow, request.dest, { durable: false });
   } finally {
     await running.mconsole('go');
   }
-  return { machine: request.machine, hasDisk: true, running: true, net, pauseMs: Date.now() - pauseStart, readMs, copy };
+  const pauseMs = Date.now() - pauseStart;
+  syncFile(request.dest);
+  return { machine: request.machine, hasDisk: true, running: true, net, pauseMs, readMs, copy };
 }
 
 /** Only while the machine is down: its disk becomes the saved one (or none), its pending network state the saved one. */
