@@ -3,6 +3,11 @@
 // (switches and cables) has its own owner, network/network.ts. Every process is recorded on disk by
 // the launcher's `register` callback before it may run (process-book.ts), so `clean` always sees it.
 // Transport-free: server.ts exposes it on a Unix socket; tests drive it with a fake launcher.
+//
+// Over 500 lines because it is one state machine: every operation (start, stop, restart, apply, saved
+// states) changes the same machines' states, stop counters and `busy`, so they stay in one class. What
+// does not touch that state lives beside it: apply.ts (the diff, NIC hot-plug), guest-shutdown.ts,
+// boot-slots.ts, pool/lab-claim.ts, snapshots/live.ts (disk copies), supervisor-types.ts.
 import { EventEmitter } from 'node:events';
 import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
