@@ -93,4 +93,20 @@ describe('architecture', () => {
     }
     expect(violations).toEqual([]);
   });
+
+  it("the supervisor's and the pool's bundles take no lab reader (its CommonJS packages do not bundle as ESM)", () => {
+    const closure = (entry: string) => {
+      const seen = new Set<string>();
+      const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const spec of importsOf(file)) if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+      };
+      visit(join(repo, entry));
+      return [...seen].map((f) => relative(repo, f));
+    };
+    for (const entry of ['src/main/runtime/supervisor-main.ts', 'src/main/runtime/pool/pool-main.ts']) {
+      expect(closure(entry).filter((f) => f.startsWith('src/main/lab/')), entry).toEqual([]);
+    }
+  });
 });
