@@ -6,7 +6,7 @@ import { h } from './dom.ts';
 import type { AppState } from './state.ts';
 
 const STYLE = `
-#states-panel { position: fixed; top: 52px; right: 12px; width: 420px; max-height: calc(100vh - 80px); overflow: auto; z-index: 40;
+#states-panel { position: fixed; top: 52px; right: 12px; width: 420px; max-height: calc(100vh - 80px); overflow: auto; z-index: 15;
   background: var(--panel, #fff); color: inherit; border: 1px solid var(--border, #c8ccd4); border-radius: 8px; box-shadow: 0 8px 24px rgba(0,0,0,.18); padding: 10px 12px; font-size: 13px; }
 #states-panel header { display: flex; align-items: center; justify-content: space-between; gap: 8px; margin-bottom: 8px; }
 #states-panel header h2 { font-size: 15px; margin: 0; }

@@ -87,14 +87,15 @@ describe('the States panel', () => {
   }, 180_000);
 
   it('Wipe refuses a running machine and deletes a stopped one\'s disk', async () => {
+    // The context menu opens above the panel (pc2's menu reaches under it).
     await menu('pc2', 'wipe');
-    await status().filter({ hasText: /cannot wipe running machines: pc2/ }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => status().textContent(), { timeout: 30_000 }).toMatch(/cannot wipe running machines: pc2/);
     await menu('pc2', 'stop');
     await page.waitForFunction(() => (window as any).__vnetlab.state.machineStates.get('pc2') === 'stopped', undefined, { timeout: 60_000 });
     const disks = join(t.env.VNETLAB_STATE_DIR!, 'labs', readdirSync(join(t.env.VNETLAB_STATE_DIR!, 'labs'))[0]!, 'disks');
     expect(existsSync(join(disks, 'pc2.cow'))).toBe(true);
     await menu('pc2', 'wipe');
-    await status().filter({ hasText: /pc2 wiped/ }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => status().textContent(), { timeout: 30_000 }).toMatch(/pc2 wiped/);
     expect(existsSync(join(disks, 'pc2.cow'))).toBe(false);
   }, 180_000);
 });
