@@ -5,7 +5,7 @@
 // recorded console (seek, 16×) and sees what was typed. Screenshots: exam-countdown.png,
 // exam-countdown-final.png, exam-dashboard.png, exam-replay.png (docs/screenshots with
 // VNETLAB_SCREENSHOTS=docs/screenshots).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,6 +15,13 @@ import { nodePoint, SCREENSHOTS } from '../e2e/helpers.ts';
 import { hasImage, startRealClass, type RealClass } from './real-class.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+const cmdline = (pid: string) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+};
 const PW = 'a good long password';
 const LAB = `lab:
   name: exam-lab
@@ -78,6 +85,9 @@ describe.skipIf(!existsSync(CHROMIUM) || !hasImage('tiny'))('exam mode in the br
     await browser?.close();
     await rc?.close();
     rmSync(holder, { recursive: true, force: true });
+    // Nothing of the student's lab is left running.
+    const left = rc ? readdirSync('/proc').filter((d) => /^\d+$/.test(d) && cmdline(d).includes(rc.root)) : [];
+    if (left.length) throw new Error(`processes left behind: ${left.join(' ')}`);
   }, 120_000);
 
   it('the student starts the exam: a countdown from the server, the editing tools gone; they boot the lab and type', async () => {
@@ -137,9 +147,9 @@ describe.skipIf(!existsSync(CHROMIUM) || !hasImage('tiny'))('exam mode in the br
     expect(duration).toBeGreaterThan(1);
     // Seek to the end: everything typed is there; back to the start: none of it.
     await teacher.getByTestId('replay-seek').fill(String(duration));
-    await expect.poll(shown).toContain('hello-from-the-exam-42');
+    await expect.poll(shown, { timeout: 15_000 }).toContain('hello-from-the-exam-42');
     await teacher.getByTestId('replay-seek').fill('0');
-    await expect.poll(shown).not.toContain('hello-from-the-exam-42');
+    await expect.poll(shown, { timeout: 15_000 }).not.toContain('hello-from-the-exam-42');
     expect(await teacher.getByTestId('replay-keys').textContent()).toContain('echo hello-from-the-exam-$((6*7))⏎');
     // Played at 16×, it gets there by itself.
     await teacher.getByTestId('replay-speed').selectOption('16');

@@ -8,7 +8,8 @@
 // it), the labs are stopped with their disks kept; the recordings (asciicast v2) hold what each typed,
 // from the first byte; grades CSV, JUnit and the timelines are there.
 import { createServer, type Server } from 'node:http';
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../src/shared/checks.ts';
@@ -98,6 +99,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
   let dee: Browser;
   let eve: Browser;
   let t0 = 0;
+  let holder = '';
 
   beforeAll(async () => {
     // A web server on the host: with host NAT, pc1 would fetch it as 10.0.2.2:<port>.
@@ -112,9 +114,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
       return dir;
     };
     // The class folder is made by startRealClass; the exam's lab goes beside it, before the config is read.
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const holder = mkdtempSync(join(tmpdir(), 'vexl-'));
+    holder = mkdtempSync(join(tmpdir(), 'vexl-'));
     const dir = examLabDir(holder);
     rc = await startRealClass({
       supervisor: { minBackoffMs: 300, maxBackoffMs: 5_000, stableMs: 60_000 },
@@ -142,6 +142,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     for (const s of Object.values(students)) s.rpc?.close();
     await rc?.close();
     await new Promise((r) => http?.close(r));
+    if (holder) rmSync(holder, { recursive: true, force: true });
     // Nothing of any student's lab is left running (the exam's end stopped them; close cleans the rest).
     const left = rc ? processesMentioning(rc.root) : [];
     if (left.length) throw new Error(`processes left behind: ${left.join(' ')}`);
