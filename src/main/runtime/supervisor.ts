@@ -27,7 +27,7 @@ import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
 import { applyDiff, type ApplyResult, type RunningLab } from './apply.ts';
 import { GroupMemorySampler } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
-import { applyPendingNet, readLiveState, saveMachineDisk, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
+import { applyPendingNet, readLiveState, saveMachineDisk, syncFiles, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
 
 export type { GuestSource, MachineTimings, StartOptions, StartResult, StartTimings, SupervisorOptions } from './supervisor-types.ts';
 
@@ -372,6 +372,8 @@ export class Supervisor extends EventEmitter {
       const live = await Promise.all(guests.map(({ r, running }) => (running ? readLiveState(r.machine, running.agent) : undefined)));
       const saved: SavedDisk[] = [];
       for (const [i, { r, m, running }] of guests.entries()) saved.push(await saveMachineDisk(m.plan, r, running, live[i]));
+      // Durable before the state is recorded, all at once, with every guest running again.
+      await syncFiles(saved.filter((s) => s.copy).map((s) => guests.find((g) => g.r.machine === s.machine)!.r.dest));
       return saved;
     } finally {
       this.busy--;
@@ -403,7 +405,11 @@ export class Supervisor extends EventEmitter {
         restoreMachineDisk(m.plan, r);
         this.netRestores.delete(m.plan.name);
       }
-      const started = await this.start(targets.map(({ m }) => m.plan.name), options);
+      // The copies are made durable while the machines boot (the before state is recorded only after).
+      const [started] = await Promise.all([
+        this.start(targets.map(({ m }) => m.plan.name), options),
+        syncFiles([...before.filter((_, i) => saved[i]?.copy).map(({ r }) => r.dest), ...targets.filter(({ r }) => r.disk).map(({ m }) => m.plan.cow)]),
+      ]);
       const net = Object.fromEntries(targets.flatMap(({ m }) => (this.netRestores.has(m.plan.name) ? [[m.plan.name, this.netRestores.get(m.plan.name)!]] : [])));
       return { ...started, net, saved };
     } finally {

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { GuestPlan } from '../../../shared/plan.ts';
-import { copyDisk, syncFile, type CopyMethod } from '../../guest/cow-disk.ts';
+import { open } from 'node:fs/promises';
+import { copyDisk, type CopyMethod } from '../../guest/cow-disk.ts';
 import { CAPTURE_SCRIPT, parseNetState, planNetRestore, type NetState } from '../../guest/netstate.ts';
 import type { GuestAgent } from '../launcher.ts';
 
@@ -91,11 +92,12 @@ export async function readLiveState(machine: string, agent: GuestAgent): Promise
  * Copy a machine's disk to `request.dest`. A running guest is paused (mconsole `stop`) for the copy
  * and let go (`go`) whatever happens; `live` is what readLiveState read just before.
  */
+/** The copy goes to the page cache: the caller makes it durable with syncFiles (after the guest runs again). */
 export async function saveMachineDisk(plan: GuestPlan, request: DiskSaveRequest, running: RunningGuest | undefined, live?: { net: NetState; readMs: number }): Promise<SavedDisk> {
   mkdirSync(dirname(request.dest), { recursive: true, mode: 0o700 });
   if (!running) {
     if (!existsSync(plan.cow)) return { machine: request.machine, hasDisk: false, running: false };
-    return { machine: request.machine, hasDisk: true, running: false, copy: copyDisk(plan.cow, request.dest) };
+    return { machine: request.machine, hasDisk: true, running: false, copy: copyDisk(plan.cow, request.dest, { durable: false }) };
   }
   const { net, readMs } = live ?? (await readLiveState(request.machine, running.agent));
   const pauseStart = Date.now();
@@ -108,14 +110,31 @@ export async function saveMachineDisk(plan: GuestPlan, request: DiskSaveRequest,
     await running.mconsole('go');
   }
   const pauseMs = Date.now() - pauseStart;
-  syncFile(request.dest);
   return { machine: request.machine, hasDisk: true, running: true, net, pauseMs, readMs, copy };
 }
 
-/** Only while the machine is down: its disk becomes the saved one (or none), its pending network state the saved one. */
+/**
+ * fsync the copies saveMachineDisk and restoreMachineDisk made (they write to the page cache, so that a
+ * guest's pause and a restore's boot never wait for the disk), all at once.
+ */
+export async function syncFiles(paths: string[]): Promise<void> {
+  await Promise.all(
+    paths.map(async (path) => {
+      const handle = await open(path, 'r').catch(() => undefined);
+      if (!handle) return;
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }),
+  );
+}
+
+/** Only while the machine is down: its disk becomes the saved one (or none), its pending network state the saved one. The copy still needs syncFiles. */
 export function restoreMachineDisk(plan: GuestPlan, request: DiskRestoreRequest): void {
   mkdirSync(dirname(plan.cow), { recursive: true, mode: 0o700 });
-  if (request.disk) copyDisk(request.disk, plan.cow);
+  if (request.disk) copyDisk(request.disk, plan.cow, { durable: false });
   else rmSync(plan.cow, { force: true });
   writePendingNet(plan, request.net);
 }

@@ -24,7 +24,7 @@ import { launchLab } from '../launch.ts';
 import { planLab } from '../prepare.ts';
 import type { StartResult } from '../supervisor.ts';
 import { ensurePrivateDir } from '../private-dir.ts';
-import { restoreMachineDisk, saveMachineDisk, type NetRestoreReport, type SavedDisk } from './live.ts';
+import { restoreMachineDisk, saveMachineDisk, syncFiles, type NetRestoreReport, type SavedDisk } from './live.ts';
 
 export { PACK_DIR } from '../../paths.ts';
 export const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -311,7 +311,10 @@ export async function saveState(labPath: string, name: string, options: SaveOpti
     try {
       if (options.copier) saved = await options.copier(requests.map(({ machine, dest }) => ({ machine, dest })));
       else if (client) saved = await client.saveDisks(requests.map(({ machine, dest }) => ({ machine, dest })));
-      else for (const r of requests) saved.push(await saveMachineDisk(guests.find((g) => g.name === r.machine)!, r, undefined));
+      else {
+        for (const r of requests) saved.push(await saveMachineDisk(guests.find((g) => g.name === r.machine)!, r, undefined));
+        await syncFiles(requests.filter((r) => saved.find((s) => s.machine === r.machine)?.copy).map((r) => r.dest));
+      }
     } catch (err) {
       for (const r of requests) rmSync(r.dest, { force: true });
       throw err;
@@ -504,6 +507,7 @@ export async function restoreState(labPath: string, name: string, options: Resto
     } else {
       await saveState(labPath, before, { env, machines, note: `before restoring ${name}`, auto: true });
       for (const r of requests) restoreMachineDisk(plan.guests.find((g) => g.name === r.machine)!, r);
+      await syncFiles(requests.filter((r) => r.disk).map((r) => plan.guests.find((g) => g.name === r.machine)!.cow));
       const launched = await launchLab(labPath, { env, machines, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
       launched.client.close();
       start = launched.result;
