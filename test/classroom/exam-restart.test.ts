@@ -3,7 +3,7 @@
 // and an end that passed while it was down is carried out (read-only, graded, stopped) when it is back.
 // The worker keeps its own copy of the end time and refuses input past it even with no front door.
 // Front door and worker over the real protocol; the runtime behind the worker is the Backends seam.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClassroom, type ClassroomServer } from '../../src/main/classroom/server.ts';
@@ -29,7 +29,7 @@ describe('exam across a restart of the front door', () => {
     await cls?.close();
   });
 
-  it('an end that passed while the front door was down is carried out when it is back', async () => {
+  it('an end that passed while the front door was down (or that it left half-done) is carried out when it is back', async () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(await (await ada.fetch('/')).text())![1]!;
     const res = await ada.post('/exams/quiz/start', { csrf });
     expect(res.status, await res.clone().text()).toBe(303);
@@ -52,6 +52,13 @@ describe('exam across a restart of the front door', () => {
     expect(await cls.core.call(id, client, false, 'consoleInput', [att.result.consoleId, 'x'])).toEqual({ error: { code: 'unauthorized', message: 'the exam quiz has ended: its consoles are read-only' } });
     client.close();
     expect(cls.runtime.running.has(lab)).toBe(true); // nobody has ended it yet
+
+    // As if the front door had died half-way through her end: marked ended, not graded yet.
+    const file = join(cls.config.dataDir, 'exams', 'quiz.json');
+    const book = JSON.parse(readFileSync(file, 'utf8'));
+    book.students[id].ended = true;
+    book.students[id].endedAt = Date.now();
+    writeFileSync(file, JSON.stringify(book));
 
     // Back: the same data; the end is carried out, with her original start time.
     again = await startClassroom({ config: cls.config, workers: [`unix:${join(cls.root, 'w0.sock')}`], workerSecret: 'x'.repeat(40) });

@@ -25,6 +25,9 @@ export interface ExamDeskContext {
 
 /** How often the clock looks for ends (ms). */
 const TICK_MS = 500;
+/** A grading whose worker cannot be reached is tried again this often, this many times in all. */
+const RETRY_MS = 10_000;
+const RETRIES = 30;
 
 export class ExamDesk {
   readonly book: ExamBook;
@@ -33,6 +36,9 @@ export class ExamDesk {
   /** The student's open app sockets: told about their exam (countdown, end). */
   private readonly listeners = new Map<string, Set<(push: PushMessage) => void>>();
   private readonly maxScores = new Map<string, number>();
+  /** Gradings that could not reach the worker: how many tries so far, and when to try again. */
+  private readonly tries = new Map<string, number>();
+  private readonly retryAt = new Map<string, number>();
 
   constructor(
     private readonly ctx: ExamDeskContext,
@@ -156,7 +162,12 @@ export class ExamDesk {
       for (const account of this.ctx.accounts.list()) {
         if (account.role !== 'student') continue;
         const r = this.book.get(exam.id, account.id);
-        if (r?.ended) continue;
+        if (r?.grade) continue;
+        // Ended but not graded: the worker could not be reached, or the front door stopped half-way.
+        if (r?.ended) {
+          if (now >= (this.retryAt.get(`${exam.id}\0${account.id}`) ?? 0)) void this.end(exam, account);
+          continue;
+        }
         const endsAt = this.book.endsAt(exam, r);
         const due = endsAt !== undefined ? now >= endsAt : now >= exam.closes;
         if (due) void this.end(exam, account);
@@ -164,18 +175,25 @@ export class ExamDesk {
     }
   }
 
-  /** Time is up for one student: read-only at once, then graded with every check, then stopped. */
+  /**
+   * Time is up for one student: read-only at once, then graded with every check, then stopped. When
+   * their worker cannot be reached (restarting), the grading is tried again every RETRY_MS, up to
+   * RETRIES times, rather than giving them a zero for the server's trouble.
+   */
   async end(exam: ClassroomExam, account: Account): Promise<void> {
     const key = `${exam.id}\0${account.id}`;
     if (this.ending.has(key)) return;
     this.ending.add(key);
     try {
       const r = this.book.of(exam.id, account.id);
-      if (r.ended) return;
+      if (r.grade) return;
       const worker = this.ctx.workerOf(account);
-      r.ended = true;
-      r.endedAt = Date.now();
-      this.book.save(exam.id);
+      const first = !r.ended;
+      if (first) {
+        r.ended = true;
+        r.endedAt = Date.now();
+        this.book.save(exam.id);
+      }
       if (r.startedAt === undefined) {
         // Their worker is told too, so a late start is refused there as well.
         await worker.request({ op: 'examEnd', student: account.id, exam: exam.id }).catch(() => undefined);
@@ -184,14 +202,25 @@ export class ExamDesk {
         this.ctx.log(`exam ${exam.id}: ${account.email} never started: 0`);
         return;
       }
-      this.book.log(exam.id, account.id, 'end', 'time is up: consoles read-only, grading');
-      this.tell(account.id, exam);
+      if (first) {
+        this.book.log(exam.id, account.id, 'end', 'time is up: consoles read-only, grading');
+        this.tell(account.id, exam);
+      }
       let result: ExamEndResult;
       try {
         result = await worker.request<ExamEndResult>({ op: 'examEnd', student: account.id, exam: exam.id });
       } catch (err) {
+        const tries = (this.tries.get(key) ?? 0) + 1;
+        this.tries.set(key, tries);
+        if (tries < RETRIES) {
+          this.retryAt.set(key, Date.now() + RETRY_MS);
+          this.ctx.log(`exam ${exam.id}: ${account.email} not graded yet (${(err as Error).message}); trying again in ${RETRY_MS / 1000} s`);
+          return;
+        }
         result = { report: null, reason: `could not be graded: ${(err as Error).message}` };
       }
+      this.tries.delete(key);
+      this.retryAt.delete(key);
       if (r.path) this.ctx.released(account.id, r.path);
       const report = result.report;
       r.grade = { score: report?.score ?? 0, maxScore: report?.maxScore ?? (await this.maxScore(exam)), report, ...(result.reason ? { reason: result.reason } : {}), ...(result.startedForGrading ? { startedForGrading: true } : {}), at: Date.now() };
