@@ -33,9 +33,24 @@ export function labFsEntries(model: LabModel, machines: MachineFiles[]): LabFsEn
   return [...byDest.values()].sort((a, b) => compareNames(a.dest, b.dest));
 }
 
+/**
+ * Whether the lab's shared folder is also copied onto / of every machine: Netkit's boot did that (then
+ * the machine's own folder); Kathará only mounts it at /shared, and so does a lab.yaml.
+ */
+export function sharedOntoRoot(model: Pick<LabModel, 'format' | 'sharedFolder'>): boolean {
+  return model.format === 'netkit' && model.sharedFolder !== undefined;
+}
+
 function machineEntries(model: LabModel, { machine, dirName, interfaces }: MachineFiles): LabFsEntry[] {
   const base = `/machines/${dirName}`;
   const entries: LabFsEntry[] = [];
+  // Netkit: the shared folder is copied onto / before the machine's own files (which win). It is already
+  // in the image under /lab: the guest copies it from there, so it is not stored once per machine.
+  if (sharedOntoRoot(model)) {
+    const folder = posix.normalize(model.sharedFolder!.replace(/\/+$/, ''));
+    insideLab(model.root, folder, { file: model.sourceFile, line: 0, column: 0 });
+    entries.push({ dest: `${base}/shared-onto-root`, content: `/lab/${folder}\n`, mode: DATA_MODE });
+  }
   for (const file of machine.files) {
     const dest = `${base}/root${guestDest(file.guestPath, file.source)}`.replace(/\/$/, '');
     if (file.kind === 'inline') entries.push(withMode({ dest, content: file.content }, file.mode));

@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import type { LabModel, Machine, SourceRef } from '../../shared/lab-model.ts';
+import type { LabModel, Machine, Script, SourceRef } from '../../shared/lab-model.ts';
 import { info, warning } from './diag.ts';
 import { isInside, labPathProblem } from './lab-paths.ts';
 
@@ -37,13 +37,31 @@ export async function legacyDiagnostics(model: LabModel): Promise<Diagnostic[]> 
         out.push(warning('legacy-web-root', `${file.shown} puts a web page in ${WEB_ROOT} of ${m.name}, but apache2 in the debian image serves ${WEB_ROOT}/html: that page will not be found`, file.at, { target: `machine:${m.name}`, hint: `vnetlab places the file as written; move it to ${m.name}/var/www/html/ (or set DocumentRoot ${WEB_ROOT} in the apache config)` }));
       }
     }
+    if (m.startup) out.push(...startupWebRoot(m.name, m.startup));
     const integrated = placed.find((f) => f.guestPath === '/etc/frr/frr.conf');
     const ignored = placed.filter((f) => FRR_DAEMON_CONF.test(f.guestPath));
     if (integrated && ignored.length > 0) {
       out.push(warning('frr-ignored-config', `${m.name} gets both /etc/frr/frr.conf and ${ignored.map((f) => posix.basename(f.guestPath)).join(', ')}: while frr.conf exists, FRR reads only it and ignores the per-daemon files`, ignored[0]!.at, { target: `machine:${m.name}`, hint: 'put the whole configuration in frr.conf, or remove frr.conf to use the per-daemon files' }));
     }
   }
+  if (model.sharedStartup) out.push(...startupWebRoot('every machine', model.sharedStartup));
   return out;
+}
+
+/** Pages a startup script writes directly into /var/www (`echo … > /var/www/index.html`, `cp page.html /var/www/`). */
+function startupWebRoot(machine: string, script: Script): Diagnostic[] {
+  const lines = script.text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/(^|\s)#.*$/, '');
+    const page = /\/var\/www\/([^/\s'";|&<>()]+\.(?:html?|php|css|js|txt))(?![\w/])/i.exec(line);
+    const copy = /\b(?:cp|mv|install|ln)\b[^;&|]*\s\/var\/www\/?(?=\s*(?:$|[;&|]))/.exec(line);
+    const hit = page ?? copy;
+    if (!hit) continue;
+    const at: SourceRef = { file: script.source.file, line: script.source.line + i, column: hit.index + 1 };
+    const what = page ? `writes the web page ${WEB_ROOT}/${page[1]}` : `copies files into ${WEB_ROOT}`;
+    return [warning('legacy-web-root', `${script.source.file} ${what} on ${machine}, but apache2 in the debian image serves ${WEB_ROOT}/html: that page will not be found`, at, { ...(machine === 'every machine' ? {} : { target: `machine:${machine}` }), hint: `write it to ${WEB_ROOT}/html/ instead (or set DocumentRoot ${WEB_ROOT} in the apache config)` })];
+  }
+  return [];
 }
 
 function bindDiagnostics(m: Machine, guestPath: string, text: string, at: SourceRef, shown: string): Diagnostic[] {
@@ -55,6 +73,17 @@ function bindDiagnostics(m: Machine, guestPath: string, text: string, at: Source
     // Point at the line inside the named.conf file when we have it on disk; otherwise at the file entry.
     const where: SourceRef = at.line === 0 ? { file: at.file, line: lineIndex + 1, column: lines[lineIndex]!.indexOf(option) + 1 } : at;
     out.push(warning('legacy-bind-option', `${shown}${at.line === 0 ? '' : ` (${guestPath})`} uses '${option}', which BIND 9.18 in the debian image no longer accepts: when bind9 starts on ${m.name}, vnetlab comments that line out (marked '// vnetlab:') so named still starts`, where, { target: `machine:${m.name}`, hint: `the option has had no effect since BIND 9.16; delete the '${option}' line to silence this warning` }));
+  }
+  // A root zone of the lab's own (a root server, or resolvers whose hints name one): BIND 9.18 would
+  // validate against the real root's key and answer SERVFAIL; the debian image's bind9 turns validation off.
+  const plain = text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' ')).split('\n').map((l) => l.replace(/(\/\/|#).*$/, '')).join('\n');
+  const root = /\bzone\s+"\."\s*(?:IN\s+)?\{([^}]*)\}/.exec(plain);
+  const kind = root ? /\btype\s+(\w+)/.exec(root[1]!)?.[1]?.toLowerCase() : undefined;
+  const hints = root ? /\bfile\s+"([^"]+)"/.exec(root[1]!)?.[1] : undefined;
+  if (root && kind && (['master', 'primary', 'slave', 'secondary', 'mirror'].includes(kind) || (kind === 'hint' && hints !== '/usr/share/dns/root.hints'))) {
+    const line = plain.slice(0, root.index).split('\n').length;
+    const where: SourceRef = at.line === 0 ? { file: at.file, line, column: 1 } : at;
+    out.push(info('bind-private-root', `${shown}${at.line === 0 ? '' : ` (${guestPath})`} declares the lab's own root zone (zone "." type ${kind}): when bind9 starts on ${m.name}, vnetlab turns DNSSEC validation off (dnssec-validation no;) and says so in the startup log, since BIND 9.18 would expect the real root's signatures and answer SERVFAIL`, where, { target: `machine:${m.name}` }));
   }
   return out;
 }

@@ -52,6 +52,18 @@ Examples:
       await writeNetkitLab(model, out);
     }
     io.stdout.write(`wrote ${shownPath(out, io.cwd)} (${to === 'yaml' ? 'lab.yaml' : 'Netkit/Kathará folder'}: ${model.machines.length} machines)\n`);
+    // Where shared/ lands depends on the dialect (docs/lab-format.md, "Where files land"): say when that changes.
+    if (model.sharedFolder !== undefined) {
+      const netkitBefore = model.format === 'netkit';
+      const netkitAfter = to === 'netkit' && (await loadLab(out)).model?.format === 'netkit';
+      if (netkitBefore !== netkitAfter) {
+        io.stderr.write(
+          netkitBefore
+            ? `note: Netkit copied ${model.sharedFolder}/ onto / of every machine; the converted lab only has it at /shared: if the lab relies on its files there (shared/etc/hosts…), give the machines those files\n`
+            : `note: the folder written reads as a Netkit lab, which also copies ${model.sharedFolder}/ onto / of every machine (not only /shared)\n`,
+        );
+      }
+    }
     return EXIT.ok;
   },
 };

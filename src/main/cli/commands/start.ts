@@ -8,6 +8,8 @@ import { launchLab } from '../../runtime/launch.ts';
 import type { LaunchTimings } from '../../runtime/launch.ts';
 import type { StartTimings } from '../../runtime/supervisor.ts';
 import type { SupervisorClient } from '../../runtime/client.ts';
+import type { Plan } from '../../../shared/plan.ts';
+import { parseUnplaced, placesFiles, UNPLACED_FILE, type UnplacedFile } from '../../guest/unplaced.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -65,6 +67,11 @@ With --json every line carries "t", the milliseconds since the command began.`,
     });
     try {
       view?.end();
+      // Lab files a guest could not place on its disk's first boot (a folder of the image where the lab has a file…).
+      for (const u of await unplacedFiles(sup, plan, result.started)) {
+        if (json) emit({ type: 'unplaced', ...u });
+        else io.stderr.write(`${u.file}: error: ${u.machine} could not place it at ${u.guestPath} (${u.why}); the machine runs without it\n`);
+      }
       if (!json) {
         for (const f of result.startupFailed) {
           const log = await sup.exec(f.machine, 'tail -n 5 /var/log/vnetlab-startup.log', { timeoutMs: 5_000 }).catch(() => undefined);
@@ -96,6 +103,18 @@ With --json every line carries "t", the milliseconds since the command began.`,
 };
 
 export default command;
+
+/** What the machines just started could not place of the lab's files (src/main/guest/unplaced.ts). */
+async function unplacedFiles(sup: SupervisorClient, plan: Plan, started: string[]): Promise<UnplacedFile[]> {
+  const guests = plan.guests.filter((g) => started.includes(g.name) && !g.grader && placesFiles(plan, g));
+  const lists = await Promise.all(
+    guests.map(async (g) => {
+      const run = await sup.exec(g.name, `cat ${UNPLACED_FILE} 2>/dev/null || true`, { timeoutMs: 5_000 }).catch(() => undefined);
+      return run?.stdout ? parseUnplaced(plan, g, run.stdout) : [];
+    }),
+  );
+  return lists.flat();
+}
 
 /** One line per machine; on a terminal the lines change in place, otherwise each change is a new line. */
 class ProgressView {
