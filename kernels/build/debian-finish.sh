@@ -26,6 +26,12 @@ fi
 for tool in iptables ip6tables; do
   [ -x "$ROOT/usr/sbin/$tool-legacy" ] && in_root update-alternatives --set "$tool" "/usr/sbin/$tool-legacy"
 done
+# inetd serves telnet once a lab starts it (/etc/init.d/openbsd-inetd start), as in Netkit's filesystem;
+# Debian adds the line commented out ("#<off>#"), or not at all when telnetd is configured before inetd.
+if [ -x "$ROOT/usr/sbin/telnetd" ] && [ -f "$ROOT/etc/inetd.conf" ]; then
+  sed -i '/^#<off># telnet[[:space:]]/d' "$ROOT/etc/inetd.conf"
+  grep -q '^telnet[[:space:]]' "$ROOT/etc/inetd.conf" || printf 'telnet\tstream\ttcp\tnowait\troot\t/usr/sbin/tcpd\t/usr/sbin/telnetd\n' >> "$ROOT/etc/inetd.conf"
+fi
 rm -f "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/cache/apt/*.bin
 # The build host's resolver config was copied in; guests get theirs from the lab.
 : > "$ROOT/etc/resolv.conf"

@@ -5,6 +5,7 @@
  *   vnetlab-agent --poweroff           power the guest off now (Debian minbase has no poweroff binary)
  *   vnetlab-agent --console TTY CMD…   run CMD in a new session with TTY as its controlling terminal
  *   vnetlab-agent --spawn CMD…         run CMD in a new session
+ *   vnetlab-agent --carrier IF on|off  say whether IF's cable is plugged (its operational state, below)
  *   vnetlab-agent --boot <tty> <ready-fifo>
  *                                      the guest init's early boot (boot_guest below), then the agent
  *                                      forks into the background to serve <tty>; the init goes on at once
@@ -41,7 +42,9 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <linux/rtnetlink.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -531,6 +534,55 @@ static int copy_script(const char *from, const char *to) {
   return r;
 }
 
+/* ---- carrier ----------------------------------------------------------------------------------------
+ * UML's NIC driver never reports a carrier (no netif_carrier_on/off, no ndo_change_carrier: `ip link set
+ * ethN carrier off` is refused), so `ip link` shows `state UNKNOWN` whatever happens to the cable. The
+ * kernel lets user space set a link's RFC 2863 operational state (IFLA_OPERSTATE, as wpa_supplicant
+ * does): UP when the cable is plugged, DORMANT when it is not. `ip link` then shows `state UP`, or
+ * `NO-CARRIER … state DORMANT`; IFF_RUNNING follows it, so FRR (link-detect) sees the link go down as it
+ * would on real hardware. LOWER_UP stays: the driver has no carrier to drop. The state survives
+ * `ip link set ethN down/up`. Returns 0 when the kernel took it. */
+#define VNL_IFLA_OPERSTATE 16
+#define VNL_IF_OPER_DORMANT 5
+#define VNL_IF_OPER_UP 6
+
+static int set_carrier(const char *dev, int on) {
+  unsigned index = if_nametoindex(dev);
+  if (index == 0) return -1;
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (s < 0) return -1;
+  struct {
+    struct nlmsghdr nh;
+    struct ifinfomsg ifi;
+    struct rtattr rta;
+    unsigned char state;
+    unsigned char pad[3];
+  } req;
+  memset(&req, 0, sizeof req);
+  req.nh.nlmsg_len = sizeof req;
+  req.nh.nlmsg_type = RTM_SETLINK;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.nh.nlmsg_seq = 1;
+  req.ifi.ifi_family = AF_UNSPEC;
+  req.ifi.ifi_index = (int)index;
+  req.rta.rta_type = VNL_IFLA_OPERSTATE;
+  req.rta.rta_len = RTA_LENGTH(1);
+  req.state = on ? VNL_IF_OPER_UP : VNL_IF_OPER_DORMANT;
+  int result = -1;
+  if (send(s, &req, sizeof req, 0) == (ssize_t)sizeof req) {
+    char reply[512];
+    ssize_t n = recv(s, reply, sizeof reply, 0);
+    struct nlmsghdr *h = (struct nlmsghdr *)reply;
+    if (n >= (ssize_t)(sizeof *h + sizeof(int)) && h->nlmsg_type == NLMSG_ERROR) {
+      int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (err == 0) result = 0;
+      else errno = -err;
+    }
+  }
+  close(s);
+  return result;
+}
+
 static void link_up(const char *dev) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return;
@@ -685,6 +737,137 @@ static void rename_vector_nics(const char *list) {
   close(s);
 }
 
+/* ---- placing the lab's files onto / (first boot of a disk) ---------------------------------------------
+ * A tree of the lab-fs (the machine's root/, and for Netkit labs the shared folder before it) is merged
+ * onto / as Netkit did, except that folders of the image that are symlinks are followed: on the debian
+ * image /bin, /sbin and /lib are links into /usr (merged /usr), where `cp -a root/. /` refused the whole
+ * bin/ folder ("cannot overwrite non-directory"); here bin/tool lands in /usr/bin/tool and runs as
+ * /bin/tool. A file that still cannot be placed (a folder of the image where the lab has a file, a file
+ * where it has a folder, /proc, a read-only mount…) is logged in the startup log and listed in
+ * /run/vnetlab/unplaced as `<source in the lab-fs>\t<guest path>\t<why>` lines, which `vnetlab start`
+ * reads and reports. Only folders, regular files and symlinks exist in a lab-fs (its builder resolves
+ * links); the lab-fs is root's, so owners and modes are kept as they are there. */
+#define MAX_UNPLACED 200
+static int unplaced_count = 0;
+
+static void unplaced(const char *src, const char *dst, const char *why) {
+  if (++unplaced_count > MAX_UNPLACED) return;
+  FILE *f = fopen("/var/log/vnetlab-startup.log", "a");
+  if (f) {
+    fprintf(f, "vnetlab: cannot place %s at %s: %s\n", src, dst, why);
+    fclose(f);
+  }
+  f = fopen("/run/vnetlab/unplaced", "a");
+  if (f) {
+    fprintf(f, "%s\t%s\t%s\n", src, dst, unplaced_count == MAX_UNPLACED ? "(and more: see /var/log/vnetlab-startup.log)" : why);
+    fclose(f);
+  }
+}
+
+static int copy_regular(const char *src, const struct stat *st, const char *dst) {
+  int in = open(src, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -1;
+  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) {
+    int saved = errno;
+    close(in);
+    errno = saved;
+    return -1;
+  }
+  char buf[65536];
+  int ok = 1;
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ok = 0;
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(out, buf + off, (size_t)(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        ok = 0;
+        break;
+      }
+      off += w;
+    }
+    if (!ok) break;
+  }
+  int saved = errno;
+  /* Owner before mode: chown clears set-uid bits. */
+  if (ok && (fchown(out, st->st_uid, st->st_gid) != 0 || fchmod(out, st->st_mode & 07777) != 0)) ok = 0, saved = errno;
+  if (ok) {
+    struct timespec times[2] = {st->st_atim, st->st_mtim};
+    futimens(out, times);
+  }
+  if (close(out) != 0 && ok) ok = 0, saved = errno;
+  close(in);
+  errno = saved;
+  return ok ? 0 : -1;
+}
+
+/* Merges folder `src` into folder `dst` (which may be reached through symlinks of the image). */
+static void place_tree(const char *src, const char *dst) {
+  DIR *d = opendir(src);
+  if (!d) {
+    unplaced(src, dst, strerror(errno));
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "lost+found")) continue;
+    char from[4096], to[4096];
+    if (snprintf(from, sizeof from, "%s/%s", src, e->d_name) >= (int)sizeof from || snprintf(to, sizeof to, "%s/%s", strcmp(dst, "/") ? dst : "", e->d_name) >= (int)sizeof to) {
+      unplaced(src, dst, "path too long");
+      continue;
+    }
+    struct stat s, t, tl;
+    if (lstat(from, &s) != 0) continue;
+    int exists = stat(to, &t) == 0;      /* through symlinks: /bin → usr/bin is a folder */
+    int link_exists = lstat(to, &tl) == 0;
+    if (S_ISDIR(s.st_mode)) {
+      if (exists && !S_ISDIR(t.st_mode)) {
+        unplaced(from, to, "the image has a file there, not a folder");
+        continue;
+      }
+      if (!exists) {
+        if (link_exists) { /* a dangling symlink of the image where the lab has a folder */
+          unplaced(from, to, "the image has a symlink there that leads nowhere");
+          continue;
+        }
+        if (mkdir(to, s.st_mode & 07777) != 0) {
+          unplaced(from, to, strerror(errno));
+          continue;
+        }
+        if (chown(to, s.st_uid, s.st_gid) != 0 || chmod(to, s.st_mode & 07777) != 0) { /* best effort, as cp -a */ }
+      }
+      place_tree(from, to);
+    } else if (S_ISREG(s.st_mode) || S_ISLNK(s.st_mode)) {
+      if (exists && S_ISDIR(t.st_mode)) {
+        unplaced(from, to, "the image has a folder there, not a file");
+        continue;
+      }
+      /* A symlink of the image where the lab has a file (or a link) is replaced, as cp --remove-destination does. */
+      if (link_exists && S_ISLNK(tl.st_mode) && unlink(to) != 0) {
+        unplaced(from, to, strerror(errno));
+        continue;
+      }
+      if (S_ISREG(s.st_mode)) {
+        if (copy_regular(from, &s, to) != 0) unplaced(from, to, strerror(errno));
+      } else {
+        char target[4096];
+        ssize_t n = readlink(from, target, sizeof target - 1);
+        if (n < 0) continue;
+        target[n] = 0;
+        if (link_exists && !S_ISLNK(tl.st_mode)) unlink(to);
+        if (symlink(target, to) != 0) unplaced(from, to, strerror(errno));
+        else if (lchown(to, s.st_uid, s.st_gid) != 0) { /* best effort */ }
+      }
+    }
+    /* Sockets, FIFOs and devices are never in a lab-fs. */
+  }
+  closedir(d);
+}
+
 static void boot_sysctl(void);
 
 static void boot_guest(const char *tty, const char *ready_fifo) {
@@ -700,6 +883,10 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
   struct stat st;
   if (lstat("/dev/ptmx", &st) != 0) symlink("pts/ptmx", "/dev/ptmx");
   if (lstat("/dev/fd", &st) != 0) symlink("/proc/self/fd", "/dev/fd");
+  /* /dev/net/tun exists before its module is loaded (udev's static nodes): OpenVPN and friends open it,
+     and the kernel loads tun on that first open (char-major-10-200). */
+  mkdir("/dev/net", 0755);
+  if (lstat("/dev/net/tun", &st) != 0 && mknod("/dev/net/tun", S_IFCHR | 0666, makedev(10, 200)) == 0) chmod("/dev/net/tun", 0666);
   mkdir_p("/run/vnetlab", 0755);
   mkdir_p("/run/lock", 0755);
   mkdir_p("/var/log", 0755);
@@ -758,17 +945,32 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
   char line[512];
   snprintf(line, sizeof line, "%s\n", name);
   write_text("/etc/hostname", line);
+  /* The machine's name must resolve. A lab's own /etc/hosts (a machine folder's, or Netkit's shared/
+     one, placed below on the first boot) is kept: the name is added to it when it is missing, never
+     the file rewritten. */
   char *hosts = read_text("/etc/hosts", NULL);
-  int listed = 0;
+  int listed = 0, empty = !hosts || !*hosts;
+  size_t nl = strlen(name);
   for (char *l = hosts ? strtok(hosts, "\n") : NULL; l && !listed; l = strtok(NULL, "\n")) {
-    size_t ll = strlen(l), nl = strlen(name);
-    listed = ll > nl && !strcmp(l + ll - nl, name) && (l[ll - nl - 1] == ' ' || l[ll - nl - 1] == '\t');
+    char *hash = strchr(l, '#');
+    if (hash) *hash = 0;
+    for (char *w = l; *w && !listed; w++)
+      if ((w == l || w[-1] == ' ' || w[-1] == '\t') && !strncmp(w, name, nl) && (w[nl] == 0 || w[nl] == ' ' || w[nl] == '\t' || w[nl] == '\r')) listed = w != l;
   }
   free(hosts);
   if (!listed) {
     char text[600];
-    snprintf(text, sizeof text, "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", name);
-    write_text("/etc/hosts", text);
+    if (empty) {
+      snprintf(text, sizeof text, "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", name);
+      write_text("/etc/hosts", text);
+    } else {
+      int fd = open("/etc/hosts", O_WRONLY | O_APPEND | O_CLOEXEC);
+      if (fd >= 0) {
+        snprintf(text, sizeof text, "127.0.1.1\t%s\n", name);
+        if (write(fd, text, strlen(text)) < 0) say("cannot add %s to /etc/hosts", name);
+        close(fd);
+      }
+    }
   }
   link_up("lo");
   mkfifo(ready_fifo, 0600);
@@ -831,21 +1033,22 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
   char date[64];
   strftime(date, sizeof date, "%a %b %e %H:%M:%S %Z %Y", localtime(&t));
   if (boot_machine[0] && access("/var/lib/vnetlab/placed", F_OK) != 0) {
-    char root[600];
-    snprintf(root, sizeof root, "%s/root", boot_machine);
-    if (is_dir(root)) {
-      snprintf(root, sizeof root, "%s/root/.", boot_machine);
-      pid_t pid = fork();
-      if (pid == 0) {
-        int log = open("/var/log/vnetlab-startup.log", O_WRONLY | O_APPEND | O_CREAT, 0644);
-        if (log >= 0) dup2(log, 2);
-        execlp("cp", "cp", "-a", root, "/", (char *)NULL);
-        _exit(127);
-      }
-      int status = 1;
-      if (pid > 0) while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-      if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) say("some lab files could not be copied (see /var/log/vnetlab-startup.log)");
+    /* Netkit copies the lab's shared/ onto / of every machine before the machine's own folder
+       (`shared-onto-root` names it, inside the lab-fs); Kathará only mounts it at /shared. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/shared-onto-root", boot_machine);
+    char *shared = read_text(path, NULL);
+    if (shared) {
+      char *nl = strchr(shared, '\n');
+      if (nl) *nl = 0;
+      char folder[1024];
+      /* A lab-fs path under /lab, never `..`: the compiler wrote it, but the lab-fs is only read here. */
+      if (!strncmp(shared, "/lab/", 5) && !strstr(shared, "..") && snprintf(folder, sizeof folder, "/run/vnetlab/labfs%s", shared) < (int)sizeof folder && is_dir(folder)) place_tree(folder, "/");
+      free(shared);
     }
+    snprintf(path, sizeof path, "%s/root", boot_machine);
+    if (is_dir(path)) place_tree(path, "/");
+    if (unplaced_count > 0) say("%d lab file(s) could not be placed (see /var/log/vnetlab-startup.log)", unplaced_count);
     char marker[80];
     snprintf(marker, sizeof marker, "%s\n", date);
     write_text("/var/lib/vnetlab/placed", marker);
@@ -857,7 +1060,11 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
   /* Every interface the lab gave us comes up (as in Kathará). */
   char **devs;
   int ndev = list_dir("/sys/class/net", "eth", "", &devs);
-  for (int i = 0; i < ndev; i++) link_up(devs[i]);
+  /* …with their cables plugged (see set_carrier): `state UP`, as Kathará's veths show. */
+  for (int i = 0; i < ndev; i++) {
+    link_up(devs[i]);
+    if (set_carrier(devs[i], 1) != 0) say("cannot set the operational state of %s: %s", devs[i], strerror(errno));
+  }
 
   FILE *f = fopen("/run/vnetlab/boot.env", "w");
   if (f) {
@@ -922,6 +1129,18 @@ int main(int argc, char **argv) {
     perror(argv[2]);
     return 127;
   }
+  if (argc == 4 && strcmp(argv[1], "--carrier") == 0) {
+    int on = !strcmp(argv[3], "on") || !strcmp(argv[3], "up") || !strcmp(argv[3], "1");
+    if (!on && strcmp(argv[3], "off") && strcmp(argv[3], "down") && strcmp(argv[3], "0")) {
+      fprintf(stderr, "usage: vnetlab-agent --carrier IF on|off\n");
+      return 2;
+    }
+    if (set_carrier(argv[2], on) != 0) {
+      fprintf(stderr, "vnetlab-agent: cannot set the carrier of %s: %s\n", argv[2], strerror(errno));
+      return 1;
+    }
+    return 0;
+  }
   if (argc == 2 && strcmp(argv[1], "--poweroff") == 0) {
     sync();
     reboot(RB_POWER_OFF);
@@ -945,7 +1164,7 @@ int main(int argc, char **argv) {
     argc -= 1;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: vnetlab-agent <tty> <ready-fifo> | --boot <tty> <ready-fifo> | --poweroff\n");
+    fprintf(stderr, "usage: vnetlab-agent <tty> <ready-fifo> | --boot <tty> <ready-fifo> | --carrier IF on|off | --poweroff\n");
     return 2;
   }
   /* A pooled guest's boot kept the channel open (anything read from it was answered). */

@@ -62,7 +62,7 @@ export function imagePath(name: string, env: NodeJS.ProcessEnv = process.env): s
 
 export function imageStatus(name: string, options: { env?: NodeJS.ProcessEnv; kernel?: KernelInfo } = {}): ImageStatus {
   const env = options.env ?? process.env;
-  const manifest = loadManifest(name);
+  const manifest = loadManifest(name, env);
   const path = imagePath(name, env);
   const recordPath = path.replace(/\.ext4$/, '.json');
   const status: ImageStatus = { name, path, built: false, manifest };
@@ -81,14 +81,21 @@ export function imageStatus(name: string, options: { env?: NodeJS.ProcessEnv; ke
   status.record = { ...record, diskBytes: statSync(path).blocks * 512 };
   const kernel = options.kernel ?? findKernel({ env });
   if (record.kernelVersion !== kernel.version) status.staleReason = `built for kernel ${record.kernelVersion}, the kernel is ${kernel.version}`;
-  else if (record.manifestHash !== manifestHash(name)) status.staleReason = 'its manifest, init or agent changed since it was built';
+  else if (record.manifestHash !== manifestHash(name, env)) status.staleReason = 'its manifest, init or agent changed since it was built';
   else if (statSync(path).size !== record.sizeBytes) status.staleReason = `${path} does not have the size it was built with`;
   return status;
 }
 
 export function listImages(options: { env?: NodeJS.ProcessEnv } = {}): ImageStatus[] {
   const kernel = findKernel({ env: options.env });
-  return availableImages().map((name) => imageStatus(name, { env: options.env, kernel }));
+  // The instructor's recipes too (a broken one is left out here; `image build` says what is wrong with it).
+  return availableImages({ recipes: true, env: options.env }).flatMap((name) => {
+    try {
+      return [imageStatus(name, { env: options.env, kernel })];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /**
@@ -158,7 +165,7 @@ function linkSystemImage(shared: ImageStatus, own: ImageStatus, env: NodeJS.Proc
 export async function buildImage(name: string, options: ImageOptions = {}): Promise<ImageStatus> {
   const env = options.env ?? process.env;
   const progress = options.progress ?? (() => {});
-  const manifest = loadManifest(name);
+  const manifest = loadManifest(name, env);
   const kernel = options.kernel ?? findKernel({ env });
   const imageDir = hostPaths(env).imageDir;
   mkdirSync(imageDir, { recursive: true });
@@ -171,7 +178,7 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
     const mkfs = requireTool('mkfs.ext4', env);
     const started = Date.now();
     // Hash what the build starts from: a file edited during the build makes the result stale, not falsely fresh.
-    const hash = manifestHash(name);
+    const hash = manifestHash(name, env);
     const staging = mkdtempSync(join(imageDir, `.${name}.build-`));
     try {
       const root = join(staging, 'root');

@@ -238,6 +238,8 @@ export class Supervisor extends EventEmitter {
     const net = await applyPendingNet(m.plan, handle.agent, (message) => this.progress(message));
     if (net) this.netRestores.set(m.plan.name, net);
     if (m.handle !== handle || m.stopRequested || m.stops !== stops) return { stopped: true };
+    // The guest booted with every link's carrier on: a cable unplugged meanwhile says so before it counts as ready.
+    for (const cable of this.network.cableStatus()) if (cable.machine === m.plan.name && !cable.plugged) await this.tellCarrier(m, cable.interface, false);
     this.setState(m, 'ready');
     return { ready: true };
   }
@@ -427,10 +429,26 @@ export class Supervisor extends EventEmitter {
   async changeLink(id: string, change: CableChange): Promise<CableStatus> {
     this.busy++;
     try {
-      return await this.network.change(id, change);
+      const status = await this.network.change(id, change);
+      const m = this.machines.get(status.machine);
+      if (change.plugged !== undefined && m?.state === 'ready') await this.tellCarrier(m, status.interface, status.plugged);
+      return status;
     } finally {
       this.busy--;
     }
+  }
+
+  /**
+   * Tells a guest whether its NIC's cable is plugged: UML's NIC has no carrier of its own, so the agent
+   * sets the link's operational state (UP, or DORMANT: `ip link` shows NO-CARRIER); see
+   * kernels/guest/agent/vnetlab-agent.c, set_carrier.
+   */
+  private async tellCarrier(m: Machine, iface: string, plugged: boolean): Promise<void> {
+    if (!m.handle || !/^eth\d+$/.test(iface)) return;
+    const result = await m.handle.agent
+      .exec(`/usr/sbin/vnetlab-agent --carrier ${iface} ${plugged ? 'on' : 'off'}`, { timeoutMs: 10_000 })
+      .catch((err: Error) => ({ exitCode: 1, stderr: err.message }));
+    if (result.exitCode !== 0) this.progress(`${m.plan.name}: could not show ${iface}'s cable as ${plugged ? 'plugged' : 'unplugged'} in the guest: ${result.stderr.trim()}`);
   }
 
   capture(target: string, onFrame: (frame: Buffer, timeUs: number) => void, onEnd: (reason: string) => void): Promise<Capture> {

@@ -15,7 +15,10 @@ const command: Command = {
 Guest images live in the image cache (~/.cache/vnetlab/images, or $VNETLAB_IMAGE_DIR).
   build NAME   build an image if it is missing or stale (--force: rebuild anyway).
                'tiny' (busybox) builds in seconds; 'debian' (Debian bookworm with FRR,
-               bind9, apache2…) needs root and takes a few minutes the first time.
+               bind9, apache2, squid, exim4, dovecot…) takes a few minutes the first time
+               (as root, or without root through mmdebstrap). An image of your own is a
+               recipe, ~/.config/vnetlab/images/NAME.yaml: 'name: NAME', 'extends: debian',
+               'packages: [...]' (docs/lab-format.md); build it with: vnetlab image build NAME.
   list         every image: size, manifest version, kernel, and whether it must be rebuilt.
   kernel       the UML kernel vnetlab uses ($VNETLAB_KERNEL or /usr/bin/linux.uml) and its version.
   export NAME -o FILE

@@ -41,12 +41,16 @@ export async function stageDebianRoot(root: string, manifest: ImageManifest, opt
 
 /** vnetlab's service shims and small adaptations of a Debian root (or of the overlay of a rootless build). */
 export function stageDebianShims(root: string, progress: Progress): void {
-  progress('installing the service shims (systemctl, service, quagga on FRR, bind9)');
+  progress('installing the service shims (systemctl, service, quagga on FRR, bind9, old init script names)');
   mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
   const shims = join(GUEST_DIR, 'debian');
   for (const file of readdirSync(join(shims, 'sbin'))) install(join(shims, 'sbin', file), join(root, 'usr/local/sbin', file));
   for (const file of readdirSync(join(shims, 'init.d'))) install(join(shims, 'init.d', file), join(root, 'etc/init.d', file));
   symlinkSync('quagga', join(root, 'etc/init.d/zebra'));
+  // Init scripts under the names older (Netkit-era) labs call them.
+  for (const [old, now] of [['bind', 'bind9'], ['squid3', 'squid'], ['inetd', 'openbsd-inetd'], ['dovecot-imapd', 'dovecot']] as const) {
+    if (existsSync(join(root, 'etc/init.d', now)) && !existsSync(join(root, 'etc/init.d', old))) symlinkSync(now, join(root, 'etc/init.d', old));
+  }
   // Commands older labs type that bookworm names differently.
   symlinkSync('/usr/bin/vim.tiny', join(root, 'usr/local/bin/vim'));
   writeGuestFile(root, 'usr/local/bin/ping6', '#!/bin/sh\nexec ping -6 "$@"\n', 0o755);
