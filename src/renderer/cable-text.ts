@@ -64,7 +64,7 @@ export function wireImpairDialog(dialog: HTMLElement, ends: { from: string; to: 
  * link, drawn as one edge for two interfaces — both of its ends. `cable` is the one to act on (pulling or
  * impairing one end acts on the whole link); `ends` name the two sides for the Impair dialog.
  */
-export function runningCable(model: LabModel, cables: Map<string, CableStatus>, id: string): { cable: CableStatus; all: CableStatus[]; ends: { from: string; to: string } } | undefined {
+export function runningCable(model: LabModel, cables: ReadonlyMap<string, CableStatus>, id: string): { cable: CableStatus; all: CableStatus[]; ends: { from: string; to: string } } | undefined {
   const ref = parseElementId(id);
   if (ref?.type === 'iface') {
     const cable = cables.get(`${ref.machine}:eth${ref.index}`);

@@ -1,8 +1,10 @@
 // The editor's state: the lab being edited (with undo history), where it lives on disk, whether it
-// has unsaved changes, its diagnostics and the running machines' states. Views subscribe to changes.
+// has unsaved changes, its diagnostics, and the running lab (`run`, run-state.ts: written only by its
+// apply()). Views subscribe to changes.
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { LabModel } from '../shared/lab-model.ts';
 import type { CableStatus, MachineState } from '../shared/runtime-api.ts';
+import { RunState } from './run-state.ts';
 import { History } from './graph/history.ts';
 import { emptyLab } from './graph/edit.ts';
 import { elementForTarget } from './graph/mapping.ts';
@@ -17,21 +19,38 @@ export class AppState {
   private savedJson = JSON.stringify(this.history.current);
   diagnostics: Diagnostic[] = [];
   selection: string[] = [];
-  /** Machine states of the running lab (empty when stopped). */
-  machineStates = new Map<string, MachineState>();
-  machineErrors = new Map<string, string>();
-  /** Cables of the running lab by id (`pc1:eth0`): plugged or not, impairments. */
-  cables = new Map<string, CableStatus>();
-  running = false;
-  progress = '';
-  /** Host resources of each running machine (from status), for the properties panel. */
-  usage = new Map<string, { rssBytes?: number }>();
+  /** The running lab; its changes are the 'run' change. */
+  readonly run = new RunState();
   private readonly listeners = new Set<(changes: Set<Change>) => void>();
   private pendingChanges = new Set<Change>();
   private scheduled = false;
 
+  constructor() {
+    this.run.subscribe(() => this.emit('run'));
+  }
+
   get model(): LabModel {
     return this.history.current;
+  }
+
+  // The run state, read-only (views, and the end-to-end tests through window.__vnetlab.state).
+  get running(): boolean {
+    return this.run.running;
+  }
+  get progress(): string {
+    return this.run.progress;
+  }
+  get machineStates(): ReadonlyMap<string, MachineState> {
+    return this.run.machineStates;
+  }
+  get machineErrors(): ReadonlyMap<string, string> {
+    return this.run.machineErrors;
+  }
+  get cables(): ReadonlyMap<string, CableStatus> {
+    return this.run.cables;
+  }
+  get usage(): ReadonlyMap<string, { rssBytes?: number }> {
+    return this.run.usage;
   }
 
   get dirty(): boolean {
@@ -77,10 +96,8 @@ export class AppState {
     this.savedJson = JSON.stringify(model);
     this.selection = [];
     this.diagnostics = [];
-    this.machineStates.clear();
-    this.machineErrors.clear();
-    this.running = false;
-    for (const c of ['model', 'selection', 'file', 'run'] as const) this.emit(c);
+    this.run.apply({ reset: true });
+    for (const c of ['model', 'selection', 'file'] as const) this.emit(c);
   }
 
   markSaved(folder: string): void {

@@ -448,7 +448,7 @@ function addAddresses(elements: GraphElement[], model: LabModel): void {
   }
 }
 
-function displayLabel(el: GraphElement, states: Map<string, MachineState>): string {
+function displayLabel(el: GraphElement, states: ReadonlyMap<string, MachineState>): string {
   if (el.group !== 'nodes') return '';
   const st = el.data.role === 'machine' ? states.get(el.data.name) : undefined;
   return st && st !== 'stopped' ? `${el.data.label}\n${st}` : el.data.label;

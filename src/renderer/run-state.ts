@@ -1,0 +1,107 @@
+// The running lab as the app knows it: each machine's state (and error), its cables, start progress,
+// the machines' memory, and whether the lab runs. One writer, `apply()`: a status (the lab's whole
+// state, from a start, a reconnect or the 5-second refresh) replaces what is known; an event (pushed
+// by the service) changes its part. Views read it and subscribe; nothing else writes it.
+import type { CableStatus, LabEvent, LabStatus, MachineState } from '../shared/runtime-api.ts';
+
+export type RunInput =
+  /** The lab's whole state as the service says it now (null: it does not run). */
+  | { status: LabStatus | null }
+  | { event: LabEvent }
+  /** Start was pressed: the lab counts as running until the service says otherwise. */
+  | { starting: true }
+  /** Another lab is on screen: nothing of this one runs. */
+  | { reset: true };
+
+export class RunState {
+  private isRunning = false;
+  private progressLine = '';
+  private readonly states = new Map<string, MachineState>();
+  private readonly errors = new Map<string, string>();
+  private cableMap = new Map<string, CableStatus>();
+  private usageMap = new Map<string, { rssBytes?: number }>();
+  private readonly listeners = new Set<() => void>();
+
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  /** What the lab is doing (image builds, a slow guest), until every machine has settled. */
+  get progress(): string {
+    return this.progressLine;
+  }
+
+  /** Machine states of the running lab (empty when nothing ran since the lab was opened). */
+  get machineStates(): ReadonlyMap<string, MachineState> {
+    return this.states;
+  }
+
+  get machineErrors(): ReadonlyMap<string, string> {
+    return this.errors;
+  }
+
+  /** Cables of the running lab by id (`pc1:eth0`): plugged or not, impairments. */
+  get cables(): ReadonlyMap<string, CableStatus> {
+    return this.cableMap;
+  }
+
+  /** Host resources of each running machine (from status), for the properties panel. */
+  get usage(): ReadonlyMap<string, { rssBytes?: number }> {
+    return this.usageMap;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The one writer of the run state. */
+  apply(input: RunInput): void {
+    if ('status' in input) this.applyStatus(input.status);
+    else if ('event' in input) this.applyEvent(input.event);
+    else if ('starting' in input) this.isRunning = true;
+    else {
+      this.isRunning = false;
+      this.progressLine = '';
+      this.states.clear();
+      this.errors.clear();
+      this.cableMap.clear();
+      this.usageMap.clear();
+    }
+    for (const l of this.listeners) l();
+  }
+
+  private applyStatus(status: LabStatus | null): void {
+    this.usageMap = new Map((status?.machines ?? []).map((m) => [m.name, { rssBytes: m.rssBytes }]));
+    this.isRunning = !!status && status.machines.some((m) => m.state !== 'stopped');
+    this.states.clear();
+    this.cableMap = new Map((status?.cables ?? []).map((c) => [c.id, c]));
+    for (const m of status?.machines ?? []) {
+      this.states.set(m.name, m.state);
+      if (m.error) this.errors.set(m.name, m.error);
+    }
+  }
+
+  private applyEvent(event: LabEvent): void {
+    if (event.type === 'machine-state') {
+      this.states.set(event.machine, event.state);
+      if ([...this.states.values()].every(settled)) this.progressLine = '';
+      if (event.error) this.errors.set(event.machine, event.error);
+      this.isRunning = true;
+    } else if (event.type === 'progress') {
+      this.progressLine = event.message;
+    } else if (event.type === 'cable') {
+      this.cableMap.set(event.cable.id, event.cable);
+    } else if (event.type === 'lab-stopped') {
+      this.isRunning = false;
+      this.progressLine = '';
+      this.cableMap.clear();
+      for (const m of this.states.keys()) this.states.set(m, 'stopped');
+    }
+  }
+}
+
+/** A machine that is not on its way up or down. */
+function settled(state: MachineState): boolean {
+  return state === 'ready' || state === 'failed' || state === 'stopped';
+}
