@@ -24,6 +24,8 @@ export interface LabModel {
   checks: Check[];
   /** Canvas positions of machines and domains by name. Never affects the compiled plan. */
   layout: Record<string, { x: number; y: number }>;
+  /** Cables between two switches or hubs (lab.yaml `switch_links:`), with the VLANs they carry. */
+  switchLinks?: SwitchLink[];
   /** Script run on every machine before its own startup (Netkit/Kathará `shared.startup`). */
   sharedStartup?: Script;
   /** Script run on every machine at shutdown before its own shutdown (`shared.shutdown`). */
@@ -103,6 +105,27 @@ export interface Interface {
   ipv6: string[];
   /** Impairments of this interface's cable (lab.yaml `link:`), per direction; absent = a perfect cable. */
   link?: CableImpairments;
+  /**
+   * On a switch: the VLAN of the switch port this interface plugs into, untagged (an access port;
+   * lab.yaml `vlan:`). Absent: the switch's default VLAN.
+   */
+  vlan?: number;
+  /** On a switch: VLANs the port carries tagged (a trunk to a router or a host with VLAN subinterfaces; lab.yaml `vlans:`). */
+  vlans?: number[];
+  source: SourceRef;
+}
+
+/**
+ * A cable between two collision domains (lab.yaml `switch_links:`): two switches (or hubs) joined port
+ * to port. On switches, `vlan` is the VLAN its two ports carry untagged and `vlans` those they carry
+ * tagged (a trunk). Its id (`vnetlab link`, the canvas) is `<a>--<b>`, with `-2`, `-3`… for parallel ones.
+ */
+export interface SwitchLink {
+  a: string;
+  b: string;
+  vlan?: number;
+  vlans?: number[];
+  link?: CableImpairments;
   source: SourceRef;
 }
 
@@ -114,6 +137,11 @@ export interface CollisionDomain {
   kind: DomainKind;
   /** Attach the domain to the host through slirpvde (NAT, no root): guests get 10.0.2.0/24 with gateway 10.0.2.2. */
   hostNat: boolean;
+  /**
+   * A switch runs (fast) spanning tree (lab.yaml `stp: true`, or `stp: {priority: N}`): loops of switch
+   * links are broken by blocking ports. The lowest priority (then the lowest switch MAC) is the root.
+   */
+  stp?: { priority?: number };
   source: SourceRef;
 }
 
@@ -177,4 +205,19 @@ export function domainsOf(model: Pick<LabModel, 'domains' | 'machines'>): Collis
     }
   }
   return implicit.length ? [...model.domains, ...implicit] : model.domains;
+}
+
+/** VLAN ids a switch port may carry (802.1Q; 0 and 4095 are reserved). */
+export const MIN_VLAN = 1;
+export const MAX_VLAN = 4094;
+
+/** The id of each switch link, in the model's order: `<a>--<b>`, then `<a>--<b>-2`… for parallel ones. */
+export function switchLinkIds(model: Pick<LabModel, 'switchLinks'>): string[] {
+  const seen = new Map<string, number>();
+  return (model.switchLinks ?? []).map((l) => {
+    const base = `${l.a}--${l.b}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}-${n}`;
+  });
 }

@@ -35,6 +35,8 @@ export interface Plan {
   guests: GuestPlan[];
   /** Boot order: each wave's guests may boot in parallel once every earlier wave is ready. */
   waves: string[][];
+  /** Cables between two switches (lab.yaml `switch_links:`); absent when there are none. */
+  switchLinks?: SwitchLinkPlan[];
 }
 
 export interface LabFsPlan {
@@ -61,6 +63,33 @@ export interface SwitchPlan {
   argv: string[];
   /** Extra process for a host-NAT domain (`slirpvde`), started after the switch. */
   hostNat?: { argv: string[] };
+  /**
+   * A switch with VLANs or spanning tree: its ports are configured (over `mgmtSocket`) before cables
+   * join them, so each cable end is pinned to a port of its own (`<ctlDir>[N]`), counted down from
+   * `count - 1` (vde_switch gives unnamed connections, a capture's say, the lowest free ones).
+   */
+  ports?: { count: number; vlans: number[]; stp: boolean };
+}
+
+/** The VLANs of one switch port: carried untagged (an access port) and tagged (a trunk). */
+export interface PortVlans {
+  untagged?: number;
+  tagged?: number[];
+}
+
+/**
+ * A cable between two switches: a wirefilter joining a port of each (`wirefilter -v <a>[p]:<b>[q]
+ * -M <filterMgmt>`), so it can be unplugged and impaired like a machine's cable (`out` is a → b).
+ */
+export interface SwitchLinkPlan {
+  /** `<a>--<b>` (`-2`… for parallel ones): what `vnetlab link` and the API call it. */
+  id: string;
+  between: [string, string];
+  plugged: boolean;
+  filterMgmt: string;
+  /** The VLANs both of its ports carry (on switches with VLANs). */
+  vlans?: PortVlans;
+  impairments: CableImpairments;
 }
 
 export interface GuestPlan {
@@ -139,6 +168,8 @@ export interface CablePlan {
   filterMgmt: string;
   /** Impairments applied when the cable is plugged (empty: a perfect cable). */
   impairments: CableImpairments;
+  /** The VLANs of its port on a switch with VLANs (absent: the switch's default VLAN, untagged). */
+  vlans?: PortVlans;
 }
 
 /** Per direction: `out` is from the machine into the domain, `in` from the domain to the machine. */

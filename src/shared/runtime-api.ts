@@ -44,6 +44,13 @@ export interface CableStatus {
   impairments: CableImpairments;
   /** pid of the wirefilter while plugged. */
   pid?: number;
+  /**
+   * A switch link (a cable between two switches, `machine` and `interface` empty): the two domains it
+   * joins; `domain` is the second.
+   */
+  between?: [string, string];
+  /** Spanning tree keeps its port from forwarding at these ends (switch domains), in these VLANs (0: the default one). */
+  blocked?: { domain: string; vlans: number[] }[];
 }
 
 export type LabEvent =

@@ -1,6 +1,6 @@
 // The cable layer of a plan (src/shared/plan.ts, CablePlan): for every machine interface, a port hub
 // the guest NIC attaches to and the wirefilter management socket that joins it to its domain.
-import type { CableImpairments, CablePlan } from '../../shared/plan.ts';
+import type { CableImpairments, CablePlan, PortVlans } from '../../shared/plan.ts';
 import { EnvironmentError } from '../errors.ts';
 import { byteLength, MAX_SOCKET_PATH, pathComponent, sha256Hex, VDE_PORT_SOCKET_SUFFIX } from './names.ts';
 
@@ -12,6 +12,8 @@ export interface CableInput {
   interface: string;
   domain: string;
   impairments?: CableImpairments;
+  /** Its port's VLANs, on a switch with VLANs. */
+  vlans?: PortVlans;
 }
 
 /** `<machine>:<interface>`: the name users type (`vnetlab link pc1:eth0`). */
@@ -32,6 +34,7 @@ export function cablePlan(cableDir: string, input: CableInput): CablePlan {
     portArgv: ['vde_switch', '-s', portCtlDir, '-x', '-n', String(PORT_HUB_PORTS)],
     filterMgmt: `${portCtlDir}.wf`,
     impairments: normaliseImpairments(input.impairments),
+    ...(input.vlans ? { vlans: input.vlans } : {}),
   };
 }
 

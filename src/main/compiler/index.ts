@@ -4,12 +4,12 @@
 // machines in the model or their canvas positions.
 // The guest contract it implements is in docs/ARCHITECTURE.md.
 import type { CollisionDomain, Interface, LabModel, Machine } from '../../shared/lab-model.ts';
-import { domainsOf } from '../../shared/lab-model.ts';
-import type { CablePlan, CompileOptions, GuestBoot, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
-import { cablePlan } from './cables.ts';
+import { domainsOf, switchLinkIds } from '../../shared/lab-model.ts';
+import type { CablePlan, CompileOptions, GuestBoot, GuestPlan, Plan, PortVlans, SwitchLinkPlan, SwitchPlan } from '../../shared/plan.ts';
+import { cablePlan, normaliseImpairments } from './cables.ts';
 import { EnvironmentError } from '../errors.ts';
 import { labFsEntries, type MachineFiles, type ResolvedInterface } from './labfs-entries.ts';
-import { deriveMac, deriveUmid, IPV6_OFF_ARG, mconsolePath, pathComponent, startupMac, switchComponent } from './names.ts';
+import { deriveMac, deriveUmid, IPV6_OFF_ARG, mconsolePath, pathComponent, sha256Hex, startupMac, switchComponent } from './names.ts';
 import { guestMemoryMiB } from './memory.ts';
 import { bootWaves, compareNames } from './waves.ts';
 
@@ -81,9 +81,16 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
   const wiring = wireMachines(model.meta.name, machines, bridgedDomain);
   const attached = new Map<string, number>();
   for (const nics of wiring.values()) for (const nic of nics) attached.set(nic.domain, (attached.get(nic.domain) ?? 0) + 1);
-  const switches = domains.map((d) => switchPlan(d, layout.switchDir, attached.get(d.name) ?? 0));
+  const kinds = new Map(domains.map((d) => [d.name, d.kind]));
+  const links = switchLinkPlans(model, layout.cableDir, kinds);
+  for (const l of links) for (const d of l.between) attached.set(d, (attached.get(d) ?? 0) + 1);
+  const vlansOn = vlansByDomain(wiring, links, kinds);
+  const switches = domains.map((d) => switchPlan(d, layout.switchDir, attached.get(d.name) ?? 0, model.meta.name, vlansOn.get(d.name)));
   const cables = machines.flatMap((m) =>
-    wiring.get(m.name)!.map((n) => cablePlan(layout.cableDir, { machine: m.name, interface: n.name, domain: n.domain, impairments: n.link })),
+    wiring.get(m.name)!.map((n) => {
+      const vlans = kinds.get(n.domain) === 'switch' ? portVlans(n.vlan, n.vlans) : undefined;
+      return cablePlan(layout.cableDir, { machine: m.name, interface: n.name, domain: n.domain, impairments: n.link, ...(vlans ? { vlans } : {}) });
+    }),
   );
   const guests = machines.map((m) => guestPlan(m, wiring.get(m.name)!, cables, layout, options));
   const machineFiles: MachineFiles[] = machines.map((m) => ({
@@ -102,7 +109,39 @@ export function compile(model: LabModel, options: CompileOptions): Plan {
     cables,
     guests,
     waves: bootWaves(new Map(machines.map((m) => [m.name, m.dependsOn]))),
+    ...(links.length ? { switchLinks: links } : {}),
   };
+}
+
+/** The VLANs of a port, or undefined for a plain one (the switch's default VLAN, untagged). */
+function portVlans(untagged: number | undefined, tagged: number[] | undefined): PortVlans | undefined {
+  if (untagged === undefined && !tagged?.length) return undefined;
+  return { ...(untagged !== undefined ? { untagged } : {}), ...(tagged?.length ? { tagged: [...new Set(tagged)].sort((a, b) => a - b) } : {}) };
+}
+
+/** Switch links in the lab's order, with their ids; VLANs only where both ends are switches. */
+function switchLinkPlans(model: LabModel, cableDir: string, kinds: Map<string, string>): SwitchLinkPlan[] {
+  const ids = switchLinkIds(model);
+  return (model.switchLinks ?? []).flatMap((l, n) => {
+    if (!kinds.has(l.a) || !kinds.has(l.b) || l.a === l.b) return [];
+    const id = ids[n]!;
+    const vlans = kinds.get(l.a) === 'switch' && kinds.get(l.b) === 'switch' ? portVlans(l.vlan, l.vlans) : undefined;
+    return [{ id, between: [l.a, l.b] as [string, string], plugged: true, filterMgmt: `${cableDir}/l-${sha256Hex(id).slice(0, 8)}.wf`, impairments: normaliseImpairments(l.link), ...(vlans ? { vlans } : {}) }];
+  });
+}
+
+/** Every VLAN used on each switch (by its machines' ports and its links), to create before ports join them. */
+function vlansByDomain(wiring: Map<string, Nic[]>, links: SwitchLinkPlan[], kinds: Map<string, string>): Map<string, number[]> {
+  const sets = new Map<string, Set<number>>();
+  const add = (domain: string, vlans: PortVlans | undefined) => {
+    if (!vlans || kinds.get(domain) !== 'switch') return;
+    const set = sets.get(domain) ?? new Set<number>();
+    for (const v of [...(vlans.untagged !== undefined ? [vlans.untagged] : []), ...(vlans.tagged ?? [])]) set.add(v);
+    sets.set(domain, set);
+  };
+  for (const nics of wiring.values()) for (const n of nics) add(n.domain, portVlans(n.vlan, n.vlans));
+  for (const l of links) for (const d of l.between) add(d, l.vlans);
+  return new Map([...sets].map(([d, set]) => [d, [...set].sort((a, b) => a - b)]));
 }
 
 /** Host folders of one lab, from the options. */
@@ -123,6 +162,8 @@ interface Nic {
   mac: string;
   addresses: string[];
   link?: Interface['link'];
+  vlan?: number;
+  vlans?: number[];
 }
 
 /** Each machine's NICs in index order, with their MACs, plus the NIC of a Kathará `bridged` machine. */
@@ -139,6 +180,8 @@ function wireMachines(labName: string, machines: Machine[], bridgedDomain: strin
         mac: i.mac?.toLowerCase() ?? startupMac(m.startup?.text, i.index) ?? deriveMac(labName, m.name, i.index),
         addresses: [...i.ipv4, ...i.ipv6],
         ...(i.link ? { link: i.link } : {}),
+        ...(i.vlan !== undefined ? { vlan: i.vlan } : {}),
+        ...(i.vlans?.length ? { vlans: i.vlans } : {}),
       }));
     if (m.bridged && bridgedDomain) {
       // Kathará attaches a bridged device to the host as one more NIC after the lab's own.
@@ -151,13 +194,20 @@ function wireMachines(labName: string, machines: Machine[], bridgedDomain: strin
   return wiring;
 }
 
-function switchPlan(domain: CollisionDomain, switchDir: string, attached: number): SwitchPlan {
+function switchPlan(domain: CollisionDomain, switchDir: string, attached: number, labName: string, vlans: number[] = []): SwitchPlan {
   const ctlDir = `${switchDir}/${switchComponent(switchDir, domain.name)}`;
   const mgmtSocket = `${ctlDir}.mgmt`;
   const ports = Math.max(DEFAULT_SWITCH_PORTS, attached + SPARE_SWITCH_PORTS);
   const argv = ['vde_switch', '-s', ctlDir, '-M', mgmtSocket, '-n', String(ports)];
   if (domain.kind === 'hub') argv.push('-x');
+  const stp = domain.kind === 'switch' && !!domain.stp;
+  if (stp) {
+    // Fast spanning tree, with a MAC of its own derived from the names: the same lab elects the same root every time.
+    argv.push('-F', '--macaddr', deriveMac(labName, `switch:${domain.name}`, 0));
+    if (domain.stp!.priority !== undefined) argv.push('--priority', String(domain.stp!.priority));
+  }
   const plan: SwitchPlan = { domain: domain.name, kind: domain.kind, ctlDir, mgmtSocket, argv };
+  if (stp || vlans.length) plan.ports = { count: ports, vlans, stp };
   if (domain.hostNat) plan.hostNat = { argv: ['slirpvde', '-s', ctlDir, '-H', HOST_NAT_GATEWAY, '-D'] };
   return plan;
 }

@@ -46,6 +46,9 @@ function shapeProblems(model: LabModel): Diagnostic[] {
   at('domains', Array.isArray(model.domains) && model.domains.every((d) => isObj(d) && isStr(d.name) && isObj(d.source)));
   at('checks', Array.isArray(model.checks));
   at('layout', isObj(model.layout));
+  const vlanFields = (x: Record<string, unknown>) => (x.vlan === undefined || typeof x.vlan === 'number') && (x.vlans === undefined || (Array.isArray(x.vlans) && x.vlans.every((v) => typeof v === 'number')));
+  at('switchLinks', model.switchLinks === undefined || (Array.isArray(model.switchLinks) && (model.switchLinks as unknown[]).every((l) => isObj(l) && isStr(l.a) && isStr(l.b) && isObj(l.source) && vlanFields(l))));
+  at('domains: stp', !Array.isArray(model.domains) || model.domains.every((d) => !isObj(d) || d.stp === undefined || (isObj(d.stp) && (d.stp.priority === undefined || typeof d.stp.priority === 'number'))));
   for (const [key, folder] of [['sharedFolder', model.sharedFolder], ['testFolder', model.testFolder]] as const) at(key, folder === undefined || isStr(folder));
   for (const m of Array.isArray(model.machines) ? (model.machines as unknown[]) : []) {
     if (!isObj(m) || !isStr(m.name)) {
@@ -55,7 +58,7 @@ function shapeProblems(model: LabModel): Diagnostic[] {
     const name = `machine '${m.name}'`;
     at(`${name}: source`, isObj(m.source));
     at(`${name}: memoryMiB`, typeof m.memoryMiB === 'number');
-    at(`${name}: interfaces`, Array.isArray(m.interfaces) && m.interfaces.every((i) => isObj(i) && Number.isInteger(i.index) && isStr(i.domain) && Array.isArray(i.ipv4) && Array.isArray(i.ipv6) && isObj(i.source)));
+    at(`${name}: interfaces`, Array.isArray(m.interfaces) && m.interfaces.every((i) => isObj(i) && Number.isInteger(i.index) && isStr(i.domain) && Array.isArray(i.ipv4) && Array.isArray(i.ipv6) && isObj(i.source) && vlanFields(i)));
     at(`${name}: files`, Array.isArray(m.files) && m.files.every((f) => isObj(f) && isStr(f.guestPath) && isObj(f.source) && (f.kind === 'inline' ? isStr(f.content) : (f.kind === 'file' || f.kind === 'dir') && isStr(f.labPath))));
     at(`${name}: dependsOn`, Array.isArray(m.dependsOn) && m.dependsOn.every(isStr));
     at(`${name}: sysctls`, strings(m.sysctls));

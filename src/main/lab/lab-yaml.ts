@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { CableImpairments } from '../../shared/plan.ts';
-import { DEFAULT_MEMORY_MIB, domainsOf, type SourceRef, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, type SourceRef, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script, type SwitchLink } from '../../shared/lab-model.ts';
 import { ImpairmentError, linkFromYaml } from '../../shared/impairments.ts';
 import { checksFromYaml, isRecord } from './checks.ts';
 import { didYouMean, error, warning } from './diag.ts';
@@ -21,6 +21,8 @@ export interface ParseResult {
   forwardingDefault?: boolean;
   /** A vnetlab.yaml side file's `links:` (cable impairments lab.conf cannot hold), by `machine:ethN`. */
   links?: { cable: string; link: CableImpairments; source: SourceRef }[];
+  /** A vnetlab.yaml side file's `ports:` (switch port VLANs of interfaces, which lab.conf cannot hold), by `machine:ethN`. */
+  ports?: { cable: string; vlan?: number; vlans?: number[]; source: SourceRef }[];
   /** A file with `params:`: the seed, the parameters and the values drawn for it (already rendered into the model). */
   variant?: ParsedVariant;
   /** The file's `solution:` section, kept apart from the model (applySolution puts it in). */
@@ -113,6 +115,9 @@ export function parseLabYaml(text: string, file: string, root: string, options: 
       }
     }
   }
+  if (isRecord(data.ports)) {
+    result.ports = Object.entries(data.ports).filter(([, raw]) => isRecord(raw)).map(([cable, raw]) => ({ cable, ...vlansOf(raw as Record<string, unknown>), source: source.at(['ports', cable]) }));
+  }
   return result;
 }
 
@@ -140,6 +145,8 @@ class YamlLabBuilder {
       checks: checksFromYaml(data.checks, this.source, ['checks']),
       layout: this.layout(data.layout),
     };
+    const switchLinks = this.switchLinks(data.switch_links);
+    if (switchLinks.length) model.switchLinks = switchLinks;
     assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: versionText(meta.version, this.source), email: str(meta.email), web: str(meta.web), startingScore: typeof meta.starting_score === 'number' ? meta.starting_score : undefined });
     assignDefined(model, {
       sharedStartup: this.script(shared.startup, ['shared', 'startup']),
@@ -221,6 +228,7 @@ class YamlLabBuilder {
       const iface: Interface = { index, domain, ipv4: addressList(spec.ipv4), ipv6: addressList(spec.ipv6), source: this.source.at([...at, key]) };
       const mac = str(spec.mac);
       if (mac) iface.mac = mac.toLowerCase();
+      assignDefined(iface, vlansOf(spec));
       if (isRecord(spec.link)) {
         try {
           const link = linkFromYaml(spec.link, `machine ${String(at[1])} eth${index}: link`);
@@ -261,7 +269,10 @@ class YamlLabBuilder {
   private domains(raw: unknown, machines: Machine[]): CollisionDomain[] {
     const declared: CollisionDomain[] = Object.entries(isRecord(raw) ? raw : {}).map(([name, spec]) => {
       const s = isRecord(spec) ? spec : {};
-      return { name, kind: s.kind === 'switch' ? 'switch' : 'hub', hostNat: s.host_nat === true, source: this.source.keyAt(['domains', name]) };
+      const domain: CollisionDomain = { name, kind: s.kind === 'switch' ? 'switch' : 'hub', hostNat: s.host_nat === true, source: this.source.keyAt(['domains', name]) };
+      if (s.stp === true) domain.stp = {};
+      else if (isRecord(s.stp)) domain.stp = typeof s.stp.priority === 'number' ? { priority: s.stp.priority } : {};
+      return domain;
     });
     // Without a `domains:` section, domains only named by interfaces are hubs, as in Netkit and
     // Kathará. With one, it lists them all: a name missing from it is a typo until proven otherwise.
@@ -279,6 +290,30 @@ class YamlLabBuilder {
       }
     }
     return all;
+  }
+
+  /** `switch_links:`: cables between two domains, with the VLANs their ports carry. */
+  private switchLinks(raw: unknown): SwitchLink[] {
+    if (!Array.isArray(raw)) return [];
+    const links: SwitchLink[] = [];
+    raw.forEach((spec, i) => {
+      if (!isRecord(spec) || !Array.isArray(spec.between) || spec.between.length !== 2) return;
+      const [a, b] = spec.between;
+      if (typeof a !== 'string' || typeof b !== 'string') return;
+      const link: SwitchLink = { a, b, source: this.source.at(['switch_links', i]) };
+      assignDefined(link, vlansOf(spec));
+      if (isRecord(spec.link)) {
+        try {
+          const impairments = linkFromYaml(spec.link, `switch link ${a}--${b}: link`);
+          if (impairments.in || impairments.out) link.link = impairments;
+        } catch (err) {
+          if (!(err instanceof ImpairmentError)) throw err;
+          this.diagnostics.push(error('invalid-link', err.message, this.source.at(['switch_links', i, 'link'])));
+        }
+      }
+      links.push(link);
+    });
+    return links;
   }
 
   private layout(raw: unknown): LabModel['layout'] {
@@ -356,4 +391,13 @@ export function assignDefined<T extends object>(target: T, values: Partial<T>): 
 /** A lab name derived from its folder: lowercase, [a-z0-9_-]. */
 export function labNameFromFolder(root: string): string {
   return basename(root).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|-+$/g, '') || 'lab';
+}
+
+/** `vlan:` (untagged) and `vlans:` (tagged) of an interface or a switch link, as the schema allows them. */
+function vlansOf(spec: Record<string, unknown>): { vlan?: number; vlans?: number[] } {
+  const vlans = Array.isArray(spec.vlans) ? spec.vlans.filter((v): v is number => Number.isInteger(v)) : [];
+  return {
+    ...(Number.isInteger(spec.vlan) ? { vlan: spec.vlan as number } : {}),
+    ...(vlans.length ? { vlans: [...new Set(vlans)].sort((x, y) => x - y) } : {}),
+  };
 }

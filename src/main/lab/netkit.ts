@@ -516,8 +516,15 @@ async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnost
   model.meta.name = side.model.meta.name;
   for (const d of side.model.domains) {
     const mine = model.domains.find((x) => x.name === d.name);
-    if (mine) Object.assign(mine, { kind: d.kind, hostNat: d.hostNat });
+    if (mine) Object.assign(mine, { kind: d.kind, hostNat: d.hostNat }, d.stp ? { stp: d.stp } : {});
     else model.domains.push(d);
+  }
+  if (side.model.switchLinks?.length) model.switchLinks = side.model.switchLinks;
+  for (const { cable, source, ...vlans } of side.ports ?? []) {
+    const [machine, iface] = cable.split(':');
+    const target = model.machines.find((m) => m.name === machine)?.interfaces.find((i) => `eth${i.index}` === iface);
+    if (target) Object.assign(target, vlans);
+    else diagnostics.push(warning('unknown-cable', `ports: '${cable}' names no machine interface of lab.conf`, source, { hint: 'write it as machine:ethN, e.g. pc1:eth0' }));
   }
   model.layout = side.model.layout;
   model.checks = side.model.checks;

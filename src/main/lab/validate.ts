@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import type { Check } from '../../shared/checks.ts';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import { MAX_MEMORY_MIB, MIN_MEMORY_MIB, type Interface, type LabModel, type Machine, type SourceRef } from '../../shared/lab-model.ts';
+import { MAX_MEMORY_MIB, MAX_VLAN, MIN_MEMORY_MIB, MIN_VLAN, switchLinkIds, type Interface, type LabModel, type Machine, type SourceRef } from '../../shared/lab-model.ts';
 import { formatNetwork, isBroadcastAddress, isNetworkAddress, networkOf, parseCidr, type Cidr } from './addresses.ts';
 import { checkIdDiagnostics } from './checks.ts';
 import { didYouMean, error, info, sortDiagnostics, warning } from './diag.ts';
@@ -32,6 +32,7 @@ export function validateLab(model: LabModel): Diagnostic[] {
     out.push(...machineDiagnostics(m));
   }
   out.push(...domainDiagnostics(model));
+  out.push(...switchDiagnostics(model));
   out.push(...addressDiagnostics(model));
   out.push(...dependencyDiagnostics(model, machineNames));
   out.push(...validateChecks(model, model.checks));
@@ -110,6 +111,8 @@ function domainDiagnostics(model: LabModel): Diagnostic[] {
   }
   const seen = new Set<string>();
   const machineNames = new Set(model.machines.map((m) => m.name));
+  // A switch cabled to another counts as something at the other end.
+  const linked = new Set((model.switchLinks ?? []).flatMap((l) => [l.a, l.b]));
   for (const d of model.domains) {
     const target = `domain:${d.name}`;
     if (seen.has(d.name)) out.push(error('duplicate-domain', `collision domain '${d.name}' is defined twice`, d.source, { target }));
@@ -117,6 +120,7 @@ function domainDiagnostics(model: LabModel): Diagnostic[] {
     if (!DOMAIN_NAME.test(d.name)) out.push(error('invalid-domain-name', `collision domain name '${d.name}' is not valid: use letters, digits, '.', '-' and '_' (at most 63)`, d.source, { target }));
     if (machineNames.has(d.name)) out.push(warning('name-clash', `'${d.name}' is both a machine and a collision domain; the canvas cannot tell them apart`, d.source, { target }));
     const ports = attached.get(d.name) ?? [];
+    if (linked.has(d.name)) continue;
     if (ports.length === 0 && !d.hostNat) {
       out.push(warning('dangling-domain', `collision domain '${d.name}' has no machine attached`, d.source, { target, hint: 'attach an interface to it or remove it' }));
     } else if (ports.length === 1 && !d.hostNat) {
@@ -128,6 +132,65 @@ function domainDiagnostics(model: LabModel): Diagnostic[] {
     if (!seen.has(name)) {
       const first = ports[0]!;
       out.push(error('unknown-domain', `${first.machine.name} eth${first.iface.index} is attached to collision domain '${name}', which is not defined`, first.iface.source, { target: `machine:${first.machine.name}/eth${first.iface.index}` }));
+    }
+  }
+  return out;
+}
+
+/**
+ * Switch links and VLANs: a link joins two known, different domains; VLANs only on switches (a hub has no
+ * ports to configure), ids 1–4094, a VLAN not both untagged and tagged on one port; a loop of links
+ * whose switches do not all run spanning tree floods frames forever.
+ */
+function switchDiagnostics(model: LabModel): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const domains = new Map(model.domains.map((d) => [d.name, d]));
+  const vlanProblems = (what: string, spec: { vlan?: number; vlans?: number[] }, kinds: (string | undefined)[], source: SourceRef, target: string) => {
+    const all = [...(spec.vlan !== undefined ? [spec.vlan] : []), ...(spec.vlans ?? [])];
+    if (all.length === 0) return;
+    for (const v of all) {
+      if (!Number.isInteger(v) || v < MIN_VLAN || v > MAX_VLAN) out.push(error('invalid-vlan', `${what}: VLAN ${String(v)} is not a VLAN id (${MIN_VLAN}–${MAX_VLAN})`, source, { target }));
+    }
+    if (spec.vlan !== undefined && spec.vlans?.includes(spec.vlan)) out.push(error('vlan-twice', `${what}: VLAN ${spec.vlan} is both untagged (vlan) and tagged (vlans)`, source, { target, hint: 'a port carries a VLAN one way: untagged for a host, tagged on a trunk' }));
+    if (kinds.some((k) => k !== 'switch')) out.push(error('vlan-on-hub', `${what}: VLANs need a switch, but ${kinds.length > 1 ? 'an end of it is' : 'it is on'} a hub`, source, { target, hint: 'make the collision domain a switch (kind: switch), or remove vlan/vlans' }));
+  };
+  for (const m of model.machines) {
+    for (const i of m.interfaces) vlanProblems(`${m.name} eth${i.index}`, i, [domains.get(i.domain)?.kind], i.source, `machine:${m.name}/eth${i.index}`);
+  }
+  const ids = switchLinkIds(model);
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    while (parent.has(x) && parent.get(x) !== x) x = parent.get(x)!;
+    return x;
+  };
+  const loops: string[][] = [];
+  (model.switchLinks ?? []).forEach((l, n) => {
+    const id = ids[n]!;
+    const target = `link:${id}`;
+    const missing = [l.a, l.b].filter((d) => !domains.has(d));
+    for (const d of missing) {
+      const close = didYouMean(d, domains.keys());
+      out.push(error('unknown-domain', `switch link ${id} joins '${d}', which is not a collision domain of this lab${close ? ` (did you mean '${close}'?)` : ''}`, l.source, { target }));
+    }
+    if (l.a === l.b) out.push(error('link-to-itself', `switch link ${id} joins ${l.a} to itself`, l.source, { target, hint: 'a switch link joins two different switches' }));
+    if (missing.length || l.a === l.b) return;
+    vlanProblems(`switch link ${id}`, l, [domains.get(l.a)!.kind, domains.get(l.b)!.kind], l.source, target);
+    const [ra, rb] = [find(l.a), find(l.b)];
+    if (ra === rb) loops.push([l.a, l.b, id]);
+    else parent.set(ra, rb);
+  });
+  for (const [a, b, id] of loops) {
+    const root = find(a!);
+    const members = model.domains.filter((d) => find(d.name) === root);
+    const without = members.filter((d) => d.kind !== 'switch' || !d.stp).map((d) => d.name);
+    if (without.length) {
+      out.push(warning('switch-loop', `switch link ${id} closes a loop (${a} and ${b} are already joined): without spanning tree, broadcast frames go round it forever`, model.switchLinks![ids.indexOf(id!)]!.source, { target: `link:${id}`, hint: `turn on spanning tree (stp: true) on ${without.join(', ')}` }));
+    }
+  }
+  for (const d of model.domains) {
+    if (d.stp && d.kind !== 'switch') out.push(warning('stp-on-hub', `collision domain '${d.name}' is a hub: spanning tree (stp) needs a switch and is ignored`, d.source, { target: `domain:${d.name}`, hint: 'make it a switch (kind: switch)' }));
+    if (d.stp?.priority !== undefined && !(Number.isInteger(d.stp.priority) && d.stp.priority >= 0 && d.stp.priority <= 65535)) {
+      out.push(error('invalid-stp-priority', `collision domain '${d.name}': spanning tree priority ${d.stp.priority} is not a number from 0 to 65535`, d.source, { target: `domain:${d.name}` }));
     }
   }
   return out;
@@ -164,9 +227,11 @@ function addressDiagnostics(model: LabModel): Diagnostic[] {
           else owners.set(key, where);
           if (isNetworkAddress(cidr)) out.push(warning('network-address', `${where}: ${text} is the network address of ${formatNetwork(cidr)} (its host bits are all zero)`, i.source, { target, hint: 'pick an address inside the subnet' }));
           if (isBroadcastAddress(cidr)) out.push(warning('broadcast-address', `${where}: ${text} is the broadcast address of ${formatNetwork(cidr)}`, i.source, { target, hint: 'pick an address inside the subnet' }));
-          const onDomain = subnetsByDomain.get(`${family}:${i.domain}`) ?? [];
+          // On a switch with VLANs, each VLAN is a link of its own.
+          const link = `${family}:${i.domain}${i.vlan !== undefined ? `\u0000${i.vlan}` : ''}`;
+          const onDomain = subnetsByDomain.get(link) ?? [];
           onDomain.push({ cidr, where, source: i.source });
-          subnetsByDomain.set(`${family}:${i.domain}`, onDomain);
+          subnetsByDomain.set(link, onDomain);
         }
       }
     }
@@ -174,13 +239,15 @@ function addressDiagnostics(model: LabModel): Diagnostic[] {
   // In one collision domain, interfaces normally share one subnet; a different prefix length or
   // subnet on one of them is the classic mistake that makes pings fail one way.
   for (const [key, entries] of subnetsByDomain) {
-    const domain = key.slice(2);
+    const [domainName, vlan] = key.slice(2).split('\u0000');
+    const domain = domainName!;
+    const named = vlan === undefined ? `'${domain}'` : `'${domain}' (VLAN ${vlan})`;
     const first = entries[0]!;
     for (const e of entries.slice(1)) {
       if (e.cidr.prefix !== first.cidr.prefix) {
-        out.push(warning('mask-mismatch', `${e.where} uses /${e.cidr.prefix} on collision domain '${domain}' while ${first.where} uses /${first.cidr.prefix}`, e.source, { target: `domain:${domain}`, hint: 'interfaces on one link normally share the prefix length' }));
+        out.push(warning('mask-mismatch', `${e.where} uses /${e.cidr.prefix} on collision domain ${named} while ${first.where} uses /${first.cidr.prefix}`, e.source, { target: `domain:${domain}`, hint: 'interfaces on one link normally share the prefix length' }));
       } else if (networkOf(e.cidr) !== networkOf(first.cidr)) {
-        out.push(info('subnet-mismatch', `${e.where} is in ${formatNetwork(e.cidr)} but ${first.where}, on the same collision domain '${domain}', is in ${formatNetwork(first.cidr)}`, e.source, { target: `domain:${domain}`, hint: 'fine if you mean two subnets on one link; otherwise they cannot talk directly' }));
+        out.push(info('subnet-mismatch', `${e.where} is in ${formatNetwork(e.cidr)} but ${first.where}, on the same collision domain ${named}, is in ${formatNetwork(first.cidr)}`, e.source, { target: `domain:${domain}`, hint: 'fine if you mean two subnets on one link; otherwise they cannot talk directly' }));
       }
     }
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename, posix, relative, sep } from 'node:path';
 import { Document, isMap, isPair, isScalar, isSeq, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { linkToYaml } from '../../shared/impairments.ts';
-import { DEFAULT_MEMORY_MIB, domainsOf, type Interface, type LabModel, type Machine } from '../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, type Interface, type LabModel, type Machine, type SwitchLink } from '../../shared/lab-model.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { checkToYaml } from './checks.ts';
@@ -20,7 +20,8 @@ export function writeLabYaml(model: LabModel): string {
   const data: Record<string, unknown> = { lab: metaToYaml(model) };
   data.machines = Object.fromEntries(model.machines.map((m) => [m.name, machineToYaml(m)]));
   // Every domain, also one a client's model names only in an interface: the file's domains: section is complete.
-  data.domains = Object.fromEntries(domainsOf(model).map((d) => [d.name, { kind: d.kind, ...(d.hostNat ? { host_nat: true } : {}) }]));
+  data.domains = Object.fromEntries(domainsOf(model).map((d) => [d.name, { kind: d.kind, ...(d.hostNat ? { host_nat: true } : {}), ...(d.stp ? { stp: d.stp.priority === undefined ? true : { priority: d.stp.priority } } : {}) }]));
+  if (model.switchLinks?.length) data.switch_links = model.switchLinks.map(switchLinkToYaml);
   const shared: Record<string, unknown> = {};
   if (model.sharedStartup) shared.startup = model.sharedStartup.text;
   if (model.sharedShutdown) shared.shutdown = model.sharedShutdown.text;
@@ -105,7 +106,17 @@ function interfaceToYaml(i: Interface): Record<string, unknown> {
   if (i.mac) out.mac = i.mac;
   if (i.ipv4.length) out.ipv4 = i.ipv4.length === 1 ? i.ipv4[0] : i.ipv4;
   if (i.ipv6.length) out.ipv6 = i.ipv6.length === 1 ? i.ipv6[0] : i.ipv6;
+  if (i.vlan !== undefined) out.vlan = i.vlan;
+  if (i.vlans?.length) out.vlans = i.vlans;
   if (i.link && (i.link.in || i.link.out)) out.link = linkToYaml(i.link);
+  return out;
+}
+
+function switchLinkToYaml(l: SwitchLink): Record<string, unknown> {
+  const out: Record<string, unknown> = { between: [l.a, l.b] };
+  if (l.vlan !== undefined) out.vlan = l.vlan;
+  if (l.vlans?.length) out.vlans = l.vlans;
+  if (l.link && (l.link.in || l.link.out)) out.link = linkToYaml(l.link);
   return out;
 }
 
@@ -119,6 +130,8 @@ function styleNodes(doc: Document): void {
   };
   flowValues(section('domains'));
   flowValues(section('layout'));
+  const switchLinks = section('switch_links');
+  if (isSeq(switchLinks)) for (const item of switchLinks.items) if (isMap(item)) item.flow = true;
   const lab = section('lab');
   if (isMap(lab)) {
     const authors = lab.get('authors', true);

@@ -53,6 +53,7 @@ export async function applyDiff(lab: RunningLab, diff: PlanDiff, next: Plan, res
   }
   for (const { cable } of diff.movedCables) await network.change(cable.id, { domain: cable.domain });
   for (const cable of diff.retunedCables) await network.setImpairments(cable.id, cable.impairments);
+  for (const cable of diff.retaggedCables) await network.setCableVlans(cable.id, cable.vlans);
   for (const cable of diff.removedCables) await unplugNic(lab, cable.machine, cable.interface);
   await network.removeCables(diff.removedCables.map((c) => c.id));
   await network.addCables(diff.addedCables);
@@ -62,6 +63,7 @@ export async function applyDiff(lab: RunningLab, diff: PlanDiff, next: Plan, res
   lab.setPlan(next);
   await network.addCables(next.cables.filter((c) => added.has(c.machine)));
   for (const guest of diff.addedMachines) lab.addMachine(guest);
+  if (diff.addedLinks.length || diff.removedLinks.length || diff.changedLinks.length || replaced.length) await network.setSwitchLinks(next.switchLinks ?? []);
   await network.removeSwitches(diff.removedDomains.filter((d) => !replaced.includes(d)));
   const notes: string[] = [];
   const failures = (started: StartResult) => started.failed.map((f) => `! ${f.machine} did not start: ${f.error.split('\n')[0]}`);

@@ -1,6 +1,6 @@
 // What changed between the plan a lab runs and the plan its files compile to now: the input of
 // `vnetlab apply` (and of the canvas when a running lab is edited). Pure: plans in, a diff out.
-import type { CablePlan, GuestPlan, Plan, SwitchPlan } from '../../shared/plan.ts';
+import type { CablePlan, GuestPlan, Plan, SwitchLinkPlan, SwitchPlan } from '../../shared/plan.ts';
 import { pathComponent } from '../compiler/names.ts';
 
 export interface PlanDiff {
@@ -14,6 +14,12 @@ export interface PlanDiff {
   movedCables: { cable: CablePlan; from: string }[];
   /** Same cable, other impairments declared in the lab file. */
   retunedCables: CablePlan[];
+  /** Same cable and domain, other VLANs on its switch port. */
+  retaggedCables: CablePlan[];
+  /** Switch links: new, gone, or changed (other VLANs or ends: wired again); impairments alone are retuned live. */
+  addedLinks: SwitchLinkPlan[];
+  removedLinks: string[];
+  changedLinks: SwitchLinkPlan[];
   /**
    * Changes a running guest cannot take live (memory, image, addresses, its startup script, files…): it
    * takes them when it boots again — apply restarts it for them (issue 23), a stopped one takes them at its start.
@@ -36,11 +42,24 @@ export function diffPlans(running: Plan, next: Plan): PlanDiff {
     removedCables: [],
     movedCables: [],
     retunedCables: [],
+    retaggedCables: [],
+    addedLinks: [],
+    removedLinks: [],
+    changedLinks: [],
     restartNeeded: [],
   };
+  const oldLinks = new Map((running.switchLinks ?? []).map((l) => [l.id, l]));
+  const newLinks = new Map((next.switchLinks ?? []).map((l) => [l.id, l]));
+  for (const [id, l] of newLinks) {
+    const was = oldLinks.get(id);
+    if (!was) diff.addedLinks.push(l);
+    else if (JSON.stringify(was) !== JSON.stringify(l)) diff.changedLinks.push(l);
+  }
+  diff.removedLinks = [...oldLinks.keys()].filter((id) => !newLinks.has(id));
   for (const sw of next.switches) {
     const old = oldSwitches.get(sw.domain);
-    if (old && (old.kind !== sw.kind || !!old.hostNat !== !!sw.hostNat)) {
+    // Another kind, host NAT, spanning tree or set of VLANs: a new switch (its cables join it again).
+    if (old && (old.kind !== sw.kind || !!old.hostNat !== !!sw.hostNat || JSON.stringify(old.ports ?? null) !== JSON.stringify(sw.ports ?? null))) {
       diff.removedDomains.push(sw.domain);
       diff.addedDomains.push(sw);
     }
@@ -53,6 +72,7 @@ export function diffPlans(running: Plan, next: Plan): PlanDiff {
       if (!was) diff.addedCables.push(cable);
       else if (was.domain !== cable.domain) diff.movedCables.push({ cable, from: was.domain });
       if (was && JSON.stringify(was.impairments) !== JSON.stringify(cable.impairments)) diff.retunedCables.push(cable);
+      if (was && was.domain === cable.domain && JSON.stringify(was.vlans ?? null) !== JSON.stringify(cable.vlans ?? null)) diff.retaggedCables.push(cable);
     }
     for (const cable of running.cables.filter((c) => c.machine === name)) if (!newCables.has(cable.id)) diff.removedCables.push(cable);
     const what = [...restartChanges(old, guest), ...labFsChanges(running, next, name)];
@@ -76,6 +96,10 @@ export function describeDiff(diff: PlanDiff, restarting: ReadonlySet<string> = n
     ...diff.addedCables.map((c) => `+ cable ${c.id} → ${c.domain} (hot-plugged)`),
     ...diff.movedCables.map(({ cable, from }) => `~ cable ${cable.id}: ${from} → ${cable.domain}`),
     ...diff.retunedCables.map((c) => `~ cable ${c.id}: impairments changed`),
+    ...diff.retaggedCables.map((c) => `~ cable ${c.id}: VLANs changed`),
+    ...diff.addedLinks.map((l) => `+ switch link ${l.id}`),
+    ...diff.changedLinks.map((l) => `~ switch link ${l.id} changed`),
+    ...diff.removedLinks.map((id) => `- switch link ${id}`),
     ...diff.removedCables.map((c) => `- cable ${c.id} (unplugged and removed)`),
     ...diff.removedMachines.map((m) => `- machine ${m} (stops)`),
     ...diff.removedDomains.map((d) => `- collision domain ${d}`),

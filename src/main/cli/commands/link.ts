@@ -18,7 +18,9 @@ const command: Command = {
   summary: 'list the cables of a running lab, or unplug, move or impair one live',
   usage: 'link [LAB] [MACHINE:IFACE] [--down|--up] [--connect DOMAIN] [--loss PCT] [--delay MS[:JITTER_MS]] [--dup PCT] [--rate RATE] [--corrupt PCT] [--direction in|out|both] [--reset] [--json]',
   description: `
-Without a cable, lists every cable: machine, interface, collision domain, plugged or not, impairments.
+Without a cable, lists every cable: machine, interface, collision domain, plugged or not, impairments;
+and every switch link (SW1--SW2: the two switches it joins; a port spanning tree blocks is said).
+A switch link can be unplugged, plugged in and impaired ('out' is from the first switch to the second).
 With one, changes it while the lab runs; the guest keeps its addresses and routes.
 
 Directions: 'out' is from the machine into its collision domain, 'in' towards the machine; the default
@@ -109,8 +111,8 @@ function parseChange(flags: Record<string, unknown>): CableChange {
 export function formatLinks(links: CableStatus[]): string {
   const rows = links.map((l) => [
     l.id,
-    l.domain,
-    l.state,
+    l.between ? l.between.join(' ⇄ ') : l.domain,
+    `${l.state}${l.blocked?.length ? ` (spanning tree blocks it at ${l.blocked.map((b) => b.domain).join(', ')})` : ''}`,
     [l.impairments.out && `out: ${describeImpairment(l.impairments.out)}`, l.impairments.in && `in: ${describeImpairment(l.impairments.in)}`].filter(Boolean).join('; ') || '-',
   ]);
   const head = ['CABLE', 'DOMAIN', 'STATE', 'IMPAIRMENTS'];

@@ -3,15 +3,19 @@
 // CablePlan). It is a small controller: the wanted state (which cables are plugged where, with which
 // impairments) is data, and reconcile() starts or ends processes until the running ones match it.
 // So a switch that dies is started again and its cables re-joined, and the guests, attached to their
-// own ports, never notice more than the lost frames.
+// own ports, never notice more than the lost frames. Switches may be cabled to each other (switch links,
+// a wirefilter between a port of each); on a switch with VLANs or spanning tree every cable end is
+// pinned to a port configured first over the switch's management socket (switch-mgmt.ts), and the
+// spanning-tree state of those ports is read every few seconds so the canvas can show a blocked one.
 import { dirname } from 'node:path';
-import type { CableImpairments, CablePlan, Impairment, Plan, SwitchPlan } from '../../../shared/plan.ts';
+import type { CableImpairments, CablePlan, Impairment, Plan, PortVlans, SwitchLinkPlan, SwitchPlan } from '../../../shared/plan.ts';
 import type { CableChange, CableStatus } from '../../../shared/runtime-api.ts';
 import { normaliseImpairments, wirefilterArgv } from '../../compiler/cables.ts';
 import { UserError } from '../../errors.ts';
 import { describeExit, type DaemonHandle, type ExitInfo, type Launcher } from '../launcher.ts';
 import type { ProcessBook } from '../process-book.ts';
 import { vdeFrameReader } from './pcap.ts';
+import { blockedPorts, configureSwitch, portCommands, switchCommands } from './switch-mgmt.ts';
 import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
 
 /** A switch that dies more often than this is left down (something is wrong with the host). */
@@ -24,7 +28,28 @@ interface SwitchState {
   hostNat?: DaemonHandle;
   restarts: number[];
   givenUp?: boolean;
+  /** A switch with VLANs or STP: each cable end's port (by cable or link id), stable for the lab's life. */
+  pinned: Map<string, number>;
+  /** Ports configured in the running process (a restarted switch starts with none); its VLANs created. */
+  configured: Set<number>;
+  vlansCreated?: boolean;
+  /** Its management commands, one batch at a time (two cables joining at once must not both create its VLANs). */
+  configuring?: Promise<unknown>;
+  /** Spanning tree: the ports it keeps from forwarding now, with their VLANs (read every few seconds). */
+  blocked: Map<number, number[]>;
 }
+
+/** A cable between two switches: a wirefilter from a port of one to a port of the other. */
+interface LinkState {
+  plan: SwitchLinkPlan;
+  plugged: boolean;
+  impairments: CableImpairments;
+  wire?: DaemonHandle;
+  applied?: CableImpairments;
+}
+
+/** How often the ports of switches with spanning tree are read (a blocked port shows on the canvas). */
+const STP_POLL_MS = 2_000;
 
 interface CableState {
   plan: CablePlan;
@@ -55,6 +80,8 @@ export const HOST_NAT_ENV = 'VNETLAB_HOST_NAT';
 export class Network {
   private readonly switches = new Map<string, SwitchState>();
   private readonly cables = new Map<string, CableState>();
+  private readonly links = new Map<string, LinkState>();
+  private stpTimer: NodeJS.Timeout | undefined;
   private readonly captures = new Map<string, DaemonHandle>();
   private nextCapture = 1;
   /** Whether the network should run (between up() and down()). */
@@ -78,8 +105,9 @@ export class Network {
   ) {
     this.stdinFifo = `${plan.runDir}/daemons.stdin`;
     this.folders = [`${plan.runDir}/sw`, `${plan.runDir}/c`];
-    for (const s of plan.switches) this.switches.set(s.domain, { plan: s, restarts: [] });
+    for (const s of plan.switches) this.switches.set(s.domain, newSwitch(s));
     for (const c of plan.cables) this.addCable(c);
+    for (const l of plan.switchLinks ?? []) this.links.set(l.id, { plan: l, plugged: l.plugged, impairments: normaliseImpairments(l.impairments) });
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -89,15 +117,16 @@ export class Network {
   }
 
   cableStatus(): CableStatus[] {
-    return [...this.cables.values()].map((c) => this.statusOf(c));
+    return [...[...this.cables.values()].map((c) => this.statusOf(c)), ...[...this.links.values()].map((l) => this.linkStatus(l))];
   }
 
   cable(id: string): CableStatus {
-    return this.statusOf(this.getCable(id));
+    const link = this.links.get(id);
+    return link ? this.linkStatus(link) : this.statusOf(this.getCable(id));
   }
 
   cableIds(): string[] {
-    return [...this.cables.keys()];
+    return [...this.cables.keys(), ...this.links.keys()];
   }
 
   domains(): string[] {
@@ -110,6 +139,7 @@ export class Network {
   async up(): Promise<void> {
     this.wanted = true;
     await this.reconcile();
+    this.watchSpanningTree();
     const down = [...this.switches.values()].filter((s) => !s.proc).map((s) => s.plan.domain);
     if (down.length) throw new Error(`the switch of collision domain ${down.join(', ')} did not start (see its log in the lab's run dir)`);
   }
@@ -122,9 +152,15 @@ export class Network {
     for (const [id, proc] of this.captures) ends.push(this.end(proc, 'capture', id));
     this.captures.clear();
     await Promise.all(ends.splice(0));
+    if (this.stpTimer) clearInterval(this.stpTimer);
+    this.stpTimer = undefined;
     for (const c of this.cables.values()) {
       if (c.wire) ends.push(this.end(c.wire, 'wire', c.plan.id));
       c.wire = undefined;
+    }
+    for (const l of this.links.values()) {
+      if (l.wire) ends.push(this.end(l.wire, 'wire', l.plan.id));
+      l.wire = undefined;
     }
     await Promise.all(ends.splice(0));
     for (const c of this.cables.values()) {
@@ -139,6 +175,9 @@ export class Network {
       s.hostNat = s.proc = undefined;
       s.restarts = [];
       s.givenUp = false;
+      s.configured.clear();
+      s.vlansCreated = false;
+      s.blocked.clear();
     }
     await Promise.all(ends);
   }
@@ -159,6 +198,8 @@ export class Network {
   // ---- live changes --------------------------------------------------------------------------
 
   async change(id: string, change: CableChange): Promise<CableStatus> {
+    const link = this.links.get(id);
+    if (link) return this.changeLink(link, change);
     const c = this.getCable(id);
     if (change.domain !== undefined && !this.switches.has(change.domain)) {
       throw new UserError(`no collision domain '${change.domain}' in this lab`, 2, `domains: ${this.domains().join(', ')}`);
@@ -182,10 +223,65 @@ export class Network {
     return status;
   }
 
+  /** A switch link: plugged or not, impaired; it cannot move (it joins the two switches it names). */
+  private async changeLink(l: LinkState, change: CableChange): Promise<CableStatus> {
+    if (change.domain !== undefined) throw new UserError(`${l.plan.id} joins two switches and cannot be moved`, 2, 'edit switch_links: in the lab file and apply it');
+    if (change.reset) l.impairments = {};
+    if (change.impair) {
+      const next: CableImpairments = { ...l.impairments };
+      for (const dir of change.impair.direction === 'both' ? (['in', 'out'] as const) : [change.impair.direction]) next[dir] = { ...next[dir], ...change.impair.values };
+      l.impairments = normaliseImpairments(next);
+    }
+    if (change.plugged !== undefined) l.plugged = change.plugged;
+    await this.reconcile();
+    if ((change.reset || change.impair) && l.wire) await this.applyImpairments(l, l.plan.filterMgmt, l.plan.id);
+    const status = this.linkStatus(l);
+    this.onCable(status);
+    return status;
+  }
+
+  /** The switch links of a new plan (a live `apply`): new ones are wired, removed ones end, changed ones are wired again. */
+  async setSwitchLinks(plans: SwitchLinkPlan[]): Promise<void> {
+    const wanted = new Map(plans.map((p) => [p.id, p]));
+    for (const [id, l] of [...this.links]) {
+      const next = wanted.get(id);
+      if (next && JSON.stringify({ ...next, impairments: undefined }) === JSON.stringify({ ...l.plan, impairments: undefined })) {
+        if (JSON.stringify(next.impairments) !== JSON.stringify(l.plan.impairments)) {
+          l.impairments = normaliseImpairments(next.impairments);
+          if (l.wire) await this.applyImpairments(l, l.plan.filterMgmt, id);
+        }
+        l.plan = next;
+        continue;
+      }
+      this.links.delete(id);
+      for (const d of l.plan.between) this.unpin(d, id);
+      if (l.wire) await this.end(l.wire, 'wire', id);
+      l.wire = undefined;
+    }
+    for (const p of plans) if (!this.links.has(p.id)) this.links.set(p.id, { plan: p, plugged: p.plugged, impairments: normaliseImpairments(p.impairments) });
+    await this.reconcile();
+    this.watchSpanningTree();
+  }
+
+  /** A cable's port VLANs changed (a live `apply`): its wire is ended and its port configured anew. */
+  async setCableVlans(id: string, vlans: PortVlans | undefined): Promise<void> {
+    const c = this.getCable(id);
+    c.plan = { ...c.plan, ...(vlans ? { vlans } : {}) };
+    if (!vlans) delete c.plan.vlans;
+    this.unpin(c.domain, id);
+    if (c.wire) {
+      const wire = c.wire;
+      c.wire = undefined;
+      await this.end(wire, 'wire', id);
+    }
+    await this.reconcile();
+  }
+
   /** New collision domains (a live `apply`): their switches start at once. */
   async addSwitches(plans: SwitchPlan[]): Promise<void> {
-    for (const p of plans) this.switches.set(p.domain, { plan: p, restarts: [] });
+    for (const p of plans) this.switches.set(p.domain, newSwitch(p));
     await this.reconcile();
+    this.watchSpanningTree();
   }
 
   /** Domains no cable uses any more. */
@@ -224,6 +320,7 @@ export class Network {
       c.wire = c.port = undefined;
       if (wire) await this.end(wire, 'wire', id);
       if (port) await this.end(port, 'port', id);
+      for (const domain of new Set([c.plan.domain, c.domain])) this.unpin(domain, id);
     }
   }
 
@@ -323,6 +420,23 @@ export class Network {
         }
       }),
     );
+    await Promise.all(
+      [...this.links.values()].map(async (l) => {
+        if (!this.wanted) return;
+        const [a, b] = l.plan.between.map((d) => this.switches.get(d));
+        const want = l.plugged && !!a?.proc && !!b?.proc;
+        if (l.wire && !want) {
+          const wire = l.wire;
+          l.wire = undefined;
+          await this.end(wire, 'wire', l.plan.id);
+          this.onCable(this.linkStatus(l));
+        }
+        if (want && !l.wire) {
+          await this.startLink(l, a!, b!);
+          this.onCable(this.linkStatus(l));
+        }
+      }),
+    );
   }
 
   private async startSwitch(s: SwitchState): Promise<void> {
@@ -340,6 +454,8 @@ export class Network {
       return;
     }
     const proc = s.proc;
+    s.configured.clear();
+    s.vlansCreated = false;
     void proc.exited.then((exit) => this.onExit(() => s.proc === proc, () => (s.proc = undefined), 'switch', plan.domain, exit, () => this.switchDied(s)));
     if (plan.hostNat && process.env[HOST_NAT_ENV] === 'off') {
       this.notify(`host NAT is off on this server: collision domain ${plan.domain} is a plain switch, with no way out`);
@@ -372,6 +488,15 @@ export class Network {
         void this.end(wire, 'wire', c.plan.id);
       }
     }
+    for (const l of this.links.values()) {
+      if (l.plan.between.includes(s.plan.domain) && l.wire) {
+        const wire = l.wire;
+        l.wire = undefined;
+        void this.end(wire, 'wire', l.plan.id);
+      }
+    }
+    s.configured.clear();
+    s.vlansCreated = false;
     if (s.hostNat) {
       const nat = s.hostNat;
       s.hostNat = undefined;
@@ -407,9 +532,17 @@ export class Network {
   private async startWire(c: CableState, sw: SwitchState): Promise<void> {
     const logFile = `${c.plan.portCtlDir}.wf.log`;
     const stdinFifo = this.stdinFifo;
+    let target: string;
+    try {
+      // Its own domain's port gets the cable's VLANs; moved elsewhere, it is a plain port there.
+      target = await this.portOf(sw, c.plan.id, c.domain === c.plan.domain ? c.plan.vlans : undefined, true);
+    } catch (err) {
+      this.notify(`cable ${c.plan.id}: ${(err as Error).message}`);
+      return;
+    }
     try {
       c.wire = await this.launcher.spawnDaemon(
-        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, sw.plan.ctlDir), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, logFile], folders: this.folders },
+        { what: `the wire of cable ${c.plan.id}`, argv: wirefilterArgv(c.plan, target), logFile, stdinFifo, readyPath: c.plan.filterMgmt, sockets: [c.plan.filterMgmt, logFile], folders: this.folders },
         this.book.register('wire', c.plan.id),
       );
     } catch (err) {
@@ -424,14 +557,154 @@ export class Network {
     if (Object.keys(c.impairments).length) await this.applyImpairments(c);
   }
 
-  private async applyImpairments(c: CableState): Promise<void> {
+  private async applyImpairments(c: { impairments: CableImpairments; applied?: CableImpairments }, filterMgmt?: string, id?: string): Promise<void> {
+    const mgmt = filterMgmt ?? (c as CableState).plan.filterMgmt;
     try {
       const wanted = c.impairments;
-      await wirefilterCommands(c.plan.filterMgmt, impairmentCommands(wanted, c.applied));
+      await wirefilterCommands(mgmt, impairmentCommands(wanted, c.applied));
       c.applied = wanted;
     } catch (err) {
-      throw new UserError(`could not set the impairments of ${c.plan.id}: ${(err as Error).message}`, 3);
+      throw new UserError(`could not set the impairments of ${id ?? (c as CableState).plan.id}: ${(err as Error).message}`, 3);
     }
+  }
+
+  // ---- switch links, VLANs, spanning tree ---------------------------------------------------------
+
+  /**
+   * Where a cable end joins a switch: its control directory, with a port of its own (`[N]`, configured
+   * first: VLANs, an edge port for a machine under spanning tree) on a switch with VLANs or STP.
+   */
+  private portOf(sw: SwitchState, key: string, vlans: PortVlans | undefined, edge: boolean): Promise<string> {
+    if (!sw.plan.ports) return Promise.resolve(sw.plan.ctlDir);
+    const run = (sw.configuring ?? Promise.resolve()).catch(() => undefined).then(() => this.pinPort(sw, key, vlans, edge));
+    sw.configuring = run;
+    return run;
+  }
+
+  private async pinPort(sw: SwitchState, key: string, vlans: PortVlans | undefined, edge: boolean): Promise<string> {
+    const ports = sw.plan.ports!;
+    if (!sw.vlansCreated) {
+      await configureSwitch(sw.plan.mgmtSocket, ports.vlans.map((v) => `vlan/create ${v}`));
+      sw.vlansCreated = true;
+    }
+    let port = sw.pinned.get(key);
+    if (port === undefined) {
+      const used = new Set(sw.pinned.values());
+      for (let n = ports.count - 1; n >= 1; n--) {
+        if (!used.has(n)) {
+          port = n;
+          break;
+        }
+      }
+      if (port === undefined) throw new Error(`the switch of ${sw.plan.domain} has no free port left`);
+      sw.pinned.set(key, port);
+    }
+    if (!sw.configured.has(port)) {
+      await configureSwitch(sw.plan.mgmtSocket, portCommands(port, vlans, { stp: ports.stp, edge }));
+      sw.configured.add(port);
+    }
+    return `${sw.plan.ctlDir}[${port}]`;
+  }
+
+  /** Forget a cable end's port on a switch (its link went, or its VLANs change): the port is removed. */
+  private unpin(domain: string, key: string): void {
+    const sw = this.switches.get(domain);
+    const port = sw?.pinned.get(key);
+    if (!sw || port === undefined) return;
+    sw.pinned.delete(key);
+    if (sw.configured.delete(port) && sw.proc) void switchCommands(sw.plan.mgmtSocket, [`port/remove ${port}`]).catch(() => undefined);
+  }
+
+  private async startLink(l: LinkState, a: SwitchState, b: SwitchState): Promise<void> {
+    const logFile = `${l.plan.filterMgmt}.log`;
+    let ends: string[];
+    try {
+      ends = [await this.portOf(a, l.plan.id, l.plan.vlans, false), await this.portOf(b, l.plan.id, l.plan.vlans, false)];
+    } catch (err) {
+      this.notify(`switch link ${l.plan.id}: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      l.wire = await this.launcher.spawnDaemon(
+        { what: `the switch link ${l.plan.id}`, argv: ['wirefilter', '-v', `${ends[0]}:${ends[1]}`, '-M', l.plan.filterMgmt], logFile, stdinFifo: this.stdinFifo, readyPath: l.plan.filterMgmt, sockets: [l.plan.filterMgmt, logFile], folders: this.folders },
+        this.book.register('wire', l.plan.id),
+      );
+    } catch (err) {
+      this.book.forget('wire', l.plan.id);
+      this.notify((err as Error).message);
+      return;
+    }
+    l.applied = {};
+    const proc = l.wire;
+    void proc.exited.then((exit) => this.onExit(() => l.wire === proc, () => (l.wire = undefined), 'wire', l.plan.id, exit));
+    if (Object.keys(l.impairments).length) await this.applyImpairments(l, l.plan.filterMgmt, l.plan.id);
+  }
+
+  /**
+   * While switches with spanning tree run, their ports' states are read every few seconds; a change of
+   * which ports are blocked is pushed as the status of the cables and links on those ports.
+   */
+  private watchSpanningTree(): void {
+    if (this.stpTimer || ![...this.switches.values()].some((s) => s.plan.ports?.stp)) return;
+    let busy = false;
+    this.stpTimer = setInterval(() => {
+      if (busy || !this.wanted) return;
+      busy = true;
+      void this.readSpanningTree().finally(() => (busy = false));
+    }, STP_POLL_MS);
+    this.stpTimer.unref();
+    void this.readSpanningTree();
+  }
+
+  /** Reads every STP switch's port states now; returns when done (tests call it to skip the wait). */
+  async readSpanningTree(): Promise<void> {
+    const changed = new Set<string>();
+    await Promise.all(
+      [...this.switches.values()].filter((s) => s.plan.ports?.stp && s.proc).map(async (s) => {
+        const reply = await switchCommands(s.plan.mgmtSocket, ['vlan/print']).catch(() => undefined);
+        if (!reply?.[0] || reply[0].code !== 1000) return;
+        const blocked = blockedPorts(reply[0].data);
+        const before = JSON.stringify([...s.blocked].sort());
+        s.blocked = blocked;
+        if (JSON.stringify([...blocked].sort()) === before) return;
+        for (const [key] of s.pinned) changed.add(key);
+      }),
+    );
+    for (const key of changed) {
+      const link = this.links.get(key);
+      const cable = this.cables.get(key);
+      if (link) this.onCable(this.linkStatus(link));
+      else if (cable) this.onCable(this.statusOf(cable));
+    }
+  }
+
+  /** The ends of a cable or link whose port spanning tree blocks, with the VLANs it blocks there. */
+  private blockedEnds(key: string, domains: string[]): { domain: string; vlans: number[] }[] {
+    const out: { domain: string; vlans: number[] }[] = [];
+    for (const domain of domains) {
+      const sw = this.switches.get(domain);
+      const port = sw?.pinned.get(key);
+      const vlans = port === undefined ? undefined : sw!.blocked.get(port);
+      if (vlans?.length) out.push({ domain, vlans });
+    }
+    return out;
+  }
+
+  private linkStatus(l: LinkState): CableStatus {
+    const [a, b] = l.plan.between;
+    const blocked = l.wire ? this.blockedEnds(l.plan.id, [a, b]) : [];
+    return {
+      id: l.plan.id,
+      machine: '',
+      interface: '',
+      domain: b,
+      between: [a, b],
+      plugged: l.plugged,
+      state: !l.plugged ? 'unplugged' : l.wire ? 'up' : 'down',
+      impairments: l.impairments,
+      ...(blocked.length ? { blocked } : {}),
+      ...(l.wire ? { pid: l.wire.pid } : {}),
+    };
   }
 
   /** An exit we did not ask for: forget it, say so, and let the controller put things right. */
@@ -466,6 +739,7 @@ export class Network {
 
   private statusOf(c: CableState): CableStatus {
     const state: CableStatus['state'] = c.cut ? 'cut' : !c.plugged ? 'unplugged' : c.wire ? 'up' : 'down';
+    const blocked = c.wire ? this.blockedEnds(c.plan.id, [c.domain]) : [];
     return {
       id: c.plan.id,
       machine: c.plan.machine,
@@ -474,9 +748,14 @@ export class Network {
       plugged: c.plugged,
       state,
       impairments: c.impairments,
+      ...(blocked.length ? { blocked } : {}),
       ...(c.wire ? { pid: c.wire.pid } : {}),
     };
   }
+}
+
+function newSwitch(plan: SwitchPlan): SwitchState {
+  return { plan, restarts: [], pinned: new Map(), configured: new Set(), blocked: new Map() };
 }
 
 /** Frames seen in the last moment, so one crossing two listened ports is kept once. */

@@ -1,0 +1,97 @@
+// Talking to a vde_switch through its management socket (`-M`): VLANs (`vlan/create`, `port/setvlan`,
+// `vlan/addport`), pinned ports (`port/create`), spanning tree (`fstp/setedge`, `vlan/print` for the
+// port states). One command per line; each answer is optional data (`0000 DATA END WITH '.'` … `.`),
+// then a code line (`1000 Success`, or an error code and its text) and the `vde$ ` prompt.
+import { createConnection } from 'node:net';
+import type { PortVlans } from '../../../shared/plan.ts';
+
+const REPLY_TIMEOUT_MS = 3_000;
+
+export interface SwitchReply {
+  command: string;
+  /** 1000 is success. */
+  code: number;
+  /** The code line's text (`Success`, `Resource temporarily unavailable`…). */
+  text: string;
+  /** The data lines of the answer, if any. */
+  data: string;
+}
+
+/** Sends commands one at a time and returns every answer, failed ones included (the caller decides). */
+export function switchCommands(mgmtSocket: string, commands: string[]): Promise<SwitchReply[]> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(mgmtSocket);
+    const replies: SwitchReply[] = [];
+    let buffer = '';
+    let greeted = false;
+    let next = 0;
+    const timer = setTimeout(
+      () => finish(new Error(`the switch at ${mgmtSocket} did not answer ${greeted ? `'${commands[next - 1]}'` : 'with its prompt'} (got: ${JSON.stringify(buffer.slice(-200))})`)),
+      REPLY_TIMEOUT_MS + 100 * commands.length,
+    );
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(replies);
+    };
+    const sendNext = () => {
+      if (next >= commands.length) return finish();
+      socket.write(`${commands[next++]}\n`);
+    };
+    socket.on('error', (err) => finish(new Error(`cannot reach the switch at ${mgmtSocket}: ${err.message}`)));
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      if (!greeted) {
+        if (!/vde\$ $/.test(buffer)) return; // the banner ends with the first prompt
+        greeted = true;
+        buffer = '';
+        return sendNext();
+      }
+      // Complete once the code line and the next prompt are in (chunks may cut an answer anywhere).
+      const done = /(?:^|\n)(1\d{3}) ([^\n]*)\n+vde\$ $/.exec(buffer);
+      if (!done) return;
+      const data = /0000 DATA END WITH '\.'\n([\s\S]*?)\n\.\n/.exec(buffer)?.[1] ?? '';
+      replies.push({ command: commands[next - 1]!, code: Number(done[1]), text: done[2]!.trim(), data });
+      buffer = '';
+      sendNext();
+    });
+  });
+}
+
+/** vde_switch's answer to creating what exists (a VLAN, a port): done already. */
+const EXISTS = 1017;
+
+/** Like switchCommands, but every command must succeed; creating a VLAN or a port that exists counts as done. */
+export async function configureSwitch(mgmtSocket: string, commands: string[]): Promise<void> {
+  if (commands.length === 0) return;
+  for (const r of await switchCommands(mgmtSocket, commands)) {
+    if (r.code === EXISTS && /^(vlan|port)\/create /.test(r.command)) continue;
+    if (r.code !== 1000) throw new Error(`the switch refused '${r.command}': ${r.text} (${r.code})`);
+  }
+}
+
+/** Commands that make port `port` a port of its own (kept across reconnections) carrying `vlans`; `edge`: a machine's port (STP lets it forward at once). */
+export function portCommands(port: number, vlans: PortVlans | undefined, options: { stp: boolean; edge: boolean }): string[] {
+  const commands = [`port/create ${port}`];
+  if (vlans?.untagged !== undefined) commands.push(`port/setvlan ${port} ${vlans.untagged}`);
+  for (const v of vlans?.tagged ?? []) commands.push(`vlan/addport ${v} ${port}`);
+  if (options.stp && options.edge) for (const v of [vlans?.untagged ?? 0, ...(vlans?.tagged ?? [])]) commands.push(`fstp/setedge ${v} ${port} 1`);
+  return commands;
+}
+
+/** Per VLAN, the ports spanning tree keeps from forwarding: `vlan/print`'s `status=Discarding` (or Blocking). */
+export function blockedPorts(vlanPrint: string): Map<number, number[]> {
+  const blocked = new Map<number, number[]>();
+  let vlan = -1;
+  for (const line of vlanPrint.split('\n')) {
+    const v = /^VLAN (\d+)/.exec(line);
+    if (v) {
+      vlan = Number(v[1]);
+      continue;
+    }
+    const p = /Port (\d+) .*status=(\w+)/.exec(line);
+    if (p && vlan >= 0 && /^(Discarding|Blocking)$/i.test(p[2]!)) blocked.set(Number(p[1]), [...(blocked.get(Number(p[1])) ?? []), vlan]);
+  }
+  return blocked;
+}
