@@ -2,8 +2,11 @@
 // shared/ folder copied onto / of every machine (shared/etc/hosts resolves everywhere, a machine's own
 // folder still wins), machine-folder files under bin/ and sbin/ placed through the debian image's merged
 // /usr, a file no guest can place reported as an error by `vnetlab start`, NICs that show their cable
-// (`state UP`, `NO-CARRIER` once `vnetlab link --down` pulls it, also after a restart), and a BIND tree
+// (`state UP`, `NO-CARRIER` once `vnetlab link --down` pulls it, also after a restart, and a NIC that
+// `vnetlab apply` hot-plugs), and a BIND tree
 // with its own root answering recursive queries on BIND 9.18.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { debianForTests } from '../support/debian.ts';
 import { fixtureLab } from '../support/fixtures.ts';
@@ -73,6 +76,17 @@ describe.skipIf(!debian.run)(`Netkit labs as Netkit ran them, on real UML (issue
     await eventually(() => t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 -W 1 10.1.0.1']), (r) => r.code === 0, 10_000);
     expect((await t.cli(['stop', lab])).code).toBe(0);
   }, 300_000);
+
+  it('a NIC hot-plugged by vnetlab apply comes up with its cable plugged (state UP), on tiny too', async () => {
+    const lab = t.lab('hotplug', { 'lab.conf': 'pc1[0]=A\npc1[image]=tiny\npc2[0]=A\npc2[image]=tiny\n' });
+    expect((await t.cli(['start', lab])).code).toBe(0);
+    writeFileSync(join(lab, 'lab.conf'), 'pc1[0]=A\npc1[1]=B\npc1[image]=tiny\npc2[0]=A\npc2[image]=tiny\n');
+    const applied = await t.cli(['apply', lab]);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stderr).not.toMatch(/configuring the new eth1 failed/);
+    expect(await exec(lab, 'pc1', 'cat /sys/class/net/eth0/operstate /sys/class/net/eth1/operstate')).toBe('up\nup\n');
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+  }, 120_000);
 
   it('a BIND tree with its own root answers recursive queries (BIND 9.18 validation off, said in the startup log); with validation on it fails as the issue describes', async () => {
     const lab = fixtureLab('netkit-dns-root');

@@ -84,7 +84,8 @@ async function plugNic(lab: RunningLab, machine: string, iface: string): Promise
   const syntax = guest.plan.boot.nicSyntax;
   await lab.mconsole(guest.plan, `config ${nicArg(syntax, nic.name, nic.ctlDir, nic.mac)}`);
   const rename = nicRenameCommand(syntax, nic.name);
-  const commands = [...(rename ? [rename] : []), `ip link set dev ${nic.name} up`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];
+  // Up with its cable plugged (`state UP`, as the init does at boot: vnetlab-agent.c, set_carrier).
+  const commands = [...(rename ? [rename] : []), `ip link set dev ${nic.name} up`, `/usr/sbin/vnetlab-agent --carrier ${nic.name} on`, ...nic.addresses.map((a) => `ip addr add ${a} dev ${nic.name}`)];
   const result = await guest.agent.exec(commands.join(' && '), { timeoutMs: 10_000 });
   if (result.exitCode !== 0) lab.progress(`${machine}: configuring the new ${iface} failed: ${result.stderr.trim()}`);
 }
