@@ -6,6 +6,7 @@
 //   5. a pack of a 10-machine tiny lab: its size (a few MB) and the time to write it
 // Everything runs under a temp HOME/run/state dir; images come from the usual cache (debian must be built).
 // Run: npx tsx bench/snapshots.ts [--runs N]
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,7 +28,13 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 const root = mkdtempSync(join(tmpdir(), 'vnl-bsnap-'));
-const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(root, 'home'), VNETLAB_RUNTIME_DIR: join(root, 'r'), VNETLAB_STATE_DIR: join(root, 'state'), VNETLAB_IMAGE_DIR: hostPaths(process.env).imageDir };
+// A private copy of the images (sparse): a rebuild of the shared cache by another run mid-bench would
+// orphan every disk and saved state (their COW headers name the image file's mtime).
+const images = join(root, 'images');
+mkdirSync(images);
+const shared = hostPaths(process.env).imageDir;
+for (const f of ['tiny.ext4', 'tiny.json', 'debian.ext4', 'debian.json', 'host']) execFileSync('cp', ['-a', '--sparse=always', '--reflink=auto', join(shared, f), join(images, f)]);
+const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(root, 'home'), VNETLAB_RUNTIME_DIR: join(root, 'r'), VNETLAB_STATE_DIR: join(root, 'state'), VNETLAB_IMAGE_DIR: images };
 mkdirSync(env.HOME!, { recursive: true });
 
 async function main(): Promise<void> {
@@ -39,13 +46,13 @@ async function main(): Promise<void> {
   const cold: number[] = [];
   for (let i = 0; i <= RUNS; i++) {
     const t = performance.now();
-    const { client } = await launchLab(ospf, { env });
+    const { client } = await launchLab(ospf, { env, buildImages: false });
     client.close();
     if (i > 0) cold.push(performance.now() - t); // the first creates the disks: not what a restore does
     if (i === 0) {
       // OSPF configured the way a student does it, live: the state then holds a running config to re-apply.
       for (const [r, ifs] of Object.entries({ r1: ['eth1', 'eth2'], r2: ['eth0', 'eth1'], r3: ['eth1', 'eth2'] })) {
-        const { client: c } = await launchLab(ospf, { env, machines: [r] });
+        const { client: c } = await launchLab(ospf, { env, machines: [r], buildImages: false });
         await c.exec(r, "sed -i 's/^ospfd=no/ospfd=yes/' /etc/frr/daemons && systemctl restart frr >/dev/null");
         await c.exec(r, `vtysh -c 'configure terminal' -c 'router ospf' -c 'network 10.0.0.0/8 area 0' -c exit ${ifs.map((x) => `-c 'interface ${x}' -c 'ip ospf network point-to-point' -c exit`).join(' ')}`);
         c.close();
@@ -53,7 +60,7 @@ async function main(): Promise<void> {
     }
     await stopLab(ospf, { env });
   }
-  const { client } = await launchLab(ospf, { env });
+  const { client } = await launchLab(ospf, { env, buildImages: false });
   client.close();
 
   const saves: number[] = [];
@@ -81,7 +88,7 @@ async function main(): Promise<void> {
   mkdirSync(ten);
   const machines = Array.from({ length: 10 }, (_, i) => `  h${i}: {image: tiny, memory: 64, interfaces: [{domain: lan, ipv4: 10.1.0.${i + 1}/24}]}\n`).join('');
   writeFileSync(join(ten, 'lab.yaml'), `lab:\n  name: ten\nmachines:\n${machines}domains:\n  lan: {kind: switch}\n`);
-  (await launchLab(ten, { env })).client.close();
+  (await launchLab(ten, { env, buildImages: false })).client.close();
   const t = performance.now();
   const pack = await writePack(ten, join(root, 'ten.vnlpack'), { env });
   const packMs = performance.now() - t;
