@@ -22,7 +22,11 @@ import { checkMachine, PROCESS_NAMES_COMMAND, probeFor, ROUTE_DEPENDENT_KINDS, r
  * not the guest's /bin/sh (src/main/check/session.ts).
  */
 export interface LabExecutor {
-  exec(machine: string, shellCommand: string, options: { timeoutMs: number }): Promise<ExecResult>;
+  /**
+   * `guestShell`: run in the guest's own /bin/sh with its own programs, not the lab-fs tool set. Only
+   * for Netkit `_test/` signatures (ltest.ts), which compare what the guest's own tools print.
+   */
+  exec(machine: string, shellCommand: string, options: { timeoutMs: number; guestShell?: boolean }): Promise<ExecResult>;
   /** Frames of a cable (`pc1:eth0`) as they pass, until stop(). Absent where cables cannot be watched. */
   capture?(cable: string, onFrame: (frame: Buffer, timeUs: number) => void): Promise<{ stop(): Promise<unknown> }>;
   /** Machine name → every address (CIDR or bare) the lab gives it, for a capture's `src`/`dst`. */

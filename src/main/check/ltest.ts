@@ -85,7 +85,7 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
     // script, while its .user shows `service quagga start` and the RIP routes it brought).
     await Promise.all(
       model.machines.map(async (machine) => {
-        const dump = await lab.executor.exec(machine.name, DUMP_COMMAND, { timeoutMs: 30_000 });
+        const dump = await lab.executor.exec(machine.name, DUMP_COMMAND, { timeoutMs: 30_000, guestShell: true });
         outputs.set(machine.name, { dump: dump.stdout });
       }),
     );
@@ -94,7 +94,7 @@ export async function runLtest(labPath: string, options: LtestOptions = {}): Pro
       model.machines.map(async (machine) => {
         const script = scripts.get(machine.name);
         if (script === undefined) return;
-        const user = await lab.executor.exec(machine.name, SCRIPT_PRELUDE + script, { timeoutMs: options.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS });
+        const user = await lab.executor.exec(machine.name, SCRIPT_PRELUDE + script, { timeoutMs: options.scriptTimeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS, guestShell: true });
         Object.assign(outputs.get(machine.name)!, { user: user.stdout, timedOut: user.timedOut });
       }),
     );

@@ -64,7 +64,7 @@ export function addressesOf(model: LabModel): Record<string, string[]> {
  */
 function executorOf(client: SupervisorClient, model: LabModel): LabExecutor {
   return {
-    exec: (machine, command, { timeoutMs }) => client.exec(machine, command, { timeoutMs, tools: true, grader: true }),
+    exec: (machine, command, { timeoutMs, guestShell }) => client.exec(machine, command, { timeoutMs, tools: !guestShell, grader: true }),
     cables: { list: () => client.links(), change: (cable, change) => client.changeLink(cable, change) },
     capture: (cable, onFrame) => client.capture(cable, { onFrame }),
     addresses: addressesOf(model),
