@@ -24,7 +24,7 @@ export function describeCableImpairments(c: Pick<CableStatus, 'impairments'>, na
     ? `${describeImpairment(outbound)} each way`
     : [outbound && `${names.out}: ${describeImpairment(outbound)}`, inbound && `${names.in}: ${describeImpairment(inbound)}`].filter(Boolean).join('; ');
   const rtt = addedRoundTripMs(c.impairments);
-  return rtt ? `${text} (round trip +${rtt} ms)` : text;
+  return rtt ? `${text}\n(round trip +${rtt} ms)` : text;
 }
 
 /** What the Impair dialog is about to do, said as its effect on a ping (values not yet sent). */
@@ -60,12 +60,16 @@ export function wireImpairDialog(dialog: HTMLElement, ends: { from: string; to: 
 }
 
 /**
- * The running cable(s) a canvas element stands for: an interface's cable, or — for a machine-to-machine
- * link, drawn as one edge for two interfaces — both of its ends. `cable` is the one to act on (pulling or
+ * The running cable(s) a canvas element stands for: an interface's cable, a switch link, or — for a
+ * machine-to-machine link, drawn as one edge for two interfaces — both of its ends. `cable` is the one to act on (pulling or
  * impairing one end acts on the whole link); `ends` name the two sides for the Impair dialog.
  */
 export function runningCable(model: LabModel, cables: ReadonlyMap<string, CableStatus>, id: string): { cable: CableStatus; all: CableStatus[]; ends: { from: string; to: string } } | undefined {
   const ref = parseElementId(id);
+  if (ref?.type === 'link') {
+    const cable = cables.get(ref.id);
+    return cable?.between && { cable, all: [cable], ends: { from: cable.between[0], to: cable.between[1] } };
+  }
   if (ref?.type === 'iface') {
     const cable = cables.get(`${ref.machine}:eth${ref.index}`);
     return cable && { cable, all: [cable], ends: { from: ref.machine, to: cable.domain } };

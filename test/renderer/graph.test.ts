@@ -121,7 +121,9 @@ describe('editing', () => {
 
   it('refuses cables that make no sense, with a reason', () => {
     let lab = addNode(addNode(emptyLab('/tmp/l', 'l'), 'hub', { x: 0, y: 0 }).model, 'switch', { x: 1, y: 1 }).model;
-    expect(() => connect(lab, 'domain:A', 'domain:B')).toThrow(EditError);
+    // Two hubs/switches are joined by a switch link (issue 23); one cannot be cabled to itself.
+    expect(connect(lab, 'domain:A', 'domain:B').id).toBe('link:A--B');
+    expect(() => connect(lab, 'domain:A', 'domain:A')).toThrow(EditError);
     lab = addNode(lab, 'host', { x: 0, y: 0 }).model;
     expect(() => connect(lab, 'machine:pc1', 'machine:pc1')).toThrow(/two different ends/);
   });

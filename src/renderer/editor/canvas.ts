@@ -38,10 +38,13 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node[kind = "internet"]', style: { shape: 'ellipse', width: 64, height: 40, 'background-color': '#cfe3f7', 'border-color': '#4c7fd1', 'border-style': 'dashed' } },
   { selector: 'edge', style: { width: 2, 'line-color': '#7b8794', 'curve-style': 'bezier', 'font-size': 10, 'source-label': 'data(sourceLabel)', 'target-label': 'data(targetLabel)', 'source-text-offset': (e: cytoscape.EdgeSingular) => e.data('sourceOffset') ?? END_LABEL_MIN_OFFSET, 'target-text-offset': (e: cytoscape.EdgeSingular) => e.data('targetOffset') ?? END_LABEL_MIN_OFFSET, 'source-text-margin-x': (e: cytoscape.EdgeSingular) => e.data('sourceMarginX') ?? 0, 'source-text-margin-y': (e: cytoscape.EdgeSingular) => e.data('sourceMarginY') ?? 0, 'target-text-margin-x': (e: cytoscape.EdgeSingular) => e.data('targetMarginX') ?? 0, 'target-text-margin-y': (e: cytoscape.EdgeSingular) => e.data('targetMarginY') ?? 0, 'text-wrap': 'wrap', 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
   { selector: 'edge[role = "p2p"]', style: { label: 'data(label)', 'font-size': 9, color: '#7b8794', 'line-style': 'solid' } },
+  { selector: 'edge[role = "iface"][label != ""]', style: { label: 'data(label)', 'font-size': 9, color: '#1f5f63' } },
+  { selector: 'edge[role = "swlink"]', style: { width: 4, 'line-color': '#3c8d93', label: 'data(label)', 'font-size': 10, color: '#1f5f63', 'text-background-color': '#fff', 'text-background-opacity': 0.85 } },
+  { selector: 'edge.stp-blocked', style: { 'line-style': 'dashed', 'line-dash-pattern': [8, 5], 'line-color': '#f08c00', color: '#b35c00', 'font-weight': 'bold' } },
   { selector: ':selected', style: { 'overlay-color': '#4c7fd1', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
   { selector: '.diag-warning', style: { 'border-color': '#f0b429', 'line-color': '#f0b429', 'border-width': 4 } },
   { selector: '.diag-error', style: { 'border-color': '#d64545', 'line-color': '#d64545', 'border-width': 4, 'line-style': 'dashed' } },
-  { selector: 'edge.cable-impaired', style: { 'line-color': '#f08c00', width: 3, label: 'data(cableLabel)', 'font-size': 9, color: '#b35c00' } },
+  { selector: 'edge.cable-impaired', style: { 'line-color': '#f08c00', width: 3, label: 'data(cableLabel)', 'font-size': 9, color: '#b35c00', 'text-max-width': '150px', 'text-margin-y': -14 } },
   { selector: 'edge.cable-unplugged', style: { 'line-color': '#d64545', 'line-style': 'dashed', width: 2, label: 'data(cableLabel)', 'font-size': 9, color: '#d64545' } },
   { selector: '.cable-source', style: { 'overlay-color': '#2f9e44', 'overlay-opacity': 0.35, 'overlay-padding': 8 } },
   ...(Object.entries(STATE_COLOURS).map(([state, colour]) => ({ selector: `node.state-${state}`, style: { 'border-color': colour, 'border-width': 5 } })) as cytoscape.StylesheetJson),
@@ -166,7 +169,11 @@ export class Canvas {
       const hw = (Math.max(...lines.map((l) => l.length)) * font * 0.62) / 2 + 2;
       const hh = (lines.length * font * 1.25) / 2 + 2;
       const along = ux * hw + uy * hh;
-      const offset = Math.max(END_LABEL_MIN_OFFSET, Math.round(along + 6));
+      // A cable leaving the node downwards passes its name (and state) written under it: start below them.
+      const down = (far.position().y - own.position().y) / len;
+      const nameLines = String(own.data('display') ?? own.data('label') ?? '').split('\n').length;
+      const underName = down > 0.5 ? (nameLines * this.fonts.node * 1.25 + 4) / down : 0;
+      const offset = Math.max(END_LABEL_MIN_OFFSET, Math.round(along + 6 + underName));
       const o = half(own);
       const f = half(far);
       // From the own node's centre: its border, the offset, then the label's far half.
@@ -332,6 +339,11 @@ export class Canvas {
           ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n')
           : impaired.map((c) => `${impaired.length > 1 ? `${c.id}: ` : ''}${describeCableImpairments(c, { out: `from ${c.machine}`, in: `to ${c.machine}` })}`).join('\n');
         e.data('cableLabel', label);
+        // A switch link whose port spanning tree blocks: dashed, "blocked" at that end.
+        const blocked = e.data('role') === 'swlink' ? (cables[0]?.blocked ?? []) : [];
+        const at = (end: 'source' | 'target') => blocked.some((b) => `domain:${b.domain}` === e.data(end));
+        e.toggleClass('stp-blocked', unplugged.length === 0 && blocked.length > 0);
+        if (e.data('role') === 'swlink') e.data({ sourceLabel: at('source') ? 'blocked' : '', targetLabel: at('target') ? 'blocked' : '' });
       });
       this.cy.nodes('[role = "machine"]').forEach((n) => {
         const st = this.state.machineStates.get(n.data('name') as string);
@@ -339,6 +351,8 @@ export class Canvas {
         if (st) n.addClass(`state-${st}`);
         n.data('display', st && st !== 'stopped' ? `${n.data('label')}\n${st}` : n.data('label'));
       });
+      // A name one line longer ("ready" under it) pushes the labels of cables leaving downwards.
+      this.cy.edges().forEach((e) => this.placeEndLabels(e));
     });
   }
 
@@ -350,7 +364,11 @@ export class Canvas {
       const c = this.state.cables.get(`${ref.machine}:eth${ref.index}`);
       return c ? [c] : [];
     }
-    if (ref.type === 'domain') return [...this.state.cables.values()].filter((c) => c.domain === ref.name);
+    if (ref.type === 'domain') return [...this.state.cables.values()].filter((c) => c.domain === ref.name && !c.between);
+    if (ref.type === 'link') {
+      const c = this.state.cables.get(ref.id);
+      return c ? [c] : [];
+    }
     return [];
   }
 

@@ -8,7 +8,8 @@
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, Machine } from '../../shared/lab-model.ts';
 import { endpointsByDomain, parseElementId } from '../graph/mapping.ts';
-import { addCheck, EditError, hasInterfaceGaps, removeCheck, renameElement, renumberInterfaces, updateDomain, updateMachine, type AuthoredCheck } from '../graph/edit.ts';
+import { addCheck, EditError, hasInterfaceGaps, parseVlans, removeCheck, renameElement, renumberInterfaces, updateDomain, updateMachine, updateSwitchLink, type AuthoredCheck } from '../graph/edit.ts';
+import { switchLinkIds } from '../../shared/lab-model.ts';
 import type { Check } from '../../shared/checks.ts';
 import type { AppState } from '../state.ts';
 import { h } from '../dom.ts';
@@ -54,11 +55,13 @@ export class PropertiesPanel {
     const model = this.state.model;
     if (sel.length !== 1) return `none:${sel.length}|checks:${model.checks.map((c) => c.id).join(',')}|machines:${model.machines.map((m) => m.name).join(',')}`;
     const ref = parseElementId(sel[0]!);
+    if (ref?.type === 'link') return `link:${ref.id}|${switchLinkIds(model).includes(ref.id)}`;
     const name = ref?.type === 'iface' ? ref.machine : ref?.name;
-    if (ref?.type === 'domain') return `domain:${name}|${(endpointsByDomain(model).get(name!) ?? []).map((e) => `${e.machine}/${e.index}`).join(',')}`;
+    const kindOf = (domain: string) => model.domains.find((d) => d.name === domain)?.kind ?? 'hub';
+    if (ref?.type === 'domain') return `domain:${name}|${kindOf(name!)}|${!!model.domains.find((d) => d.name === name)?.stp}|${(endpointsByDomain(model).get(name!) ?? []).map((e) => `${e.machine}/${e.index}`).join(',')}`;
     const m = model.machines.find((x) => x.name === name);
     if (!m) return `missing:${sel[0]}`;
-    return `machine:${m.name}|${m.interfaces.map((i) => `${i.index}>${i.domain}`).join(',')}|${m.files.map((f) => `${f.kind}:${f.guestPath}`).join(',')}`;
+    return `machine:${m.name}|${m.interfaces.map((i) => `${i.index}>${i.domain}:${kindOf(i.domain)}`).join(',')}|${m.files.map((f) => `${f.kind}:${f.guestPath}`).join(',')}`;
   }
 
   private build(): void {
@@ -69,7 +72,9 @@ export class PropertiesPanel {
       return;
     }
     const ref = parseElementId(sel[0]!);
-    if (ref?.type === 'machine') {
+    if (ref?.type === 'link') {
+      this.renderLink(ref.id);
+    } else if (ref?.type === 'machine') {
       const m = this.state.model.machines.find((x) => x.name === ref.name);
       if (m) this.renderMachine(m);
     } else if (ref?.type === 'domain') {
@@ -244,6 +249,7 @@ export class PropertiesPanel {
           }), { testid: `prop-eth${iface.index}-ipv6` }), () => ifaceNow(iface.index)?.ipv6.join(', ') ?? '')),
           // An example as a hint, not a placeholder: a grey "10.0.0.1/24" in the box looked like a real address.
           h('div', { class: 'field-hint' }, 'e.g. 10.0.0.1/24 · 2001:db8::1/64 · empty: no address'),
+          ...(this.state.model.domains.find((d) => d.name === iface.domain)?.kind === 'switch' ? this.vlanFields(`eth${iface.index}`, () => ifaceNow(iface.index) ?? {}, (vlans) => this.machineEdit(m.name, (x) => setVlans(x.interfaces.find((i) => i.index === iface.index)!, vlans))) : []),
           diagBox(this.state.diagnostics, target, true),
         ),
       );
@@ -286,6 +292,43 @@ export class PropertiesPanel {
     return list;
   }
 
+  /**
+   * A switch port's VLANs: the one it carries untagged (an access port) and those it carries tagged (a
+   * trunk). `key` names the fields (`eth0`, `link`); `now` reads the current values.
+   */
+  private vlanFields(key: string, now: () => { vlan?: number; vlans?: number[] }, set: (vlans: { vlan?: number; vlans?: number[] }) => void): HTMLElement[] {
+    const vlan = this.bind(`${key}-vlan`, input(String(now().vlan ?? ''), () => commit(), { testid: `prop-${key}-vlan`, type: 'number' }), () => String(now().vlan ?? ''));
+    const vlans = this.bind(`${key}-vlans`, input((now().vlans ?? []).join(', '), () => commit(), { testid: `prop-${key}-vlans` }), () => (now().vlans ?? []).join(', '));
+    const commit = () => {
+      try {
+        set(parseVlans(vlan.value, vlans.value));
+      } catch (err) {
+        this.onError((err as Error).message);
+      }
+    };
+    return [
+      field('VLAN, untagged (an access port; empty: the default VLAN)', vlan),
+      field('VLANs tagged (a trunk), comma separated', vlans),
+    ];
+  }
+
+  private renderLink(id: string): void {
+    const n = switchLinkIds(this.state.model).indexOf(id);
+    const link = this.state.model.switchLinks?.[n];
+    if (!link) return;
+    const now = () => this.state.model.switchLinks?.[switchLinkIds(this.state.model).indexOf(id)] ?? link;
+    const cable = this.state.cables.get(id);
+    const blocked = cable?.blocked?.map((b) => `${b.domain} (${b.vlans.map((v) => (v === 0 ? 'default VLAN' : `VLAN ${v}`)).join(', ')})`).join('; ');
+    this.root.append(
+      h('h3', {}, 'Switch link'),
+      diagBox(this.state.diagnostics, `link:${id}`, true),
+      h('p', {}, `${link.a} ⇄ ${link.b}`, h('span', { class: 'muted' }, ` — ${id}`)),
+      ...(blocked ? [h('p', { class: 'diag diag-warning', 'data-testid': 'prop-link-blocked' }, `Spanning tree blocks this link's port at ${blocked}: it carries no frames while another path is up.`)] : []),
+      ...this.vlanFields('link', now, (vlans) => this.edit((model) => updateSwitchLink(model, id, (l) => setVlans(l, vlans)))),
+      h('div', { class: 'field-hint' }, 'Both ends carry the same VLANs. VLANs need switches at both ends.'),
+    );
+  }
+
   private renderDomain(name: string): void {
     const id = `domain:${name}`;
     const d = this.state.model.domains.find((x) => x.name === name);
@@ -296,10 +339,30 @@ export class PropertiesPanel {
       field('Name', this.bind('name', input(name, (v) => this.rename(id, v), { testid: 'prop-name' }), () => name)),
       field('Kind', this.bind('kind', select(['hub', 'switch'], d?.kind ?? 'hub', (v) => this.edit((m) => updateDomain(m, name, { kind: v as 'hub' | 'switch' }))), () => this.state.model.domains.find((x) => x.name === name)?.kind ?? 'hub')),
       field('Host NAT (internet access through slirpvde)', this.bind('nat', checkbox(!!d?.hostNat, (v) => this.edit((m) => updateDomain(m, name, { hostNat: v }))), () => !!this.state.model.domains.find((x) => x.name === name)?.hostNat)),
+      ...(d?.kind === 'switch'
+        ? [
+            field('Spanning tree (breaks loops of switch links by blocking ports)', this.bind('stp', withTestId(checkbox(!!d.stp, (v) => this.edit((m) => updateDomain(m, name, { stp: v ? {} : undefined }))), 'prop-stp'), () => !!this.state.model.domains.find((x) => x.name === name)?.stp)),
+            ...(d.stp
+              ? [field('Spanning tree priority (lowest is the root; default 32768)', this.bind('stp-priority', input(String(d.stp.priority ?? ''), (v) => this.edit((m) => updateDomain(m, name, { stp: v.trim() === '' ? {} : { priority: Number(v) } })), { type: 'number', testid: 'prop-stp-priority' }), () => String(this.state.model.domains.find((x) => x.name === name)?.stp?.priority ?? '')))]
+              : []),
+          ]
+        : []),
       h('h4', {}, 'Attached'),
       h('ul', {}, ...ends.map((e) => h('li', {}, `${e.machine} eth${e.index}`))),
     );
   }
+}
+
+function withTestId<T extends HTMLElement>(el: T, testid: string): T {
+  el.setAttribute('data-testid', testid);
+  return el;
+}
+
+/** Sets (or clears) `vlan` and `vlans` on an interface or a switch link. */
+function setVlans(target: { vlan?: number; vlans?: number[] }, vlans: { vlan?: number; vlans?: number[] }): void {
+  delete target.vlan;
+  delete target.vlans;
+  Object.assign(target, vlans);
 }
 
 function splitList(v: string): string[] {

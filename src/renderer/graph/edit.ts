@@ -4,14 +4,16 @@
 
 import {
   DEFAULT_MEMORY_MIB,
+  switchLinkIds,
   type CollisionDomain,
   type Interface,
   type LabModel,
   type Machine,
   type MachineKind,
   type SourceRef,
+  type SwitchLink,
 } from '../../shared/lab-model.ts';
-import { domainLayoutKey, endpointsByDomain, isPointToPoint, parseElementId } from './mapping.ts';
+import { domainLayoutKey, endpointsByDomain, isPointToPoint, linkId, parseElementId } from './mapping.ts';
 
 export type PaletteKind = 'host' | 'router' | 'hub' | 'switch' | 'internet';
 
@@ -91,15 +93,21 @@ function addInterface(m: Machine, domain: string): Interface {
 
 /**
  * Draws a cable from element `a` to element `b`. Machine ↔ domain adds an interface to the machine;
- * machine ↔ machine creates a point-to-point collision domain between two new interfaces.
+ * machine ↔ machine creates a point-to-point collision domain between two new interfaces; domain ↔
+ * domain a switch link (its VLANs are set in the properties panel).
  */
 export function connect(model: LabModel, a: string, b: string): { model: LabModel; id: string } {
   const ra = parseElementId(a);
   const rb = parseElementId(b);
-  if (!ra || !rb || ra.type === 'iface' || rb.type === 'iface') throw new EditError('A cable joins two machines, or a machine and a hub/switch.');
-  if (ra.type === 'domain' && rb.type === 'domain') throw new EditError('Two hubs/switches cannot be cabled together: join them through a router or merge them.');
+  if (!ra || !rb || ra.type === 'iface' || rb.type === 'iface' || ra.type === 'link' || rb.type === 'link') throw new EditError('A cable joins two machines, a machine and a hub/switch, or two hubs/switches.');
   if (a === b) throw new EditError('A cable needs two different ends.');
   const next = clone(model);
+  if (ra.type === 'domain' && rb.type === 'domain') {
+    for (const name of [ra.name, rb.name]) if (!endpointsByDomain(next).has(name)) throw new EditError(`There is no hub or switch ${name}.`);
+    next.switchLinks = [...(next.switchLinks ?? []), { a: ra.name, b: rb.name, source: NEW_SOURCE }];
+    const ids = switchLinkIds(next);
+    return { model: next, id: linkId(ids[ids.length - 1]!) };
+  }
   const machine = (name: string) => {
     const m = next.machines.find((x) => x.name === name);
     if (!m) throw new EditError(`There is no machine ${name}.`);
@@ -126,11 +134,13 @@ export function removeElements(model: LabModel, ids: readonly string[]): LabMode
   const goneMachines = new Set<string>();
   const goneDomains = new Set<string>();
   const goneIfaces: { machine: string; index: number }[] = [];
+  const goneLinks = new Set<string>();
   for (const id of ids) {
     const ref = parseElementId(id);
     if (!ref) continue;
     if (ref.type === 'machine') goneMachines.add(ref.name);
     else if (ref.type === 'domain') goneDomains.add(ref.name);
+    else if (ref.type === 'link') goneLinks.add(ref.id);
     else goneIfaces.push(ref);
   }
   next.machines = next.machines.filter((m) => !goneMachines.has(m.name));
@@ -146,6 +156,12 @@ export function removeElements(model: LabModel, ids: readonly string[]): LabMode
   }
   next.domains = next.domains.filter((d) => !goneDomains.has(d.name));
   for (const name of goneDomains) delete next.layout[domainLayoutKey(name)];
+  // Switch links go with either of their switches, or on their own.
+  if (next.switchLinks) {
+    const linkIds = switchLinkIds(next);
+    next.switchLinks = next.switchLinks.filter((l, n) => !goneLinks.has(linkIds[n]!) && !goneDomains.has(l.a) && !goneDomains.has(l.b));
+    if (next.switchLinks.length === 0) delete next.switchLinks;
+  }
   next = dropUnusedImplicitDomains(next);
   return next;
 }
@@ -169,7 +185,7 @@ export function validName(name: string): boolean {
 /** Renames a machine or domain everywhere it is referred to (interfaces, layout, dependencies, checks). */
 export function renameElement(model: LabModel, id: string, newName: string): { model: LabModel; id: string } {
   const ref = parseElementId(id);
-  if (!ref || ref.type === 'iface') throw new EditError('Only machines and hubs/switches have names.');
+  if (!ref || ref.type === 'iface' || ref.type === 'link') throw new EditError('Only machines and hubs/switches have names.');
   if (!validName(newName)) throw new EditError(`"${newName}" is not a valid name: use letters, digits, "-" and "_", starting with a letter or digit.`);
   if (newName === ref.name) return { model, id };
   if (usedNames(model).has(newName)) throw new EditError(`The name ${newName} is already used in this lab.`);
@@ -187,6 +203,10 @@ export function renameElement(model: LabModel, id: string, newName: string): { m
   if (d) d.name = newName;
   else next.domains.push({ name: newName, kind: 'hub', hostNat: false, source: NEW_SOURCE });
   for (const m of next.machines) for (const i of m.interfaces) if (i.domain === ref.name) i.domain = newName;
+  for (const l of next.switchLinks ?? []) {
+    if (l.a === ref.name) l.a = newName;
+    if (l.b === ref.name) l.b = newName;
+  }
   moveKey(next.layout, domainLayoutKey(ref.name), domainLayoutKey(newName));
   return { model: next, id: `domain:${newName}` };
 }
@@ -207,7 +227,7 @@ export function moveElements(model: LabModel, positions: Record<string, { x: num
   const next = clone(model);
   for (const [id, pos] of Object.entries(positions)) {
     const ref = parseElementId(id);
-    if (!ref || ref.type === 'iface') continue;
+    if (!ref || ref.type === 'iface' || ref.type === 'link') continue;
     next.layout[ref.type === 'machine' ? ref.name : domainLayoutKey(ref.name)] = { x: Math.round(pos.x), y: Math.round(pos.y) };
   }
   return next;
@@ -222,6 +242,8 @@ export interface Clipboard {
   machines: Machine[];
   domains: CollisionDomain[];
   layout: LabModel['layout'];
+  /** Switch links between copied switches. */
+  switchLinks?: SwitchLink[];
 }
 
 export function copyElements(model: LabModel, ids: readonly string[]): Clipboard {
@@ -245,7 +267,8 @@ export function copyElements(model: LabModel, ids: readonly string[]): Clipboard
   const layout: LabModel['layout'] = {};
   for (const m of machines) if (model.layout[m]) layout[m] = { ...model.layout[m]! };
   for (const d of domains) if (model.layout[domainLayoutKey(d)]) layout[domainLayoutKey(d)] = { ...model.layout[domainLayoutKey(d)]! };
-  return { machines: copied, domains: copiedDomains, layout };
+  const links = (model.switchLinks ?? []).filter((l) => domains.has(l.a) && domains.has(l.b)).map((l) => structuredClone(l));
+  return { machines: copied, domains: copiedDomains, layout, ...(links.length ? { switchLinks: links } : {}) };
 }
 
 /** Pastes a clipboard under fresh names, shifted by `offset`; returns the new element ids (to select them). */
@@ -289,6 +312,7 @@ export function pasteElements(model: LabModel, clip: Clipboard, offset: { x: num
     const isNode = !!next.layout[domainLayoutKey(name)];
     if (isNode) ids.push(`domain:${name}`);
   }
+  if (clip.switchLinks?.length) next.switchLinks = [...(next.switchLinks ?? []), ...clip.switchLinks.map((l) => ({ ...structuredClone(l), a: domainNames.get(l.a)!, b: domainNames.get(l.b)! }))];
   for (const m of next.machines) for (const i of m.interfaces) if (i.mac === undefined) delete i.mac;
   return { model: next, ids };
 }
@@ -302,8 +326,8 @@ export function updateMachine(model: LabModel, name: string, change: (m: Machine
   return next;
 }
 
-/** Sets a domain's kind (hub/switch) or host NAT; declares it when it was only named by interfaces. */
-export function updateDomain(model: LabModel, name: string, change: Partial<Pick<CollisionDomain, 'kind' | 'hostNat'>>): LabModel {
+/** Sets a domain's kind (hub/switch), host NAT or spanning tree; declares it when it was only named by interfaces. */
+export function updateDomain(model: LabModel, name: string, change: Partial<Pick<CollisionDomain, 'kind' | 'hostNat' | 'stp'>>): LabModel {
   const next = clone(model);
   let d = next.domains.find((x) => x.name === name);
   if (!d) {
@@ -311,7 +335,25 @@ export function updateDomain(model: LabModel, name: string, change: Partial<Pick
     next.domains.push(d);
   }
   Object.assign(d, change);
+  if ('stp' in change && change.stp === undefined) delete d.stp;
   return next;
+}
+
+/** Changes one switch link (its VLANs), found by its id (`link:<id>` without the prefix). */
+export function updateSwitchLink(model: LabModel, id: string, change: (l: SwitchLink) => void): LabModel {
+  const next = clone(model);
+  const n = switchLinkIds(next).indexOf(id);
+  if (n < 0 || !next.switchLinks) throw new EditError(`There is no switch link ${id}.`);
+  change(next.switchLinks[n]!);
+  return next;
+}
+
+/** A port's VLANs as typed in the panel: `vlan` a number or empty, `vlans` a list like "10, 20". */
+export function parseVlans(vlan: string, vlans: string): { vlan?: number; vlans?: number[] } {
+  const one = vlan.trim() === '' ? undefined : Number(vlan.trim());
+  const many = vlans.split(/[,\s]+/).map((v) => v.trim()).filter(Boolean).map(Number);
+  if ((one !== undefined && !Number.isInteger(one)) || many.some((v) => !Number.isInteger(v))) throw new EditError('A VLAN is a whole number from 1 to 4094, like 10; several are written 10, 20.');
+  return { ...(one !== undefined ? { vlan: one } : {}), ...(many.length ? { vlans: [...new Set(many)].sort((a, b) => a - b) } : {}) };
 }
 
 /** Names of machines/domains without a canvas position (they need an automatic layout). */

@@ -6,8 +6,9 @@
 //   machine:<name>            a machine node
 //   domain:<name>             a hub/switch/internet node, or the edge of a point-to-point domain
 //   iface:<machine>/eth<N>    the cable from a machine's interface to a domain node
+//   link:<id>                 a cable between two switches (lab.yaml `switch_links:`; id `<a>--<b>`)
 
-import type { LabModel, Machine } from '../../shared/lab-model.ts';
+import { switchLinkIds, type LabModel, type Machine } from '../../shared/lab-model.ts';
 
 export interface NodeData {
   id: string;
@@ -21,7 +22,7 @@ export interface NodeData {
 
 export interface EdgeData {
   id: string;
-  role: 'iface' | 'p2p';
+  role: 'iface' | 'p2p' | 'swlink';
   source: string;
   target: string;
   /** Interface names drawn at the cable ends. */
@@ -49,16 +50,19 @@ export type GraphElement = GraphNode | GraphEdge;
 export const machineId = (name: string): string => `machine:${name}`;
 export const domainId = (name: string): string => `domain:${name}`;
 export const ifaceId = (machine: string, index: number): string => `iface:${machine}/eth${index}`;
+export const linkId = (id: string): string => `link:${id}`;
 
 export type ElementRef =
   | { type: 'machine'; name: string }
   | { type: 'domain'; name: string }
-  | { type: 'iface'; machine: string; index: number };
+  | { type: 'iface'; machine: string; index: number }
+  | { type: 'link'; id: string };
 
 /** Parses an element id (or a Diagnostic.target) back into what it names. */
 export function parseElementId(id: string): ElementRef | undefined {
-  const m = /^(machine|domain|iface):(.+)$/.exec(id);
+  const m = /^(machine|domain|iface|link):(.+)$/.exec(id);
   if (!m) return undefined;
+  if (m[1] === 'link') return { type: 'link', id: m[2]! };
   if (m[1] === 'iface' || (m[1] === 'machine' && m[2]!.includes('/'))) {
     const im = /^(.+)\/eth(\d+)$/.exec(m[2]!);
     return im ? { type: 'iface', machine: im[1]!, index: Number(im[2]) } : undefined;
@@ -86,6 +90,7 @@ export function endpointsByDomain(model: LabModel): Map<string, { machine: strin
 export function isPointToPoint(name: string, model: LabModel, endpoints = endpointsByDomain(model).get(name) ?? []): boolean {
   if (endpoints.length !== 2 || endpoints[0]!.machine === endpoints[1]!.machine) return false;
   if (model.layout[domainLayoutKey(name)]) return false;
+  if (model.switchLinks?.some((l) => l.a === name || l.b === name)) return false;
   // Domains named only by interfaces (Netkit lab.conf) have no declaration: they are plain hubs.
   const domain = model.domains.find((d) => d.name === name);
   return !domain || (domain.kind === 'hub' && !domain.hostNat);
@@ -96,6 +101,12 @@ export const domainLayoutKey = (name: string): string => name;
 
 function machineLabel(m: Machine): string {
   return m.name;
+}
+
+/** How a switch port's VLANs are drawn: `VLAN 10`, `trunk 10,20`, `VLAN 10 + trunk 20,30`. */
+export function vlanLabel(spec: { vlan?: number; vlans?: number[] }): string {
+  const parts = [spec.vlan !== undefined ? `VLAN ${spec.vlan}` : '', spec.vlans?.length ? `trunk ${spec.vlans.join(',')}` : ''].filter(Boolean);
+  return parts.join(' + ');
 }
 
 export function labToElements(model: LabModel): GraphElement[] {
@@ -131,16 +142,27 @@ export function labToElements(model: LabModel): GraphElement[] {
       data: { id: domainId(name), role: 'domain', name, label: name, kind },
       ...(pos ? { position: { x: pos.x, y: pos.y } } : {}),
     });
+    const onSwitch = domain?.kind === 'switch';
     for (const e of ends) {
+      const iface = onSwitch ? model.machines.find((m) => m.name === e.machine)?.interfaces.find((i) => i.index === e.index) : undefined;
       elements.push({
         group: 'edges',
         data: {
           id: ifaceId(e.machine, e.index), role: 'iface', source: machineId(e.machine), target: domainId(name),
-          sourceLabel: `eth${e.index}`, targetLabel: '', domain: name, label: '',
+          // The switch port's VLANs, along the cable (at the switch's end, several would crowd it).
+          sourceLabel: `eth${e.index}`, targetLabel: '', domain: name, label: iface ? vlanLabel(iface) : '',
         },
       });
     }
   }
+  const linkIds = switchLinkIds(model);
+  (model.switchLinks ?? []).forEach((l, n) => {
+    if (!endpoints.has(l.a) || !endpoints.has(l.b) || l.a === l.b) return;
+    elements.push({
+      group: 'edges',
+      data: { id: linkId(linkIds[n]!), role: 'swlink', source: domainId(l.a), target: domainId(l.b), sourceLabel: '', targetLabel: '', domain: l.a, label: vlanLabel(l) },
+    });
+  });
   return elements;
 }
 
@@ -155,5 +177,6 @@ export function elementForTarget(model: LabModel, target: string): string | unde
     return isPointToPoint(iface.domain, model) ? domainId(iface.domain) : ifaceId(ref.machine, ref.index);
   }
   if (ref.type === 'machine') return model.machines.some((m) => m.name === ref.name) ? machineId(ref.name) : undefined;
+  if (ref.type === 'link') return switchLinkIds(model).includes(ref.id) ? linkId(ref.id) : undefined;
   return endpointsByDomain(model).has(ref.name) ? domainId(ref.name) : undefined;
 }
