@@ -118,6 +118,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     const dir = examLabDir(holder);
     rc = await startRealClass({
       supervisor: { minBackoffMs: 300, maxBackoffMs: 5_000, stableMs: 60_000 },
+      privateImages: ['tiny'],
       labs: [`  - {id: exam-lab, path: ${dir}, title: Exam lab}`, `  - {id: quiz-lab, path: ${dir}}`],
       yaml: [
         'exams:',

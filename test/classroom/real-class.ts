@@ -4,7 +4,7 @@
 // the invitation flow and use the app's WebSocket like a browser.
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseClassroomConfig, type ClassroomConfig } from '../../src/main/classroom/config.ts';
@@ -43,7 +43,7 @@ export function hasImage(name: string): boolean {
   }
 }
 
-export async function startRealClass(options: { supervisor?: SupervisorOptions; yaml?: string[]; labs?: string[]; staticDir?: string } = {}): Promise<RealClass> {
+export async function startRealClass(options: { supervisor?: SupervisorOptions; yaml?: string[]; labs?: string[]; staticDir?: string; privateImages?: string[] } = {}): Promise<RealClass> {
   const root = mkdtempSync(join(tmpdir(), 'vcrw-'));
   const lab = classLab(root);
   const port = await freePort();
@@ -55,6 +55,15 @@ export async function startRealClass(options: { supervisor?: SupervisorOptions; 
   const secret = workerSecret(config, true);
   // The worker reads the images of this machine (its students' HOME is their own folder).
   const env: NodeJS.ProcessEnv = { ...process.env, VNETLAB_IMAGE_DIR: IMAGE_DIR };
+  // A class that runs for minutes gets its own copy of the images it boots: an image rebuilt meanwhile
+  // in the shared cache (another test) would leave its guests' disks without their backing file.
+  if (options.privateImages?.length) {
+    const own = join(root, 'images');
+    mkdirSync(own);
+    for (const name of options.privateImages) for (const f of [`${name}.ext4`, `${name}.json`]) spawnSync('cp', ['--sparse=always', join(IMAGE_DIR, f), join(own, f)]);
+    if (existsSync(join(IMAGE_DIR, 'host'))) cpSync(join(IMAGE_DIR, 'host'), join(own, 'host'), { recursive: true });
+    env.VNETLAB_IMAGE_DIR = own;
+  }
   delete env.VNETLAB_STATE_DIR;
   delete env.VNETLAB_RUNTIME_DIR;
   const sockets = socketBase(config, env);

@@ -343,9 +343,8 @@ export class WorkerCore {
             startedForGrading ||= !status?.machines.some((m) => m.state === 'ready');
             if (!exam.internet) await refuseHostNat(root);
             const started = await s.examBackends.startLab(root);
-            const notReady = started.machines.filter((m) => m.state !== 'ready');
-            if (notReady.length) process.stderr.write(`exam ${exam.id}: ${s.id}'s lab started for grading with ${notReady.map((m) => `${m.name} ${m.state}${m.error ? ` (${m.error})` : ''}`).join(', ')}\n`);
-            if (!(await s.backends.status(root).catch(() => null))) throw new UserError(`the lab stopped right after it was started for grading (${started.machines.map((m) => `${m.name} ${m.state}`).join(', ')})`);
+            // No machine came up: say why (a student's grade must carry the reason, not "not running").
+            if (!started.machines.some((m) => m.state === 'ready')) throw new UserError(`the lab did not start for grading: ${started.machines.map((m) => `${m.name} ${m.state}${m.error ? ` (${m.error.split('\n')[0]})` : ''}`).join(', ')}`);
           }
           const { model } = await loadLab(this.gradingSource(s, spec));
           const checks = model?.checks ?? [];
