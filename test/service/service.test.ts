@@ -109,7 +109,7 @@ describe('open, save, compile', () => {
 describe('the table of service methods', () => {
   it('every runtime method refuses a lab outside the folders the app may use', async () => {
     const runtime = SERVICE_METHODS.filter((m) => serviceMethods[m].kind === 'runtime');
-    expect(runtime.sort()).toEqual(['applyLab', 'changeLink', 'links', 'machine', 'runChecks', 'startLab', 'status', 'stopLab']);
+    expect(runtime.sort()).toEqual(['applyLab', 'changeLink', 'deleteState', 'links', 'listStates', 'machine', 'packLab', 'restoreState', 'runChecks', 'saveState', 'startLab', 'status', 'stopLab', 'wipeMachine']);
     for (const method of runtime) {
       const fn = session[method] as (...args: unknown[]) => Promise<unknown>;
       await expect(fn.call(session, '/etc', 'pc1', 'stop'), method).rejects.toThrow(/outside the folders the app may use/);
