@@ -2,7 +2,7 @@
 // the machines' memory, and whether the lab runs. One writer, `apply()`: a status (the lab's whole
 // state, from a start, a reconnect or the 5-second refresh) replaces what is known; an event (pushed
 // by the service) changes its part. Views read it and subscribe; nothing else writes it.
-import type { CableStatus, LabEvent, LabStatus, MachineState } from '../shared/runtime-api.ts';
+import type { CableStatus, LabEvent, LabStatus, LinkState, MachineState } from '../shared/runtime-api.ts';
 
 export type RunInput =
   /** The lab's whole state as the service says it now (null: it does not run). */
@@ -20,6 +20,8 @@ export class RunState {
   private readonly errors = new Map<string, string>();
   private cableMap = new Map<string, CableStatus>();
   private usageMap = new Map<string, { rssBytes?: number }>();
+  /** Link lights: each running machine's NICs as its guest sees them (`eth0` → up, down, no-carrier). */
+  private readonly linkMap = new Map<string, Record<string, LinkState>>();
   private readonly listeners = new Set<() => void>();
 
   get running(): boolean {
@@ -50,6 +52,11 @@ export class RunState {
     return this.usageMap;
   }
 
+  /** Each running machine's NICs as its guest sees them (link lights). */
+  get links(): ReadonlyMap<string, Record<string, LinkState>> {
+    return this.linkMap;
+  }
+
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -67,6 +74,7 @@ export class RunState {
       this.errors.clear();
       this.cableMap.clear();
       this.usageMap.clear();
+      this.linkMap.clear();
     }
     for (const l of this.listeners) l();
   }
@@ -76,15 +84,18 @@ export class RunState {
     this.isRunning = !!status && status.machines.some((m) => m.state !== 'stopped');
     this.states.clear();
     this.cableMap = new Map((status?.cables ?? []).map((c) => [c.id, c]));
+    this.linkMap.clear();
     for (const m of status?.machines ?? []) {
       this.states.set(m.name, m.state);
       if (m.error) this.errors.set(m.name, m.error);
+      if (m.links) this.linkMap.set(m.name, m.links);
     }
   }
 
   private applyEvent(event: LabEvent): void {
     if (event.type === 'machine-state') {
       this.states.set(event.machine, event.state);
+      if (event.state !== 'ready') this.linkMap.delete(event.machine); // its guest says them again once ready
       if ([...this.states.values()].every(settled)) this.progressLine = '';
       if (event.error) this.errors.set(event.machine, event.error);
       this.isRunning = true;
@@ -92,10 +103,13 @@ export class RunState {
       this.progressLine = event.message;
     } else if (event.type === 'cable') {
       this.cableMap.set(event.cable.id, event.cable);
+    } else if (event.type === 'link-state') {
+      this.linkMap.set(event.machine, event.interfaces);
     } else if (event.type === 'lab-stopped') {
       this.isRunning = false;
       this.progressLine = '';
       this.cableMap.clear();
+      this.linkMap.clear();
       for (const m of this.states.keys()) this.states.set(m, 'stopped');
     }
   }

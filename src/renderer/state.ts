@@ -3,7 +3,7 @@
 // apply()). Views subscribe to changes.
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { LabModel } from '../shared/lab-model.ts';
-import type { CableStatus, MachineState } from '../shared/runtime-api.ts';
+import type { CableStatus, LinkState, MachineState } from '../shared/runtime-api.ts';
 import { RunState } from './run-state.ts';
 import { History } from './graph/history.ts';
 import { emptyLab } from './graph/edit.ts';
@@ -51,6 +51,9 @@ export class AppState {
   }
   get usage(): ReadonlyMap<string, { rssBytes?: number }> {
     return this.run.usage;
+  }
+  get links(): ReadonlyMap<string, Record<string, LinkState>> {
+    return this.run.links;
   }
 
   get dirty(): boolean {

@@ -16,7 +16,12 @@ export interface MachineStatus {
   /** Why the machine failed: e.g. "kernel panic", "not ready after 60 s", with console tail. */
   error?: string;
   interfaces: { name: string; domain: string; mac: string }[];
+  /** Each NIC's state as the guest sees it (link lights), while it runs: `eth0: 'up'`. */
+  links?: Record<string, LinkState>;
 }
+
+/** A NIC as its guest sees it: up, administratively down (`ip link set eth0 down`), or up without carrier (cable pulled). */
+export type LinkState = 'up' | 'down' | 'no-carrier';
 
 export interface LabStatus {
   labId: string;
@@ -57,6 +62,8 @@ export type LabEvent =
   | { type: 'machine-state'; machine: string; state: MachineState; error?: string }
   | { type: 'progress'; message: string }
   | { type: 'cable'; cable: CableStatus }
+  /** A guest's NICs changed state (link lights): every NIC of that machine, as it is now. */
+  | { type: 'link-state'; machine: string; interfaces: Record<string, LinkState> }
   | { type: 'lab-stopped' };
 
 export interface ExecResult {

@@ -11,7 +11,8 @@
 import { EventEmitter } from 'node:events';
 import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
-import type { CableStatus, ExecResult, LabEvent, LabStatus, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
+import type { CableStatus, ExecResult, LabEvent, LabStatus, LinkState, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
+import { LINK_WATCH_SCRIPT, lineSplitter, parseLinkLine } from './link-watch.ts';
 import { UserError } from '../errors.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
@@ -48,6 +49,8 @@ interface Machine {
   booting?: Promise<BootOutcome>;
   /** Settles `booting`. */
   finishBoot?: (outcome: BootOutcome) => void;
+  /** Its NICs as the guest sees them (link-watch.ts), while it runs. */
+  links?: Record<string, LinkState>;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
@@ -241,6 +244,7 @@ export class Supervisor extends EventEmitter {
     // The guest booted with every link's carrier on: a cable unplugged meanwhile says so before it counts as ready.
     for (const cable of this.network.cableStatus()) if (cable.machine === m.plan.name && !cable.plugged) await this.tellCarrier(m, cable.interface, false);
     this.setState(m, 'ready');
+    this.watchLinks(m, handle);
     return { ready: true };
   }
 
@@ -571,6 +575,28 @@ export class Supervisor extends EventEmitter {
     if (!this.isActive()) setImmediate(() => !this.isActive() && this.emit('idle'));
   }
 
+  /**
+   * Link lights: one long command in the ready guest says when its NICs change (runtime/link-watch.ts);
+   * each change is a `link-state` event. Ended with the guest; started again (at most every 10 s) if
+   * something in the guest ended it while the guest runs on.
+   */
+  private watchLinks(m: Machine, handle: GuestHandle): void {
+    const read = lineSplitter((line) => {
+      const links = parseLinkLine(line);
+      if (!links || m.handle !== handle) return;
+      m.links = links;
+      this.emitEvent({ type: 'link-state', machine: m.plan.name, interfaces: links });
+    });
+    const started = Date.now();
+    void handle.agent.exec(LINK_WATCH_SCRIPT, { tools: true, onStdout: read }).then(
+      () => {
+        if (m.handle !== handle || m.state !== 'ready') return;
+        setTimeout(() => m.handle === handle && m.state === 'ready' && this.watchLinks(m, handle), Math.max(0, 10_000 - (Date.now() - started))).unref();
+      },
+      () => undefined,
+    );
+  }
+
   private machineStatus(m: Machine): MachineStatus {
     return {
       name: m.plan.name,
@@ -581,6 +607,7 @@ export class Supervisor extends EventEmitter {
       startupExitCode: m.startupExitCode,
       error: m.error,
       interfaces: m.plan.interfaces.map((i) => ({ name: i.name, domain: i.domain, mac: i.mac })),
+      ...(m.handle && m.links ? { links: m.links } : {}),
     };
   }
 }

@@ -3,7 +3,7 @@
 // context menu) and automatic layout of labs without positions.
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
 import { describeCableImpairments } from '../cable-text.ts';
-import type { CableStatus, MachineState } from '../../shared/runtime-api.ts';
+import type { CableStatus, LinkState, MachineState } from '../../shared/runtime-api.ts';
 import { elementForTarget, labToElements, parseElementId, type GraphElement } from '../graph/mapping.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
@@ -29,6 +29,9 @@ const STATE_COLOURS: Record<MachineState, string> = {
   crashed: '#d64545',
 };
 
+/** Link lights: green up, red down (`ip link set eth0 down`), amber no carrier (the cable pulled). */
+const LINK_COLOURS: Record<LinkState, string> = { up: '#2f9e44', down: '#d64545', 'no-carrier': '#f0b429' };
+
 const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node', style: { label: 'data(display)', 'text-valign': 'bottom', 'text-margin-y': 4, 'font-size': 12, 'text-wrap': 'wrap', width: 44, height: 44, 'background-color': '#4c7fd1', 'border-width': 3, 'border-color': '#9aa5b1', color: '#1f2933' } },
   { selector: 'node[kind = "router"]', style: { shape: 'ellipse', 'background-color': '#7b5ea7' } },
@@ -41,6 +44,11 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'edge[role = "iface"][label != ""]', style: { label: 'data(label)', 'font-size': 9, color: '#1f5f63' } },
   { selector: 'edge[role = "swlink"]', style: { width: 4, 'line-color': '#3c8d93', label: 'data(label)', 'font-size': 10, color: '#1f5f63', 'text-background-color': '#fff', 'text-background-opacity': 0.85 } },
   { selector: 'edge.stp-blocked', style: { 'line-style': 'dashed', 'line-dash-pattern': [8, 5], 'line-color': '#f08c00', color: '#b35c00', 'font-weight': 'bold' } },
+  // Link lights: a NIC's state in its guest, at the machine's end of the cable (up, down, no carrier).
+  ...(Object.entries(LINK_COLOURS).flatMap(([light, colour]) => [
+    { selector: `edge[sourceLight = "${light}"]`, style: { 'source-arrow-shape': 'circle', 'source-arrow-color': colour, 'arrow-scale': 1.5 } },
+    { selector: `edge[targetLight = "${light}"]`, style: { 'target-arrow-shape': 'circle', 'target-arrow-color': colour, 'arrow-scale': 1.5 } },
+  ]) as cytoscape.StylesheetJson),
   { selector: ':selected', style: { 'overlay-color': '#4c7fd1', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
   { selector: '.diag-warning', style: { 'border-color': '#f0b429', 'line-color': '#f0b429', 'border-width': 4 } },
   { selector: '.diag-error', style: { 'border-color': '#d64545', 'line-color': '#d64545', 'border-width': 4, 'line-style': 'dashed' } },
@@ -344,6 +352,13 @@ export class Canvas {
         const at = (end: 'source' | 'target') => blocked.some((b) => `domain:${b.domain}` === e.data(end));
         e.toggleClass('stp-blocked', unplugged.length === 0 && blocked.length > 0);
         if (e.data('role') === 'swlink') e.data({ sourceLabel: at('source') ? 'blocked' : '', targetLabel: at('target') ? 'blocked' : '' });
+        // Link lights at the machine ends: the NIC named by the end's label (its first line).
+        const light = (end: 'source' | 'target') => {
+          const node = String(e.data(end));
+          if (!this.state.running || !node.startsWith('machine:')) return undefined;
+          return this.state.links.get(node.slice('machine:'.length))?.[String(e.data(`${end}Label`) ?? '').split('\n')[0]!];
+        };
+        e.data({ sourceLight: light('source'), targetLight: light('target') });
       });
       this.cy.nodes('[role = "machine"]').forEach((n) => {
         const st = this.state.machineStates.get(n.data('name') as string);
