@@ -12,7 +12,8 @@ import type { GuestHandle } from '../../src/main/runtime/launcher.ts';
 import { planLab, prepareHost } from '../../src/main/runtime/prepare.ts';
 import { RealLauncher } from '../../src/main/runtime/real-launcher.ts';
 import { confinementFor } from '../../src/main/runtime/confinement.ts';
-import { landlockAbi } from '../../src/main/images/host-helpers.ts';
+import { hostHelper, landlockAbi } from '../../src/main/images/host-helpers.ts';
+import { findKernel } from '../../src/main/images/kernel.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
@@ -67,6 +68,10 @@ describe.skipIf(!hasLandlock)('containment: a guest cannot reach the host (real 
     writeFileSync(join(t.env.HOME!, '.ssh', 'id_rsa'), `${SECRET}-key\n`, { mode: 0o600 });
     labDir = t.lab('solo', { 'lab.yaml': 'lab:\n  name: solo\nmachines:\n  pc1:\n    image: tiny\n    memory: 64\n' });
     paths = { plantDir, home: t.env.HOME!, labDir, imageDir: images };
+    // vnetlab builds its host helpers and kernel wrapper on first use: build them now, so that the
+    // fingerprint changes only if something else writes there.
+    for (const helper of ['vnetlab-confine', 'vnetlab-mconsole', 'vnetlab-nat-guard'] as const) hostHelper(helper);
+    findKernel();
     before = imageFolderPrint();
   });
 
