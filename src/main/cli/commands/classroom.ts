@@ -8,6 +8,7 @@ import { loadClassroomConfig } from '../../classroom/config.ts';
 import { privateDir, socketBase, startLocalClassroom, workerSecret } from '../../classroom/host.ts';
 import { serveWorker, variantKeyOf, WorkerCore } from '../../classroom/worker.ts';
 import { confinementFor } from '../../runtime/confinement.ts';
+import { HOST_NAT_ENV } from '../../runtime/network/network.ts';
 import { ensureRenderer } from '../../server/app-host.ts';
 import type { Command } from '../command.ts';
 import { UserError } from '../exit-codes.ts';
@@ -74,6 +75,8 @@ Examples:
       const dataDir = privateDir(typeof args.flags.data === 'string' ? resolve(io.cwd, args.flags.data) : join(config.dataDir, `worker-${index}`));
       // Students' guests are hostile: a worker never runs them unsandboxed, whatever its environment says.
       confinementFor(io.env, { allowUnconfined: false });
+      // classroom.yaml host_nat: off: the labs' supervisors start no host NAT (docs/host-nat.md).
+      if (config.hostNat === 'off') io.env[HOST_NAT_ENV] = 'off';
       const secret = workerSecret(config, false);
       const core = new WorkerCore({
         name: `worker-${index}`,
