@@ -52,7 +52,10 @@ function imageFolderPrint(): string {
   return hash.digest('hex');
 }
 
-describe.skipIf(!hasLandlock)('containment: a guest cannot reach the host (real guests)', () => {
+const sandboxSkip = !canRun ? " (skipped: no tiny image; build it with 'vnetlab image build tiny')" : !hasLandlock ? ' (skipped: this kernel has no Landlock, where vnetlab start refuses; the next block proves that)' : '';
+const imageSkip = canRun ? '' : " (skipped: no tiny image; build it with 'vnetlab image build tiny')";
+
+describe.skipIf(!hasLandlock)(`containment: a guest cannot reach the host (real guests)${sandboxSkip}`, () => {
   let t: TestEnv;
   let plantDir = '';
   let paths: { plantDir: string; home: string; labDir: string; imageDir: string };
@@ -161,7 +164,7 @@ describe.skipIf(!hasLandlock)('containment: a guest cannot reach the host (real 
   });
 });
 
-describe.skipIf(!canRun)('containment: no sandbox, no start', () => {
+describe.skipIf(!canRun)(`containment: no sandbox, no start${imageSkip}`, () => {
   let t: TestEnv;
   beforeAll(() => {
     t = testEnv();
