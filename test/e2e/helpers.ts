@@ -136,10 +136,21 @@ export function removeDir(dir: string): void {
 
 /** Page position (client coordinates) of a cytoscape node. */
 export async function nodePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
-  return page.evaluate((nodeId) => {
+  return page.evaluate(async (nodeId) => {
     const cy = (window as any).__vnetlab.cy;
     const n = cy.getElementById(nodeId);
     if (n.empty()) throw new Error(`no node ${nodeId}`);
+    // The canvas may be moving (a fit after the window or the lab changed, slower on a loaded host): a
+    // point read mid-animation is clicked where the node no longer is. Read it once it holds still.
+    const frame = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+    let last = '';
+    for (let i = 0; i < 300; i++) {
+      const q = n.renderedPosition();
+      const here = `${Math.round(q.x)},${Math.round(q.y)},${cy.zoom().toFixed(4)}`;
+      if (here === last && !cy.animated() && !n.animated()) break;
+      last = here;
+      await frame();
+    }
     const p = n.renderedPosition();
     const rect = document.getElementById('canvas')!.getBoundingClientRect();
     return { x: rect.left + p.x, y: rect.top + p.y };
