@@ -10,8 +10,10 @@ export default defineConfig({
     // Real-UML tests boot guests; give them room but keep the whole suite well under 20 minutes.
     testTimeout: 120_000,
     hookTimeout: 300_000,
-    // Two cores: run test files in parallel but not so many that UML boots starve each other.
-    maxWorkers: 2,
+    // One test file at a time: on two cores, a browser journey beside a Debian lab booting (shipped
+    // labs, exams, saved states) timed out in full runs while every file passed alone. That race is not
+    // found yet (see the closing note of this change); until it is, files do not share the two cores.
+    maxWorkers: 1,
     pool: 'forks',
     reporters: ['default'],
   },
