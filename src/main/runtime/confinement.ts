@@ -106,9 +106,7 @@ export function guestLaunch(confinement: Confinement, plan: GuestPlan, argv: str
   if (!confinement.confined) return { argv, memoryDir };
   const kernel = kernelOf(argv[0]!);
   const program = [kernel.binary, ...argv.slice(1)];
-  // UML's VDE transport is vdeplug4's libvdeplug: it loads its transports as plugins and may run vde_plug.
-  const exec = [...programFiles(kernel.binary), ...(kernel.preload ? [kernel.preload] : []), ...vdePlugFiles()];
-  if (kernel.nicSyntax === 'vector') exec.push(...whichShell());
+  const exec = kernelFiles(kernel);
   const umlDir = dirname(dirname(plan.mconsole));
   // The lab's port folder, also for a machine with no NIC yet: one hot-plugged by `apply` lands there.
   const ports = [...new Set([...plan.interfaces.map((i) => dirname(i.ctlDir)), join(dirname(umlDir), 'c')])];
@@ -154,7 +152,7 @@ export function pooledGuestLaunch(confinement: Confinement, argv: string[], plac
   for (const dir of [place.umlDir, place.guestDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
   ensureCow(place.cow, place.imagePath);
   const rules: SandboxRules = {
-    exec: [...programFiles(kernel.binary), ...(kernel.preload ? [kernel.preload] : []), ...vdePlugFiles(), ...(kernel.nicSyntax === 'vector' ? whichShell() : [])],
+    exec: kernelFiles(kernel),
     read: [...LOADER_FILES, ...GUEST_DEVICES_READ, place.imagePath, place.guestDir].filter(existsSync),
     write: [place.cow, ...GUEST_DEVICES_WRITE],
     sockets: [place.runtimeRoot],
@@ -216,6 +214,15 @@ function kernelOf(argv0: string): Pick<KernelInfo, 'binary' | 'preload' | 'noRan
     // a kernel findKernel() does not know: run argv[0] as it is
   }
   return { binary: argv0, noRandomize: false, nicSyntax: 'legacy' };
+}
+
+/**
+ * What a guest process executes: its kernel and libraries, the AMX fix, and UML's VDE transport
+ * (vdeplug4's libvdeplug loads its transports as plugins and may run vde_plug; the vector driver runs
+ * it through /bin/sh).
+ */
+function kernelFiles(kernel: Pick<KernelInfo, 'binary' | 'preload' | 'nicSyntax'>): string[] {
+  return [...programFiles(kernel.binary), ...(kernel.preload ? [kernel.preload] : []), ...vdePlugFiles(), ...(kernel.nicSyntax === 'vector' ? whichShell() : [])];
 }
 
 /** vdeplug4's vde_plug, which the vector driver's VDE transport runs (UML ≥ 6.12), and its plugins. */
