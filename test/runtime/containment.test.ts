@@ -15,6 +15,7 @@ import { confinementFor } from '../../src/main/runtime/confinement.ts';
 import { hostHelper, landlockAbi } from '../../src/main/images/host-helpers.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
 import { hostPaths } from '../../src/main/paths.ts';
+import { runCli } from '../support/host.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
 
@@ -176,14 +177,9 @@ describe.skipIf(!canRun)(`containment: no sandbox, no start${imageSkip}`, () => 
   it('start refuses on a kernel without Landlock, saying what to enable; --unconfined starts anyway', async () => {
     const lab = t.lab('old-kernel', { 'lab.yaml': 'lab:\n  name: oldk\nmachines:\n  pc1:\n    image: tiny\n    memory: 64\n' });
     const env = { ...t.env, VNETLAB_LANDLOCK_ABI: '0' };
-    const { main } = await import('../../src/main/cli/main.ts');
-    const { PassThrough, Readable } = await import('node:stream');
     const run = async (args: string[]) => {
-      let out = '';
-      const stream = new PassThrough();
-      stream.on('data', (c) => (out += c));
-      const code = await main(args, { stdout: stream, stderr: stream, stdin: Readable.from([]), cwd: t.base, env: { ...env } });
-      return { code, out };
+      const r = await runCli(args, { env, cwd: t.base });
+      return { code: r.code, out: r.stdout + r.stderr };
     };
     const refused = await run(['start', lab]);
     expect(refused.code).toBe(3);
@@ -202,18 +198,11 @@ describe.skipIf(!canRun)(`containment: no sandbox, no start${imageSkip}`, () => 
     const cfg = join(t.base, 'classroom.yaml');
     mkdirSync(join(t.base, 'cdata'), { recursive: true, mode: 0o700 });
     writeFileSync(cfg, `name: C\ndata_dir: ${join(t.base, 'cdata')}\nlisten: {host: 127.0.0.1, port: 0}\nlabs: [{id: two-hosts, path: ${join(import.meta.dirname, '..', '..', 'labs', 'two-hosts')}}]\nworkers: {local: 1}\n`);
-    const { main } = await import('../../src/main/cli/main.ts');
-    const { PassThrough, Readable } = await import('node:stream');
-    let out = '';
-    const stream = new PassThrough();
-    stream.on('data', (c) => (out += c));
-    const code = await main(['classroom', 'worker', '--config', cfg, '--listen', `unix:${join(t.base, 'cdata', 'w.sock')}`], {
-      stdout: stream,
-      stderr: stream,
-      stdin: Readable.from([]),
+    const { code, stdout, stderr } = await runCli(['classroom', 'worker', '--config', cfg, '--listen', `unix:${join(t.base, 'cdata', 'w.sock')}`], {
       cwd: t.base,
       env: { ...t.env, VNETLAB_LANDLOCK_ABI: '0', VNETLAB_UNCONFINED: '1' },
     });
+    const out = stdout + stderr;
     expect(code).toBe(3);
     expect(out).toMatch(/no Landlock/);
   });
