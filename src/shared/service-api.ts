@@ -186,6 +186,9 @@ export interface PacketSummary {
   protocol: string;
   length: number;
   info: string;
+  /** The Ethernet header's source and destination MACs (`02:…`): which cables the frame crosses (packet flow). */
+  ethSrc?: string;
+  ethDst?: string;
 }
 
 /** A node of the protocol tree (tshark's PDML `showname`s). */

@@ -30,6 +30,8 @@ describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not i
       view.addFrame(arpRequest(), Date.now() * 1000);
       await until(() => rows.length, (n) => n === 1);
       expect(rows[0]).toMatchObject({ number: 1, protocol: 'ARP', length: 42 });
+      // The frame's own MACs ride along (the canvas animates it from the cable of its sender).
+      expect(rows[0]).toMatchObject({ ethSrc: '02:00:00:00:00:01', ethDst: 'ff:ff:ff:ff:ff:ff' });
       expect(rows[0]!.info).toMatch(/Who has 10\.0\.0\.2\? Tell 10\.0\.0\.1/);
       const detail = await view.detail(1);
       const labels = JSON.stringify(detail.tree);

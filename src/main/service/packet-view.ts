@@ -179,7 +179,7 @@ export class PacketView {
       partial = lines.pop() ?? '';
       for (const line of lines) {
         const summary = parseColumns(line);
-        if (summary) this.queue(summary);
+        if (summary) this.queue(this.withMacs(summary));
       }
     });
     proc.stdin!.write(pcapHeader());
@@ -194,6 +194,12 @@ export class PacketView {
       proc.stdin?.end();
       proc.kill('SIGTERM');
     }
+  }
+
+  /** The frame's own MACs beside tshark's columns (which show IP addresses when there are some). */
+  private withMacs(summary: PacketSummary): PacketSummary {
+    const frame = this.frames[summary.number - 1]?.bytes;
+    return frame && frame.length >= 12 ? { ...summary, ethDst: macAt(frame, 0), ethSrc: macAt(frame, 6) } : summary;
   }
 
   private queue(summary: PacketSummary): void {
@@ -254,10 +260,14 @@ function parseColumns(line: string): PacketSummary | undefined {
 
 /** Without a dissector: what the Ethernet header says, and no more. */
 function basicSummary(number: number, frame: Buffer, time: number): PacketSummary {
-  const mac = (o: number) => [...frame.subarray(o, o + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
   const type = frame.length >= 14 ? frame.readUInt16BE(12) : 0;
   const names: Record<number, string> = { 0x0800: 'IPv4', 0x0806: 'ARP', 0x86dd: 'IPv6' };
-  return { number, time, source: mac(6), destination: mac(0), protocol: names[type] ?? `0x${type.toString(16).padStart(4, '0')}`, length: frame.length, info: 'install tshark for details' };
+  const [src, dst] = [macAt(frame, 6), macAt(frame, 0)];
+  return { number, time, source: src, destination: dst, protocol: names[type] ?? `0x${type.toString(16).padStart(4, '0')}`, length: frame.length, info: 'install tshark for details', ethSrc: src, ethDst: dst };
+}
+
+function macAt(frame: Buffer, offset: number): string {
+  return [...frame.subarray(offset, offset + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /**
