@@ -155,6 +155,8 @@ export interface StopOptions {
    * (it went away mid-stop, or does not exit) is ended from its records, with its run dir.
    */
   cleanUp?: boolean;
+  /** How far the stop got ("stopped 120 of 500"), as the supervisor says it. */
+  onProgress?: (message: string) => void;
 }
 
 export type StopOutcome =
@@ -197,6 +199,8 @@ export async function stopLab(labPath: string, options: StopOptions = {}): Promi
     sup = starting;
   }
   const stoppedDir = sup.runDir;
+  const onProgress = options.onProgress;
+  if (onProgress) sup.subscribe((event) => event.type === 'progress' && onProgress(event.message));
   try {
     if (all) {
       await sup.shutdown(how);

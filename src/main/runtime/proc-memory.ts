@@ -1,126 +1,201 @@
 // Memory of a guest as the host sees it, for `vnetlab status`: read from /proc, never from the guest.
+// A guest is a process group led by its kernel process (UML runs a few host processes per guest that
+// share the guest's memory file); its processes are found by walking the leader's children
+// (/proc/<pid>/task/<tid>/children), so the cost follows the guest's own processes, not every process
+// on the host (a walk of all of /proc per machine took 52 s per status at 500 machines: issue 22).
 import { readdirSync, readFileSync } from 'node:fs';
-import { processGroup } from './records.ts';
+
+/** What is read of /proc (a test gives its own, to count reads or to slow them down). */
+export interface ProcReader {
+  /** Direct children of a process (of every one of its threads). */
+  children(pid: number): number[];
+  group(pid: number): number | undefined;
+  /** /proc/<pid>/smaps_rollup, or undefined when unreadable. */
+  rollup(pid: number): string | undefined;
+  /** Resident bytes from /proc/<pid>/statm (when smaps_rollup is unreadable). */
+  residentBytes(pid: number): number | undefined;
+}
+
+export const procReader: ProcReader = {
+  children(pid) {
+    const kids: number[] = [];
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return kids;
+    }
+    for (const tid of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) kids.push(Number(c));
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return kids;
+  },
+  group(pid) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    } catch {
+      return undefined;
+    }
+  },
+  rollup(pid) {
+    try {
+      return readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+  residentBytes(pid) {
+    try {
+      return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
+    } catch {
+      return undefined;
+    }
+  },
+};
 
 /**
- * Memory of every process in a group (UML runs a few host processes per guest that share the guest's
- * memory file): proportional set size, so shared pages are not counted twice; RSS when PSS is unreadable.
+ * Memory of the process group led by `leader` (a guest: its pgid is its leader's pid): proportional set
+ * size, so shared pages are not counted twice; RSS when PSS is unreadable. Undefined once the leader is gone.
  */
-export function groupRssBytes(pgid: number): number | undefined {
-  let total = 0;
-  let found = false;
+export function groupRssBytes(leader: number, reader: ProcReader = procReader): number | undefined {
+  let total: number | undefined;
   // UML's helper processes (I/O, SIGIO) are clone(CLONE_VM) children: separate pids sharing the kernel
   // process's address space, each reporting that same address space in full. Count each space once;
   // the kernel prints an identical smaps_rollup (address range header included) for every sharer.
   const seenSpaces = new Set<string>();
-  for (const pid of processIds()) {
-    if (processGroup(pid) !== pgid) continue;
-    const rollup = readRollup(pid);
+  for (const pid of groupProcesses(leader, reader)) {
+    const rollup = reader.rollup(pid);
     if (rollup !== undefined) {
       if (seenSpaces.has(rollup)) continue;
       seenSpaces.add(rollup);
     }
-    const bytes = processMemoryBytes(pid, rollup);
-    if (bytes === undefined) continue;
-    total += bytes;
-    found = true;
+    const pss = rollup === undefined ? null : /^Pss:\s+(\d+) kB/m.exec(rollup);
+    const bytes = pss ? Number(pss[1]) * 1024 : reader.residentBytes(pid);
+    if (bytes !== undefined) total = (total ?? 0) + bytes;
   }
-  return found ? total : undefined;
+  return total;
 }
 
-function readRollup(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
+/** The leader and its descendants that are still in its group. */
+function groupProcesses(leader: number, reader: ProcReader): number[] {
+  if (reader.group(leader) !== leader) return [];
+  const found = [leader];
+  for (let i = 0; i < found.length; i++) {
+    for (const child of reader.children(found[i]!)) if (reader.group(child) === leader && !found.includes(child)) found.push(child);
   }
+  return found;
 }
 
-function processMemoryBytes(pid: number, rollup: string | undefined): number | undefined {
-  const pss = rollup === undefined ? null : /^Pss:\s+(\d+) kB/m.exec(rollup);
-  if (pss) return Number(pss[1]) * 1024;
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
-  } catch {
-    return undefined;
-  }
-}
-
-function processIds(): number[] {
-  try {
-    return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
-  } catch {
-    return [];
-  }
+export interface GuestMemoryOptions {
+  /** Never refresh more often than this. */
+  minPeriodMs?: number;
+  /** Share of one core the refresh may take on average (the period stretches with the lab). */
+  dutyCycle?: number;
+  /** Longest stretch of reading before the event loop gets its turn (console bytes, API calls). */
+  sliceMs?: number;
+  /** Refresh only while someone looked at the figures this recently (nobody reads an idle lab's). */
+  idleAfterMs?: number;
+  reader?: ProcReader;
 }
 
 /**
- * Memory of many process groups at once, for a supervisor's status: one walk of /proc for all of them
- * (not one per machine: at 500 machines that was 500 walks, ~50 s per status call), done in the
- * background with a pause every few processes so console bytes keep flowing, and repeated only when a
- * status call finds the last sample old. Status answers from the last sample at once.
+ * The running guests' memory, kept by the supervisor for its status: a guest is sampled once when it
+ * is ready, then all of them are refreshed in the background while someone reads status, in slices
+ * of a few milliseconds with the event loop's turn between them, at a period that keeps the cost
+ * under a fixed share of a core. Status reads the last figures and never waits for /proc.
  */
-export class GroupMemorySampler {
-  private latest = new Map<number, number>();
-  private sampledAt = 0;
-  private lastDurationMs = 0;
-  private sampling: Promise<void> | undefined;
+export class GuestMemory {
+  private readonly leaders = new Set<number>();
+  private readonly figures = new Map<number, number>();
+  private readonly minPeriodMs: number;
+  private readonly dutyCycle: number;
+  private readonly sliceMs: number;
+  private readonly idleAfterMs: number;
+  private readonly reader: ProcReader;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private lastAskedAt = 0;
+  /** Time spent reading in the last refresh (slices only, not the waits between them). */
+  lastRefreshMs = 0;
+  /** Refreshes done (tests, benches). */
+  refreshes = 0;
 
-  /** `minAgeMs`: never sample more often than this (and at least 5× as long as a sample takes). */
-  constructor(private readonly minAgeMs = 2_000) {}
-
-  /**
-   * The last figure of each group asked for; starts a fresh sample in the background when the last
-   * one is old. The first call, when there are few groups, samples at once (a status right after a
-   * start shows memory); with many, it answers without memory until the background sample is in.
-   */
-  bytesOf(pgids: number[]): Map<number, number | undefined> {
-    if (this.sampledAt === 0 && pgids.length > 0 && pgids.length <= 32) this.sampleNowSync(pgids);
-    else if (Date.now() - this.sampledAt > Math.max(this.minAgeMs, 5 * this.lastDurationMs)) void this.sample(pgids);
-    return new Map(pgids.map((pgid) => [pgid, this.latest.get(pgid)]));
+  constructor(options: GuestMemoryOptions = {}) {
+    this.minPeriodMs = options.minPeriodMs ?? 5_000;
+    this.dutyCycle = options.dutyCycle ?? 0.02;
+    this.sliceMs = options.sliceMs ?? 4;
+    this.idleAfterMs = options.idleAfterMs ?? 60_000;
+    this.reader = options.reader ?? procReader;
   }
 
-  private sampleNowSync(pgids: number[]): void {
-    const started = Date.now();
-    const wanted = new Set(pgids);
-    const totals = new Map<number, number>();
-    const seen = new Set<string>();
-    for (const pid of processIds()) addProcess(pid, wanted, totals, seen);
-    this.latest = totals;
-    this.sampledAt = Date.now();
-    this.lastDurationMs = this.sampledAt - started;
+  /** A guest is up: its first figure now (a few reads of its own processes), then with the others. */
+  add(leader: number): void {
+    this.leaders.add(leader);
+    const bytes = groupRssBytes(leader, this.reader);
+    if (bytes !== undefined) this.figures.set(leader, bytes);
   }
 
-  private sample(pgids: number[]): Promise<void> {
-    this.sampling ??= (async () => {
-      const started = Date.now();
-      const wanted = new Set(pgids);
-      const totals = new Map<number, number>();
-      const seen = new Set<string>();
-      const pids = processIds();
-      for (let i = 0; i < pids.length; i++) {
-        addProcess(pids[i]!, wanted, totals, seen);
-        // Let the event loop run (console bytes, API calls) between small batches.
-        if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+  remove(leader: number): void {
+    this.leaders.delete(leader);
+    this.figures.delete(leader);
+  }
+
+  /** The last figure of a guest; never reads /proc. Keeps the background refresh going for a while. */
+  bytes(leader: number): number | undefined {
+    this.asked();
+    return this.figures.get(leader);
+  }
+
+  /** Someone reads the figures: refresh them in the background (from now, for idleAfterMs). */
+  asked(): void {
+    this.lastAskedAt = Date.now();
+    if (!this.timer && !this.refreshing && this.leaders.size) this.schedule(0);
+  }
+
+  /** Wait for the refresh under way, if any (tests, benches). */
+  async settled(): Promise<void> {
+    await this.refreshing;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.leaders.clear();
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.refreshing = this.refresh().finally(() => {
+        this.refreshing = undefined;
+        const wanted = Date.now() - this.lastAskedAt < this.idleAfterMs;
+        if (wanted && this.leaders.size) this.schedule(Math.max(this.minPeriodMs, this.lastRefreshMs / this.dutyCycle));
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    let busyMs = 0;
+    let sliceStart = performance.now();
+    for (const leader of [...this.leaders]) {
+      const bytes = groupRssBytes(leader, this.reader);
+      if (!this.leaders.has(leader)) continue; // removed while we read
+      if (bytes === undefined) this.figures.delete(leader);
+      else this.figures.set(leader, bytes);
+      const now = performance.now();
+      if (now - sliceStart >= this.sliceMs) {
+        busyMs += now - sliceStart;
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
-      this.latest = totals;
-      this.sampledAt = Date.now();
-      this.lastDurationMs = this.sampledAt - started;
-    })().finally(() => (this.sampling = undefined));
-    return this.sampling;
+    }
+    this.lastRefreshMs = busyMs + (performance.now() - sliceStart);
+    this.refreshes++;
   }
-}
-
-/** Add one process to its group's total when the group is wanted (each shared address space once). */
-function addProcess(pid: number, wanted: Set<number>, totals: Map<number, number>, seenSpaces: Set<string>): void {
-  const pgid = processGroup(pid);
-  if (pgid === undefined || !wanted.has(pgid)) return;
-  const rollup = readRollup(pid);
-  if (rollup !== undefined) {
-    const space = `${pgid}:${rollup}`;
-    if (seenSpaces.has(space)) return;
-    seenSpaces.add(space);
-  }
-  const bytes = processMemoryBytes(pid, rollup);
-  if (bytes !== undefined) totals.set(pgid, (totals.get(pgid) ?? 0) + bytes);
 }

@@ -2,12 +2,17 @@
 // guests come from, and a start's result and timings (what `vnetlab start --profile` prints).
 import type { GuestPlan } from '../../shared/plan.ts';
 import type { PooledGuest } from './pool/protocol.ts';
+import type { GuestMemoryOptions } from './proc-memory.ts';
 
 export interface SupervisorOptions {
   /** Where records are written (the lab's run dir); omitted by fast tests that start no real process. */
   recordsRunDir?: string;
   /** Concurrent boots; default min(4 × cores, what free memory allows). */
   maxParallelBoots?: number;
+  /** Guests stopped at once (stop-slots.ts); default by the host's cores. */
+  maxParallelStops?: number;
+  /** How status's memory figures are refreshed (proc-memory.ts; tests give their own /proc reader). */
+  memory?: GuestMemoryOptions;
   /** Graceful stop: wait this long after `cad` before `halt`, and after `halt` before SIGKILL. */
   cadTimeoutMs?: number;
   haltTimeoutMs?: number;

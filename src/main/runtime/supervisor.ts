@@ -20,13 +20,14 @@ import { ConsoleRecorder } from './console-record.ts';
 import { describeExit, type ExecOptions, type GuestHandle, type Launcher } from './launcher.ts';
 import { takePooledGuest } from './pool/lab-claim.ts';
 import { defaultParallelBoots, runBounded } from './boot-slots.ts';
+import { defaultParallelStops, stopCounter } from './stop-slots.ts';
 import { shutDownGuest, waitFor } from './guest-shutdown.ts';
 import type { MachineTimings, StartOptions, StartResult, StartTimings, SupervisorOptions } from './supervisor-types.ts';
 import { Network, type CableChange, type Capture } from './network/network.ts';
 import { ProcessBook } from './process-book.ts';
 import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
 import { applyDiff, type ApplyResult, type RunningLab } from './apply.ts';
-import { GroupMemorySampler } from './proc-memory.ts';
+import { GuestMemory } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
 import { applyPendingNet, readLiveState, saveMachineDisk, syncFiles, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
 
@@ -72,9 +73,8 @@ export class Supervisor extends EventEmitter {
   /** What the last boot of each machine re-applied of a restored network state (snapshot restore). */
   private readonly netRestores = new Map<string, NetRestoreReport>();
 
-  /** Guests' memory for status, sampled in one background walk of /proc (proc-memory.ts). */
-  private readonly memory = new GroupMemorySampler();
-  private memoryNow = new Map<number, number | undefined>();
+  /** Guests' memory for status: sampled when each is ready, refreshed in the background (proc-memory.ts). */
+  private readonly memory: GuestMemory;
 
   constructor(
     public plan: Plan,
@@ -82,6 +82,7 @@ export class Supervisor extends EventEmitter {
     private readonly options: SupervisorOptions = {},
   ) {
     super();
+    this.memory = new GuestMemory(options.memory);
     this.book = new ProcessBook(options.recordsRunDir);
     this.network = new Network(plan, launcher, this.book, (message) => this.progress(message), (cable) => this.emitEvent({ type: 'cable', cable }));
     for (const guest of plan.guests) this.addMachine(guest);
@@ -102,8 +103,10 @@ export class Supervisor extends EventEmitter {
     return this.busy > 0 || [...this.machines.values()].some((m) => m.handle || ACTIVE_STATES.includes(m.state));
   }
 
+  /** From what the supervisor keeps: nothing here reads /proc or waits (a console must never wait for a status). */
   status(): LabStatus {
-    this.memoryNow = this.memory.bytesOf([...this.machines.values()].flatMap((m) => (m.handle ? [m.handle.pgid] : [])));
+    this.memory.asked();
+    const diskWarning = this.diskWarning();
     return {
       labId: this.plan.lab.id,
       name: this.plan.lab.name,
@@ -112,7 +115,7 @@ export class Supervisor extends EventEmitter {
       machines: [...this.machines.values()].map((m) => this.machineStatus(m)),
       switches: this.network.switchStatus(),
       cables: this.network.cableStatus(),
-      ...(this.diskWarning() ? { warnings: [this.diskWarning()!] } : {}),
+      ...(diskWarning ? { warnings: [diskWarning] } : {}),
     };
   }
 
@@ -243,6 +246,7 @@ export class Supervisor extends EventEmitter {
     if (m.handle !== handle || m.stopRequested || m.stops !== stops) return { stopped: true };
     // The guest booted with every link's carrier on: a cable unplugged meanwhile says so before it counts as ready.
     for (const cable of this.network.cableStatus()) if (cable.machine === m.plan.name && !cable.plugged) await this.tellCarrier(m, cable.interface, false);
+    this.memory.add(handle.pgid);
     this.setState(m, 'ready');
     this.watchLinks(m, handle);
     return { ready: true };
@@ -278,6 +282,7 @@ export class Supervisor extends EventEmitter {
   private onGuestExit(m: Machine, handle: GuestHandle, exit: { code: number | null; signal: string | null }): void {
     if (m.handle !== handle) return;
     handle.agent.close();
+    this.memory.remove(handle.pgid);
     m.console.unbindPty();
     m.handle = undefined;
     this.book.forget('guest', m.plan.name);
@@ -310,7 +315,16 @@ export class Supervisor extends EventEmitter {
     if (names.length === 0) this.lastFullStopAt = Date.now();
     this.busy++;
     try {
-      await Promise.all(targets.filter((m) => m.handle).map((m) => this.kill(m, how)));
+      // A crash is a SIGKILL each: all at once. A graceful stop makes each guest run its shutdown; past
+      // what the cores can take at once, the guests only slow each other down beyond their `cad`
+      // timeout and get halted unsynced, so they go in bounded slots (stop-slots.ts) and say how far.
+      const running = targets.filter((m) => m.handle);
+      const count = stopCounter(running.length, (message) => this.progress(message));
+      const limit = how === 'crash' ? running.length : (this.options.maxParallelStops ?? defaultParallelStops());
+      await runBounded(running, limit, async (m) => {
+        await this.kill(m, how);
+        count();
+      });
     } finally {
       this.busy--;
     }
@@ -528,6 +542,7 @@ export class Supervisor extends EventEmitter {
       await this.network.down();
       if (this.diskTimer) clearInterval(this.diskTimer);
       this.diskTimer = undefined;
+      this.memory.stop();
     } finally {
       this.busy--;
     }
@@ -602,7 +617,7 @@ export class Supervisor extends EventEmitter {
       name: m.plan.name,
       state: m.state,
       pid: m.handle?.pid,
-      rssBytes: m.handle ? this.memoryNow.get(m.handle.pgid) : undefined,
+      rssBytes: m.handle ? this.memory.bytes(m.handle.pgid) : undefined,
       startedAt: m.handle && m.startedAt ? m.startedAt.toISOString() : undefined,
       startupExitCode: m.startupExitCode,
       error: m.error,

@@ -116,14 +116,28 @@ async function unplacedFiles(sup: SupervisorClient, plan: Plan, started: string[
   return lists.flat();
 }
 
-/** One line per machine; on a terminal the lines change in place, otherwise each change is a new line. */
-class ProgressView {
+/** Above this many machines, one summary line ("120 of 500 ready, 380 booting") instead of a line each. */
+const LINES_UP_TO = 20;
+/** How often the summary line is printed when it cannot be rewritten in place (not a terminal). */
+const SUMMARY_EVERY_MS = 1_000;
+
+/**
+ * One line per machine, or one summary line for a big lab; on a terminal the lines change in place,
+ * otherwise each change is a new line (the summary at most once a second, and its last state).
+ */
+export class ProgressView {
   private readonly states = new Map<string, { state: MachineState | 'waiting'; error?: string }>();
   private drawn = 0;
   private readonly tty: boolean;
+  private summaryAt = 0;
+  private lastSummary = '';
 
   constructor(private readonly io: CommandIO) {
     this.tty = !!io.stdout.isTTY;
+  }
+
+  private get big(): boolean {
+    return this.states.size > LINES_UP_TO;
   }
 
   begin(machines: string[]): void {
@@ -140,6 +154,7 @@ class ProgressView {
     if (event.type === 'machine-state' && this.states.has(event.machine)) {
       this.states.set(event.machine, { state: event.state, error: event.error });
       if (this.tty) this.draw();
+      else if (this.big) this.printSummary(false);
       else this.io.stdout.write(`${event.machine}: ${event.state}\n`);
     } else if (event.type === 'progress' && !this.tty) {
       this.io.stdout.write(`${event.message}\n`);
@@ -148,9 +163,32 @@ class ProgressView {
 
   end(): void {
     if (this.tty) this.draw();
+    if (this.tty && this.big) this.io.stdout.write('\n');
+    else if (this.big) this.printSummary(true);
+  }
+
+  /** "120 of 500 ready, 370 booting, 10 waiting, 1 failed". */
+  summary(): string {
+    const counts = new Map<string, number>();
+    for (const { state } of this.states.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
+    const others = ['booting', 'waiting', 'failed', 'stopping', 'stopped', 'crashed'].filter((s) => counts.get(s)).map((s) => `${counts.get(s)} ${s}`);
+    return [`${counts.get('ready') ?? 0} of ${this.states.size} ready`, ...others].join(', ');
+  }
+
+  private printSummary(last: boolean): void {
+    const line = this.summary();
+    if (line === this.lastSummary || (!last && Date.now() - this.summaryAt < SUMMARY_EVERY_MS)) return;
+    this.summaryAt = Date.now();
+    this.lastSummary = line;
+    this.io.stdout.write(`${line}\n`);
   }
 
   private draw(): void {
+    if (this.big) {
+      this.io.stdout.write(`\r\x1b[2K${this.summary()}`);
+      this.drawn = 1;
+      return;
+    }
     const width = Math.max(...[...this.states.keys()].map((k) => k.length), 4);
     let out = this.drawn ? `\x1b[${this.drawn}A` : '';
     for (const [name, { state }] of this.states) {

@@ -20,7 +20,15 @@ export function stopCommand(how: 'stop' | 'crash'): Command {
     async run(args, io) {
       const { labPath, rest } = resolveLab(args.positionals, args.flags.lab, io.cwd, io.env);
       const machines = machinesOnly(rest, io.cwd);
-      const stopped = await stopLab(labPath, { env: io.env, how, machines });
+      // A big lab takes a while: say how far it got (one line rewritten on a terminal).
+      const tty = !!io.stdout.isTTY;
+      let shown = false;
+      const onProgress = (message: string) => {
+        io.stdout.write(tty ? `\r\x1b[2K${message}` : `${message}\n`);
+        shown = true;
+      };
+      const stopped = await stopLab(labPath, { env: io.env, how, machines, onProgress });
+      if (tty && shown) io.stdout.write('\n');
       if (stopped.outcome === 'cancelled') {
         io.stdout.write(`the start in progress was cancelled; nothing runs.\n`);
         return EXIT.ok;
