@@ -7,6 +7,7 @@ import type { MachineAction } from '../shared/service-api.ts';
 import type { App } from './app.ts';
 import type { Consoles } from './consoles.ts';
 import { $ } from './dom.ts';
+import { pollAfterAnswer } from './poll.ts';
 
 const REFRESH_MS = 5000;
 
@@ -68,11 +69,9 @@ export class RunController {
     state.run.apply({ status });
   }
 
-  /** Every 5 seconds while the lab runs and the page shows it. */
+  /** 5 seconds after the last answer, while the lab runs and the page shows it (poll.ts: calls never pile up). */
   startRefreshing(connected: () => boolean): void {
-    window.setInterval(() => {
-      if (this.state.running && this.state.folder && !document.hidden && connected()) void this.refreshStatus().catch(() => {});
-    }, REFRESH_MS);
+    pollAfterAnswer(REFRESH_MS, () => this.refreshStatus().catch(() => {}), () => this.state.running && !!this.state.folder && !document.hidden && connected());
   }
 
   /** Re-attach the consoles of the machines that run. */
