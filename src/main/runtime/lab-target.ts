@@ -3,7 +3,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { loadLab } from '../lab/index.ts';
 import { hostPaths, labIdFor } from '../paths.ts';
 import { connectRunDir, type SupervisorClient } from './client.ts';
 import { findRunDir } from './run-dir.ts';
@@ -20,6 +19,8 @@ export function runDirOf(labPath: string, env: NodeJS.ProcessEnv): string | unde
 
 /** The run dir a lab would use, even before its first start wrote a plan there (read from its files). */
 export async function plannedRunDirOf(labPath: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  // Loaded here only: the lab reader (YAML, Netkit) is most of what `vnetlab status` would load, and it needs none of it.
+  const { loadLab } = await import('../lab/index.ts');
   const { model } = await loadLab(labFolder(labPath)).catch(() => ({ model: undefined }));
   return model ? join(hostPaths(env).runtimeRoot, labIdFor(model.root, model.meta.name)) : undefined;
 }
