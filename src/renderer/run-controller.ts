@@ -8,6 +8,7 @@ import type { App } from './app.ts';
 import type { Consoles } from './consoles.ts';
 import { $ } from './dom.ts';
 import { pollAfterAnswer } from './poll.ts';
+import { runSummary } from './run-summary.ts';
 
 const REFRESH_MS = 5000;
 
@@ -42,8 +43,7 @@ export class RunController {
     // Only machines of the drawing count: one deleted from it (it stops on Apply) is not "4/3 ready".
     const drawn = state.model.machines.map((m) => state.machineStates.get(m.name));
     const ready = drawn.filter((s) => s === 'ready').length;
-    const booting = drawn.filter((s) => s === 'booting').length;
-    $('run-state').textContent = state.running ? `${ready}/${total} ready${booting ? `, ${booting} booting` : ''}${state.progress ? ` — ${state.progress}` : ''}` : 'stopped';
+    $('run-state').textContent = runSummary({ running: state.running, phase: state.run.phase, states: drawn, progress: state.progress });
     $('run-state').dataset.ready = String(ready);
   }
 
@@ -81,6 +81,7 @@ export class RunController {
 
   async start(): Promise<void> {
     const { state, app } = this;
+    let starting = false;
     if (!state.folder || state.dirty) {
       const saved = await this.save(false);
       if (!saved) return;
@@ -93,6 +94,7 @@ export class RunController {
       }
       app.notify('Starting the lab… (the first start may build guest images)');
       state.run.apply({ starting: true });
+      starting = true;
       const status = await app.api.startLab(state.folder);
       state.run.apply({ status });
       await this.restoreConsoles();
@@ -101,6 +103,8 @@ export class RunController {
     } catch (err) {
       app.fail(err);
       await this.refreshStatus().catch(() => {});
+    } finally {
+      if (starting) state.run.apply({ starting: false });
     }
   }
 
@@ -109,6 +113,7 @@ export class RunController {
     try {
       app.notify('Stopping the lab…');
       this.stoppingHere = true;
+      state.run.apply({ stopping: true });
       await app.api.stopLab(state.folder);
       state.run.apply({ event: { type: 'lab-stopped' } });
       app.notify('Lab stopped.');
@@ -116,6 +121,7 @@ export class RunController {
       app.fail(err);
     } finally {
       this.stoppingHere = false;
+      state.run.apply({ stopping: false });
     }
   }
 

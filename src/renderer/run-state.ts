@@ -8,13 +8,29 @@ export type RunInput =
   /** The lab's whole state as the service says it now (null: it does not run). */
   | { status: LabStatus | null }
   | { event: LabEvent }
-  /** Start was pressed: the lab counts as running until the service says otherwise. */
-  | { starting: true }
+  /** Start was pressed (true): the lab counts as running until that start is over (false). */
+  | { starting: boolean }
+  /** Stop was pressed here (true) and is over (false): the status bar counts the machines stopped. */
+  | { stopping: boolean }
   /** Another lab is on screen: nothing of this one runs. */
   | { reset: true };
 
+/** What a run change touched, for views that redraw only that (the canvas: one node per machine event). */
+export interface RunChanges {
+  /** A status, a reset or the lab stopping: everything may have changed. */
+  all: boolean;
+  /** Machines whose state or link lights changed. */
+  machines: Set<string>;
+  /** Cables (by id) whose state changed. */
+  cables: Set<string>;
+}
+
+const noChanges = (): RunChanges => ({ all: false, machines: new Set(), cables: new Set() });
+
 export class RunState {
+  private changes = noChanges();
   private isRunning = false;
+  private phaseNow: 'starting' | 'stopping' | undefined;
   private progressLine = '';
   private readonly states = new Map<string, MachineState>();
   private readonly errors = new Map<string, string>();
@@ -24,8 +40,14 @@ export class RunState {
   private readonly linkMap = new Map<string, Record<string, LinkState>>();
   private readonly listeners = new Set<() => void>();
 
+  /** A machine runs, or a start pressed here is under way (its machines may not have begun to boot yet). */
   get running(): boolean {
-    return this.isRunning;
+    return this.isRunning || this.phaseNow === 'starting';
+  }
+
+  /** A start or stop asked for in this window and still under way. */
+  get phase(): 'starting' | 'stopping' | undefined {
+    return this.phaseNow;
   }
 
   /** What the lab is doing (image builds, a slow guest), until every machine has settled. */
@@ -62,12 +84,22 @@ export class RunState {
     return () => this.listeners.delete(listener);
   }
 
+  /** What changed since the last call (one reader: the views' update, views.ts). */
+  takeChanges(): RunChanges {
+    const taken = this.changes;
+    this.changes = noChanges();
+    return taken;
+  }
+
   /** The one writer of the run state. */
   apply(input: RunInput): void {
+    this.noteChanges(input);
     if ('status' in input) this.applyStatus(input.status);
     else if ('event' in input) this.applyEvent(input.event);
-    else if ('starting' in input) this.isRunning = true;
+    else if ('starting' in input) this.setPhase('starting', input.starting);
+    else if ('stopping' in input) this.setPhase('stopping', input.stopping);
     else {
+      this.phaseNow = undefined;
       this.isRunning = false;
       this.progressLine = '';
       this.states.clear();
@@ -77,6 +109,21 @@ export class RunState {
       this.linkMap.clear();
     }
     for (const l of this.listeners) l();
+  }
+
+  private setPhase(phase: 'starting' | 'stopping', on: boolean): void {
+    if (on) this.phaseNow = phase;
+    else if (this.phaseNow === phase) this.phaseNow = undefined;
+  }
+
+  private noteChanges(input: RunInput): void {
+    if ('status' in input || 'reset' in input) this.changes.all = true;
+    else if ('event' in input) {
+      const e = input.event;
+      if (e.type === 'machine-state' || e.type === 'link-state') this.changes.machines.add(e.machine);
+      else if (e.type === 'cable') this.changes.cables.add(e.cable.id);
+      else if (e.type === 'lab-stopped') this.changes.all = true;
+    }
   }
 
   private applyStatus(status: LabStatus | null): void {
@@ -106,6 +153,7 @@ export class RunState {
     } else if (event.type === 'link-state') {
       this.linkMap.set(event.machine, event.interfaces);
     } else if (event.type === 'lab-stopped') {
+      this.phaseNow = undefined;
       this.isRunning = false;
       this.progressLine = '';
       this.cableMap.clear();

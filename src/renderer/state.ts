@@ -56,9 +56,13 @@ export class AppState {
     return this.run.links;
   }
 
+  /** Unsaved changes. The model is immutable: it is compared with the saved one once per model, not per call (a run event asked 4 times). */
   get dirty(): boolean {
-    return JSON.stringify(this.model) !== this.savedJson;
+    const model = this.model;
+    if (this.dirtyOf?.model !== model || this.dirtyOf.saved !== this.savedJson) this.dirtyOf = { model, saved: this.savedJson, dirty: JSON.stringify(model) !== this.savedJson };
+    return this.dirtyOf.dirty;
   }
+  private dirtyOf: { model: LabModel; saved: string; dirty: boolean } | undefined;
 
   on(listener: (changes: Set<Change>) => void): void {
     this.listeners.add(listener);

@@ -66,6 +66,8 @@ export function wireViews(app: App, views: Views): { renderProblems(): void } {
   }
 
   state.on((changes) => {
+    // What the run changes touched (one machine's event: its node and cables only, not all 500).
+    const runChanges = changes.has('run') ? state.run.takeChanges() : undefined;
     if (changes.has('model')) {
       canvas.sync();
       canvas.showRunState();
@@ -78,7 +80,7 @@ export function wireViews(app: App, views: Views): { renderProblems(): void } {
       canvas.showDiagnostics();
       renderProblems();
     }
-    if (changes.has('run')) canvas.showRunState();
+    if (changes.has('run') && !changes.has('model')) canvas.showRunState(runChanges);
     if (changes.has('model') || changes.has('file') || changes.has('run')) {
       labPanel.render();
       renderTitle();

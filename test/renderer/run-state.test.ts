@@ -57,4 +57,38 @@ describe('RunState', () => {
     expect(run.running).toBe(false);
     expect(run.machineStates.size + run.machineErrors.size + run.cables.size + run.usage.size).toBe(0);
   });
+
+  it('says what each change touched, so a view redraws only that (issue 22: one event restyled all 500 nodes)', () => {
+    const run = new RunState();
+    run.apply({ status: status([['pc1', 'ready'], ['pc2', 'ready']]) });
+    expect(run.takeChanges().all).toBe(true);
+    expect(run.takeChanges()).toEqual({ all: false, machines: new Set(), cables: new Set() }); // taken once
+    run.apply({ event: { type: 'machine-state', machine: 'pc2', state: 'stopping' } });
+    run.apply({ event: { type: 'link-state', machine: 'pc3', interfaces: { eth0: 'up' } } });
+    run.apply({ event: { type: 'cable', cable: status([]).cables[0]! } });
+    run.apply({ event: { type: 'progress', message: 'stopped 1 of 2' } });
+    expect(run.takeChanges()).toEqual({ all: false, machines: new Set(['pc2', 'pc3']), cables: new Set(['pc1:eth0']) });
+    run.apply({ event: { type: 'lab-stopped' } });
+    expect(run.takeChanges().all).toBe(true);
+  });
+
+  it('a start pressed here counts as running until it is over, even before its first guest boots; a stop has its phase', () => {
+    const run = new RunState();
+    run.apply({ starting: true });
+    run.apply({ status: status([['pc1', 'stopped'], ['pc2', 'stopped']]) }); // the refresh, while the network comes up
+    expect(run.running).toBe(true);
+    expect(run.phase).toBe('starting');
+    run.apply({ status: status([['pc1', 'ready'], ['pc2', 'ready']]) });
+    run.apply({ starting: false });
+    expect([run.running, run.phase]).toEqual([true, undefined]);
+    run.apply({ stopping: true });
+    expect(run.phase).toBe('stopping');
+    run.apply({ event: { type: 'lab-stopped' } });
+    expect([run.running, run.phase]).toEqual([false, undefined]);
+    // A start that ends with nothing running (cancelled) does not stay "running".
+    run.apply({ starting: true });
+    run.apply({ status: status([['pc1', 'stopped']]) });
+    run.apply({ starting: false });
+    expect(run.running).toBe(false);
+  });
 });

@@ -4,7 +4,8 @@
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
 import { describeCableImpairments } from '../cable-text.ts';
 import type { CableStatus, LinkState, MachineState } from '../../shared/runtime-api.ts';
-import { elementForTarget, labToElements, parseElementId, type GraphElement } from '../graph/mapping.ts';
+import { elementForTarget, labToElements, machineId, parseElementId, type GraphElement } from '../graph/mapping.ts';
+import type { RunChanges } from '../run-state.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { AppState } from '../state.ts';
@@ -334,41 +335,61 @@ export class Canvas {
     });
   }
 
-  showRunState(): void {
+  /**
+   * The running lab on the drawing: machine states, cables, link lights. `changes` (run-state.ts) limits
+   * it to what changed: one machine's event restyles that machine's node and its cables only (issue 22:
+   * every event restyled all 500 nodes); without it, everything.
+   */
+  showRunState(changes?: RunChanges): void {
+    const all = !changes || changes.all;
     this.cy.batch(() => {
-      // Cables of the running lab: unplugged ones dashed red, impaired ones orange with what is set.
-      this.cy.edges().forEach((e) => {
-        const cables = this.cablesOf(e.id());
-        const unplugged = cables.filter((c) => !c.plugged || c.state === 'cut');
-        const impaired = cables.filter((c) => c.impairments.in || c.impairments.out);
-        e.toggleClass('cable-unplugged', unplugged.length > 0);
-        e.toggleClass('cable-impaired', unplugged.length === 0 && impaired.length > 0);
-        const label = unplugged.length
-          ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n')
-          : impaired.map((c) => `${impaired.length > 1 ? `${c.id}: ` : ''}${describeCableImpairments(c, { out: `from ${c.machine}`, in: `to ${c.machine}` })}`).join('\n');
-        e.data('cableLabel', label);
-        // A switch link whose port spanning tree blocks: dashed, "blocked" at that end.
-        const blocked = e.data('role') === 'swlink' ? (cables[0]?.blocked ?? []) : [];
-        const at = (end: 'source' | 'target') => blocked.some((b) => `domain:${b.domain}` === e.data(end));
-        e.toggleClass('stp-blocked', unplugged.length === 0 && blocked.length > 0);
-        if (e.data('role') === 'swlink') e.data({ sourceLabel: at('source') ? 'blocked' : '', targetLabel: at('target') ? 'blocked' : '' });
-        // Link lights at the machine ends: the NIC named by the end's label (its first line).
-        const light = (end: 'source' | 'target') => {
-          const node = String(e.data(end));
-          if (!this.state.running || !node.startsWith('machine:')) return undefined;
-          return this.state.links.get(node.slice('machine:'.length))?.[String(e.data(`${end}Label`) ?? '').split('\n')[0]!];
-        };
-        e.data({ sourceLight: light('source'), targetLight: light('target') });
-      });
-      this.cy.nodes('[role = "machine"]').forEach((n) => {
+      let nodes = all ? this.cy.nodes('[role = "machine"]') : this.cy.collection();
+      if (!all) for (const m of changes.machines) nodes = nodes.union(this.cy.getElementById(machineId(m)));
+      let edges = all ? this.cy.edges() : nodes.connectedEdges();
+      if (!all) for (const id of changes.cables) edges = edges.union(this.edgesOfCable(id));
+      edges.forEach((e) => this.showCableState(e));
+      nodes.forEach((n) => {
         const st = this.state.machineStates.get(n.data('name') as string);
         for (const s of Object.keys(STATE_COLOURS)) n.removeClass(`state-${s}`);
         if (st) n.addClass(`state-${st}`);
         n.data('display', st && st !== 'stopped' ? `${n.data('label')}\n${st}` : n.data('label'));
       });
       // A name one line longer ("ready" under it) pushes the labels of cables leaving downwards.
-      this.cy.edges().forEach((e) => this.placeEndLabels(e));
+      edges.union(nodes.connectedEdges()).forEach((e) => this.placeEndLabels(e));
     });
+  }
+
+  /** The edges a running cable is drawn as: its interface's cable, its point-to-point domain, or its switch link. */
+  private edgesOfCable(id: string): cytoscape.CollectionReturnValue {
+    const cable = this.state.cables.get(id);
+    if (!cable) return this.cy.collection();
+    if (cable.between) return this.cy.edges().filter((e) => e.data('role') === 'swlink' && this.cablesOf(e.id())[0]?.id === id);
+    return this.cy.getElementById(machineId(cable.machine)).connectedEdges().filter((e) => this.cablesOf(e.id()).some((c) => c.id === id));
+  }
+
+  /** One edge's cable state: unplugged dashed red, impaired orange with what is set, spanning tree, link lights. */
+  private showCableState(e: cytoscape.EdgeSingular): void {
+    const cables = this.cablesOf(e.id());
+    const unplugged = cables.filter((c) => !c.plugged || c.state === 'cut');
+    const impaired = cables.filter((c) => c.impairments.in || c.impairments.out);
+    e.toggleClass('cable-unplugged', unplugged.length > 0);
+    e.toggleClass('cable-impaired', unplugged.length === 0 && impaired.length > 0);
+    const label = unplugged.length
+      ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n')
+      : impaired.map((c) => `${impaired.length > 1 ? `${c.id}: ` : ''}${describeCableImpairments(c, { out: `from ${c.machine}`, in: `to ${c.machine}` })}`).join('\n');
+    e.data('cableLabel', label);
+    // A switch link whose port spanning tree blocks: dashed, "blocked" at that end.
+    const blocked = e.data('role') === 'swlink' ? (cables[0]?.blocked ?? []) : [];
+    const at = (end: 'source' | 'target') => blocked.some((b) => `domain:${b.domain}` === e.data(end));
+    e.toggleClass('stp-blocked', unplugged.length === 0 && blocked.length > 0);
+    if (e.data('role') === 'swlink') e.data({ sourceLabel: at('source') ? 'blocked' : '', targetLabel: at('target') ? 'blocked' : '' });
+    // Link lights at the machine ends: the NIC named by the end's label (its first line).
+    const light = (end: 'source' | 'target') => {
+      const node = String(e.data(end));
+      if (!this.state.running || !node.startsWith('machine:')) return undefined;
+      return this.state.links.get(node.slice('machine:'.length))?.[String(e.data(`${end}Label`) ?? '').split('\n')[0]!];
+    };
+    e.data({ sourceLight: light('source'), targetLight: light('target') });
   }
 
   /** The running cables an edge stands for: an interface's cable, or both of a point-to-point link. */
