@@ -26,6 +26,8 @@ export interface LabModel {
   layout: Record<string, { x: number; y: number }>;
   /** Cables between two switches or hubs (lab.yaml `switch_links:`), with the VLANs they carry. */
   switchLinks?: SwitchLink[];
+  /** Text notes and rectangles drawn on the canvas (lab.yaml `annotations:`). Never affect the plan. */
+  annotations?: Annotation[];
   /** Script run on every machine before its own startup (Netkit/Kathará `shared.startup`). */
   sharedStartup?: Script;
   /** Script run on every machine at shutdown before its own shutdown (`shared.shutdown`). */
@@ -39,6 +41,19 @@ export interface LabModel {
    * text by parameter name). Such a model is not the file: saving it would lose the templates.
    */
   variant?: { seed: string; params: Record<string, string> };
+}
+
+/** A note (text) or a rectangle (with an optional label) on the canvas; x, y is its top-left corner in canvas units. */
+export interface Annotation {
+  type: 'note' | 'rect';
+  x: number;
+  y: number;
+  text: string;
+  /** A rectangle's size (a note sizes itself to its text). */
+  width?: number;
+  height?: number;
+  /** CSS colour of a rectangle's fill (drawn light), `#rrggbb`. */
+  color?: string;
 }
 
 export interface LabMeta {

@@ -46,6 +46,7 @@ function shapeProblems(model: LabModel): Diagnostic[] {
   at('domains', Array.isArray(model.domains) && model.domains.every((d) => isObj(d) && isStr(d.name) && isObj(d.source)));
   at('checks', Array.isArray(model.checks));
   at('layout', isObj(model.layout));
+  at('annotations', model.annotations === undefined || (Array.isArray(model.annotations) && (model.annotations as unknown[]).every((a) => isObj(a) && (a.type === 'note' || a.type === 'rect') && typeof a.x === 'number' && typeof a.y === 'number' && isStr(a.text) && (a.width === undefined || typeof a.width === 'number') && (a.height === undefined || typeof a.height === 'number') && (a.color === undefined || isStr(a.color)))));
   const vlanFields = (x: Record<string, unknown>) => (x.vlan === undefined || typeof x.vlan === 'number') && (x.vlans === undefined || (Array.isArray(x.vlans) && x.vlans.every((v) => typeof v === 'number')));
   at('switchLinks', model.switchLinks === undefined || (Array.isArray(model.switchLinks) && (model.switchLinks as unknown[]).every((l) => isObj(l) && isStr(l.a) && isStr(l.b) && isObj(l.source) && vlanFields(l))));
   at('domains: stp', !Array.isArray(model.domains) || model.domains.every((d) => !isObj(d) || d.stp === undefined || (isObj(d.stp) && (d.stp.priority === undefined || typeof d.stp.priority === 'number'))));

@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { CableImpairments } from '../../shared/plan.ts';
-import { DEFAULT_MEMORY_MIB, domainsOf, type SourceRef, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script, type SwitchLink } from '../../shared/lab-model.ts';
+import { DEFAULT_MEMORY_MIB, domainsOf, type Annotation, type SourceRef, type CollisionDomain, type FileEntry, type Interface, type LabModel, type Machine, type Script, type SwitchLink } from '../../shared/lab-model.ts';
 import { ImpairmentError, linkFromYaml } from '../../shared/impairments.ts';
 import { checksFromYaml, isRecord } from './checks.ts';
 import { didYouMean, error, warning } from './diag.ts';
@@ -147,6 +147,8 @@ class YamlLabBuilder {
     };
     const switchLinks = this.switchLinks(data.switch_links);
     if (switchLinks.length) model.switchLinks = switchLinks;
+    const annotations = readAnnotations(data.annotations);
+    if (annotations.length) model.annotations = annotations;
     assignDefined(model.meta, { title: str(meta.title), description: str(meta.description), version: versionText(meta.version, this.source), email: str(meta.email), web: str(meta.web), startingScore: typeof meta.starting_score === 'number' ? meta.starting_score : undefined });
     assignDefined(model, {
       sharedStartup: this.script(shared.startup, ['shared', 'startup']),
@@ -400,4 +402,21 @@ function vlansOf(spec: Record<string, unknown>): { vlan?: number; vlans?: number
     ...(Number.isInteger(spec.vlan) ? { vlan: spec.vlan as number } : {}),
     ...(vlans.length ? { vlans: [...new Set(vlans)].sort((x, y) => x - y) } : {}),
   };
+}
+
+/** `annotations:`: notes and rectangles of the canvas (the schema says what is wrong with a bad one; it is left out). */
+export function readAnnotations(raw: unknown): Annotation[] {
+  if (!Array.isArray(raw)) return [];
+  const out: Annotation[] = [];
+  for (const a of raw) {
+    if (!isRecord(a) || (a.type !== 'note' && a.type !== 'rect') || typeof a.x !== 'number' || typeof a.y !== 'number') continue;
+    const note: Annotation = { type: a.type, x: a.x, y: a.y, text: typeof a.text === 'string' ? a.text : '' };
+    if (a.type === 'rect') {
+      note.width = typeof a.width === 'number' && a.width > 0 ? a.width : 200;
+      note.height = typeof a.height === 'number' && a.height > 0 ? a.height : 120;
+      if (typeof a.color === 'string' && /^#[0-9a-fA-F]{6}$/.test(a.color)) note.color = a.color;
+    }
+    out.push(note);
+  }
+  return out;
 }

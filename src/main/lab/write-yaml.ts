@@ -29,6 +29,7 @@ export function writeLabYaml(model: LabModel): string {
   if (Object.keys(shared).length) data.shared = shared;
   if (model.testFolder !== undefined) data.test_folder = model.testFolder;
   if (Object.keys(model.layout).length) data.layout = model.layout;
+  if (model.annotations?.length) data.annotations = model.annotations.map((a) => ({ ...a }));
   if (model.checks.length) data.checks = model.checks.map(checkToYaml);
 
   const doc = new Document(data);
@@ -132,6 +133,8 @@ function styleNodes(doc: Document): void {
   flowValues(section('layout'));
   const switchLinks = section('switch_links');
   if (isSeq(switchLinks)) for (const item of switchLinks.items) if (isMap(item)) item.flow = true;
+  const annotations = section('annotations');
+  if (isSeq(annotations)) for (const item of annotations.items) if (isMap(item)) item.flow = true;
   const lab = section('lab');
   if (isMap(lab)) {
     const authors = lab.get('authors', true);
