@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as pty from 'node-pty';
+import { spawn } from 'node:child_process';
 import { hostPaths } from '../src/main/paths.ts';
 import type { SupervisorClient } from '../src/main/runtime/client.ts';
 import { launchLab } from '../src/main/runtime/launch.ts';
@@ -31,6 +32,7 @@ const RUNS = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 3;
 const sizes = args.map(Number).filter((n) => n > 0);
 const SIZES = sizes.length ? sizes : [1, 10];
 const KEYSTROKES = 40;
+const VNETLAB = join(import.meta.dirname, '..', 'bin', 'vnetlab.mjs');
 
 const base = mkdtempSync(join(tmpdir(), 'vbench-'));
 const imageDir = hostPaths(process.env).imageDir;
@@ -127,9 +129,22 @@ async function launcherBoots(n: number): Promise<number> {
   }
 }
 
+/** N tiny guests, 10 per collision domain (a hub each), as in issue 22's big lab. */
 function labYaml(n: number): string {
-  const machines = Array.from({ length: n }, (_, i) => `  h${i}:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.1.${Math.floor(i / 250)}.${(i % 250) + 1}/16}\n`).join('');
-  return `lab:\n  name: bench${n}\nmachines:\n${machines}domains:\n  lan: {kind: hub}\n`;
+  const machines = Array.from({ length: n }, (_, i) => `  h${i}:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: d${Math.floor(i / 10)}, ipv4: 10.1.${Math.floor(i / 10)}.${(i % 10) + 1}/24}\n`).join('');
+  const domains = Array.from({ length: Math.ceil(n / 10) }, (_, d) => `  d${d}: {kind: hub}\n`).join('');
+  return `lab:\n  name: bench${n}\nmachines:\n${machines}domains:\n${domains}`;
+}
+
+/** Wall time of one `vnetlab …` command (a process of its own, as a user runs it). */
+function cliMs(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [VNETLAB, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.once('exit', (code) => (code === 0 ? ok(performance.now() - t0) : fail(new Error(`vnetlab ${args.join(' ')} exited with ${code}: ${err}`))));
+  });
 }
 
 /** What `vnetlab start` does (launchLab): plan, prepare the host while the supervisor starts, boot, wait. */
@@ -212,8 +227,14 @@ async function main(): Promise<void> {
       killBare(bareGuest);
       console.log(`  console keystroke round trip: ${rttSupervisor.toFixed(1)} ms through the supervisor, ${rttBare.toFixed(1)} ms on a bare pty (target ≤ 30 ms)`);
     }
-    await sup.shutdown('crash');
-    await sup.waitClosed();
+    // status from the CLI, as a user runs it (3 of each, median), then a graceful stop of every guest.
+    const lab = join(base, `lab-${n}`);
+    const text = median([await cliMs(['status', lab]), await cliMs(['status', lab]), await cliMs(['status', lab])]);
+    const json = median([await cliMs(['status', lab, '--json']), await cliMs(['status', lab, '--json']), await cliMs(['status', lab, '--json'])]);
+    console.log(`  vnetlab status: ${fmt(text)}, status --json: ${fmt(json)} (median of 3; target ≤ 1 s)`);
+    sup.close();
+    const stopMs = await cliMs(['stop', lab]);
+    console.log(`  vnetlab stop (graceful: each guest's shutdown, disks synced): ${fmt(stopMs)}`);
   }
 }
 
