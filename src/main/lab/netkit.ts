@@ -4,15 +4,18 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
-import { defaultMachine, domainsOf, MIN_MEMORY_MIB, type Interface, type LabFormat, type LabModel, type Machine, type Script, type SourceRef } from '../../shared/lab-model.ts';
+import { defaultMachine, domainsOf, type LabModel, type Machine, type Script } from '../../shared/lab-model.ts';
 import { didYouMean, error, info, warning, wholeFile } from './diag.ts';
 import { guessKind } from './guess.ts';
-import { DEFAULT_IMAGE, KNOWN_IMAGES, mapImageName } from './images.ts';
+import { DEFAULT_IMAGE } from './images.ts';
 import { isInside } from './lab-paths.ts';
 import { assignDefined, labNameFromFolder, parseLabYaml, type LabSolution, type ParsedVariant, type ParseOptions, type ParseResult } from './lab-yaml.ts';
 import type { ParamValues } from './params.ts';
 import { renderFileText } from './template-data.ts';
-import { MACHINE_NAME, MAX_INTERFACES, MAX_LAB_FILE_BYTES, MAX_MACHINES } from './limits.ts';
+import { cleanMachineName, parseLabConf, type LabConf, type MachineDraft } from './lab-conf.ts';
+import { applyOption, forwardingDefaults } from './machine-options.ts';
+export { forwardingDefaults } from './machine-options.ts';
+import { MAX_LAB_FILE_BYTES, MAX_MACHINES } from './limits.ts';
 
 /** Folders of a lab folder that are never machines. */
 export const NOT_MACHINE_FOLDERS = new Set(['shared', '_test', 'CVS', '.svn', '.git', 'node_modules']);
@@ -21,37 +24,6 @@ export const SIDECAR_FILE = 'vnetlab.yaml';
 /** Markers of the address block writeNetkitLab puts at the top of a startup file; read back into interface addresses. */
 export const ADDRESS_BLOCK_START = '# vnetlab: interface addresses (from lab.yaml)';
 export const ADDRESS_BLOCK_END = '# vnetlab: end of interface addresses';
-
-type Dialect = Exclude<LabFormat, 'vnetlab'>;
-
-interface MachineDraft {
-  written: string;
-  name: string;
-  source: SourceRef;
-  interfaces: Interface[];
-  options: Array<{ key: string; value: string; at: SourceRef }>;
-}
-
-/** Options each dialect understands; anything else is reported. */
-const KATHARA_OPTIONS = new Set(['image', 'mem', 'cpus', 'bridged', 'ipv6', 'exec', 'sysctl', 'env', 'num_terms', 'port', 'shell', 'entrypoint', 'privileged', 'ulimit', 'hostname']);
-const NETKIT_OPTIONS = new Set(['mem', 'M', 'con0', 'con1', 'kernel', 'filesystem', 'append', 'model-fs', 'modules', 'hostlab']);
-/** Options that only make sense for Docker or for Netkit's own host setup; accepted and ignored. */
-const IGNORED_OPTIONS: Record<string, string> = {
-  port: 'vnetlab does not forward host ports into guests; reach services from another machine of the lab (or a host_nat domain)',
-  shell: 'consoles open the guest\'s login shell',
-  entrypoint: 'vnetlab guests boot their own init',
-  privileged: 'UML guests are always "privileged" inside and never on the host',
-  ulimit: 'not applicable to UML guests',
-  hostname: 'the guest\'s host name is the machine name',
-  con0: 'vnetlab opens consoles itself',
-  con1: 'vnetlab opens consoles itself',
-  kernel: 'vnetlab uses its own UML kernel; nothing in a lab runs on the host',
-  filesystem: 'vnetlab uses its own images; set image: instead',
-  'model-fs': 'vnetlab uses its own images; set image: instead',
-  append: 'kernel command lines come from vnetlab',
-  modules: 'kernel modules come with vnetlab\'s images',
-  hostlab: 'the lab folder is always at /hostlab',
-};
 
 export interface ReadResult {
   model?: LabModel;
@@ -162,116 +134,6 @@ function renderScripts(model: LabModel, values: ParamValues, diagnostics: Diagno
   if (sharedShutdown) model.sharedShutdown = sharedShutdown;
 }
 
-interface LabConf {
-  dialect: Dialect;
-  meta: Record<string, string>;
-  machines: Map<string, MachineDraft>;
-  machineList: boolean;
-}
-
-function parseLabConf(text: string, diagnostics: Diagnostic[]): LabConf {
-  const conf: LabConf = { dialect: 'netkit', meta: {}, machines: new Map(), machineList: false };
-  // A runaway lab.conf (a generator gone wrong: 600,000 machines in 10 MB) is refused at the first
-  // machine or interface past the limit, before it costs seconds and gigabytes.
-  let stopped = false;
-  const tooMany = (code: string, message: string, at: SourceRef) => {
-    diagnostics.push(error(code, message, at, { hint: 'the rest of lab.conf is not read; check the script or the edit that produced it' }));
-    stopped = true;
-  };
-  const draftFor = (written: string, at: SourceRef): MachineDraft | undefined => {
-    let draft = conf.machines.get(written);
-    if (!draft && conf.machines.size >= MAX_MACHINES) {
-      tooMany('too-many-machines', `lab.conf declares more than ${MAX_MACHINES} machines ('${written.slice(0, 40)}' is one too many); vnetlab allows at most ${MAX_MACHINES}`, at);
-      return undefined;
-    }
-    if (!draft) {
-      const name = cleanMachineName(written);
-      if (name !== written) {
-        diagnostics.push(warning('name-cleaned', `machine name '${written}' is not a valid vnetlab name; it is used as '${name}'`, at, { target: `machine:${name}`, hint: 'rename it in lab.conf (and its files) to lowercase letters, digits, - and _' }));
-      }
-      draft = { written, name, source: at, interfaces: [], options: [] };
-      conf.machines.set(written, draft);
-    }
-    return draft;
-  };
-  const readLine = (rawLine: string, n: number): void => {
-    const line = rawLine.replace(/\r$/, '');
-    const lineNo = n + 1;
-    if (/^\s*(#.*)?$/.test(line)) return;
-    const at = (column: number): SourceRef => ({ file: 'lab.conf', line: lineNo, column });
-    let m = /^(\s*)(LAB_[A-Za-z_]+)\s*=\s*(.*)$/.exec(line);
-    if (m) {
-      const key = m[2]!.toUpperCase();
-      const value = unquote(m[3]!, at(line.indexOf('=') + 2), diagnostics);
-      if (!['LAB_NAME', 'LAB_DESCRIPTION', 'LAB_VERSION', 'LAB_AUTHOR', 'LAB_EMAIL', 'LAB_WEB'].includes(key)) {
-        diagnostics.push(info('unknown-lab-option', `${m[2]} is not a lab.conf setting vnetlab knows; it is ignored`, at(m[1]!.length + 1)));
-      } else conf.meta[key] = value;
-      return;
-    }
-    m = /^(\s*)machines\s*=\s*(.*)$/.exec(line);
-    if (m) {
-      conf.machineList = true;
-      for (const written of unquote(m[2]!, at(line.indexOf('=') + 2), diagnostics).split(/\s+/).filter(Boolean)) if (!draftFor(written, at(m[1]!.length + 1))) return;
-      return;
-    }
-    m = /^(\s*)([^\s[\]=]+)\s*\[\s*([^\]]*?)\s*\]\s*=\s*(.*)$/.exec(line);
-    if (!m) {
-      diagnostics.push(error('lab-conf-syntax', `cannot read this line of lab.conf: '${line.trim().slice(0, 60)}'`, at(1), { hint: 'lines look like pc1[0]=A (interface), pc1[mem]=128 (option) or LAB_DESCRIPTION="…"' }));
-      return;
-    }
-    const [, indent, written, key, rawValue] = m as unknown as [string, string, string, string, string];
-    const valueColumn = line.indexOf('=', indent.length + written.length) + 2;
-    const value = unquote(rawValue, at(valueColumn), diagnostics);
-    const draft = draftFor(written, at(indent.length + 1));
-    if (!draft) return;
-    if (/^\d+$/.test(key)) {
-      if (draft.interfaces.length >= MAX_INTERFACES) {
-        return void tooMany('too-many-interfaces', `${written} has more than ${MAX_INTERFACES} interfaces in lab.conf; vnetlab allows eth0 to eth${MAX_INTERFACES - 1}`, at(indent.length + 1));
-      }
-      const slash = value.indexOf('/');
-      const domain = (slash >= 0 ? value.slice(0, slash) : value).trim();
-      if (!domain) {
-        diagnostics.push(error('missing-domain', `${written}[${key}] names no collision domain`, at(valueColumn), { target: `machine:${draft.name}`, hint: `write ${written}[${key}]=A to attach eth${Number(key)} to domain A` }));
-        return;
-      }
-      const iface: Interface = { index: Number(key), domain, ipv4: [], ipv6: [], source: at(valueColumn) };
-      if (slash >= 0) {
-        conf.dialect = 'kathara';
-        iface.mac = value.slice(slash + 1).trim().toLowerCase();
-      }
-      draft.interfaces.push(iface);
-      return;
-    }
-    if (KATHARA_OPTIONS.has(key) && !NETKIT_OPTIONS.has(key)) conf.dialect = 'kathara';
-    draft.options.push({ key, value, at: at(line.indexOf('[') + 2) });
-  };
-  const lines = text.split('\n');
-  for (let n = 0; n < lines.length && !stopped; n++) readLine(lines[n]!, n);
-  return conf;
-}
-
-/** Strips Netkit/Kathará quoting: "…", '…', or a bare word with an optional trailing # comment. */
-function unquote(raw: string, at: SourceRef, diagnostics: Diagnostic[]): string {
-  const text = raw.trim();
-  const quote = text[0];
-  if (quote === '"' || quote === "'") {
-    const end = text.indexOf(quote, 1);
-    if (end < 0) {
-      diagnostics.push(warning('unterminated-quote', `the value ${text.slice(0, 40)} has no closing ${quote}; read up to the end of the line`, at));
-      return text.slice(1);
-    }
-    const rest = text.slice(end + 1).trim();
-    if (rest && !rest.startsWith('#')) diagnostics.push(warning('trailing-text', `text after the closing quote is ignored: '${rest.slice(0, 40)}'`, at));
-    return text.slice(1, end);
-  }
-  return text.replace(/\s+#.*$/, '').trim();
-}
-
-function cleanMachineName(written: string): string {
-  const cleaned = written.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+/, '').slice(0, 63);
-  return cleaned || 'machine';
-}
-
 async function buildMachine(root: string, draft: MachineDraft, hasFolder: boolean, files: Set<string>, diagnostics: Diagnostic[]): Promise<Machine> {
   const target = `machine:${draft.name}`;
   const machine: Machine = defaultMachine(draft.name, DEFAULT_IMAGE, draft.source, {
@@ -302,93 +164,6 @@ async function buildMachine(root: string, draft: MachineDraft, hasFolder: boolea
     diagnostics.push(info('no-interfaces', `machine '${draft.name}' has no network interface`, draft.source, { target }));
   }
   return machine;
-}
-
-/** The sysctls every Netkit/Kathará machine gets unless lab.conf sets them (writeNetkitLab leaves them out again). */
-export function forwardingDefaults(machine: Pick<Machine, 'ipv6'>): Record<string, string> {
-  return machine.ipv6 ? { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1' } : { 'net.ipv4.ip_forward': '1' };
-}
-
-function applyOption(machine: Machine, key: string, value: string, at: SourceRef, diagnostics: Diagnostic[]): void {
-  const target = `machine:${machine.name}`;
-  const bad = (what: string, hint?: string) => diagnostics.push(error('invalid-option', `${machine.name}[${key}]: ${what}`, at, { target, hint }));
-  switch (key) {
-    case 'mem':
-    case 'M': {
-      const mib = parseMemory(value);
-      if (mib === undefined) return void bad(`'${value}' is not an amount of memory`, 'write it in MiB, e.g. 128 or 128m');
-      if (mib < MIN_MEMORY_MIB) {
-        diagnostics.push(warning('memory-raised', `${machine.name} asks for ${mib} MiB; a 6.1 UML kernel does not boot reliably with less than ${MIN_MEMORY_MIB}, so vnetlab gives it ${MIN_MEMORY_MIB} MiB`, at, { target }));
-        machine.memoryMiB = MIN_MEMORY_MIB;
-      } else machine.memoryMiB = mib;
-      return;
-    }
-    case 'image': {
-      const mapped = mapImageName(value);
-      machine.image = mapped.image;
-      if (mapped.alias) machine.imageAlias = mapped.alias;
-      if (mapped.unknown) {
-        diagnostics.push(warning('unknown-image', `${machine.name} asks for image '${value}', which vnetlab does not have; it runs on '${DEFAULT_IMAGE}' instead`, at, { target, hint: `known images: ${KNOWN_IMAGES.join(', ')} (Kathará's kathara/* images map to debian)` }));
-      }
-      return;
-    }
-    case 'exec':
-      machine.exec = value;
-      return;
-    case 'cpus': {
-      const cpus = Number(value);
-      if (!Number.isFinite(cpus) || cpus <= 0) return void bad(`'${value}' is not a number of CPUs`);
-      machine.cpus = cpus;
-      // Kept in the model (it goes back into lab.conf), but a UML guest runs on one CPU: say so.
-      diagnostics.push(warning('option-ignored', `${machine.name}[cpus] is ignored: a UML guest always runs on one CPU`, at, { target, hint: 'remove it, or keep it for Kathará; vnetlab runs the lab the same either way' }));
-      return;
-    }
-    case 'bridged':
-    case 'ipv6': {
-      const flag = parseBool(value);
-      if (flag === undefined) return void bad(`'${value}' is not true or false`);
-      machine[key] = flag;
-      return;
-    }
-    case 'num_terms': {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) return void bad(`'${value}' is not a number of terminals`);
-      machine.consoles = n;
-      return;
-    }
-    case 'sysctl':
-    case 'env': {
-      const eq = value.indexOf('=');
-      if (eq <= 0) return void bad(`'${value}' should look like ${key === 'sysctl' ? 'net.ipv4.ip_forward=1' : 'NAME=value'}`);
-      (key === 'sysctl' ? machine.sysctls : machine.env)[value.slice(0, eq).trim()] = value.slice(eq + 1).trim();
-      return;
-    }
-    default: {
-      const why = IGNORED_OPTIONS[key];
-      if (why) {
-        diagnostics.push((key === 'port' || key === 'kernel' || key === 'filesystem' || key === 'model-fs' ? warning : info)('option-ignored', `${machine.name}[${key}] is ignored: ${why}`, at, { target }));
-        return;
-      }
-      const close = didYouMean(key, [...KATHARA_OPTIONS, ...NETKIT_OPTIONS]);
-      diagnostics.push(warning('unknown-option', `${machine.name}[${key}] is not an option vnetlab knows; it is ignored${close ? ` (did you mean '${close}'?)` : ''}`, at, { target }));
-    }
-  }
-}
-
-/** Netkit: plain MiB; Kathará (Docker): 512m, 1g, 262144k, with an optional trailing b. */
-function parseMemory(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(value.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2]!.toLowerCase();
-  return Math.round(unit === 'g' ? n * 1024 : unit === 'k' ? n / 1024 : n);
-}
-
-function parseBool(value: string): boolean | undefined {
-  const v = value.trim().toLowerCase();
-  if (['true', 'yes', '1', 'on'].includes(v)) return true;
-  if (['false', 'no', '0', 'off'].includes(v)) return false;
-  return undefined;
 }
 
 /** Authors as Kathará writes them: "A. One, B. Two and C. Three". */

@@ -7,72 +7,25 @@
 // a wirefilter between a port of each); on a switch with VLANs or spanning tree every cable end is
 // pinned to a port configured first over the switch's management socket (switch-mgmt.ts), and the
 // spanning-tree state of those ports is read every few seconds so the canvas can show a blocked one.
-import { dirname } from 'node:path';
-import type { CableImpairments, CablePlan, Impairment, Plan, PortVlans, SwitchLinkPlan, SwitchPlan } from '../../../shared/plan.ts';
+import type { CableImpairments, CablePlan, Plan, PortVlans, SwitchLinkPlan, SwitchPlan } from '../../../shared/plan.ts';
 import type { CableChange, CableStatus } from '../../../shared/runtime-api.ts';
 import { normaliseImpairments, wirefilterArgv } from '../../compiler/cables.ts';
 import { UserError } from '../../errors.ts';
 import { describeExit, type DaemonHandle, type ExitInfo, type Launcher } from '../launcher.ts';
 import type { ProcessBook } from '../process-book.ts';
-import { vdeFrameReader } from './pcap.ts';
-import { blockedPorts, configureSwitch, portCommands, switchCommands } from './switch-mgmt.ts';
+import { startCapture, type Capture } from './capture.ts';
+import { cableStatus, impairedBy, linkStatus, newCable, newLink, newSwitch, type CableState, type LinkState, type SwitchState } from './state.ts';
+import { forgetPortConfig, portOf, readBlockedPorts, unpinPort } from './switch-ports.ts';
 import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
 
 /** A switch that dies more often than this is left down (something is wrong with the host). */
 const SWITCH_RESTARTS_PER_MINUTE = 5;
 const STOP_GRACE_MS = 3_000;
 
-interface SwitchState {
-  plan: SwitchPlan;
-  proc?: DaemonHandle;
-  hostNat?: DaemonHandle;
-  restarts: number[];
-  givenUp?: boolean;
-  /** A switch with VLANs or STP: each cable end's port (by cable or link id), stable for the lab's life. */
-  pinned: Map<string, number>;
-  /** Ports configured in the running process (a restarted switch starts with none); its VLANs created. */
-  configured: Set<number>;
-  vlansCreated?: boolean;
-  /** Its management commands, one batch at a time (two cables joining at once must not both create its VLANs). */
-  configuring?: Promise<unknown>;
-  /** Spanning tree: the ports it keeps from forwarding now, with their VLANs (read every few seconds). */
-  blocked: Map<number, number[]>;
-}
-
-/** A cable between two switches: a wirefilter from a port of one to a port of the other. */
-interface LinkState {
-  plan: SwitchLinkPlan;
-  plugged: boolean;
-  impairments: CableImpairments;
-  wire?: DaemonHandle;
-  applied?: CableImpairments;
-}
-
 /** How often the ports of switches with spanning tree are read (a blocked port shows on the canvas). */
 const STP_POLL_MS = 2_000;
 
-interface CableState {
-  plan: CablePlan;
-  /** Wanted: where it is plugged, whether it is, and how it is impaired. */
-  domain: string;
-  plugged: boolean;
-  impairments: CableImpairments;
-  port?: DaemonHandle;
-  wire?: DaemonHandle;
-  /** The domain the running wire joins (a move replaces the wire). */
-  wireDomain?: string;
-  /** The port hub died under a running guest: its NIC stays cut off until the machine restarts. */
-  cut?: boolean;
-  /** What the running wire was last set to (a new wire starts perfect). */
-  applied?: CableImpairments;
-}
-
-export type { CableChange };
-
-export interface Capture {
-  id: string;
-  stop(): Promise<void>;
-}
+export type { CableChange, Capture };
 
 /** `off` (set by a classroom configured with `host_nat: off`): host-NAT domains get no slirpvde. */
 export const HOST_NAT_ENV = 'VNETLAB_HOST_NAT';
@@ -106,8 +59,8 @@ export class Network {
     this.stdinFifo = `${plan.runDir}/daemons.stdin`;
     this.folders = [`${plan.runDir}/sw`, `${plan.runDir}/c`];
     for (const s of plan.switches) this.switches.set(s.domain, newSwitch(s));
-    for (const c of plan.cables) this.addCable(c);
-    for (const l of plan.switchLinks ?? []) this.links.set(l.id, { plan: l, plugged: l.plugged, impairments: normaliseImpairments(l.impairments) });
+    for (const c of plan.cables) this.cables.set(c.id, newCable(c));
+    for (const l of plan.switchLinks ?? []) this.links.set(l.id, newLink(l));
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -175,9 +128,7 @@ export class Network {
       s.hostNat = s.proc = undefined;
       s.restarts = [];
       s.givenUp = false;
-      s.configured.clear();
-      s.vlansCreated = false;
-      s.blocked.clear();
+      forgetPortConfig(s);
     }
     await Promise.all(ends);
   }
@@ -204,14 +155,7 @@ export class Network {
     if (change.domain !== undefined && !this.switches.has(change.domain)) {
       throw new UserError(`no collision domain '${change.domain}' in this lab`, 2, `domains: ${this.domains().join(', ')}`);
     }
-    if (change.reset) c.impairments = {};
-    if (change.impair) {
-      const next: CableImpairments = { ...c.impairments };
-      for (const dir of change.impair.direction === 'both' ? (['in', 'out'] as const) : [change.impair.direction]) {
-        next[dir] = { ...next[dir], ...change.impair.values };
-      }
-      c.impairments = normaliseImpairments(next);
-    }
+    c.impairments = impairedBy(c.impairments, change);
     if (change.domain !== undefined) c.domain = change.domain;
     if (change.plugged !== undefined) c.plugged = change.plugged;
     const impairmentsChanged = change.reset || change.impair;
@@ -226,12 +170,7 @@ export class Network {
   /** A switch link: plugged or not, impaired; it cannot move (it joins the two switches it names). */
   private async changeLink(l: LinkState, change: CableChange): Promise<CableStatus> {
     if (change.domain !== undefined) throw new UserError(`${l.plan.id} joins two switches and cannot be moved`, 2, 'edit switch_links: in the lab file and apply it');
-    if (change.reset) l.impairments = {};
-    if (change.impair) {
-      const next: CableImpairments = { ...l.impairments };
-      for (const dir of change.impair.direction === 'both' ? (['in', 'out'] as const) : [change.impair.direction]) next[dir] = { ...next[dir], ...change.impair.values };
-      l.impairments = normaliseImpairments(next);
-    }
+    l.impairments = impairedBy(l.impairments, change);
     if (change.plugged !== undefined) l.plugged = change.plugged;
     await this.reconcile();
     if ((change.reset || change.impair) && l.wire) await this.applyImpairments(l, l.plan.filterMgmt, l.plan.id);
@@ -258,7 +197,7 @@ export class Network {
       if (l.wire) await this.end(l.wire, 'wire', id);
       l.wire = undefined;
     }
-    for (const p of plans) if (!this.links.has(p.id)) this.links.set(p.id, { plan: p, plugged: p.plugged, impairments: normaliseImpairments(p.impairments) });
+    for (const p of plans) if (!this.links.has(p.id)) this.links.set(p.id, newLink(p));
     await this.reconcile();
     this.watchSpanningTree();
   }
@@ -269,11 +208,7 @@ export class Network {
     c.plan = { ...c.plan, ...(vlans ? { vlans } : {}) };
     if (!vlans) delete c.plan.vlans;
     this.unpin(c.domain, id);
-    if (c.wire) {
-      const wire = c.wire;
-      c.wire = undefined;
-      await this.end(wire, 'wire', id);
-    }
+    await this.endWire(c, id);
     await this.reconcile();
   }
 
@@ -307,7 +242,7 @@ export class Network {
 
   /** Add cables (a live `apply`); they come up at the next reconcile. */
   async addCables(plans: CablePlan[]): Promise<void> {
-    for (const p of plans) this.addCable(p);
+    for (const p of plans) this.cables.set(p.id, newCable(p));
     await this.reconcile();
   }
 
@@ -343,43 +278,8 @@ export class Network {
       : sw!.plan.kind === 'hub'
         ? [sw!.plan.ctlDir]
         : [...this.cables.values()].filter((c) => c.port && c.plugged && c.domain === target).map((c) => c.plan.portCtlDir);
-    const id = `cap${this.nextCapture++}`;
-    const seen = taps.length > 1 ? new RecentFrames() : undefined;
-    const procs: DaemonHandle[] = [];
-    let ended = false;
-    const stopAll = async () => {
-      ended = true;
-      await Promise.all(procs.map((p, n) => this.captures.get(`${id}.${n}`) === p && (this.captures.delete(`${id}.${n}`), this.end(p, 'capture', `${id}.${n}`))));
-    };
-    try {
-      for (const [n, ctlDir] of taps.entries()) {
-        const name = `${id}.${n}`;
-        const base = `${dirname(ctlDir)}/${name}`;
-        const proc = await this.launcher.spawnDaemon(
-          { what: `the capture on ${target}`, argv: ['vde_plug', ctlDir], logFile: `${base}.log`, stdinFifo: this.stdinFifo, sockets: [`${base}.log`], pipeStdout: true, folders: this.folders },
-          this.book.register('capture', name),
-        );
-        procs.push(proc);
-        this.captures.set(name, proc);
-        const read = vdeFrameReader((frame) => {
-          const now = Date.now() * 1000;
-          if (!seen || seen.firstTime(frame, now)) onFrame(frame, now);
-        });
-        proc.stdout?.on('data', (chunk: Buffer) => read(chunk));
-        void proc.exited.then((exit) => {
-          const ours = this.captures.get(name) === proc;
-          this.captures.delete(name);
-          this.book.forget('capture', name);
-          if (ended) return;
-          void stopAll();
-          onEnd(ours ? `the capture on ${target} ended (${describeExit(exit)})` : 'stopped');
-        });
-      }
-    } catch (err) {
-      await stopAll();
-      throw err;
-    }
-    return { id, stop: stopAll };
+    const context = { launcher: this.launcher, book: this.book, stdinFifo: this.stdinFifo, folders: this.folders, running: this.captures, end: (p: DaemonHandle, name: string) => this.end(p, 'capture', name) };
+    return startCapture(context, `cap${this.nextCapture++}`, target, taps, onFrame, onEnd);
   }
 
   // ---- the controller ------------------------------------------------------------------------
@@ -409,9 +309,7 @@ export class Network {
         const sw = this.switches.get(c.domain);
         const wantWire = c.plugged && !!c.port && !c.cut && !!sw?.proc;
         if (c.wire && (!wantWire || c.wireDomain !== c.domain)) {
-          const wire = c.wire;
-          c.wire = undefined;
-          await this.end(wire, 'wire', c.plan.id);
+          await this.endWire(c, c.plan.id);
           this.onCable(this.statusOf(c));
         }
         if (wantWire && !c.wire) {
@@ -426,9 +324,7 @@ export class Network {
         const [a, b] = l.plan.between.map((d) => this.switches.get(d));
         const want = l.plugged && !!a?.proc && !!b?.proc;
         if (l.wire && !want) {
-          const wire = l.wire;
-          l.wire = undefined;
-          await this.end(wire, 'wire', l.plan.id);
+          await this.endWire(l, l.plan.id);
           this.onCable(this.linkStatus(l));
         }
         if (want && !l.wire) {
@@ -454,8 +350,7 @@ export class Network {
       return;
     }
     const proc = s.proc;
-    s.configured.clear();
-    s.vlansCreated = false;
+    forgetPortConfig(s);
     void proc.exited.then((exit) => this.onExit(() => s.proc === proc, () => (s.proc = undefined), 'switch', plan.domain, exit, () => this.switchDied(s)));
     if (plan.hostNat && process.env[HOST_NAT_ENV] === 'off') {
       this.notify(`host NAT is off on this server: collision domain ${plan.domain} is a plain switch, with no way out`);
@@ -483,20 +378,15 @@ export class Network {
     // Its wirefilters lost their far end: replace them once the new switch runs.
     for (const c of this.cables.values()) {
       if (c.wireDomain === s.plan.domain && c.wire) {
-        const wire = c.wire;
-        c.wire = undefined;
-        void this.end(wire, 'wire', c.plan.id);
+        void this.endWire(c, c.plan.id);
       }
     }
     for (const l of this.links.values()) {
       if (l.plan.between.includes(s.plan.domain) && l.wire) {
-        const wire = l.wire;
-        l.wire = undefined;
-        void this.end(wire, 'wire', l.plan.id);
+        void this.endWire(l, l.plan.id);
       }
     }
-    s.configured.clear();
-    s.vlansCreated = false;
+    forgetPortConfig(s);
     if (s.hostNat) {
       const nat = s.hostNat;
       s.hostNat = undefined;
@@ -535,7 +425,7 @@ export class Network {
     let target: string;
     try {
       // Its own domain's port gets the cable's VLANs; moved elsewhere, it is a plain port there.
-      target = await this.portOf(sw, c.plan.id, c.domain === c.plan.domain ? c.plan.vlans : undefined, true);
+      target = await portOf(sw, c.plan.id, c.domain === c.plan.domain ? c.plan.vlans : undefined, true);
     } catch (err) {
       this.notify(`cable ${c.plan.id}: ${(err as Error).message}`);
       return;
@@ -570,56 +460,16 @@ export class Network {
 
   // ---- switch links, VLANs, spanning tree ---------------------------------------------------------
 
-  /**
-   * Where a cable end joins a switch: its control directory, with a port of its own (`[N]`, configured
-   * first: VLANs, an edge port for a machine under spanning tree) on a switch with VLANs or STP.
-   */
-  private portOf(sw: SwitchState, key: string, vlans: PortVlans | undefined, edge: boolean): Promise<string> {
-    if (!sw.plan.ports) return Promise.resolve(sw.plan.ctlDir);
-    const run = (sw.configuring ?? Promise.resolve()).catch(() => undefined).then(() => this.pinPort(sw, key, vlans, edge));
-    sw.configuring = run;
-    return run;
-  }
-
-  private async pinPort(sw: SwitchState, key: string, vlans: PortVlans | undefined, edge: boolean): Promise<string> {
-    const ports = sw.plan.ports!;
-    if (!sw.vlansCreated) {
-      await configureSwitch(sw.plan.mgmtSocket, ports.vlans.map((v) => `vlan/create ${v}`));
-      sw.vlansCreated = true;
-    }
-    let port = sw.pinned.get(key);
-    if (port === undefined) {
-      const used = new Set(sw.pinned.values());
-      for (let n = ports.count - 1; n >= 1; n--) {
-        if (!used.has(n)) {
-          port = n;
-          break;
-        }
-      }
-      if (port === undefined) throw new Error(`the switch of ${sw.plan.domain} has no free port left`);
-      sw.pinned.set(key, port);
-    }
-    if (!sw.configured.has(port)) {
-      await configureSwitch(sw.plan.mgmtSocket, portCommands(port, vlans, { stp: ports.stp, edge }));
-      sw.configured.add(port);
-    }
-    return `${sw.plan.ctlDir}[${port}]`;
-  }
-
   /** Forget a cable end's port on a switch (its link went, or its VLANs change): the port is removed. */
   private unpin(domain: string, key: string): void {
-    const sw = this.switches.get(domain);
-    const port = sw?.pinned.get(key);
-    if (!sw || port === undefined) return;
-    sw.pinned.delete(key);
-    if (sw.configured.delete(port) && sw.proc) void switchCommands(sw.plan.mgmtSocket, [`port/remove ${port}`]).catch(() => undefined);
+    unpinPort(this.switches.get(domain), key);
   }
 
   private async startLink(l: LinkState, a: SwitchState, b: SwitchState): Promise<void> {
     const logFile = `${l.plan.filterMgmt}.log`;
     let ends: string[];
     try {
-      ends = [await this.portOf(a, l.plan.id, l.plan.vlans, false), await this.portOf(b, l.plan.id, l.plan.vlans, false)];
+      ends = [await portOf(a, l.plan.id, l.plan.vlans, false), await portOf(b, l.plan.id, l.plan.vlans, false)];
     } catch (err) {
       this.notify(`switch link ${l.plan.id}: ${(err as Error).message}`);
       return;
@@ -658,18 +508,8 @@ export class Network {
 
   /** Reads every STP switch's port states now; returns when done (tests call it to skip the wait). */
   async readSpanningTree(): Promise<void> {
-    const changed = new Set<string>();
-    await Promise.all(
-      [...this.switches.values()].filter((s) => s.plan.ports?.stp && s.proc).map(async (s) => {
-        const reply = await switchCommands(s.plan.mgmtSocket, ['vlan/print']).catch(() => undefined);
-        if (!reply?.[0] || reply[0].code !== 1000) return;
-        const blocked = blockedPorts(reply[0].data);
-        const before = JSON.stringify([...s.blocked].sort());
-        s.blocked = blocked;
-        if (JSON.stringify([...blocked].sort()) === before) return;
-        for (const [key] of s.pinned) changed.add(key);
-      }),
-    );
+    const running = [...this.switches.values()].filter((s) => s.plan.ports?.stp && s.proc);
+    const changed = new Set((await Promise.all(running.map(readBlockedPorts))).flat());
     for (const key of changed) {
       const link = this.links.get(key);
       const cable = this.cables.get(key);
@@ -678,33 +518,12 @@ export class Network {
     }
   }
 
-  /** The ends of a cable or link whose port spanning tree blocks, with the VLANs it blocks there. */
-  private blockedEnds(key: string, domains: string[]): { domain: string; vlans: number[] }[] {
-    const out: { domain: string; vlans: number[] }[] = [];
-    for (const domain of domains) {
-      const sw = this.switches.get(domain);
-      const port = sw?.pinned.get(key);
-      const vlans = port === undefined ? undefined : sw!.blocked.get(port);
-      if (vlans?.length) out.push({ domain, vlans });
-    }
-    return out;
+  private linkStatus(l: LinkState): CableStatus {
+    return linkStatus(l, this.switches);
   }
 
-  private linkStatus(l: LinkState): CableStatus {
-    const [a, b] = l.plan.between;
-    const blocked = l.wire ? this.blockedEnds(l.plan.id, [a, b]) : [];
-    return {
-      id: l.plan.id,
-      machine: '',
-      interface: '',
-      domain: b,
-      between: [a, b],
-      plugged: l.plugged,
-      state: !l.plugged ? 'unplugged' : l.wire ? 'up' : 'down',
-      impairments: l.impairments,
-      ...(blocked.length ? { blocked } : {}),
-      ...(l.wire ? { pid: l.wire.pid } : {}),
-    };
+  private statusOf(c: CableState): CableStatus {
+    return cableStatus(c, this.switches);
   }
 
   /** An exit we did not ask for: forget it, say so, and let the controller put things right. */
@@ -718,6 +537,13 @@ export class Network {
     void this.reconcile();
   }
 
+  /** End a cable's or link's running wire, forgetting it first (its exit is then not a surprise). */
+  private async endWire(holder: { wire?: DaemonHandle }, id: string): Promise<void> {
+    const wire = holder.wire;
+    holder.wire = undefined;
+    if (wire) await this.end(wire, 'wire', id);
+  }
+
   /** End a process we own: SIGTERM, then SIGKILL after a grace period; forget its record once it is gone. */
   private async end(proc: DaemonHandle, kind: 'switch' | 'host-nat' | 'port' | 'wire' | 'capture', name: string): Promise<void> {
     proc.kill('SIGTERM');
@@ -727,50 +553,9 @@ export class Network {
     this.book.forget(kind, name);
   }
 
-  private addCable(plan: CablePlan): void {
-    this.cables.set(plan.id, { plan, domain: plan.domain, plugged: plan.plugged, impairments: normaliseImpairments(plan.impairments) });
-  }
-
   private getCable(id: string): CableState {
     const c = this.cables.get(id);
     if (!c) throw new UserError(`no cable '${id}' in this lab`, 2, `cables: ${this.cableIds().join(', ')}`);
     return c;
   }
-
-  private statusOf(c: CableState): CableStatus {
-    const state: CableStatus['state'] = c.cut ? 'cut' : !c.plugged ? 'unplugged' : c.wire ? 'up' : 'down';
-    const blocked = c.wire ? this.blockedEnds(c.plan.id, [c.domain]) : [];
-    return {
-      id: c.plan.id,
-      machine: c.plan.machine,
-      interface: c.plan.interface,
-      domain: c.domain,
-      plugged: c.plugged,
-      state,
-      impairments: c.impairments,
-      ...(blocked.length ? { blocked } : {}),
-      ...(c.wire ? { pid: c.wire.pid } : {}),
-    };
-  }
 }
-
-function newSwitch(plan: SwitchPlan): SwitchState {
-  return { plan, restarts: [], pinned: new Map(), configured: new Set(), blocked: new Map() };
-}
-
-/** Frames seen in the last moment, so one crossing two listened ports is kept once. */
-class RecentFrames {
-  private readonly seen = new Map<string, number>();
-
-  firstTime(frame: Buffer, nowUs: number): boolean {
-    for (const [key, at] of this.seen) {
-      if (nowUs - at < 500_000) break; // insertion order: the rest are newer
-      this.seen.delete(key);
-    }
-    const key = frame.toString('base64');
-    if (this.seen.has(key)) return false;
-    this.seen.set(key, nowUs);
-    return true;
-  }
-}
-
