@@ -27,6 +27,10 @@ const ROUTERS = ['r1', 'r2', 'r3'];
 const sh = async (machine: string, command: string) => (await runCli(['exec', '-l', lab, machine, '--', command], host.env)).stdout;
 const fullNeighbours = async (router: string) => ((await sh(router, "vtysh -c 'show ip ospf neighbor'")).match(/Full/g) ?? []).length;
 const allAdjacent = async () => (await Promise.all(ROUTERS.map(fullNeighbours))).every((n) => n === 2);
+// Full adjacencies mean the databases agree, not that SPF has run and zebra has put the routes in the
+// kernel: pc1's ping needs both LAN routes in place, so that is what the test waits for.
+const lanRoutesInstalled = async () =>
+  (await sh('r1', 'ip route show 10.1.3.0/24')).includes('proto ospf') && (await sh('r3', 'ip route show 10.1.1.0/24')).includes('proto ospf');
 
 describe.skipIf(!debian.run)(`a snapshot of a 3-router OSPF lab${debian.skipNote}`, () => {
   it('restores with the adjacencies back, without any manual step', async () => {
@@ -40,6 +44,7 @@ describe.skipIf(!debian.run)(`a snapshot of a 3-router OSPF lab${debian.skipNote
       await sh(r, `vtysh -c 'configure terminal' -c 'router ospf' -c 'network 10.0.0.0/8 area 0' -c exit ${p2p}`);
     }
     expect(await eventually(allAdjacent, (ok) => ok, 90_000, 2_000)).toBe(true);
+    expect(await eventually(lanRoutesInstalled, (ok) => ok, 30_000, 500)).toBe(true);
     expect(await sh('pc1', 'ping -c 1 -W 3 10.1.3.10')).toMatch(/1 packets received/);
 
     const saved = await runCli(['snapshot', 'save', 'ospf-up', '-l', lab, '-m', 'adjacencies Full'], host.env);
@@ -58,7 +63,10 @@ describe.skipIf(!debian.run)(`a snapshot of a 3-router OSPF lab${debian.skipNote
     // Reported ready with OSPF configured again: no step by hand from here.
     for (const r of ROUTERS) expect(await sh(r, "vtysh -c 'show running-config'")).toMatch(/router ospf\n network 10\.0\.0\.0\/8 area 0/);
     expect(await eventually(allAdjacent, (ok) => ok, 90_000, 2_000)).toBe(true);
-    expect(await sh('pc1', 'ping -c 1 -W 3 10.1.3.10')).toMatch(/1 packets received/);
+    expect(await eventually(lanRoutesInstalled, (ok) => ok, 30_000, 500)).toBe(true);
+    const ping = await sh('pc1', 'ping -c 1 -W 3 10.1.3.10');
+    const routes = ping.includes('1 packets received') ? '' : (await Promise.all(['pc1', ...ROUTERS, 'pc2'].map(async (m) => `${m}:\n${await sh(m, 'ip route; ip neigh')}\n${ROUTERS.includes(m) ? await sh(m, "vtysh -c 'show ip route'") : ''}`))).join('\n');
+    expect(ping, routes).toMatch(/1 packets received/);
     expect((await runCli(['stop', lab], host.env)).code).toBe(0);
   }, 600_000);
 });
