@@ -7,6 +7,9 @@
 // a wirefilter between a port of each); on a switch with VLANs or spanning tree every cable end is
 // pinned to a port configured first over the switch's management socket (switch-mgmt.ts), and the
 // spanning-tree state of those ports is read every few seconds so the canvas can show a blocked one.
+// Why one file of ~560 lines: every method here changes the controller's private maps between
+// reconcile passes, and splitting them would hand those maps out; what needs none of it lives beside
+// it (state.ts: state and status; switch-ports.ts: VLAN/STP ports; capture.ts; wirefilter.ts).
 import type { CableImpairments, CablePlan, Plan, PortVlans, SwitchLinkPlan, SwitchPlan } from '../../../shared/plan.ts';
 import type { CableChange, CableStatus } from '../../../shared/runtime-api.ts';
 import { normaliseImpairments, wirefilterArgv } from '../../compiler/cables.ts';
