@@ -35,6 +35,9 @@ export class StatesPanel {
   private readonly modeLine = h('div', { class: 'machine-mode', 'data-testid': 'states-machine-mode', hidden: '' });
   /** Reset to state… of one machine: restores only it. */
   private machine: string | undefined;
+  private lastRun = '';
+  /** What the tree on screen was built from: the same list is not built again, so a button being clicked stays the one on screen. */
+  private shownTree: string | undefined;
   private busy = false;
 
   constructor(
@@ -65,7 +68,11 @@ export class StatesPanel {
     else document.getElementById('toolbar')?.append(toggle, handIn);
     state.on((changes) => {
       if (changes.has('file')) this.machine = undefined;
-      if (!this.root.hidden && (changes.has('file') || changes.has('run'))) void this.refresh();
+      // Machine events come many a second while a lab boots: only a start or a stop can change the states.
+      const run = `${state.running}|${state.run.phase ?? ''}`;
+      const runChanged = changes.has('run') && run !== this.lastRun;
+      this.lastRun = run;
+      if (!this.root.hidden && (changes.has('file') || runChanged)) void this.refresh();
     });
   }
 
@@ -108,9 +115,13 @@ export class StatesPanel {
     try {
       states = await this.api.listStates(this.state.folder);
     } catch (err) {
+      this.shownTree = undefined;
       this.list.replaceChildren(h('div', { class: 'empty' }, (err as Error).message));
       return;
     }
+    const shown = JSON.stringify([this.machine ?? null, states]);
+    if (shown === this.shownTree) return;
+    this.shownTree = shown;
     this.list.replaceChildren(this.tree(states));
   }
 
