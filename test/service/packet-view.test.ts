@@ -71,8 +71,9 @@ describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not i
       // With spawnSync this timer fired only after every tshark had finished.
       const tick = await new Promise<number>((r) => setTimeout(() => r(performance.now() - t0), 0));
       await Promise.all(calls);
+      // The timer fired before the first tshark was done: nothing waited on them. (Not a figure in ms:
+      // spawning seven processes on a loaded host takes what it takes.)
       expect(tick).toBeLessThan(Math.min(...done));
-      expect(tick).toBeLessThan(200);
       const detail = await view.detail(1);
       expect(JSON.stringify(detail.tree)).toMatch(/Address Resolution Protocol \(request\)/);
     } finally {
