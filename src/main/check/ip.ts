@@ -2,13 +2,14 @@
 // `10.0.2.7/24` (host bits set), `default`, `2001:DB8:0::/48` and `2001:db8::/48` must compare equal
 // when they mean the same network.
 import { isIP } from 'node:net';
+import { ipv6Text } from '../lab/ipv6-text.ts';
 
 /** Canonical text of an IP address (IPv6 compressed, lowercase), or undefined when it is not one. */
 export function canonicalAddress(text: string): string | undefined {
   const bare = text.trim().replace(/%.*$/, '');
   const family = isIP(bare);
   if (family === 4) return bare.split('.').map((o) => String(Number(o))).join('.');
-  if (family === 6) return ipv6FromGroups(ipv6Groups(bare));
+  if (family === 6) return ipv6Text(ipv6Groups(bare));
   return undefined;
 }
 
@@ -32,7 +33,7 @@ export function canonicalPrefix(text: string, ipv6 = false): string | undefined 
     const keep = Math.max(0, Math.min(16, length - i * 16));
     return keep === 0 ? 0 : group & ((0xffff << (16 - keep)) & 0xffff);
   });
-  return `${ipv6FromGroups(masked)}/${length}`;
+  return `${ipv6Text(masked)}/${length}`;
 }
 
 export function isIpv6Text(text: string): boolean {
@@ -69,21 +70,3 @@ function ipv6Groups(text: string): number[] {
   return [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
 }
 
-function ipv6FromGroups(groups: number[]): string {
-  // RFC 5952: compress the longest run (≥ 2) of zero groups, the first one on a tie.
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLength < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
-}

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { CheckResult } from '../../shared/checks.ts';
+import type { CheckReport, CheckResult } from '../../shared/checks.ts';
 import { findPackSubmissions, gradePack, gradePackSubmissions, isPackPath } from '../check/packs.ts';
 import { formatJunit, formatResultLine, formatScore } from '../check/report.ts';
 import { writeFileAtomic } from '../lab/atomic.ts';
@@ -63,10 +63,15 @@ export async function checkPacks(args: ParsedArgs, io: CommandIO): Promise<numbe
     checkJobs: Math.max(2, availableParallelism()),
     onProgress: progress,
   });
-  if (flags.json) io.stdout.write(`${JSON.stringify(result.rows.map((r) => r.report), null, 2)}\n`);
+  return printBatch(io, flags.json === true, result.rows, outDir);
+}
+
+/** A batch's scores, one line per student (or the reports as JSON); exit 0 only when every one is whole. */
+export function printBatch(io: CommandIO, json: boolean, rows: { student: string; report: CheckReport }[], outDir: string): number {
+  if (json) io.stdout.write(`${JSON.stringify(rows.map((r) => r.report), null, 2)}\n`);
   else {
-    for (const { student, report } of result.rows) io.stdout.write(`${student}: ${report.score}/${report.maxScore}${report.error ? ` (not graded: ${report.error})` : ''}\n`);
+    for (const { student, report } of rows) io.stdout.write(`${student}: ${report.score}/${report.maxScore}${report.error ? ` (not graded: ${report.error})` : ''}\n`);
     io.stdout.write(`Reports and summary.csv are in ${outDir}\n`);
   }
-  return result.rows.every((r) => !r.report.error && r.report.score === r.report.maxScore) ? EXIT.ok : EXIT.false;
+  return rows.every((r) => !r.report.error && r.report.score === r.report.maxScore) ? EXIT.ok : EXIT.false;
 }

@@ -8,6 +8,7 @@
 // layout are removed), and parsing, rendering time and memory are bounded.
 import { createHash } from 'node:crypto';
 import { Drop, Liquid, type Template } from 'liquidjs';
+import { ipv6Text } from './ipv6-text.ts';
 
 /** A parameter as declared. `distinctFrom` names other parameters its value must differ from (subnets: not overlap). */
 export type ParamSpec =
@@ -56,25 +57,7 @@ export function parseAddress(text: string): { v6: boolean; value: bigint } | und
 export function formatAddress(v6: boolean, value: bigint): string {
   if (!v6) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 255n)).join('.');
   const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
-  // RFC 5952: the longest run of two or more zero groups becomes '::' (the first such run on ties).
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return ipv6Text(groups);
 }
 
 /** `10.1.2.0/24`, `2001:db8::/48`; with `strict`, host bits must be zero. */

@@ -12,7 +12,7 @@ import { UserError } from '../../errors.ts';
 import { LAB_FLAG, parseSeconds, resolveLab } from '../lab-args.ts';
 import { labFolder } from '../../runtime/lab-target.ts';
 import { planLab } from '../../runtime/prepare.ts';
-import { checkPacks } from '../check-packs.ts';
+import { checkPacks, printBatch } from '../check-packs.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -133,12 +133,7 @@ Examples:
         checkJobs: Math.max(2, availableParallelism()),
         onProgress: progress,
       });
-      if (flags.json) io.stdout.write(`${JSON.stringify(result.rows.map((r) => r.report), null, 2)}\n`);
-      else {
-        for (const { student, report } of result.rows) io.stdout.write(`${student}: ${report.score}/${report.maxScore}${report.error ? ` (not graded: ${report.error})` : ''}\n`);
-        io.stdout.write(`Reports and summary.csv are in ${outDir}\n`);
-      }
-      return result.rows.every((r) => !r.report.error && r.report.score === r.report.maxScore) ? EXIT.ok : EXIT.false;
+      return printBatch(io, flags.json === true, result.rows, outDir);
     }
 
     if (rest.length) throw new UserError(`unexpected argument '${rest[0]}'`, 2, 'give at most one LAB folder; submissions go after --submissions');
