@@ -6,6 +6,8 @@ import { describeCableImpairments } from '../cable-text.ts';
 import type { CableStatus, LinkState, MachineState } from '../../shared/runtime-api.ts';
 import { elementForTarget, labToElements, machineId, parseElementId, type GraphElement } from '../graph/mapping.ts';
 import type { RunChanges } from '../run-state.ts';
+import { groupedLayout } from '../graph/grouped-layout.ts';
+import { BIG_LAB_NODES, FindAndFold } from './find-and-fold.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { AppState } from '../state.ts';
@@ -80,8 +82,10 @@ export class Canvas {
   private autoFit = true;
   private fitting = false;
   /** Font sizes (model px) of node, cable and point-to-point labels at the current zoom. */
-  private fonts = { node: NODE_FONT, edge: EDGE_FONT, p2p: P2P_FONT };
+  private fonts = { node: NODE_FONT, edge: EDGE_FONT, p2p: P2P_FONT, group: NODE_FONT };
   private labelFrame = 0;
+  /** A big lab's search box, folding domain groups and level of detail (find-and-fold.ts). */
+  readonly findAndFold: FindAndFold;
 
   constructor(
     private readonly container: HTMLElement,
@@ -90,6 +94,7 @@ export class Canvas {
   ) {
     this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single', textureOnViewport: true });
     this.wireGestures();
+    this.findAndFold = new FindAndFold(this.cy, container, state);
     // The consoles panel opening or the window resizing changes the canvas size: cytoscape must know,
     // and a lab that was entirely in view and no longer is gets fitted again (a zoomed-in view is left alone).
     const inView = () => {
@@ -141,13 +146,17 @@ export class Canvas {
     const zoom = this.cy.zoom();
     // Rounded up to a quarter pixel, so that a small zoom change does not restyle the whole graph.
     const size = (base: number) => Math.ceil(base * Math.min(LABEL_MAX_GROWTH, Math.max(1, MIN_LABEL_PX / (base * zoom))) * 4) / 4;
-    const fonts = { node: size(NODE_FONT), edge: size(EDGE_FONT), p2p: size(P2P_FONT) };
+    // A big lab's domain names (find-and-fold.ts) stay ≥ 12 px on screen, in steps of doubling.
+    const group = Math.max(size(NODE_FONT), NODE_FONT * 2 ** Math.max(0, Math.ceil(Math.log2(1 / zoom))));
+    const fonts = { node: size(NODE_FONT), edge: size(EDGE_FONT), p2p: size(P2P_FONT), group };
     if (JSON.stringify(fonts) === JSON.stringify(this.fonts)) return;
     this.fonts = fonts;
     this.cy.style()
       .selector('node').style('font-size', fonts.node)
       .selector('edge').style('font-size', fonts.edge)
       .selector('edge[role = "p2p"]').style('font-size', fonts.p2p)
+      // A big lab's domain names stay readable from afar (find-and-fold.ts: level of detail).
+      .selector('node.group-hub').style('font-size', fonts.group)
       .update();
     this.cy.batch(() => this.cy.edges().forEach((e) => this.placeEndLabels(e)));
   }
@@ -230,6 +239,7 @@ export class Canvas {
       if (toAdd.length) this.cy.add(toAdd.filter((e) => e.group === 'nodes')).union(this.cy.add(toAdd.filter((e) => e.group === 'edges')));
       this.cy.edges().forEach((e) => this.placeEndLabels(e));
     });
+    this.findAndFold.refresh();
     this.syncSelection();
   }
 
@@ -237,6 +247,8 @@ export class Canvas {
   autoLayout(all = false): Promise<void> {
     const unplaced = all ? this.cy.nodes().map((n) => n.id()) : unplacedElementIds(this.state.model);
     if (unplaced.length === 0) return Promise.resolve();
+    // A big lab laid out whole: each domain with its machines around it (graph/grouped-layout.ts).
+    if ((all || unplaced.length === this.cy.nodes().length) && this.cy.nodes().length > BIG_LAB_NODES) return this.groupedLayout(all);
     const nodes = all ? this.cy.nodes() : this.cy.nodes().filter((n) => unplaced.includes(n.id()));
     const eles = all || unplaced.length === this.cy.nodes().length ? this.cy.elements() : nodes.union(nodes.connectedEdges());
     // cose moves nodes from where they are, and nodes that sit on the same spot (all new ones are at
@@ -274,6 +286,18 @@ export class Canvas {
       });
       layout.run();
     });
+  }
+
+  private async groupedLayout(all: boolean): Promise<void> {
+    const at = groupedLayout(labToElements(this.state.model), this.cy.width() / Math.max(1, this.cy.height()));
+    const positions = Object.fromEntries(Object.entries(at).map(([id, p]) => [id, snapToGrid(p, GRID)]));
+    const next = moveElements(this.state.model, positions);
+    if (all) this.state.edit(next);
+    else this.state.adjust(next);
+    // The drawing follows the model in the views' update (a microtask): fit once it has.
+    await Promise.resolve();
+    this.sync();
+    this.fitView(40);
   }
 
   fit(): void {
