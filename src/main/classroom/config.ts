@@ -73,6 +73,11 @@ export interface ClassroomConfig {
   workerSecretFile: string;
   /** Guest readiness timeout for starts, seconds. */
   startTimeoutSec: number;
+  /**
+   * How long a student's page waits for their worker when it does not answer (it is restarting, or its
+   * node is gone), seconds: their calls wait, with a message, then fail with one. Their labs live there.
+   */
+  workerWaitSec: number;
   /** Timed exams (docs/exams.md). */
   exams: ClassroomExam[];
   /**
@@ -82,7 +87,7 @@ export interface ClassroomConfig {
   hostNat: 'internet' | 'off';
 }
 
-const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec', 'exams', 'host_nat']);
+const TOP_KEYS = new Set(['name', 'public_url', 'listen', 'tls', 'behind_proxy', 'trusted_proxies', 'data_dir', 'labs', 'quota', 'capacity', 'idle_stop_minutes', 'workers', 'worker_secret_file', 'start_timeout_sec', 'worker_wait_sec', 'exams', 'host_nat']);
 
 export const LAB_ID_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -235,6 +240,7 @@ export function parseClassroomConfig(text: string, file: string): ClassroomConfi
     workers,
     workerSecretFile: raw.worker_secret_file === undefined ? resolve(dataDir, 'worker.secret') : path('worker_secret_file', raw.worker_secret_file),
     startTimeoutSec: positiveInt(file, 'start_timeout_sec', raw.start_timeout_sec, 120, 3600),
+    workerWaitSec: positiveInt(file, 'worker_wait_sec', raw.worker_wait_sec, 60, 3600),
     exams,
     hostNat: raw.host_nat === undefined || raw.host_nat === 'internet' ? 'internet' : raw.host_nat === 'off' ? 'off' : fail(file, 'host_nat', "must be 'internet' or 'off'", 'internet: guests reach the network but never this host; off: no host NAT at all'),
   };

@@ -11,7 +11,7 @@ import type { Admission } from './admission.ts';
 import type { ClassroomConfig } from './config.ts';
 import type { ExamDesk } from './exam-desk.ts';
 import type { StudentLab, StudentUsage } from './protocol.ts';
-import type { WorkerClient } from './worker-client.ts';
+import type { WorkerClient, WorkerClientOptions } from './worker-client.ts';
 
 export interface ClassroomServerOptions {
   config: ClassroomConfig;
@@ -25,6 +25,8 @@ export interface ClassroomServerOptions {
   reconcileMs?: number;
   /** A reservation younger than this is kept even if the workers do not list its lab yet (ms; default 5 min). */
   reconcileGraceMs?: number;
+  /** Heartbeat and waits of the worker connections (tests). */
+  workerClient?: WorkerClientOptions;
 }
 
 export interface LastScore {
@@ -92,6 +94,10 @@ export interface FrontDoor {
   exams: ExamDesk;
   recordScore(student: string, lab: string, report: CheckReport, hidden: boolean): void;
   workerOf(account: Account): WorkerClient;
+  /** The index of the worker that owns this student's labs (sticky: their disks live there). */
+  workerIndexOf(account: Account): number;
+  /** Every worker as the front door sees it now (the dashboard's column). */
+  workerStates(): { index: number; label: string; up: boolean; since: number; why?: string }[];
   prepared(account: Account): Promise<StudentLab[]>;
   labIdOfPath(student: string, path: string): string | undefined;
   admissionKey(path: string): string;

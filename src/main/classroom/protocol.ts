@@ -40,6 +40,8 @@ export type WorkerOp =
   | { op: 'prepare'; student: string }
   | { op: 'requirements'; student: string; lab: string }
   | { op: 'usage' }
+  /** Liveness: the front door asks every few seconds; a worker that stops answering is taken for gone. */
+  | { op: 'ping' }
   | { op: 'stop'; student: string; lab: string }
   | { op: 'reset'; student: string; lab: string }
   | { op: 'grade'; student: string; lab: string; hidden: boolean }

@@ -85,8 +85,18 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
   };
   const hiddenRuns = new Set<string>();
   const isHiddenRun = (n: Extract<Notice, { kind: 'checked' }>) => hiddenRuns.has(`${n.student}/${n.lab}`);
-  const workers = options.workers.map((a) => new WorkerClient(a, options.workerSecret, onNotice));
-  const workerOf = (account: Account) => workers[account.worker % workers.length]!;
+  const workers = options.workers.map(
+    (a, i) =>
+      new WorkerClient(a, options.workerSecret, onNotice, {
+        label: `your lab server (worker ${i})`,
+        ...options.workerClient,
+        onState: (up, why) => log(up ? `worker ${i} (${a}) answers` : `worker ${i} (${a}) is not answering (${why}): its students' calls wait up to ${config.workerWaitSec} s`),
+      }),
+  );
+  for (const w of workers) w.keepConnected();
+  const workerIndexOf = (account: Account) => account.worker % workers.length;
+  const workerOf = (account: Account) => workers[workerIndexOf(account)]!;
+  const workerStates = () => workers.map((w, index) => ({ index, label: options.workers[index]!, ...w.state }));
 
   async function prepared(account: Account): Promise<StudentLab[]> {
     const labs = await workerOf(account).request<StudentLab[]>({ op: 'prepare', student: account.id });
@@ -97,7 +107,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
   const admissionKey = (path: string) => String(path).replace(/\/+$/, '');
 
   async function usage(): Promise<StudentUsage[]> {
-    const all = await Promise.all(workers.map((w) => w.request<StudentUsage[]>({ op: 'usage' }).catch(() => [] as StudentUsage[])));
+    // A worker that is not connected does not hold up the dashboard: its students show nothing running.
+    const all = await Promise.all(workers.map((w) => w.request<StudentUsage[]>({ op: 'usage' }, 1_000).catch(() => [] as StudentUsage[])));
     return all.flat();
   }
   const exams = new ExamDesk({ config, accounts, workerOf, usage, released: (student, path) => admission.release(student, admissionKey(path)), log }, join(config.dataDir, 'exams'));
@@ -187,6 +198,8 @@ export async function startClassroom(options: ClassroomServerOptions): Promise<C
     exams,
     recordScore,
     workerOf,
+    workerIndexOf,
+    workerStates,
     prepared,
     labIdOfPath,
     admissionKey,

@@ -5,7 +5,11 @@
 // one call. When the worker goes away (it crashed, or was killed and its supervisor restarts it), the
 // calls in flight fail with a "reconnect" error, every browser session on it hears onLost (the front
 // door closes those sockets, and the app reconnects and opens a new session), and the next request
-// connects again, waiting a little for a worker that is restarting.
+// connects again, waiting a little for a worker that is restarting. A worker on another host can
+// vanish without closing its connection (its node or network died: no FIN ever comes), so the front
+// door asks it for a ping every few seconds and takes it for gone when nothing at all has come back
+// for a while; it then keeps trying to connect in the background, so the dashboard and the waiting
+// students learn as soon as it is back.
 import { connect, type Socket } from 'node:net';
 import type { PushMessage } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
@@ -22,15 +26,33 @@ export class WorkerError extends UserError {
 }
 
 /** What a student whose worker went away is told (the WebSocket close reason: at most 123 bytes). */
-export const RECONNECT_REASON = 'the lab server restarted: reconnect';
+export const RECONNECT_REASON = 'lost the connection to your lab server: reconnecting';
 
 export function reconnectError(): WorkerError {
-  return new WorkerError('the lab server restarted during this call, so your session on it ended: reconnect (reload the page) and try again', 'reconnect', 'your labs and files are kept; running machines keep running');
+  return new WorkerError('your lab server stopped answering during this call, so your session on it ended: reconnect (reload the page) and try again', 'reconnect', 'your labs and files are kept on it');
 }
 
 export interface WorkerClientOptions {
   /** How long a request waits for a worker that does not answer yet (one restarting); 0 = fail at once. */
   connectWaitMs?: number;
+  /** How long one connection attempt may take before it is given up and made again (ms). */
+  connectTimeoutMs?: number;
+  /** How often a connected worker is pinged (ms; 0 = never). */
+  heartbeatMs?: number;
+  /** A connected worker from which nothing came for this long is taken for gone (ms). */
+  deadAfterMs?: number;
+  /** How the worker is named to students and in the log ("worker 2"); the address by default. */
+  label?: string;
+  /** Told when the worker is reached again or lost (`why`: what was seen). */
+  onState?(up: boolean, why: string): void;
+}
+
+/** The worker as the front door last saw it: connected or not, since when. */
+export interface WorkerState {
+  up: boolean;
+  since: number;
+  /** Why it is down (the last error), when it is. */
+  why?: string;
 }
 
 interface BrowserSession {
@@ -46,14 +68,43 @@ export class WorkerClient {
   private readonly sessions = new Map<string, BrowserSession>();
   private closed = false;
   private readonly connectWaitMs: number;
+  private readonly heartbeatMs: number;
+  private readonly deadAfterMs: number;
+  readonly label: string;
+  private current: WorkerState = { up: false, since: Date.now(), why: 'not connected yet' };
+  private reconnectTimer?: NodeJS.Timeout;
 
   constructor(
     readonly address: string,
     private readonly secret: string,
     private readonly onNotice: (notice: Notice) => void,
-    options: WorkerClientOptions = {},
+    private readonly options: WorkerClientOptions = {},
   ) {
     this.connectWaitMs = options.connectWaitMs ?? 15_000;
+    this.heartbeatMs = options.heartbeatMs ?? 2_000;
+    this.deadAfterMs = options.deadAfterMs ?? 6_000;
+    this.label = options.label ?? `the lab server at ${address}`;
+  }
+
+  /** Connected or not, since when (what the dashboard shows). */
+  get state(): WorkerState {
+    return { ...this.current };
+  }
+
+  private setState(up: boolean, why: string): void {
+    if (this.current.up === up && (up || this.current.why)) return;
+    this.current = { up, since: Date.now(), ...(up ? {} : { why }) };
+    this.options.onState?.(up, why);
+  }
+
+  /** After a loss: keep trying to connect in the background until the worker answers again. */
+  private reconnectSoon(): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().catch(() => this.reconnectSoon());
+    }, 1_000);
+    this.reconnectTimer.unref();
   }
 
   private connect(): Promise<void> {
@@ -89,7 +140,24 @@ export class WorkerClient {
       let hello = false;
       // A worker that accepts but never says hello (hung) is not waited for forever.
       const helloTimer = setTimeout(() => socket.destroy(new Error('no answer to the handshake')), 10_000);
-      socket.on('connect', () => socket.write(`${JSON.stringify({ hello: { secret: this.secret } })}\n`));
+      // Nor one whose host is gone: the kernel retries a SYN to an address nobody answers for about two
+      // minutes, while the worker may be back meanwhile (on a new pod IP, under the same name). A fresh
+      // attempt every few seconds resolves the name again.
+      const connectTimer = setTimeout(() => socket.destroy(new Error('no answer to the connection')), this.options.connectTimeoutMs ?? 3_000);
+      let heard = Date.now();
+      let beat: NodeJS.Timeout | undefined;
+      const heartbeat = () => {
+        if (Date.now() - heard > this.deadAfterMs) return socket.destroy(new Error(`no answer for ${Math.round((Date.now() - heard) / 1000)} s`));
+        const id = this.nextId++;
+        // Its answer only proves the worker is there (any frame does).
+        this.pending.set(id, { resolve: () => {}, reject: () => {} });
+        socket.write(encodeFrame({ id, op: 'ping' }));
+      };
+      socket.on('connect', () => {
+        clearTimeout(connectTimer);
+        socket.write(`${JSON.stringify({ hello: { secret: this.secret } })}\n`);
+      });
+      socket.on('data', () => (heard = Date.now()));
       socket.on(
         'data',
         lineReader(
@@ -99,6 +167,11 @@ export class WorkerClient {
               hello = true;
               clearTimeout(helloTimer);
               this.socket = socket;
+              if (this.heartbeatMs > 0) {
+                beat = setInterval(heartbeat, this.heartbeatMs);
+                beat.unref();
+              }
+              this.setState(true, 'connected');
               return resolve();
             }
             if (!hello) return;
@@ -128,10 +201,17 @@ export class WorkerClient {
         if (down) return;
         down = true;
         clearTimeout(helloTimer);
-        if (!hello) return reject(new UserError(`the lab server (worker ${this.address}) is not reachable${err ? `: ${err.message}` : ''}`, 3, 'try again in a moment; tell your instructor if it persists'));
+        clearTimeout(connectTimer);
+        if (beat) clearInterval(beat);
+        if (!hello) {
+          this.setState(false, err?.message ?? 'the connection was refused');
+          return reject(new WorkerError(`${this.label} is not reachable${err ? ` (${err.message})` : ''}`, 'unreachable', 'your labs and disks are kept on it; try again in a moment, and tell your instructor if it persists'));
+        }
         if (this.socket !== socket) return;
         this.socket = undefined;
         this.ready = undefined;
+        this.setState(false, err?.message ?? 'the connection closed');
+        this.reconnectSoon();
         const pending = [...this.pending.values()];
         this.pending.clear();
         for (const p of pending) p.reject(reconnectError());
@@ -149,11 +229,24 @@ export class WorkerClient {
     });
   }
 
-  async request<T = unknown>(op: WorkerOp): Promise<T> {
+  /** Sends one request; `waitMs` bounds how long it waits for a worker that is not connected (default connectWaitMs). */
+  async request<T = unknown>(op: WorkerOp, waitMs?: number): Promise<T> {
     if (this.closed) throw new UserError('the classroom server is shutting down', 3);
     // A call in a session the worker no longer has (it restarted since the session opened).
     if (op.op === 'call' && !this.sessions.has(op.session)) throw reconnectError();
-    await this.connect();
+    if (waitMs === undefined || this.socket) await this.connect();
+    else {
+      // The connection attempt goes on in the background; this request waits only so long.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new WorkerError(`${this.label} is not reachable (${this.current.why ?? 'no answer'})`, 'unreachable')), waitMs);
+      });
+      try {
+        await Promise.race([this.connect(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     const id = this.nextId++;
     let line: string;
     try {
@@ -172,10 +265,10 @@ export class WorkerClient {
   }
 
   /** Opens a browser session on the worker for this student; pushes go to `onPush`, `onLost` when the worker went away. */
-  async openSession(session: string, student: string, readOnly: boolean, onPush: (push: PushMessage) => void, onLost?: () => void): Promise<void> {
+  async openSession(session: string, student: string, readOnly: boolean, onPush: (push: PushMessage) => void, onLost?: () => void, waitMs?: number): Promise<void> {
     this.sessions.set(session, { onPush, ...(onLost ? { onLost } : {}) });
     try {
-      await this.request({ op: 'open', session, student, readOnly });
+      await this.request({ op: 'open', session, student, readOnly }, waitMs);
     } catch (err) {
       this.sessions.delete(session);
       throw err;
@@ -187,8 +280,14 @@ export class WorkerClient {
     await this.request({ op: 'close', session }).catch(() => undefined);
   }
 
+  /** Connects now, and keeps trying in the background while the worker is not there. */
+  keepConnected(): void {
+    this.connect().catch(() => this.reconnectSoon());
+  }
+
   close(): void {
     this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.socket?.destroy();
   }
 }

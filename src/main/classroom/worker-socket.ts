@@ -150,6 +150,8 @@ function bindConnection(core: WorkerCore, socket: Socket, secret: string): void 
             return reply(req.id, 'requirements', () => core.requirements(req.student, req.lab));
           case 'usage':
             return reply(req.id, 'usage', () => core.usage());
+          case 'ping':
+            return send({ id: req.id, result: null });
           case 'stop':
             return reply(req.id, 'stop', () => core.stop(req.student, String(req.lab)));
           case 'reset':

@@ -50,7 +50,7 @@ export async function instructorApi(door: FrontDoor, res: ServerResponse, path: 
 }
 
 async function classView(door: FrontDoor) {
-  const { config, accounts, admission, scores, labIdOfPath, usage } = door;
+  const { config, accounts, admission, scores, labIdOfPath, usage, workerIndexOf, workerStates } = door;
 
   const u = await usage();
   const snap = admission.snapshot();
@@ -61,6 +61,7 @@ async function classView(door: FrontDoor) {
     capacity: config.capacity,
     used: snap.used,
     queue: snap.queue.map((q) => ({ student: q.student, lab: labIdOfPath(q.student, q.lab) ?? q.lab, since: q.since })),
+    workers: workerStates(),
     students: accounts.list().map((a) => {
       const mine = u.find((x) => x.student === a.id);
       return {
@@ -68,6 +69,7 @@ async function classView(door: FrontDoor) {
         name: a.name,
         email: a.email,
         role: a.role,
+        worker: workerIndexOf(a),
         active: !!a.password,
         invited: !!a.invite,
         lastActivity: mine?.lastActivity,

@@ -12,7 +12,7 @@ import { toErrorInfo } from '../../service/errors.ts';
 import type { Account, LoginSession } from '../accounts.ts';
 import type { FrontDoor } from '../front-door.ts';
 import type { LabRequirements } from '../protocol.ts';
-import { RECONNECT_REASON, WorkerError } from '../worker-client.ts';
+import { RECONNECT_REASON, type WorkerClient, WorkerError } from '../worker-client.ts';
 
 export function bindStudent(door: FrontDoor, ws: WebSocket, account: Account, login: LoginSession): void {
   const { sessions, admission, labPaths, queueListeners, exams, workerOf, prepared, admissionKey, trackSocket, endSocket } = door;
@@ -24,11 +24,30 @@ export function bindStudent(door: FrontDoor, ws: WebSocket, account: Account, lo
   const sendFrame = (frame: ServerFrame) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
   };
-  // The worker went away (it is restarted by its supervisor): this page reconnects and opens a new session.
-  const opened = worker.openSession(sessionId, account.id, false, (push: PushMessage) => sendFrame({ push }), () => ws.close(1012, RECONNECT_REASON));
-  opened.catch(() => ws.close(1011, 'the lab server is not reachable'));
   const call = (method: string, params: unknown[]) => worker.request({ op: 'call', session: sessionId, method, params });
   const progress = (labRoot: string, message: string) => sendFrame({ push: { kind: 'event', labRoot, event: { type: 'progress', message } } });
+  /** Labs a call of this page named while its worker was away, besides the student's class labs. */
+  const namedLabs = new Set<string>();
+  const tellLabs = (message: string) => {
+    for (const root of new Set([...(labPaths.get(account.id) ?? []).map((l) => l.path), ...namedLabs])) progress(root, message);
+  };
+  // The worker went away (it crashed, was restarted, or its host or network is gone): the page hears why,
+  // on the lab it shows, then reconnects by itself and opens a new session.
+  const lost = () => {
+    tellLabs(`${worker.label} stopped answering: reconnecting… Your labs and disks are kept there; machines running there cannot be reached until it is back.`);
+    ws.close(1012, RECONNECT_REASON);
+  };
+  const opened = openWithinBound(door, worker, sessionId, account, (push: PushMessage) => sendFrame({ push }), lost, tellLabs, () => ws.readyState !== ws.OPEN);
+  // Not reached within worker_wait_sec: the calls that waited were told why (in handleFrame); this
+  // page stays connected, its calls fail at once with that message, and it is asked to reconnect as
+  // soon as the worker answers again (a new session: it catches up with what it missed).
+  opened.catch(() => void waitForReturn());
+  async function waitForReturn(): Promise<void> {
+    while (ws.readyState === ws.OPEN) {
+      if (worker.state.up) return ws.close(1012, 'your lab server is back: reconnecting');
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
 
   const onWait = (labRoot: string) => (pos: number) => progress(labRoot, `the server is full: waiting for a free slot (number ${pos} in the queue)`);
 
@@ -85,6 +104,7 @@ export function bindStudent(door: FrontDoor, ws: WebSocket, account: Account, lo
   async function handleFrame(frame: ClientFrame): Promise<unknown> {
     const { method } = frame;
     if (!isServiceMethod(method) || !Array.isArray(frame.params)) throw new UserError(`unknown method ${String(method).slice(0, 40)}`);
+    if (typeof frame.params[0] === 'string' && classroomRule(method, 'lab')) namedLabs.add(frame.params[0].replace(/\/+$/, ''));
     await opened;
     const params = await canonicalParams(method, frame.params);
     const labRoot = typeof params[0] === 'string' ? params[0] : '';
@@ -148,4 +168,45 @@ export function bindStudent(door: FrontDoor, ws: WebSocket, account: Account, lo
   };
   ws.on('close', closed);
   ws.on('error', closed);
+}
+
+/**
+ * Opens the student's session on their worker, waiting for a worker that does not answer (restarting,
+ * or gone with its host) at most worker_wait_sec, and saying so on the student's labs every 2 s
+ * meanwhile: "waiting for it (4 s of at most 60 s)". Past that, it fails with what to do.
+ */
+async function openWithinBound(
+  door: FrontDoor,
+  worker: WorkerClient,
+  sessionId: string,
+  account: Account,
+  onPush: (push: PushMessage) => void,
+  onLost: () => void,
+  tell: (message: string) => void,
+  gone: () => boolean,
+): Promise<void> {
+  const boundMs = door.config.workerWaitSec * 1000;
+  const t0 = Date.now();
+  let said = 0;
+  for (;;) {
+    const left = boundMs - (Date.now() - t0);
+    try {
+      return await worker.openSession(sessionId, account.id, false, onPush, onLost, Math.max(0, Math.min(2_000, left)));
+    } catch (err) {
+      if (!(err instanceof WorkerError && (err.code === 'unreachable' || err.code === 'reconnect'))) throw err;
+      if (gone()) throw err;
+      const waited = Math.round((Date.now() - t0) / 1000);
+      if (Date.now() - t0 >= boundMs) {
+        const message = `${worker.label} has not answered for ${waited} s: your labs and disks are kept there; try again in a few minutes, or tell your instructor`;
+        tell(message);
+        throw new WorkerError(message, 'unreachable', 'this page reconnects by itself as soon as it answers again');
+      }
+      if (Date.now() - said >= 1_900) {
+        said = Date.now();
+        tell(`${worker.label} is not answering: waiting for it (${waited} s of at most ${Math.round(boundMs / 1000)} s)…`);
+      }
+      // openSession waited up to 2 s for a connection; one refused at once (nothing listens yet) waits here.
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(250, boundMs - (Date.now() - t0)))));
+    }
+  }
 }

@@ -21,12 +21,19 @@
     const r = await fetch('/api/class', { credentials: 'same-origin' });
     if (!r.ok) { root.textContent = 'Cannot load the class (log in again?)'; return; }
     const c = await r.json();
-    const head = el('tr', {}, el('th', {}, 'student'), el('th', {}, 'running'), el('th', {}, 'memory'), ...c.labs.map((l) => el('th', {}, l.title)));
+    const head = el('tr', {}, el('th', {}, 'student'), el('th', {}, 'worker'), el('th', {}, 'running'), el('th', {}, 'memory'), ...c.labs.map((l) => el('th', {}, l.title)));
+    // Which worker serves whom, and whether it answers (its students' labs live there).
+    const workerCell = (i) => {
+      const w = c.workers[i];
+      if (!w) return el('td', {}, '');
+      return el('td', { 'data-testid': 'worker', class: w.up ? '' : 'error', title: w.label }, `worker ${i}`, w.up ? '' : ` — not answering since ${new Date(w.since).toLocaleTimeString()}`);
+    };
     const rows = c.students.filter((s) => s.role === 'student').map((s) => {
       const mem = s.running.reduce((a, l) => a + l.memoryBytes, 0);
       const running = s.running.map((l) => `${l.lab}: ${l.machines.map((m) => `${m.name} ${m.state}`).join(', ')}`).join('; ') || (s.queuePosition ? `queued #${s.queuePosition}` : '—');
       return el('tr', {},
         el('td', {}, `${s.name} <${s.email}>`, s.active ? '' : ' (invited)'),
+        workerCell(s.worker),
         el('td', {}, running),
         el('td', {}, mem ? mb(mem) : ''),
         ...c.labs.map((l) => {
@@ -47,6 +54,7 @@
     const links = el('pre');
     root.replaceChildren(
       el('p', {}, `In use: ${c.used.machines}/${c.capacity.machines} machines, ${c.used.memoryMb}/${c.capacity.memoryMb} MiB; queue: ${c.queue.length}. `, el('a', { href: '/api/grades.csv' }, 'export grades (CSV)')),
+      c.workers.length > 1 || c.workers.some((w) => !w.up) ? el('p', { 'data-testid': 'workers' }, `Workers: ${c.workers.map((w) => `worker ${w.index} ${w.up ? 'up' : 'not answering'}`).join(', ')}`) : '',
       message ? el('p', { class: 'queue' }, message) : '',
       el('table', {}, head, ...rows),
       ex.length ? el('h2', {}, 'Exams') : '',
