@@ -39,7 +39,8 @@ export async function buildRenderer({ minify = true } = {}) {
   const work = mkdtempSync(join(dirname(outDir), '.renderer-build-'));
   try {
     await build({
-      entryPoints: { app: join(here, 'main.ts') },
+      // The app, and a console in a window of its own (console.html).
+      entryPoints: { app: join(here, 'main.ts'), console: join(here, 'console-window.ts') },
       bundle: true,
       format: 'iife',
       platform: 'browser',
@@ -51,8 +52,9 @@ export async function buildRenderer({ minify = true } = {}) {
       legalComments: 'none',
     });
     copyFileSync(join(here, 'index.html'), join(work, 'index.html'));
-    // index.html last: it names app.js and app.css, which are in place by then.
-    const files = readdirSync(work).sort((a, b) => Number(a === 'index.html') - Number(b === 'index.html'));
+    copyFileSync(join(here, 'console.html'), join(work, 'console.html'));
+    // The pages last: they name the scripts and stylesheets, which are in place by then.
+    const files = readdirSync(work).sort((a, b) => Number(a.endsWith('.html')) - Number(b.endsWith('.html')));
     for (const name of files) renameSync(join(work, name), join(outDir, name));
   } finally {
     rmSync(work, { recursive: true, force: true });

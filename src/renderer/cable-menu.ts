@@ -58,6 +58,11 @@ export class CableMenu {
     }
     if (state.running && ref?.type === 'domain') items.push([`Capture packets on ${ref.name}`, () => void this.startCapture(ref.name)]);
     items.push(['Delete', () => this.actions.deleteSelection()]);
+    this.showItems(items, at);
+  }
+
+  /** The menu with these items at this point of the page (the canvas background's menu too). */
+  showItems(items: [string, () => void][], at: { x: number; y: number }): void {
     this.menu.replaceChildren(...items.map(([label, run]) => {
       const b = h('button', { 'data-action': label.toLowerCase().replace(/ /g, '-') }, label);
       b.addEventListener('click', () => {

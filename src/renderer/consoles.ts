@@ -1,4 +1,5 @@
-// Machine consoles: one xterm.js terminal per machine, in tabs, optionally two side by side (split).
+// Machine consoles: one xterm.js terminal per machine, in tabs, up to four side by side (Split cycles
+// 1 → 2 → 3 → 4 panes), and popped out into a window of their own (console-window.ts).
 // Output is acknowledged to the service only after xterm has parsed it (write callback), so a flood
 // (`yes`, `dmesg`, a big `cat`) pauses the guest instead of freezing the page. Open consoles are
 // remembered per lab for this tab, so a reload re-attaches and the replay shows the earlier output.
@@ -7,6 +8,9 @@ import { SearchAddon } from '@xterm/addon-search';
 import { Terminal } from '@xterm/xterm';
 import { CONSOLE_ACK_BATCH_CHARS, type PushMessage, type VnetlabService } from '../shared/service-api.ts';
 import { h } from './dom.ts';
+import './console-panes.css';
+
+const MAX_PANES = 4;
 
 interface ConsoleTab {
   machine: string;
@@ -42,7 +46,8 @@ export class Consoles {
   private readonly panes = h('div', { class: 'panes' });
   private readonly searchBox = h('input', { class: 'search', placeholder: 'search (Enter)', 'data-testid': 'console-search' }) as HTMLInputElement;
   private active: string[] = [];
-  private split = false;
+  /** Consoles shown at once (Split): 1 to MAX_PANES. */
+  private panesShown = 1;
   private labRoot = '';
   /**
    * The machines whose consoles this browser tab wants open on this lab, in the order they were opened:
@@ -56,17 +61,25 @@ export class Consoles {
     private readonly root: HTMLElement,
     private readonly api: VnetlabService,
     private readonly onError: (message: string) => void,
+    /** The main window can pop a console out into a window of its own; that window cannot. */
+    private readonly canPopOut = true,
   ) {
-    const splitButton = h('button', { class: 'small', title: 'show two consoles side by side', 'data-testid': 'console-split' }, 'Split');
+    const splitButton = h('button', { class: 'small', title: 'show more consoles side by side: 1, 2, 3 or 4', 'data-testid': 'console-split' }, 'Split');
     splitButton.addEventListener('click', () => {
-      this.split = !this.split;
+      this.panesShown = (this.panesShown % MAX_PANES) + 1;
+      splitButton.textContent = this.panesShown === 1 ? 'Split' : `Split: ${this.panesShown}`;
       this.layout();
+    });
+    const popButton = h('button', { class: 'small', title: 'open this console in a window of its own', 'data-testid': 'console-pop-out' }, 'Pop out');
+    popButton.addEventListener('click', () => {
+      const machine = this.active[0];
+      if (machine) this.popOut(machine);
     });
     this.searchBox.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') this.tabs.get(this.active[0] ?? '')?.search.findNext(this.searchBox.value, { caseSensitive: false });
       if (e.key === 'Escape') this.searchBox.blur();
     });
-    root.append(h('div', { class: 'console-bar' }, this.tabBar, this.searchBox, splitButton), this.panes);
+    root.append(h('div', { class: 'console-bar' }, this.tabBar, this.searchBox, splitButton, canPopOut ? popButton : null), this.panes);
     new ResizeObserver(() => this.fitAll()).observe(this.panes);
   }
 
@@ -233,6 +246,21 @@ export class Consoles {
     this.layout();
   }
 
+  /**
+   * The console in a window of its own (console.html, same server, same session cookie): its tab here
+   * closes, the window attaches as another viewer and replays what the console showed.
+   */
+  popOut(machine: string): Window | null {
+    const url = `console.html?lab=${encodeURIComponent(this.labRoot)}&machine=${encodeURIComponent(machine)}`;
+    const win = window.open(url, `vnetlab-console-${machine}`, 'popup,width=820,height=520');
+    if (!win) {
+      this.onError('The browser blocked the console window: allow pop-ups for this page.');
+      return null;
+    }
+    this.close(machine, true);
+    return win;
+  }
+
   /** Text currently in a console's buffer (tests and "copy all"). */
   bufferText(machine: string): string {
     const term = this.tabs.get(machine)?.term;
@@ -302,7 +330,7 @@ export class Consoles {
   }
 
   private layout(): void {
-    const shown = this.active.slice(0, this.split ? 2 : 1);
+    const shown = this.active.slice(0, this.panesShown);
     for (const [machine, entry] of this.tabs) {
       const visible = shown.includes(machine);
       entry.host.style.display = visible ? 'block' : 'none';
@@ -310,7 +338,10 @@ export class Consoles {
       entry.tab.classList.toggle('active', visible);
     }
     this.root.classList.toggle('has-consoles', this.tabs.size > 0);
-    this.panes.classList.toggle('split', this.split && shown.length > 1);
+    this.panes.classList.toggle('split', shown.length > 1);
+    // Three or four consoles: two rows of two (the third spans the bottom row).
+    this.panes.classList.toggle('grid', shown.length > 2);
+    this.panes.classList.toggle('three', shown.length === 3);
     requestAnimationFrame(() => this.fitAll());
   }
 

@@ -14,11 +14,15 @@ import { Consoles } from './consoles.ts';
 import { $ } from './dom.ts';
 import { wireEditing } from './editing.ts';
 import { Canvas } from './editor/canvas.ts';
+import { Annotations } from './editor/annotations.ts';
 import { PropertiesPanel } from './editor/properties.ts';
 import { ExamClock } from './exam.ts';
+import { exportDrawing } from './export.ts';
 import { LabFiles } from './lab-files.ts';
 import { LabPanel } from './lab-panel.ts';
 import { showSide, wireLayout } from './layout.ts';
+import { Help } from './help.ts';
+import { PacketFlow } from './packet-flow.ts';
 import { PacketPane } from './packets.ts';
 import { RunController } from './run-controller.ts';
 import { AppState } from './state.ts';
@@ -51,6 +55,12 @@ const properties = new PropertiesPanel($('properties'), state, (m) => notify(m, 
 const labPanel = new LabPanel($('lab-panel'), state, api);
 const consoles = new Consoles($('consoles'), api, (m) => notify(m, 'error'));
 const packets = new PacketPane(api, () => state.folder, (m, kind) => notify(m, kind ?? 'info'));
+// Watch packets move: the capture's frames as dots along the cables they cross.
+const packetFlow = new PacketFlow(canvas.cy, $('canvas'), api, () => ({ folder: state.folder, model: state.model }), (n) => void packets.showPacket(n));
+packets.observer = packetFlow;
+// Shortcuts on `?`, and the first-run tour (open a lab, Start, open a console).
+const help = new Help({ running: () => [...state.machineStates.values()].includes('ready'), consoleOpen: () => consoles.openMachines().length > 0 });
+help.maybeStartTour();
 const states = new StatesPanel(api, state, notify, fail);
 const examClock = new ExamClock($('exam-clock'), () => state.folder, (notice) => notify(notice.message ?? `${notice.title}: time is up.`, 'error'));
 
@@ -62,6 +72,11 @@ const menu = new CableMenu(app, packets, {
   machineMenuItems: (machine) => states.machineMenuItems(machine),
   deleteSelection: () => editing.deleteSelection(),
 });
+// Notes and rectangles on the canvas; the empty canvas's right-click menu adds them and exports the drawing.
+new Annotations(canvas.cy, $('canvas'), state, menu, () => (['svg', 'png'] as const).map((format) => [
+  `Export drawing as ${format.toUpperCase()}`,
+  () => void exportDrawing(canvas.cy, state.model.annotations ?? [], state.model.meta.name, format).then((file) => notify(`Drawing exported as ${file}.`), fail),
+]));
 const editing = wireEditing(app, canvas, menu, (saveAs) => files.save(saveAs));
 const views = wireViews(app, { canvas, properties, labPanel, run });
 wireLayout();
@@ -118,6 +133,7 @@ window.addEventListener('beforeunload', (e) => {
   consoleText: (machine: string) => consoles.bufferText(machine),
   consoleWritten: (machine: string) => consoles.writtenChars(machine),
   consoleSelection: (machine: string) => consoles.selection(machine),
+  packetFlow: () => packetFlow.snapshot(),
 };
 
 async function boot(): Promise<void> {

@@ -6,6 +6,13 @@ import { $, h } from './dom.ts';
 /** Rows kept in the list (the capture itself keeps more: filter or save to see them all). */
 const MAX_ROWS = 5_000;
 
+/** Who else follows the capture (the canvas's packet flow): its start, each batch of listed frames, its end. */
+export interface CaptureObserver {
+  started(target: string): void;
+  frames(packets: PacketSummary[], reset: boolean): void;
+  closed(): void;
+}
+
 export class PacketPane {
   private captureId = '';
   private target = '';
@@ -18,6 +25,7 @@ export class PacketPane {
   private filtered = false;
   private stopped = false;
   private readonly root = $('packets');
+  observer?: CaptureObserver;
 
   constructor(
     private readonly api: VnetlabService,
@@ -44,6 +52,13 @@ export class PacketPane {
     this.filtered = false;
     this.stopped = false;
     this.render(info.dissectorMissing, info.wireshark);
+    this.observer?.started(target);
+  }
+
+  /** Selects packet `number` in the list (scrolled into view) and shows its fields (a dot clicked on the canvas). */
+  async showPacket(number: number): Promise<void> {
+    await this.showDetail(number);
+    document.querySelector(`#packet-rows tr[data-number="${number}"]`)?.scrollIntoView({ block: 'nearest' });
   }
 
   handlePush(message: PushMessage): void {
@@ -54,10 +69,13 @@ export class PacketPane {
       }
       this.received += message.packets.length;
       if (!this.stopped) this.status(`capturing… ${this.received} ${this.received === 1 ? 'packet' : 'packets'}${this.filtered ? ' match the filter' : ''}${this.paused ? ' (list paused)' : ''}`);
+      this.observer?.frames(message.packets, !!message.reset);
       if (this.paused && !message.reset) this.held.push(...message.packets);
-      else this.rows.push(...message.packets);
-      if (this.rows.length > MAX_ROWS) this.rows.splice(0, this.rows.length - MAX_ROWS);
-      this.renderRows();
+      else if (message.reset) {
+        this.rows.push(...message.packets);
+        this.trimRows();
+        this.renderRows();
+      } else this.appendRows(message.packets);
     } else if (message.kind === 'capture-status' && message.captureId === this.captureId) {
       this.stopped = !message.running;
       const dropped = message.dropped ? `, ${message.dropped} dropped (the view could not keep up)` : '';
@@ -69,6 +87,7 @@ export class PacketPane {
     const id = this.captureId;
     this.captureId = '';
     this.root.hidden = true;
+    if (id) this.observer?.closed();
     if (id) await this.api.closeCapture(id).catch(() => {});
   }
 
@@ -92,9 +111,9 @@ export class PacketPane {
       this.paused = !this.paused;
       pause.textContent = this.paused ? 'Resume' : 'Pause';
       if (!this.paused) {
-        this.rows.push(...this.held);
+        const held = this.held;
         this.held = [];
-        this.renderRows();
+        this.appendRows(held);
       }
     });
     const stop = h('button', { 'data-testid': 'packet-stop' }, 'Stop');
@@ -136,18 +155,40 @@ export class PacketPane {
   private renderRows(): void {
     const body = document.getElementById('packet-rows');
     if (!body) return;
-    body.replaceChildren(
-      ...this.rows.map((p) => {
-        const tr = h('tr', { 'data-number': String(p.number), class: `${p.number === this.selected ? 'selected ' : ''}proto-${p.protocol.toLowerCase().replace(/[^a-z0-9]/g, '')}` }, h('td', {}, String(p.number)), h('td', {}, p.time.toFixed(6)), h('td', {}, p.source), h('td', {}, p.destination), h('td', {}, p.protocol), h('td', {}, String(p.length)), h('td', {}, p.info));
-        tr.addEventListener('click', () => void this.showDetail(p.number));
-        return tr;
-      }),
-    );
+    body.replaceChildren(...this.rows.map((p) => this.row(p)));
+  }
+
+  /**
+   * New rows go at the end and the oldest leave past MAX_ROWS: a flood (1,000 frames/s) costs the page
+   * the rows that arrived, not a rebuild of the whole list ten times a second.
+   */
+  private appendRows(packets: PacketSummary[]): void {
+    this.rows.push(...packets);
+    const body = document.getElementById('packet-rows');
+    if (!body) return;
+    const fresh = packets.length > MAX_ROWS ? packets.slice(-MAX_ROWS) : packets;
+    body.append(...fresh.map((p) => this.row(p)));
+    const excess = this.trimRows();
+    for (let i = 0; i < excess && body.firstChild; i++) body.firstChild.remove();
+  }
+
+  /** Drops the oldest rows past MAX_ROWS; returns how many. */
+  private trimRows(): number {
+    const excess = Math.max(0, this.rows.length - MAX_ROWS);
+    if (excess) this.rows.splice(0, excess);
+    return excess;
+  }
+
+  private row(p: PacketSummary): HTMLElement {
+    const tr = h('tr', { 'data-number': String(p.number), class: `${p.number === this.selected ? 'selected ' : ''}proto-${p.protocol.toLowerCase().replace(/[^a-z0-9]/g, '')}` }, h('td', {}, String(p.number)), h('td', {}, p.time.toFixed(6)), h('td', {}, p.source), h('td', {}, p.destination), h('td', {}, p.protocol), h('td', {}, String(p.length)), h('td', {}, p.info));
+    tr.addEventListener('click', () => void this.showDetail(p.number));
+    return tr;
   }
 
   private async showDetail(number: number): Promise<void> {
     this.selected = number;
-    this.renderRows();
+    document.querySelectorAll('#packet-rows tr.selected').forEach((tr) => tr.classList.remove('selected'));
+    document.querySelector(`#packet-rows tr[data-number="${number}"]`)?.classList.add('selected');
     let detail: PacketDetail;
     try {
       detail = await this.api.packetDetail(this.captureId, number);

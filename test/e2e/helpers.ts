@@ -110,9 +110,12 @@ export async function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promis
   };
 }
 
-/** Debian's Chromium with a fresh profile in the test's temp dir. */
-export async function launchBrowser(dir: string, viewport = { width: 1400, height: 850 }): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(join(dir, 'chromium'), {
+/**
+ * Debian's Chromium with a fresh profile in the test's temp dir. The first-run tour (help.ts) counts as
+ * seen, so that its card covers nothing a test clicks, unless `firstRun` (the help journey's own test).
+ */
+export async function launchBrowser(dir: string, viewport = { width: 1400, height: 850 }, { firstRun = false } = {}): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport,
@@ -122,6 +125,16 @@ export async function launchBrowser(dir: string, viewport = { width: 1400, heigh
     handleSIGHUP: false,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  if (!firstRun) {
+    await context.addInitScript(() => {
+      try {
+        if (localStorage.getItem('vnetlab.tour') === null) localStorage.setItem('vnetlab.tour', 'seen-in-tests');
+      } catch {
+        // a page without storage (about:blank)
+      }
+    });
+  }
+  return context;
 }
 
 /** Stops a lab started by a test (graceful, through the CLI) so no guest outlives it. */
