@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/main/compiler/index.ts';
-import { loadLab, saveLabYaml, checkClientModel } from '../../src/main/lab/index.ts';
+import { checkClientModel, loadLab, saveLabYaml, writeNetkitLab } from '../../src/main/lab/index.ts';
 import { FIXED_OPTIONS } from '../compiler/model.ts';
 import { cleanupTempLabs, errorsOf, tempLab } from './helpers.ts';
 
@@ -34,6 +34,10 @@ describe('annotations', () => {
     await saveLabYaml(join(copy, 'lab.yaml'), { ...loaded.model!, root: copy });
     const again = await loadLab(copy);
     expect(again.model!.annotations).toEqual(loaded.model!.annotations);
+    // A Netkit/Kathará folder keeps them in its vnetlab.yaml beside the layout.
+    const netkit = join(tempLab(), 'lab');
+    await writeNetkitLab(loaded.model!, netkit);
+    expect((await loadLab(netkit)).model!.annotations).toEqual(loaded.model!.annotations);
     const without = { ...loaded.model!, annotations: undefined };
     expect(JSON.stringify(compile(loaded.model!, FIXED_OPTIONS))).toBe(JSON.stringify(compile(without, FIXED_OPTIONS)));
   });

@@ -302,6 +302,7 @@ async function mergeSidecar(root: string, model: LabModel, diagnostics: Diagnost
     else diagnostics.push(warning('unknown-cable', `ports: '${cable}' names no machine interface of lab.conf`, source, { hint: 'write it as machine:ethN, e.g. pc1:eth0' }));
   }
   model.layout = side.model.layout;
+  if (side.model.annotations?.length) model.annotations = side.model.annotations;
   model.checks = side.model.checks;
   for (const { cable, link, source } of side.links ?? []) {
     const [machine, iface] = cable.split(':');

@@ -168,13 +168,13 @@ function sidecarText(model: LabModel, needsName: boolean): string | undefined {
   const needsNoForwarding = !keepsForwardingDefaults(model);
   const links = model.machines.flatMap((m) => m.interfaces.filter((i) => i.link && (i.link.in || i.link.out)).map((i) => [`${m.name}:eth${i.index}`, linkToYaml(i.link!)] as const));
   const ports = model.machines.flatMap((m) => m.interfaces.filter((i) => i.vlan !== undefined || i.vlans?.length).map((i) => [`${m.name}:eth${i.index}`, { ...(i.vlan !== undefined ? { vlan: i.vlan } : {}), ...(i.vlans?.length ? { vlans: i.vlans } : {}) }] as const));
-  if (!needsName && links.length === 0 && ports.length === 0 && !needsTitle && !needsDescription && !needsDomains && !needsNoForwarding && Object.keys(model.layout).length === 0 && model.checks.length === 0 && model.meta.startingScore === undefined) return undefined;
+  if (!needsName && links.length === 0 && ports.length === 0 && !needsTitle && !needsDescription && !needsDomains && !needsNoForwarding && Object.keys(model.layout).length === 0 && !model.annotations?.length && model.checks.length === 0 && model.meta.startingScore === undefined) return undefined;
   const side: LabModel = { ...model, machines: [], domains: needsDomains ? model.domains : [], sharedStartup: undefined, sharedShutdown: undefined, sharedFolder: undefined, testFolder: undefined };
   side.meta = { name: model.meta.name, authors: [] };
   if (needsTitle) side.meta.title = title;
   if (needsDescription) side.meta.description = description;
   if (model.meta.startingScore !== undefined) side.meta.startingScore = model.meta.startingScore;
-  const header = '# What lab.conf cannot say (layout, checks, collision domain kinds, the full description).\n# vnetlab reads it back; Netkit and Kathará ignore it.\n';
+  const header = '# What lab.conf cannot say (layout, notes, checks, collision domain kinds, the full description).\n# vnetlab reads it back; Netkit and Kathará ignore it.\n';
   const forwarding = needsNoForwarding ? '# Machines keep the sysctls of lab.conf: Kathará\'s IP forwarding default is not added.\nkathara_forwarding: false\n' : '';
   const linksText = links.length ? `# Impairments of cables (vnetlab link); Kathará's lconfig has none of these.\n${stringify({ links: Object.fromEntries(links) }, { flow: false })}` : '';
   const portsText = ports.length ? `# VLANs of the switch ports machines plug into; Kathará has no switches of this kind.\n${stringify({ ports: Object.fromEntries(ports) }, { flow: false })}` : '';
