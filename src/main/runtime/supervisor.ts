@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, LinkState, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
 import { LINK_WATCH_SCRIPT, lineSplitter, parseLinkLine } from './link-watch.ts';
+import { cableNews, carrierNews, type CableNews } from './cable-news.ts';
 import { UserError } from '../errors.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
@@ -245,7 +246,7 @@ export class Supervisor extends EventEmitter {
     if (net) this.netRestores.set(m.plan.name, net);
     if (m.handle !== handle || m.stopRequested || m.stops !== stops) return { stopped: true };
     // The guest booted with every link's carrier on: a cable unplugged meanwhile says so before it counts as ready.
-    for (const cable of this.network.cableStatus()) if (cable.machine === m.plan.name && !cable.plugged) await this.tellCarrier(m, cable.interface, false);
+    for (const cable of this.network.cableStatus()) if (cable.machine === m.plan.name && !cable.plugged) await this.tellGuest(m, carrierNews(cable.interface, false));
     this.memory.add(handle.pgid);
     this.setState(m, 'ready');
     this.watchLinks(m, handle);
@@ -447,26 +448,21 @@ export class Supervisor extends EventEmitter {
   async changeLink(id: string, change: CableChange): Promise<CableStatus> {
     this.busy++;
     try {
+      const before = this.network.cable(id);
       const status = await this.network.change(id, change);
       const m = this.machines.get(status.machine);
-      if (change.plugged !== undefined && m?.state === 'ready') await this.tellCarrier(m, status.interface, status.plugged);
+      if (m?.state === 'ready') await this.tellGuest(m, cableNews(before, status, change));
       return status;
     } finally {
       this.busy--;
     }
   }
 
-  /**
-   * Tells a guest whether its NIC's cable is plugged: UML's NIC has no carrier of its own, so the agent
-   * sets the link's operational state (UP, or DORMANT: `ip link` shows NO-CARRIER); see
-   * kernels/guest/agent/vnetlab-agent.c, set_carrier.
-   */
-  private async tellCarrier(m: Machine, iface: string, plugged: boolean): Promise<void> {
-    if (!m.handle || !/^eth\d+$/.test(iface)) return;
-    const result = await m.handle.agent
-      .exec(`/usr/sbin/vnetlab-agent --carrier ${iface} ${plugged ? 'on' : 'off'}`, { timeoutMs: 10_000 })
-      .catch((err: Error) => ({ exitCode: 1, stderr: err.message }));
-    if (result.exitCode !== 0) this.progress(`${m.plan.name}: could not show ${iface}'s cable as ${plugged ? 'plugged' : 'unplugged'} in the guest: ${result.stderr.trim()}`);
+  /** Tells a guest what became of its cable: UML's NIC has no carrier of its own (cable-news.ts). */
+  private async tellGuest(m: Machine, news: CableNews | undefined): Promise<void> {
+    if (!m.handle || !news) return;
+    const result = await m.handle.agent.exec(news.command, { timeoutMs: 10_000, tools: true }).catch((err: Error) => ({ exitCode: 1, stderr: err.message }));
+    if (result.exitCode !== 0) this.progress(`${m.plan.name}: ${news.failure}: ${result.stderr.trim()}`);
   }
 
   capture(target: string, onFrame: (frame: Buffer, timeUs: number) => void, onEnd: (reason: string) => void): Promise<Capture> {
