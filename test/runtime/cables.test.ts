@@ -115,7 +115,7 @@ describe('cables of a running lab (real UML + wirefilter)', () => {
     expect((await ping('pc1', '10.0.0.2', '-c 1 -W 3')).code).toBe(0);
   });
 
-  it('delays one direction by 200 ms: the round trip is between 200 and 260 ms', async () => {
+  it('delays one direction by 200 ms: every round trip takes 200 ms more, the quickest under 260 (not 400)', async () => {
     const set = await link('pc1:eth0', '--delay', '200', '--direction', 'out');
     expect(set.stdout, set.stderr).toMatch(/out: delay 200 ms/);
     const r = await ping('pc1', '10.0.0.2', '-c 4');
@@ -123,10 +123,10 @@ describe('cables of a running lab (real UML + wirefilter)', () => {
     // The first echo may wait for ARP, itself delayed: judge the round trips after it.
     const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).slice(1);
     expect(rtts).toHaveLength(3);
-    for (const rtt of rtts) {
-      expect(rtt).toBeGreaterThanOrEqual(200);
-      expect(rtt).toBeLessThanOrEqual(260);
-    }
+    // Every echo waits the 200 ms; one direction only, so not 400: a loaded host may add to any one
+    // round trip, never take away, so the quickest of the three is the one that says so.
+    for (const rtt of rtts) expect(rtt).toBeGreaterThanOrEqual(200);
+    expect(Math.min(...rtts)).toBeLessThanOrEqual(260);
     expect((await link('pc1:eth0', '--reset')).stdout).toMatch(/pc1:eth0\s+lan\s+up\s+-/);
   });
 
