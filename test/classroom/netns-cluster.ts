@@ -150,7 +150,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     `worker_secret_file: ${secretFile}`,
     'labs:',
     `  - {id: two-hosts, path: ${lab}, title: Two hosts}`,
-    'start_timeout_sec: 120',
+    ...((options.yaml ?? []).some((l) => l.startsWith('start_timeout_sec:')) ? [] : ['start_timeout_sec: 120']),
     'workers:',
     '  local: 0',
     '  urls:',
