@@ -28,6 +28,11 @@ describe('classroom config', () => {
     expect(() => parse('colour: red')).toThrow(/colour: unknown key/);
     expect(() => parseClassroomConfig(`data_dir: /tmp/x\nlabs: [{id: "../x", path: ${lab}}]`, '/tmp/c.yaml')).toThrow(/labs\[0\]\.id/);
     expect(() => parseClassroomConfig(`data_dir: /tmp/x\nlabs: [{id: a, path: /etc}]`, '/tmp/c.yaml')).toThrow(/is not a lab/);
+    // How long a student's page waits for a worker that does not answer: bounded, never 0 or forever.
+    expect(parse('').workerWaitSec).toBe(60);
+    expect(parse('worker_wait_sec: 20').workerWaitSec).toBe(20);
+    expect(() => parse('worker_wait_sec: 0')).toThrow(/worker_wait_sec: must be a whole number from 1 to 3600/);
+    expect(() => parse('worker_wait_sec: forever')).toThrow(/worker_wait_sec: must be a whole number/);
   });
 });
 
