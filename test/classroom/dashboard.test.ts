@@ -45,13 +45,15 @@ describe.skipIf(!existsSync(CHROMIUM))('instructor dashboard in Chromium', () =>
     await Promise.all([page.waitForURL(`${cls.base}/dashboard`), page.click('button[type=submit]')]);
 
     const row = page.locator('tr', { hasText: 'alice@uni.edu' });
-    await expect.poll(() => row.locator('td').nth(1).textContent(), { timeout: 10_000 }).toBe('two-hosts: pc1 ready, pc2 ready');
-    expect(await row.locator('td').nth(2).textContent()).toMatch(/^\d+ MB$/);
-    expect(await row.locator('td').nth(3).textContent()).toMatch(/^3\/3 grade/);
+    // Which worker serves her (one worker here: 0, and it answers).
+    expect(await row.locator('td').nth(1).textContent()).toBe('worker 0');
+    await expect.poll(() => row.locator('td').nth(2).textContent(), { timeout: 10_000 }).toBe('two-hosts: pc1 ready, pc2 ready');
+    expect(await row.locator('td').nth(3).textContent()).toMatch(/^\d+ MB$/);
+    expect(await row.locator('td').nth(4).textContent()).toMatch(/^3\/3 grade/);
     expect(await row.locator('a', { hasText: 'watch pc1' }).getAttribute('href')).toMatch(/^\/watch\?student=s[0-9a-f]{10}&lab=two-hosts&machine=pc1$/);
     // Bob has not started anything: no lab, no score.
     const bob = page.locator('tr', { hasText: 'bob@uni.edu' });
-    expect(await bob.locator('td').nth(1).textContent()).toBe('—');
+    expect(await bob.locator('td').nth(2).textContent()).toBe('—');
     expect(await page.locator('p', { hasText: 'In use:' }).textContent()).toContain('queue: 0');
 
     // Reset asks first; confirmed, the lab is stopped and the copy is the instructor's again.
@@ -63,13 +65,13 @@ describe.skipIf(!existsSync(CHROMIUM))('instructor dashboard in Chromium', () =>
     await row.locator('button', { hasText: 'reset' }).click();
     await page.locator('p.queue', { hasText: 'reset Alice Liddell' }).waitFor({ timeout: 10_000 });
     expect(asked[0]).toBe("Reset Alice Liddell's Two hosts? Their work in it is deleted.");
-    expect(await row.locator('td').nth(1).textContent()).toBe('—');
+    expect(await row.locator('td').nth(2).textContent()).toBe('—');
     expect(cls.runtime.running.has(lab)).toBe(false);
     expect(readFileSync(join(lab, 'lab.yaml'), 'utf8')).not.toContain('alice was here');
 
     // A dismissed confirmation does nothing.
     await rpc.call('startLab', lab);
-    await expect.poll(() => row.locator('td').nth(1).textContent(), { timeout: 10_000 }).toContain('pc1 ready');
+    await expect.poll(() => row.locator('td').nth(2).textContent(), { timeout: 10_000 }).toContain('pc1 ready');
     page.once('dialog', (d) => void d.dismiss());
     await row.locator('button', { hasText: 'reset' }).click();
     await page.waitForTimeout(300);
