@@ -63,7 +63,7 @@ describe('a 500-machine lab in the app', () => {
     expect(d.machinePx >= 9 || d.machineLabel === '').toBe(true);
     expect(d.domainPx).toBeGreaterThanOrEqual(12);
     // Zoomed in, the names come back.
-    await page.evaluate(() => (window as any).__vnetlab.cy.zoom(0.8));
+    await page.evaluate(() => void (window as any).__vnetlab.cy.zoom(0.8));
     expect((await drawing(page)).machineLabel).toBe('h0');
   });
 

@@ -2,12 +2,12 @@
 // mouse gestures of the editor (drop from the palette, cable tool, move with grid snapping, select,
 // context menu) and automatic layout of labs without positions.
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
-import { describeCableImpairments } from '../cable-text.ts';
-import type { CableStatus, LinkState, MachineState } from '../../shared/runtime-api.ts';
-import { elementForTarget, labToElements, machineId, parseElementId, type GraphElement } from '../graph/mapping.ts';
+import type { LinkState, MachineState } from '../../shared/runtime-api.ts';
+import { elementForTarget, labToElements, type GraphElement } from '../graph/mapping.ts';
 import type { RunChanges } from '../run-state.ts';
+import { drawRunState } from './run-drawing.ts';
 import { groupedLayout } from '../graph/grouped-layout.ts';
-import { BIG_LAB_NODES, FindAndFold } from './find-and-fold.ts';
+import { BIG_LAB_NODES, FindAndFold, FOLD_STYLE } from './find-and-fold.ts';
 import { addNode, connect, moveElements, snapToGrid, unplacedElementIds, type PaletteKind } from '../graph/edit.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { AppState } from '../state.ts';
@@ -17,6 +17,7 @@ export const GRID = 20;
 /** Labels are never drawn smaller than this on screen (CSS px), down to a zoom where that would mean more than LABEL_MAX_GROWTH × their size. */
 const MIN_LABEL_PX = 10;
 const LABEL_MAX_GROWTH = 2.4;
+const GROWTH_STEPS = [1, 1.25, 1.5, 1.75, 2, LABEL_MAX_GROWTH];
 const NODE_FONT = 12;
 const EDGE_FONT = 10;
 const P2P_FONT = 9;
@@ -60,6 +61,7 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: '.cable-source', style: { 'overlay-color': '#2f9e44', 'overlay-opacity': 0.35, 'overlay-padding': 8 } },
   ...(Object.entries(STATE_COLOURS).map(([state, colour]) => ({ selector: `node.state-${state}`, style: { 'border-color': colour, 'border-width': 5 } })) as cytoscape.StylesheetJson),
   { selector: 'node.state-booting', style: { 'border-style': 'dashed' } },
+  ...FOLD_STYLE,
 ];
 
 export interface CanvasCallbacks {
@@ -144,20 +146,25 @@ export class Canvas {
    */
   private applyLabelScale(): void {
     const zoom = this.cy.zoom();
-    // Rounded up to a quarter pixel, so that a small zoom change does not restyle the whole graph.
-    const size = (base: number) => Math.ceil(base * Math.min(LABEL_MAX_GROWTH, Math.max(1, MIN_LABEL_PX / (base * zoom))) * 4) / 4;
+    // The growth goes up in a few steps, so that zooming does not restyle the whole graph at every
+    // quarter pixel (a restyle of a 500-machine lab takes about a second: issue 22).
+    const grow = (needed: number) => GROWTH_STEPS.find((g) => g >= Math.min(LABEL_MAX_GROWTH, needed)) ?? LABEL_MAX_GROWTH;
+    const size = (base: number) => Math.ceil(base * grow(Math.max(1, MIN_LABEL_PX / (base * zoom))) * 4) / 4;
     // A big lab's domain names (find-and-fold.ts) stay ≥ 12 px on screen, in steps of doubling.
     const group = Math.max(size(NODE_FONT), NODE_FONT * 2 ** Math.max(0, Math.ceil(Math.log2(1 / zoom))));
     const fonts = { node: size(NODE_FONT), edge: size(EDGE_FONT), p2p: size(P2P_FONT), group };
     if (JSON.stringify(fonts) === JSON.stringify(this.fonts)) return;
     this.fonts = fonts;
-    this.cy.style()
-      .selector('node').style('font-size', fonts.node)
-      .selector('edge').style('font-size', fonts.edge)
-      .selector('edge[role = "p2p"]').style('font-size', fonts.p2p)
+    // The whole stylesheet with these sizes last (appending them grew it by four rules at every change,
+    // and each restyle went through all of them).
+    this.cy.style([
+      ...STYLE,
+      { selector: 'node', style: { 'font-size': fonts.node } },
+      { selector: 'edge', style: { 'font-size': fonts.edge } },
+      { selector: 'edge[role = "p2p"]', style: { 'font-size': fonts.p2p } },
       // A big lab's domain names stay readable from afar (find-and-fold.ts: level of detail).
-      .selector('node.group-hub').style('font-size', fonts.group)
-      .update();
+      { selector: 'node.group-hub', style: { 'font-size': fonts.group } },
+    ]);
     this.cy.batch(() => this.cy.edges().forEach((e) => this.placeEndLabels(e)));
   }
 
@@ -205,7 +212,9 @@ export class Canvas {
     const sourceFirst = s.x < t.x || (s.x === t.x && s.y < t.y);
     const a = place(e.data('sourceLabel'), source, target, sourceFirst ? 1 : -1);
     const b = place(e.data('targetLabel'), target, source, sourceFirst ? -1 : 1);
-    e.data({ sourceOffset: a.offset, sourceMarginX: a.mx, sourceMarginY: a.my, targetOffset: b.offset, targetMarginX: b.mx, targetMarginY: b.my });
+    const next = { sourceOffset: a.offset, sourceMarginX: a.mx, sourceMarginY: a.my, targetOffset: b.offset, targetMarginX: b.mx, targetMarginY: b.my };
+    // Unchanged (most cables, most of the time): not set again, which would restyle the cable.
+    if (Object.entries(next).some(([k, v]) => e.data(k) !== v)) e.data(next);
   }
 
   /** Brings the drawing in line with the model (add/remove/update only what changed). */
@@ -359,77 +368,9 @@ export class Canvas {
     });
   }
 
-  /**
-   * The running lab on the drawing: machine states, cables, link lights. `changes` (run-state.ts) limits
-   * it to what changed: one machine's event restyles that machine's node and its cables only (issue 22:
-   * every event restyled all 500 nodes); without it, everything.
-   */
+  /** The running lab on the drawing (run-drawing.ts); `changes` limits it to what changed. */
   showRunState(changes?: RunChanges): void {
-    const all = !changes || changes.all;
-    this.cy.batch(() => {
-      let nodes = all ? this.cy.nodes('[role = "machine"]') : this.cy.collection();
-      if (!all) for (const m of changes.machines) nodes = nodes.union(this.cy.getElementById(machineId(m)));
-      let edges = all ? this.cy.edges() : nodes.connectedEdges();
-      if (!all) for (const id of changes.cables) edges = edges.union(this.edgesOfCable(id));
-      edges.forEach((e) => this.showCableState(e));
-      nodes.forEach((n) => {
-        const st = this.state.machineStates.get(n.data('name') as string);
-        for (const s of Object.keys(STATE_COLOURS)) n.removeClass(`state-${s}`);
-        if (st) n.addClass(`state-${st}`);
-        n.data('display', st && st !== 'stopped' ? `${n.data('label')}\n${st}` : n.data('label'));
-      });
-      // A name one line longer ("ready" under it) pushes the labels of cables leaving downwards.
-      edges.union(nodes.connectedEdges()).forEach((e) => this.placeEndLabels(e));
-    });
-  }
-
-  /** The edges a running cable is drawn as: its interface's cable, its point-to-point domain, or its switch link. */
-  private edgesOfCable(id: string): cytoscape.CollectionReturnValue {
-    const cable = this.state.cables.get(id);
-    if (!cable) return this.cy.collection();
-    if (cable.between) return this.cy.edges().filter((e) => e.data('role') === 'swlink' && this.cablesOf(e.id())[0]?.id === id);
-    return this.cy.getElementById(machineId(cable.machine)).connectedEdges().filter((e) => this.cablesOf(e.id()).some((c) => c.id === id));
-  }
-
-  /** One edge's cable state: unplugged dashed red, impaired orange with what is set, spanning tree, link lights. */
-  private showCableState(e: cytoscape.EdgeSingular): void {
-    const cables = this.cablesOf(e.id());
-    const unplugged = cables.filter((c) => !c.plugged || c.state === 'cut');
-    const impaired = cables.filter((c) => c.impairments.in || c.impairments.out);
-    e.toggleClass('cable-unplugged', unplugged.length > 0);
-    e.toggleClass('cable-impaired', unplugged.length === 0 && impaired.length > 0);
-    const label = unplugged.length
-      ? unplugged.map((c) => `${c.id} ${c.state === 'cut' ? 'cut' : 'unplugged'}`).join('\n')
-      : impaired.map((c) => `${impaired.length > 1 ? `${c.id}: ` : ''}${describeCableImpairments(c, { out: `from ${c.machine}`, in: `to ${c.machine}` })}`).join('\n');
-    e.data('cableLabel', label);
-    // A switch link whose port spanning tree blocks: dashed, "blocked" at that end.
-    const blocked = e.data('role') === 'swlink' ? (cables[0]?.blocked ?? []) : [];
-    const at = (end: 'source' | 'target') => blocked.some((b) => `domain:${b.domain}` === e.data(end));
-    e.toggleClass('stp-blocked', unplugged.length === 0 && blocked.length > 0);
-    if (e.data('role') === 'swlink') e.data({ sourceLabel: at('source') ? 'blocked' : '', targetLabel: at('target') ? 'blocked' : '' });
-    // Link lights at the machine ends: the NIC named by the end's label (its first line).
-    const light = (end: 'source' | 'target') => {
-      const node = String(e.data(end));
-      if (!this.state.running || !node.startsWith('machine:')) return undefined;
-      return this.state.links.get(node.slice('machine:'.length))?.[String(e.data(`${end}Label`) ?? '').split('\n')[0]!];
-    };
-    e.data({ sourceLight: light('source'), targetLight: light('target') });
-  }
-
-  /** The running cables an edge stands for: an interface's cable, or both of a point-to-point link. */
-  private cablesOf(edgeId: string): CableStatus[] {
-    const ref = parseElementId(edgeId);
-    if (!ref) return [];
-    if (ref.type === 'iface') {
-      const c = this.state.cables.get(`${ref.machine}:eth${ref.index}`);
-      return c ? [c] : [];
-    }
-    if (ref.type === 'domain') return [...this.state.cables.values()].filter((c) => c.domain === ref.name && !c.between);
-    if (ref.type === 'link') {
-      const c = this.state.cables.get(ref.id);
-      return c ? [c] : [];
-    }
-    return [];
+    drawRunState(this.cy, this.state, STATE_COLOURS, (e) => this.placeEndLabels(e), changes);
   }
 
   private syncSelection(): void {

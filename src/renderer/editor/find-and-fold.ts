@@ -2,7 +2,7 @@
 // centres it, domain groups that fold (a hub or switch with the machines cabled only to it: a
 // double-click on the domain folds them into it, again unfolds), and level of detail — below a zoom
 // where 500 cable-end names are only noise, a big lab's cable ends lose their names until you zoom in.
-import type { Core, NodeSingular } from 'cytoscape';
+import type { Core, NodeSingular, StylesheetJson } from 'cytoscape';
 import { domainGroups, type DomainGroup } from '../graph/grouped-layout.ts';
 import { labToElements, machineId } from '../graph/mapping.ts';
 import type { AppState } from '../state.ts';
@@ -14,6 +14,17 @@ export const BIG_LAB_NODES = 60;
 const END_LABELS_FROM_ZOOM = 0.7;
 /** Below this zoom a big lab's machine names would be under 8 px on screen (12 px grown at most 2.4×: canvas.ts). */
 const MACHINE_NAMES_FROM_ZOOM = 8 / (12 * 2.4);
+
+/** The canvas's stylesheet includes these (canvas.ts STYLE). */
+export const FOLD_STYLE: StylesheetJson = [
+  { selector: 'node.folded-away, edge.folded-away', style: { display: 'none' } },
+  { selector: 'node.folded-group', style: { 'border-style': 'double', 'border-width': 6 } },
+  { selector: 'edge.lod-far', style: { 'source-label': '', 'target-label': '' } },
+  // Level of detail: at Fit, a 500-machine lab's machine names would be 7 px; below 8 px they are not
+  // drawn, and the domains' names are drawn big instead (canvas.ts sizes node.group-hub).
+  { selector: 'node.lod-far', style: { label: '' } },
+  { selector: 'node.group-hub', style: { 'font-weight': 'bold', 'text-valign': 'center', 'text-margin-y': 0, color: '#3d5a1e', 'text-outline-color': '#fff', 'text-outline-width': 2 } },
+];
 
 export class FindAndFold {
   private readonly folded = new Set<string>();
@@ -30,15 +41,6 @@ export class FindAndFold {
     container: HTMLElement,
     private readonly state: AppState,
   ) {
-    cy.style()
-      .selector('node.folded-away, edge.folded-away').style({ display: 'none' })
-      .selector('node.folded-group').style({ 'border-style': 'double', 'border-width': 6 })
-      .selector('edge.lod-far').style({ 'source-label': '', 'target-label': '' })
-      // Level of detail: at Fit, a 500-machine lab's machine names would be 7 px; below 8 px they are not
-      // drawn, and the domains' names are drawn big instead (canvas.ts, group-hub).
-      .selector('node.lod-far').style({ label: '' })
-      .selector('node.group-hub').style({ 'font-weight': 'bold', 'text-valign': 'center', 'text-margin-y': 0, color: '#3d5a1e', 'text-outline-color': '#fff', 'text-outline-width': 2 })
-      .update();
     this.box = document.createElement('form');
     this.box.className = 'canvas-find';
     this.input = Object.assign(document.createElement('input'), { type: 'search', placeholder: 'Find a machine', title: 'Type a machine’s name and press Enter: it is selected and centred' });
