@@ -3,7 +3,8 @@
 // on a dot opens that frame in the packet view. Above what the eye can follow (RELEASE_PER_S) frames
 // are sampled, 1 in N, and the bar says so. The page's cost does not grow with the frame rate: arriving
 // frames are only counted and sampled into a bounded queue, one requestAnimationFrame loop draws a
-// bounded pool of dots on one overlay <canvas>, and it stops when nothing moves.
+// bounded pool of dots (elements moved by a CSS transform: the compositor moves them, nothing big is
+// painted again each frame), and it stops when nothing moves.
 import type { Core } from 'cytoscape';
 import type { LabModel } from '../shared/lab-model.ts';
 import type { PacketSummary, VnetlabService } from '../shared/service-api.ts';
@@ -60,7 +61,9 @@ interface Dot {
 }
 
 export class PacketFlow implements CaptureObserver {
-  private readonly overlay = h('canvas', { class: 'flow-overlay', 'data-testid': 'flow-overlay' }) as HTMLCanvasElement;
+  private readonly overlay = h('div', { class: 'flow-overlay', 'data-testid': 'flow-overlay' });
+  /** The dots' elements, made as needed up to MAX_DOTS and reused. */
+  private readonly pool: HTMLElement[] = [];
   private readonly rateText = h('span', { class: 'flow-rate', 'data-testid': 'flow-rate' }, '');
   private readonly pauseButton = h('button', { class: 'small', 'data-testid': 'flow-pause', title: 'hold the dots where they are (the capture goes on)' }, 'Pause');
   private readonly stepButton = h('button', { class: 'small', 'data-testid': 'flow-step', title: 'move the dots one cable on, or bring in the next frame' }, 'Step');
@@ -240,17 +243,6 @@ export class PacketFlow implements CaptureObserver {
 
   private draw(): void {
     this.drawn++;
-    const ratio = window.devicePixelRatio || 1;
-    const w = this.host.clientWidth;
-    const hgt = this.host.clientHeight;
-    if (this.overlay.width !== Math.round(w * ratio) || this.overlay.height !== Math.round(hgt * ratio)) {
-      this.overlay.width = Math.round(w * ratio);
-      this.overlay.height = Math.round(hgt * ratio);
-    }
-    const ctx = this.overlay.getContext('2d');
-    if (!ctx) return;
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, w, hgt);
     const at = new Map<string, { x: number; y: number }>();
     const point = (id: string) => {
       let p = at.get(id);
@@ -261,7 +253,7 @@ export class PacketFlow implements CaptureObserver {
       }
       return p;
     };
-    for (const d of this.dots) {
+    this.dots.forEach((d, i) => {
       const progress = Math.max(0, this.clock - d.start) / HOP_MS;
       const index = Math.min(d.hops.length - 1, Math.floor(progress));
       const hop = d.hops[index]!;
@@ -270,14 +262,21 @@ export class PacketFlow implements CaptureObserver {
       const b = point(hop.to);
       d.x = a.x + (b.x - a.x) * f;
       d.y = a.y + (b.y - a.y) * f;
-      ctx.beginPath();
-      ctx.arc(d.x, d.y, DOT_RADIUS, 0, 2 * Math.PI);
-      ctx.fillStyle = d.colour;
-      ctx.fill();
-      ctx.lineWidth = d.number === this.selected ? 3 : 1.5;
-      ctx.strokeStyle = d.number === this.selected ? '#1f2933' : '#fff';
-      ctx.stroke();
-    }
+      let el = this.pool[i];
+      if (!el) {
+        el = h('i', { class: 'flow-dot' });
+        this.pool.push(el);
+        this.overlay.append(el);
+      }
+      el.style.transform = `translate(${(d.x - DOT_RADIUS).toFixed(1)}px, ${(d.y - DOT_RADIUS).toFixed(1)}px)`;
+      if (el.dataset.colour !== d.colour) {
+        el.dataset.colour = d.colour;
+        el.style.background = d.colour;
+      }
+      el.classList.toggle('selected', d.number === this.selected);
+      el.hidden = false;
+    });
+    for (let i = this.dots.length; i < this.pool.length && !this.pool[i]!.hidden; i++) this.pool[i]!.hidden = true;
   }
 
   private dotAt(e: PointerEvent): Dot | undefined {

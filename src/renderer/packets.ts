@@ -2,9 +2,17 @@
 // (packet list with Wireshark's columns, display filter, protocol tree, hex bytes), pause and save.
 import type { PacketDetail, PacketSummary, PacketTreeNode, PushMessage, VnetlabService } from '../shared/service-api.ts';
 import { $, h } from './dom.ts';
+import './packets.css';
 
 /** Rows kept in the list (the capture itself keeps more: filter or save to see them all). */
 const MAX_ROWS = 5_000;
+/**
+ * The list draws only the rows in view (and OVERSCAN more each side), each ROW_PX high (packets.css), with
+ * spacers for the rest: a flood of 1,000 frames/s costs the page the rows on screen, not a table of 5,000
+ * laid out again ten times a second.
+ */
+const ROW_PX = 18;
+const OVERSCAN = 15;
 
 /** Who else follows the capture (the canvas's packet flow): its start, each batch of listed frames, its end. */
 export interface CaptureObserver {
@@ -57,8 +65,13 @@ export class PacketPane {
 
   /** Selects packet `number` in the list (scrolled into view) and shows its fields (a dot clicked on the canvas). */
   async showPacket(number: number): Promise<void> {
+    const index = this.rows.findIndex((p) => p.number === number);
+    const scroll = this.root.querySelector<HTMLElement>('.packet-scroll');
+    if (index >= 0 && scroll && (index * ROW_PX < scroll.scrollTop || (index + 2) * ROW_PX > scroll.scrollTop + scroll.clientHeight)) {
+      scroll.scrollTop = Math.max(0, index * ROW_PX - scroll.clientHeight / 2);
+      this.renderRows();
+    }
     await this.showDetail(number);
-    document.querySelector(`#packet-rows tr[data-number="${number}"]`)?.scrollIntoView({ block: 'nearest' });
   }
 
   handlePush(message: PushMessage): void {
@@ -74,7 +87,7 @@ export class PacketPane {
       else if (message.reset) {
         this.rows.push(...message.packets);
         this.trimRows();
-        this.renderRows();
+        this.scheduleRows();
       } else this.appendRows(message.packets);
     } else if (message.kind === 'capture-status' && message.captureId === this.captureId) {
       this.stopped = !message.running;
@@ -131,7 +144,10 @@ export class PacketPane {
     inWireshark.addEventListener('click', () => void this.api.openInWireshark(this.captureId).then(() => this.notify('Wireshark opened on this capture.'), (err: Error) => this.notify(err.message, 'error')));
     const close = h('button', { 'data-testid': 'packet-close' }, '×');
     close.addEventListener('click', () => void this.close());
-    const table = h('table', { class: 'packet-list', 'data-testid': 'packet-list' }, h('thead', {}, h('tr', {}, ...['No.', 'Time', 'Source', 'Destination', 'Protocol', 'Length', 'Info'].map((c) => h('th', {}, c)))), h('tbody', { id: 'packet-rows' }));
+    const columns = ['No.', 'Time', 'Source', 'Destination', 'Protocol', 'Length', 'Info'];
+    const table = h('table', { class: 'packet-list', 'data-testid': 'packet-list' }, h('colgroup', {}, ...columns.map((c) => h('col', { class: `col-${c.replace('.', '').toLowerCase()}` }))), h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', {}, c)))), h('tbody', { id: 'packet-rows' }));
+    const scroll = h('div', { class: 'packet-scroll' }, table);
+    scroll.addEventListener('scroll', () => this.scheduleRows(), { passive: true });
     this.root.replaceChildren(
       h(
         'div',
@@ -146,30 +162,37 @@ export class PacketPane {
         close,
       ),
       ...(dissectorMissing ? [h('div', { class: 'packet-warning', 'data-testid': 'packet-warning' }, dissectorMissing)] : []),
-      h('div', { class: 'packet-body' }, h('div', { class: 'packet-scroll' }, table), h('div', { class: 'packet-detail', id: 'packet-detail', 'data-testid': 'packet-detail' }, h('p', { class: 'muted' }, 'Click a packet to see its fields.'))),
+      h('div', { class: 'packet-body' }, scroll, h('div', { class: 'packet-detail', id: 'packet-detail', 'data-testid': 'packet-detail' }, h('p', { class: 'muted' }, 'Click a packet to see its fields.'))),
     );
     this.root.hidden = false;
     this.renderRows();
   }
 
-  private renderRows(): void {
-    const body = document.getElementById('packet-rows');
-    if (!body) return;
-    body.replaceChildren(...this.rows.map((p) => this.row(p)));
+  private rowsFrame = 0;
+
+  /** The rows in view drawn at the next frame (once, however many batches or scroll events came). */
+  private scheduleRows(): void {
+    this.rowsFrame ||= requestAnimationFrame(() => {
+      this.rowsFrame = 0;
+      this.renderRows();
+    });
   }
 
-  /**
-   * New rows go at the end and the oldest leave past MAX_ROWS: a flood (1,000 frames/s) costs the page
-   * the rows that arrived, not a rebuild of the whole list ten times a second.
-   */
+  private renderRows(): void {
+    const body = document.getElementById('packet-rows');
+    const scroll = this.root.querySelector<HTMLElement>('.packet-scroll');
+    if (!body || !scroll) return;
+    const first = Math.max(0, Math.min(this.rows.length, Math.floor(scroll.scrollTop / ROW_PX)) - OVERSCAN);
+    const last = Math.min(this.rows.length, first + Math.ceil(scroll.clientHeight / ROW_PX) + 2 * OVERSCAN);
+    const spacer = (rows: number) => (rows > 0 ? h('tr', { class: 'spacer', 'aria-hidden': 'true', style: `height:${rows * ROW_PX}px` }) : null);
+    body.replaceChildren(...[spacer(first), ...this.rows.slice(first, last).map((p) => this.row(p)), spacer(this.rows.length - last)].filter((r): r is HTMLElement => !!r));
+  }
+
+  /** New rows go at the end and the oldest leave past MAX_ROWS. */
   private appendRows(packets: PacketSummary[]): void {
     this.rows.push(...packets);
-    const body = document.getElementById('packet-rows');
-    if (!body) return;
-    const fresh = packets.length > MAX_ROWS ? packets.slice(-MAX_ROWS) : packets;
-    body.append(...fresh.map((p) => this.row(p)));
-    const excess = this.trimRows();
-    for (let i = 0; i < excess && body.firstChild; i++) body.firstChild.remove();
+    this.trimRows();
+    this.scheduleRows();
   }
 
   /** Drops the oldest rows past MAX_ROWS; returns how many. */

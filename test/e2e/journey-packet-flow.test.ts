@@ -1,6 +1,7 @@
 // Watch packets move (issue 23, section 2): while a capture runs, the frames it lists travel as dots
 // along the cables they cross, coloured by protocol; Pause holds them, Step moves them one cable on, a
-// click on a dot opens its frame in the packet view; a flood is sampled and the bar says "1 in N".
+// click on a dot opens its frame in the packet view; a flood is sampled and the bar says "1 in N", and
+// the packet list keeps only the rows in view in the page.
 // Real guests (two-hosts, tiny image), real capture, tshark's dissection.
 import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,6 +116,9 @@ describe('packets moving on two-hosts', () => {
     await page.waitForFunction(() => (window as any).__vnetlab.packetFlow().every >= 10, undefined, { timeout: 15_000, polling: 100 });
     const sampled = await flow();
     expect(sampled.dots.length).toBeLessThanOrEqual(48);
+    // The list draws the rows in view only: its DOM stays small however many frames it holds.
+    await page.waitForFunction(() => (window as any).__vnetlab.packetFlow().frames > 1000, undefined, { timeout: 20_000 });
+    expect(await page.locator('#packet-rows tr').count()).toBeLessThan(100);
     await page.screenshot({ path: join(SCREENSHOTS, 'packet-flow-sampled.png') });
     await waitConsole(page, 'pc1', /flood-2/, 30_000);
     await page.getByTestId('packet-close').click();

@@ -48,31 +48,37 @@ function sessionFor(contents: WebContents): ClientSession {
 }
 
 let rendererUrl = '';
+/** A console popped out of the app (Pop out): console.html beside index.html, with the same preload. */
+let consolePage = '';
+const fromOurPages = (url: string) => url.startsWith(rendererUrl.split('?')[0]!) || (!!consolePage && url.startsWith(`${consolePage}?`));
 
 ipcMain.handle(IPC_CALL, async (event: IpcMainInvokeEvent, method: unknown, params: unknown) => {
   // Only our own page may call the service.
-  if (!event.senderFrame || !event.senderFrame.url.startsWith(rendererUrl.split('?')[0]!)) {
+  if (!event.senderFrame || !fromOurPages(event.senderFrame.url)) {
     return { error: { code: 'unauthorized', message: 'calls are accepted from the vnetlab window only' } };
   }
   return dispatch(() => sessionFor(event.sender), method, params);
 });
 
+const WEB_PREFERENCES = { preload: PRELOAD, nodeIntegration: false, contextIsolation: true, sandbox: true, webSecurity: true };
+
 function createWindow(): void {
-  const win = new BrowserWindow({
-    width: 1400,
-    height: 900,
-    title: 'vnetlab',
-    webPreferences: { preload: PRELOAD, nodeIntegration: false, contextIsolation: true, sandbox: true, webSecurity: true },
-  });
-  // The app never navigates away; links from lab descriptions open in the user's browser.
-  win.webContents.setWindowOpenHandler(({ url }) => {
+  const win = new BrowserWindow({ width: 1400, height: 900, title: 'vnetlab', webPreferences: WEB_PREFERENCES });
+  guard(win.webContents);
+  void win.loadURL(rendererUrl);
+}
+
+/** The app never navigates away; links from lab descriptions open in the user's browser; a console may pop out. */
+function guard(contents: WebContents): void {
+  contents.setWindowOpenHandler(({ url }) => {
+    if (consolePage && url.startsWith(`${consolePage}?`)) return { action: 'allow', overrideBrowserWindowOptions: { width: 820, height: 520, title: 'vnetlab console', webPreferences: WEB_PREFERENCES } };
     if (/^https?:\/\//.test(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
-  win.webContents.on('will-navigate', (e, url) => {
-    if (!url.startsWith(rendererUrl.split('?')[0]!)) e.preventDefault();
+  contents.on('did-create-window', (child) => guard(child.webContents));
+  contents.on('will-navigate', (e, url) => {
+    if (!fromOurPages(url)) e.preventDefault();
   });
-  void win.loadURL(rendererUrl);
 }
 
 /** `electron .` straight from a checkout: bundle the sandboxed preload first if it is not there. */
@@ -86,6 +92,7 @@ app.whenReady().then(() => {
   ensurePreload();
   const dir = ensureRenderer((line) => process.stderr.write(`${line}\n`));
   rendererUrl = `${pathToFileURL(join(dir, 'index.html')).href}?lab=${encodeURIComponent(initialLab)}`;
+  consolePage = pathToFileURL(join(dir, 'console.html')).href;
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();
