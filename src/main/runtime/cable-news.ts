@@ -1,6 +1,7 @@
 // What a guest is told when one of its cables changes (`vnetlab link`). UML's NIC has no carrier of its
 // own, so the guest cannot notice a cable being pulled, plugged or moved: the supervisor tells it through
-// its agent (supervisor.ts, changeLink), with the lab-fs tool set (the same `ip` on every image). Pure.
+// its agent (supervisor.ts, changeLink), in the guest's shell: the lab-fs tool set is not always there
+// (no static busybox on the host), `ip` is on every image (busybox's in tiny, iproute2's in debian). Pure.
 //
 // - Plugged or unplugged: the NIC's operational state, UP or DORMANT (`ip link` shows NO-CARRIER), set by
 //   the agent (kernels/guest/agent/vnetlab-agent.c, set_carrier).
@@ -16,7 +17,7 @@
 import type { CableStatus } from '../../shared/runtime-api.ts';
 
 export interface CableNews {
-  /** Run in the guest with the lab-fs tool set (`tools: true`). */
+  /** Run by the guest's agent. */
   command: string;
   /** What failed, for the progress line when the command does not succeed. */
   failure: string;

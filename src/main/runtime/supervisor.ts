@@ -461,7 +461,7 @@ export class Supervisor extends EventEmitter {
   /** Tells a guest what became of its cable: UML's NIC has no carrier of its own (cable-news.ts). */
   private async tellGuest(m: Machine, news: CableNews | undefined): Promise<void> {
     if (!m.handle || !news) return;
-    const result = await m.handle.agent.exec(news.command, { timeoutMs: 10_000, tools: true }).catch((err: Error) => ({ exitCode: 1, stderr: err.message }));
+    const result = await m.handle.agent.exec(news.command, { timeoutMs: 10_000 }).catch((err: Error) => ({ exitCode: 1, stderr: err.message }));
     if (result.exitCode !== 0) this.progress(`${m.plan.name}: ${news.failure}: ${result.stderr.trim()}`);
   }
 
