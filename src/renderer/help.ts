@@ -98,6 +98,8 @@ export class Help {
     window.clearInterval(this.watch);
     // The user may do the step rather than read it: look twice a second.
     this.watch = window.setInterval(() => {
+      // An exam is no time for a tour (and hides what it points at): it goes, unremembered.
+      if (document.body.classList.contains('exam-mode')) return this.endTour(undefined);
       const s = this.steps[this.step];
       if (s?.done()) this.show(this.step + 1);
     }, 500);
@@ -109,6 +111,9 @@ export class Help {
     if (index >= this.steps.length) return this.endTour('done');
     this.step = index;
     const s = this.steps[index]!;
+    // A step whose button is not there (hidden in this mode) is passed over.
+    const target = s.target();
+    if (!target || target.offsetParent === null) return this.show(index + 1);
     const next = h('button', { class: 'go small', 'data-testid': 'tour-next' }, index === this.steps.length - 1 ? 'Done' : 'Next');
     const skip = h('button', { class: 'small', 'data-testid': 'tour-skip' }, 'Skip the tour');
     next.addEventListener('click', () => this.show(this.step + 1));
@@ -120,8 +125,8 @@ export class Help {
       h('div', { class: 'row right' }, skip, next),
     );
     this.card.hidden = false;
-    this.pointed = s.target();
-    this.pointed?.classList.add('tour-target');
+    this.pointed = target;
+    this.pointed.classList.add('tour-target');
     this.place();
   }
 
@@ -138,12 +143,13 @@ export class Help {
     this.card.style.top = `${top}px`;
   }
 
-  private endTour(how: 'done' | 'skipped'): void {
+  private endTour(how: 'done' | 'skipped' | undefined): void {
     window.clearInterval(this.watch);
     this.pointed?.classList.remove('tour-target');
     this.pointed = null;
     this.card.hidden = true;
     this.step = -1;
+    if (!how) return;
     try {
       localStorage.setItem(TOUR_KEY, how);
     } catch {
