@@ -88,9 +88,13 @@ describe('packets moving on two-hosts', () => {
     await page.waitForTimeout(400);
     const still = await flow();
     expect(still.dots).toEqual(held.dots);
+    // Frames that arrive while paused wait their turn (the ping goes on: two frames a second).
+    await page.waitForFunction(() => (window as any).__vnetlab.packetFlow().queued > 0, undefined, { timeout: 10_000, polling: 50 });
+    expect(await page.getByTestId('flow-rate').textContent()).toMatch(/paused, \d+ waiting/);
     if (!held.dots.length) await page.getByTestId('flow-step').click(); // the last one arrived as we paused
     const before = await flow();
     expect(before.dots.length).toBeGreaterThan(0);
+    await page.waitForFunction(() => (window as any).__vnetlab.packetFlow().queued > 0, undefined, { timeout: 10_000, polling: 50 });
     await page.getByTestId('flow-step').click();
     const after = await flow();
     // Every dot went one cable on (half the way pc1→pc2) or arrived and the next frame came in.
