@@ -107,6 +107,7 @@ export class PacketFlow implements CaptureObserver {
     this.stepButton.addEventListener('click', () => this.step());
     // A dot is clicked before cytoscape sees the click (capture phase): it opens that frame.
     host.addEventListener('pointerdown', (e) => {
+      if ((e.target as HTMLElement).closest('.flow-bar, .note, .area-tab')) return;
       const dot = this.dotAt(e);
       if (!dot) return;
       e.stopPropagation();
