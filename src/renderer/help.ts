@@ -16,6 +16,8 @@ const SHORTCUTS: [string, string][] = [
   ['Escape', 'close a menu or this list; back to the Select tool'],
   ['Double-click a machine', 'open its console'],
   ['Right-click', 'a machine: start, stop, restart, crash; a cable: unplug, impair, capture'],
+  ['Right-click the empty canvas', 'add a note or a rectangle; export the drawing as SVG or PNG'],
+  ['Consoles: Split, Pop out', 'up to four consoles at once; one in a window of its own'],
   ['Shift+drag on the canvas', 'select several elements'],
   ['In a console: Ctrl+Shift+C / Ctrl+Shift+V', 'copy / paste'],
   ['In a console: Ctrl+Shift+F', 'search its output'],
