@@ -82,7 +82,7 @@ describe.skipIf(reason !== undefined)(`debian image without root${reason ? ` (sk
     expect(stat('/dev/null')).toMatch(/Type: character special/);
     const status = JSON.parse(asUser(['image', 'list', '--json']).stdout) as { name: string; stale: string | null }[];
     expect(status.find((i) => i.name === 'debian')!.stale).toBeNull();
-  });
+  }, 600_000); // a Debian root fetched and unpacked: 80 s on a quiet host, minutes on a busy one
 
   it('the same user starts a lab on it: Debian guests boot, ping each other, run FRR', () => {
     const r = asUser(['start', lab], { VNETLAB_IMAGE_OVERRIDE: 'debian' });
