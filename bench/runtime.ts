@@ -210,7 +210,8 @@ async function main(): Promise<void> {
     console.log(`  vs the same bare boots with vnetlab's boot skips (${BOOT_SKIPS.join(' ')}): ${fmt(bs)}  ratio ${(ms / bs).toFixed(2)} (what vnetlab itself adds)`);
     console.log(`  vs the same guests spawned at once to ready, no supervisor: ${fmt(d)}  ratio ${(ms / d).toFixed(2)}`);
     if (!sup) continue;
-    await new Promise((r) => setTimeout(r, 3000)); // let the guests settle to idle
+    // Let the guests settle to idle, past the supervisor's first background refresh of their memory (5 s).
+    await new Promise((r) => setTimeout(r, 6000));
     const status = await sup.status();
     const perGuest = status.machines.reduce((sum, m) => sum + (m.rssBytes ?? 0), 0) / status.machines.length;
     console.log(`  memory per idle guest: ${(perGuest / 1024 / 1024).toFixed(1)} MB (PSS of the guest's host processes)`);
