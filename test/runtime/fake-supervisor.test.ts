@@ -47,7 +47,7 @@ function plan(waves: string[][], deps: Record<string, string[]> = {}): Plan {
 
 function supervisor(p: Plan, behaviour: Record<string, FakeGuestBehaviour> = {}, parallel = 4) {
   const launcher = new FakeLauncher(behaviour);
-  const sup = new Supervisor(p, launcher, { maxParallelBoots: parallel, consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50 });
+  const sup = new Supervisor(p, launcher, { maxParallelBoots: parallel, consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50 });
   const events: LabEvent[] = [];
   sup.on('event', (e: LabEvent) => events.push(e));
   return { launcher, sup, events };
@@ -141,12 +141,13 @@ describe('supervisor with the fake launcher', () => {
     expect(launcher.log).not.toContain('spawn a');
   });
 
-  it('stop escalates cad → halt → SIGKILL for a guest that ignores both', async () => {
+  it('stop escalates cad → the kernel syncs and remounts its disks read-only → halt → SIGKILL for a guest that ignores both', async () => {
     const { launcher, sup } = supervisor(plan([['stubborn', 'polite']]), { stubborn: { ignores: ['cad', 'halt'] } });
     await sup.start();
     await sup.stop();
-    const forStubborn = launcher.log.filter((l) => /stubborn/.test(l) && /^(cad|halt|kill|exit)/.test(l));
-    expect(forStubborn).toEqual(['cad stubborn', 'halt stubborn', 'kill stubborn SIGKILL', 'exit stubborn']);
+    const forStubborn = launcher.log.filter((l) => /stubborn/.test(l) && /^(cad|sysrq|halt|kill|exit)/.test(l));
+    expect(forStubborn).toEqual(['cad stubborn', 'sysrq s stubborn', 'sysrq u stubborn', 'halt stubborn', 'kill stubborn SIGKILL', 'exit stubborn']);
+    expect(launcher.log).not.toContain('sysrq s polite');
     expect(launcher.log).not.toContain('halt polite');
     expect(sup.state('stubborn')).toBe('stopped');
     expect(sup.state('polite')).toBe('stopped');

@@ -1,22 +1,33 @@
 // A guest's graceful stop, the one sequence: mconsole `cad` (the guest runs its shutdown script, syncs
-// its disk and halts), `halt` after a while, SIGKILL last. The supervisor stops its own guests this way
-// (supervisor.ts), and the reaper those a dead supervisor left running (reaper.ts).
+// its disk and halts); when it has not gone after a while, its kernel syncs and remounts its disks
+// read-only itself (`sysrq s`, `sysrq u`: no guest program needed, so a guest too slow or too busy to
+// run its shutdown still keeps what was written), then `halt`; SIGKILL last. The supervisor stops its
+// own guests this way (supervisor.ts), and the reaper those a dead supervisor left running (reaper.ts).
+
+export type ShutdownCommand = 'cad' | 'sysrq s' | 'sysrq u' | 'halt';
 
 export interface GuestToStop {
   /** Send an mconsole command (its failure is the caller's to report: the sequence goes on). */
-  mconsole(command: 'cad' | 'halt'): Promise<unknown>;
+  mconsole(command: ShutdownCommand): Promise<unknown>;
   /** Resolves true once the guest has gone, false after `ms`. */
   gone(ms: number): Promise<boolean>;
   kill(): Promise<unknown>;
 }
 
+/** How long the kernel's emergency sync and read-only remount get before `halt` (they run in the background in the guest). */
+const EMERGENCY_SYNC_MS = 1_500;
+
 /** `onStep`: the guest did not go within `waitedMs` and the next step begins. */
-export async function shutDownGuest(guest: GuestToStop, timeouts: { cadMs: number; haltMs: number }, onStep: (next: 'halt' | 'kill', waitedMs: number) => void = () => {}): Promise<void> {
-  for (const [command, ms] of [['cad', timeouts.cadMs], ['halt', timeouts.haltMs]] as const) {
-    await guest.mconsole(command);
-    if (await guest.gone(ms)) return;
-    onStep(command === 'cad' ? 'halt' : 'kill', ms);
-  }
+export async function shutDownGuest(guest: GuestToStop, timeouts: { cadMs: number; haltMs: number; syncMs?: number }, onStep: (next: 'halt' | 'kill', waitedMs: number) => void = () => {}): Promise<void> {
+  await guest.mconsole('cad');
+  if (await guest.gone(timeouts.cadMs)) return;
+  onStep('halt', timeouts.cadMs);
+  await guest.mconsole('sysrq s');
+  await guest.mconsole('sysrq u');
+  if (await guest.gone(timeouts.syncMs ?? EMERGENCY_SYNC_MS)) return;
+  await guest.mconsole('halt');
+  if (await guest.gone(timeouts.haltMs)) return;
+  onStep('kill', timeouts.haltMs);
   await guest.kill();
 }
 

@@ -1,13 +1,26 @@
 // How many guests a graceful stop takes down at once, and its "N of M stopped" progress.
-import { availableParallelism } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
- * A stopping guest runs its shutdown (forks in the guest, a second's wait for its processes to end, a
- * sync): mostly waiting, some CPU. 32 per core keeps the cores busy while each guest still finishes
- * well within its `cad` timeout; all 500 of a big lab at once did not (issue 22: 49 s, some halted).
+ * All at once, as far as the supervisor's file descriptors allow (each guest in its stop holds a
+ * helper process and its pipes). Measured (bench/stop.ts, bench/runtime.ts): a stopping guest mostly
+ * waits (its shutdown sleeps a second for its programs to end), and the guests still running are what
+ * loads the host, so batches only made it slower — 500 guests in slots of 64 took 137 s. A guest too
+ * slow to finish its own shutdown within the `cad` timeout still has its disks synced by its kernel
+ * before `halt` (guest-shutdown.ts).
  */
 export function defaultParallelStops(): number {
-  return Math.max(16, 32 * availableParallelism());
+  return Math.max(8, Math.floor((openFilesRoom() - 64) / 4));
+}
+
+/** File descriptors this process may still open (soft limit less those open now). */
+function openFilesRoom(): number {
+  try {
+    const limit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return Number(limit?.[1] ?? 1024) - readdirSync('/proc/self/fd').length;
+  } catch {
+    return 1024;
+  }
 }
 
 /** How often a long stop says how far it got (and once at the end). */

@@ -34,12 +34,14 @@ async function main(): Promise<void> {
 
   // VNETLAB_MAX_PARALLEL_BOOTS overrides the default bound (2 × cores, limited by free memory).
   const maxParallelBoots = Number(process.env.VNETLAB_MAX_PARALLEL_BOOTS) || undefined;
+  // VNETLAB_MAX_PARALLEL_STOPS overrides how many guests a graceful stop takes down at once (stop-slots.ts).
+  const maxParallelStops = Number(process.env.VNETLAB_MAX_PARALLEL_STOPS) || undefined;
   // Machines with a fresh disk take a booted guest from the warm pool when one runs (VNETLAB_POOL=0: never).
   const pool = process.env.VNETLAB_POOL === '0' ? undefined : new LabPool();
   // VNETLAB_CONSOLE_RECORD=1: every console is recorded (asciicast v2) in the lab's state folder, beside
   // its disks (console-record.ts); VNETLAB_CONSOLE_RECORD_MAX_BYTES bounds each machine's recording.
   const recordConsoles = process.env.VNETLAB_CONSOLE_RECORD === '1' ? { dir: join(plan.stateDir, 'recordings'), maxBytes: Number(process.env.VNETLAB_CONSOLE_RECORD_MAX_BYTES) || undefined } : undefined;
-  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, pool, recordConsoles });
+  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, maxParallelStops, pool, recordConsoles });
   sup.on('event', (e) => log(JSON.stringify(e)));
   // `clean`, `status` and the next client read the plan the lab runs now.
   sup.on('plan', (next: Plan) => writeRunFile(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));

@@ -9,13 +9,15 @@ export interface SupervisorOptions {
   recordsRunDir?: string;
   /** Concurrent boots; default min(4 × cores, what free memory allows). */
   maxParallelBoots?: number;
-  /** Guests stopped at once (stop-slots.ts); default by the host's cores. */
+  /** Guests stopped at once (stop-slots.ts); default: all, as far as file descriptors allow. */
   maxParallelStops?: number;
   /** How status's memory figures are refreshed (proc-memory.ts; tests give their own /proc reader). */
   memory?: GuestMemoryOptions;
   /** Graceful stop: wait this long after `cad` before `halt`, and after `halt` before SIGKILL. */
   cadTimeoutMs?: number;
   haltTimeoutMs?: number;
+  /** Between the kernel's emergency sync (after the `cad` timeout) and `halt` (guest-shutdown.ts). */
+  syncTimeoutMs?: number;
   /** Console log files live in each guest's dir unless false (fake tests). */
   consoleLogs?: boolean;
   /** The warm pool (pool/pool-client.ts LabPool): machines with a fresh disk take a booted guest from it. */

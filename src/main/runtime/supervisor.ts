@@ -316,9 +316,8 @@ export class Supervisor extends EventEmitter {
     if (names.length === 0) this.lastFullStopAt = Date.now();
     this.busy++;
     try {
-      // A crash is a SIGKILL each: all at once. A graceful stop makes each guest run its shutdown; past
-      // what the cores can take at once, the guests only slow each other down beyond their `cad`
-      // timeout and get halted unsynced, so they go in bounded slots (stop-slots.ts) and say how far.
+      // A crash is a SIGKILL each: all at once. A graceful stop makes each guest run its shutdown, as
+      // many at once as the supervisor's file descriptors allow (stop-slots.ts), and says how far it got.
       const running = targets.filter((m) => m.handle);
       const count = stopCounter(running.length, (message) => this.progress(message));
       const limit = how === 'crash' ? running.length : (this.options.maxParallelStops ?? defaultParallelStops());
@@ -356,7 +355,7 @@ export class Supervisor extends EventEmitter {
           await handle.exited;
         },
       },
-      { cadMs: this.options.cadTimeoutMs ?? 10_000, haltMs: this.options.haltTimeoutMs ?? 5_000 },
+      { cadMs: this.options.cadTimeoutMs ?? 10_000, haltMs: this.options.haltTimeoutMs ?? 5_000, syncMs: this.options.syncTimeoutMs },
       (step, waitedMs) => this.progress(step === 'halt' ? `${name} did not stop after ${waitedMs / 1000} s; halting it` : `${name} did not halt; killing it`),
     );
   }
