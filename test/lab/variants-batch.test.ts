@@ -2,11 +2,12 @@
 // renderVariant per seed: for the shipped labs, and for a lab whose templates sit in a file entry, in
 // a folder entry (beside a plain file that is copied), in an executable script and in two machines at
 // once; for a student's copy and for the solution. Its errors are renderVariant's.
-import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, rmSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadLab } from '../../src/main/lab/index.ts';
 import { renderVariant, renderVariants, type RenderOptions } from '../../src/main/lab/variants.ts';
+import { isolatedHost, runCli } from '../support/host.ts';
 import { cleanupTempLabs, tempLab } from './helpers.ts';
 
 afterAll(cleanupTempLabs);
@@ -108,6 +109,18 @@ describe('renderVariants', () => {
     await expectSameAsOneByOne(lab, { withSolution: true });
   });
 
+  it('writes what renderVariant writes when every lab file is rendered (nothing copied into the staging folder)', async () => {
+    const lab = tempLab({
+      'lab.yaml': 'lab: {name: only-rendered}\nparams: {lan: {subnet: 10.0.0.0/8, prefix: 24}}\nmachines:\n  r1:\n    image: tiny\n    files:\n      - {path: /etc/a.conf, source: conf/a.conf}\n      - {path: /etc/b.conf, source: conf/deep/b.conf, mode: "0600"}\n  r2:\n    image: tiny\n    files: [{path: /etc/a.conf, source: conf/a.conf}]\n',
+      'conf/a.conf': 'lan {{ lan }}\n',
+      'conf/deep/b.conf': 'gw {{ lan | host: 1 }}\n',
+    });
+    await expectSameAsOneByOne(lab, {});
+    const out = tempLab();
+    await renderVariants(lab, ['x'], (s) => join(out, s));
+    expect(readFileSync(join(out, 'x', 'conf/deep/b.conf'), 'utf8')).toMatch(/^gw 10\.\d+\.\d+\.1\n$/);
+  });
+
   it('writes what renderVariant writes for every shipped lab', async () => {
     const labs = readdirSync(join(REPO, 'labs'));
     expect(labs.length).toBeGreaterThan(2);
@@ -127,5 +140,33 @@ describe('renderVariants', () => {
     await expect(renderVariants(lab, ['1', '2'], () => join(out, 'same'))).rejects.toThrow(/seeds 1 and 2 would both be written into/);
     const broken = tempLab({ 'lab.yaml': 'lab: {name: x}\nparams: {a: {range: [1, 3]}}\nmachines:\n  pc1: {image: tiny, startup: "echo {{ b }}"}\n' });
     await expect(renderVariants(broken, ['0'], (s) => join(out, s))).rejects.toThrow(/lab\.yaml:4:\d+: error: unknown parameter 'b'/);
+  });
+
+  it('vnetlab variant with several --seed writes DIR/SEED for each, as the one-seed command does', async () => {
+    const host = isolatedHost('vnl-vb');
+    try {
+      const lab = join(REPO, 'labs', 'static-routing-variant');
+      const many = await runCli(['variant', lab, '--seed', 'alice', '--seed', 'bob', '-o', 'handout', '--for-student'], { env: host.env, cwd: host.root });
+      expect(many.stderr).toBe('');
+      expect(many.code).toBe(0);
+      expect(many.stdout).toMatch(/^wrote handout\/alice \(seed alice: \d+ machines, \d+ checks\)\nwrote handout\/bob \(seed bob: /);
+      for (const seed of ['alice', 'bob']) {
+        const one = await runCli(['variant', lab, '--seed', seed, '-o', join('one', seed), '--for-student'], { env: host.env, cwd: host.root });
+        expect(one.code).toBe(0);
+        expect(tree(join(host.root, 'handout', seed))).toEqual(tree(join(host.root, 'one', seed)));
+      }
+      const shown = await runCli(['variant', lab, '--seed', 'alice', '--seed', 'bob', '--show', '--json'], { env: host.env, cwd: host.root });
+      const list = JSON.parse(shown.stdout) as { seed: string; params: Record<string, string> }[];
+      expect(list.map((v) => v.seed)).toEqual(['alice', 'bob']);
+      expect(list[0]!.params).not.toEqual(list[1]!.params);
+      const bad = await runCli(['variant', lab, '--seed', 'a/b', '--seed', 'c', '-o', 'x'], { env: host.env, cwd: host.root });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("'a/b' cannot be a folder name");
+      const twice = await runCli(['variant', lab, '--seed', 'c', '--seed', 'c', '-o', 'x'], { env: host.env, cwd: host.root });
+      expect(twice.code).toBe(2);
+      expect(twice.stderr).toContain('--seed c is given twice');
+    } finally {
+      rmSync(host.root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,9 +1,10 @@
 // renderVariants: renderVariant for many seeds of one lab (a class's handouts, `vnetlab variant` with
 // several seeds). The folders are the same, byte for byte, as one renderVariant per seed; what changes
 // is the time. Each seed is still loaded whole (its values decide its addresses, its diagnostics and
-// its rendered files), but a variant's folder is written asynchronously while the next seeds are
-// drawn and rendered, a few folders in flight, so file creation (the larger half of a render on a
-// busy disk) overlaps the CPU work; folders made once per batch are not made again.
+// its rendered files), but a few seeds are in progress at once and everything is asynchronous, so the
+// file system's work (reading the lab, creating a dozen files: the larger half of a render on a busy
+// disk) overlaps the CPU work of another seed. Output parents are made once per batch, and a staging
+// folder that holds only what we wrote is not searched for links before each write.
 import { lstat, mkdir, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LabModel } from '../../shared/lab-model.ts';
@@ -15,13 +16,13 @@ import { relocateLab } from './relocate.ts';
 import { concreteModel, SEED_FILE, usableLab, type RenderedVariant, type RenderOptions } from './variants.ts';
 import { writeLabYaml } from './write-yaml.ts';
 
-/** Folders written at the same time: enough to keep the disk busy while the next seed renders. */
+/** Seeds in progress at once: enough to keep the disk busy while another seed renders. */
 const IN_FLIGHT = 4;
 
 /**
  * Writes the variant of each seed into `outDirFor(seed)` (each new or empty), as renderVariant does,
- * and returns them in the order of `seeds`. Stops at the first error, which it throws once the folders
- * being written are done (those written before stay, as with a loop of renderVariant).
+ * and returns them in the order of `seeds`. Stops at the first error (of the earliest seed, if several
+ * failed at once), which it throws once the seeds in progress are done; the folders written stay.
  */
 export async function renderVariants(labPath: string, seeds: readonly (string | number)[], outDirFor: (seed: string, index: number) => string, options: RenderOptions = {}): Promise<RenderedVariant[]> {
   const targets = seeds.map((s, i) => resolve(outDirFor(String(s), i)));
@@ -33,32 +34,26 @@ export async function renderVariants(labPath: string, seeds: readonly (string | 
   });
   const made = new Set<string>();
   const results: RenderedVariant[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  for (let i = 0; i < seeds.length && !failure; i++) {
-    const seedText = String(seeds[i]);
-    let loaded;
-    try {
-      loaded = await usableLab(labPath, { seed: seedText, ...(options.withSolution ? { withSolution: true } : {}) });
-    } catch (e) {
-      failure ??= { error: e };
-      break;
+  const failures: { index: number; error: unknown }[] = [];
+  let next = 0;
+  // A few seeds at a time: while one waits for the disk (reading the lab, writing its folder), another renders.
+  const worker = async () => {
+    while (next < seeds.length && failures.length === 0) {
+      const i = next++;
+      const seedText = String(seeds[i]);
+      try {
+        const loaded = await usableLab(labPath, { seed: seedText, ...(options.withSolution ? { withSolution: true } : {}) });
+        const { model: concrete, finish } = concreteModel(loaded, options);
+        const model = await writeFolder(targets[i]!, seedText, concrete, finish, loaded.variant?.renderedFiles ?? [], made);
+        results[i] = { seed: seedText, values: loaded.variant ? describeValues(loaded.variant.values) : {}, model, diagnostics: loaded.diagnostics };
+      } catch (error) {
+        failures.push({ index: i, error });
+      }
     }
-    const target = targets[i]!;
-    const { model: concrete, finish } = concreteModel(loaded, options);
-    const rendered = loaded.variant?.renderedFiles ?? [];
-    const values = loaded.variant ? describeValues(loaded.variant.values) : {};
-    const diagnostics = loaded.diagnostics;
-    const job = writeFolder(target, seedText, concrete, finish, rendered, made).then(
-      (model) => void (results[i] = { seed: seedText, values, model, diagnostics }),
-      (e: unknown) => void (failure ??= { error: e }),
-    );
-    inFlight.add(job);
-    void job.finally(() => inFlight.delete(job));
-    if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  if (failure) throw failure.error;
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, seeds.length) }, worker));
+  // The first failing seed in the order given, whichever failed first in time.
+  if (failures.length) throw failures.sort((a, b) => a.index - b.index)[0]!.error;
   return results;
 }
 
@@ -83,16 +78,19 @@ async function writeFolder(target: string, seedText: string, concrete: LabModel,
       byPath.delete(f.labPath);
       byPath.set(f.labPath, f);
     }
+    // The staging folder holds only what this function made unless relocateLab copied lab files into
+    // it: then a rendered file may land on a copied one (the raw template, or a link) or under a copied link.
+    const copied = copiesFiles(concrete);
     const folders = new Set<string>([realStaging]);
     const writes: Promise<void>[] = [];
     for (const f of byPath.values()) {
-      const dest = await destinationInside(realStaging, staging, f.labPath);
+      const dest = copied ? await destinationInside(realStaging, staging, f.labPath) : lexicallyInside(realStaging, f.labPath);
       if (!folders.has(dirname(dest))) {
         await mkdir(dirname(dest), { recursive: true });
         folders.add(dirname(dest));
       }
       // A copied folder may hold the raw template (or a link) here: replaced, never written through.
-      writes.push(rm(dest, { force: true }).then(() => writeFile(dest, f.content, { mode: f.mode })));
+      writes.push(copied ? rm(dest, { force: true }).then(() => writeFile(dest, f.content, { mode: f.mode })) : writeFile(dest, f.content, { mode: f.mode }));
     }
     writes.push(writeFile(join(staging, 'lab.yaml'), writeLabYaml({ ...moved, root: target })));
     writes.push(writeFile(join(staging, SEED_FILE), `${seedText}\n`));
@@ -109,6 +107,18 @@ async function makeFolder(path: string, made: Set<string>): Promise<void> {
   if (made.has(path)) return;
   await mkdir(path, { recursive: true });
   made.add(path);
+}
+
+/** Whether relocateLab copies anything for this model (the same test as its own). */
+function copiesFiles(model: LabModel): boolean {
+  return model.sharedFolder !== undefined || model.testFolder !== undefined || model.machines.some((m) => m.files.some((f) => f.kind !== 'inline'));
+}
+
+/** `rel` under a folder that holds no link: only the lexical rule can be broken. */
+function lexicallyInside(realRoot: string, rel: string): string {
+  const problem = labPathProblem(rel);
+  if (problem) throw new UserError(`refusing to write the rendered lab file '${rel}': ${problem}`);
+  return join(realRoot, rel);
 }
 
 /** variants.ts's destinationInsideSync with the staging folder's real path resolved once. */
