@@ -121,6 +121,21 @@ describe('renderVariants', () => {
     expect(readFileSync(join(out, 'x', 'conf/deep/b.conf'), 'utf8')).toMatch(/^gw 10\.\d+\.\d+\.1\n$/);
   });
 
+  it('writes what renderVariant writes for a Netkit folder with params in vnetlab.yaml', async () => {
+    const lab = tempLab({
+      'lab.conf': 'r1[0]=lan\npc1[0]=lan\n',
+      'vnetlab.yaml': 'params:\n  lan: {subnet: 10.0.0.0/8, prefix: 24}\n',
+      'r1.startup': 'ip addr add {{ lan | address: 1 }} dev eth0\n',
+      'pc1.startup': 'ip addr add {{ lan | address: 10 }} dev eth0\nip route add default via {{ lan | host: 1 }}\n',
+      'r1/etc/motd': 'router of {{ lan }}\n',
+      'r1/etc/plain': 'plain\n',
+    });
+    await expectSameAsOneByOne(lab, {});
+    const out = tempLab();
+    await renderVariants(lab, ['n'], (s) => join(out, s));
+    expect(readFileSync(join(out, 'n', 'r1/etc/motd'), 'utf8')).toMatch(/^router of 10\.\d+\.\d+\.0\/24\n$/);
+  });
+
   it('writes what renderVariant writes for every shipped lab', async () => {
     const labs = readdirSync(join(REPO, 'labs'));
     expect(labs.length).toBeGreaterThan(2);

@@ -6,7 +6,7 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
 import { error, sortDiagnostics, wholeFile } from './diag.ts';
 import { resolveLabFiles } from './files.ts';
-import { applySolution, renderLabFiles, solutionDiagnostics, type RenderedFile } from './lab-variant.ts';
+import { applySolution, renderLabFiles, solutionDiagnostics, type LabFileReads, type RenderedFile } from './lab-variant.ts';
 import { parseLabYaml, type LabSolution, type ParsedVariant, type ParseResult } from './lab-yaml.ts';
 import { readLabExt } from './lab-ext.ts';
 import { legacyDiagnostics } from './legacy.ts';
@@ -39,6 +39,8 @@ export interface LoadOptions {
   seed?: string;
   /** Apply the lab's intended solution (`solution:`): its startup lines and files join the machines'. */
   withSolution?: boolean;
+  /** The template files read for an earlier seed of the same lab (renderVariants: one Map per batch). */
+  labFileReads?: LabFileReads;
 }
 
 /**
@@ -91,7 +93,7 @@ export async function loadLab(path: string, options: LoadOptions = {}): Promise<
     if (options.withSolution) applySolution(result.model, result.solution, diagnostics);
     else if (result.solution) diagnostics.push(...(await solutionFileDiagnostics(result.model, result.solution)));
     diagnostics.push(...(await resolveLabFiles(result.model)));
-    if (result.variant) renderedFiles = await renderLabFiles(result.model, result.variant.values, diagnostics);
+    if (result.variant) renderedFiles = await renderLabFiles(result.model, result.variant.values, diagnostics, options.labFileReads);
     // A domain lab.ext bridges to the host has one machine on purpose: lab.ext's own warning says what
     // vnetlab offers instead, not this one's host_nat hint.
     const bridged = new Set((ext?.domains ?? []).map((d) => `domain:${d}`));

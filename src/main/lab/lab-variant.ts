@@ -28,29 +28,47 @@ export interface RenderedFile {
 const MAX_RENDERED_FILES = 10_000;
 
 /**
+ * What renderLabFiles read from the lab folder, kept across the seeds of one batch (renderVariants):
+ * every seed renders the same template files, so each is resolved, listed and read once.
+ */
+export type LabFileReads = Map<string, Promise<unknown>>;
+
+function once<T>(reads: LabFileReads | undefined, key: string, read: () => Promise<T>): Promise<T> {
+  if (!reads) return read();
+  let p = reads.get(key) as Promise<T> | undefined;
+  if (!p) reads.set(key, (p = read()));
+  return p;
+}
+
+/**
  * Renders the text files a machine receives from the lab folder that hold template syntax. A `file`
  * entry becomes an inline entry with the rendered text (same mode); a file inside a `dir` entry gets an
  * inline entry after the folder's, which overrides it in the guest. Binary files are left alone.
  */
-export async function renderLabFiles(model: LabModel, values: ParamValues, diagnostics: Diagnostic[]): Promise<RenderedFile[]> {
-  const root = await realpath(model.root).catch(() => model.root);
+export async function renderLabFiles(model: LabModel, values: ParamValues, diagnostics: Diagnostic[], reads?: LabFileReads): Promise<RenderedFile[]> {
+  const root = await once(reads, `root\0${model.root}`, () => realpath(model.root).catch(() => model.root));
   const rendered: RenderedFile[] = [];
+  const templateAt = (absolute: string) =>
+    once(reads, `template\0${absolute}`, async (): Promise<{ text: string; mode: number } | undefined> => {
+      const info = await stat(absolute).catch(() => undefined);
+      if (!info?.isFile() || info.size > MAX_FILE_BYTES) return undefined;
+      const bytes = await readFile(absolute).catch(() => undefined);
+      if (!bytes || bytes.includes(0)) return undefined;
+      const text = bytes.toString('utf8');
+      return isTemplate(text) ? { text, mode: info.mode & 0o7777 } : undefined;
+    });
   const renderOne = async (labPath: string, absolute: string): Promise<{ content: string; mode: number } | undefined> => {
-    const info = await stat(absolute).catch(() => undefined);
-    if (!info?.isFile() || info.size > MAX_FILE_BYTES) return undefined;
-    const bytes = await readFile(absolute).catch(() => undefined);
-    if (!bytes || bytes.includes(0)) return undefined;
-    const text = bytes.toString('utf8');
-    if (!isTemplate(text)) return undefined;
-    const content = renderFileText(text, values, labPath, diagnostics);
-    return content === undefined ? undefined : { content, mode: info.mode & 0o7777 };
+    const template = await templateAt(absolute);
+    if (!template) return undefined;
+    const content = renderFileText(template.text, values, labPath, diagnostics);
+    return content === undefined ? undefined : { content, mode: template.mode };
   };
   for (const m of model.machines) {
     const files: FileEntry[] = [];
     for (const f of m.files) {
       files.push(f);
       if (f.kind === 'inline' || rendered.length >= MAX_RENDERED_FILES) continue;
-      const absolute = await realpath(join(root, f.labPath)).catch(() => undefined);
+      const absolute = await once(reads, `real\0${root}\0${f.labPath}`, () => realpath(join(root, f.labPath)).catch(() => undefined));
       if (!absolute || !isInside(root, absolute)) continue;
       if (f.kind === 'file') {
         const out = await renderOne(f.labPath, absolute);
@@ -62,7 +80,7 @@ export async function renderLabFiles(model: LabModel, values: ParamValues, diagn
         rendered.push(done);
         continue;
       }
-      for (const rel of await filesUnder(absolute, root)) {
+      for (const rel of await once(reads, `under\0${absolute}`, () => filesUnder(absolute, root))) {
         const labPath = posix.join(f.labPath, rel);
         const out = await renderOne(labPath, join(absolute, rel));
         if (!out) continue;

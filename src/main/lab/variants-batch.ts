@@ -3,13 +3,14 @@
 // is the time. Each seed is still loaded whole (its values decide its addresses, its diagnostics and
 // its rendered files), but a few seeds are in progress at once and everything is asynchronous, so the
 // file system's work (reading the lab, creating a dozen files: the larger half of a render on a busy
-// disk) overlaps the CPU work of another seed. Output parents are made once per batch, and a staging
+// disk) overlaps the CPU work of another seed. The lab's template files are read once per batch (the
+// lab folder is taken as it is when the batch starts), output parents are made once, and a staging
 // folder that holds only what we wrote is not searched for links before each write.
 import { lstat, mkdir, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LabModel } from '../../shared/lab-model.ts';
 import { UserError } from '../errors.ts';
-import type { RenderedFile } from './lab-variant.ts';
+import type { LabFileReads, RenderedFile } from './lab-variant.ts';
 import { isInside, labPathProblem } from './lab-paths.ts';
 import { describeValues } from './params.ts';
 import { relocateLab } from './relocate.ts';
@@ -33,6 +34,7 @@ export async function renderVariants(labPath: string, seeds: readonly (string | 
     seen.set(t, String(seeds[i]));
   });
   const made = new Set<string>();
+  const reads: LabFileReads = new Map();
   const results: RenderedVariant[] = [];
   const failures: { index: number; error: unknown }[] = [];
   let next = 0;
@@ -42,7 +44,7 @@ export async function renderVariants(labPath: string, seeds: readonly (string | 
       const i = next++;
       const seedText = String(seeds[i]);
       try {
-        const loaded = await usableLab(labPath, { seed: seedText, ...(options.withSolution ? { withSolution: true } : {}) });
+        const loaded = await usableLab(labPath, { seed: seedText, labFileReads: reads, ...(options.withSolution ? { withSolution: true } : {}) });
         const { model: concrete, finish } = concreteModel(loaded, options);
         const model = await writeFolder(targets[i]!, seedText, concrete, finish, loaded.variant?.renderedFiles ?? [], made);
         results[i] = { seed: seedText, values: loaded.variant ? describeValues(loaded.variant.values) : {}, model, diagnostics: loaded.diagnostics };

@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, LabModel } from '../../shared/lab-model.ts';
 import { UserError } from '../errors.ts';
-import { loadLab, type LoadResult } from './index.ts';
+import { loadLab, type LoadOptions, type LoadResult } from './index.ts';
 import { relocateLab } from './relocate.ts';
 import { isInside, labPathProblem } from './lab-paths.ts';
 import { describeValues, drawValues, type ParamSpec, type ParamValues } from './params.ts';
@@ -145,7 +145,7 @@ export function concreteModel(loaded: LoadResult & { model: LabModel }, options:
   return { model, finish };
 }
 
-export async function usableLab(labPath: string, options: { seed: string; withSolution?: boolean }): Promise<LoadResult & { model: LabModel }> {
+export async function usableLab(labPath: string, options: LoadOptions & { seed: string }): Promise<LoadResult & { model: LabModel }> {
   const loaded = await loadLab(labPath, options);
   if (!loaded.model || hasErrors(loaded.diagnostics)) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
