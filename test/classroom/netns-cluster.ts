@@ -120,7 +120,7 @@ exec setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"`;
 /** The front door's ingress: this Unix socket to the front door on the pod's loopback. */
 const INGRESS = `const net = require('node:net');
 const [sock, port] = process.argv.slice(1);
-net.createServer((c) => { const u = net.connect(Number(port), '127.0.0.1'); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(sock);`;
+net.createServer((c) => { const u = net.connect(Number(port), '127.0.0.1'); u.setNoDelay(true); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(sock);`;
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), 'vccl-'));
@@ -318,6 +318,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await startPod('vnetlab-frontdoor', `${NET}.10`, [process.execPath, VNETLAB, 'classroom', 'serve', '--config', configFile], /vnetlab classroom "/, [`node -e "${INGRESS.replace(/"/g, '\\"')}" "${ingressSock}" ${FRONT_PORT} &`]);
     // Here: 127.0.0.1:port → the ingress socket → the front door on its pod's loopback.
     ingress = createServer((c) => {
+      c.setNoDelay(true);
       const u = connect(ingressSock);
       c.pipe(u).pipe(c);
       c.on('error', () => u.destroy());

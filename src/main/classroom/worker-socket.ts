@@ -20,6 +20,8 @@ export interface WorkerServer {
 export async function serveWorker(core: WorkerCore, listen: string, secret: string): Promise<WorkerServer> {
   const connections = new Set<Socket>();
   const server: Server = createServer((socket) => {
+    // Over TCP (a cluster), small frames (console bytes) go out at once, not after the peer's delayed ACK.
+    if (!listen.startsWith('unix:')) socket.setNoDelay(true);
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));
     bindConnection(core, socket, secret);
