@@ -101,8 +101,9 @@ export class FindAndFold {
     return true;
   }
 
+  /** Fold or unfold one domain's group (big labs only: in a small one a double-click must not hide machines). */
   toggle(domainId: string): void {
-    if (!this.groups.some((g) => g.domain === domainId && g.members.length)) return;
+    if (this.cy.nodes().length <= BIG_LAB_NODES || !this.groups.some((g) => g.domain === domainId && g.members.length)) return;
     if (!this.folded.delete(domainId)) this.folded.add(domainId);
     this.applyFolds();
   }
