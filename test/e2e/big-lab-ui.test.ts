@@ -1,12 +1,13 @@
 // A 500-machine lab in the app (issue 22), without booting it: drawn grouped by collision domain
 // (each hub with its machines around it, short cables), a machine's state event touches that
 // machine's node only (no restyle of all 500, no serialising the whole model), the search box finds
-// and centres a machine, a domain group folds and unfolds, Arrange gives the same layout.
+// and centres a machine, a domain group folds and unfolds (all, or one by a double-click on its hub),
+// Arrange gives the same layout.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeJourney, launchBrowser, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { closeJourney, launchBrowser, nodePoint, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -121,6 +122,13 @@ describe('a 500-machine lab in the app', () => {
     expect(await page.evaluate(() => (window as any).__vnetlab.cy.nodes(':visible').length)).toBe(60);
     await page.getByTestId('fold-groups').click(); // "Unfold groups"
     expect(await page.evaluate(() => (window as any).__vnetlab.cy.nodes(':visible').length)).toBe(550);
+    // A double-click on a hub folds its group alone, and again unfolds it.
+    await page.getByRole('button', { name: 'Fit' }).click();
+    const hub = await nodePoint(page, 'domain:d41');
+    await page.mouse.dblclick(hub.x, hub.y);
+    await page.waitForFunction(() => (window as any).__vnetlab.cy.nodes(':visible').length === 540, undefined, { timeout: 5_000 });
+    await page.mouse.dblclick(hub.x, hub.y);
+    await page.waitForFunction(() => (window as any).__vnetlab.cy.nodes(':visible').length === 550, undefined, { timeout: 5_000 });
   });
 
   it('Arrange gives the same grouped layout', async () => {
