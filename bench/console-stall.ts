@@ -8,7 +8,7 @@
 // Target: p99 ≤ 50 ms loaded, at 100 and at 500 machines.
 // Run: npx tsx bench/console-stall.ts [N] [--keys K]   (default N 100, K 300; N guests boot first)
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,13 @@ export function bigLabYaml(n: number, name = `stall${n}`): string {
   const machines = Array.from({ length: n }, (_, i) => `  h${i}:\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: d${Math.floor(i / 10)}, ipv4: 10.${Math.floor(i / 10) >> 8}.${Math.floor(i / 10) & 255}.${(i % 10) + 1}/24}\n`).join('');
   const domains = Array.from({ length: Math.ceil(n / 10) }, (_, d) => `  d${d}: {kind: hub}\n`).join('');
   return `lab:\n  name: ${name}\nmachines:\n${machines}domains:\n${domains}`;
+}
+
+/** Busy and total jiffies of all cores (/proc/stat). */
+function cpuTimes(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - fields[3]! - (fields[4] ?? 0), total };
 }
 
 function quantile(values: number[], q: number): number {
@@ -97,6 +104,11 @@ async function main(): Promise<void> {
   if (!result.ok) throw new Error(`the lab did not start: ${result.failed.map((f) => f.machine).join(', ')}`);
   console.log(`  started in ${((performance.now() - t0) / 1000).toFixed(1)} s; letting the guests settle`);
   await new Promise((r) => setTimeout(r, 5_000));
+  // What the idle guests (and whatever else runs) take of the host: busy share of all cores over 5 s.
+  const before = cpuTimes();
+  await new Promise((r) => setTimeout(r, 5_000));
+  const after = cpuTimes();
+  console.log(`  host CPU busy with ${N} idle guests (and whatever else runs): ${((100 * (after.busy - before.busy)) / (after.total - before.total)).toFixed(0)} % of all cores`);
 
   const idle = await keystrokes(sup, KEYS);
 
