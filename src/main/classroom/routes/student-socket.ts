@@ -26,7 +26,7 @@ export function bindStudent(door: FrontDoor, ws: WebSocket, account: Account, lo
   };
   const call = (method: string, params: unknown[]) => worker.request({ op: 'call', session: sessionId, method, params });
   const progress = (labRoot: string, message: string) => sendFrame({ push: { kind: 'event', labRoot, event: { type: 'progress', message } } });
-  /** Labs a call of this page named while its worker was away, besides the student's class labs. */
+  /** Labs this page's calls named (told, besides the student's class labs, when the worker is away). */
   const namedLabs = new Set<string>();
   const tellLabs = (message: string) => {
     for (const root of new Set([...(labPaths.get(account.id) ?? []).map((l) => l.path), ...namedLabs])) progress(root, message);
@@ -40,8 +40,9 @@ export function bindStudent(door: FrontDoor, ws: WebSocket, account: Account, lo
   const opened = openWithinBound(door, worker, sessionId, account, (push: PushMessage) => sendFrame({ push }), lost, tellLabs, () => ws.readyState !== ws.OPEN);
   // Not reached within worker_wait_sec: the calls that waited were told why (in handleFrame); this
   // page stays connected, its calls fail at once with that message, and it is asked to reconnect as
-  // soon as the worker answers again (a new session: it catches up with what it missed).
-  opened.catch(() => void waitForReturn());
+  // soon as the worker answers again (a new session: it catches up with what it missed). Refused for
+  // another reason: the page reconnects and tries again.
+  opened.catch((err) => (err instanceof WorkerError && err.code === 'unreachable' ? void waitForReturn() : setImmediate(() => ws.close(1011, 'the lab server refused this session'))));
   async function waitForReturn(): Promise<void> {
     while (ws.readyState === ws.OPEN) {
       if (worker.state.up) return ws.close(1012, 'your lab server is back: reconnecting');
