@@ -1,11 +1,11 @@
 // The disk side of a lab's files: does each `source` exist, is it a file or a folder, does any
 // symlink lead out of the lab folder, and do sizes stay within limits. Run by loadLab after parsing.
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { FileEntry, LabModel, SourceRef } from '../../shared/lab-model.ts';
 import { error, wholeFile } from './diag.ts';
+import { labFs, type LabFileReads } from './lab-reads.ts';
 import { cleanLabPath, isInside, labPathProblem } from './lab-paths.ts';
 import { MAX_FILE_BYTES, MAX_LAB_BYTES } from './limits.ts';
 
@@ -15,10 +15,11 @@ const MiB = 1024 * 1024;
  * Checks every lab path of the model against the disk and turns `file` entries whose source is a
  * folder into `dir` entries. Paths that escape lexically are left to validateLab (no disk access for them).
  */
-export async function resolveLabFiles(model: LabModel): Promise<Diagnostic[]> {
+export async function resolveLabFiles(model: LabModel, reads?: LabFileReads): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
-  const root = await realpath(model.root).catch(() => model.root);
-  const leaving = await linksLeavingLab(root, out);
+  const fs = labFs(reads);
+  const root = await fs.realpath(model.root).catch(() => model.root);
+  const leaving = await linksLeavingLab(fs, root, out);
   /** Links a file entry reports at its own line (more useful to the editor); the others are reported at the link. */
   const covered = new Set<string>();
   const cover = (labPath: string) => {
@@ -39,7 +40,7 @@ export async function resolveLabFiles(model: LabModel): Promise<Diagnostic[]> {
         continue;
       }
       cover(f.labPath);
-      const found = await inspect(root, f.labPath, f.source, `machine '${m.name}'`, out);
+      const found = await inspect(fs, root, f.labPath, f.source, `machine '${m.name}'`, out);
       if (!found) continue;
       total += found.bytes;
       if (found.isDir && f.kind === 'file') {
@@ -53,7 +54,7 @@ export async function resolveLabFiles(model: LabModel): Promise<Diagnostic[]> {
     // A shared folder linked out of the lab (Kathará `shared` → /root) is reported at the link, below.
     if (folder === undefined || labPathProblem(folder) || leaving.has(cleanLabPath(folder))) continue;
     cover(folder);
-    const found = await inspect(root, folder, labAt, `the ${what}`, out);
+    const found = await inspect(fs, root, folder, labAt, `the ${what}`, out);
     if (found) total += found.bytes;
   }
   for (const [path, target] of leaving) {
@@ -74,7 +75,7 @@ const MAX_WALKED_ENTRIES = 200_000;
  * the whole lab folder in every guest and refuses such a link, so validate must say so first (a
  * Kathará `shared` linked to /root, say). Unreadable folders are reported into `out`.
  */
-async function linksLeavingLab(root: string, out: Diagnostic[]): Promise<Map<string, string>> {
+async function linksLeavingLab(fs: LabFs, root: string, out: Diagnostic[]): Promise<Map<string, string>> {
   const leaving = new Map<string, string>();
   const queue: string[] = [''];
   let walked = 0;
@@ -82,7 +83,7 @@ async function linksLeavingLab(root: string, out: Diagnostic[]): Promise<Map<str
     const rel = queue.shift()!;
     let entries: Dirent[];
     try {
-      entries = await readdir(join(root, rel), { withFileTypes: true });
+      entries = await fs.readdir(join(root, rel));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       out.push(error('file-unreadable', `cannot read the folder '${rel || '.'}' of the lab (${code}); vnetlab start would fail on it`, wholeFile(rel || '.'), { hint: 'make it readable (chmod u+rx), or move it out of the lab folder' }));
@@ -94,7 +95,7 @@ async function linksLeavingLab(root: string, out: Diagnostic[]): Promise<Map<str
       if (entry.isDirectory()) queue.push(path);
       else if (entry.isSymbolicLink()) {
         // A dangling link is left out of the guest; one inside the lab is walked where it points.
-        const target = await realpath(join(root, path)).catch(() => undefined);
+        const target = await fs.realpath(join(root, path)).catch(() => undefined);
         if (target === undefined || isInside(root, target)) continue;
         leaving.set(path, target);
       }
@@ -103,17 +104,19 @@ async function linksLeavingLab(root: string, out: Diagnostic[]): Promise<Map<str
   return leaving;
 }
 
+type LabFs = ReturnType<typeof labFs>;
+
 interface Found {
   isDir: boolean;
   bytes: number;
 }
 
 /** Checks one lab path (file or folder, recursively); reports problems into `out`. */
-async function inspect(root: string, labPath: string, at: SourceRef, owner: string, out: Diagnostic[]): Promise<Found | undefined> {
+async function inspect(fs: LabFs, root: string, labPath: string, at: SourceRef, owner: string, out: Diagnostic[]): Promise<Found | undefined> {
   const absolute = join(root, labPath);
   let real: string;
   try {
-    real = await realpath(absolute);
+    real = await fs.realpath(absolute);
   } catch {
     out.push(error('file-not-found', `${owner}: '${labPath}' does not exist in the lab folder`, at, { hint: 'check the spelling; paths are relative to the lab folder' }));
     return undefined;
@@ -122,31 +125,31 @@ async function inspect(root: string, labPath: string, at: SourceRef, owner: stri
     out.push(error('path-escapes-lab', `${owner}: '${labPath}' is a symlink that leads out of the lab folder (to ${real}); it is refused`, at, { hint: 'copy the file into the lab folder instead of linking to it' }));
     return undefined;
   }
-  const info = await stat(real);
+  const info = await fs.stat(real);
   if (!info.isDirectory()) {
     if (info.size > MAX_FILE_BYTES) out.push(error('file-too-large', `${owner}: '${labPath}' is ${Math.round(info.size / MiB)} MiB; a file placed in a guest may be at most ${MAX_FILE_BYTES / MiB} MiB`, at));
     return { isDir: false, bytes: info.size };
   }
-  return { isDir: true, bytes: await folderBytes(root, real, labPath, at, owner, out) };
+  return { isDir: true, bytes: await folderBytes(fs, root, real, labPath, at, owner, out) };
 }
 
-async function folderBytes(root: string, dir: string, labPath: string, at: SourceRef, owner: string, out: Diagnostic[]): Promise<number> {
+async function folderBytes(fs: LabFs, root: string, dir: string, labPath: string, at: SourceRef, owner: string, out: Diagnostic[]): Promise<number> {
   let bytes = 0;
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const entries = await fs.readdir(dir).catch((): Dirent[] => []);
   for (const entry of entries) {
     const full = join(dir, entry.name);
     const shown = `${labPath}/${entry.name}`;
     if (entry.isSymbolicLink()) {
-      const target = await realpath(full).catch(() => undefined);
+      const target = await fs.realpath(full).catch(() => undefined);
       // A dangling link inside the lab is harmless (it is copied as a link); one pointing out is not.
       if (target !== undefined && !isInside(root, target)) {
         out.push(error('path-escapes-lab', `${owner}: '${shown}' is a symlink that leads out of the lab folder (to ${target}); it is refused`, at, { hint: 'copy the file into the lab folder instead of linking to it' }));
       }
       continue;
     }
-    if (entry.isDirectory()) bytes += await folderBytes(root, full, shown, at, owner, out);
+    if (entry.isDirectory()) bytes += await folderBytes(fs, root, full, shown, at, owner, out);
     else if (entry.isFile()) {
-      const size = (await lstat(full)).size;
+      const size = (await fs.lstat(full)).size;
       if (size > MAX_FILE_BYTES) out.push(error('file-too-large', `${owner}: '${shown}' is ${Math.round(size / MiB)} MiB; a file placed in a guest may be at most ${MAX_FILE_BYTES / MiB} MiB`, at));
       bytes += size;
     }

@@ -39,7 +39,7 @@ export interface LoadOptions {
   seed?: string;
   /** Apply the lab's intended solution (`solution:`): its startup lines and files join the machines'. */
   withSolution?: boolean;
-  /** The template files read for an earlier seed of the same lab (renderVariants: one Map per batch). */
+  /** What an earlier seed of the same lab read from its folder (renderVariants: one Map per batch, lab-reads.ts). */
   labFileReads?: LabFileReads;
 }
 
@@ -92,7 +92,7 @@ export async function loadLab(path: string, options: LoadOptions = {}): Promise<
     diagnostics.push(...solutionDiagnostics(result.model, result.solution));
     if (options.withSolution) applySolution(result.model, result.solution, diagnostics);
     else if (result.solution) diagnostics.push(...(await solutionFileDiagnostics(result.model, result.solution)));
-    diagnostics.push(...(await resolveLabFiles(result.model)));
+    diagnostics.push(...(await resolveLabFiles(result.model, options.labFileReads)));
     if (result.variant) renderedFiles = await renderLabFiles(result.model, result.variant.values, diagnostics, options.labFileReads);
     // A domain lab.ext bridges to the host has one machine on purpose: lab.ext's own warning says what
     // vnetlab offers instead, not this one's host_nat hint.

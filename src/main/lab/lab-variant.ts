@@ -9,6 +9,7 @@ import { error } from './diag.ts';
 import { isInside } from './lab-paths.ts';
 import type { LabSolution } from './lab-yaml.ts';
 import { MAX_FILE_BYTES } from './limits.ts';
+import { once, type LabFileReads } from './lab-reads.ts';
 import { isTemplate, type ParamValues } from './params.ts';
 import { renderFileText } from './template-data.ts';
 
@@ -25,20 +26,9 @@ export interface RenderedFile {
   declaredMode?: number;
 }
 
+export type { LabFileReads } from './lab-reads.ts';
+
 const MAX_RENDERED_FILES = 10_000;
-
-/**
- * What renderLabFiles read from the lab folder, kept across the seeds of one batch (renderVariants):
- * every seed renders the same template files, so each is resolved, listed and read once.
- */
-export type LabFileReads = Map<string, Promise<unknown>>;
-
-function once<T>(reads: LabFileReads | undefined, key: string, read: () => Promise<T>): Promise<T> {
-  if (!reads) return read();
-  let p = reads.get(key) as Promise<T> | undefined;
-  if (!p) reads.set(key, (p = read()));
-  return p;
-}
 
 /**
  * Renders the text files a machine receives from the lab folder that hold template syntax. A `file`
