@@ -33,7 +33,7 @@ Examples:
     seed: { type: 'list', valueName: 'S', description: `the variant (any text; default ${DEFAULT_SEED}); repeat it for several` },
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'write the concrete lab into this new or empty folder' },
     show: { type: 'boolean', description: 'print the values the seed gives each parameter' },
-    json: { type: 'boolean', description: 'with --show: print {seed, params} as JSON' },
+    json: { type: 'boolean', description: 'with --show: print {seed, params} as JSON (a list of them for several seeds)' },
     'for-student': { type: 'boolean', description: 'with -o: leave out hidden checks and _test/' },
   },
   async run(args, io) {
