@@ -32,7 +32,7 @@ class WebSocketBridge implements ServiceBridge {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private readonly listeners = new Set<(m: PushMessage) => void>();
-  private readonly connectionListeners = new Set<(up: boolean, why?: 'refused') => void>();
+  private readonly connectionListeners = new Set<(up: boolean, why?: 'refused', reason?: string) => void>();
   /** The last time a server answered at this address but refused this page's token (said once). */
   private refused = false;
   /** Calls made before the first connection wait for it (the page's boot). */
@@ -67,12 +67,13 @@ class WebSocketBridge implements ServiceBridge {
       if ('error' in frame) p.reject(new ServiceError(frame.error));
       else p.resolve(frame.result);
     });
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (event) => {
       const wasUp = this.up;
       this.up = false;
       for (const p of this.pending.values()) p.reject(disconnected());
       this.pending.clear();
-      if (wasUp) for (const l of this.connectionListeners) l(false);
+      // 1012 (service restart): the classroom says why, e.g. that the student's lab server went away.
+      if (wasUp) for (const l of this.connectionListeners) l(false, undefined, event.code === 1012 && event.reason ? event.reason : undefined);
       else if (this.everUp) void this.probe();
       const delay = RECONNECT_DELAYS_MS[Math.min(this.attempts++, RECONNECT_DELAYS_MS.length - 1)]!;
       window.setTimeout(() => this.open(), delay);
@@ -112,7 +113,7 @@ class WebSocketBridge implements ServiceBridge {
     return () => this.listeners.delete(listener);
   }
 
-  onConnection(listener: (up: boolean, why?: 'refused') => void): void {
+  onConnection(listener: (up: boolean, why?: 'refused', reason?: string) => void): void {
     this.connectionListeners.add(listener);
   }
 }

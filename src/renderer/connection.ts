@@ -10,11 +10,13 @@ import type { RunController } from './run-controller.ts';
 export function wireConnection(app: App, bridge: ServiceBridge, consoles: Consoles, run: RunController): () => boolean {
   const { api, state, notify, fail } = app;
   const banner = $('banner');
-  bridge.onConnection?.((up, why) => {
+  bridge.onConnection?.((up, why, reason) => {
     if (!up) {
       banner.textContent = why === 'refused'
         ? 'The vnetlab server is back but does not accept this page (it was started with a new access link): open the link it printed. Running labs keep running.'
-        : 'Disconnected from the vnetlab server: reconnecting… Running labs keep running. If you stopped `vnetlab serve`, start it again (with the same --port, this page reconnects by itself).';
+        : reason
+          ? `${reason.charAt(0).toUpperCase()}${reason.slice(1).replace(/\.$/, '')}… Your labs and disks are kept.`
+          : 'Disconnected from the vnetlab server: reconnecting… Running labs keep running. If you stopped `vnetlab serve`, start it again (with the same --port, this page reconnects by itself).';
       banner.hidden = false;
       if (app.offline) return;
       app.offline = true;

@@ -87,14 +87,16 @@ export class RunController {
       if (!saved) return;
     }
     try {
+      // Starting from here on: in a classroom, environment() itself may wait for the student's lab
+      // server, and the progress it sends meanwhile ("waiting for it…") must show.
+      state.run.apply({ starting: true });
+      starting = true;
       const env = await app.api.environment();
       if (env.problems.length) {
         app.notify(`Cannot start yet: ${env.problems.map((p) => `${p.what} — run: ${p.fix}`).join('; ')}`, 'error');
         return;
       }
       app.notify('Starting the lab… (the first start may build guest images)');
-      state.run.apply({ starting: true });
-      starting = true;
       const status = await app.api.startLab(state.folder);
       state.run.apply({ status });
       await this.restoreConsoles();

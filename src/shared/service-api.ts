@@ -365,6 +365,7 @@ export interface ServiceBridge {
    * Told `false` when the connection to the service is lost and `true` when it is (re)established
    * (WebSocket mode only); `false, 'refused'` when a server answers again at this address but refuses
    * this page's access token (it was started anew without `--port`'s kept token: its new link must be opened).
+   * `reason`: what the server said as it closed the connection (a classroom whose lab server went away).
    */
-  onConnection?(listener: (up: boolean, why?: 'refused') => void): void;
+  onConnection?(listener: (up: boolean, why?: 'refused', reason?: string) => void): void;
 }
