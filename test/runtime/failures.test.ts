@@ -104,8 +104,12 @@ describe('failing guests (real UML)', () => {
       expect(recorded.has(group) || recorded.has(p.pid), p.cmdline).toBe(true);
     }
 
+    // The guests' memory folders (/dev/shm/vnetlab-<uid>/<umid>) outlive the supervisor too: clean takes them.
+    const memoryFolders = readRecords(runDir!).filter((r) => r.kind === 'guest').flatMap((r) => r.sockets.filter((s) => /\/vnetlab-\d+\/[^/]+$/.test(s)));
+    expect(memoryFolders.length).toBeGreaterThan(0);
     const clean = await t.cli(['clean', lab]);
     expect(clean.code).toBe(0);
+    for (const folder of memoryFolders) expect(existsSync(folder), folder).toBe(false);
     expect(clean.stdout).toMatch(/killed guest a/);
     expect(clean.stdout).toMatch(/killed switch lan/);
     expect(clean.stdout).toContain(`removed ${runDir}`);

@@ -2,7 +2,7 @@
 // records (so it works after the supervisor was killed with -9), through the one reaper (reaper.ts).
 // Guest disks live in the state dir and are left alone: only `wipe` deletes them.
 import { existsSync, rmSync } from 'node:fs';
-import { relative, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute, relative } from 'node:path';
 import { UserError } from '../errors.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
 import { assertPrivateDir } from './private-dir.ts';
@@ -34,13 +34,26 @@ async function endRecorded(runDir: string): Promise<CleanReport> {
   // Pulling the plug: the supervisor first, so it cannot start anything new; then guests, then the network.
   const killed = await reapRecorded(runDir, { how: 'kill' });
   const report: CleanReport = { runDir, killed: killed.map((r) => ({ kind: r.kind, name: r.name, pid: r.pid })), removed: [] };
-  for (const r of records) for (const s of r.sockets) if (existsSync(s)) report.removed.push(s);
+  for (const r of records) {
+    for (const s of r.sockets) {
+      if (!existsSync(s)) continue;
+      // A guest's memory folder lives outside the run dir (/dev/shm/vnetlab-<uid>/<umid>): it goes too.
+      if (isMemoryFolder(s)) rmSync(s, { recursive: true, force: true });
+      report.removed.push(s);
+    }
+  }
   // The whole run dir goes, with any `*.<pid>.tmp` a failed write (e.g. a full disk) left behind.
   if (existsSync(runDir)) {
     rmSync(runDir, { recursive: true, force: true });
     report.removed.push(runDir);
   }
   return report;
+}
+
+/** A guest's own memory folder, by its place: directly inside this user's `vnetlab-<uid>` folder. */
+function isMemoryFolder(path: string): boolean {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  return basename(dirname(path)) === `vnetlab-${uid}` && basename(path) !== '' && !path.includes('/../');
 }
 
 /** The warm pool (pool/): its process, its guests, their folders and throwaway disks. */
