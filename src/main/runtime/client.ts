@@ -11,7 +11,7 @@
 //
 // `connectSupervisor(labRootOrId)` attaches to a lab that already runs (undefined when it does not).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -287,6 +287,69 @@ export async function connectRunDir(runDir: string): Promise<SupervisorClient | 
 export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env, onProgress?: (message: string) => void): Promise<SupervisorClient> {
   const existing = await connectRunDir(plan.runDir);
   if (existing) return existing;
+  // Starts of one lab at once: one spawns, the others wait for its supervisor. (Each spawning its own
+  // left the losers' node processes running for a while after every start had returned.)
+  const release = claimSpawn(plan.runDir);
+  if (!release) return waitForSpawn(plan, env, onProgress);
+  try {
+    return await spawnSupervisor(plan, env, onProgress);
+  } finally {
+    release();
+  }
+}
+
+/** The right to spawn the supervisor: a file made with O_EXCL, holding our pid; a dead holder's is taken over. */
+function claimSpawn(runDir: string): (() => void) | undefined {
+  const file = runFiles.spawning(runDir);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (spawnerAlive(runDir)) return undefined;
+      rmSync(file, { force: true });
+    }
+  }
+  return undefined;
+}
+
+function spawnerAlive(runDir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(runFiles.spawning(runDir), 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Another start is spawning the supervisor: connect once it listens; if that start gave up, try ourselves. */
+async function waitForSpawn(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: (message: string) => void): Promise<SupervisorClient> {
+  // As long as that start lives: it may first shut down what a dead supervisor left running. Its own
+  // steps are bounded; this bound is only against a start that hangs.
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline) {
+    const client = await connectRunDir(plan.runDir);
+    if (client) return client;
+    if (!spawnerAlive(plan.runDir)) return ensureSupervisor(plan, env, onProgress);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
+}
+
+async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: (message: string) => void): Promise<SupervisorClient> {
+  // It may have come up between our first look and the claim.
+  const up = await connectRunDir(plan.runDir);
+  if (up) return up;
   const live = readRecords(plan.runDir).filter(isAlive);
   // Another start of this lab spawned its supervisor a moment ago: wait for it to listen, never start a second one.
   if (live.some((r) => r.kind === 'supervisor')) {

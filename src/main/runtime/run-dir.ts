@@ -12,6 +12,8 @@ export const runFiles = {
   plan: (runDir: string) => join(runDir, 'plan.json'),
   log: (runDir: string) => join(runDir, 'supervisor.log'),
   lock: (runDir: string) => join(runDir, 'supervisor.lock'),
+  /** Held (O_EXCL, our pid inside) by the one start that spawns the supervisor; the others wait for it. */
+  spawning: (runDir: string) => join(runDir, 'supervisor.spawning'),
 };
 
 /**
