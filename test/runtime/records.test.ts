@@ -72,3 +72,25 @@ function groupSize(pgid: number): number {
   }
   return n;
 }
+
+describe('the one-daemon lock', () => {
+  it('of twelve processes that try at once, exactly one holds it; a dead holder\'s lock is taken over', async () => {
+    const lock = join(runDir, 'contended.lock');
+    const records = join(import.meta.dirname, '../../src/main/runtime/records.ts');
+    // Each takes the lock, says whether it got it, and holds on for a moment (as a supervisor would).
+    const script = `const { takeProcessLock } = await import(${JSON.stringify(records)}); console.log(takeProcessLock(${JSON.stringify(lock)})); await new Promise((r) => setTimeout(r, 1500));`;
+    const run = () =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout!.on('data', (d) => (out += d));
+        child.once('exit', () => resolve(out.trim()));
+      });
+    const answers = await Promise.all(Array.from({ length: 12 }, run));
+    expect(answers.filter((a) => a === 'true')).toHaveLength(1);
+    expect(answers.filter((a) => a === 'false')).toHaveLength(11);
+    // The holder has exited: its lock is stale, and the next one takes it over.
+    expect(await run()).toBe('true');
+    expect(readdirSync(runDir).filter((f) => f.startsWith('contended.lock.'))).toEqual([]);
+  }, 60_000);
+});

@@ -11,7 +11,7 @@
 //
 // `connectSupervisor(labRootOrId)` attaches to a lab that already runs (undefined when it does not).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { reapRecorded } from './reaper.ts';
-import { isAlive, isRecordedProcessAlive, readRecords } from './records.ts';
+import { createWhole, isAlive, isRecordedProcessAlive, readRecords } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
@@ -302,16 +302,10 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
 function claimSpawn(runDir: string): (() => void) | undefined {
   const file = runFiles.spawning(runDir);
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (spawnerAlive(runDir)) return undefined;
-      rmSync(file, { force: true });
-    }
+    // Appears whole (never empty): a waiter reading it never takes a live spawner for a dead one.
+    if (createWhole(file, String(process.pid))) return () => rmSync(file, { force: true });
+    if (spawnerAlive(runDir)) return undefined;
+    rmSync(file, { force: true });
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 // `vnetlab clean` can find and end everything even after the supervisor was killed with -9.
 // A pid alone is not proof of identity (pids are reused), so each record also carries the process's
 // start time from /proc/<pid>/stat, and nothing is signalled unless it still matches.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeRunFile } from './disk-space.ts';
 import { assertPrivateDir, ensurePrivateDir, isTrustedFile } from './private-dir.ts';
@@ -153,25 +153,59 @@ export function isSameProcess(pid: number, startTime: string): boolean {
 }
 
 /**
+ * Creates `path` holding `content`, or returns false when it exists. The file appears whole: it is
+ * written under a name of our own and linked into place, so no reader ever sees it empty (an empty
+ * lock read as "its writer died" let two supervisors of one lab both take it).
+ */
+export function createWhole(path: string, content: string): boolean {
+  const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
  * One daemon per folder (a lab's supervisor, the pool): a lock file holding our pid and start time.
- * A stale lock (its process is gone, or it is torn: its writer died mid-write) is taken over.
+ * A lock whose process is gone (or that cannot be read) is taken over: moved aside under a name of our
+ * own first, so two takers cannot both remove and replace it; if what was moved aside turns out to be
+ * a live owner's lock (taken meanwhile), it is put back and we lose.
  */
 export function takeProcessLock(lock: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const mine = JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) });
+  const ownerAlive = (file: string) => {
     try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
-      closeSync(fd);
-      return true;
+      const owner = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startTime: string };
+      return isSameProcess(owner.pid, owner.startTime);
     } catch {
-      try {
-        const owner = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; startTime: string };
-        if (isSameProcess(owner.pid, owner.startTime)) return false;
-      } catch {
-        // unreadable lock: a writer died mid-write; take it over
-      }
-      rmSync(lock, { force: true });
+      return false;
     }
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (createWhole(lock, mine)) return true;
+    if (ownerAlive(lock)) return false;
+    const aside = `${lock}.${process.pid}.stale`;
+    try {
+      renameSync(lock, aside);
+    } catch {
+      continue; // another taker moved it first: look again
+    }
+    if (ownerAlive(aside)) {
+      try {
+        linkSync(aside, lock);
+      } catch {
+        // someone holds it again already
+      }
+      rmSync(aside, { force: true });
+      return false;
+    }
+    rmSync(aside, { force: true });
   }
   return false;
 }
