@@ -22,7 +22,7 @@ import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { reapRecorded } from './reaper.ts';
-import { createWhole, isAlive, isRecordedProcessAlive, readRecords } from './records.ts';
+import { isAlive, isRecordedProcessAlive, lockHolderAlive, readRecords, takeProcessLock } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
@@ -298,32 +298,14 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
   }
 }
 
-/** The right to spawn the supervisor: a file made with O_EXCL, holding our pid; a dead holder's is taken over. */
+/** The right to spawn the supervisor: the same lock as the supervisor's own (whole, pid and start time; a dead holder's taken over). */
 function claimSpawn(runDir: string): (() => void) | undefined {
   const file = runFiles.spawning(runDir);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Appears whole (never empty): a waiter reading it never takes a live spawner for a dead one.
-    if (createWhole(file, String(process.pid))) return () => rmSync(file, { force: true });
-    if (spawnerAlive(runDir)) return undefined;
-    rmSync(file, { force: true });
-  }
-  return undefined;
+  return takeProcessLock(file) ? () => rmSync(file, { force: true }) : undefined;
 }
 
 function spawnerAlive(runDir: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(runFiles.spawning(runDir), 'utf8'));
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return lockHolderAlive(runFiles.spawning(runDir));
 }
 
 /** Another start is spawning the supervisor: connect once it listens; if that start gave up, try ourselves. */

@@ -171,6 +171,16 @@ export function createWhole(path: string, content: string): boolean {
   }
 }
 
+/** Whether the process that holds a takeProcessLock lock file is still running (pid and start time). */
+export function lockHolderAlive(file: string): boolean {
+  try {
+    const owner = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startTime: string };
+    return isSameProcess(owner.pid, owner.startTime);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * One daemon per folder (a lab's supervisor, the pool): a lock file holding our pid and start time.
  * A lock whose process is gone (or that cannot be read) is taken over: moved aside under a name of our
@@ -179,14 +189,7 @@ export function createWhole(path: string, content: string): boolean {
  */
 export function takeProcessLock(lock: string): boolean {
   const mine = JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) });
-  const ownerAlive = (file: string) => {
-    try {
-      const owner = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startTime: string };
-      return isSameProcess(owner.pid, owner.startTime);
-    } catch {
-      return false;
-    }
-  };
+  const ownerAlive = lockHolderAlive;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createWhole(lock, mine)) return true;
     if (ownerAlive(lock)) return false;
