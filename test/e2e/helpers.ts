@@ -154,13 +154,17 @@ export async function nodePoint(page: Page, id: string): Promise<{ x: number; y:
     const n = cy.getElementById(nodeId);
     if (n.empty()) throw new Error(`no node ${nodeId}`);
     // The canvas may be moving (a fit after the window or the lab changed, slower on a loaded host): a
-    // point read mid-animation is clicked where the node no longer is. Read it once it holds still.
+    // point read mid-animation is clicked where the node no longer is. Read it once it holds still over
+    // two whole frames: a panel that just closed resizes the canvas in the ResizeObserver step, which
+    // runs after this frame's requestAnimationFrame callbacks, so one unchanged frame proves nothing.
     const frame = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
     let last = '';
-    for (let i = 0; i < 300; i++) {
+    let still = 0;
+    for (let i = 0; i < 300 && still < 2; i++) {
       const q = n.renderedPosition();
-      const here = `${Math.round(q.x)},${Math.round(q.y)},${cy.zoom().toFixed(4)}`;
-      if (here === last && !cy.animated() && !n.animated()) break;
+      const r = document.getElementById('canvas')!.getBoundingClientRect();
+      const here = `${Math.round(q.x)},${Math.round(q.y)},${cy.zoom().toFixed(4)},${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)},${Math.round(r.height)}`;
+      still = here === last && !cy.animated() && !n.animated() ? still + 1 : 0;
       last = here;
       await frame();
     }

@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isRecordedProcessAlive, processStartTime, readRecords, removeRecord, signalRecorded, writeRecord } from '../../src/main/runtime/records.ts';
+import { waitSupervisorGone } from '../../src/main/runtime/client.ts';
+import { isRecordedProcessAlive, processStartTime, processState, readRecords, removeRecord, signalRecorded, writeRecord } from '../../src/main/runtime/records.ts';
 import { eventually } from './helpers.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'vrec-'));
@@ -93,4 +94,34 @@ describe('the one-daemon lock', () => {
     expect(await run()).toBe('true');
     expect(readdirSync(runDir).filter((f) => f.startsWith('contended.lock.'))).toEqual([]);
   }, 60_000);
+});
+
+describe('waiting for a supervisor to go', () => {
+  it('waits for the process itself, not only its record (removed a moment before it exits); a zombie has exited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vsup-'));
+    try {
+      // A stand-in supervisor: its parent (this test) does not reap it at once, so it is a zombie for a while.
+      const child = spawn('/bin/sh', ['-c', 'sleep 1.5'], { stdio: 'ignore' });
+      started.push(child.pid!);
+      writeRecord(dir, { kind: 'supervisor', name: 'supervisor', pid: child.pid!, pgid: child.pid!, argv: ['sh'], sockets: [] });
+      const begun = Date.now();
+      const gone = waitSupervisorGone(dir, 10_000);
+      await new Promise((r) => setTimeout(r, 200));
+      removeRecord(dir, 'supervisor', 'supervisor'); // as supervisor-main does just before process.exit
+      expect(await gone).toBe(true);
+      expect(Date.now() - begun, 'it waited for the process to exit').toBeGreaterThanOrEqual(1400);
+
+      // A zombie: `sleep 1`, whose parent (exec'd into `sleep 5`) never waits for it.
+      const parent = spawn('/bin/sh', ['-c', 'sleep 1 & echo $!; exec sleep 5'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      started.push(parent.pid!);
+      const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d)))));
+      writeRecord(dir, { kind: 'supervisor', name: 'supervisor', pid: zombie, pgid: parent.pid!, argv: ['sleep'], sockets: [] });
+      const since = Date.now();
+      expect(await waitSupervisorGone(dir, 10_000)).toBe(true);
+      expect(processState(zombie)).toBe('Z');
+      expect(Date.now() - since, 'a zombie counts as gone').toBeLessThan(3500);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });

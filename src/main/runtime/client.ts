@@ -22,7 +22,7 @@ import { EnvironmentError, UserError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { reapRecorded } from './reaper.ts';
-import { isAlive, isRecordedProcessAlive, lockHolderAlive, readRecords, takeProcessLock } from './records.ts';
+import { isAlive, hasExited, lockHolderAlive, readRecords, takeProcessLock } from './records.ts';
 import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
@@ -377,9 +377,11 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
 /** Wait until the supervisor process recorded in a run dir has exited (after a full stop). */
 export async function waitSupervisorGone(runDir: string, timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  // The supervisor removes its record a moment before it exits: once seen, wait for the process itself.
+  let supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor');
   while (Date.now() < deadline) {
-    const supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor');
-    if (!supervisor || !isRecordedProcessAlive(supervisor)) return true;
+    supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor') ?? supervisor;
+    if (!supervisor || hasExited(supervisor)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;

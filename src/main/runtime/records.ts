@@ -107,6 +107,21 @@ export function isRecordedProcessAlive(record: ProcessRecord): boolean {
   return processStartTime(record.pid) === record.startTime;
 }
 
+/** Whether the recorded process has exited: gone, or a zombie (only its parent's wait is missing). */
+export function hasExited(record: ProcessRecord): boolean {
+  return !isRecordedProcessAlive(record) || processState(record.pid) === 'Z';
+}
+
+/** The state letter of a process (R, S, D, Z…), or undefined once it is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a recorded process (or what is left of its group) still runs. */
 export function isAlive(r: ProcessRecord): boolean {
   return isRecordedProcessAlive(r) || (r.pgid > 0 && r.pgid === r.pid && !existsSync(`/proc/${r.pid}`) && groupHasMembers(r.pgid));
