@@ -2,7 +2,7 @@
 // size of the image it was made from; UML refuses it ("mtime mismatch") over any other image file. So a
 // rebuild keeps the previous image as `<name>@<build time>.ext4` (a hard link: no copy) as long as a
 // disk needs it, and backingImageFor() finds the image file an existing disk was made from.
-import { closeSync, existsSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, ftruncateSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPaths } from '../paths.ts';
 
@@ -14,6 +14,43 @@ export interface CowHeader {
 }
 
 const COW_MAGIC = 0x4f4f4f4d;
+
+/** UML's `struct cow_header_v3` (arch/um/drivers/cow_user.c): big-endian, packed, a 4096-byte path. */
+const COW_HEADER_BYTES = 32 + 4096;
+const COW_SECTOR = 512;
+const COW_ALIGNMENT = 4096;
+
+/**
+ * Makes a new, empty guest disk over `backingImage`, as `uml_mkcow` (and UML itself) would: the v3
+ * header, the bitmap of changed sectors (all clear), then the data area, all sparse. Written here with
+ * system calls, not by running uml_mkcow: that was two processes per guest on the supervisor's event
+ * loop (~25 ms each), a tenth of a 10-guest start. The file is created 0600 and never replaces one.
+ */
+export function createCowDisk(cowPath: string, backingImage: string): void {
+  const backing = statSync(backingImage);
+  const header = Buffer.alloc(COW_HEADER_BYTES);
+  header.writeUInt32BE(COW_MAGIC, 0);
+  header.writeUInt32BE(3, 4);
+  header.writeUInt32BE(Math.floor(backing.mtimeMs / 1000) >>> 0, 8);
+  header.writeBigUInt64BE(BigInt(backing.size), 12);
+  header.writeUInt32BE(COW_SECTOR, 20);
+  header.writeUInt32BE(COW_ALIGNMENT, 24);
+  header.writeUInt32BE(0, 28); // cow_format: COW_BITMAP
+  if (Buffer.byteLength(backingImage) >= 4096) throw new Error(`the image path is too long for a UML disk header: ${backingImage}`);
+  header.write(backingImage, 32, 'utf8');
+  // The bitmap starts at the header rounded up to the alignment; the data at the end of the bitmap,
+  // rounded up too (uml_mkcow's layout, byte for byte; test/images/cow-disk.test.ts compares them).
+  const roundUp = (n: number) => Math.ceil(n / COW_ALIGNMENT) * COW_ALIGNMENT;
+  const bitmapBytes = Math.ceil(Math.ceil(backing.size / COW_SECTOR) / 8);
+  const dataOffset = roundUp(roundUp(COW_HEADER_BYTES) + bitmapBytes);
+  const fd = openSync(cowPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    writeSync(fd, header, 0, header.length, 0);
+    ftruncateSync(fd, dataOffset + backing.size);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Reads a UML COW (version 3) header; undefined when the file is not one. */
 export function readCowHeader(cowPath: string): CowHeader | undefined {

@@ -14,6 +14,7 @@ import type { GuestPlan } from '../../shared/plan.ts';
 import { EnvironmentError } from '../errors.ts';
 import { confineHelper, hostHelper, landlockAbi } from '../images/host-helpers.ts';
 import { findKernel, whichTool, type KernelInfo } from '../images/kernel.ts';
+import { createCowDisk } from '../images/backing.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 
 /** What one sandboxed process may reach; everything else on the host it may not. */
@@ -194,15 +195,12 @@ export function removeMemoryFolder(dir: string): void {
 
 /**
  * UML creates a missing COW disk itself, which would need the right to create files next to it (the
- * other machines' disks). We make it first, with UML's own tool, so the guest gets that one file only.
+ * other machines' disks). We make it first (as uml_mkcow would), so the guest gets that one file only.
  */
 function ensureCow(cow: string, backingImage: string): void {
   if (existsSync(cow)) return;
   mkdirSync(dirname(cow), { recursive: true, mode: 0o700 });
-  const tool = whichTool('uml_mkcow');
-  if (!tool) throw new EnvironmentError('uml_mkcow is not installed (vnetlab makes guest disks with it)', 'install it with: sudo apt-get install uml-utilities');
-  execFileSync(tool, [cow, backingImage], { stdio: ['ignore', 'ignore', 'pipe'] });
-  execFileSync('chmod', ['600', cow]);
+  createCowDisk(cow, backingImage);
 }
 
 /** The kernel behind argv[0]: findKernel()'s wrapper is replaced by what it would have done. */

@@ -6,7 +6,8 @@
 // program. We spawn, hand the pid to `register` (the on-disk record), and only then open the gate, so
 // no process ever runs unrecorded; if we die before that, the gate sees EOF (or its pty hangs up) and
 // the sh exits without starting anything.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -22,6 +23,8 @@ import type { PooledGuest } from './pool/protocol.ts';
 import { mconsoleCommand, mconsoleCommands } from './mconsole.ts';
 import { confinementFor, daemonArgv, guestLaunch, removeMemoryFolder, type Confinement } from './confinement.ts';
 import { guestArgv } from './guest-argv.ts';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
@@ -58,7 +61,9 @@ export class RealLauncher implements Launcher {
       throw new EnvironmentError(`image ${plan.image} is missing: ${plan.imagePath}`, `build it: vnetlab image build ${plan.image}`);
     }
     const { toGuest, fromGuest } = plan.execChannel;
-    makeFifos([toGuest, fromGuest]);
+    // Not execFileSync: a start spawns many guests at once, and the supervisor's event loop (consoles
+    // included) must not wait for each mkfifo in turn.
+    await makeFifosAsync([toGuest, fromGuest]);
     // Both ends opened read-write so neither our open nor the wrapper's blocks, and neither side sees EOF.
     const toFd = openSync(toGuest, constants.O_RDWR);
     const fromFd = openSync(fromGuest, constants.O_RDWR);
@@ -156,6 +161,14 @@ export function makeFifos(paths: string[]): void {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   }
   execFileSync('mkfifo', ['-m', '0600', ...paths]);
+}
+
+export async function makeFifosAsync(paths: string[]): Promise<void> {
+  for (const path of paths) {
+    rmSync(path, { force: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  }
+  await execFileAsync('mkfifo', ['-m', '0600', ...paths]);
 }
 
 /** A FIFO shared by many daemons: made once, kept while it is one. */
