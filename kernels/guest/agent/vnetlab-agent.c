@@ -5,6 +5,10 @@
  *   vnetlab-agent --poweroff           power the guest off now (Debian minbase has no poweroff binary)
  *   vnetlab-agent --console TTY CMD…   run CMD in a new session with TTY as its controlling terminal
  *   vnetlab-agent --spawn CMD…         run CMD in a new session
+ *   vnetlab-agent --pty ROWS COLS CMD… run CMD on a new pty (an extra console, run as an exec command):
+ *                                      says `pts /dev/pts/N` on stderr, then relays stdin to the pty
+ *                                      and the pty to stdout until CMD ends
+ *   vnetlab-agent --winsize PTS ROWS COLS  resize that pty (its shell gets SIGWINCH)
  *   vnetlab-agent --carrier IF on|off  say whether IF's cable is plugged (its operational state, below)
  *   vnetlab-agent --boot <tty> <ready-fifo>
  *                                      the guest init's early boot (boot_guest below), then the agent
@@ -196,10 +200,12 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-/* Reads what the pipe has now; returns 0 at EOF or error, 1 if it may have more later. */
-static int drain(struct cmd *c, int *fd, char kind) {
+/* Reads what the pipe has now, at most `chunks` reads (0: no bound); returns 0 at EOF or error, 1 if
+   it may have more later. The main loop bounds it: a command that writes faster than the serial line
+   carries it (`yes` on an extra console) must not keep the agent from reading the host's input (^C, K). */
+static int drain(struct cmd *c, int *fd, char kind, int chunks) {
   unsigned char buf[CHUNK];
-  for (;;) {
+  for (int k = 0; chunks == 0 || k < chunks; k++) {
     ssize_t n = read(*fd, buf, sizeof buf);
     if (n > 0) {
       send_chunk(kind, c->id, buf, (size_t)n);
@@ -210,13 +216,14 @@ static int drain(struct cmd *c, int *fd, char kind) {
     close_fd(fd);
     return 0;
   }
+  return 1;
 }
 
 static void finish(struct cmd *c) {
   /* Output written just before exit is still in the pipes: take it, but don't wait for background
      grandchildren that inherited the pipes (a daemon started with `&` would otherwise hold us forever). */
-  if (c->out >= 0) drain(c, &c->out, 'O');
-  if (c->err >= 0) drain(c, &c->err, 'E');
+  if (c->out >= 0) drain(c, &c->out, 'O', 64);
+  if (c->err >= 0) drain(c, &c->err, 'E', 64);
   close_fd(&c->out);
   close_fd(&c->err);
   close_fd(&c->in);
@@ -1120,8 +1127,141 @@ static int run_console(const char *tty, char **cmd) {
   return 127;
 }
 
+/* A window size from the host: digits only, within what a terminal can be. */
+static int parse_dim(const char *text) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  return (*text && !*end && v > 0 && v <= 1000) ? (int)v : -1;
+}
+
+/* --winsize PTS ROWS COLS: the host resizes an extra console (its relay says which pts it is). */
+static int set_winsize(const char *pts, const char *rows, const char *cols) {
+  struct winsize ws = {0};
+  int r = parse_dim(rows), c = parse_dim(cols);
+  if (strncmp(pts, "/dev/pts/", 9) != 0 || r < 0 || c < 0) {
+    fprintf(stderr, "usage: vnetlab-agent --winsize /dev/pts/N ROWS COLS\n");
+    return 2;
+  }
+  int fd = open(pts, O_RDWR | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    perror(pts);
+    return 1;
+  }
+  ws.ws_row = (unsigned short)r;
+  ws.ws_col = (unsigned short)c;
+  int rc = ioctl(fd, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH to the pty's foreground group */
+  close(fd);
+  return rc == 0 ? 0 : 1;
+}
+
+static volatile sig_atomic_t pty_child_done = 0;
+static void on_pty_child(int sig) { (void)sig; pty_child_done = 1; }
+
+/* --pty ROWS COLS CMD…: an extra console. The agent runs this as an ordinary exec command with stdin
+   kept open; CMD (a login shell) gets a pty of its own as its controlling terminal (run_console), and
+   this process relays the exec's stdin to the pty and the pty to the exec's stdout. Writes to the pty
+   never block (a shell that reads nothing must not stop its own output from being relayed); writes to
+   stdout do: that is the back-pressure from a slow serial line onto the shell. */
+static int run_pty(const char *rows, const char *cols, char **cmd) {
+  int r = parse_dim(rows), c = parse_dim(cols);
+  if (r < 0 || c < 0) {
+    fprintf(stderr, "usage: vnetlab-agent --pty ROWS COLS CMD...\n");
+    return 2;
+  }
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+    perror("vnetlab-agent: no pty (is devpts mounted on /dev/pts?)");
+    return 1;
+  }
+  const char *name = ptsname(master);
+  if (!name) return 1;
+  char pts[64];
+  snprintf(pts, sizeof pts, "%s", name);
+  struct winsize ws = {0};
+  ws.ws_row = (unsigned short)r;
+  ws.ws_col = (unsigned short)c;
+  ioctl(master, TIOCSWINSZ, &ws);
+  /* Held open until the end, so the pty is not hung up before the shell has opened it: the relay ends
+     when the shell does (SIGCHLD), or when the host closes stdin. */
+  int slave = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    perror(pts);
+    return 1;
+  }
+
+  sigset_t chld, old;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &old);
+  struct sigaction sa = {0};
+  sa.sa_handler = on_pty_child;
+  sigaction(SIGCHLD, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    close(master);
+    _exit(run_console(pts, cmd));
+  }
+  fprintf(stderr, "pts %s\n", pts);
+  fflush(stderr);
+  set_nonblock(master);
+
+  char in[4096];
+  size_t in_len = 0, in_off = 0;
+  int stdin_open = 1;
+  sigset_t during;
+  sigemptyset(&during); /* SIGCHLD only interrupts ppoll, never a read or write in between */
+  for (;;) {
+    struct pollfd fds[2];
+    int n = 0;
+    fds[n++] = (struct pollfd){master, (short)(POLLIN | (in_len > in_off ? POLLOUT : 0)), 0};
+    if (stdin_open && in_len == in_off) fds[n++] = (struct pollfd){0, POLLIN, 0};
+    int rc = ppoll(fds, (nfds_t)n, NULL, &during);
+    if (rc < 0 && errno != EINTR) break;
+    if (pty_child_done) break;
+    if (rc <= 0) continue;
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[CHUNK];
+      ssize_t got = read(master, buf, sizeof buf);
+      if (got > 0) write_all(1, buf, (size_t)got);
+      else if (got == 0 || (errno != EAGAIN && errno != EINTR)) break;
+    }
+    if ((fds[0].revents & POLLOUT) && in_len > in_off) {
+      ssize_t put = write(master, in + in_off, in_len - in_off);
+      if (put > 0) in_off += (size_t)put;
+      if (in_off == in_len) in_off = in_len = 0;
+    }
+    if (n > 1 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t got = read(0, in, sizeof in);
+      if (got > 0) {
+        in_len = (size_t)got;
+        in_off = 0;
+        ssize_t put = write(master, in, in_len);
+        if (put > 0) in_off = (size_t)put;
+        if (in_off == in_len) in_off = in_len = 0;
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        break; /* the host closed the console: hang the pty up, which ends its shell */
+      }
+    }
+  }
+  /* What the shell wrote last (its `logout`), then hang up the pty: the shell and its jobs get SIGHUP. */
+  char buf[CHUNK];
+  ssize_t got;
+  while ((got = read(master, buf, sizeof buf)) > 0) write_all(1, buf, (size_t)got);
+  close(master);
+  close(slave);
+  int status = 0;
+  if (!pty_child_done) kill(pid, SIGHUP);
+  waitpid(pid, &status, 0);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3);
+  if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
+  if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);
   if (argc >= 3 && strcmp(argv[1], "--spawn") == 0) {
     default_signals();
     setsid();
@@ -1247,8 +1387,8 @@ int main(int argc, char **argv) {
         break;
       }
       case 'r': read_ready_fifo(); break;
-      case 'O': if (c->used) drain(c, &c->out, 'O'); break;
-      case 'E': if (c->used) drain(c, &c->err, 'E'); break;
+      case 'O': if (c->used) drain(c, &c->out, 'O', 16); break;
+      case 'E': if (c->used) drain(c, &c->err, 'E', 16); break;
       case 'I': if (c->used) flush_stdin(c); break;
       }
     }

@@ -18,6 +18,8 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Leave stdin open for writeStdin()/closeStdin() (an interactive exec). */
   keepStdinOpen?: boolean;
+  /** Only pass output to onStdout/onStderr, never keep it for the result (a console that runs for hours). */
+  streamOnly?: boolean;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /** Called with the command id as soon as it is sent (for kill()/writeStdin()). */
@@ -402,10 +404,10 @@ export class AgentClient {
         const entry = this.running.get(message.id);
         if (!entry) return;
         if (message.kind === 'O') {
-          entry.stdout.push(message.data);
+          if (!entry.options.streamOnly) entry.stdout.push(message.data);
           entry.options.onStdout?.(message.data);
         } else {
-          entry.stderr.push(message.data);
+          if (!entry.options.streamOnly) entry.stderr.push(message.data);
           entry.options.onStderr?.(message.data);
         }
         break;

@@ -24,6 +24,26 @@ export async function connectAgent(fromGuest: Readable, toGuest: Writable, ident
         onStderr: onStderr ? (chunk) => onStderr(err.write(chunk)) : undefined,
       });
     },
+    interactive: (command, options) => {
+      const out = new StringDecoder('utf8');
+      const err = new StringDecoder('utf8');
+      let id: number | undefined;
+      const done = client.exec(command, {
+        keepStdinOpen: true,
+        streamOnly: true,
+        onStart: (n) => (id = n),
+        onStdout: (chunk) => options.onStdout(out.write(chunk)),
+        onStderr: (chunk) => options.onStderr(err.write(chunk)),
+      });
+      // A closed channel rejects `done`; whoever holds the console hears it there, not as an unhandled rejection.
+      done.catch(() => undefined);
+      return {
+        done,
+        write: (data) => id !== undefined && client.writeStdin(id, data),
+        end: () => id !== undefined && client.closeStdin(id),
+        kill: () => id !== undefined && client.kill(id),
+      };
+    },
     close: () => client.close(),
   };
 }

@@ -36,6 +36,8 @@ export interface AttachOptions {
   onData(data: string): void;
   /** Called when the connection to the supervisor closes (lab stopped). */
   onClose?(): void;
+  /** Which console of the machine: 0 (default) is the guest's own, 1.. extra ones (runtime/extra-console.ts). */
+  console?: number;
   replay?: boolean;
   flowControl?: boolean;
   cols?: number;
@@ -163,6 +165,7 @@ export class SupervisorClient {
   async attachConsole(machine: string, options: AttachOptions): Promise<ConsoleHandle> {
     const { consoleId } = await this.call('console.attach', {
       machine,
+      ...(options.console ? { console: options.console } : {}),
       replay: options.replay,
       flowControl: options.flowControl,
       cols: options.cols,

@@ -86,6 +86,14 @@ export class FakeLauncher implements Launcher {
         options.onStdout?.(stdout);
         return { stdout, stderr: '', exitCode: 0, timedOut: false };
       },
+      // A fake extra console: an echo of what is typed, like a terminal; closing stdin ends it.
+      interactive: (command, options) => {
+        this.log.push(`interactive ${plan.name} ${command}`);
+        let end!: (code: number) => void;
+        const done = new Promise<ExecResult>((resolve) => (end = (code) => resolve({ stdout: '', stderr: '', exitCode: code, timedOut: false })));
+        void handle.exited.then(() => end(137));
+        return { done, write: (data) => options.onStdout(data), end: () => end(0), kill: () => end(137) };
+      },
       close: () => {},
     };
     this.guests.set(plan.name, { exit, output: (t) => listeners.forEach((l) => l(t)) });

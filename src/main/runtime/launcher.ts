@@ -49,11 +49,24 @@ export interface ExecOptions {
   onStderr?: (chunk: string) => void;
 }
 
+/** A command whose stdin stays open: what carries an extra console (extra-console.ts). */
+export interface InteractiveExec {
+  /** Settles when the command has ended (rejects if the exec channel closes first). */
+  done: Promise<ExecResult>;
+  write(data: string): void;
+  /** Close its stdin. */
+  end(): void;
+  /** SIGKILL to its process group. */
+  kill(): void;
+}
+
 /** The exec channel of a guest (docs/ARCHITECTURE.md, "Exec channel protocol"). */
 export interface GuestAgent {
   /** Resolves with the startup script's exit code once `R` arrives; rejects on timeout. */
   waitReady(timeoutMs: number): Promise<number>;
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Run a command in the guest's /bin/sh with stdin kept open; output is only streamed, never kept. */
+  interactive(command: string, options: { onStdout(chunk: string): void; onStderr(chunk: string): void }): InteractiveExec;
   close(): void;
 }
 

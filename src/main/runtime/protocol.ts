@@ -18,7 +18,8 @@ export interface Methods {
   restart: { params: { machine: string; timeoutMs?: number }; result: StartResult };
   exec: { params: { machine: string; command: string; timeoutMs?: number; stdin?: string; stream?: boolean; tools?: boolean; grader?: boolean }; result: ExecResult };
   subscribe: { params: Record<string, never>; result: null };
-  'console.attach': { params: { machine: string; replay?: boolean; flowControl?: boolean; cols?: number; rows?: number }; result: { consoleId: number } };
+  /** `console`: which console of the machine (0, the default, is the guest's own; 1.. are opened by their first attach). */
+  'console.attach': { params: { machine: string; console?: number; replay?: boolean; flowControl?: boolean; cols?: number; rows?: number }; result: { consoleId: number } };
   'console.write': { params: { consoleId: number; data: string }; result: null };
   'console.resize': { params: { consoleId: number; cols: number; rows: number }; result: null };
   'console.ack': { params: { consoleId: number; chars: number }; result: null };

@@ -68,7 +68,7 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
       return null;
     },
     'console.attach': async (p, conn) => {
-      const session = sup.console(p.machine);
+      const session = sup.console(p.machine, p.console ?? 0);
       const consoleId = nextConsoleId++;
       if (p.cols && p.rows) session.resize(p.cols, p.rows);
       const viewer = session.attach({

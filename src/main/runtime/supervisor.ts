@@ -18,6 +18,7 @@ import { UserError } from '../errors.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
 import { ConsoleSession } from './console-session.ts';
 import { ConsoleRecorder } from './console-record.ts';
+import { ExtraConsoles, checkConsoleIndex } from './extra-console.ts';
 import { describeExit, type ExecOptions, type GuestHandle, type Launcher } from './launcher.ts';
 import { takePooledGuest } from './pool/lab-claim.ts';
 import { defaultParallelBoots, runBounded } from './boot-slots.ts';
@@ -47,6 +48,8 @@ interface Machine {
   /** Bumped by every stop/crash of this machine: a start that saw another value has been overruled. */
   stops: number;
   console: ConsoleSession;
+  /** Its consoles 1.. (extra-console.ts), from the first one opened. */
+  extras?: ExtraConsoles;
   /** The boot in progress (another client's start), so a concurrent start waits for it too. */
   booting?: Promise<BootOutcome>;
   /** Settles `booting`. */
@@ -120,10 +123,16 @@ export class Supervisor extends EventEmitter {
     };
   }
 
-  console(machine: string): ConsoleSession {
+  /** Console 0 is the guest's own; 1.. are shells on ptys inside it, opened by their first viewer. */
+  console(machine: string, index = 0): ConsoleSession {
     const m = this.get(machine);
     if (m.plan.grader) throw graderRefusal(machine, 'a console');
-    return m.console;
+    if (checkConsoleIndex(machine, index) === 0) return m.console;
+    if (!m.extras) {
+      m.extras = new ExtraConsoles(m.plan.name, this.options.consoleLogs === false ? undefined : m.plan.dir);
+      if (m.handle && m.state === 'ready') m.extras.guestReady(m.handle.agent);
+    }
+    return m.extras.session(index);
   }
 
   // ---- start ---------------------------------------------------------------------------------
@@ -250,6 +259,7 @@ export class Supervisor extends EventEmitter {
     this.memory.add(handle.pgid);
     this.setState(m, 'ready');
     this.watchLinks(m, handle);
+    m.extras?.guestReady(handle.agent);
     return { ready: true };
   }
 
@@ -285,6 +295,7 @@ export class Supervisor extends EventEmitter {
     handle.agent.close();
     this.memory.remove(handle.pgid);
     m.console.unbindPty();
+    m.extras?.guestGone();
     m.handle = undefined;
     this.book.forget('guest', m.plan.name);
     if (m.stopRequested === 'crash') this.setState(m, 'crashed');

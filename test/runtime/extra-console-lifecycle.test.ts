@@ -1,0 +1,90 @@
+// When extra consoles (runtime/extra-console.ts) get a shell and lose it, against the fake launcher:
+// opened before the machine is ready they wait for it; a stop ends their shells and says so; the next
+// boot gives them a new one; Enter after `exit` starts another; the limit and a grader refuse.
+import { describe, expect, it } from 'vitest';
+import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
+import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
+import { Supervisor } from '../../src/main/runtime/supervisor.ts';
+import { extraConsoleCommand } from '../../src/main/runtime/extra-console.ts';
+
+function guest(name: string, grader = false): GuestPlan {
+  return {
+    name,
+    umid: `t-${name}`,
+    image: 'tiny',
+    imagePath: '/nonexistent/tiny.ext4',
+    cow: `/nonexistent/${name}.cow`,
+    labFsImage: '/nonexistent/labfs.ext4',
+    memoryMiB: 64,
+    boot: { kernel: 'linux.uml', shared: [], umlDir: '/nonexistent/uml', nicSyntax: 'legacy', name },
+    dir: `/nonexistent/${name}`,
+    execChannel: { toGuest: 'in', fromGuest: 'out' },
+    mconsole: 'mc',
+    interfaces: [],
+    dependsOn: [],
+    consoles: 2,
+    ...(grader ? { grader: true } : {}),
+  };
+}
+
+function supervisor() {
+  const p: Plan = {
+    planVersion: 3,
+    lab: { name: 'fake', id: 'fake-00000000', root: '/nonexistent', format: 'yaml' },
+    runDir: '/nonexistent/run',
+    stateDir: '/nonexistent/state',
+    labFs: { image: '/nonexistent/labfs.ext4', entries: [] },
+    switches: [],
+    cables: [],
+    guests: [guest('pc1'), guest('grader', true)],
+    waves: [['pc1', 'grader']],
+  };
+  const launcher = new FakeLauncher({ pc1: { bootMs: 20 } });
+  const sup = new Supervisor(p, launcher, { consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50 });
+  return { launcher, sup };
+}
+
+const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+
+describe('extra consoles: their shells follow the machine', () => {
+  it('waits for the machine, ends with it, and comes back with the next boot', async () => {
+    const { launcher, sup } = supervisor();
+    let seen = '';
+    const viewer = sup.console('pc1', 1).attach({ onData: (d) => (seen += d) });
+    await tick();
+    expect(seen).toContain('[vnetlab: pc1 is not running: console 2 opens when it is ready]');
+    expect(launcher.log.filter((l) => l.startsWith('interactive pc1'))).toEqual([]);
+
+    await sup.start(['pc1']);
+    expect(launcher.log).toContain(`interactive pc1 ${extraConsoleCommand(80, 24)}`);
+    viewer.write('typed-in-console-2');
+    await tick();
+    expect(seen).toContain('typed-in-console-2'); // the fake shell echoes
+    // Console 0 is the guest's own and sees none of it.
+    let main = '';
+    sup.console('pc1').attach({ onData: (d) => (main += d) });
+    expect(main).not.toContain('typed-in-console-2');
+
+    await sup.stop(['pc1']);
+    await tick();
+    expect(seen).toContain('[vnetlab: pc1 stopped: console 2 ended with it]');
+    viewer.write('lost\r'); // no shell: nothing starts while the machine is down
+    await tick();
+    expect(launcher.log.filter((l) => l.startsWith('interactive pc1'))).toHaveLength(1);
+
+    await sup.start(['pc1']);
+    expect(launcher.log.filter((l) => l.startsWith('interactive pc1'))).toHaveLength(2);
+    viewer.write('after-restart');
+    await tick();
+    expect(seen).toContain('after-restart');
+    await sup.shutdown();
+  });
+
+  it('the console number is checked, and a grader machine takes none', async () => {
+    const { sup } = supervisor();
+    expect(() => sup.console('pc1', 8)).toThrow(/pc1 has no console 9: a machine has at most 8 consoles/);
+    expect(() => sup.console('pc1', -1)).toThrow(/pc1 has no console 0/);
+    expect(() => sup.console('pc1', 1.5)).toThrow(/pc1 has no console '1.5'/);
+    expect(() => sup.console('grader', 1)).toThrow(/grader's machine/);
+  });
+});
