@@ -1,7 +1,7 @@
 // End-to-end helpers: a real `vnetlab serve` in its own process group with temp HOME/runtime/state
 // dirs (images come from the shared cache), and Debian's Chromium driven by playwright-core.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,4 +237,30 @@ export async function closeJourney(parts: { browser?: BrowserContext; server?: S
     if (parts.lab) stopLab(parts.lab, parts.t.env);
     removeDir(parts.t.dir);
   }
+}
+
+export interface Journey {
+  t: TestEnv;
+  server: Served;
+  browser: BrowserContext;
+  page: Page;
+  /** The copy of the shipped lab, inside the journey's own folder. */
+  lab: string;
+}
+
+/**
+ * The usual start of a journey: a copy of a shipped lab (labs/<name>) in a fresh test folder, `vnetlab
+ * serve` allowed there, Chromium at 1440×900 with one page. `prepare` may edit the copy before the server
+ * starts. End it with closeJourney(journey).
+ */
+export async function openJourney(prefix: string, shippedLab: string, options: { prepare?: (lab: string) => void; firstRun?: boolean } = {}): Promise<Journey> {
+  const t = testEnv(prefix);
+  const lab = join(t.dir, shippedLab);
+  cpSync(join(REPO, 'labs', shippedLab), lab, { recursive: true });
+  options.prepare?.(lab);
+  const server = await serve(t.env, ['--allow', t.dir]);
+  const browser = await launchBrowser(t.dir, { width: 1440, height: 900 }, { firstRun: options.firstRun });
+  const page = await browser.newPage();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return { t, server, browser, page, lab };
 }

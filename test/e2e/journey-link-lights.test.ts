@@ -1,11 +1,10 @@
 // Link lights (issue 23, section 2): each cable's machine end shows the NIC's state inside the guest —
 // green up, red down, amber no carrier — within a second of it changing, from events the guests send
 // (one fork-free watcher per guest, runtime/link-watch.ts), not from the host polling them.
-import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeJourney, launchBrowser, nodePoint, REPO, SCREENSHOTS, serve, testEnv, waitConsole, type Served, type TestEnv } from './helpers.ts';
+import { closeJourney, nodePoint, openJourney, SCREENSHOTS, waitConsole, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -14,13 +13,7 @@ let page: Page;
 let lab: string;
 
 beforeAll(async () => {
-  t = testEnv('lights');
-  lab = join(t.dir, 'two-hosts');
-  cpSync(join(REPO, 'labs', 'two-hosts'), lab, { recursive: true });
-  server = await serve(t.env, ['--allow', t.dir]);
-  browser = await launchBrowser(t.dir, { width: 1440, height: 900 });
-  page = await browser.newPage();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  ({ t, server, browser, page, lab } = await openJourney('lights', 'two-hosts'));
 });
 
 afterAll(() => closeJourney({ browser, server, t, lab }));

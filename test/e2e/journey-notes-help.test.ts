@@ -3,11 +3,11 @@
 // step and is not shown again; the shortcut list on `?`; three consoles side by side and one popped out
 // into a window of its own; then an instructor's handout: a rectangle and a note on the canvas, saved in
 // lab.yaml with the layout, and the drawing exported as SVG and PNG.
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeJourney, launchBrowser, nodePoint, REPO, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { closeJourney, nodePoint, openJourney, SCREENSHOTS, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -16,17 +16,14 @@ let page: Page;
 let lab: string;
 
 beforeAll(async () => {
-  t = testEnv('help');
-  lab = join(t.dir, 'two-hosts');
-  cpSync(join(REPO, 'labs', 'two-hosts'), lab, { recursive: true });
-  const yaml = readFileSync(join(lab, 'lab.yaml'), 'utf8')
-    .replace('\ndomains:', '  pc3:\n    kind: host\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.0.0.3/24}\n\ndomains:')
-    .replace('  pc2: {x: 520, y: 200}', '  pc2: {x: 520, y: 200}\n  pc3: {x: 320, y: 380}');
-  writeFileSync(join(lab, 'lab.yaml'), yaml);
-  server = await serve(t.env, ['--allow', t.dir]);
-  browser = await launchBrowser(t.dir, { width: 1440, height: 900 }, { firstRun: true });
-  page = await browser.newPage();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  // A third machine, so the canvas has room for a note and a shape between them.
+  const addPc3 = (lab: string) => {
+    const yaml = readFileSync(join(lab, 'lab.yaml'), 'utf8')
+      .replace('\ndomains:', '  pc3:\n    kind: host\n    image: tiny\n    memory: 64\n    interfaces:\n      - {domain: lan, ipv4: 10.0.0.3/24}\n\ndomains:')
+      .replace('  pc2: {x: 520, y: 200}', '  pc2: {x: 520, y: 200}\n  pc3: {x: 320, y: 380}');
+    writeFileSync(join(lab, 'lab.yaml'), yaml);
+  };
+  ({ t, server, browser, page, lab } = await openJourney('help', 'two-hosts', { prepare: addPc3, firstRun: true }));
 });
 
 afterAll(() => closeJourney({ browser, server, t, lab }));

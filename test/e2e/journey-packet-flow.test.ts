@@ -3,11 +3,10 @@
 // click on a dot opens its frame in the packet view; a flood is sampled and the bar says "1 in N", and
 // the packet list keeps only the rows in view in the page.
 // Real guests (two-hosts, tiny image), real capture, tshark's dissection.
-import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeJourney, launchBrowser, nodePoint, REPO, SCREENSHOTS, serve, testEnv, waitConsole, type Served, type TestEnv } from './helpers.ts';
+import { closeJourney, nodePoint, openJourney, SCREENSHOTS, waitConsole, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -25,13 +24,7 @@ interface Flow {
 const flow = (): Promise<Flow> => page.evaluate(() => (window as any).__vnetlab.packetFlow());
 
 beforeAll(async () => {
-  t = testEnv('flow');
-  lab = join(t.dir, 'two-hosts');
-  cpSync(join(REPO, 'labs', 'two-hosts'), lab, { recursive: true });
-  server = await serve(t.env, ['--allow', t.dir]);
-  browser = await launchBrowser(t.dir, { width: 1440, height: 900 });
-  page = await browser.newPage();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  ({ t, server, browser, page, lab } = await openJourney('flow', 'two-hosts'));
 });
 
 afterAll(() => closeJourney({ browser, server, t, lab }));
