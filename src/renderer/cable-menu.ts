@@ -12,6 +12,8 @@ import type { PacketPane } from './packets.ts';
 
 export interface MenuActions {
   openConsole(machine: string): void;
+  /** The machine's next console, a shell of its own in a new tab. */
+  newConsole(machine: string): void;
   machineAction(machine: string, action: MachineAction): void;
   /** A machine's saved-state items (states-panel.ts). */
   machineMenuItems(machine: string): [string, () => void][];
@@ -41,6 +43,7 @@ export class CableMenu {
     const items: [string, () => void][] = [];
     if (ref?.type === 'machine') {
       items.push(['Open console', () => this.actions.openConsole(ref.name)]);
+      if (state.running) items.push(['New console', () => this.actions.newConsole(ref.name)]);
       for (const action of ['start', 'stop', 'restart', 'crash'] as const) items.push([action[0]!.toUpperCase() + action.slice(1), () => this.actions.machineAction(ref.name, action)]);
       items.push(...this.actions.machineMenuItems(ref.name));
     }

@@ -4,18 +4,20 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
 import { connectBridge, serviceProxy } from './api.ts';
-import { Consoles } from './consoles.ts';
+import { Consoles, parseConsoleKey } from './consoles.ts';
 import { $ } from './dom.ts';
 
 const params = new URLSearchParams(location.search);
 const lab = params.get('lab') ?? '';
-const machine = params.get('machine') ?? '';
+// `machine` is a console's key: `pc1`, or `pc1#2` for the machine's second console.
+const key = params.get('machine') ?? '';
+const { machine, index } = parseConsoleKey(key);
 const bridge = connectBridge();
 const api = serviceProxy(bridge);
 const status = $('status');
 const say = (message: string) => (status.textContent = message);
 const consoles = new Consoles($('consoles'), api, say, false);
-document.title = `${machine} — vnetlab console`;
+document.title = `${index ? `${machine} (${index + 1})` : machine} — vnetlab console`;
 
 bridge.onPush((message) => {
   if (message.kind === 'event' && message.labRoot === lab) {
@@ -41,7 +43,7 @@ async function boot(): Promise<void> {
   if (!lab || !machine) return void say('This window shows one console: open it from the app (Pop out in the consoles panel).');
   consoles.setLab(lab);
   await api.subscribe(lab).catch(() => {});
-  await consoles.open(machine);
+  await consoles.open(key);
   say(`${machine} in ${lab}`);
 }
 void boot().catch((err: Error) => say(err.message));

@@ -1,5 +1,7 @@
-// Machine consoles: one xterm.js terminal per machine, in tabs, up to four side by side (Split cycles
-// 1 → 2 → 3 → 4 panes), and popped out into a window of their own (console-window.ts).
+// Machine consoles: xterm.js terminals in tabs, up to four side by side (Split cycles 1 → 2 → 3 → 4
+// panes), and popped out into a window of their own (console-window.ts). A machine has its own console
+// (tab `pc1`) and up to 7 more, each a shell of its own (tabs `pc1 (2)`…, keys `pc1#2`…; "New console",
+// or Kathará's num_terms at Start: runtime/extra-console.ts).
 // Output is acknowledged to the service only after xterm has parsed it (write callback), so a flood
 // (`yes`, `dmesg`, a big `cat`) pauses the guest instead of freezing the page. Open consoles are
 // remembered per lab for this tab, so a reload re-attaches and the replay shows the earlier output.
@@ -11,9 +13,27 @@ import { h } from './dom.ts';
 import './console-panes.css';
 
 const MAX_PANES = 4;
+/** Consoles of one machine at most (runtime/extra-console.ts MAX_CONSOLES). */
+export const MAX_MACHINE_CONSOLES = 8;
+
+/** A console tab's key: the machine's name for its own console (index 0), `pc1#2` for its second (index 1). */
+export function consoleKey(machine: string, index = 0): string {
+  return index > 0 ? `${machine}#${index + 1}` : machine;
+}
+
+/** The machine and console index of a key (a plain machine name, as remembered before extra consoles, is console 0). */
+export function parseConsoleKey(key: string): { machine: string; index: number } {
+  const m = /^(.+)#(\d)$/.exec(key);
+  const n = m ? Number(m[2]) : 0;
+  return m && n >= 2 && n <= MAX_MACHINE_CONSOLES ? { machine: m[1]!, index: n - 1 } : { machine: key, index: 0 };
+}
 
 interface ConsoleTab {
+  /** Its key in `tabs`: consoleKey(machine, index). */
+  key: string;
   machine: string;
+  /** Which console of the machine: 0 is its own, 1.. the extra ones. */
+  index: number;
   consoleId?: string;
   term: Terminal;
   fit: FitAddon;
@@ -50,7 +70,7 @@ export class Consoles {
   private panesShown = 1;
   private labRoot = '';
   /**
-   * The machines whose consoles this browser tab wants open on this lab, in the order they were opened:
+   * The consoles (keys) this browser tab wants open on this lab, in the order they were opened:
    * what is remembered for a reload. Kept apart from the tabs open right now, so that a restore that
    * has opened only some of them yet (reload, several machines becoming ready at once) never saves a
    * shorter list over the full one.
@@ -85,7 +105,7 @@ export class Consoles {
 
   /** Called when another lab is opened: consoles of the previous one are detached (they keep running). */
   setLab(labRoot: string): void {
-    for (const machine of [...this.tabs.keys()]) this.close(machine, false);
+    for (const key of [...this.tabs.keys()]) this.close(key, false);
     this.labRoot = labRoot;
     this.wanted = this.remembered();
   }
@@ -95,18 +115,34 @@ export class Consoles {
    * stopped), and re-attaches those whose console ended. `running` says which machines run now.
    */
   async restore(running: (machine: string) => boolean = () => true): Promise<void> {
-    for (const machine of [...this.wanted]) {
-      if (!running(machine)) continue;
-      const entry = this.tabs.get(machine);
-      if (!entry) await this.open(machine, false);
+    for (const key of [...this.wanted]) {
+      if (!running(parseConsoleKey(key).machine)) continue;
+      const entry = this.tabs.get(key);
+      if (!entry) await this.open(key, false);
       else if (entry.dead) await this.reattach(entry);
     }
   }
 
-  /** The machine runs again (started, restarted): its console tab, if dead, attaches to the new console. */
+  /** The machine runs again (started, restarted): its console tabs, if dead, attach to its new consoles. */
   async revive(machine: string): Promise<void> {
-    const entry = this.tabs.get(machine);
-    if (entry?.dead) await this.reattach(entry);
+    await Promise.all([...this.tabs.values()].filter((e) => e.machine === machine && e.dead).map((e) => this.reattach(e)));
+  }
+
+  /** "New console": the machine's next console that is not open here, in a tab of its own. */
+  async openNext(machine: string): Promise<void> {
+    for (let index = 1; index < MAX_MACHINE_CONSOLES; index++) {
+      const key = consoleKey(machine, index);
+      if (!this.tabs.has(key)) return this.open(key);
+    }
+    this.onError(`${machine} has ${MAX_MACHINE_CONSOLES} consoles open, the most a machine has: close one first.`);
+  }
+
+  /** The machine's first `count` consoles (Kathará's num_terms, lab.yaml `consoles:`), opened where not open yet. */
+  async openFirst(machine: string, count: number): Promise<void> {
+    for (let index = 0; index < Math.min(count, MAX_MACHINE_CONSOLES); index++) {
+      const key = consoleKey(machine, index);
+      if (!this.tabs.has(key)) await this.open(key, false);
+    }
   }
 
   /** The connection to the service was lost: every console id is void, all tabs wait to re-attach. */
@@ -117,14 +153,14 @@ export class Consoles {
     }
   }
 
-  /** Machines whose console tab is open (dead or alive). */
+  /** Consoles (keys: `pc1`, `pc1#2`) whose tab is open, dead or alive. */
   openMachines(): string[] {
     return [...this.tabs.keys()];
   }
 
-  /** True when the machine's tab shows a live console. */
-  isLive(machine: string): boolean {
-    const entry = this.tabs.get(machine);
+  /** True when this console's tab (a key: `pc1`, `pc1#2`) shows a live console. */
+  isLive(key: string): boolean {
+    const entry = this.tabs.get(key);
     return !!entry && !entry.dead && !!entry.consoleId;
   }
 
@@ -149,10 +185,12 @@ export class Consoles {
     entry.term.write(`\r\n\x1b[2m[console closed: ${reason} — it reconnects when ${entry.machine} runs again]\x1b[0m\r\n`);
   }
 
-  async open(machine: string, focus = true): Promise<void> {
-    const existing = this.tabs.get(machine);
+  /** Opens a console: a key, `pc1` (the machine's own console) or `pc1#2` (its second). */
+  async open(key: string, focus = true): Promise<void> {
+    const { machine, index } = parseConsoleKey(key);
+    const existing = this.tabs.get(key);
     if (existing) {
-      this.activate(machine);
+      this.activate(key);
       if (existing.dead) await this.reattach(existing);
       existing.term.focus();
       return;
@@ -162,17 +200,17 @@ export class Consoles {
     const search = new SearchAddon();
     term.loadAddon(fit);
     term.loadAddon(search);
-    const host = h('div', { class: 'term', 'data-machine': machine, 'data-testid': `console-${machine}` });
-    const close = h('span', { class: 'close', title: 'close this console (the machine keeps running)' }, '×');
-    const tab = h('div', { class: 'tab', 'data-testid': `console-tab-${machine}` }, machine, close);
-    const entry: ConsoleTab = { machine, term, fit, search, host, tab, ackPending: 0, written: 0, dead: true };
-    tab.addEventListener('click', () => this.activate(machine));
-    tab.addEventListener('dblclick', () => this.activate(machine));
+    const host = h('div', { class: 'term', 'data-machine': machine, 'data-console': String(index), 'data-testid': `console-${key}` });
+    const close = h('span', { class: 'close', title: index ? 'close this tab (the console keeps running while the machine does)' : 'close this console (the machine keeps running)' }, '×');
+    const tab = h('div', { class: 'tab', 'data-testid': `console-tab-${key}` }, index ? `${machine} (${index + 1})` : machine, close);
+    const entry: ConsoleTab = { key, machine, index, term, fit, search, host, tab, ackPending: 0, written: 0, dead: true };
+    tab.addEventListener('click', () => this.activate(key));
+    tab.addEventListener('dblclick', () => this.activate(key));
     close.addEventListener('click', (e) => {
       e.stopPropagation();
-      this.close(machine, true);
+      this.close(key, true);
     });
-    this.tabs.set(machine, entry);
+    this.tabs.set(key, entry);
     this.tabBar.append(tab);
     this.panes.append(host);
     term.open(host);
@@ -185,8 +223,8 @@ export class Consoles {
     term.onResize(({ cols, rows }) => {
       if (entry.consoleId) void this.api.consoleResize(entry.consoleId, cols, rows).catch(() => {});
     });
-    this.activate(machine);
-    if (!this.wanted.includes(machine)) this.wanted.push(machine);
+    this.activate(key);
+    if (!this.wanted.includes(key)) this.wanted.push(key);
     this.remember();
     // Focused at once: what the student types right after the double-click is kept until the attach is done.
     if (focus) term.focus();
@@ -198,8 +236,9 @@ export class Consoles {
   private reattach(entry: ConsoleTab, again = true): Promise<void> {
     entry.attaching ??= (async () => {
       try {
-        const attachment = await this.api.attachConsole(this.labRoot, entry.machine);
-        if (!this.tabs.has(entry.machine)) {
+        // Console 0 is asked for as before extra consoles existed (a server of then answers it).
+        const attachment = await (entry.index ? this.api.attachConsole(this.labRoot, entry.machine, entry.index) : this.api.attachConsole(this.labRoot, entry.machine));
+        if (this.tabs.get(entry.key) !== entry) {
           void this.api.detachConsole(attachment.consoleId).catch(() => {});
           return;
         }
@@ -227,8 +266,8 @@ export class Consoles {
     return entry.attaching;
   }
 
-  close(machine: string, forget: boolean): void {
-    const entry = this.tabs.get(machine);
+  close(key: string, forget: boolean): void {
+    const entry = this.tabs.get(key);
     if (!entry) return;
     if (entry.consoleId) {
       this.byConsoleId.delete(entry.consoleId);
@@ -237,10 +276,10 @@ export class Consoles {
     entry.term.dispose();
     entry.host.remove();
     entry.tab.remove();
-    this.tabs.delete(machine);
-    this.active = this.active.filter((m) => m !== machine);
+    this.tabs.delete(key);
+    this.active = this.active.filter((k) => k !== key);
     if (forget) {
-      this.wanted = this.wanted.filter((m) => m !== machine);
+      this.wanted = this.wanted.filter((k) => k !== key);
       this.remember();
     }
     this.layout();
@@ -250,14 +289,14 @@ export class Consoles {
    * The console in a window of its own (console.html, same server, same session cookie): its tab here
    * closes, the window attaches as another viewer and replays what the console showed.
    */
-  popOut(machine: string): Window | null {
-    const url = `console.html?lab=${encodeURIComponent(this.labRoot)}&machine=${encodeURIComponent(machine)}`;
-    const win = window.open(url, `vnetlab-console-${machine}`, 'popup,width=820,height=520');
+  popOut(key: string): Window | null {
+    const url = `console.html?lab=${encodeURIComponent(this.labRoot)}&machine=${encodeURIComponent(key)}`;
+    const win = window.open(url, `vnetlab-console-${key.replace('#', '-')}`, 'popup,width=820,height=520');
     if (!win) {
       this.onError('The browser blocked the console window: allow pop-ups for this page.');
       return null;
     }
-    this.close(machine, true);
+    this.close(key, true);
     return win;
   }
 
@@ -280,6 +319,12 @@ export class Consoles {
   /** The console's selected text (search selects its match). */
   selection(machine: string): string {
     return this.tabs.get(machine)?.term.getSelection() ?? '';
+  }
+
+  /** A console's size in the page (columns × rows), for tests. */
+  size(key: string): { cols: number; rows: number } | undefined {
+    const term = this.tabs.get(key)?.term;
+    return term ? { cols: term.cols, rows: term.rows } : undefined;
   }
 
   /** Characters written into a console since it opened. */
@@ -324,17 +369,17 @@ export class Consoles {
     });
   }
 
-  private activate(machine: string): void {
-    this.active = [machine, ...this.active.filter((m) => m !== machine)];
+  private activate(key: string): void {
+    this.active = [key, ...this.active.filter((k) => k !== key)];
     this.layout();
   }
 
   private layout(): void {
     const shown = this.active.slice(0, this.panesShown);
-    for (const [machine, entry] of this.tabs) {
-      const visible = shown.includes(machine);
+    for (const [key, entry] of this.tabs) {
+      const visible = shown.includes(key);
       entry.host.style.display = visible ? 'block' : 'none';
-      entry.host.style.order = String(shown.indexOf(machine));
+      entry.host.style.order = String(shown.indexOf(key));
       entry.tab.classList.toggle('active', visible);
     }
     this.root.classList.toggle('has-consoles', this.tabs.size > 0);
@@ -360,9 +405,11 @@ export class Consoles {
     return `vnetlab.consoles:${this.labRoot}`;
   }
 
+  /** Keys as open() takes them: a list of `pc1`, `pc1#2` (a list of machine names, as kept before, reads the same). */
   private remembered(): string[] {
     try {
-      return JSON.parse(sessionStorage.getItem(this.storageKey()) ?? '[]') as string[];
+      const list: unknown = JSON.parse(sessionStorage.getItem(this.storageKey()) ?? '[]');
+      return Array.isArray(list) ? list.filter((k): k is string => typeof k === 'string') : [];
     } catch {
       return [];
     }

@@ -68,6 +68,7 @@ const run: RunController = new RunController(app, consoles, (saveAs: boolean): P
 const files: LabFiles = new LabFiles(app, { canvas, consoles, labPanel, packets, run });
 const menu = new CableMenu(app, packets, {
   openConsole,
+  newConsole: (machine) => void run.openConsole(machine, true),
   machineAction: (machine, action) => void run.machineAction(machine, action),
   machineMenuItems: (machine) => states.machineMenuItems(machine),
   deleteSelection: () => editing.deleteSelection(),
@@ -133,6 +134,7 @@ window.addEventListener('beforeunload', (e) => {
   consoleText: (machine: string) => consoles.bufferText(machine),
   consoleWritten: (machine: string) => consoles.writtenChars(machine),
   consoleSelection: (machine: string) => consoles.selection(machine),
+  consoleSize: (key: string) => consoles.size(key),
   packetFlow: () => packetFlow.snapshot(),
 };
 

@@ -100,6 +100,7 @@ export class RunController {
       const status = await app.api.startLab(state.folder);
       state.run.apply({ status });
       await this.restoreConsoles();
+      await this.openAskedConsoles();
       const failed = status.machines.filter((m) => m.state === 'failed');
       app.notify(failed.length ? `Started with failures: ${failed.map((m) => `${m.name}: ${m.error ?? 'failed'}`).join('; ')}` : 'Lab running.', failed.length ? 'error' : 'info');
     } catch (err) {
@@ -141,12 +142,20 @@ export class RunController {
     }
   }
 
-  async openConsole(machine: string): Promise<void> {
+  /** `another`: the machine's next console (a shell of its own in a new tab), not its own console. */
+  async openConsole(machine: string, another = false): Promise<void> {
     if (!this.state.folder || !this.state.running) {
       this.app.notify('Start the lab to open consoles.', 'error');
       return;
     }
-    await this.consoles.open(machine);
+    await (another ? this.consoles.openNext(machine) : this.consoles.open(machine));
+  }
+
+  /** Machines that ask for several consoles (Kathará's num_terms, lab.yaml `consoles:`) get them at Start. */
+  private async openAskedConsoles(): Promise<void> {
+    for (const m of this.state.model.machines) {
+      if (m.consoles > 1 && ['booting', 'ready'].includes(this.state.machineStates.get(m.name) ?? '')) await this.consoles.openFirst(m.name, m.consoles);
+    }
   }
 
   /** The lab runs and its drawing changed: save, then apply the difference live (vnetlab apply's path). */

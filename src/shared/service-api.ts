@@ -67,6 +67,8 @@ export type MachineAction = 'start' | 'stop' | 'restart' | 'crash';
 export interface ConsoleAttachment {
   consoleId: string;
   machine: string;
+  /** Which console of the machine: 0 is the guest's own, 1.. the extra ones (a machine has at most 8). */
+  console: number;
   replay: string;
 }
 
@@ -123,7 +125,8 @@ export interface VnetlabService {
   subscribe(labRoot: string): Promise<void>;
   unsubscribe(labRoot: string): Promise<void>;
 
-  attachConsole(labRoot: string, machine: string): Promise<ConsoleAttachment>;
+  /** `console` 1.. opens (or attaches to) an extra console of the machine: a shell of its own. */
+  attachConsole(labRoot: string, machine: string, console?: number): Promise<ConsoleAttachment>;
   consoleInput(consoleId: string, data: string): Promise<void>;
   consoleResize(consoleId: string, cols: number, rows: number): Promise<void>;
   /** The renderer has parsed this many more characters of output (flow control). */

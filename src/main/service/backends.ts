@@ -20,7 +20,7 @@ export interface Backends extends RuntimeBackends {
 
   /** Calls `listener` for every event of the lab until the returned function is called. */
   watch(labRoot: string, listener: (event: LabEvent) => void): Promise<() => void>;
-  attachConsole(labRoot: string, machine: string, handlers: { onData(data: string): void; onExit(reason: string): void }): Promise<ConsoleHandle>;
+  attachConsole(labRoot: string, machine: string, handlers: { onData(data: string): void; onExit(reason: string): void }, console?: number): Promise<ConsoleHandle>;
   /** Frames of a cable or domain as they pass; stop() ends it and says how many a slow reader lost. */
   capture(
     labRoot: string,

@@ -189,10 +189,11 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
       };
     },
 
-    async attachConsole(labRoot, machine, handlers) {
+    async attachConsole(labRoot, machine, handlers, console = 0) {
       const sup = await supervisor(labRoot);
       try {
         const attachment = await sup.attachConsole(machine, {
+          console,
           onData: handlers.onData,
           onClose: () => handlers.onExit('the lab stopped'),
           replay: true,

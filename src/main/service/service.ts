@@ -262,8 +262,10 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
     if (unwatch) (await unwatch.catch(() => () => {}))();
   }
 
-  async attachConsole(labRoot: string, machine: string): Promise<ConsoleAttachment> {
+  async attachConsole(labRoot: string, machine: string, console: unknown = 0): Promise<ConsoleAttachment> {
     const root = this.service.allowedPath(labRoot, 'lab path');
+    // Checked for range by the supervisor (runtime/extra-console.ts); only a number is passed on.
+    const index = typeof console === 'number' ? console : Number(console);
     const consoleId = this.newConsoleId();
     const state: AttachedConsole = { machine, closed: false };
     this.consoles.set(consoleId, state);
@@ -279,7 +281,7 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
         onExit: (reason) => {
           if (!state.closed && !this.closed) this.push({ kind: 'console-exit', consoleId, reason });
         },
-      });
+      }, index);
     } catch (err) {
       this.consoles.delete(consoleId);
       throw err;
@@ -291,7 +293,7 @@ class Session implements Omit<ClientSession, keyof RuntimeBackends> {
       this.consoles.delete(consoleId);
       throw new UserError('the window closed while its console was opening');
     }
-    return { consoleId, machine, replay };
+    return { consoleId, machine, console: index, replay };
   }
 
   private console(consoleId: string): AttachedConsole {
