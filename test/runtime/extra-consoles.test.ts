@@ -39,7 +39,7 @@ describe('extra consoles of one machine (real UML)', () => {
     await t?.dispose();
   });
 
-  it('console 1 and 2 are shells of their own: output stays in its console, each has its size', async () => {
+  it('the second and third consoles (index 1 and 2) are shells of their own: output stays in each, each has its size', async () => {
     const out = { 0: '', 1: '', 2: '' } as Record<number, string>;
     const main = await sup.attachConsole('pc1', { onData: (d) => (out[0] += d) });
     const one = await sup.attachConsole('pc1', { console: 1, onData: (d) => (out[1] += d), cols: 100, rows: 30 });
@@ -107,6 +107,16 @@ describe('extra consoles of one machine (real UML)', () => {
     expect(again).toContain('again-2');
     for (const v of [main, one, two]) v.detach();
   }, 90_000);
+
+  it('`vnetlab connect --console 2` is the same console 2 (its replay), and the CLI checks the number', async () => {
+    const second = await t.cli(['connect', '-l', lab, 'pc1', '--console', '2']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('one-41');
+    expect(second.stdout).not.toContain('two-42');
+    const ninth = await t.cli(['connect', '-l', lab, 'pc1', '--console', '9']);
+    expect(ninth.code).toBe(2);
+    expect(ninth.stderr).toMatch(/--console 9: a machine has consoles 1 to 8/);
+  });
 
   it('refuses a console past the limit, with what to do', async () => {
     await expect(sup.attachConsole('pc1', { console: 8, onData: () => {} })).rejects.toThrow(/pc1 has no console 9: a machine has at most 8 consoles/);
