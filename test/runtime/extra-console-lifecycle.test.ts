@@ -1,6 +1,9 @@
 // When extra consoles (runtime/extra-console.ts) get a shell and lose it, against the fake launcher:
 // opened before the machine is ready they wait for it; a stop ends their shells and says so; the next
 // boot gives them a new one; Enter after `exit` starts another; the limit and a grader refuse.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
 import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
@@ -27,7 +30,7 @@ function guest(name: string, grader = false): GuestPlan {
   };
 }
 
-function supervisor() {
+function supervisor(recordDir?: string) {
   const p: Plan = {
     planVersion: 3,
     lab: { name: 'fake', id: 'fake-00000000', root: '/nonexistent', format: 'yaml' },
@@ -40,7 +43,7 @@ function supervisor() {
     waves: [['pc1', 'grader']],
   };
   const launcher = new FakeLauncher({ pc1: { bootMs: 20 } });
-  const sup = new Supervisor(p, launcher, { consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50 });
+  const sup = new Supervisor(p, launcher, { consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50, ...(recordDir ? { recordConsoles: { dir: recordDir } } : {}) });
   return { launcher, sup };
 }
 
@@ -78,6 +81,23 @@ describe('extra consoles: their shells follow the machine', () => {
     await tick();
     expect(seen).toContain('after-restart');
     await sup.shutdown();
+  });
+
+  it("a recorded lab (an exam) records each extra console in a file of its own", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vnl-extra-rec-'));
+    try {
+      const { sup } = supervisor(dir);
+      await sup.start(['pc1']);
+      const viewer = sup.console('pc1', 1).attach({ onData: () => {} });
+      viewer.write('typed-in-the-second-console\r');
+      await tick();
+      await sup.shutdown();
+      const cast = readFileSync(join(dir, 'pc1.console2.cast'), 'utf8');
+      expect(JSON.parse(cast.split('\n')[0]!)).toMatchObject({ title: 'fake/pc1 (2)' });
+      expect(cast).toMatch(/"i","typed-in-the-second-console\\r"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the console number is checked, and a grader machine takes none', async () => {

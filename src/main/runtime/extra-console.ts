@@ -6,7 +6,7 @@
 // per-viewer holding, a log file), so every viewer (the CLI's connect, the app) treats them alike.
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { ConsoleSession } from './console-session.ts';
+import { ConsoleSession, type ConsoleTap } from './console-session.ts';
 import type { ConsolePty, GuestAgent, InteractiveExec } from './launcher.ts';
 
 /** Consoles of one machine at most, console 0 included. */
@@ -108,12 +108,14 @@ export class ExtraConsoles {
     private readonly machine: string,
     /** Where console-N.log goes; none without. */
     private readonly logDir: string | undefined,
+    /** A recorder of console N (an exam's lab records every console), if any. */
+    private readonly tapFor: (index: number) => ConsoleTap | undefined = () => undefined,
   ) {}
 
   session(index: number): ConsoleSession {
     let entry = this.sessions.get(index);
     if (!entry) {
-      const session = new ConsoleSession(`${this.machine}/${index}`, this.logDir ? join(this.logDir, `console-${index}.log`) : undefined);
+      const session = new ConsoleSession(`${this.machine}/${index}`, this.logDir ? join(this.logDir, `console-${index}.log`) : undefined, this.tapFor(index));
       entry = { session };
       this.sessions.set(index, entry);
       if (this.agent) this.startShell(index);

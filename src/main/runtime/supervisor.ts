@@ -129,7 +129,7 @@ export class Supervisor extends EventEmitter {
     if (m.plan.grader) throw graderRefusal(machine, 'a console');
     if (checkConsoleIndex(machine, index) === 0) return m.console;
     if (!m.extras) {
-      m.extras = new ExtraConsoles(m.plan.name, this.options.consoleLogs === false ? undefined : m.plan.dir);
+      m.extras = new ExtraConsoles(m.plan.name, this.options.consoleLogs === false ? undefined : m.plan.dir, (n) => this.consoleTap(m.plan, n));
       if (m.handle && m.state === 'ready') m.extras.guestReady(m.handle.agent);
     }
     return m.extras.session(index);
@@ -562,9 +562,14 @@ export class Supervisor extends EventEmitter {
 
   private addMachine(guest: GuestPlan): void {
     const logFile = this.options.consoleLogs === false ? undefined : join(guest.dir, 'console.log');
+    this.machines.set(guest.name, { plan: guest, state: 'stopped', stops: 0, console: new ConsoleSession(`${guest.name}/0`, logFile, this.consoleTap(guest, 0)) });
+  }
+
+  /** A recorded lab (an exam) records every console: `pc1.cast`, and `pc1.console2.cast` for its second. */
+  private consoleTap(guest: GuestPlan, index: number): ConsoleRecorder | undefined {
     const rec = this.options.recordConsoles;
-    const tap = rec ? new ConsoleRecorder({ file: join(rec.dir, `${basename(guest.dir)}.cast`), title: `${this.plan.lab.name}/${guest.name}`, maxBytes: rec.maxBytes }) : undefined;
-    this.machines.set(guest.name, { plan: guest, state: 'stopped', stops: 0, console: new ConsoleSession(`${guest.name}/0`, logFile, tap) });
+    const name = index ? `${basename(guest.dir)}.console${index + 1}` : basename(guest.dir);
+    return rec ? new ConsoleRecorder({ file: join(rec.dir, `${name}.cast`), title: `${this.plan.lab.name}/${guest.name}${index ? ` (${index + 1})` : ''}`, maxBytes: rec.maxBytes }) : undefined;
   }
 
   private get(name: string): Machine {
