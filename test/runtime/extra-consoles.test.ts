@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor, type SupervisorClient } from '../../src/main/runtime/client.ts';
 import { findRunDir, listSockets } from '../../src/main/runtime/run-dir.ts';
 import { hostPaths } from '../../src/main/paths.ts';
+import { debianForTests } from '../support/debian.ts';
 import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 const LAB_YAML = `lab:
@@ -142,4 +143,45 @@ describe('extra consoles of one machine (real UML)', () => {
     expect(left).toEqual([]);
     expect(listSockets(runDir)).toEqual([]);
   });
+});
+
+// The debian image has the same agent: its extra console is bash (as its console 1 is), with job control.
+const debian = debianForTests();
+describe.runIf(debian.run)(`an extra console on the debian image (real UML)${debian.skipNote}`, () => {
+  let t: TestEnv;
+  let lab: string;
+
+  beforeAll(async () => {
+    t = testEnv();
+    lab = t.lab('deb-terms', { 'lab.yaml': LAB_YAML.replace('image: tiny', 'image: debian').replace('memory: 64', 'memory: 128') });
+    const started = await t.cli(['start', lab]);
+    expect(started.code).toBe(0);
+  }, 300_000);
+
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  it('is a bash login shell with job control on its own pty', async () => {
+    const sup = (await connectSupervisor(lab, t.env))!;
+    try {
+      let out = '';
+      const two = await sup.attachConsole('pc1', { console: 1, onData: (d) => (out += d), cols: 90, rows: 33 });
+      two.write('echo "shell-${BASH_VERSION%%.*}-$(stty size | tr " " x)-$(tty)"\r');
+      expect(await eventually(() => out, (s) => /shell-5-33x90-\/dev\/pts\/\d+/.test(s), 30_000)).toMatch(/shell-5-33x90-\/dev\/pts\/\d+/);
+      // Job control: a job in the background, listed, brought back and interrupted with ^C.
+      two.write('sleep 300 &\r');
+      two.write('jobs; echo jobs-$((1+1))\r');
+      expect(await eventually(() => out, (s) => /Running\s+sleep 300 &[\s\S]*jobs-2/.test(s), 10_000)).toMatch(/Running\s+sleep 300/);
+      two.write('fg\r');
+      await new Promise((r) => setTimeout(r, 500));
+      two.write('\x03');
+      two.write('echo after-fg-$((3+4))\r');
+      expect(await eventually(() => out, (s) => s.includes('after-fg-7'), 10_000)).toContain('after-fg-7');
+      two.detach();
+    } finally {
+      sup.close();
+    }
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+  }, 120_000);
 });
