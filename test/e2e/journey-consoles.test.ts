@@ -118,9 +118,20 @@ describe('several consoles of one machine', () => {
     // Still a live shell after the reload.
     await typeIn('pc1#2', 'echo after-reload-$((2*3))\n');
     await waitConsole(page, 'pc1#2', /after-reload-6/);
+    // Popped out, the second console is the same shell in a window of its own.
+    await page.getByTestId('console-tab-pc1#2').click();
+    const [popup] = await Promise.all([browser.waitForEvent('page'), page.getByTestId('console-pop-out').click()]);
+    await popup.getByTestId('console-pc1#2').waitFor();
+    expect(await popup.title()).toMatch(/^pc1 \(2\) — vnetlab console/);
+    await popup.waitForFunction(() => (window as any).__vnetlab.consoleText('pc1#2').includes('after-reload-6'), undefined, { timeout: 10_000 });
+    await popup.getByTestId('console-pc1#2').click();
+    await popup.keyboard.type('echo popped-$((2*3))\n');
+    await popup.waitForFunction(() => (window as any).__vnetlab.consoleText('pc1#2').includes('popped-6'), undefined, { timeout: 10_000 });
+    expect(await page.getByTestId('console-tab-pc1#2').count()).toBe(0);
+    await popup.close();
     await page.getByTestId('stop').click();
     await page.getByTestId('run-state').filter({ hasText: /^stopped$/ }).waitFor({ timeout: 60_000 });
-    await waitConsole(page, 'pc1#2', /console closed/);
+    await waitConsole(page, 'pc1', /console closed/);
   }, 120_000);
 
   it("a Kathará folder's pc1[num_terms]=2 opens two consoles of pc1 at Start", async () => {

@@ -55,7 +55,7 @@ describe('extra consoles: their shells follow the machine', () => {
     let seen = '';
     const viewer = sup.console('pc1', 1).attach({ onData: (d) => (seen += d) });
     await tick();
-    expect(seen).toContain('[vnetlab: pc1 is not running: console 2 opens when it is ready]');
+    expect(seen).toContain('[vnetlab: pc1 is not ready: console 2 opens when it is]');
     expect(launcher.log.filter((l) => l.startsWith('interactive pc1'))).toEqual([]);
 
     await sup.start(['pc1']);

@@ -119,7 +119,7 @@ export class ExtraConsoles {
       entry = { session };
       this.sessions.set(index, entry);
       if (this.agent) this.startShell(index);
-      else session.push(`[vnetlab: ${this.machine} is not running: console ${index + 1} opens when it is ready]\r\n`);
+      else session.push(`[vnetlab: ${this.machine} is not ready: console ${index + 1} opens when it is]\r\n`);
     }
     return entry.session;
   }
