@@ -3,12 +3,14 @@
 // boot gives them a new one; Enter after `exit` starts another; the limit and a grader refuse.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
 import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
-import { extraConsoleCommand } from '../../src/main/runtime/extra-console.ts';
+import { extraConsoleCommand, startShellPty } from '../../src/main/runtime/extra-console.ts';
+import { connectAgent } from '../../src/main/runtime/agent.ts';
 
 function guest(name: string, grader = false): GuestPlan {
   return {
@@ -106,5 +108,63 @@ describe('extra consoles: their shells follow the machine', () => {
     expect(() => sup.console('pc1', -1)).toThrow(/pc1 has no console 0/);
     expect(() => sup.console('pc1', 1.5)).toThrow(/pc1 has no console '1.5'/);
     expect(() => sup.console('grader', 1)).toThrow(/grader's machine/);
+  });
+});
+
+describe('an extra console over the exec channel (the host end, against a scripted guest)', () => {
+  it('streams output without keeping it, resizes only the pts the guest named, one resize at a time', async () => {
+    const fromGuest = new PassThrough();
+    const toGuest = new PassThrough();
+    const sent: string[] = [];
+    toGuest.on('data', (d: Buffer) => sent.push(...d.toString().split('\n').filter(Boolean)));
+    const agent = await connectAgent(fromGuest, toGuest);
+    const say = (line: string) => fromGuest.write(`${line}\n`);
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const shell = startShellPty(agent, { cols: 100, rows: 30 });
+    let shown = '';
+    shell.onData((d) => (shown += d));
+    await tick();
+    const start = sent.find((l) => l.startsWith('X 1 '))!;
+    expect(Buffer.from(start.split(' ')[3]!, 'base64').toString()).toBe(extraConsoleCommand(100, 30));
+    expect(sent).not.toContain('C 1'); // stdin stays open
+
+    // Before the guest names its pty, a resize waits; a line that is not `pts /dev/pts/N` is shown, never used.
+    shell.resize(120, 40);
+    say(`E 1 ${b64('pts /dev/pts/1; reboot\n')}`);
+    await tick();
+    expect(sent.filter((l) => l.startsWith('X 2 '))).toEqual([]);
+    expect(shown).toContain('pts /dev/pts/1; reboot');
+    say(`E 1 ${b64('pts /dev/pts/7\n')}`);
+    await tick();
+    const resize = sent.find((l) => l.startsWith('X 2 '))!;
+    expect(Buffer.from(resize.split(' ')[3]!, 'base64').toString()).toBe('/usr/sbin/vnetlab-agent --winsize /dev/pts/7 40 120');
+    // More resizes while that one runs: only the latest follows, once it is done.
+    shell.resize(130, 41);
+    shell.resize(140, 42);
+    await tick();
+    expect(sent.filter((l) => / 3 /.test(l) && l.startsWith('X'))).toEqual([]);
+    say('D 2 0');
+    await tick();
+    expect(Buffer.from(sent.find((l) => l.startsWith('X 3 '))!.split(' ')[3]!, 'base64').toString()).toBe('/usr/sbin/vnetlab-agent --winsize /dev/pts/7 42 140');
+
+    shell.write('ls\r');
+    await tick();
+    expect(sent).toContain(`I 1 ${b64('ls\r')}`);
+    say(`O 1 ${b64('file-a  file-b\r\n')}`);
+    await tick();
+    expect(shown).toContain('file-a  file-b');
+    say('D 1 0');
+    await shell.ended;
+
+    // An interactive exec passes its output on and keeps none of it (a console runs for hours).
+    let streamed = '';
+    const cat = agent.interactive('cat', { onStdout: (d) => (streamed += d), onStderr: () => {} });
+    await tick();
+    const id = sent.filter((l) => l.startsWith('X ')).at(-1)!.split(' ')[1];
+    say(`O ${id} ${b64('x'.repeat(3000))}`);
+    say(`D ${id} 0`);
+    expect((await cat.done).stdout).toBe('');
+    expect(streamed).toBe('x'.repeat(3000));
+    agent.close();
   });
 });
