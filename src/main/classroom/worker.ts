@@ -552,6 +552,8 @@ export class WorkerCore {
     const s = this.student(studentId);
     if (!isServiceMethod(method) || !Array.isArray(params)) return { error: { code: 'bad-input', message: `unknown method ${String(method).slice(0, 40)}` } };
     if (readOnly && !classroomRule(method, 'watch')) return { error: { code: 'unauthorized', message: `watching is read-only: ${method} is not allowed` } };
+    // A machine's second console is a shell its first viewer starts in the guest: a watcher starts nothing.
+    if (readOnly && method === 'attachConsole' && Number(params[2] ?? 0) !== 0) return { error: { code: 'unauthorized', message: "watching shows a machine's own console, not its extra ones" } };
     const refused = readOnly ? undefined : this.examRefusal(s, client, method, params);
     if (refused) return { error: { code: 'unauthorized', message: refused } };
     if (readOnly || classroomRule(method, 'passive')) return this.callNow(s, client, method, params);
