@@ -12,6 +12,7 @@ import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { cleanAll } from '../../src/main/runtime/clean.ts';
 import { poolDir } from '../../src/main/runtime/pool/pool-files.ts';
 import { connectPool, poolTarget } from '../../src/main/runtime/pool/pool-client.ts';
+import { readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { AppPool } from '../../src/main/service/app-pool.ts';
 import { runCli } from '../support/host.ts';
@@ -186,6 +187,11 @@ describe('the warm pool (real UML)', () => {
     const poolOnly = () => processesMentioning(pool).filter((p) => processGroupOf(p.pid) !== pc1);
     const owner = JSON.parse(readFileSync(join(pool, 'pool.lock'), 'utf8')).pid as number;
     expect(poolOnly().length).toBeGreaterThan(1);
+    // The guests' memory folders (/dev/shm/vnetlab-<uid>/pool-…): pc1's, now the lab's, and the waiting one's.
+    const memoryFolders = [...readRecords(findRunDir(lab, hostPaths(t.env))!), ...readRecords(pool)]
+      .filter((r) => r.kind === 'guest')
+      .flatMap((r) => r.sockets.filter((f) => /\/vnetlab-\d+\/pool-[^/]+$/.test(f)));
+    expect(memoryFolders.length).toBe(2);
     process.kill(owner, 'SIGKILL');
     const left = await eventually(poolOnly, (p) => p.length === 0, 20_000);
     expect(left).toEqual([]);
@@ -199,6 +205,8 @@ describe('the warm pool (real UML)', () => {
     expect(clean.stdout).toMatch(/killed pool process/);
     expect(processesMentioning(pool)).toEqual([]);
     expect(existsSync(pool)).toBe(false);
+    // Neither the lab's stop nor the pool's clean-up leaves a guest's memory folder behind.
+    expect(memoryFolders.filter((f) => existsSync(f))).toEqual([]);
   }, 120_000);
 
   it('replaces its waiting guests when their image file is rebuilt (they would never match a lab again)', async () => {

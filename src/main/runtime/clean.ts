@@ -34,20 +34,19 @@ async function endRecorded(runDir: string): Promise<CleanReport> {
   // Pulling the plug: the supervisor first, so it cannot start anything new; then guests, then the network.
   const killed = await reapRecorded(runDir, { how: 'kill' });
   const report: CleanReport = { runDir, killed: killed.map((r) => ({ kind: r.kind, name: r.name, pid: r.pid })), removed: [] };
-  for (const r of records) {
-    for (const s of r.sockets) {
-      if (!existsSync(s)) continue;
-      // A guest's memory folder lives outside the run dir (/dev/shm/vnetlab-<uid>/<umid>): it goes too.
-      if (isMemoryFolder(s)) rmSync(s, { recursive: true, force: true });
-      report.removed.push(s);
-    }
-  }
+  for (const r of records) report.removed.push(...r.sockets.filter((s) => existsSync(s)));
+  removeRecordedMemoryFolders(records);
   // The whole run dir goes, with any `*.<pid>.tmp` a failed write (e.g. a full disk) left behind.
   if (existsSync(runDir)) {
     rmSync(runDir, { recursive: true, force: true });
     report.removed.push(runDir);
   }
   return report;
+}
+
+/** A guest's memory folder lives outside any run dir (/dev/shm/vnetlab-<uid>/<umid>): those its records name go too. */
+export function removeRecordedMemoryFolders(records: ProcessRecord[]): void {
+  for (const path of records.flatMap((r) => r.sockets)) if (isMemoryFolder(path)) rmSync(path, { recursive: true, force: true });
 }
 
 /** A guest's own memory folder, by its place: directly inside this user's `vnetlab-<uid>` folder. */

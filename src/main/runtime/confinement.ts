@@ -179,13 +179,19 @@ export function stageLabFs(labFsImage: string, staged: string): void {
   }
 }
 
-/** A per-guest folder for the memory file, in a private `vnetlab-<uid>` folder of the memory root (tmpfs). */
+/**
+ * A per-guest folder for the memory file, in a private `vnetlab-<uid>` folder of the memory root (tmpfs).
+ * Only its name: the launcher makes it with makeMemoryFolder once the guest is recorded (with the folder
+ * among its files) and before its gate opens, so a launcher killed in between leaves nothing unrecorded.
+ */
 export function guestMemoryFolder(memoryRoot: string, umid: string): string {
   const mine = join(memoryRoot, `vnetlab-${typeof process.getuid === 'function' ? process.getuid() : 0}`);
   ensurePrivateDir(mine, { checkParents: true });
-  const dir = join(mine, umid);
+  return join(mine, umid);
+}
+
+export function makeMemoryFolder(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
 }
 
 /** Remove a guest's memory folder once it has exited (UML unlinks its file right after mapping it). */

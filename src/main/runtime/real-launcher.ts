@@ -21,7 +21,7 @@ import { connectAgent } from './agent.ts';
 import { adoptPooledGuest } from './pool/pooled-guest.ts';
 import type { PooledGuest } from './pool/protocol.ts';
 import { mconsoleCommand, mconsoleCommands } from './mconsole.ts';
-import { confinementFor, daemonArgv, guestLaunch, removeMemoryFolder, type Confinement } from './confinement.ts';
+import { confinementFor, daemonArgv, guestLaunch, makeMemoryFolder, removeMemoryFolder, type Confinement } from './confinement.ts';
 import { guestArgv } from './guest-argv.ts';
 
 const execFileAsync = promisify(execFile);
@@ -84,6 +84,7 @@ export class RealLauncher implements Launcher {
     const pid = term.pid;
     const sockets = [toGuest, fromGuest, memoryDir, join(umlDir, plan.umid)];
     register({ pid, pgid: pid, argv, sockets, mconsole: plan.mconsole });
+    makeMemoryFolder(memoryDir);
     toStream.write(GATE_LINE);
     const exited = new Promise<ExitInfo>((resolve) => {
       term.onExit(({ exitCode, signal }) => {

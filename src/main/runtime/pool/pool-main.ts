@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { hostPaths, type HostPaths } from '../../paths.ts';
 import { lineReader } from '../protocol.ts';
 import { reapRecorded } from '../reaper.ts';
-import { isSameProcess, removeRecord, takeProcessLock, writeRecord } from '../records.ts';
+import { removeRecordedMemoryFolders } from '../clean.ts';
+import { isSameProcess, readRecords, removeRecord, takeProcessLock, writeRecord } from '../records.ts';
 import { assertPrivateDir } from '../private-dir.ts';
 import { GuestPool } from './pool.ts';
 import { poolDiskDir, poolFiles } from './pool-files.ts';
@@ -24,7 +25,9 @@ function log(message: string): void {
  * folders and disks stay. A guest still running (it had not reached its wait yet) is ended here.
  */
 async function clearPreviousPool(dir: string, paths: HostPaths): Promise<void> {
+  const records = readRecords(dir);
   await reapRecorded(dir, { how: 'kill', forget: true });
+  removeRecordedMemoryFolders(records);
   for (const path of [poolFiles.umlDir(dir), join(dir, 'guests'), poolDiskDir(paths)]) rmSync(path, { recursive: true, force: true });
 }
 

@@ -187,7 +187,7 @@ export class GuestPool {
       consoleOut: join(guestDir, 'console-out'),
     };
     const launch = pooledGuestLaunch(this.confinement, argv, { umid, umlDir: poolFiles.umlDir(this.dir), cow, imagePath: target.imagePath, guestDir, runtimeRoot: this.paths.runtimeRoot }, guestMemoryDir());
-    const booting = spawnPooledGuest({ id, argv, umidDir: join(poolFiles.umlDir(this.dir), umid), cow, fifos }, launch, ({ pid, pgid, argv: a, sockets }) =>
+    const booting = spawnPooledGuest({ id, argv, umidDir: join(poolFiles.umlDir(this.dir), umid), cow, fifos, memoryDir: launch.memoryDir }, launch, ({ pid, pgid, argv: a, sockets }) =>
       writeRecord(this.dir, { kind: 'guest', name: id, pid, pgid, argv: a, sockets }),
     );
     const entry: Entry = { key, booting, state: 'booting' };

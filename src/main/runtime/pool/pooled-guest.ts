@@ -18,7 +18,7 @@ import { connectAgent } from '../agent.ts';
 import type { ConsolePty, ExitInfo, GuestAgent, GuestHandle, Register } from '../launcher.ts';
 import { groupHasMembers } from '../records.ts';
 import { makeFifos, nudgeConsoleAfterOutput, trySignal } from '../real-launcher.ts';
-import { removeMemoryFolder, stageLabFs, type GuestLaunch } from '../confinement.ts';
+import { makeMemoryFolder, removeMemoryFolder, stageLabFs, type GuestLaunch } from '../confinement.ts';
 import { hotplugArgs, identityArgs } from '../guest-argv.ts';
 import type { PooledGuest } from './protocol.ts';
 
@@ -73,6 +73,7 @@ export function spawnPooledGuest(guest: Omit<PooledGuest, 'pid' | 'pgid'>, launc
   const sockets = [...Object.values(fifos), guest.umidDir, launch.memoryDir];
   if (pid) {
     register({ pid, pgid: pid, argv: guest.argv, sockets });
+    makeMemoryFolder(launch.memoryDir);
     writeSync(held[2]!, 'go\n');
   }
   let released = false;
@@ -116,7 +117,7 @@ export async function adoptPooledGuest(
   const consoleOut = join(plan.dir, 'console-out');
   const umidDir = dirname(plan.mconsole);
   const stagedLabFs = join(dirname(pooled.fifos.toGuest), 'labfs.ext4');
-  const sockets = [toGuest, fromGuest, consoleIn, consoleOut, umidDir, stagedLabFs];
+  const sockets = [toGuest, fromGuest, consoleIn, consoleOut, umidDir, stagedLabFs, pooled.memoryDir];
   const { pid, pgid } = pooled;
   register({ pid, pgid, argv: pooled.argv, sockets, mconsole: plan.mconsole });
   let diskTaken = false;
@@ -151,6 +152,8 @@ export async function adoptPooledGuest(
   const exited = watchExit(pid, pgid);
   void exited.then(() => {
     for (const s of [toStream, fromStream, consoleOutStream, consoleInStream]) s.destroy();
+    // The pool that spawned it removes it too, if it still runs; if not, nobody else would.
+    removeMemoryFolder(pooled.memoryDir);
   });
   const kill = (signal: NodeJS.Signals) => trySignal(-pgid, signal);
 

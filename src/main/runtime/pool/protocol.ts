@@ -20,6 +20,8 @@ export interface PooledGuest {
   umidDir: string;
   cow: string;
   fifos: { toGuest: string; fromGuest: string; consoleIn: string; consoleOut: string };
+  /** Its memory folder (/dev/shm/vnetlab-<uid>/<umid>): the lab that takes it removes it with the guest. */
+  memoryDir: string;
 }
 
 export interface PoolImageStatus {
