@@ -142,7 +142,10 @@ export class ExamDesk {
       log('cable', `${String(params[1]).slice(0, 40)}: ${JSON.stringify(change ?? {}).slice(0, 200)}`);
     } else if (method === 'machine') log('machine', `${String(params[2])} ${String(params[1]).slice(0, 64)}`);
     else if (method === 'startLab' || method === 'stopLab') log('lab', method === 'startLab' ? 'started the lab' : 'stopped the lab');
-    else if (method === 'attachConsole') log('console', `opened the console of ${String(params[1]).slice(0, 64)}`);
+    else if (method === 'attachConsole') {
+      const n = Number(params[2] ?? 0);
+      log('console', Number.isInteger(n) && n > 0 && n < 8 ? `opened console ${n + 1} of ${String(params[1]).slice(0, 64)}` : `opened the console of ${String(params[1]).slice(0, 64)}`);
+    }
     else if (method === 'startCapture') log('capture', `capture on ${String(params[1]).slice(0, 64)}`);
   }
 
