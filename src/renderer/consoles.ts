@@ -66,6 +66,7 @@ export class Consoles {
   private readonly panes = h('div', { class: 'panes' });
   private readonly searchBox = h('input', { class: 'search', placeholder: 'search (Enter)', 'data-testid': 'console-search' }) as HTMLInputElement;
   private active: string[] = [];
+  private readonly splitButton = h('button', { class: 'small', title: 'show more consoles side by side: 1, 2, 3 or 4', 'data-testid': 'console-split' }, 'Split');
   /** Consoles shown at once (Split): 1 to MAX_PANES. */
   private panesShown = 1;
   private labRoot = '';
@@ -84,12 +85,8 @@ export class Consoles {
     /** The main window can pop a console out into a window of its own; that window cannot. */
     private readonly canPopOut = true,
   ) {
-    const splitButton = h('button', { class: 'small', title: 'show more consoles side by side: 1, 2, 3 or 4', 'data-testid': 'console-split' }, 'Split');
-    splitButton.addEventListener('click', () => {
-      this.panesShown = (this.panesShown % MAX_PANES) + 1;
-      splitButton.textContent = this.panesShown === 1 ? 'Split' : `Split: ${this.panesShown}`;
-      this.layout();
-    });
+    const splitButton = this.splitButton;
+    splitButton.addEventListener('click', () => this.split((this.panesShown % MAX_PANES) + 1));
     const popButton = h('button', { class: 'small', title: 'open this console in a window of its own', 'data-testid': 'console-pop-out' }, 'Pop out');
     popButton.addEventListener('click', () => {
       const machine = this.active[0];
@@ -137,12 +134,24 @@ export class Consoles {
     this.onError(`${machine} has ${MAX_MACHINE_CONSOLES} consoles open, the most a machine has: close one first.`);
   }
 
-  /** The machine's first `count` consoles (Kathará's num_terms, lab.yaml `consoles:`), opened where not open yet. */
+  /**
+   * The machine's first `count` consoles (Kathará's num_terms, lab.yaml `consoles:`), opened where not
+   * open yet, and shown side by side (as Kathará shows a window each).
+   */
   async openFirst(machine: string, count: number): Promise<void> {
-    for (let index = 0; index < Math.min(count, MAX_MACHINE_CONSOLES); index++) {
+    const n = Math.min(count, MAX_MACHINE_CONSOLES);
+    for (let index = n - 1; index >= 0; index--) {
       const key = consoleKey(machine, index);
       if (!this.tabs.has(key)) await this.open(key, false);
+      else this.activate(key);
     }
+    if (this.panesShown < Math.min(n, MAX_PANES)) this.split(Math.min(n, MAX_PANES));
+  }
+
+  private split(panes: number): void {
+    this.panesShown = panes;
+    this.splitButton.textContent = panes === 1 ? 'Split' : `Split: ${panes}`;
+    this.layout();
   }
 
   /** The connection to the service was lost: every console id is void, all tabs wait to re-attach. */

@@ -5,7 +5,7 @@
 import type { LabEvent } from '../shared/runtime-api.ts';
 import type { MachineAction } from '../shared/service-api.ts';
 import type { App } from './app.ts';
-import type { Consoles } from './consoles.ts';
+import { MAX_MACHINE_CONSOLES, type Consoles } from './consoles.ts';
 import { $ } from './dom.ts';
 import { pollAfterAnswer } from './poll.ts';
 import { runSummary } from './run-summary.ts';
@@ -155,6 +155,7 @@ export class RunController {
   private async openAskedConsoles(): Promise<void> {
     for (const m of this.state.model.machines) {
       if (m.consoles > 1 && ['booting', 'ready'].includes(this.state.machineStates.get(m.name) ?? '')) await this.consoles.openFirst(m.name, m.consoles);
+      if (m.consoles > MAX_MACHINE_CONSOLES) this.app.notify(`${m.name} asks for ${m.consoles} consoles (num_terms); a machine has at most ${MAX_MACHINE_CONSOLES}, so ${MAX_MACHINE_CONSOLES} opened.`, 'error');
     }
   }
 

@@ -140,6 +140,12 @@ describe('several consoles of one machine', () => {
     await page.getByTestId('run-state').filter({ hasText: /^2\/2 ready/ }).waitFor({ timeout: 120_000 });
     await page.getByTestId('console-tab-pc1').waitFor({ timeout: 30_000 });
     await page.getByTestId('console-tab-pc1#2').waitFor({ timeout: 30_000 });
+    // Side by side, pc1's own console first, as Kathará shows a terminal window each.
+    expect(await page.getByTestId('console-pc1').isVisible()).toBe(true);
+    expect(await page.getByTestId('console-pc1#2').isVisible()).toBe(true);
+    expect(await page.getByTestId('console-split').innerText()).toBe('Split: 2');
+    const left = async (key: string) => (await page.getByTestId(`console-${key}`).boundingBox())!.x;
+    expect(await left('pc1')).toBeLessThan(await left('pc1#2'));
     // Only what was asked: pc2 has the default one terminal, which the app opens on a double-click.
     expect(await page.getByTestId('console-tab-pc2').count()).toBe(0);
     await typeIn('pc1#2', 'echo kathara-$((40+2))\n');
