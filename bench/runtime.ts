@@ -22,6 +22,7 @@ import { RealLauncher } from '../src/main/runtime/real-launcher.ts';
 import { Network } from '../src/main/runtime/network/network.ts';
 import { ProcessBook } from '../src/main/runtime/process-book.ts';
 import { findKernel } from '../src/main/images/kernel.ts';
+import { loopsPerJiffy } from '../src/main/images/delay-loop.ts';
 import { GUEST_BOOT_ARGS } from '../src/main/compiler/index.ts';
 import { runBench } from './harness.ts';
 
@@ -88,7 +89,9 @@ function killBare(g: BareGuest): void {
 }
 
 /** The boot-time skips vnetlab's guests get (src/main/compiler/index.ts GUEST_BOOT_ARGS). */
-const BOOT_SKIPS = GUEST_BOOT_ARGS.filter((a) => a.startsWith('initcall_blacklist=') || a.startsWith('pty.'));
+/** …and the delay-loop figure measured once per host (src/main/images/delay-loop.ts), when there is one. */
+const lpj = loopsPerJiffy(findKernel());
+const BOOT_SKIPS = [...GUEST_BOOT_ARGS.filter((a) => a.startsWith('initcall_blacklist=') || a.startsWith('pty.')), ...(lpj ? [`lpj=${lpj}`] : [])];
 
 async function bareBoots(n: number, extraArgs: string[] = []): Promise<number> {
   const dir = join(base, `bare-${n}`);

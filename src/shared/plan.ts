@@ -19,6 +19,8 @@ export interface CompileOptions {
    * transport, 7.x). Found from the kernel binary by findKernel() (KernelInfo.nicSyntax).
    */
   nicSyntax?: 'legacy' | 'vector';
+  /** The kernel's delay-loop figure on this host (`lpj=`, src/main/images/delay-loop.ts): guests skip calibrating it. */
+  loopsPerJiffy?: number;
 }
 
 export interface Plan {

@@ -53,9 +53,12 @@ export const GUEST_BOOT_ARGS: readonly string[] = [
   'init=/sbin/vnetlab-init',
 ];
 
-/** What a guest boots with besides its memory, whatever machine it is (GuestBoot.shared): the pool's kinds too. */
-export function sharedBootArgs(machine: Pick<Machine, 'ipv6'>): string[] {
-  return [...GUEST_BOOT_ARGS, ...(machine.ipv6 ? [] : [IPV6_OFF_ARG])];
+/**
+ * What a guest boots with besides its memory, whatever machine it is (GuestBoot.shared): the pool's kinds
+ * too. `loopsPerJiffy` (measured once per host, CompileOptions) spares every guest its delay-loop calibration.
+ */
+export function sharedBootArgs(machine: Pick<Machine, 'ipv6'>, loopsPerJiffy?: number): string[] {
+  return [...GUEST_BOOT_ARGS, ...(loopsPerJiffy ? [`lpj=${loopsPerJiffy}`] : []), ...(machine.ipv6 ? [] : [IPV6_OFF_ARG])];
 }
 
 /** The file of an image in the image folder. */
@@ -223,7 +226,7 @@ function guestPlan(m: Machine, nics: Nic[], cables: CablePlan[], layout: HostLay
   const interfaces = nics.map((n) => ({ name: n.name, domain: n.domain, mac: n.mac, ctlDir: portOf(n.name), addresses: n.addresses }));
   const boot: GuestBoot = {
     kernel: options.kernel,
-    shared: sharedBootArgs(m),
+    shared: sharedBootArgs(m, options.loopsPerJiffy),
     umlDir: layout.umlDir,
     nicSyntax: options.nicSyntax ?? 'legacy',
     // The guest finds its files under /machines/<vnl_name>: the same folder name the lab-fs uses.

@@ -2,6 +2,7 @@
 // lab reader, no compiler): the supervisor's bundle and the pool's kinds (pool/pool-client.ts) use it too.
 import type { LabModel } from '../../shared/lab-model.ts';
 import type { CompileOptions } from '../../shared/plan.ts';
+import { loopsPerJiffy } from '../images/delay-loop.ts';
 import { DEFAULT_KERNEL, findKernel } from '../images/kernel.ts';
 import { hostPaths, labIdFor, labRunDir, labStateDir } from '../paths.ts';
 
@@ -17,11 +18,11 @@ export function compileOptionsFor(lab: Pick<LabModel, 'root' | 'meta'>, env: Nod
   return { labId, runDir: labRunDir(paths, labId), stateDir: labStateDir(paths, labId), imageDir: paths.imageDir, ...bootKernel(env, options.kernel ?? 'required') };
 }
 
-/** The kernel guests boot (argv[0]) and its NIC syntax: the rule of compileOptionsFor, for the pool's kinds too. */
-export function bootKernel(env: NodeJS.ProcessEnv, need: 'required' | 'optional' = 'required'): Pick<CompileOptions, 'kernel' | 'nicSyntax'> {
+/** The kernel guests boot (argv[0]), its NIC syntax and delay-loop figure: the rule of compileOptionsFor, for the pool's kinds too. */
+export function bootKernel(env: NodeJS.ProcessEnv, need: 'required' | 'optional' = 'required'): Pick<CompileOptions, 'kernel' | 'nicSyntax' | 'loopsPerJiffy'> {
   try {
     const kernel = findKernel({ env });
-    return { kernel: kernel.path, nicSyntax: kernel.nicSyntax };
+    return { kernel: kernel.path, nicSyntax: kernel.nicSyntax, loopsPerJiffy: loopsPerJiffy(kernel, env) };
   } catch (err) {
     if (need === 'required') throw err;
     return { kernel: env.VNETLAB_KERNEL || DEFAULT_KERNEL };

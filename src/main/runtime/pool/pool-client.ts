@@ -113,9 +113,9 @@ export function poolRunning(paths: HostPaths = hostPaths()): boolean {
  * (with IPv6, as machines are by default), made by the compiler's rules for a lab's machine (so the keys match).
  */
 export function poolTarget(image: string, size: number, memoryMiB = DEFAULT_MEMORY_MIB, env: NodeJS.ProcessEnv = process.env): PoolTarget {
-  const { kernel } = bootKernel(env);
+  const { kernel, loopsPerJiffy } = bootKernel(env);
   const machine = { image, memoryMiB, ipv6: true };
-  const guest = { image, imagePath: imagePathOf(hostPaths(env).imageDir, image), memoryMiB: guestMemoryMiB(machine), boot: { kernel, shared: sharedBootArgs(machine) } };
+  const guest = { image, imagePath: imagePathOf(hostPaths(env).imageDir, image), memoryMiB: guestMemoryMiB(machine), boot: { kernel, shared: sharedBootArgs(machine, loopsPerJiffy) } };
   return poolTargetOf(guest, size);
 }
 
