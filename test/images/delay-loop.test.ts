@@ -30,7 +30,7 @@ describe('the delay-loop figure', () => {
 
   // user-mode-linux is what every guest needs (.ci/run installs it); without it there is no kernel to measure.
   it.skipIf(!kernel)('is measured once by a boot of the real kernel, cached per kernel and CPU, and nothing of that boot is left', () => {
-    const env = { ...process.env, VNETLAB_IMAGE_DIR: imageDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, VNETLAB_IMAGE_DIR: imageDir };
     delete env.VNETLAB_UML_LPJ;
     const lpj = loopsPerJiffy(kernel!, env);
     expect(lpj).toBeGreaterThan(100_000); // any CPU that runs UML loops far more often than this per 10 ms jiffy

@@ -9,27 +9,13 @@ import { Supervisor } from '../../src/main/runtime/supervisor.ts';
 import { cablePlan } from '../../src/main/compiler/cables.ts';
 import { GuestMemory, type ProcReader } from '../../src/main/runtime/proc-memory.ts';
 import { stopCounter } from '../../src/main/runtime/stop-slots.ts';
+import { fakeGuestPlan, fakeInterface } from '../support/fake-plan.ts';
 import { eventually } from '../support/poll.ts';
 
 const N = 500;
 
 function guest(name: string): GuestPlan {
-  return {
-    name,
-    umid: `t-${name}`,
-    image: 'tiny',
-    imagePath: '/nonexistent/tiny.ext4',
-    cow: `/nonexistent/${name}.cow`,
-    labFsImage: '/nonexistent/labfs.ext4',
-    memoryMiB: 64,
-    boot: { kernel: 'linux.uml', shared: [], umlDir: '/nonexistent/uml', nicSyntax: 'legacy', name },
-    dir: `/nonexistent/${name}`,
-    execChannel: { toGuest: 'in', fromGuest: 'out' },
-    mconsole: 'mc',
-    interfaces: [{ name: 'eth0', domain: `d${Math.floor(Number(name.slice(1)) / 10)}`, mac: '02:00:00:00:00:01', ctlDir: `/nonexistent/c/${name}.eth0`, addresses: [] }],
-    dependsOn: [],
-    consoles: 1,
-  };
+  return fakeGuestPlan(name, { interfaces: [fakeInterface(name, `d${Math.floor(Number(name.slice(1)) / 10)}`)] });
 }
 
 function bigPlan(): Plan {

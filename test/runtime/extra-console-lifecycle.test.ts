@@ -11,25 +11,10 @@ import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
 import { extraConsoleCommand, startShellPty } from '../../src/main/runtime/extra-console.ts';
 import { connectAgent } from '../../src/main/runtime/agent.ts';
+import { fakeGuestPlan } from '../support/fake-plan.ts';
 
 function guest(name: string, grader = false): GuestPlan {
-  return {
-    name,
-    umid: `t-${name}`,
-    image: 'tiny',
-    imagePath: '/nonexistent/tiny.ext4',
-    cow: `/nonexistent/${name}.cow`,
-    labFsImage: '/nonexistent/labfs.ext4',
-    memoryMiB: 64,
-    boot: { kernel: 'linux.uml', shared: [], umlDir: '/nonexistent/uml', nicSyntax: 'legacy', name },
-    dir: `/nonexistent/${name}`,
-    execChannel: { toGuest: 'in', fromGuest: 'out' },
-    mconsole: 'mc',
-    interfaces: [],
-    dependsOn: [],
-    consoles: 2,
-    ...(grader ? { grader: true } : {}),
-  };
+  return fakeGuestPlan(name, { consoles: 2, ...(grader ? { grader: true } : {}) });
 }
 
 function supervisor(recordDir?: string) {

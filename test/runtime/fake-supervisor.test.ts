@@ -10,24 +10,10 @@ import { FakeLauncher, type FakeGuestBehaviour } from '../../src/main/runtime/fa
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
 import { cablePlan } from '../../src/main/compiler/cables.ts';
 import { ConsoleSession, REPLAY_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
+import { fakeGuestPlan, fakeInterface } from '../support/fake-plan.ts';
 
 function guest(name: string, dependsOn: string[] = []): GuestPlan {
-  return {
-    name,
-    umid: `t-${name}`,
-    image: 'tiny',
-    imagePath: '/nonexistent/tiny.ext4',
-    cow: `/nonexistent/${name}.cow`,
-    labFsImage: '/nonexistent/labfs.ext4',
-    memoryMiB: 64,
-    boot: { kernel: 'linux.uml', shared: [], umlDir: '/nonexistent/uml', nicSyntax: 'legacy', name },
-    dir: `/nonexistent/${name}`,
-    execChannel: { toGuest: 'in', fromGuest: 'out' },
-    mconsole: 'mc',
-    interfaces: [{ name: 'eth0', domain: 'A', mac: '02:00:00:00:00:01', ctlDir: `/nonexistent/c/${name}.eth0`, addresses: [] }],
-    dependsOn,
-    consoles: 1,
-  };
+  return fakeGuestPlan(name, { interfaces: [fakeInterface(name, 'A')], dependsOn });
 }
 
 function plan(waves: string[][], deps: Record<string, string[]> = {}): Plan {
