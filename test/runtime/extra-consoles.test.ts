@@ -137,8 +137,14 @@ describe('extra consoles of one machine (real UML)', () => {
     // The shells run inside the guest: the guest's process is the only one they have on the host.
     const before = processesMentioning(runDir);
     expect(before.length).toBeGreaterThan(0);
+    // Viewers of both consoles are told, although the supervisor exits right after (the note is not batched).
+    const said = { 0: '', 1: '' } as Record<number, string>;
+    await sup.attachConsole('pc1', { onData: (d) => (said[0] += d) });
+    await sup.attachConsole('pc1', { console: 1, onData: (d) => (said[1] += d) });
     const stopped = await t.cli(['stop', lab]);
     expect(stopped.code).toBe(0);
+    expect(said[0]).toMatch(/\[vnetlab: pc1 stopped\]/);
+    expect(said[1]).toMatch(/\[vnetlab: pc1 stopped: console 2 ended with it\]/);
     const left = await eventually(() => processesMentioning(runDir), (p) => p.length === 0, 5_000);
     expect(left).toEqual([]);
     expect(listSockets(runDir)).toEqual([]);

@@ -105,6 +105,15 @@ export class ConsoleSession {
   }
 
   /**
+   * A line from the supervisor (the machine stopped…), delivered at once rather than at the next batch:
+   * it is often the last thing said before the supervisor exits.
+   */
+  note(text: string): void {
+    this.push(text);
+    this.flush();
+  }
+
+  /**
    * The guest is ready: the kernel's boot messages (printed before the guest's init quietens the
    * console) leave the replay, so a window that attaches later — a reload — shows the console as the
    * student left it, not the boot log. The init's own `vnetlab: …` lines stay (they report a problem

@@ -136,7 +136,7 @@ export class ExtraConsoles {
     for (const [index, entry] of this.sessions) {
       entry.shell = undefined;
       entry.session.unbindPty();
-      entry.session.push(`\r\n[vnetlab: ${this.machine} stopped: console ${index + 1} ended with it]\r\n`);
+      entry.session.note(`\r\n[vnetlab: ${this.machine} stopped: console ${index + 1} ended with it]\r\n`);
     }
   }
 

@@ -304,7 +304,7 @@ export class Supervisor extends EventEmitter {
       // Stays failed (a panic, say): the error already says why.
     } else if (m.state === 'booting') this.fail(m, `exited during boot (${describeExit(exit)})`);
     else this.setState(m, exit.signal ? 'crashed' : 'stopped');
-    m.console.push(`\r\n[vnetlab: ${m.plan.name} ${m.state === 'crashed' ? 'crashed' : 'stopped'}]\r\n`);
+    m.console.note(`\r\n[vnetlab: ${m.plan.name} ${m.state === 'crashed' ? 'crashed' : 'stopped'}]\r\n`);
     this.checkIdle();
   }
 
