@@ -123,6 +123,12 @@ export interface DaemonHandle extends ProcessHandle {
 export interface Launcher {
   /** Start a network daemon; resolves once it is usable (its readyPath exists). */
   spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle>;
+  /**
+   * Make what the guests about to boot need that costs a process to make (their exec channels' FIFOs),
+   * in one go: one process for a whole wave rather than one per guest, which under the load of a big
+   * start took ~0.1 s each on the supervisor's loop. spawnGuest makes whatever is still missing.
+   */
+  prepareGuests?(plans: GuestPlan[]): Promise<void>;
   /** Start a guest; resolves once the process runs (not when it is ready). */
   spawnGuest(plan: GuestPlan, console: { cols: number; rows: number }, register: Register): Promise<GuestHandle>;
   /**

@@ -51,6 +51,11 @@ export class RealLauncher implements Launcher {
     return proc;
   }
 
+  async prepareGuests(plans: GuestPlan[]): Promise<void> {
+    const channels = plans.flatMap((p) => [p.execChannel.toGuest, p.execChannel.fromGuest]);
+    if (channels.length) await makeFifosAsync(channels);
+  }
+
   async spawnGuest(plan: GuestPlan, size: { cols: number; rows: number }, register: Register): Promise<GuestHandle> {
     mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
     // UML creates the COW on first boot, but only inside a folder that exists.
@@ -61,9 +66,8 @@ export class RealLauncher implements Launcher {
       throw new EnvironmentError(`image ${plan.image} is missing: ${plan.imagePath}`, `build it: vnetlab image build ${plan.image}`);
     }
     const { toGuest, fromGuest } = plan.execChannel;
-    // Not execFileSync: a start spawns many guests at once, and the supervisor's event loop (consoles
-    // included) must not wait for each mkfifo in turn.
-    await makeFifosAsync([toGuest, fromGuest]);
+    // Made for the whole wave by prepareGuests; a guest booted on its own (a restart) makes its own.
+    if (!isFifo(toGuest) || !isFifo(fromGuest)) await makeFifosAsync([toGuest, fromGuest]);
     // Both ends opened read-write so neither our open nor the wrapper's blocks, and neither side sees EOF.
     const toFd = openSync(toGuest, constants.O_RDWR);
     const fromFd = openSync(fromGuest, constants.O_RDWR);
@@ -172,9 +176,13 @@ export async function makeFifosAsync(paths: string[]): Promise<void> {
   await execFileAsync('mkfifo', ['-m', '0600', ...paths]);
 }
 
+function isFifo(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false })?.isFIFO() ?? false;
+}
+
 /** A FIFO shared by many daemons: made once, kept while it is one. */
 function ensureFifo(path: string): void {
-  if (lstatSync(path, { throwIfNoEntry: false })?.isFIFO()) return;
+  if (isFifo(path)) return;
   makeFifos([path]);
 }
 

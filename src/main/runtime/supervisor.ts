@@ -173,6 +173,8 @@ export class Supervisor extends EventEmitter {
         const alreadyBooting = inWave.filter((m) => m.booting);
         const toBoot = inWave.filter((m) => !m.booting && !ACTIVE_STATES.includes(m.state));
         for (const m of toBoot) m.booting = new Promise((resolve) => (m.finishBoot = resolve));
+        // One process makes the wave's FIFOs; should it fail, each guest's spawn makes its own and says why.
+        await this.launcher.prepareGuests?.(toBoot.map((m) => m.plan)).catch(() => {});
         await Promise.all([
           runBounded(toBoot, limit, async (m) => {
             const outcome: BootOutcome = overruled(m)
