@@ -10,6 +10,7 @@
  *                                      and the pty to stdout until CMD ends
  *   vnetlab-agent --winsize PTS ROWS COLS  resize that pty (its shell gets SIGWINCH)
  *   vnetlab-agent --carrier IF on|off  say whether IF's cable is plugged (its operational state, below)
+ *   vnetlab-agent --link-watch         print each NIC's state (`links eth0=up …`) now and at each change
  *   vnetlab-agent --boot <tty> <ready-fifo>
  *                                      the guest init's early boot (boot_guest below), then the agent
  *                                      forks into the background to serve <tty>; the init goes on at once
@@ -1258,10 +1259,75 @@ static int run_pty(const char *rows, const char *cols, char **cmd) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+/* ---- --link-watch: the link lights' source (src/main/runtime/link-watch.ts) -----------------------
+ * Prints `links eth0=up eth1=down …` (each NIC: down when administratively down, no-carrier when up
+ * without carrier, else up), then again whenever that changes. It sleeps on a netlink socket subscribed
+ * to link events, so an idle guest costs nothing: a shell loop that looked twice a second cost ~3 ms of
+ * host CPU a second per guest, 1.5 of 2 cores with 500 idle guests. */
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void read_line_of(const char *path, char *out, size_t size) {
+  out[0] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, out, size - 1);
+  close(fd);
+  out[n > 0 ? n : 0] = 0;
+  out[strcspn(out, "\n")] = 0;
+}
+
+static void links_now(char *out, size_t size) {
+  char *names[256];
+  int count = 0;
+  DIR *dir = opendir("/sys/class/net");
+  struct dirent *e;
+  while (dir && count < 256 && (e = readdir(dir)) != NULL)
+    if (strncmp(e->d_name, "eth", 3) == 0) names[count++] = strdup(e->d_name);
+  if (dir) closedir(dir);
+  qsort(names, (size_t)count, sizeof names[0], by_name); /* the order the shell's glob gave */
+  size_t used = 0;
+  out[0] = 0;
+  for (int i = 0; i < count; i++) {
+    char path[300], flags[32], oper[32];
+    snprintf(path, sizeof path, "/sys/class/net/%s/flags", names[i]);
+    read_line_of(path, flags, sizeof flags);
+    snprintf(path, sizeof path, "/sys/class/net/%s/operstate", names[i]);
+    read_line_of(path, oper, sizeof oper);
+    if (flags[0]) {
+      const char *state = !(strtol(flags, NULL, 0) & 1) ? "down" : (!strcmp(oper, "up") || !strcmp(oper, "unknown")) ? "up" : "no-carrier";
+      int n = snprintf(out + used, size - used, " %s=%s", names[i], state);
+      if (n > 0 && (size_t)n < size - used) used += (size_t)n;
+    }
+    free(names[i]);
+  }
+}
+
+static int link_watch(void) {
+  int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+  if (nl < 0 || bind(nl, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    perror("netlink");
+    return 1;
+  }
+  static char prev[8192], cur[8192], events[16384];
+  prev[0] = 1; /* never equal to a first reading: it is always printed */
+  for (;;) {
+    links_now(cur, sizeof cur);
+    if (strcmp(cur, prev) != 0) {
+      printf("links%s\n", cur);
+      if (fflush(stdout) != 0) return 0; /* the host stopped listening */
+      strcpy(prev, cur);
+    }
+    /* Wait for the next link event; an overflow (ENOBUFS) only means: look again. */
+    if (recv(nl, events, sizeof events, 0) < 0 && errno != EINTR && errno != ENOBUFS) return 1;
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3);
   if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
   if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);
+  if (argc == 2 && strcmp(argv[1], "--link-watch") == 0) return link_watch();
   if (argc >= 3 && strcmp(argv[1], "--spawn") == 0) {
     default_signals();
     setsid();

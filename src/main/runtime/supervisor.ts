@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, LinkState, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
-import { LINK_WATCH_SCRIPT, lineSplitter, parseLinkLine } from './link-watch.ts';
+import { LINK_WATCH_COMMAND, lineSplitter, parseLinkLine } from './link-watch.ts';
 import { cableNews, carrierNews, type CableNews } from './cable-news.ts';
 import { UserError } from '../errors.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
@@ -616,7 +616,7 @@ export class Supervisor extends EventEmitter {
       this.emitEvent({ type: 'link-state', machine: m.plan.name, interfaces: links });
     });
     const started = Date.now();
-    void handle.agent.exec(LINK_WATCH_SCRIPT, { tools: true, onStdout: read }).then(
+    void handle.agent.exec(LINK_WATCH_COMMAND, { tools: true, onStdout: read }).then(
       () => {
         if (m.handle !== handle || m.state !== 'ready') return;
         setTimeout(() => m.handle === handle && m.state === 'ready' && this.watchLinks(m, handle), Math.max(0, 10_000 - (Date.now() - started))).unref();
