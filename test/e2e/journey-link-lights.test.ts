@@ -1,6 +1,6 @@
 // Link lights (issue 23, section 2): each cable's machine end shows the NIC's state inside the guest —
 // green up, red down, amber no carrier — within a second of it changing, from events the guests send
-// (one fork-free watcher per guest, runtime/link-watch.ts), not from the host polling them.
+// (one watcher per guest asleep on netlink link events, runtime/link-watch.ts), not from the host polling them.
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
