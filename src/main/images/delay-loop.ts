@@ -19,16 +19,20 @@ export function loopsPerJiffy(kernel: Pick<KernelInfo, 'path' | 'binary'>, env: 
   const forced = env.VNETLAB_UML_LPJ;
   if (forced === '0') return undefined;
   if (forced && /^\d+$/.test(forced)) return Number(forced);
-  const key = cacheKey(kernel);
-  if (known.has(key)) return known.get(key);
-  const file = join(hostPaths(env).imageDir, 'host', `lpj-${key}.txt`);
-  let lpj = readCached(file);
-  if (lpj === undefined) {
-    lpj = measure(kernel.path);
-    if (lpj !== undefined) writeCached(file, lpj);
+  try {
+    const key = cacheKey(kernel);
+    if (known.has(key)) return known.get(key);
+    const file = join(hostPaths(env).imageDir, 'host', `lpj-${key}.txt`);
+    let lpj = readCached(file);
+    if (lpj === undefined) {
+      lpj = measure(kernel.path);
+      if (lpj !== undefined) writeCached(file, lpj);
+    }
+    known.set(key, lpj);
+    return lpj;
+  } catch {
+    return undefined; // only a speed-up: a start never fails for want of it (a full /tmp, say)
   }
-  known.set(key, lpj);
-  return lpj;
 }
 
 /** Parses the kernel's own line; undefined when it did not print one. */

@@ -88,7 +88,15 @@ export class RealLauncher implements Launcher {
     const pid = term.pid;
     const sockets = [toGuest, fromGuest, memoryDir, join(umlDir, plan.umid)];
     register({ pid, pgid: pid, argv, sockets, mconsole: plan.mconsole });
-    makeMemoryFolder(memoryDir);
+    try {
+      makeMemoryFolder(memoryDir);
+    } catch (err) {
+      // The gate never opens: end the waiting wrapper, which has run nothing.
+      trySignal(-pid, 'SIGKILL');
+      toStream.destroy();
+      fromStream.destroy();
+      throw err;
+    }
     toStream.write(GATE_LINE);
     const exited = new Promise<ExitInfo>((resolve) => {
       term.onExit(({ exitCode, signal }) => {

@@ -73,8 +73,12 @@ export function spawnPooledGuest(guest: Omit<PooledGuest, 'pid' | 'pgid'>, launc
   const sockets = [...Object.values(fifos), guest.umidDir, launch.memoryDir];
   if (pid) {
     register({ pid, pgid: pid, argv: guest.argv, sockets });
-    makeMemoryFolder(launch.memoryDir);
-    writeSync(held[2]!, 'go\n');
+    try {
+      makeMemoryFolder(launch.memoryDir);
+      writeSync(held[2]!, 'go\n');
+    } catch {
+      trySignal(-pid, 'SIGKILL'); // its gate never opens; it ran nothing, and `exited` tidies up
+    }
   }
   let released = false;
   const letGo = () => {
