@@ -37,8 +37,8 @@ export class RunController {
     // Edits while the lab runs never change the drawing only: Apply makes them live (or says what waits for a restart).
     const apply = $('apply') as HTMLButtonElement;
     apply.hidden = !state.running;
-    apply.classList.toggle('pending', state.running && state.dirty);
-    apply.title = state.dirty ? 'The drawing changed: save it and apply the difference to the running lab' : 'Apply the saved lab files to the running lab';
+    apply.classList.toggle('pending', state.running && state.dirtyForLab);
+    apply.title = state.dirtyForLab ? 'The drawing changed: save it and apply the difference to the running lab' : 'Apply the saved lab files to the running lab';
     const total = state.model.machines.length;
     // Only machines of the drawing count: one deleted from it (it stops on Apply) is not "4/3 ready".
     const drawn = state.model.machines.map((m) => state.machineStates.get(m.name));

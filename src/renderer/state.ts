@@ -64,6 +64,27 @@ export class AppState {
   }
   private dirtyOf: { model: LabModel; saved: string; dirty: boolean } | undefined;
 
+  /**
+   * Unsaved changes that Apply would make live: not where things are drawn, nor the canvas notes (a moved
+   * node or an edited note lit Apply up, which then said there was nothing to apply).
+   */
+  get dirtyForLab(): boolean {
+    if (!this.dirty) return false;
+    const model = this.model;
+    if (this.labDirtyOf?.model !== model || this.labDirtyOf.saved !== this.savedJson) {
+      const withoutDrawing = (m: LabModel) => JSON.stringify({ ...m, layout: undefined, annotations: undefined });
+      let saved: LabModel | undefined;
+      try {
+        saved = JSON.parse(this.savedJson) as LabModel;
+      } catch {
+        saved = undefined;
+      }
+      this.labDirtyOf = { model, saved: this.savedJson, dirty: !saved || withoutDrawing(model) !== withoutDrawing(saved) };
+    }
+    return this.labDirtyOf.dirty;
+  }
+  private labDirtyOf: { model: LabModel; saved: string; dirty: boolean } | undefined;
+
   on(listener: (changes: Set<Change>) => void): void {
     this.listeners.add(listener);
   }
