@@ -52,3 +52,29 @@ describe('console replay after boot', () => {
     session.dispose();
   });
 });
+
+describe('a booting guest\'s console size', () => {
+  it('stays as spawned until the guest is ready, then takes the latest size a viewer asked for (a SIGWINCH in early boot panics UML)', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const sizes: string[] = [];
+    const guest = { onData: () => {}, write: () => {}, resize: (c: number, r: number) => void sizes.push(`${c}x${r}`) };
+    session.bindPty(guest, { booting: true });
+    const viewer = session.attach({ onData: () => {} });
+    viewer.resize(100, 30);
+    viewer.resize(120, 40);
+    expect(sizes).toEqual([]);
+    expect(session.dimensions).toEqual({ cols: 120, rows: 40 });
+    session.bootDone();
+    expect(sizes).toEqual(['120x40']);
+    viewer.resize(90, 20);
+    expect(sizes).toEqual(['120x40', '90x20']);
+  });
+
+  it('a console that is not a booting guest (an extra console\'s shell) resizes at once', () => {
+    const session = new ConsoleSession('lab/pc1/1');
+    const sizes: string[] = [];
+    session.bindPty({ onData: () => {}, write: () => {}, resize: (c: number, r: number) => void sizes.push(`${c}x${r}`) });
+    session.attach({ onData: () => {} }).resize(100, 30);
+    expect(sizes).toEqual(['100x30']);
+  });
+});

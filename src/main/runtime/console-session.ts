@@ -70,6 +70,9 @@ export class ConsoleSession {
   private readonly viewers = new Set<ViewerState>();
   private pty: ConsolePty | undefined;
   private size = { cols: 80, rows: 24 };
+  /** A booting guest's console keeps its size until it is ready (bindPty); whether a viewer asked meanwhile. */
+  private holdResize = false;
+  private resizeHeld = false;
 
   constructor(
     readonly key: string,
@@ -82,8 +85,16 @@ export class ConsoleSession {
   }
 
   /** Attach the session to a (new) pty: the session survives guest restarts, the pty does not. */
-  bindPty(pty: ConsolePty): void {
+  /**
+   * `booting`: the pty is a guest's console and its kernel is booting. Its size then stays what it was
+   * spawned with until bootDone(): a SIGWINCH that reaches UML in its first milliseconds (a viewer that
+   * re-attached and sent its size right after a restart) panics the kernel from its `winch` handler, before
+   * its interrupts are set up (seen in journey-student: "Kernel panic … winch … memmap_init_range").
+   */
+  bindPty(pty: ConsolePty, { booting = false }: { booting?: boolean } = {}): void {
     this.pty = pty;
+    this.holdResize = booting;
+    this.resizeHeld = false;
     this.bootFrom = this.rememberedChars;
     pty.onData((data) => {
       if (this.pty === pty) this.push(data);
@@ -120,6 +131,10 @@ export class ConsoleSession {
    * with the lab's files); the console log file keeps everything. A boot that fails keeps all of it.
    */
   bootDone(): void {
+    if (this.holdResize) {
+      this.holdResize = false;
+      if (this.resizeHeld) this.pty?.resize(this.size.cols, this.size.rows);
+    }
     if (this.bootFrom === undefined) return;
     const bootChars = this.rememberedChars - this.bootFrom;
     this.bootFrom = undefined;
@@ -165,7 +180,8 @@ export class ConsoleSession {
   resize(cols: number, rows: number): void {
     if (!(cols > 0 && rows > 0)) return;
     this.size = { cols: Math.floor(cols), rows: Math.floor(rows) };
-    this.pty?.resize(this.size.cols, this.size.rows);
+    if (this.holdResize) this.resizeHeld = true;
+    else this.pty?.resize(this.size.cols, this.size.rows);
     if (this.tap?.resize) this.tapped(() => this.tap!.resize!(this.size.cols, this.size.rows));
   }
 

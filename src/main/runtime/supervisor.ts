@@ -220,7 +220,7 @@ export class Supervisor extends EventEmitter {
     m.handle = handle;
     m.startedAt = new Date();
     times.spawned = m.startedAt.getTime();
-    m.console.bindPty(handle.console);
+    m.console.bindPty(handle.console, { booting: true });
     // A stop that came while we were spawning: the guest is recorded and ours, end it now.
     if (m.stops !== stops) {
       void this.stopOne(m);
