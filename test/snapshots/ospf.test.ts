@@ -40,10 +40,16 @@ describe.skipIf(!debian.run)(`a snapshot of a 3-router OSPF lab${debian.skipNote
     const transit: Record<string, string[]> = { r1: ['eth1', 'eth2'], r2: ['eth0', 'eth1'], r3: ['eth1', 'eth2'] };
     for (const r of ROUTERS) {
       await sh(r, "sed -i 's/^ospfd=no/ospfd=yes/' /etc/frr/daemons && systemctl restart frr");
+      // What a student types next goes to ospfd: wait until it answers (FRR's daemons start in the
+      // background of the restart, slower on a loaded host), then check the config took.
+      expect(await eventually(() => sh(r, "vtysh -c 'show daemons' 2>&1"), (out) => /\bospfd\b/.test(out), 60_000, 1_000)).toMatch(/\bospfd\b/);
       const p2p = transit[r]!.map((i) => `-c 'interface ${i}' -c 'ip ospf network point-to-point' -c exit`).join(' ');
       await sh(r, `vtysh -c 'configure terminal' -c 'router ospf' -c 'network 10.0.0.0/8 area 0' -c exit ${p2p}`);
+      expect(await sh(r, "vtysh -c 'show running-config'"), `${r}'s running config`).toMatch(/router ospf\n network 10\.0\.0\.0\/8 area 0/);
     }
-    expect(await eventually(allAdjacent, (ok) => ok, 90_000, 2_000)).toBe(true);
+    const adjacent = await eventually(allAdjacent, (ok) => ok, 90_000, 2_000);
+    const neighbours = adjacent ? '' : (await Promise.all(ROUTERS.map(async (r) => `${r}:\n${await sh(r, "vtysh -c 'show ip ospf neighbor' -c 'show ip ospf interface' 2>&1")}`))).join('\n');
+    expect(adjacent, neighbours).toBe(true);
     expect(await eventually(lanRoutesInstalled, (ok) => ok, 30_000, 500)).toBe(true);
     expect(await sh('pc1', 'ping -c 1 -W 3 10.1.3.10')).toMatch(/1 packets received/);
 
