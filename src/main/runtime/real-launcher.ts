@@ -169,19 +169,21 @@ function diskBackingImage(plan: GuestPlan): string {
 
 /** Fresh FIFOs, made by one `mkfifo` (Node has no mkfifo; a process per FIFO cost ~10 ms each at start). */
 export function makeFifos(paths: string[]): void {
-  for (const path of paths) {
-    rmSync(path, { force: true });
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  }
-  execFileSync('mkfifo', ['-m', '0600', ...paths]);
+  execFileSync('mkfifo', mkfifoArgs(paths));
 }
 
+/** The same without blocking the event loop: what the supervisor uses while guests boot. */
 export async function makeFifosAsync(paths: string[]): Promise<void> {
+  await execFileAsync('mkfifo', mkfifoArgs(paths));
+}
+
+/** Clears the way for new FIFOs (a dead run's leftovers go, folders are made) and returns mkfifo's argv. */
+function mkfifoArgs(paths: string[]): string[] {
   for (const path of paths) {
     rmSync(path, { force: true });
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   }
-  await execFileAsync('mkfifo', ['-m', '0600', ...paths]);
+  return ['-m', '0600', ...paths];
 }
 
 function isFifo(path: string): boolean {
