@@ -6,6 +6,7 @@ import type { Plan } from '../../shared/plan.ts';
 import { EnvironmentError } from '../errors.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
 import { assertPrivateDir, ensurePrivateDir, isPrivateDir, isTrustedFile } from './private-dir.ts';
+import { lockHolderAlive } from './records.ts';
 
 export const runFiles = {
   socket: (runDir: string) => join(runDir, 'supervisor.sock'),
@@ -85,10 +86,22 @@ export function findRunDir(labRootOrId: string, paths: HostPaths = hostPaths()):
   const candidates = [...new Set([resolve(labRootOrId), realPath(labRootOrId)].filter((p): p is string => !!p))];
   for (const abs of candidates) {
     const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
-    const found = dirs.find((d) => d.endsWith(`-${hash}`) && (readRunPlan(d)?.lab.root ?? abs) === abs);
-    if (found) return found;
+    const found = dirs.filter((d) => d.endsWith(`-${hash}`) && (readRunPlan(d)?.lab.root ?? abs) === abs);
+    if (found.length) return mostAlive(found);
   }
   return undefined;
+}
+
+/**
+ * One folder may have several run dirs: its lab was renamed (the id holds the name) after a run that
+ * was killed. The one whose supervisor runs is the lab; else the one last written.
+ */
+function mostAlive(dirs: string[]): string {
+  if (dirs.length === 1) return dirs[0]!;
+  const running = dirs.find((d) => lockHolderAlive(runFiles.lock(d)));
+  if (running) return running;
+  const written = (d: string) => lstatSync(runFiles.plan(d), { throwIfNoEntry: false })?.mtimeMs ?? lstatSync(d).mtimeMs;
+  return [...dirs].sort((a, b) => written(b) - written(a))[0]!;
 }
 
 function realPath(path: string): string | undefined {
