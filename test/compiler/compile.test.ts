@@ -243,9 +243,9 @@ describe('lab-fs entries', () => {
       '/machines/r1/sysctl',
     ]);
     expect(entry(plan, '/lab')).toEqual({ dest: '/lab', from: '/srv/labs/demo', kind: 'dir' });
-    // Each part verbatim (CRLF → LF) in a here-document, run in its own shell; order: shared first at startup, last at shutdown.
+    // Each part verbatim (CRLF → LF) in one single-quoted word, run in its own shell; order: shared first at startup, last at shutdown.
     const startup = content(plan, '/machines/r1/startup');
-    expect(startup).toContain("vnetlab_part=$(cat <<'VNETLAB_END_OF_PART'\nip route add default via 10.0.0.2\nexit 0\nVNETLAB_END_OF_PART\n)\n");
+    expect(startup).toContain(`"$vnetlab_shell" -c 'ip route add default via 10.0.0.2\nexit 0\n' 'r1.startup' || vnetlab_status=$?\n`);
     expect(startup.indexOf("'shared.startup'")).toBeLessThan(startup.indexOf("'r1.startup'"));
     const shutdown = content(plan, '/machines/r1/shutdown');
     expect(shutdown.indexOf("'r1.shutdown'")).toBeLessThan(shutdown.indexOf("'shared.shutdown'"));
@@ -289,10 +289,12 @@ describe('lab-fs entries', () => {
     expect(() => compile(upward, FIXED_OPTIONS)).toThrow(/lab\.yaml:9:1: guest path '\/..\/..\/x' must not contain '..'/);
   });
 
-  it('give a machine without scripts drivers that succeed', () => {
+  it('give a machine without scripts no driver: its init then starts no shell for them', () => {
     const plan = compile(lab({ machines: [machine('pc1', [])] }), FIXED_OPTIONS);
-    expect(content(plan, '/machines/pc1/startup')).toMatch(/^#!\/bin\/sh\n.*\nexit 0\n$/);
+    expect(entry(plan, '/machines/pc1/startup')).toBeUndefined();
+    expect(entry(plan, '/machines/pc1/shutdown')).toBeUndefined();
     expect(entry(plan, '/machines/pc1/exec')).toBeUndefined();
+    expect(entry(plan, '/machines/pc1/interfaces')).toBeDefined();
   });
 });
 
@@ -334,5 +336,13 @@ describe('startup driver, run by real shells', () => {
   it.each(shells)('exits 0 when every part succeeds, with the last failure otherwise: $name', (shell) => {
     expect(run(shell, startupOf('true', 'echo ok')).status).toBe(0);
     expect(run(shell, startupOf('exit 3', 'true')).status).toBe(3);
+  });
+
+  it.each(shells)("carries quotes, backslashes and $ verbatim, and a lone part's own status: $name", (shell) => {
+    const own = String.raw`printf '%s %s %s %s\n' 'it'"'"'s' "$0" 'back\slash' '$HOME'` + '\nexit 4\n';
+    const model = lab({ machines: [machine('pc1', [], { startup: { text: own, source: at(1, 'pc1.startup') } })] });
+    const result = run(shell, content(compile(model, FIXED_OPTIONS), '/machines/pc1/startup'));
+    expect(result.stdout).toBe(String.raw`it's pc1.startup back\slash $HOME` + '\n');
+    expect(result.status).toBe(4);
   });
 });

@@ -65,8 +65,9 @@ describe('buildLabFs', () => {
 
   it('writes the machine folder with executable scripts and data files', () => {
     const modes = listing(plan.labFs.image, '/machines/pc1');
-    expect(modes).toEqual({ startup: '100755', shutdown: '100755', interfaces: '100644', sysctl: '100644', env: '100644', root: '40755' });
-    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/startup')).toContain("<<'VNETLAB_END_OF_PART'\nip addr add 10.0.0.1/24 dev eth0\nVNETLAB_END_OF_PART\n");
+    // No shutdown script in this lab: no driver for it.
+    expect(modes).toEqual({ startup: '100755', interfaces: '100644', sysctl: '100644', env: '100644', root: '40755' });
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/startup')).toContain(`exec "$vnetlab_shell" -c 'ip addr add 10.0.0.1/24 dev eth0\n' 'pc1.startup'\n`);
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/sysctl')).toBe('net.ipv4.ip_forward=1\n');
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/interfaces')).toBe('eth0\n');
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd')).toBe('welcome to pc1\n');

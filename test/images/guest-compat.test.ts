@@ -93,6 +93,8 @@ describe.skipIf(!tinyReady)(`a tiny guest on the kernel as the runtime launches 
     guest = bootGuest({ image: tiny.path, extraArgs: [IPV6_OFF_ARG] });
     expect(await guest.waitReady(60_000)).toBe(0);
     expect((await guest.client.exec('cat /proc/net/if_inet6; cat /proc/sys/net/ipv6/conf/default/disable_ipv6')).stdout).toBe('1\n');
+    // The agent loads ipv6 itself (no modprobe process): the `ipv6.` kernel arguments reach the module as modprobe would pass them.
+    expect((await guest.client.exec('cat /sys/module/ipv6/parameters/disable_ipv6')).stdout).toBe('1\n');
     await guest.stop();
     guest = bootGuest({ image: tiny.path });
     expect(await guest.waitReady(60_000)).toBe(0);

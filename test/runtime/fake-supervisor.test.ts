@@ -139,6 +139,18 @@ describe('supervisor with the fake launcher', () => {
     expect(sup.state('polite')).toBe('stopped');
   });
 
+  it("asks a ready guest's agent to halt first: no mconsole `cad` (a host process per guest) when it takes the request", async () => {
+    const { launcher, sup } = supervisor(plan([['modern', 'old']]), { modern: { agentHalts: true } });
+    await sup.start();
+    await sup.stop();
+    expect(launcher.log).toContain('ask-halt modern');
+    expect(launcher.log).not.toContain('cad modern');
+    // An agent that does not answer (an image built before `H`) still gets `cad`.
+    expect(launcher.log.filter((l) => / old$/.test(l) && /^(ask-halt|cad)/.test(l))).toEqual(['ask-halt old', 'cad old']);
+    expect(sup.state('modern')).toBe('stopped');
+    expect(sup.state('old')).toBe('stopped');
+  });
+
   it('goes idle once every machine is stopped, and crash kills at once', async () => {
     const { launcher, sup } = supervisor(plan([['a', 'b']]));
     await sup.start();

@@ -1,10 +1,9 @@
 // Values in checks come from lab files and are run only inside guests, but they still must reach the
 // guest's shell as the literal text the teacher wrote: every value is single-quoted.
 
-/** Quotes `value` for a POSIX shell: `it's` → `'it'\''s'`. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+import { shellQuote } from '../guest/shell-quote.ts';
+
+export { shellQuote };
 
 /**
  * Runs `primary` and prints its output when it looks like `ip -j` JSON; otherwise runs `fallback`.

@@ -51,6 +51,8 @@ export type GuestMessage =
   | { kind: 'O' | 'E'; id: number; data: Buffer }
   | { kind: 'D'; id: number; code: number }
   | { kind: 'L'; text: Buffer }
+  /** The guest took a halt request (`H 0`) and has told its init to shut down. */
+  | { kind: 'H' }
   /** Not protocol and not worth a word: an empty line, or an echo of what we sent before the tty went raw. */
   | { kind: 'ignore' }
   | { kind: 'malformed'; reason: string };
@@ -75,7 +77,7 @@ const NUMBER = /^\d{1,10}$/;
  */
 export function parseGuestLine(line: string, issued: (id: number) => boolean): GuestMessage {
   if (line.length > MAX_GUEST_LINE) return { kind: 'malformed', reason: `longer than ${MAX_GUEST_LINE} characters` };
-  if (line === '' || /^[PXICKN](?: |$)/.test(line)) return { kind: 'ignore' };
+  if (line === '' || /^(?:[PXICKN](?: |$)|H )/.test(line)) return { kind: 'ignore' };
   const fields = line.split(' ');
   const kind = fields[0]!;
   const count = (n: number): string | undefined => (fields.length === n ? undefined : `'${kind}' takes ${n - 1} field${n === 2 ? '' : 's'}, not ${fields.length - 1}`);
@@ -93,6 +95,7 @@ export function parseGuestLine(line: string, issued: (id: number) => boolean): G
   switch (kind) {
     case 'B':
     case 'W':
+    case 'H':
       return count(1) === undefined ? { kind } : bad(count(1)!);
     case 'R': {
       if (count(2)) return bad(count(2)!);
@@ -193,6 +196,7 @@ export class AgentClient {
   private readyCode: number | undefined;
   private readyWaiters: ((code: number) => void)[] = [];
   private pingWaiters: ((r: PingResult) => void)[] = [];
+  private haltWaiters: (() => void)[] = [];
   private closedError: Error | undefined;
   /** Bytes waiting for room in the send window, and bytes the guest has not acknowledged yet. */
   private sendQueue: Buffer[] = [];
@@ -264,6 +268,30 @@ export class AgentClient {
       };
       this.pingWaiters.push(waiter);
       this.send('P 0');
+    });
+  }
+
+  /**
+   * Asks the guest to shut down (its init runs the shutdown, as for mconsole's `cad`). True once the
+   * agent said it took the request; false after `timeoutMs` (an agent that does not know `H`, a guest
+   * too busy to answer) or when the channel is closed: the caller then falls back to mconsole.
+   */
+  requestHalt(timeoutMs = 2_000): Promise<boolean> {
+    if (this.closedError) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const waiter = () => finish(true);
+      const onClose = () => finish(false);
+      const finish = (took: boolean) => {
+        clearTimeout(timer);
+        this.haltWaiters = this.haltWaiters.filter((w) => w !== waiter);
+        const i = this.closeListeners.indexOf(onClose);
+        if (i >= 0) this.closeListeners.splice(i, 1);
+        resolve(took);
+      };
+      this.haltWaiters.push(waiter);
+      this.closeListeners.push(onClose);
+      this.send('H 0');
     });
   }
 
@@ -397,6 +425,9 @@ export class AgentClient {
         break;
       case 'B':
         for (const w of this.pingWaiters.splice(0)) w({ ready: false });
+        break;
+      case 'H':
+        for (const w of this.haltWaiters.splice(0)) w();
         break;
       case 'O':
       case 'E': {

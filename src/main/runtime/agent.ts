@@ -44,6 +44,7 @@ export async function connectAgent(fromGuest: Readable, toGuest: Writable, ident
         kill: () => id !== undefined && client.kill(id),
       };
     },
+    requestHalt: (timeoutMs) => client.requestHalt(timeoutMs),
     close: () => client.close(),
   };
 }

@@ -13,6 +13,8 @@ export type FakeGuestBehaviour = {
   fails?: 'panic' | 'exit' | 'hang' | 'spawn-error';
   /** Ignore these mconsole commands (to exercise stop escalation). */
   ignores?: ('cad' | 'halt')[];
+  /** Its agent takes a halt request on the exec channel (a real guest's does): it then stops without `cad`. */
+  agentHalts?: boolean;
   startupExitCode?: number;
 };
 
@@ -93,6 +95,13 @@ export class FakeLauncher implements Launcher {
         const done = new Promise<ExecResult>((resolve) => (end = (code) => resolve({ stdout: '', stderr: '', exitCode: code, timedOut: false })));
         void handle.exited.then(() => end(137));
         return { done, write: (data) => options.onStdout(data), end: () => end(0), kill: () => end(137) };
+      },
+      // Unless told otherwise, an agent that does not know `H`: the stop falls back to mconsole `cad`.
+      requestHalt: async () => {
+        this.log.push(`ask-halt ${plan.name}`);
+        if (!b.agentHalts) return false;
+        setTimeout(() => exit({ code: 0, signal: null }), 5);
+        return true;
       },
       close: () => {},
     };

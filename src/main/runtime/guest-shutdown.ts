@@ -1,4 +1,5 @@
-// A guest's graceful stop, the one sequence: mconsole `cad` (the guest runs its shutdown script, syncs
+// A guest's graceful stop, the one sequence: a halt request on the exec channel, else mconsole `cad`
+// (either way the guest's init runs its shutdown script, syncs
 // its disk and halts); when it has not gone after a while, its kernel syncs and remounts its disks
 // read-only itself (`sysrq s`, `sysrq u`: no guest program needed, so a guest too slow or too busy to
 // run its shutdown still keeps what was written), then `halt`; SIGKILL last. The supervisor stops its
@@ -7,6 +8,11 @@
 export type ShutdownCommand = 'cad' | 'sysrq s' | 'sysrq u' | 'halt';
 
 export interface GuestToStop {
+  /**
+   * Ask the guest's agent to shut down (`H` on the exec channel): no host process per guest, where an
+   * mconsole command is one. Resolves false when the guest did not take it; `cad` is then sent.
+   */
+  ask?(): Promise<boolean>;
   /** Send an mconsole command (its failure is the caller's to report: the sequence goes on). */
   mconsole(command: ShutdownCommand): Promise<unknown>;
   /** Resolves true once the guest has gone, false after `ms`. */
@@ -19,7 +25,7 @@ const EMERGENCY_SYNC_MS = 1_500;
 
 /** `onStep`: the guest did not go within `waitedMs` and the next step begins. */
 export async function shutDownGuest(guest: GuestToStop, timeouts: { cadMs: number; haltMs: number; syncMs?: number }, onStep: (next: 'halt' | 'kill', waitedMs: number) => void = () => {}): Promise<void> {
-  await guest.mconsole('cad');
+  if (!(await guest.ask?.())) await guest.mconsole('cad');
   if (await guest.gone(timeouts.cadMs)) return;
   onStep('halt', timeouts.cadMs);
   await guest.mconsole('sysrq s');

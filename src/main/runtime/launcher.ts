@@ -67,6 +67,8 @@ export interface GuestAgent {
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   /** Run a command in the guest's /bin/sh with stdin kept open; output is only streamed, never kept. */
   interactive(command: string, options: { onStdout(chunk: string): void; onStderr(chunk: string): void }): InteractiveExec;
+  /** Ask the guest's init to shut down over the channel; false when the guest did not take it (see AgentClient.requestHalt). */
+  requestHalt(timeoutMs?: number): Promise<boolean>;
   close(): void;
 }
 

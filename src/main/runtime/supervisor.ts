@@ -357,10 +357,14 @@ export class Supervisor extends EventEmitter {
     const handle = m.handle;
     if (!handle) return;
     m.stopRequested ??= 'stop';
+    // A ready guest's agent serves its channel: ask it there. A booting one has no shutdown trap yet
+    // either way; it gets `cad`, as before.
+    const agentServes = m.state === 'ready';
     this.setState(m, 'stopping');
     const name = m.plan.name;
     await shutDownGuest(
       {
+        ask: agentServes ? () => handle.agent.requestHalt().catch(() => false) : undefined,
         mconsole: (command) => this.launcher.mconsole(m.plan, command).catch((err: Error) => this.progress(`${name}: mconsole ${command} failed: ${err.message}`)),
         gone: (ms) => waitFor(handle.exited, ms),
         kill: async () => {
