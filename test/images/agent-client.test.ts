@@ -92,6 +92,37 @@ describe('AgentClient', () => {
     await expect(client.waitReady(200)).rejects.toThrow(/not ready after/);
   });
 
+  it('asks for a halt only of an agent that said it takes one (V 1), and counts its answer or its end as taken', async () => {
+    const old = pair();
+    old.fromGuest.write('B\nR 0\n');
+    await tick();
+    expect(await old.client.requestHalt(5_000)).toBe(false);
+    expect(old.sent).not.toContain('H 0');
+
+    const answers = pair();
+    answers.fromGuest.write('V 1\nB\nR 0\n');
+    await tick();
+    const taken = answers.client.requestHalt(5_000);
+    await tick();
+    expect(answers.sent).toContain('H 0');
+    answers.fromGuest.write('H\n');
+    expect(await taken).toBe(true);
+
+    // Under load the guest may be gone before its answer got out: the channel's end means it went down.
+    const ends = pair();
+    ends.fromGuest.write('V 1\nB\nR 0\n');
+    await tick();
+    const ended = ends.client.requestHalt(5_000);
+    await tick();
+    ends.fromGuest.end();
+    expect(await ended).toBe(true);
+
+    const silent = pair();
+    silent.fromGuest.write('V 1\nR 0\n');
+    await tick();
+    expect(await silent.client.requestHalt(50)).toBe(false);
+  });
+
   it('answers ping with the boot state', async () => {
     const { client, fromGuest } = pair();
     const booting = client.ping();
@@ -118,6 +149,10 @@ describe('what a guest says, checked field by field', () => {
     expect(parseGuestLine(`E 3 ${b64('x'.repeat(3072))}`, issued)).toMatchObject({ kind: 'E', id: 3 });
     expect(parseGuestLine('D 2 137', issued)).toEqual({ kind: 'D', id: 2, code: 137 });
     expect(parseGuestLine(`L ${b64('startup: ok')}`, issued)).toEqual({ kind: 'L', text: Buffer.from('startup: ok') });
+    expect(parseGuestLine('V 1', issued)).toEqual({ kind: 'V', level: 1 });
+    expect(parseGuestLine('H', issued)).toEqual({ kind: 'H' });
+    // …and our own halt request echoed back before the tty went raw is not the guest's answer.
+    expect(parseGuestLine('H 0', issued)).toEqual({ kind: 'ignore' });
     // Echoes of our own lines from before the tty went raw, and empty lines: ignored without a word.
     for (const echo of ['', 'P 0', `X 1 0 ${b64('true')}`, 'C 1', 'K 1', 'I 1 aGk=', 'N abc']) expect(parseGuestLine(echo, issued)).toEqual({ kind: 'ignore' });
   });
@@ -135,6 +170,9 @@ describe('what a guest says, checked field by field', () => {
     ['R NaN', /exit code/],
     ['R', /takes 1 field/],
     ['B 1', /takes 0 fields/],
+    ['V', /takes 1 field/],
+    ['V -1', /protocol level/],
+    ['V 1 2', /takes 1 field/],
     ['D 1 -9', /exit code/],
     ['D 1 99999999999999999999', /exit code/],
     ['D 1', /takes 2 fields/],

@@ -420,6 +420,8 @@ static void handle_line(char *line, size_t len) {
     /* A graceful stop, asked on the channel: what mconsole's `cad` does (a signal to the init, which runs
        the shutdown), without a host process per guest to send it. `H` first: the host then knows. */
     send_line("H");
+    /* The halt ends this process within moments: the answer must have left the serial line by then. */
+    tcdrain(tty_fd);
     kill(1, SIGTERM);
     break;
   }
@@ -1629,6 +1631,8 @@ int main(int argc, char **argv) {
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, NULL);
   for (int i = 0; i < MAX_CMDS; i++) cmds[i].out = cmds[i].err = cmds[i].in = -1;
+  /* What this agent understands beyond the first protocol: 1 = `H` (halt). A host asks only what was announced. */
+  send_line("V 1");
   send_line("B");
 
   char *line = malloc(MAX_LINE);

@@ -53,6 +53,8 @@ export type GuestMessage =
   | { kind: 'L'; text: Buffer }
   /** The guest took a halt request (`H 0`) and has told its init to shut down. */
   | { kind: 'H' }
+  /** The agent's protocol level, said when it starts serving: 1 = it takes `H`. */
+  | { kind: 'V'; level: number }
   /** Not protocol and not worth a word: an empty line, or an echo of what we sent before the tty went raw. */
   | { kind: 'ignore' }
   | { kind: 'malformed'; reason: string };
@@ -101,6 +103,10 @@ export function parseGuestLine(line: string, issued: (id: number) => boolean): G
       if (count(2)) return bad(count(2)!);
       const code = exitCode(fields[1]!);
       return typeof code === 'number' ? { kind, code } : bad(code);
+    }
+    case 'V': {
+      if (count(2)) return bad(count(2)!);
+      return NUMBER.test(fields[1]!) ? { kind, level: Number(fields[1]) } : bad(`'${fields[1]!.slice(0, 20)}' is not a protocol level`);
     }
     case 'A': {
       if (count(2)) return bad(count(2)!);
@@ -197,6 +203,8 @@ export class AgentClient {
   private readyWaiters: ((code: number) => void)[] = [];
   private pingWaiters: ((r: PingResult) => void)[] = [];
   private haltWaiters: (() => void)[] = [];
+  /** What the agent announced (`V n`); 0 for an agent built before it said anything. */
+  private agentLevel = 0;
   private closedError: Error | undefined;
   /** Bytes waiting for room in the send window, and bytes the guest has not acknowledged yet. */
   private sendQueue: Buffer[] = [];
@@ -273,15 +281,17 @@ export class AgentClient {
 
   /**
    * Asks the guest to shut down (its init runs the shutdown, as for mconsole's `cad`). True once the
-   * agent said it took the request; false after `timeoutMs` (an agent that does not know `H`, a guest
-   * too busy to answer) or when the channel is closed: the caller then falls back to mconsole.
+   * agent said it took the request, or once the channel closed after we asked (the guest is going
+   * down: with 500 guests stopping at once its answer may come after the end). False at once for an
+   * agent that never said it takes `H` (a disk still booting an image built before it), or a closed
+   * channel; false after `timeoutMs` for a guest too busy to answer. The caller then uses mconsole.
    */
-  requestHalt(timeoutMs = 2_000): Promise<boolean> {
-    if (this.closedError) return Promise.resolve(false);
+  requestHalt(timeoutMs = 5_000): Promise<boolean> {
+    if (this.closedError || this.agentLevel < 1) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(false), timeoutMs);
       const waiter = () => finish(true);
-      const onClose = () => finish(false);
+      const onClose = () => finish(true);
       const finish = (took: boolean) => {
         clearTimeout(timer);
         this.haltWaiters = this.haltWaiters.filter((w) => w !== waiter);
@@ -428,6 +438,9 @@ export class AgentClient {
         break;
       case 'H':
         for (const w of this.haltWaiters.splice(0)) w();
+        break;
+      case 'V':
+        this.agentLevel = message.level;
         break;
       case 'O':
       case 'E': {
