@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitSupervisorGone } from '../../src/main/runtime/client.ts';
-import { isRecordedProcessAlive, processStartTime, processState, readRecords, removeRecord, signalRecorded, writeRecord } from '../../src/main/runtime/records.ts';
+import { groupHasMembers, isRecordedProcessAlive, processStartTime, processState, readRecords, removeRecord, signalRecorded, writeRecord } from '../../src/main/runtime/records.ts';
 import { eventually } from './helpers.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'vrec-'));
@@ -29,6 +29,21 @@ afterAll(() => {
     }
   }
   rmSync(runDir, { recursive: true, force: true });
+});
+
+describe('process groups', () => {
+  it('has members while any process of the group lives, the leader gone or not; none once all are ended', async () => {
+    // A leader that leaves a member behind, as a guest's kernel may leave a helper in its group.
+    const child = spawn('/bin/sh', ['-c', 'sleep 60 & exit 0'], { detached: true, stdio: 'ignore' });
+    const pgid = child.pid!;
+    started.push(pgid);
+    await new Promise((r) => child.once('exit', r));
+    expect(groupHasMembers(pgid)).toBe(true);
+    process.kill(-pgid, 'SIGKILL');
+    expect(await eventually(() => groupHasMembers(pgid), (has) => !has)).toBe(false);
+    expect(groupHasMembers(0)).toBe(false);
+    expect(groupHasMembers(1)).toBe(false);
+  });
 });
 
 describe('process records', () => {

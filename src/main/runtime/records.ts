@@ -151,15 +151,20 @@ function trySignal(target: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-/** Whether any process on the host is still in this process group. */
+/**
+ * Whether any process on the host is still in this process group (a zombie counts): signal 0 to the
+ * group asks the kernel, in one call. It once walked /proc, which with 500 guests (~3,000 processes)
+ * made each guest's exit read 3,000 files: 7.6 s of a 500-guest stop blocked the supervisor.
+ */
 export function groupHasMembers(pgid: number): boolean {
-  let pids: string[];
+  if (!(pgid > 1)) return false;
   try {
-    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-  } catch {
-    return false;
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the group exists, but its processes are not ours to signal.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return pids.some((pid) => processGroup(Number(pid)) === pgid);
 }
 
 /** Whether the process with this pid is still the one that started at `startTime`. */
