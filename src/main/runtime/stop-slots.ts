@@ -1,16 +1,21 @@
 // How many guests a graceful stop takes down at once, and its "N of M stopped" progress.
+import { availableParallelism } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** Guests shutting down at once per host core. */
+const STOPS_PER_CORE = 20;
+
 /**
- * All at once, as far as the supervisor's file descriptors allow (each guest in its stop holds a
- * helper process and its pipes). Measured (bench/stop.ts, bench/runtime.ts): a stopping guest mostly
- * waits (its shutdown sleeps a second for its programs to end), and the guests still running are what
- * loads the host, so batches only made it slower — 500 guests in slots of 64 took 137 s. A guest too
- * slow to finish its own shutdown within the `cad` timeout still has its disks synced by its kernel
- * before `halt` (guest-shutdown.ts).
+ * A stopping guest no longer waits (its halt gives its programs at most a second, and usually they end
+ * at once): its shutdown is CPU work, and 500 of them at once on 2 cores starved everything, the
+ * supervisor too, which then saw the guests' exits late. Measured at 500 tiny guests
+ * (`vnetlab stop`, 2 cores): all at once 17.6 s and 6.9 ticks of host CPU per guest; 40 at once
+ * 8.6 s and 3.3 ticks. Also bounded by the supervisor's file descriptors (each stopping guest may hold
+ * an mconsole helper and its pipes). A guest too slow to finish its own shutdown within the `cad`
+ * timeout still has its disks synced by its kernel before `halt` (guest-shutdown.ts).
  */
 export function defaultParallelStops(): number {
-  return Math.max(8, Math.floor((openFilesRoom() - 64) / 4));
+  return Math.max(8, Math.min(STOPS_PER_CORE * availableParallelism(), Math.floor((openFilesRoom() - 64) / 4)));
 }
 
 /** File descriptors this process may still open (soft limit less those open now). */
