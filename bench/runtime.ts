@@ -48,6 +48,7 @@ interface BareGuest {
   term: pty.IPty;
   output: () => string;
   dir: string;
+  exited: Promise<void>;
 }
 
 /** A bare UML boot of the tiny image straight into a shell on its console (no vnetlab init, no network). */
@@ -69,7 +70,8 @@ function bootBare(dir: string, index: number, extraArgs: string[] = []): BareGue
   const term = pty.spawn(argv[0]!, argv.slice(1), { name: 'xterm', cols: 80, rows: 24, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   let out = '';
   term.onData((d) => (out += d));
-  return { term, output: () => out, dir };
+  const exited = new Promise<void>((resolve) => term.onExit(() => resolve()));
+  return { term, output: () => out, dir, exited };
 }
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -100,9 +102,13 @@ async function bareBoots(n: number, extraArgs: string[] = []): Promise<number> {
   try {
     await Promise.all(guests.map((g) => until(() => /# /.test(g.output()), 180_000)));
     return performance.now() - t0;
+  } catch (err) {
+    const waiting = guests.filter((g) => !/# /.test(g.output()));
+    throw new Error(`${waiting.length} of ${n} bare boots reached no prompt in 180 s; the first one's console ends: ${JSON.stringify(waiting[0]?.output().slice(-300))}`, { cause: err });
   } finally {
+    // The next round boots the same umids: these must be gone first (a fixed 300 ms was not enough under load).
     guests.forEach(killBare);
-    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all(guests.map((g) => g.exited));
     rmSync(dir, { recursive: true, force: true });
   }
 }
