@@ -1,7 +1,7 @@
 // Values in checks come from lab files and are run only inside guests, but they still must reach the
 // guest's shell as the literal text the teacher wrote: every value is single-quoted.
 
-import { shellQuote } from '../guest/shell-quote.ts';
+import { shellQuote } from '../../shared/shell-quote.ts';
 
 export { shellQuote };
 

@@ -6,7 +6,7 @@ import { isAbsolute, posix, relative, resolve } from 'node:path';
 import type { LabFsEntry } from '../../shared/plan.ts';
 import type { LabModel, Machine, Script, SourceRef } from '../../shared/lab-model.ts';
 import { UserError } from '../errors.ts';
-import { shellQuote } from '../guest/shell-quote.ts';
+import { shellQuote } from '../../shared/shell-quote.ts';
 import { compareNames } from './waves.ts';
 
 const SCRIPT_MODE = 0o755;
