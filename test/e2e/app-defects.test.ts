@@ -6,20 +6,9 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeJourney, consoleText, launchBrowser, nodePoint, REPO, SCREENSHOTS, serve, testEnv, VNETLAB, waitConsole, type Served, type TestEnv } from './helpers.ts';
+import { closeJourney, consoleText, edgePoint, launchBrowser, nodePoint, REPO, SCREENSHOTS, serve, testEnv, VNETLAB, waitConsole, type Served, type TestEnv } from './helpers.ts';
 
 const VIEWPORTS = [{ width: 1440, height: 900 }, { width: 1024, height: 700 }];
-
-/** Page position of the middle of an edge. */
-async function edgePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
-  return page.evaluate((edgeId) => {
-    const e = (window as any).__vnetlab.cy.getElementById(edgeId);
-    if (e.empty()) throw new Error(`no edge ${edgeId}`);
-    const p = e.renderedMidpoint();
-    const rect = document.getElementById('canvas')!.getBoundingClientRect();
-    return { x: rect.left + p.x, y: rect.top + p.y };
-  }, id);
-}
 
 /** The smallest label on the canvas as drawn (CSS px): font size × zoom. */
 async function smallestLabelPx(page: Page): Promise<number> {

@@ -147,31 +147,44 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Page position (client coordinates) of a cytoscape node. */
-export async function nodePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
-  return page.evaluate(async (nodeId) => {
-    const cy = (window as any).__vnetlab.cy;
-    const n = cy.getElementById(nodeId);
-    if (n.empty()) throw new Error(`no node ${nodeId}`);
-    // The canvas may be moving (a fit after the window or the lab changed, slower on a loaded host): a
-    // point read mid-animation is clicked where the node no longer is. Read it once it holds still over
-    // two whole frames: a panel that just closed resizes the canvas in the ResizeObserver step, which
-    // runs after this frame's requestAnimationFrame callbacks, so one unchanged frame proves nothing.
-    const frame = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
-    let last = '';
-    let still = 0;
-    for (let i = 0; i < 300 && still < 2; i++) {
-      const q = n.renderedPosition();
-      const r = document.getElementById('canvas')!.getBoundingClientRect();
-      const here = `${Math.round(q.x)},${Math.round(q.y)},${cy.zoom().toFixed(4)},${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)},${Math.round(r.height)}`;
-      still = here === last && !cy.animated() && !n.animated() ? still + 1 : 0;
-      last = here;
-      await frame();
-    }
-    const p = n.renderedPosition();
-    const rect = document.getElementById('canvas')!.getBoundingClientRect();
-    return { x: rect.left + p.x, y: rect.top + p.y };
-  }, id);
+/** Page position of a node's centre, once the canvas holds still (settledPoint). */
+export function nodePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
+  return settledPoint(page, id, 'node');
+}
+
+/** Page position of the middle of an edge, once the canvas holds still (settledPoint). */
+export function edgePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
+  return settledPoint(page, id, 'edge');
+}
+
+async function settledPoint(page: Page, id: string, kind: 'node' | 'edge'): Promise<{ x: number; y: number }> {
+  return page.evaluate(
+    async ({ elementId, isEdge }) => {
+      const cy = (window as any).__vnetlab.cy;
+      const el = cy.getElementById(elementId);
+      if (el.empty()) throw new Error(`no ${isEdge ? 'edge' : 'node'} ${elementId}`);
+      const at = () => (isEdge ? el.renderedMidpoint() : el.renderedPosition());
+      // The canvas may be moving (a fit after the window or the lab changed, slower on a loaded host): a
+      // point read mid-animation is clicked where the element no longer is. Read it once it holds still
+      // over two whole frames: a panel that just closed resizes the canvas in the ResizeObserver step,
+      // which runs after this frame's requestAnimationFrame callbacks, so one unchanged frame proves nothing.
+      const frame = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+      let last = '';
+      let still = 0;
+      for (let i = 0; i < 300 && still < 2; i++) {
+        const q = at();
+        const r = document.getElementById('canvas')!.getBoundingClientRect();
+        const here = `${Math.round(q.x)},${Math.round(q.y)},${cy.zoom().toFixed(4)},${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)},${Math.round(r.height)}`;
+        still = here === last && !cy.animated() && !el.animated() ? still + 1 : 0;
+        last = here;
+        await frame();
+      }
+      const p = at();
+      const rect = document.getElementById('canvas')!.getBoundingClientRect();
+      return { x: rect.left + p.x, y: rect.top + p.y };
+    },
+    { elementId: id, isEdge: kind === 'edge' },
+  );
 }
 
 /** Machine/domain ids on the canvas. */

@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeJourney, launchBrowser, layoutProblems, nodePoint, REPO, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
+import { closeJourney, edgePoint, launchBrowser, layoutProblems, nodePoint, REPO, SCREENSHOTS, serve, testEnv, type Served, type TestEnv } from './helpers.ts';
 
 let t: TestEnv;
 let server: Served;
@@ -21,17 +21,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => closeJourney({ server, t, lab }));
-
-/** Page position of the middle of an edge. */
-async function edgePoint(page: Page, id: string): Promise<{ x: number; y: number }> {
-  return page.evaluate((edgeId) => {
-    const e = (window as any).__vnetlab.cy.getElementById(edgeId);
-    if (e.empty()) throw new Error(`no edge ${edgeId}`);
-    const p = e.renderedMidpoint();
-    const rect = document.getElementById('canvas')!.getBoundingClientRect();
-    return { x: rect.left + p.x, y: rect.top + p.y };
-  }, id);
-}
 
 /** Switch links drawn blocked by spanning tree (dashed, "blocked" at an end). */
 const blockedLinks = (page: Page) =>
@@ -70,7 +59,13 @@ describe('a student on labs/vlans at 1440×900 (real guests)', () => {
     // Its properties say why it carries nothing.
     const p = await edgePoint(page, 'link:sw2--sw3');
     await page.mouse.click(p.x, p.y);
-    await page.getByTestId('prop-link-blocked').filter({ hasText: /Spanning tree blocks this link's port at sw[23] \(default VLAN, VLAN 10, VLAN 20\)/ }).waitFor({ timeout: 5000 });
+    // Polled for its text, so a failure says what the panel showed (nothing: the click missed the link).
+    const why = () =>
+      page.getByTestId('prop-link-blocked').textContent({ timeout: 500 }).catch(async () => {
+        const selected = await page.evaluate(() => (window as any).__vnetlab.cy.$(':selected').map((e: any) => e.id()).join(', '));
+        return `no blocked-link line; selected: ${selected || 'nothing'}`;
+      });
+    await expect.poll(why, { timeout: 10_000 }).toMatch(/Spanning tree blocks this link's port at sw[23] \(default VLAN, VLAN 10, VLAN 20\)/);
 
     const q = await edgePoint(page, 'link:sw1--sw2');
     await page.mouse.click(q.x, q.y, { button: 'right' });
