@@ -1300,16 +1300,16 @@ static void hang_up_terminals(void) {
     char *end;
     long pid = strtol(e->d_name, &end, 10);
     if (*end || pid <= 1) continue;
-    char path[64], stat[512];
+    char path[64], line[512];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    ssize_t n = read(fd, stat, sizeof stat - 1);
+    ssize_t n = read(fd, line, sizeof line - 1);
     close(fd);
     if (n <= 0) continue;
-    stat[n] = 0;
+    line[n] = 0;
     /* pid (comm) state ppid pgrp session tty_nr …: comm may hold spaces and parentheses, so after the last ')'. */
-    char *p = strrchr(stat, ')');
+    char *p = strrchr(line, ')');
     int ppid, pgrp, session, tty = 0;
     char state;
     if (p && sscanf(p + 1, " %c %d %d %d %d", &state, &ppid, &pgrp, &session, &tty) == 5 && tty != 0) kill((pid_t)pid, SIGHUP);
