@@ -905,6 +905,12 @@ static int load_module_file(const char *path, const char *params) {
   return -1;
 }
 
+/* A modules.dep path (relative to the kernel's module folder, or absolute in old files) as a file path. */
+static void module_path(char *out, size_t size, const char *base, const char *dep) {
+  if (dep[0] == '/') snprintf(out, size, "%s", dep);
+  else snprintf(out, size, "%s/%s", base, dep);
+}
+
 /* `modprobe ipv6` as busybox's and kmod's do it: the modules it needs (modules.dep, deepest last,
    loaded first), then ipv6 with its `ipv6.x=y` kernel arguments. A modprobe.d file that speaks of ipv6
    (options, blacklist, install) is modprobe's to apply: then 0 is not returned and the caller runs it. */
@@ -950,7 +956,7 @@ static int load_ipv6(const char *cmdline) {
   for (char *d = strtok(colon + 1, " \t"); d && nd < 64; d = strtok(NULL, " \t")) deps[nd++] = d;
   int rc = 0;
   for (int i = nd - 1; i >= 0 && rc == 0; i--) {
-    snprintf(path, sizeof path, "%s%s%s", deps[i][0] == '/' ? "" : base, deps[i][0] == '/' ? "" : "/", deps[i]);
+    module_path(path, sizeof path, base, deps[i]);
     rc = load_module_file(path, "");
   }
   if (rc == 0) {
@@ -963,7 +969,7 @@ static int load_ipv6(const char *cmdline) {
       if (len > 5 && !strncmp(w, "ipv6.", 5) && used + len < sizeof params - 1) used += (size_t)snprintf(params + used, sizeof params - used, "%s%.*s", used ? " " : "", (int)len - 5, w + 5);
       w += len;
     }
-    snprintf(path, sizeof path, "%s%s%s", line[0] == '/' ? "" : base, line[0] == '/' ? "" : "/", line);
+    module_path(path, sizeof path, base, line);
     rc = load_module_file(path, params);
   }
   free(dep);
