@@ -20,26 +20,29 @@ function runDirFor(root: string, labRoot: string, name: string): string {
   return dir;
 }
 
+/** A runtime root of its own and a lab folder with two run dirs, 'aaa' (sorting first) and 'zzz'. */
+function twoRunDirs(name: string) {
+  const root = join(base, `root-${name}`);
+  mkdirSync(root, { mode: 0o700 });
+  const lab = join(base, `lab-${name}`);
+  const first = runDirFor(root, lab, 'aaa');
+  const second = runDirFor(root, lab, 'zzz');
+  const find = () => findRunDir(lab, { runtimeRoot: root, imageDir: base, stateRoot: base });
+  return { first, second, find };
+}
+
 describe('findRunDir with several run dirs for one lab folder', () => {
   it('takes the one whose supervisor runs, whatever the names sort to', () => {
-    const root = join(base, 'r1');
-    mkdirSync(root, { mode: 0o700 });
-    const lab = join(base, 'lab1');
-    const stale = runDirFor(root, lab, 'aaa'); // sorts first
-    const running = runDirFor(root, lab, 'zzz');
+    const { first: stale, second: running, find } = twoRunDirs('running');
     writeFileSync(runFiles.lock(running), JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
     // A lock whose holder is gone does not count.
     writeFileSync(runFiles.lock(stale), JSON.stringify({ pid: process.pid, startTime: 'not-this-process' }));
-    expect(findRunDir(lab, { runtimeRoot: root, imageDir: base, stateRoot: base })).toBe(running);
+    expect(find()).toBe(running);
   });
 
   it('with none running, takes the one whose plan was written last', () => {
-    const root = join(base, 'r2');
-    mkdirSync(root, { mode: 0o700 });
-    const lab = join(base, 'lab2');
-    const older = runDirFor(root, lab, 'aaa'); // sorts first
-    const newer = runDirFor(root, lab, 'zzz');
+    const { first: older, second: newer, find } = twoRunDirs('written');
     utimesSync(runFiles.plan(older), new Date(1_000_000), new Date(1_000_000));
-    expect(findRunDir(lab, { runtimeRoot: root, imageDir: base, stateRoot: base })).toBe(newer);
+    expect(find()).toBe(newer);
   });
 });
