@@ -16,9 +16,14 @@ export interface HostPaths {
   stateRoot: string;
 }
 
+/** The user's cache of things vnetlab can make again (images, the sandbox's program lists). */
+export function cacheDirOf(env: NodeJS.ProcessEnv = process.env): string {
+  return env.VNETLAB_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'vnetlab');
+}
+
 export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
   const home = env.HOME || homedir();
-  const cache = env.VNETLAB_CACHE_DIR || join(env.XDG_CACHE_HOME || join(home, '.cache'), 'vnetlab');
+  const cache = cacheDirOf(env);
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   // Unix socket paths must stay under 108 bytes, so the runtime root has to be short.
   const runtimeRoot = env.VNETLAB_RUNTIME_DIR || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'vnetlab') : join(env.TMPDIR || tmpdir(), `vnetlab-${uid}`));

@@ -142,3 +142,50 @@ describe('console flow control', () => {
     expect(CONSOLE_ACK_BATCH_CHARS).toBeLessThan(FLOW_LOW_WATERMARK);
   });
 });
+
+// A guest console's shell starts on a key (vnetlab-init); the session sends it once per boot, when the
+// guest is ready and someone looks — never during the boot, never twice.
+describe('the wake key of a guest console', () => {
+  const writes = (p: ReturnType<typeof fakePty>) => p.calls.filter((c) => c.startsWith('write '));
+
+  it('is sent at the first attach after the boot, and only then', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const pty = fakePty();
+    session.bindPty(pty.pty, { booting: true, wakeKey: '\r' });
+    session.bootDone();
+    expect(writes(pty)).toEqual([]);
+    const first = session.attach({ onData: () => {} });
+    expect(writes(pty)).toEqual(['write \r']);
+    session.attach({ onData: () => {} }).detach();
+    first.detach();
+    session.attach({ onData: () => {} });
+    expect(writes(pty)).toEqual(['write \r']);
+    session.dispose();
+  });
+
+  it('waits for the end of the boot when a viewer is already there, and comes again after a restart', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const first = fakePty();
+    session.attach({ onData: () => {} });
+    session.bindPty(first.pty, { booting: true, wakeKey: '\r' });
+    expect(writes(first)).toEqual([]);
+    session.bootDone();
+    expect(writes(first)).toEqual(['write \r']);
+    const second = fakePty();
+    session.unbindPty();
+    session.bindPty(second.pty, { booting: true, wakeKey: '\r' });
+    session.bootDone();
+    expect(writes(second)).toEqual(['write \r']);
+    session.dispose();
+  });
+
+  it('is not sent on a console bound without one (an extra console)', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const pty = fakePty();
+    session.bindPty(pty.pty);
+    session.attach({ onData: () => {} });
+    session.bootDone();
+    expect(writes(pty)).toEqual([]);
+    session.dispose();
+  });
+});

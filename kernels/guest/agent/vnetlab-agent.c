@@ -5,6 +5,7 @@
  *   vnetlab-agent --poweroff           power the guest off now (Debian minbase has no poweroff binary)
  *   vnetlab-agent --halt               the init's last step of a shutdown, as PID 1 (halt_guest below)
  *   vnetlab-agent --console TTY CMD…   run CMD in a new session with TTY as its controlling terminal
+ *   vnetlab-agent --console-on-key TTY CMD…  the same, once a key arrives on TTY (the key is not kept)
  *   vnetlab-agent --spawn CMD…         run CMD in a new session
  *   vnetlab-agent --pty ROWS COLS CMD… run CMD on a new pty (an extra console, run as an exec command):
  *                                      says `pts /dev/pts/N` on stderr, then relays stdin to the pty
@@ -1346,8 +1347,26 @@ static int halt_guest(void) {
   for (;;) pause();
 }
 
-/* The console shell: own session, the console as controlling tty, a sane size until the host sets one. */
-static int run_console(const char *tty, char **cmd) {
+/* Waits for one byte on the terminal (fd 0), read without echo and not kept: a key that only opens the
+   shell. Input typed after it stays queued for the shell. */
+static void wait_for_key(void) {
+  struct termios saved, raw;
+  if (tcgetattr(0, &saved) != 0) return;
+  raw = saved;
+  raw.c_lflag &= ~(ICANON | ECHO);
+  raw.c_cc[VMIN] = 1;
+  raw.c_cc[VTIME] = 0;
+  tcsetattr(0, TCSANOW, &raw);
+  char key;
+  while (read(0, &key, 1) < 0 && errno == EINTR) {
+  }
+  tcsetattr(0, TCSANOW, &saved);
+}
+
+/* The console shell: own session, the console as controlling tty, a sane size until the host sets one.
+   on_key: start CMD only once a key arrives (the host sends one when a window first shows this console):
+   a login shell costs a booting guest ~20 ms of host CPU, and most consoles of a big lab are never opened. */
+static int run_console(const char *tty, char **cmd, int on_key) {
   default_signals();
   setsid();
   int fd = open(tty, O_RDWR);
@@ -1366,6 +1385,7 @@ static int run_console(const char *tty, char **cmd) {
     ws.ws_col = 80;
     ioctl(0, TIOCSWINSZ, &ws);
   }
+  if (on_key) wait_for_key();
   if (chdir("/root") != 0 && chdir("/") != 0) return 1;
   execv(cmd[0], cmd);
   perror(cmd[0]);
@@ -1446,7 +1466,7 @@ static int run_pty(const char *rows, const char *cols, char **cmd) {
   if (pid < 0) return 1;
   if (pid == 0) {
     close(master);
-    _exit(run_console(pts, cmd));
+    _exit(run_console(pts, cmd, 0));
   }
   fprintf(stderr, "pts %s\n", pts);
   fflush(stderr);
@@ -1568,7 +1588,8 @@ static int link_watch(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3);
+  if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3, 0);
+  if (argc >= 4 && strcmp(argv[1], "--console-on-key") == 0) return run_console(argv[2], argv + 3, 1);
   if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
   if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);
   if (argc == 2 && strcmp(argv[1], "--link-watch") == 0) return link_watch();

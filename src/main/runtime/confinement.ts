@@ -7,7 +7,6 @@
 // an unprivileged pod, stacks with whatever confines vnetlab itself, and one static C file of ~150 lines
 // applies it. Its limits (stat of a path is not a right it controls; Unix sockets are connected by path)
 // are written down in docs/security.md.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GuestPlan } from '../../shared/plan.ts';
@@ -16,6 +15,7 @@ import { confineHelper, hostHelper, landlockAbi } from '../images/host-helpers.t
 import { findKernel, whichTool, type KernelInfo } from '../images/kernel.ts';
 import { createCowDisk } from '../images/backing.ts';
 import { ensurePrivateDir } from './private-dir.ts';
+import { programFiles } from './program-files.ts';
 
 /** What one sandboxed process may reach; everything else on the host it may not. */
 export interface SandboxRules {
@@ -243,7 +243,7 @@ function vdePlugins(): string[] {
   if (pluginFiles) return pluginFiles;
   const dirs = ['/usr/lib/x86_64-linux-gnu/vdeplug', '/usr/lib/vdeplug', '/usr/local/lib/vdeplug'].filter(existsSync);
   const plugins = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.so')).map((f) => join(dir, f)));
-  pluginFiles = [...new Set([...dirs, ...plugins.flatMap(programFiles)])];
+  pluginFiles = [...new Set([...dirs, ...plugins.flatMap((plugin) => programFiles(plugin))])];
   return pluginFiles;
 }
 
@@ -276,27 +276,4 @@ export function daemonArgv(confinement: Confinement, argv: string[], folders: st
     preload: guard,
   };
   return sandboxed(confinement, rules, [program, ...argv.slice(1)]);
-}
-
-// ---- programs and their libraries ---------------------------------------------------------------
-
-const libraryCache = new Map<string, string[]>();
-
-/** A program and the shared libraries it loads (from `ldd`; the libraries' real files). */
-export function programFiles(program: string): string[] {
-  const cached = libraryCache.get(program);
-  if (cached) return cached;
-  const files = [program];
-  try {
-    const out = execFileSync('ldd', [program], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
-    for (const line of out.split('\n')) {
-      const path = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
-      if (path && existsSync(path)) files.push(path, realpathSync(path));
-    }
-  } catch {
-    // a static program (ldd exits 1: "not a dynamic executable") needs nothing more
-  }
-  const unique = [...new Set(files)];
-  libraryCache.set(program, unique);
-  return unique;
 }

@@ -73,6 +73,8 @@ export class ConsoleSession {
   /** A booting guest's console keeps its size until it is ready (bindPty); whether a viewer asked meanwhile. */
   private holdResize = false;
   private resizeHeld = false;
+  /** A guest console's shell starts on a key (vnetlab-init): this one, sent once the guest is ready and a viewer looks. */
+  private wakeKey: string | undefined;
 
   constructor(
     readonly key: string,
@@ -91,8 +93,9 @@ export class ConsoleSession {
    * re-attached and sent its size right after a restart) panics the kernel from its `winch` handler, before
    * its interrupts are set up (seen in journey-student: "Kernel panic … winch … memmap_init_range").
    */
-  bindPty(pty: ConsolePty, { booting = false }: { booting?: boolean } = {}): void {
+  bindPty(pty: ConsolePty, { booting = false, wakeKey }: { booting?: boolean; wakeKey?: string } = {}): void {
     this.pty = pty;
+    this.wakeKey = wakeKey;
     this.holdResize = booting;
     this.resizeHeld = false;
     this.bootFrom = this.rememberedChars;
@@ -131,6 +134,11 @@ export class ConsoleSession {
    * with the lab's files); the console log file keeps everything. A boot that fails keeps all of it.
    */
   bootDone(): void {
+    this.dropBootLog();
+    this.wakeIfViewed();
+  }
+
+  private dropBootLog(): void {
     if (this.holdResize) {
       this.holdResize = false;
       if (this.resizeHeld) this.pty?.resize(this.size.cols, this.size.rows);
@@ -160,6 +168,7 @@ export class ConsoleSession {
     const state: ViewerState = { options, unacked: 0, held: [], heldChars: 0, skipped: 0 };
     this.viewers.add(state);
     if (options.replay !== false && this.replayChars > 0) this.deliver(state, this.replay.join(''));
+    this.wakeIfViewed();
     return {
       write: (data) => {
         if (!this.pty) return;
@@ -174,6 +183,13 @@ export class ConsoleSession {
         state.heldChars = 0;
       },
     };
+  }
+
+  /** The first look at a ready guest's console starts its shell (once per boot). */
+  private wakeIfViewed(): void {
+    if (this.wakeKey === undefined || !this.pty || this.bootFrom !== undefined || this.viewers.size === 0) return;
+    this.pty.write(this.wakeKey);
+    this.wakeKey = undefined;
   }
 
   /** The latest viewer to resize wins: the terminal follows whoever is actively looking at it. */

@@ -59,6 +59,8 @@ interface Machine {
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
+/** The key that starts a guest console's shell (vnetlab-init's console_shell): Enter, harmless to an older image's running shell. */
+const CONSOLE_WAKE_KEY = '\r';
 /** How often a running lab checks the free space under its guests' disks. */
 const DISK_CHECK_MS = 10_000;
 const ACTIVE_STATES: MachineState[] = ['booting', 'ready', 'stopping'];
@@ -220,7 +222,7 @@ export class Supervisor extends EventEmitter {
     m.handle = handle;
     m.startedAt = new Date();
     times.spawned = m.startedAt.getTime();
-    m.console.bindPty(handle.console, { booting: true });
+    m.console.bindPty(handle.console, { booting: true, wakeKey: CONSOLE_WAKE_KEY });
     // A stop that came while we were spawning: the guest is recorded and ours, end it now.
     if (m.stops !== stops) {
       void this.stopOne(m);

@@ -304,11 +304,15 @@ export class Network {
 
   private async reconcileOnce(): Promise<void> {
     if (!this.wanted) return;
-    await Promise.all([...this.switches.values()].filter((s) => !s.proc && !s.givenUp).map((s) => this.startSwitch(s)));
+    // A cable's port is a switch of its own: it starts beside the domains' switches, and only its wire
+    // waits for both (one process start fewer on the way to the first boot).
+    const switchesUp = Promise.all([...this.switches.values()].filter((s) => !s.proc && !s.givenUp).map((s) => this.startSwitch(s)));
     await Promise.all(
       [...this.cables.values()].map(async (c) => {
         if (!this.wanted) return;
         if (!c.port && !c.cut) await this.startPort(c);
+        await switchesUp;
+        if (!this.wanted) return;
         const sw = this.switches.get(c.domain);
         const wantWire = c.plugged && !!c.port && !c.cut && !!sw?.proc;
         if (c.wire && (!wantWire || c.wireDomain !== c.domain)) {
@@ -321,6 +325,7 @@ export class Network {
         }
       }),
     );
+    await switchesUp;
     await Promise.all(
       [...this.links.values()].map(async (l) => {
         if (!this.wanted) return;
