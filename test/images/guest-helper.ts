@@ -21,7 +21,7 @@ export interface TestGuest {
   mconsole: string;
   /** Everything the console printed so far. */
   console(): string;
-  /** Waits for the readiness signal; on failure the error carries the console's last lines. */
+  /** Waits for the readiness signal, then opens the console's shell; on failure the error carries the console's last lines. */
   waitReady(timeoutMs: number): Promise<number>;
   /** Resolves with the exit code when the UML process exits. */
   exited: Promise<number>;
@@ -94,7 +94,11 @@ export function bootGuest(options: BootOptions): TestGuest {
     console: () => output,
     async waitReady(timeoutMs: number) {
       try {
-        return await channel.client.waitReady(timeoutMs);
+        const code = await channel.client.waitReady(timeoutMs);
+        // The console's shell starts on a key: the supervisor's console session sends Enter when a window
+        // first shows a ready guest's console; these tests look at the console straight away.
+        pty.write('\r');
+        return code;
       } catch (err) {
         const tail = output.split('\n').slice(-25).join('\n');
         throw new Error(`${(err as Error).message}\n--- last console lines of ${options.name ?? 'the guest'} ---\n${tail}`);

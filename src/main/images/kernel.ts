@@ -162,12 +162,17 @@ export function needsNoRandomize(env: NodeJS.ProcessEnv = process.env): boolean 
 export function needsXstateFix(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.VNETLAB_UML_XSTATE_FIX === '1') return true;
   if (env.VNETLAB_UML_XSTATE_FIX === '0') return false;
-  try {
-    return /^flags\s*:.*\bamx_tile\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
+  if (cpuHasAmx === undefined) {
+    try {
+      cpuHasAmx = /^flags\s*:.*\bamx_tile\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      cpuHasAmx = false;
+    }
   }
+  return cpuHasAmx;
 }
+/** The CPU's flags do not change while we run: read once (findKernel runs for every guest a lab boots). */
+let cpuHasAmx: boolean | undefined;
 
 /**
  * The kernel itself when it needs neither fix; else a wrapper script next to the images, built once
@@ -178,6 +183,10 @@ export function needsXstateFix(env: NodeJS.ProcessEnv = process.env): boolean {
 function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolean): { path: string; preload?: string; noRandomize: boolean } {
   const setarch = needsNoRandomize(env) ? whichTool('setarch', env) : undefined;
   if (!xstateFix && !setarch) return { path: kernel, noRandomize: false };
+  const dir = join(hostPaths(env).imageDir, 'host');
+  const key = `${kernel}\0${setarch ?? ''}\0${xstateFix}\0${dir}`;
+  const known = wrappersMade.get(key);
+  if (known && existsSync(known.path) && (!known.preload || existsSync(known.preload))) return known;
   const source = fileURLToPath(new URL('../../../kernels/host/uml-xstate-fix.c', import.meta.url));
   const hash = createHash('sha256')
     .update(xstateFix ? readFileSync(source) : '')
@@ -185,11 +194,10 @@ function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolea
     .update(setarch ?? '')
     .digest('hex')
     .slice(0, 12);
-  const dir = join(hostPaths(env).imageDir, 'host');
   const library = join(dir, `uml-xstate-fix-${hash}.so`);
   const wrapper = join(dir, `linux.uml-${hash}`);
   const made = { path: wrapper, preload: xstateFix ? library : undefined, noRandomize: !!setarch };
-  if (existsSync(wrapper) && (!xstateFix || existsSync(library))) return made;
+  if (existsSync(wrapper) && (!xstateFix || existsSync(library))) return remember(made);
   mkdirSync(dir, { recursive: true });
   const suffix = `.${process.pid}.tmp`;
   const lines = ['#!/bin/sh'];
@@ -209,8 +217,15 @@ function launchWrapper(kernel: string, env: NodeJS.ProcessEnv, xstateFix: boolea
   } else lines.push(`exec ${kernel} "$@"`);
   writeFileSync(wrapper + suffix, `${lines.join('\n')}\n`, { mode: 0o755 });
   renameSync(wrapper + suffix, wrapper);
-  return made;
+  return remember(made);
+
+  function remember(wrapperMade: typeof made): typeof made {
+    wrappersMade.set(key, wrapperMade);
+    return wrapperMade;
+  }
 }
+/** Wrappers this process made or found (hashing the fix's source again for every guest cost ~1 ms each). */
+const wrappersMade = new Map<string, { path: string; preload?: string; noRandomize: boolean }>();
 
 function kernelVersion(path: string): string {
   const mtimeMs = statSync(path).mtimeMs;
