@@ -67,6 +67,7 @@ async function main(): Promise<void> {
 
   const server = await serveSupervisor(sup, runFiles.socket(runDir), () => void exit('none'));
   log(`supervisor of ${plan.lab.name} (${plan.lab.id}) listening, pid ${process.pid}`);
+  sup.bringNetworkUpAhead();
 
   sup.on('idle', () => void exit('none'));
   setTimeout(() => {
