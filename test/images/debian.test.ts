@@ -12,7 +12,7 @@ import { fixtureLab } from '../support/fixtures.ts';
 import { ensureImage, imageStatus } from '../../src/main/images/build.ts';
 import { nicArgs } from '../../src/main/compiler/nic.ts';
 import { findKernel, kernelHasIptables } from '../../src/main/images/kernel.ts';
-import { bootGuest, startSwitch, type TestGuest, type TestSwitch } from './guest-helper.ts';
+import { bootGuest, startSwitch, stopAllGuests, type TestGuest, type TestSwitch } from './guest-helper.ts';
 
 // The shared image cache of the user running the tests (resolved before anything changes HOME).
 const cacheEnv = { ...process.env };
@@ -54,7 +54,7 @@ describe.skipIf(!runIt)(`debian image${runIt ? '' : ` (${skipReason})`}`, () => 
   });
 
   afterAll(async () => {
-    await guest?.stop();
+    await stopAllGuests();
     for (const s of switches) s.stop();
     rmSync(work, { recursive: true, force: true });
   });

@@ -44,6 +44,13 @@ export interface BootOptions {
 
 /** Process groups of guests still running: killed if the test process exits without stop(). */
 const liveGroups = new Set<number>();
+/** Guests booted and not stopped yet: a test that fails half-way leaves its guest to stopAllGuests(). */
+const unstopped = new Set<TestGuest>();
+
+/** For a file's afterAll: stops every guest it booted, also those a failed test left behind. */
+export async function stopAllGuests(): Promise<void> {
+  for (const guest of [...unstopped]) await guest.stop();
+}
 process.on('exit', () => {
   for (const pgid of liveGroups) killGroup(pgid);
 });
@@ -84,7 +91,7 @@ export function bootGuest(options: BootOptions): TestGuest {
   const exited = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));
   let done = false;
   const mconsole = join(dir, 'uml', umid, 'mconsole');
-  return {
+  const guest: TestGuest = {
     dir,
     pty,
     pid: pty.pid,
@@ -111,6 +118,7 @@ export function bootGuest(options: BootOptions): TestGuest {
     async stop() {
       if (done) return;
       done = true;
+      unstopped.delete(guest);
       // node-pty made the wrapper a session leader: its pid is the process group of UML and its helpers.
       killGroup(pty.pid);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
@@ -119,6 +127,8 @@ export function bootGuest(options: BootOptions): TestGuest {
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     },
   };
+  unstopped.add(guest);
+  return guest;
 }
 
 function killGroup(pgid: number): void {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, ensureImage, imageStatus } from '../../src/main/images/build.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
 import { backingImageFor } from '../../src/main/images/backing.ts';
-import { bootGuest, groupAlive, type TestGuest } from './guest-helper.ts';
+import { bootGuest, groupAlive, stopAllGuests, type TestGuest } from './guest-helper.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'vnl-tiny-'));
 // Own image dir: this test proves the build, so it does not reuse a cached image.
@@ -60,7 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await guest?.stop();
+  await stopAllGuests();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nicArg, nicArgs, nicRenameCommand } from '../../src/main/compiler/nic.ts';
 import { ensureImage } from '../../src/main/images/build.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
-import { bootGuest, startSwitch, type TestGuest, type TestSwitch } from '../images/guest-helper.ts';
+import { bootGuest, startSwitch, stopAllGuests, type TestGuest, type TestSwitch } from '../images/guest-helper.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'vnl-knet-'));
 const kernel = findKernel();
@@ -46,7 +46,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const g of guests) await g.stop();
+  await stopAllGuests();
   for (const s of switches) s.stop();
   rmSync(work, { recursive: true, force: true });
 });
