@@ -134,11 +134,12 @@ export class ConsoleSession {
    * with the lab's files); the console log file keeps everything. A boot that fails keeps all of it.
    */
   bootDone(): void {
-    this.dropBootLog();
+    this.leaveBoot();
     this.wakeIfViewed();
   }
 
-  private dropBootLog(): void {
+  /** A size asked for during the boot reaches the pty now; the boot log leaves the replay. */
+  private leaveBoot(): void {
     if (this.holdResize) {
       this.holdResize = false;
       if (this.resizeHeld) this.pty?.resize(this.size.cols, this.size.rows);
