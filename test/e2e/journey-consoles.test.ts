@@ -140,6 +140,9 @@ describe('several consoles of one machine', () => {
     await page.getByTestId('run-state').filter({ hasText: /^2\/2 ready/ }).waitFor({ timeout: 120_000 });
     await page.getByTestId('console-tab-pc1').waitFor({ timeout: 30_000 });
     await page.getByTestId('console-tab-pc1#2').waitFor({ timeout: 30_000 });
+    // The app opens the tabs one attach after the other, then splits: read the panes once it has split
+    // (a normal-user run read them between pc1#2's tab and the split).
+    await page.getByTestId('console-split').filter({ hasText: /^Split: 2$/ }).waitFor({ timeout: 30_000 });
     // Side by side, pc1's own console first, as Kathará shows a terminal window each.
     expect(await page.getByTestId('console-pc1').isVisible()).toBe(true);
     expect(await page.getByTestId('console-pc1#2').isVisible()).toBe(true);
