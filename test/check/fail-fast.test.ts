@@ -81,6 +81,15 @@ describe('check my work fails fast', () => {
     expect(learned!.reason).not.toMatch(/routing daemon/);
   });
 
+  it('gives a lab whose switches run spanning tree 30 s to settle before saying a path will not change', async () => {
+    const ex = executor(COMM_NO_OSPFD, unconfiguredOspf);
+    const [reach] = await runCheckList([ospfChecks[3]!], ex, { clock: fakeClock(), failFast: true, spanningTree: true, machines: ['pc1'] });
+    expect(reach!.passed).toBe(false);
+    expect(reach!.durationMs).toBeGreaterThanOrEqual(30_000);
+    expect(reach!.durationMs).toBeLessThan(40_000);
+    expect(reach!.reason).toMatch(/no routing daemon runs in the lab and its spanning tree had 30 s to settle, so this will not change by itself/);
+  });
+
   it('runs every timeout on one clock started with the list, not one after another', async () => {
     const ex = executor(COMM_OSPFD, unconfiguredOspf);
     const clock = fakeClock();

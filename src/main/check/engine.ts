@@ -59,6 +59,11 @@ export interface EngineOptions {
   failFast?: boolean;
   /** With failFast, in a lab where no routing daemon runs, a failing check is retried this long at most (default 5 s). */
   quietGraceMs?: number;
+  /**
+   * A switch of the lab runs spanning tree: paths change by themselves while it converges (at the start,
+   * and after a `during:` unplug), so a quiet lab's grace is at least SPANNING_TREE_GRACE_MS.
+   */
+  spanningTree?: boolean;
 }
 
 const FIRST_RETRY_DELAY_MS = 500;
@@ -67,6 +72,8 @@ const MAX_RETRY_DELAY_MS = 2000;
 const MIN_ATTEMPT_MS = 10_000;
 
 const DEFAULT_QUIET_GRACE_MS = 5_000;
+/** vde_switch's fast spanning tree settles in a few seconds; a CI run under load took over 5 s after an unplug. */
+const SPANNING_TREE_GRACE_MS = 30_000;
 const PROCESS_LOOK_TIMEOUT_MS = 10_000;
 
 const realClock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
@@ -80,6 +87,7 @@ interface Run {
   /** No routing daemon runs in the lab: routes stay as they are. */
   quiet: boolean;
   quietGraceMs: number;
+  spanningTree: boolean;
   signal?: AbortSignal;
 }
 
@@ -91,7 +99,8 @@ export async function runCheckList(checks: readonly Check[], executor: LabExecut
     clock: options.signal ? abortableClock(clock, options.signal) : clock,
     startedAt,
     quiet: options.failFast === true && (await labIsQuiet(checks, executor, options)),
-    quietGraceMs: options.quietGraceMs ?? DEFAULT_QUIET_GRACE_MS,
+    spanningTree: options.spanningTree === true,
+    quietGraceMs: Math.max(options.quietGraceMs ?? DEFAULT_QUIET_GRACE_MS, options.spanningTree ? SPANNING_TREE_GRACE_MS : 0),
     signal: options.signal,
   };
   const results = new Array<CheckResult>(checks.length);
@@ -193,7 +202,8 @@ async function runOne(check: Check, executor: LabExecutor, run: Run, clockStart:
     if (run.signal?.aborted && !verdict.passed) return cancelledResult(check, attempts, clock.now() - started);
     const now = clock.now();
     if (!verdict.passed && !verdict.final && run.quiet && now >= quietUntil && quietUntil < deadline && ROUTE_DEPENDENT_KINDS.includes(check.kind)) {
-      verdict = { ...verdict, reason: `${verdict.reason} (no routing daemon runs in the lab, so this will not change by itself)` };
+      const settled = run.spanningTree ? `no routing daemon runs in the lab and its spanning tree had ${Math.round(run.quietGraceMs / 1000)} s to settle` : 'no routing daemon runs in the lab';
+      verdict = { ...verdict, reason: `${verdict.reason} (${settled}, so this will not change by itself)` };
       return resultOf(check, verdict, attempts, now - started);
     }
     const remaining = (run.quiet && ROUTE_DEPENDENT_KINDS.includes(check.kind) ? quietUntil : deadline) - now;

@@ -65,6 +65,7 @@ export async function gradeLab(labPath: string, options: GradeOptions = {}): Pro
       hosts: lab.hosts,
       ...(options.onResult ? { onResult: options.onResult } : {}),
       ...(options.failFast ? { failFast: true } : {}),
+      ...(lab.model.domains.some((d) => d.stp) ? { spanningTree: true } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     return reportOf(lab.model.meta.name, results, startedAt, options.submission !== undefined ? { submission: options.submission } : {});
