@@ -2,7 +2,7 @@
 // that attaches later (a reload) shows what the student did, not 100 lines of kernel messages. What the
 // guest init says about the lab's files (`vnetlab: …`), output from an earlier run and what follows stay.
 import { describe, expect, it, vi } from 'vitest';
-import { ConsoleSession } from '../../src/main/runtime/console-session.ts';
+import { ConsoleSession, SETTLE_QUIET_MS } from '../../src/main/runtime/console-session.ts';
 
 function pty() {
   const listeners: ((d: string) => void)[] = [];
@@ -24,6 +24,7 @@ describe('console replay after boot', () => {
       session.bindPty(first.pty);
       first.emit('Linux version 6.1.176\r\nCalibrating delay loop... 3431 BogoMIPS\r\n');
       session.bootDone();
+      vi.advanceTimersByTime(SETTLE_QUIET_MS);
       first.emit('pc1:~# echo earlier-work\r\nearlier-work\r\n');
       session.unbindPty();
       session.push('\r\n[vnetlab: pc1 stopped]\r\n');
@@ -33,6 +34,7 @@ describe('console replay after boot', () => {
       second.emit('Linux version 6.1.176\r\nNET: Registered PF_INET protocol family\r\nvnetlab: cannot add 10.0.0.300/24 to eth0 (see /var/log/vnetlab-startup.log)\r\n');
       expect(replayOf(session)).toMatch(/NET: Registered/); // still booting: all of it
       session.bootDone();
+      vi.advanceTimersByTime(SETTLE_QUIET_MS);
       second.emit('\r\nBusyBox v1.35.0 built-in shell (ash)\r\npc1:~# ');
       const replay = replayOf(session);
       expect(replay).not.toMatch(/Linux version|BogoMIPS|NET: Registered/);

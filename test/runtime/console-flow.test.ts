@@ -2,7 +2,7 @@
 // above the high watermark of unacknowledged characters and resumes under the low one; the guest's
 // pty is never paused (a ConsolePty has no pause); held output is bounded and the skip is reported.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConsoleSession, FLOW_HIGH_WATERMARK, FLOW_LOW_WATERMARK, HELD_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
+import { ConsoleSession, FLOW_HIGH_WATERMARK, FLOW_LOW_WATERMARK, HELD_LIMIT_CHARS, SETTLE_QUIET_MS, SETTLE_MAX_MS } from '../../src/main/runtime/console-session.ts';
 import { CONSOLE_ACK_BATCH_CHARS } from '../../src/shared/service-api.ts';
 
 function fakePty() {
@@ -186,6 +186,91 @@ describe('the wake key of a guest console', () => {
     session.attach({ onData: () => {} });
     session.bootDone();
     expect(writes(pty)).toEqual([]);
+    session.dispose();
+  });
+});
+
+// The console's last boot lines can reach the host after the agent's ready (another channel): they are
+// still boot log, and a reload must not show them above the shell's banner (seen in app-defects under load).
+describe('late boot lines and the wake key', () => {
+  const writes = (p: ReturnType<typeof fakePty>) => p.calls.filter((c) => c.startsWith('write '));
+  const replayOf = (session: ConsoleSession) => {
+    let text = '';
+    session.attach({ onData: (d) => (text += d) }).detach();
+    return text;
+  };
+
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('with a window open at ready, the key waits for the console to be quiet, and the late lines leave the replay', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const pty = fakePty();
+    let seen = '';
+    session.attach({ onData: (d) => (seen += d) });
+    session.bindPty(pty.pty, { booting: true, wakeKey: '\r' });
+    pty.emit('Linux version 6.1\r\n');
+    session.bootDone();
+    pty.emit('NET: Registered PF_INET6 protocol family\r\n');
+    vi.advanceTimersByTime(SETTLE_QUIET_MS / 2);
+    pty.emit('EXT4-fs (ubdb): mounted filesystem\r\nvnetlab: no /etc/pc1.startup output\r\n');
+    expect(writes(pty)).toEqual([]); // not quiet yet
+    vi.advanceTimersByTime(SETTLE_QUIET_MS);
+    expect(writes(pty)).toEqual(['write \r']);
+    pty.emit('\r\nBusyBox v1.35.0 built-in shell (ash)\r\npc1:~# ');
+    vi.advanceTimersByTime(20);
+    expect(seen).toMatch(/EXT4-fs[\s\S]*BusyBox/); // the open window saw it all live
+    const replay = replayOf(session);
+    expect(replay).not.toMatch(/Linux version|PF_INET6|EXT4-fs/);
+    expect(replay).toMatch(/vnetlab: no \/etc\/pc1.startup output[\s\S]*BusyBox[\s\S]*pc1:~# $/);
+    session.dispose();
+  });
+
+  it('a console that never goes quiet still gets its key, SETTLE_MAX_MS after ready', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const pty = fakePty();
+    session.attach({ onData: () => {} });
+    session.bindPty(pty.pty, { booting: true, wakeKey: '\r' });
+    pty.emit('Linux version 6.1\r\n');
+    session.bootDone();
+    for (let t = 0; t < SETTLE_MAX_MS - 50; t += 50) {
+      vi.advanceTimersByTime(50);
+      pty.emit('noise\r\n');
+    }
+    expect(writes(pty)).toEqual([]);
+    vi.advanceTimersByTime(SETTLE_QUIET_MS);
+    expect(writes(pty)).toEqual(['write \r']);
+    session.dispose();
+  });
+
+  it('late lines that came before the first look are not replayed to it', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const pty = fakePty();
+    session.bindPty(pty.pty, { booting: true, wakeKey: '\r' });
+    pty.emit('Linux version 6.1\r\n');
+    session.bootDone();
+    pty.emit('NET: Registered PF_INET6 protocol family\r\n');
+    vi.advanceTimersByTime(500);
+    let seen = '';
+    session.attach({ onData: (d) => (seen += d) });
+    expect(writes(pty)).toEqual(['write \r']); // quiet for long: at once
+    expect(seen).not.toMatch(/PF_INET6|Linux version/);
+    session.dispose();
+  });
+
+  it('a key typed before the wake reaches the shell: the wake key goes first', () => {
+    const session = new ConsoleSession('lab/pc1');
+    const pty = fakePty();
+    const viewer = session.attach({ onData: () => {} });
+    session.bindPty(pty.pty, { booting: true, wakeKey: '\r' });
+    pty.emit('Linux version 6.1\r\n');
+    session.bootDone();
+    pty.emit('late line\r\n');
+    expect(writes(pty)).toEqual([]); // not settled yet
+    viewer.write('l');
+    expect(writes(pty)).toEqual(['write \r', 'write l']);
+    vi.advanceTimersByTime(SETTLE_MAX_MS);
+    expect(writes(pty)).toEqual(['write \r', 'write l']);
     session.dispose();
   });
 });

@@ -9,7 +9,7 @@ import type { LabEvent } from '../../src/shared/runtime-api.ts';
 import { FakeLauncher, type FakeGuestBehaviour } from '../../src/main/runtime/fake-launcher.ts';
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
 import { cablePlan } from '../../src/main/compiler/cables.ts';
-import { ConsoleSession, REPLAY_LIMIT_CHARS } from '../../src/main/runtime/console-session.ts';
+import { ConsoleSession, REPLAY_LIMIT_CHARS, SETTLE_QUIET_MS } from '../../src/main/runtime/console-session.ts';
 import { fakeGuestPlan, fakeInterface } from '../support/fake-plan.ts';
 
 function guest(name: string, dependsOn: string[] = []): GuestPlan {
@@ -181,6 +181,7 @@ describe('supervisor with the fake launcher', () => {
   it('consoles replay recent output to late viewers and serve several viewers at once', async () => {
     const { launcher, sup } = supervisor(plan([['a']]));
     await sup.start();
+    await new Promise((r) => setTimeout(r, SETTLE_QUIET_MS + 20)); // the boot has settled: this is no boot log
     launcher.output('a', 'login: ');
     const first: string[] = [];
     const v1 = sup.console('a').attach({ onData: (d) => first.push(d) });

@@ -23,6 +23,13 @@ export const FLOW_LOW_WATERMARK = 5_000;
 /** Output held for one viewer that is behind, at most; a terminal that far behind scrolls past it anyway. */
 export const HELD_LIMIT_CHARS = 2 * 1024 * 1024;
 const LOG_ROTATE_BYTES = 1024 * 1024;
+/**
+ * A guest's boot has settled once its console has been quiet this long after ready (at most
+ * SETTLE_MAX_MS after it). The kernel's last boot lines can reach us after the agent's ready, which
+ * comes on another channel: until the boot settles they are still boot log, and the shell is not woken.
+ */
+export const SETTLE_QUIET_MS = 100;
+export const SETTLE_MAX_MS = 1000;
 
 /**
  * Something that sees a console's bytes as they pass (a recorder, console-record.ts): every output
@@ -63,8 +70,15 @@ export class ConsoleSession {
   private replayChars = 0;
   /** Characters ever remembered (the replay keeps the last REPLAY_LIMIT_CHARS of them). */
   private rememberedChars = 0;
-  /** Where the guest's boot in progress began, counted as `rememberedChars`; undefined once it is ready. */
+  /**
+   * Where the console's boot output not yet filtered begins, counted as `rememberedChars`: set when a
+   * boot begins, undefined once the boot has settled (SETTLE_QUIET_MS).
+   */
   private bootFrom: number | undefined;
+  /** The pty's guest has not said it is ready yet (from bindPty until bootDone). */
+  private booting = false;
+  private lastOutputAt = 0;
+  private settleTimer: NodeJS.Timeout | undefined;
   private pending = '';
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly viewers = new Set<ViewerState>();
@@ -96,6 +110,8 @@ export class ConsoleSession {
   bindPty(pty: ConsolePty, { booting = false, wakeKey }: { booting?: boolean; wakeKey?: string } = {}): void {
     this.pty = pty;
     this.wakeKey = wakeKey;
+    this.booting = true;
+    this.clearSettleTimer();
     this.holdResize = booting;
     this.resizeHeld = false;
     this.bootFrom = this.rememberedChars;
@@ -106,11 +122,13 @@ export class ConsoleSession {
 
   unbindPty(): void {
     this.flush();
+    this.clearSettleTimer();
     this.pty = undefined;
   }
 
   /** Output from the guest (or a note from the supervisor). */
   push(data: string): void {
+    this.lastOutputAt = Date.now();
     this.pending += data;
     this.remember(data);
     if (this.tap?.output) this.tapped(() => this.tap!.output!(data));
@@ -132,21 +150,39 @@ export class ConsoleSession {
    * console) leave the replay, so a window that attaches later — a reload — shows the console as the
    * student left it, not the boot log. The init's own `vnetlab: …` lines stay (they report a problem
    * with the lab's files); the console log file keeps everything. A boot that fails keeps all of it.
+   * Lines that still arrive until the boot settles are late boot log and leave too.
    */
   bootDone(): void {
-    this.leaveBoot();
-    this.wakeIfViewed();
-  }
-
-  /** A size asked for during the boot reaches the pty now; the boot log leaves the replay. */
-  private leaveBoot(): void {
+    this.booting = false;
     if (this.holdResize) {
       this.holdResize = false;
       if (this.resizeHeld) this.pty?.resize(this.size.cols, this.size.rows);
     }
-    if (this.bootFrom === undefined) return;
-    const bootChars = this.rememberedChars - this.bootFrom;
+    this.dropBootLog();
+    const readyAt = Date.now();
+    const settleWhenQuiet = () => {
+      const quietFor = Date.now() - this.lastOutputAt;
+      if (quietFor >= SETTLE_QUIET_MS || Date.now() - readyAt >= SETTLE_MAX_MS) this.settle();
+      else this.settleTimer = setTimeout(settleWhenQuiet, SETTLE_QUIET_MS - quietFor);
+    };
+    settleWhenQuiet();
+  }
+
+  /** The boot has settled: its last lines leave the replay, and a viewer's look wakes the shell. */
+  private settle(): void {
+    this.clearSettleTimer();
+    if (this.booting || this.bootFrom === undefined) return;
+    this.dropBootLog();
     this.bootFrom = undefined;
+    this.wakeIfViewed();
+  }
+
+  /** The boot output since `bootFrom` leaves the replay, but for the init's `vnetlab:` lines. */
+  private dropBootLog(): void {
+    if (this.bootFrom === undefined) return;
+    this.flush();
+    const bootChars = this.rememberedChars - this.bootFrom;
+    this.bootFrom = this.rememberedChars;
     if (bootChars <= 0) return;
     const text = this.replay.join('');
     const cut = Math.max(0, text.length - bootChars);
@@ -167,6 +203,7 @@ export class ConsoleSession {
   attach(options: ConsoleViewerOptions): ConsoleHandle {
     this.flush();
     const state: ViewerState = { options, unacked: 0, held: [], heldChars: 0, skipped: 0 };
+    if (!this.booting) this.dropBootLog(); // a look between ready and the settling: no late boot lines
     this.viewers.add(state);
     if (options.replay !== false && this.replayChars > 0) this.deliver(state, this.replay.join(''));
     this.wakeIfViewed();
@@ -174,6 +211,7 @@ export class ConsoleSession {
       write: (data) => {
         if (!this.pty) return;
         if (this.tap?.input) this.tapped(() => this.tap!.input!(data));
+        if (!this.booting) this.settle(); // a key typed before the wake must reach the shell, not start it
         this.pty.write(data);
       },
       resize: (cols, rows) => this.resize(cols, rows),
@@ -186,11 +224,16 @@ export class ConsoleSession {
     };
   }
 
-  /** The first look at a ready guest's console starts its shell (once per boot). */
+  /** The first look at a ready guest's console, once its boot has settled, starts its shell (once per boot). */
   private wakeIfViewed(): void {
     if (this.wakeKey === undefined || !this.pty || this.bootFrom !== undefined || this.viewers.size === 0) return;
     this.pty.write(this.wakeKey);
     this.wakeKey = undefined;
+  }
+
+  private clearSettleTimer(): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
   }
 
   /** The latest viewer to resize wins: the terminal follows whoever is actively looking at it. */
@@ -208,6 +251,7 @@ export class ConsoleSession {
 
   dispose(): void {
     this.flush();
+    this.clearSettleTimer();
     this.viewers.clear();
     this.pty = undefined;
   }
