@@ -1,7 +1,7 @@
 // The `tiny` image end to end on real UML: build it, boot it with a hand-made lab-fs, run commands
 // through the exec agent, use the console, halt with mconsole `cad`, boot the same disk again.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +143,15 @@ describe('a tiny guest', () => {
     expect(r.stdout).toMatch(/\bbridge\b/);
     expect(r.stdout).toMatch(/\b8021q\b/);
     expect(r.stdout).toMatch(/\bsch_netem\b/);
+  });
+
+  it('carries the modules without their debug info (a guest reads a whole module to load it), and they load', async () => {
+    const hostIpv6 = join(kernel.modulesDir!, 'kernel/net/ipv6/ipv6.ko');
+    const r = await guest!.client.exec('wc -c < /lib/modules/$(uname -r)/kernel/net/ipv6/ipv6.ko; grep -c debug_info /lib/modules/$(uname -r)/kernel/net/ipv6/ipv6.ko; lsmod | grep -c "^ipv6 "');
+    const [size, debugLines, loaded] = r.stdout.trim().split('\n').map(Number);
+    expect(size).toBeLessThan(statSync(hostIpv6).size / 2); // Debian's: 2.7 MB, stripped 0.7 MB
+    expect(debugLines).toBe(0);
+    expect(loaded).toBe(1);
   });
 
   it('has a root shell on the console with job control and the terminal size of the pty', async () => {

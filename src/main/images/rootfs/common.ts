@@ -1,7 +1,7 @@
 // What every vnetlab image carries whatever its base: the guest init, the exec agent (compiled here,
 // static, with the host's C compiler), the kernel's modules, and the folders the init expects.
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError } from '../../errors.ts';
 import { kernelHasIptables, requireTool, whichTool, type KernelInfo } from '../kernel.ts';
@@ -40,6 +40,7 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
     } catch (err) {
       throw new EnvironmentError(`cannot copy the kernel modules from ${kernel.modulesDir}: ${(err as Error).message}`, 'reinstall them: sudo apt-get install --reinstall user-mode-linux');
     }
+    stripModules(target, env, progress);
     // Debian ships modules.dep with the modules; regenerate it when the host can, in case it was not.
     const depmod = whichTool('depmod', env);
     if (depmod) execFileSync(depmod, ['-b', root, kernel.version], { stdio: 'ignore' });
@@ -49,6 +50,38 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
     }
   } else {
     progress(`warning: no modules for kernel ${kernel.version} in /usr/lib/uml/modules: bridges, VLANs, netem and NAT will not work in guests`);
+  }
+}
+
+/**
+ * Debian's UML modules carry their debug info (105 MB, ipv6.ko 2.7 MB of which 0.7 MB is code and data).
+ * A guest reads a whole module file to load it: through its disk, into its own page cache and a vmalloc
+ * copy, all of it guest memory the host backs. Every guest loads ipv6 at boot, so the debug info costs
+ * every guest ~2 MB and the time to read it. `strip --strip-debug` is what the kernel's own
+ * `make modules_install INSTALL_MOD_STRIP=1` does; the modules are not signed (nothing to break).
+ */
+export function stripModules(dir: string, env: NodeJS.ProcessEnv, progress: Progress): void {
+  const strip = whichTool('strip', env);
+  if (!strip) {
+    progress('note: no `strip` on the host (sudo apt-get install binutils): the kernel modules keep their debug info, and guests use more memory');
+    return;
+  }
+  const modules: string[] = [];
+  const walk = (folder: string): void => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(folder, entry.name));
+      else if (entry.isFile() && entry.name.endsWith('.ko')) modules.push(join(folder, entry.name)); // .ko.xz/.zst: left as they are
+    }
+  };
+  walk(dir);
+  progress(`stripping the debug info of ${modules.length} kernel modules`);
+  for (let i = 0; i < modules.length; i += 500) {
+    try {
+      execFileSync(strip, ['--strip-debug', ...modules.slice(i, i + 500)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim().split('\n')[0];
+      throw new EnvironmentError(`cannot strip the kernel modules copied into ${dir}: ${stderr || (err as Error).message}`, 'check that binutils works: strip --version');
+    }
   }
 }
 
