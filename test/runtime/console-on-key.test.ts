@@ -1,7 +1,7 @@
 // A guest's console shell starts when a window first shows the console, not at boot (a login shell is
 // a few forks every booting guest paid for, and most consoles of a big lab stay closed): vnetlab-init
-// runs `vnetlab-agent --console-on-key`, and the supervisor sends Enter once the guest is ready and a
-// viewer looks. On a real UML guest.
+// runs `vnetlab-agent --console-loop`, which waits for a key with no shell made yet, and the supervisor
+// sends Enter once the guest is ready and a viewer looks. On a real UML guest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor, type SupervisorClient } from '../../src/main/runtime/client.ts';
 import { eventually, testEnv, type TestEnv } from './helpers.ts';
@@ -14,8 +14,8 @@ machines:
     memory: 64
 `;
 
-/** The commands of the guest's processes whose stdin is the console (/dev/tty0), sorted. */
-const ON_CONSOLE = `for p in /proc/[0-9]*; do [ "$(readlink $p/fd/0)" = /dev/tty0 ] && cat $p/comm; done | sort | tr '\\n' ' '`;
+/** The commands of the guest's processes that have the console (/dev/tty0) open, sorted. */
+const ON_CONSOLE = `for p in /proc/[0-9]*; do for f in $p/fd/*; do [ "$(readlink $f)" = /dev/tty0 ] && { cat $p/comm; break; }; done; done | sort | tr '\\n' ' '`;
 
 describe('the console shell starts on the first look (real UML)', () => {
   let t: TestEnv;

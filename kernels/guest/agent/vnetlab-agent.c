@@ -5,7 +5,8 @@
  *   vnetlab-agent --poweroff           power the guest off now (Debian minbase has no poweroff binary)
  *   vnetlab-agent --halt               the init's last step of a shutdown, as PID 1 (halt_guest below)
  *   vnetlab-agent --console TTY CMD…   run CMD in a new session with TTY as its controlling terminal
- *   vnetlab-agent --console-on-key TTY CMD…  the same, once a key arrives on TTY (the key is not kept)
+ *   vnetlab-agent --console-loop TTY NAME CMD…  the guest console's shell: on a key, and again after
+ *                                      it ends (the init's console; see console_loop)
  *   vnetlab-agent --spawn CMD…         run CMD in a new session
  *   vnetlab-agent --pty ROWS COLS CMD… run CMD on a new pty (an extra console, run as an exec command):
  *                                      says `pts /dev/pts/N` on stderr, then relays stdin to the pty
@@ -1349,24 +1350,26 @@ static int halt_guest(void) {
 
 /* Waits for one byte on the terminal (fd 0), read without echo and not kept: a key that only opens the
    shell. Input typed after it stays queued for the shell. */
-static void wait_for_key(void) {
+/* Reads one key from fd without echo and without keeping it: what follows stays queued for the shell.
+   -1 when the tty was hung up (the last shell's session ended) or cannot be read. */
+static int wait_for_key(int fd) {
   struct termios saved, raw;
-  if (tcgetattr(0, &saved) != 0) return;
+  if (tcgetattr(fd, &saved) != 0) return -1;
   raw = saved;
   raw.c_lflag &= ~(ICANON | ECHO);
   raw.c_cc[VMIN] = 1;
   raw.c_cc[VTIME] = 0;
-  tcsetattr(0, TCSANOW, &raw);
+  tcsetattr(fd, TCSANOW, &raw);
   char key;
-  while (read(0, &key, 1) < 0 && errno == EINTR) {
+  ssize_t got;
+  while ((got = read(fd, &key, 1)) < 0 && errno == EINTR) {
   }
-  tcsetattr(0, TCSANOW, &saved);
+  tcsetattr(fd, TCSANOW, &saved);
+  return got == 1 ? 0 : -1;
 }
 
-/* The console shell: own session, the console as controlling tty, a sane size until the host sets one.
-   on_key: start CMD only once a key arrives (the host sends one when a window first shows this console):
-   a login shell costs a booting guest ~20 ms of host CPU, and most consoles of a big lab are never opened. */
-static int run_console(const char *tty, char **cmd, int on_key) {
+/* The console shell: own session, the console as controlling tty, a sane size until the host sets one. */
+static int run_console(const char *tty, char **cmd) {
   default_signals();
   setsid();
   int fd = open(tty, O_RDWR);
@@ -1385,11 +1388,41 @@ static int run_console(const char *tty, char **cmd, int on_key) {
     ws.ws_col = 80;
     ioctl(0, TIOCSWINSZ, &ws);
   }
-  if (on_key) wait_for_key();
   if (chdir("/root") != 0 && chdir("/") != 0) return 1;
   execv(cmd[0], cmd);
   perror(cmd[0]);
   return 127;
+}
+
+/* --console-loop TTY NAME CMD…: the console's shell, started by a key and started again after it ends.
+   A long-lived child of the init (PID 1 waits on it instead of on a `sleep`), and no process is made
+   until the key comes: a booting guest pays one fork+exec for its console, where the init's shell loop
+   paid three (its subshell, this agent, a sleep), ~30 ms of host CPU each guest. The tty is closed
+   while a shell runs: when the shell's session ends the kernel hangs up every open file of the tty. */
+static int console_loop(const char *tty, const char *name, char **cmd) {
+  default_signals();
+  signal(SIGHUP, SIG_IGN);
+  for (int round = 0;; round++) {
+    int fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+      perror(tty);
+      return 1;
+    }
+    if (round > 0) dprintf(fd, "[%s: the shell ended; press Enter for a new one]\n", name);
+    int keyed = wait_for_key(fd);
+    close(fd);
+    if (keyed != 0) {
+      sleep(1); /* hung up under us: open it again */
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid == 0) _exit(run_console(tty, cmd));
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    sleep(1); /* a shell that cannot start must not spin */
+  }
 }
 
 /* A window size from the host: digits only, within what a terminal can be. */
@@ -1466,7 +1499,7 @@ static int run_pty(const char *rows, const char *cols, char **cmd) {
   if (pid < 0) return 1;
   if (pid == 0) {
     close(master);
-    _exit(run_console(pts, cmd, 0));
+    _exit(run_console(pts, cmd));
   }
   fprintf(stderr, "pts %s\n", pts);
   fflush(stderr);
@@ -1588,8 +1621,8 @@ static int link_watch(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3, 0);
-  if (argc >= 4 && strcmp(argv[1], "--console-on-key") == 0) return run_console(argv[2], argv + 3, 1);
+  if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3);
+  if (argc >= 5 && strcmp(argv[1], "--console-loop") == 0) return console_loop(argv[2], argv[3], argv + 4);
   if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
   if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);
   if (argc == 2 && strcmp(argv[1], "--link-watch") == 0) return link_watch();
