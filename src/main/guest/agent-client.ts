@@ -306,6 +306,16 @@ export class AgentClient {
   }
 
   /**
+   * IPv6 now, in a guest whose boot left it out (guest/ipv6-later.ts): `6`, then a ping, whose answer
+   * comes once the agent has loaded it (it handles lines in order). A command sent after `6` finds IPv6.
+   */
+  async ipv6Now(): Promise<void> {
+    if (this.closedError) return;
+    this.send('6 0');
+    await this.ping(30_000).catch(() => {});
+  }
+
+  /**
    * A pooled guest waits for who it is (`N`, src/main/runtime/pool/): the `vnl_*` arguments a cold
    * guest finds on its kernel command line. Its boot then goes on, and `R` follows as usual.
    */

@@ -12,6 +12,7 @@ import { EnvironmentError, UserError } from '../errors.ts';
 import { PACK_DIR } from '../paths.ts';
 import { whichTool } from '../images/kernel.ts';
 import { ignoreWgetTimeoutOption, isStaticElf, wgetHasTimeout } from '../images/rootfs/tiny.ts';
+import { IPV6_LATER_FILE, ipv6CanWait } from './ipv6-later.ts';
 
 /** Where the agent mounts the lab-fs in every guest (kernels/guest/agent/vnetlab-agent.c, boot_guest). */
 export const LABFS_MOUNT = '/run/vnetlab/labfs';
@@ -52,6 +53,11 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
     for (const entry of sorted) await stager.place(entry);
     // Last, so that no lab entry can replace it: /tools is not a destination the compiler gives out.
     stager.count(await placeTools(staging, options.env));
+    // Only the lab folder is read: the compiler's own files (a Netkit machine's default net.ipv6 forwarding) do not count.
+    if (!(await exists(join(staging, 'lab'))) || (await ipv6CanWait(join(staging, 'lab')))) {
+      await writeFile(join(staging, IPV6_LATER_FILE), 'IPv6 comes after the start: nothing in this lab speaks of it (src/main/guest/ipv6-later.ts)\n', { mode: 0o644 });
+      stager.count(1);
+    }
     await rm(partial, { force: true });
     await mkfs(staging, partial, imageSizeKiB(stager.usedBytes));
     await ownAllByRoot(staging, partial);

@@ -45,6 +45,7 @@ export async function connectAgent(fromGuest: Readable, toGuest: Writable, ident
       };
     },
     requestHalt: (timeoutMs) => client.requestHalt(timeoutMs),
+    ipv6Now: () => client.ipv6Now(),
     close: () => client.close(),
   };
 }

@@ -103,6 +103,7 @@ export class FakeLauncher implements Launcher {
         setTimeout(() => exit({ code: 0, signal: null }), 5);
         return true;
       },
+      ipv6Now: async () => void this.log.push(`ipv6 ${plan.name}`),
       close: () => {},
     };
     this.guests.set(plan.name, { exit, output: (t) => listeners.forEach((l) => l(t)) });

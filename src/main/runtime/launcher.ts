@@ -69,6 +69,8 @@ export interface GuestAgent {
   interactive(command: string, options: { onStdout(chunk: string): void; onStderr(chunk: string): void }): InteractiveExec;
   /** Ask the guest's init to shut down over the channel; false when the guest did not take it (see AgentClient.requestHalt). */
   requestHalt(timeoutMs?: number): Promise<boolean>;
+  /** IPv6 now, in a guest whose lab-fs let it wait (guest/ipv6-later.ts); resolves once the guest has done it. */
+  ipv6Now(): Promise<void>;
   close(): void;
 }
 

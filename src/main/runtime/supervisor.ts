@@ -8,6 +8,7 @@
 // states) changes the same machines' states, stop counters and `busy`, so they stay in one class. What
 // does not touch that state lives beside it: apply.ts (the diff, NIC hot-plug), guest-shutdown.ts,
 // boot-slots.ts, pool/lab-claim.ts, snapshots/live.ts (disk copies), supervisor-types.ts.
+import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
@@ -31,7 +32,7 @@ import { describeDiff, diffPlans, isEmptyDiff } from './plan-diff.ts';
 import { applyDiff, type ApplyResult, type RunningLab } from './apply.ts';
 import { GuestMemory } from './proc-memory.ts';
 import { stateSpaceWarning } from './disk-space.ts';
-import { applyPendingNet, readLiveState, saveMachineDisk, syncFiles, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
+import { applyPendingNet, pendingNetPath, readLiveState, saveMachineDisk, syncFiles, restoreMachineDisk, type DiskRestoreRequest, type DiskSaveRequest, type NetRestoreReport, type SavedDisk } from './snapshots/live.ts';
 
 export type { GuestSource, MachineTimings, StartOptions, StartResult, StartTimings, SupervisorOptions } from './supervisor-types.ts';
 
@@ -139,7 +140,9 @@ export class Supervisor extends EventEmitter {
   console(machine: string, index = 0): ConsoleSession {
     const m = this.get(machine);
     if (m.plan.grader) throw graderRefusal(machine, 'a console');
-    if (checkConsoleIndex(machine, index) === 0) return m.console;
+    const chosen = checkConsoleIndex(machine, index);
+    if (m.state === 'ready') void this.ipv6Now(m);
+    if (chosen === 0) return m.console;
     if (!m.extras) {
       m.extras = new ExtraConsoles(m.plan.name, this.options.consoleLogs === false ? undefined : m.plan.dir, (n) => this.consoleTap(m.plan, n));
       if (m.handle && m.state === 'ready') m.extras.guestReady(m.handle.agent);
@@ -148,6 +151,25 @@ export class Supervisor extends EventEmitter {
   }
 
   // ---- start ---------------------------------------------------------------------------------
+
+  /**
+   * Ready guests whose IPv6 may still wait (src/main/guest/ipv6-later.ts): it comes once no start is
+   * in progress, or at once for a machine someone uses (a command, a console). A guest that loaded it
+   * at boot takes the `6` as a no-op.
+   */
+  private readonly ipv6Waiting = new Set<Machine>();
+
+  private ipv6Now(m: Machine): Promise<void> {
+    if (!this.ipv6Waiting.delete(m) || !m.handle) return Promise.resolve();
+    return m.handle.agent.ipv6Now();
+  }
+
+  /** The start is over: IPv6 for the guests that wait for it, a boot slot's worth at a time (~40 ms of CPU each). */
+  private ipv6ForAll(): void {
+    if (this.busy > 0 || this.ipv6Waiting.size === 0) return;
+    const waiting = [...this.ipv6Waiting];
+    void runBounded(waiting, this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests), (m) => this.ipv6Now(m));
+  }
 
   async start(names: string[] = [], options: StartOptions = {}): Promise<StartResult> {
     const selected = this.select(names);
@@ -202,6 +224,7 @@ export class Supervisor extends EventEmitter {
       // Machines already up when this start came are neither started nor failed by it.
     } finally {
       this.busy--;
+      this.ipv6ForAll();
     }
     result.ok = result.failed.length === 0 && result.stopped.length === 0;
     this.checkIdle();
@@ -264,6 +287,9 @@ export class Supervisor extends EventEmitter {
     if ('error' in outcome) return { error: this.fail(m, outcome.error) };
     m.startupExitCode = outcome.code;
     m.console.bootDone(); // a window that attaches from now on is not shown the kernel's boot log
+    this.ipv6Waiting.add(m);
+    // Someone looks already, or a saved network state (maybe with IPv6 in it) is about to be applied.
+    if (m.console.viewerCount > 0 || existsSync(pendingNetPath(m.plan))) await this.ipv6Now(m);
     // A restored state's network (addresses, routes, sysctls, firewall, routing config) goes back before the machine is ready.
     const net = await applyPendingNet(m.plan, handle.agent, (message) => this.progress(message));
     if (net) this.netRestores.set(m.plan.name, net);
@@ -306,6 +332,7 @@ export class Supervisor extends EventEmitter {
 
   private onGuestExit(m: Machine, handle: GuestHandle, exit: { code: number | null; signal: string | null }): void {
     if (m.handle !== handle) return;
+    this.ipv6Waiting.delete(m);
     handle.agent.close();
     this.memory.remove(handle.pgid);
     m.console.unbindPty();
@@ -553,6 +580,7 @@ export class Supervisor extends EventEmitter {
     }
     if (m.plan.grader && !options.grader) throw graderRefusal(name, 'commands');
     const { grader: _grader, ...rest } = options;
+    await this.ipv6Now(m);
     return m.handle.agent.exec(command, rest);
   }
 
