@@ -33,7 +33,8 @@ import { WorkerClient } from './worker-client.ts';
 export type { ClassroomServerOptions, LastScore } from './front-door.ts';
 export { esc } from './front-door.ts';
 
-const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), 'ui');
+// From the repository root (three levels up), so that a bundle of this module finds them too (bin/bundle-cache.mjs).
+const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'main', 'classroom', 'ui');
 const XTERM_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'node_modules', '@xterm', 'xterm');
 
 export interface ClassroomServer {

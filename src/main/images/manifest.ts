@@ -20,7 +20,8 @@ export const GUEST_DIR = join(KERNELS_DIR, 'guest');
 /** Host-side build scripts (the Debian chroot steps). */
 export const BUILD_SCRIPTS_DIR = join(KERNELS_DIR, 'build');
 /** The TypeScript that lays out a root file system: part of what an image is made of. */
-const ROOTFS_CODE_DIR = fileURLToPath(new URL('./rootfs/', import.meta.url));
+// From the repository root, so that a bundle of this module (bin/bundle-cache.mjs) finds the same folder.
+const ROOTFS_CODE_DIR = fileURLToPath(new URL('../../../src/main/images/rootfs/', import.meta.url));
 
 export interface ImageManifest {
   name: string;

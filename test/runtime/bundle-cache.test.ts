@@ -1,0 +1,44 @@
+// The esbuild bundles that the `vnetlab` command and the supervisor run from (bin/bundle-cache.mjs):
+// built on first use, reused while their sources are unchanged, rebuilt when one changes, and with
+// `splitting` a dynamic import becomes a chunk loaded when used (the CLI's commands).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bundledEntry, REPO } from '../../bin/bundle-cache.mjs';
+
+describe('bundledEntry', () => {
+  // Sources inside the repository (as ours are), in a folder of their own.
+  const src = mkdtempSync(join(REPO, 'node_modules/.cache/vnl-bundle-test-src-'));
+  const name = `test-${process.pid}`;
+  const made: string[] = [];
+  afterAll(() => {
+    rmSync(src, { recursive: true, force: true });
+    for (const entry of made) rmSync(join(entry, '..'), { recursive: true, force: true });
+    for (const entry of made) rmSync(`${join(entry, '..')}.inputs.json`, { force: true });
+  });
+
+  /** What the bundle answers, asked by a fresh node (vitest's own module cache would keep the first build). */
+  const answerOf = (entry: string) =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); process.stdout.write(await m.answer());`], { encoding: 'utf8' });
+
+  it('builds once, reuses the bundle, rebuilds after a source change, and loads split chunks', async () => {
+    const main = join(src, 'main.ts');
+    writeFileSync(join(src, 'part.ts'), "export const part: string = 'first';\n");
+    writeFileSync(main, "export async function answer(): Promise<string> { return (await import('./part.ts')).part; }\n");
+    const entry = await bundledEntry(name, main, { splitting: true, external: ['*'] });
+    made.push(entry);
+    expect(entry.startsWith(join(REPO, 'node_modules/.cache/'))).toBe(true);
+    expect(answerOf(entry)).toBe('first');
+
+    const { mtimeMs } = statSync(entry);
+    expect(await bundledEntry(name, main, { splitting: true, external: ['*'] })).toBe(entry);
+    expect(statSync(entry).mtimeMs).toBe(mtimeMs); // not rebuilt
+
+    writeFileSync(join(src, 'part.ts'), "export const part: string = 'second';\n");
+    utimesSync(join(src, 'part.ts'), new Date(), new Date(Date.now() + 5_000)); // a different mtime even on a coarse clock
+    await bundledEntry(name, main, { splitting: true, external: ['*'] });
+    expect(answerOf(entry)).toBe('second');
+  });
+});
