@@ -243,6 +243,25 @@ export async function waitConsole(page: Page, machine: string, pattern: RegExp, 
 }
 
 /** The end of a journey: the browser, the server, the lab it started (by its records) and the temp folder. */
+/**
+ * Waits for the folder dialog to close after OK. When it stays open, fails with what it says (its
+ * error line, the path it holds, whether OK is still busy): a dialog that stays open under load said
+ * nothing in a CI run, and this is what tells why next time.
+ */
+export async function dialogClosed(page: Page, timeout = 30_000): Promise<void> {
+  try {
+    await page.getByTestId('file-dialog').waitFor({ state: 'hidden', timeout });
+  } catch (err) {
+    const said = await page.evaluate(() => ({
+      error: document.getElementById('dialog-error')?.textContent ?? '',
+      path: (document.getElementById('dialog-path') as HTMLInputElement | null)?.value ?? '',
+      okBusy: (document.getElementById('dialog-ok') as HTMLButtonElement | null)?.disabled ?? false,
+      status: document.getElementById('status')?.textContent ?? '',
+    }));
+    throw new Error(`the folder dialog stayed open ${timeout / 1000} s after OK: error line ${JSON.stringify(said.error)}, path ${JSON.stringify(said.path)}, OK ${said.okBusy ? 'still waiting for the server' : 'enabled again'}, status bar ${JSON.stringify(said.status)}`, { cause: err });
+  }
+}
+
 export async function closeJourney(parts: { browser?: BrowserContext; server?: Served; t?: TestEnv; lab?: string }): Promise<void> {
   await parts.browser?.close();
   await parts.server?.stop();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyWritable } from '../support/host.ts';
 import { fixtureLab } from '../support/fixtures.ts';
 import { debianForTests } from '../support/debian.ts';
-import { graphIds, launchBrowser, layoutProblems, nodePoint, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney } from './helpers.ts';
+import { graphIds, launchBrowser, layoutProblems, nodePoint, SCREENSHOTS, serve, testEnv, type Served, type TestEnv, consoleText as consoleTextOf, waitConsole as waitConsoleOf, closeJourney, dialogClosed } from './helpers.ts';
 
 let t: TestEnv;
 let lab: string;
@@ -61,7 +61,7 @@ describe('a student opens a Kathará folder at 1024×700 (and 1440×900 once it 
     await page.getByRole('button', { name: 'Open…' }).click();
     await page.getByTestId('dialog-path').fill(lab);
     await page.getByTestId('dialog-ok').click();
-    await page.getByTestId('file-dialog').waitFor({ state: 'hidden' });
+    await dialogClosed(page);
     await page.waitForFunction((f) => (window as any).__vnetlab.state.folder === f, lab);
     const graph = await graphIds(page);
     expect(graph.nodes).toEqual(['machine:pc1', 'machine:pc2', 'machine:r1', 'machine:r2']);
