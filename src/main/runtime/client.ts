@@ -57,6 +57,13 @@ export interface ClientExecOptions {
 
 const SUPERVISOR_START_TIMEOUT_MS = 15_000;
 
+/** The supervisor's connection closed while a request was waiting for its answer. */
+export class SupervisorGoneError extends UserError {
+  constructor() {
+    super('the lab supervisor went away (the lab was stopped or cleaned)', 1);
+  }
+}
+
 export class SupervisorClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onStream?(s: 'stdout' | 'stderr', d: string): void }>();
@@ -77,7 +84,7 @@ export class SupervisorClient {
     const onClose = () => {
       if (this.closed) return;
       this.closed = true;
-      for (const p of this.pending.values()) p.reject(new UserError('the lab supervisor went away (the lab was stopped or cleaned)', 1));
+      for (const p of this.pending.values()) p.reject(new SupervisorGoneError());
       this.pending.clear();
       for (const c of this.consoles.values()) c.onClose?.();
       for (const c of this.captures.values()) c.onEnd?.('the lab stopped', { frames: 0, dropped: 0 });
@@ -149,9 +156,19 @@ export class SupervisorClient {
     };
   }
 
-  /** Stop (or crash) everything and make the supervisor exit. */
-  async shutdown(how: 'stop' | 'crash' = 'stop'): Promise<void> {
-    await this.call('shutdown', { how });
+  /**
+   * Stop (or crash) everything and make the supervisor exit. 'gone': it went away before it answered,
+   * which a stop races with (a start that the stop cancelled ends its supervisor too) but which also
+   * follows a kill: the caller makes sure nothing it recorded still runs (stopLab).
+   */
+  async shutdown(how: 'stop' | 'crash' = 'stop'): Promise<'answered' | 'gone'> {
+    try {
+      await this.call('shutdown', { how });
+      return 'answered';
+    } catch (err) {
+      if (err instanceof SupervisorGoneError) return 'gone';
+      throw err;
+    }
   }
 
   /** Run a shell command in a guest; output streams to the callbacks and is also in the result. */

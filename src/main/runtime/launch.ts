@@ -201,9 +201,10 @@ export async function stopLab(labPath: string, options: StopOptions = {}): Promi
   const stoppedDir = sup.runDir;
   const onProgress = options.onProgress;
   if (onProgress) sup.subscribe((event) => event.type === 'progress' && onProgress(event.message));
+  let vanished = false;
   try {
     if (all) {
-      await sup.shutdown(how);
+      vanished = (await sup.shutdown(how)) === 'gone';
       await sup.waitClosed();
     } else if (how === 'stop') await sup.stop(machines);
     else await sup.crash(machines);
@@ -219,7 +220,12 @@ export async function stopLab(labPath: string, options: StopOptions = {}): Promi
   }
   if (!all) return { outcome: 'stopped' };
   // Stopping the last machine makes the supervisor exit: wait for it so nothing is left behind.
-  if (await waitSupervisorGone(stoppedDir)) return { outcome: 'stopped' };
+  if (await waitSupervisorGone(stoppedDir)) {
+    // Gone without an answer (the start this stop cancelled ended it, or it was killed): what it
+    // recorded may still run, and the user asked for everything to stop.
+    if (vanished && existsSync(stoppedDir)) await cleanRunDir(stoppedDir, hostPaths(env));
+    return { outcome: 'stopped' };
+  }
   if (!options.cleanUp) return { outcome: 'supervisor-lingers', runDir: stoppedDir };
   await cleanRunDir(stoppedDir, hostPaths(env));
   return { outcome: 'stopped' };
