@@ -19,6 +19,9 @@ function fakePty() {
   };
 }
 
+/** What was written to a fake guest's pty (the wake key, typed keys), in order. */
+const writes = (p: ReturnType<typeof fakePty>) => p.calls.filter((c) => c.startsWith('write '));
+
 /** Numbered 50,000-character chunks, so order and losses are visible. */
 const chunk = (i: number) => `<${i}>`.padEnd(50_000, '.');
 
@@ -146,7 +149,6 @@ describe('console flow control', () => {
 // A guest console's shell starts on a key (vnetlab-init); the session sends it once per boot, when the
 // guest is ready and someone looks — never during the boot, never twice.
 describe('the wake key of a guest console', () => {
-  const writes = (p: ReturnType<typeof fakePty>) => p.calls.filter((c) => c.startsWith('write '));
 
   it('is sent at the first attach after the boot, and only then', () => {
     const session = new ConsoleSession('lab/pc1');
@@ -193,7 +195,6 @@ describe('the wake key of a guest console', () => {
 // The console's last boot lines can reach the host after the agent's ready (another channel): they are
 // still boot log, and a reload must not show them above the shell's banner (seen in app-defects under load).
 describe('late boot lines and the wake key', () => {
-  const writes = (p: ReturnType<typeof fakePty>) => p.calls.filter((c) => c.startsWith('write '));
   const replayOf = (session: ConsoleSession) => {
     let text = '';
     session.attach({ onData: (d) => (text += d) }).detach();

@@ -168,7 +168,12 @@ export class Supervisor extends EventEmitter {
   private ipv6ForAll(): void {
     if (this.busy > 0 || this.ipv6Waiting.size === 0) return;
     const waiting = [...this.ipv6Waiting];
-    void runBounded(waiting, this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests), (m) => this.ipv6Now(m));
+    void runBounded(waiting, this.bootSlots(), (m) => this.ipv6Now(m));
+  }
+
+  /** How many guests boot at once: what the host can take (boot-slots.ts), unless the options say. */
+  private bootSlots(): number {
+    return this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
   }
 
   async start(names: string[] = [], options: StartOptions = {}): Promise<StartResult> {
@@ -200,7 +205,7 @@ export class Supervisor extends EventEmitter {
       await this.network.up();
       timings.networkUp = Date.now();
       this.watchDisk();
-      const limit = this.options.maxParallelBoots ?? defaultParallelBoots(this.plan.guests);
+      const limit = this.bootSlots();
       for (const wave of this.plan.waves) {
         const inWave = wave.filter((n) => selected.has(n)).map((n) => this.get(n));
         // Machines another start is booting are awaited, never booted twice.
