@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
@@ -127,10 +127,9 @@ export function findKernel(options: KernelOptions = {}): KernelInfo {
     }
     throw new EnvironmentError(`no User-Mode Linux kernel found at ${DEFAULT_KERNEL}`, `install it with: ${UML_PACKAGES}`);
   }
-  const version = kernelVersion(path);
+  const { version, networking } = kernelFacts(path, env);
   const modulesDir = join(env.VNETLAB_UML_MODULES_ROOT || UML_MODULES_ROOT, version);
   const launch = launchWrapper(path, env, needsXstateFix(env));
-  const networking = kernelNetworking(path);
   return {
     path: launch.path,
     binary: path,
@@ -141,6 +140,37 @@ export function findKernel(options: KernelOptions = {}): KernelInfo {
     preload: launch.preload,
     noRandomize: launch.noRandomize,
   };
+}
+
+/**
+ * A kernel's version (it runs `--version`) and transports (it reads all 10+ MB of the binary) cost ~30 ms,
+ * in every command and every supervisor that starts a lab: kept in the image folder, for the binary's
+ * exact size, mtime and inode, so only a changed kernel is looked at again.
+ */
+function kernelFacts(path: string, env: NodeJS.ProcessEnv): { version: string; networking: KernelNetworking } {
+  const st = statSync(path);
+  const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const file = join(hostPaths(env).imageDir, 'host', 'kernel-facts.json');
+  let known: Record<string, { stamp: string; version: string; networking: KernelNetworking }> = {};
+  try {
+    known = JSON.parse(readFileSync(file, 'utf8'));
+    const kept = known[path];
+    if (kept?.stamp === stamp && typeof kept.version === 'string' && typeof kept.networking?.legacyVde === 'boolean' && typeof kept.networking.vectorVde === 'boolean') {
+      return { version: kept.version, networking: kept.networking };
+    }
+  } catch {
+    known = {}; // none yet, or unreadable: look at the kernel
+  }
+  const facts = { version: kernelVersion(path), networking: kernelNetworking(path) };
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, `${JSON.stringify({ ...known, [path]: { stamp, ...facts } }, null, 2)}\n`);
+    renameSync(partial, file);
+  } catch {
+    // a read-only image folder: looked at again next time
+  }
+  return facts;
 }
 
 /**

@@ -2,24 +2,69 @@
 // through the `# yaml-language-server: $schema=…` line). Ajv errors become diagnostics at the
 // offending key, with "did you mean" for misspelt keys.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { didYouMean, error } from './diag.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
+/** Where the schemas' compiled validators are kept between runs (beside the command's own bundles). */
+const CACHE_DIR = fileURLToPath(new URL('../../../node_modules/.cache/', import.meta.url));
+const AJV_OPTIONS = { allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true } as const;
+/** The validators a module of ours exports, by the schema (or schema part) each checks. */
+const EXPORTS = { lab: 'lab.schema.json', checks: 'checks.schema.json', check: 'checks.schema.json#/definitions/check' } as const;
 
-let validators: { lab: ValidateFunction; checks: ValidateFunction; check: ValidateFunction } | undefined;
+type Validators = { [K in keyof typeof EXPORTS]: ValidateFunction };
+let validators: Validators | undefined;
+const requireHere = createRequire(import.meta.url);
 
-function compiled() {
-  if (!validators) {
-    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
-    const load = (name: string) => JSON.parse(readFileSync(`${SCHEMA_DIR}${name}`, 'utf8'));
-    ajv.addSchema(load('checks.schema.json'));
-    validators = { lab: ajv.compile(load('lab.schema.json')), checks: ajv.getSchema('checks.schema.json')!, check: ajv.getSchema('checks.schema.json#/definitions/check')! };
-  }
+/**
+ * Ajv compiles the two schemas in ~0.2 s, on every command that reads a lab (a `start` spent a third of
+ * its planning there). Its standalone output is the same validators as plain code: written once per
+ * schema text and Ajv version, then loaded in a few ms. Without a writable cache we compile each time.
+ */
+function compiled(): Validators {
+  validators ??= loadValidators(CACHE_DIR).validators;
   return validators;
+}
+
+/** The validators from `cacheDir`'s module for these schema texts, compiled (and that module written) when missing. */
+export function loadValidators(cacheDir: string): { validators: Validators; from: 'cache' | 'compiled' } {
+  const texts = { lab: readFileSync(`${SCHEMA_DIR}lab.schema.json`, 'utf8'), checks: readFileSync(`${SCHEMA_DIR}checks.schema.json`, 'utf8') };
+  const ajvVersion = (requireHere('ajv/package.json') as { version: string }).version;
+  const key = createHash('sha256').update(JSON.stringify([ajvVersion, AJV_OPTIONS, texts])).digest('hex').slice(0, 16);
+  const cached = join(cacheDir, `vnetlab-schemas-${key}.cjs`);
+  try {
+    const loaded = requireHere(cached) as Validators;
+    if (Object.keys(EXPORTS).every((name) => typeof loaded[name as keyof Validators] === 'function')) return { validators: loaded, from: 'cache' };
+  } catch {
+    // not built yet (or unreadable): compile below
+  }
+  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
+  ajv.addSchema(JSON.parse(texts.checks));
+  ajv.addSchema(JSON.parse(texts.lab));
+  const fresh = { lab: ajv.getSchema(EXPORTS.lab)!, checks: ajv.getSchema(EXPORTS.checks)!, check: ajv.getSchema(EXPORTS.check)! };
+  saveStandalone(ajv, cached);
+  return { validators: fresh, from: 'compiled' };
+}
+
+function saveStandalone(ajv: Ajv, file: string): void {
+  const partial = `${file}.${process.pid}.partial`;
+  try {
+    const standaloneCode = requireHere('ajv/dist/standalone') as (ajv: Ajv, refs: Record<string, string>) => string;
+    mkdirSync(dirname(file), { recursive: true });
+    // Its runtime helpers by absolute path: the module resolves them wherever it is kept.
+    const ajvDir = dirname(requireHere.resolve('ajv/package.json'));
+    writeFileSync(partial, standaloneCode(ajv, { ...EXPORTS }).replaceAll('require("ajv/', `require(${JSON.stringify(`${ajvDir}/`).slice(0, -1)}`));
+    renameSync(partial, file);
+  } catch {
+    // A read-only install compiles on every run: slower, not wrong.
+    rmSync(partial, { force: true });
+  }
 }
 
 export function validateLabSchema(source: YamlSource): Diagnostic[] {
