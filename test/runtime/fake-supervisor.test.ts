@@ -52,6 +52,34 @@ describe('supervisor with the fake launcher', () => {
     await sup.shutdown();
   });
 
+  it('boots each guest once its own cables are up, not after the whole network (cables come up in boot order)', async () => {
+    const names = Array.from({ length: 24 }, (_, i) => `g${String(i).padStart(2, '0')}`);
+    const p = plan([names]);
+    const launcher = new FakeLauncher({}, { daemonMs: 5 });
+    const sup = new Supervisor(p, launcher, { maxParallelBoots: 24, consoleLogs: false });
+    const result = await sup.start();
+    expect(result).toMatchObject({ ok: true, failed: [] });
+    const log = launcher.log;
+    const at = (line: string) => {
+      const i = log.indexOf(line);
+      expect(i, line).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    for (const [i, name] of names.entries()) {
+      const cable = p.cables[i]!;
+      expect(cable.machine).toBe(name);
+      // Never before its own port and wire are ready…
+      expect(at(`spawn ${name}`)).toBeGreaterThan(at(`daemon-up the wire of cable ${cable.id}`));
+      expect(at(`spawn ${name}`)).toBeGreaterThan(at(`daemon-up the port of cable ${cable.id}`));
+    }
+    // …but the first guests before the last cables: 8 cables start at a time, in the order guests boot.
+    expect(at(`spawn ${names[0]}`)).toBeLessThan(at(`spawn-daemon the port of cable ${p.cables.at(-1)!.id}`));
+    // The start still returns with the whole network up.
+    expect(sup.status().cables.map((c) => c.state)).toEqual(names.map(() => 'up'));
+    expect(log.filter((l) => l.startsWith('daemon-up the wire of cable'))).toHaveLength(names.length);
+    await sup.shutdown();
+  });
+
   it('two starts at once boot each guest once and both wait for all of them', async () => {
     const names = ['a', 'b', 'c', 'd'];
     const { launcher, sup } = supervisor(plan([names]), Object.fromEntries(names.map((n) => [n, { bootMs: 20 }])), 2);

@@ -4,8 +4,10 @@
 // The compiler checked paths lexically; here, with the files at hand, symlinks are resolved and any
 // source that really lives outside the lab folder is refused.
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
@@ -32,6 +34,11 @@ export interface BuildLabFsOptions {
   labRoot: string;
   /** Where to look for the host's static busybox (PATH); process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A private folder of the lab's (its state folder) where the last image is kept, named by what it was
+   * built from: the next start of an unchanged lab takes it instead of building again (~0.35 s of CPU).
+   */
+  cacheDir?: string;
 }
 
 let buildCount = 0;
@@ -43,12 +50,18 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
   await mkdir(dirname(labFs.image), { recursive: true });
   const imageDir = await realpath(dirname(labFs.image));
   const image = join(imageDir, basename(labFs.image));
-  const staging = await mkdtemp(join(imageDir, '.labfs-staging-'));
   // Unique per build: two starts of one lab in one process (two Start clicks) each build their own.
   const partial = `${image}.partial-${process.pid}-${++buildCount}`;
+  const skip = (staging: string) => [staging, partial, image, join(labRoot, PACK_DIR)];
+  const cached = options.cacheDir ? join(options.cacheDir, 'labfs', `labfs-${await labFsKey(labFs, labRoot, skip(''), options.env)}.ext4`) : undefined;
+  if (cached && (await linkOrCopy(cached, partial))) {
+    await rename(partial, image);
+    return;
+  }
+  const staging = await mkdtemp(join(imageDir, '.labfs-staging-'));
   try {
     // An unpacked pack's disks (PACK_DIR) are the guests' disks, not lab files for /hostlab.
-    const stager = new Stager(labRoot, staging, [staging, partial, image, join(labRoot, PACK_DIR)]);
+    const stager = new Stager(labRoot, staging, skip(staging));
     const sorted = [...labFs.entries].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
     for (const entry of sorted) await stager.place(entry);
     // Last, so that no lab entry can replace it: /tools is not a destination the compiler gives out.
@@ -62,9 +75,66 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
     await mkfs(staging, partial, imageSizeKiB(stager.usedBytes));
     await ownAllByRoot(staging, partial);
     await rename(partial, image);
+    if (cached) await keep(image, cached);
   } finally {
     await rm(staging, { recursive: true, force: true });
     await rm(partial, { force: true });
+  }
+}
+
+/**
+ * What a lab-fs image is built from, as a hash: the plan's entries, every file of the lab folder (path,
+ * type, size, mtime, mode, a link's target), the host's busybox, who builds it, and this code itself
+ * (its module file: in the command's bundle, any change to vnetlab). A lab edited in any way builds anew.
+ */
+async function labFsKey(labFs: LabFsPlan, labRoot: string, skip: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const hash = createHash('sha256');
+  const stamp = async (path: string) => {
+    const st = await lstat(path).catch(() => undefined);
+    return st ? `${st.size}:${st.mtimeMs}:${st.mode}:${st.ino}` : '-';
+  };
+  hash.update(JSON.stringify({ entries: labFs.entries, uid: process.getuid?.(), busybox: whichTool('busybox', env) ?? '' }));
+  hash.update(await stamp(whichTool('busybox', env) ?? ''));
+  for (const code of [import.meta.url, new URL('./ipv6-later.ts', import.meta.url).href]) hash.update(await stamp(fileURLToPath(code)));
+  const walk = async (dir: string): Promise<void> => {
+    const items = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const item of items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const path = join(dir, item.name);
+      if (skip.includes(path)) continue;
+      hash.update(`\0${relative(labRoot, path)}\0${await stamp(path)}`);
+      if (item.isSymbolicLink()) hash.update(await readlink(path).catch(() => '?'));
+      else if (item.isDirectory()) await walk(path);
+    }
+  };
+  await walk(labRoot);
+  return hash.digest('hex').slice(0, 24);
+}
+
+/** The kept image, as `dest`: a hard link where it can (guests open the lab-fs read-only, ubd1r), else a copy. */
+async function linkOrCopy(kept: string, dest: string): Promise<boolean> {
+  try {
+    await link(kept, dest);
+    return true;
+  } catch {
+    return copyFile(kept, dest).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+/** Keeps the image just built for the next start, in place of older ones (a failure only costs the next start a build). */
+async function keep(image: string, kept: string): Promise<void> {
+  const dir = dirname(kept);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const partial = `${kept}.${process.pid}.partial`;
+    await rm(partial, { force: true });
+    if (!(await linkOrCopy(image, partial))) return;
+    await rename(partial, kept);
+    for (const old of await readdir(dir)) if (old !== basename(kept)) await rm(join(dir, old), { force: true });
+  } catch {
+    // a full or read-only state folder: built again next time
   }
 }
 

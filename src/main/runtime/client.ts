@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../shared/plan.ts';
@@ -23,7 +24,7 @@ import { hostPaths } from '../paths.ts';
 import { lineReader, type Methods, type MethodName, type ServerMessage } from './protocol.ts';
 import { reapRecorded } from './reaper.ts';
 import { isAlive, hasExited, lockHolderAlive, readRecords, takeProcessLock } from './records.ts';
-import { ensureRunDir, findRunDir, runFiles } from './run-dir.ts';
+import { ensureRunDir, findRunDir, READY_FD_ENV, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
 import type { ApplyResult } from './apply.ts';
@@ -374,22 +375,40 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
   const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
   const child = spawn(process.execPath, await supervisorCommand(plan.runDir), {
     detached: true,
-    stdio: ['ignore', logFd, logFd],
-    env,
+    // fd 3: a pipe on which it says it listens (READY_FD_ENV), so we connect then, not at our next look.
+    stdio: ['ignore', logFd, logFd, 'pipe'],
+    env: { ...env, [READY_FD_ENV]: '3' },
     cwd: dirname(fileURLToPath(import.meta.url)),
   });
   closeSync(logFd);
   child.unref();
+  const readyPipe = child.stdio[3] as Readable | null;
+  let wakeUp: (() => void) | undefined;
+  let said = false;
+  const heard = () => {
+    said = true;
+    wakeUp?.();
+  };
+  readyPipe?.once('data', heard).once('close', heard).once('error', heard);
   let exitedAt: number | undefined;
   child.once('exit', () => (exitedAt = Date.now()));
   const deadline = Date.now() + SUPERVISOR_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const client = await connectRunDir(plan.runDir);
-    if (client) return client;
-    // Ours exited: either it failed, or another start of the same lab won the race and its
-    // supervisor will be listening shortly. Give that one a few seconds.
-    if (exitedAt !== undefined && Date.now() - exitedAt > 3_000) break;
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    while (Date.now() < deadline) {
+      const client = await connectRunDir(plan.runDir);
+      if (client) return client;
+      // Ours exited: either it failed, or another start of the same lab won the race and its
+      // supervisor will be listening shortly. Give that one a few seconds.
+      if (exitedAt !== undefined && Date.now() - exitedAt > 3_000) break;
+      // A look every 50 ms, or at once when it says it listens (only the first time: then it is the looks).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        if (!said) wakeUp = () => (clearTimeout(timer), resolve());
+      });
+      wakeUp = undefined;
+    }
+  } finally {
+    readyPipe?.destroy();
   }
   throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
 }

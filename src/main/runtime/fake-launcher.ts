@@ -27,12 +27,20 @@ export class FakeLauncher implements Launcher {
   private nextPid = 100_000;
   private readonly guests = new Map<string, { exit(info: ExitInfo): void; output(text: string): void }>();
 
-  constructor(private readonly behaviour: Record<string, FakeGuestBehaviour> = {}) {}
+  constructor(
+    private readonly behaviour: Record<string, FakeGuestBehaviour> = {},
+    /** `daemonMs`: how long a daemon takes to be ready (a real one: a few ms); it is then logged `daemon-up …`. */
+    private readonly options: { daemonMs?: number } = {},
+  ) {}
 
   async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
     this.log.push(`spawn-daemon ${spec.what}`);
     const { handle } = this.process(spec.what, spec.argv, () => this.log.push(`exit-daemon ${spec.what}`));
     register({ pid: handle.pid, pgid: handle.pgid, argv: spec.argv, sockets: spec.sockets });
+    if (this.options.daemonMs) {
+      await new Promise((resolve) => setTimeout(resolve, this.options.daemonMs));
+      this.log.push(`daemon-up ${spec.what}`);
+    }
     return handle;
   }
 

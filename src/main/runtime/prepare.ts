@@ -79,7 +79,7 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
     }
   }
   progress('building the lab-fs image');
-  await buildLabFs(plan.labFs, { labRoot: plan.lab.root }).catch((err: unknown) => {
+  await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir }).catch((err: unknown) => {
     throw isNoSpace(err) ? noSpaceError(dirname(plan.labFs.image)) : err;
   });
 }

@@ -137,3 +137,9 @@ export function listSockets(dir: string): string[] {
   }
   return found;
 }
+
+/**
+ * Set by the command that spawns a supervisor to the number of a pipe it gave it: the supervisor writes a
+ * line there once it listens, so the command connects at once instead of at its next look (every 50 ms).
+ */
+export const READY_FD_ENV = 'VNETLAB_READY_FD';

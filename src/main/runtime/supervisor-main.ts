@@ -2,13 +2,13 @@
 // Started by ensureSupervisor() in its own session with stdio to <runDir>/supervisor.log, so guests,
 // switches and consoles outlive the command or window that started the lab. It exits on its own once
 // every machine is stopped, after stopping the switches and removing its socket.
-import { rmSync } from 'node:fs';
+import { closeSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
 import { writeRunFile } from './disk-space.ts';
 import { RealLauncher } from './real-launcher.ts';
 import { removeRecord, takeProcessLock, writeRecord } from './records.ts';
-import { readRunPlan, removeSockets, runFiles } from './run-dir.ts';
+import { READY_FD_ENV, readRunPlan, removeSockets, runFiles } from './run-dir.ts';
 import { serveSupervisor } from './server.ts';
 import { Supervisor } from './supervisor.ts';
 import { LabPool } from './pool/pool-client.ts';
@@ -18,6 +18,19 @@ const FIRST_REQUEST_GRACE_MS = 60_000;
 
 function log(message: string): void {
   process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+/** Tells the command that spawned us that we listen (READY_FD_ENV), once; only a fd it said it gave us. */
+function sayListening(): void {
+  const fd = Number(process.env[READY_FD_ENV]);
+  delete process.env[READY_FD_ENV]; // not for the processes we start
+  if (!Number.isInteger(fd) || fd < 3) return;
+  try {
+    writeSync(fd, 'listening\n');
+    closeSync(fd);
+  } catch {
+    // the command is gone or gave up: it looks at the socket anyway
+  }
 }
 
 async function main(): Promise<void> {
@@ -67,6 +80,7 @@ async function main(): Promise<void> {
 
   const server = await serveSupervisor(sup, runFiles.socket(runDir), () => void exit('none'));
   log(`supervisor of ${plan.lab.name} (${plan.lab.id}) listening, pid ${process.pid}`);
+  sayListening();
   sup.bringNetworkUpAhead();
 
   sup.on('idle', () => void exit('none'));

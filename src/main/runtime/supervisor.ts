@@ -202,7 +202,13 @@ export class Supervisor extends EventEmitter {
         result.ok = false;
         return result;
       }
-      await this.network.up();
+      // Guests do not wait for the whole network: each boots once its own cables are up (boot →
+      // network.readyForGuest). A switch that did not start still fails the start before any guest
+      // boots, and the start still returns with the whole network up.
+      const networkUp = this.network.up();
+      networkUp.catch(() => {}); // awaited below
+      await this.network.switchesSettled();
+      if (this.network.switchStatus().some((s) => !s.running)) await networkUp;
       timings.networkUp = Date.now();
       this.watchDisk();
       const limit = this.bootSlots();
@@ -226,6 +232,7 @@ export class Supervisor extends EventEmitter {
           ...alreadyBooting.map(async (m) => report(m, await m.booting!)),
         ]);
       }
+      await networkUp;
       // Machines already up when this start came are neither started nor failed by it.
     } finally {
       this.busy--;
@@ -240,7 +247,7 @@ export class Supervisor extends EventEmitter {
   private async boot(m: Machine, timeoutMs: number, times: MachineTimings): Promise<BootOutcome> {
     // A failed guest is kept running so its console can be read; a new boot replaces it, never doubles it.
     if (m.handle) await this.kill(m, 'crash');
-    await this.network.renewPorts(m.plan.name);
+    await this.network.readyForGuest(m.plan.name);
     times.spawn = Date.now();
     m.error = undefined;
     m.startupExitCode = undefined;

@@ -123,7 +123,7 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
         // memory as the editor saved them, not as they were when the lab started.
         const { plan } = await planLab(labRoot, { env });
         if (!plan.guests.some((g) => g.name === machine)) throw new UserError(`the saved lab has no machine ${machine}`, 2, 'save the lab, then press Apply');
-        await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+        await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir });
         const result = await sup.apply(plan, { restart: action === 'restart' ? [machine] : [] });
         if (action === 'start') await sup.start([machine]);
         const failed = result.changes.find((c) => c.startsWith(`! ${machine} did not start`));
@@ -236,7 +236,7 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
         const { plan } = await planLab(labRoot, { env });
         const preview = await sup.apply(plan, { dryRun: true });
         if (dryRun === true || !preview.changes.length) return preview;
-        await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+        await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir });
         return sup.apply(plan);
       }),
 

@@ -37,7 +37,7 @@ Examples:
       if (!args.flags['dry-run'] && preview.changes.length) {
         // New or restarted machines read their files from the lab-fs: rebuild it (atomically; running
         // guests keep the image they mounted).
-        await buildLabFs(plan.labFs, { labRoot: plan.lab.root });
+        await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir });
       }
       const result = args.flags['dry-run'] ? preview : await sup.apply(plan);
       if (args.flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

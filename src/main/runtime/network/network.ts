@@ -20,10 +20,17 @@ import { startCapture, type Capture } from './capture.ts';
 import { cableStatus, impairedBy, linkStatus, newCable, newLink, newSwitch, type CableState, type LinkState, type SwitchState } from './state.ts';
 import { forgetPortConfig, portOf, readBlockedPorts, unpinPort } from './switch-ports.ts';
 import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
+import { runBounded } from '../boot-slots.ts';
 
 /** A switch that dies more often than this is left down (something is wrong with the host). */
 const SWITCH_RESTARTS_PER_MINUTE = 5;
 const STOP_GRACE_MS = 3_000;
+
+/**
+ * Cables whose port and wire start at once. Starting daemons is CPU work (ours and theirs): a few at a
+ * time in boot order bring the first guests' cables up first, where all at once finished all together.
+ */
+const CABLES_AT_ONCE = 8;
 
 /** How often the ports of switches with spanning tree are read (a blocked port shows on the canvas). */
 const STP_POLL_MS = 2_000;
@@ -44,6 +51,10 @@ export class Network {
   private wanted = false;
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
+  /** The pass under way (or the last one): its switches, each cable's port and wire, its switch links. */
+  private pass: { switches: Promise<void>; cables: Map<string, Promise<void>>; links: Promise<void> } = { switches: Promise.resolve(), cables: new Map(), links: Promise.resolve() };
+  /** Where each machine comes in the boot order (the plan's waves): cables come up in that order. */
+  private readonly bootOrder: Map<string, number>;
   /**
    * The stdin every daemon holds open read-write (vde_switch and friends exit at EOF on stdin; a FIFO
    * nobody writes to never sends one, even after we die). One per lab: made once, not per daemon.
@@ -64,6 +75,7 @@ export class Network {
     for (const s of plan.switches) this.switches.set(s.domain, newSwitch(s));
     for (const c of plan.cables) this.cables.set(c.id, newCable(c));
     for (const l of plan.switchLinks ?? []) this.links.set(l.id, newLink(l));
+    this.bootOrder = new Map(plan.waves.flat().map((name, i) => [name, i]));
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -137,16 +149,30 @@ export class Network {
   }
 
   /** A cable whose port died is mended by the machine's restart: it gets a fresh port before booting. */
-  async renewPorts(machine: string): Promise<void> {
+  /**
+   * What a guest about to boot needs: its cables' ports and wires, and the links between switches, as
+   * far as the pass under way brings them (a cable that failed has said so). A port that died since its
+   * guest's last boot is started anew first: the old guest's NIC was attached to it.
+   */
+  async readyForGuest(machine: string): Promise<void> {
+    let renewed = false;
     for (const c of this.cables.values()) {
       if (c.plan.machine !== machine || !c.cut) continue;
       const { wire, port } = c;
       c.wire = c.port = undefined;
       c.cut = false;
+      renewed = true;
       if (wire) await this.end(wire, 'wire', c.plan.id);
       if (port) await this.end(port, 'port', c.plan.id);
     }
-    await this.reconcile();
+    if (renewed) await this.reconcile();
+    const pass = this.pass;
+    await Promise.all([pass.switches, pass.links, ...[...this.cables.values()].filter((c) => c.plan.machine === machine).map((c) => pass.cables.get(c.plan.id))]);
+  }
+
+  /** Settles once the pass under way has started (or given up on) every switch: see up() for a failed one. */
+  switchesSettled(): Promise<void> {
+    return this.pass.switches;
   }
 
   // ---- live changes --------------------------------------------------------------------------
@@ -304,43 +330,58 @@ export class Network {
 
   private async reconcileOnce(): Promise<void> {
     if (!this.wanted) return;
-    // A cable's port is a switch of its own: it starts beside the domains' switches, and only its wire
-    // waits for both (one process start fewer on the way to the first boot).
-    const switchesUp = Promise.all([...this.switches.values()].filter((s) => !s.proc && !s.givenUp).map((s) => this.startSwitch(s)));
-    await Promise.all(
-      [...this.cables.values()].map(async (c) => {
-        if (!this.wanted) return;
-        if (!c.port && !c.cut) await this.startPort(c);
-        await switchesUp;
-        if (!this.wanted) return;
-        const sw = this.switches.get(c.domain);
-        const wantWire = c.plugged && !!c.port && !c.cut && !!sw?.proc;
-        if (c.wire && (!wantWire || c.wireDomain !== c.domain)) {
-          await this.endWire(c, c.plan.id);
-          this.onCable(this.statusOf(c));
-        }
-        if (wantWire && !c.wire) {
-          await this.startWire(c, sw!);
-          this.onCable(this.statusOf(c));
-        }
-      }),
+    // Cables come up a few at a time in the order their guests boot, and a guest boots as soon as its
+    // own are up (readyForGuest): the first guests no longer wait for the whole network (at 500
+    // guests, 1,050 daemons took 4–5 s to start). A cable's port is a switch of its own: it starts
+    // beside the domains' switches, and only its wire waits for both.
+    const switchesUp = Promise.all([...this.switches.values()].filter((s) => !s.proc && !s.givenUp).map((s) => this.startSwitch(s))).then(() => {});
+    const linksUp = switchesUp.then(() =>
+      Promise.all(
+        [...this.links.values()].map(async (l) => {
+          if (!this.wanted) return;
+          const [a, b] = l.plan.between.map((d) => this.switches.get(d));
+          const want = l.plugged && !!a?.proc && !!b?.proc;
+          if (l.wire && !want) {
+            await this.endWire(l, l.plan.id);
+            this.onCable(this.linkStatus(l));
+          }
+          if (want && !l.wire) {
+            await this.startLink(l, a!, b!);
+            this.onCable(this.linkStatus(l));
+          }
+        }),
+      ).then(() => {}),
     );
+    const order = (c: CableState) => this.bootOrder.get(c.plan.machine) ?? Infinity;
+    const cables = [...this.cables.values()].sort((a, b) => order(a) - order(b));
+    const done = new Map(cables.map((c) => [c.plan.id, settler()]));
+    this.pass = { switches: switchesUp, links: linksUp, cables: new Map([...done].map(([id, d]) => [id, d.settled])) };
+    try {
+      await runBounded(cables, CABLES_AT_ONCE, async (c) => {
+        try {
+          if (!this.wanted) return;
+          if (!c.port && !c.cut) await this.startPort(c);
+          await switchesUp;
+          if (!this.wanted) return;
+          const sw = this.switches.get(c.domain);
+          const wantWire = c.plugged && !!c.port && !c.cut && !!sw?.proc;
+          if (c.wire && (!wantWire || c.wireDomain !== c.domain)) {
+            await this.endWire(c, c.plan.id);
+            this.onCable(this.statusOf(c));
+          }
+          if (wantWire && !c.wire) {
+            await this.startWire(c, sw!);
+            this.onCable(this.statusOf(c));
+          }
+        } finally {
+          done.get(c.plan.id)!.settle();
+        }
+      });
+    } finally {
+      for (const d of done.values()) d.settle();
+    }
     await switchesUp;
-    await Promise.all(
-      [...this.links.values()].map(async (l) => {
-        if (!this.wanted) return;
-        const [a, b] = l.plan.between.map((d) => this.switches.get(d));
-        const want = l.plugged && !!a?.proc && !!b?.proc;
-        if (l.wire && !want) {
-          await this.endWire(l, l.plan.id);
-          this.onCable(this.linkStatus(l));
-        }
-        if (want && !l.wire) {
-          await this.startLink(l, a!, b!);
-          this.onCable(this.linkStatus(l));
-        }
-      }),
-    );
+    await linksUp;
   }
 
   private async startSwitch(s: SwitchState): Promise<void> {
@@ -566,4 +607,10 @@ export class Network {
     if (!c) throw new UserError(`no cable '${id}' in this lab`, 2, `cables: ${this.cableIds().join(', ')}`);
     return c;
   }
+}
+
+function settler(): { settled: Promise<void>; settle: () => void } {
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  return { settled, settle };
 }
