@@ -145,6 +145,17 @@ function labYaml(n: number): string {
   return `lab:\n  name: bench${n}\nmachines:\n${machines}domains:\n${domains}`;
 }
 
+/** `vnetlab start` of a lab of N as a user runs it (its own process), fresh disks; stopped afterwards (not timed). */
+async function commandStart(n: number): Promise<number> {
+  const lab = join(base, `command-${n}`);
+  mkdirSync(lab, { recursive: true });
+  writeFileSync(join(lab, 'lab.yaml'), labYaml(n));
+  await cliMs(['wipe', lab, '--yes']).catch(() => 0); // nothing to wipe before the first start
+  const ms = await cliMs(['start', lab]);
+  await cliMs(['stop', lab]);
+  return ms;
+}
+
 /** Wall time of one `vnetlab …` command (a process of its own, as a user runs it). */
 function cliMs(args: string[]): Promise<number> {
   const t0 = performance.now();
@@ -198,6 +209,7 @@ async function main(): Promise<void> {
     const bareSkipping: number[] = [];
     const direct: number[] = [];
     const started: number[] = [];
+    const command: number[] = [];
     let sup: SupervisorClient | undefined;
     for (let round = 0; round < rounds; round++) {
       if (sup) {
@@ -208,6 +220,7 @@ async function main(): Promise<void> {
       bare.push(await bareBoots(n));
       bareSkipping.push(await bareBoots(n, BOOT_SKIPS));
       direct.push(await launcherBoots(n));
+      command.push(await commandStart(n));
       const run = await labStart(n);
       started.push(run.ms);
       sup = run.sup;
@@ -218,6 +231,8 @@ async function main(): Promise<void> {
     const bs = median(bareSkipping);
     console.log(`  vs the same bare boots with vnetlab's boot skips (${BOOT_SKIPS.join(' ')}): ${fmt(bs)}  ratio ${(ms / bs).toFixed(2)} (what vnetlab itself adds)`);
     console.log(`  vs the same guests spawned at once to ready, no supervisor: ${fmt(d)}  ratio ${(ms / d).toFixed(2)}`);
+    const c = median(command);
+    console.log(`  the command as a user runs it (\`vnetlab start\`, a new process, fresh disks, until it returns): ${fmt(c)}  ratio ${(c / bs).toFixed(2)} against the bare boots with the same skips`);
     if (!sup) continue;
     // Let the guests settle to idle, past the supervisor's first background refresh of their memory (5 s).
     await new Promise((r) => setTimeout(r, 6000));

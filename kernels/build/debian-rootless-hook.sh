@@ -22,6 +22,7 @@ for dir in lib sbin bin; do
 done
 tar -C "$ROOT" -xpf "$OVERLAY" --keep-directory-symlink --no-overwrite-dir
 echo "writing the ext4 file system"
-"$MKFS" -q -F -t ext4 -L "$LABEL" -E root_owner=0:0 -d "$ROOT" "$IMAGE" "$SIZE"
+# The options of IMAGE_MKFS_EXTENDED (src/main/images/rootfs/common.ts): inode tables zeroed once, here.
+"$MKFS" -q -F -t ext4 -L "$LABEL" -E root_owner=0:0,lazy_itable_init=0 -d "$ROOT" "$IMAGE" "$SIZE"
 # The root folder itself is in the user's staging folder: the user removes it once it is empty.
 find "$ROOT" -mindepth 1 -delete

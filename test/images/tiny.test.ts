@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, ensureImage, imageStatus } from '../../src/main/images/build.ts';
-import { findKernel } from '../../src/main/images/kernel.ts';
+import { findKernel, whichTool } from '../../src/main/images/kernel.ts';
 import { backingImageFor } from '../../src/main/images/backing.ts';
 import { bootGuest, groupAlive, stopAllGuests, type TestGuest } from './guest-helper.ts';
 
@@ -72,6 +72,12 @@ describe('tiny image build', () => {
     expect(status.record!.sizeBytes).toBe(512 * 2 ** 20);
     // The staging folder is gone, and so is the build lock.
     expect(readdirSync(join(work, 'images')).filter((f) => f.startsWith('.') || f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it("has its inode tables zeroed in the image: no guest's kernel zeroes them after its boot (8 MB into its disk)", () => {
+    const groups = execFileSync(whichTool('dumpe2fs') ?? 'dumpe2fs', [image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => /^Group \d+:/.test(l));
+    expect(groups.length).toBeGreaterThan(1);
+    for (const group of groups) expect(group).toContain('ITABLE_ZEROED');
   });
 });
 

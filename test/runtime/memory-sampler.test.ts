@@ -39,10 +39,23 @@ describe('guest memory', () => {
     await eventually(() => groupRssBytes(three), (v) => v === undefined, 5_000, 20);
   });
 
-  it('answers from its last figures; a guest added is sampled at once, the others in the background', async () => {
+  it('answers from its last figures; a guest added has a figure at once (one read), its PSS in the background', async () => {
     const leaders = Array.from({ length: 20 }, () => group(1));
-    const memory = new GuestMemory({ minPeriodMs: 50 });
+    await eventually(() => procReader.children(leaders[0]!).length, (n) => n === 1, 5_000, 20);
+    const reads: string[] = [];
+    const counting = {
+      children: (pid: number) => (reads.push('children'), procReader.children(pid)),
+      group: (pid: number) => (reads.push('group'), procReader.group(pid)),
+      rollup: (pid: number) => (reads.push('rollup'), procReader.rollup(pid)),
+      residentBytes: (pid: number) => (reads.push('resident'), procReader.residentBytes(pid)),
+    };
+    const memory = new GuestMemory({ minPeriodMs: 50, reader: counting });
     memory.add(leaders[0]!);
+    expect(memory.bytes(leaders[0]!)).toBeGreaterThan(0);
+    expect(reads).toEqual(['resident']);
+    // Then the refresh replaces it with the PSS of the whole group (the leader and its child).
+    await eventually(() => memory.refreshes, (n) => n >= 1, 10_000);
+    expect(reads).toContain('rollup');
     expect(memory.bytes(leaders[0]!)).toBeGreaterThan(0);
     for (const l of leaders.slice(1)) memory.add(l);
     const figures = await eventually(() => leaders.map((l) => memory.bytes(l)), (v) => v.every((b) => (b ?? 0) > 0), 10_000);

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { hostPaths } from '../paths.ts';
 import { findKernel, requireTool, type KernelInfo } from './kernel.ts';
 import { availableImages, loadManifest, manifestHash, type ImageManifest } from './manifest.ts';
-import { installGuestFiles, run, type Progress } from './rootfs/common.ts';
+import { IMAGE_MKFS_EXTENDED, installGuestFiles, run, type Progress } from './rootfs/common.ts';
 import { pruneRetainedImages, retainImage } from './backing.ts';
 import { stageBusyboxRoot } from './rootfs/tiny.ts';
 import { buildDebianImageRootless, stageDebianRoot, stageDebianShims } from './rootfs/debian.ts';
@@ -203,7 +203,7 @@ export async function buildImage(name: string, options: ImageOptions = {}): Prom
         else await stageDebianRoot(root, manifest, { env, progress, cacheDir });
         installGuestFiles(root, kernel, env, progress);
         progress(`writing the ext4 file system (mkfs.ext4 -d, ${manifest.sizeBytes / 2 ** 20} MiB sparse)`);
-        await run(mkfs, ['-q', '-F', '-t', 'ext4', '-L', label, '-E', 'root_owner=0:0', '-d', root, tempImage, sizeArg]);
+        await run(mkfs, ['-q', '-F', '-t', 'ext4', '-L', label, '-E', IMAGE_MKFS_EXTENDED, '-d', root, tempImage, sizeArg]);
       }
 
       const record: ImageRecord = {

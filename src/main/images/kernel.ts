@@ -283,14 +283,24 @@ export function requireTool(tool: HostTool, env: NodeJS.ProcessEnv = process.env
 
 /** Looks in PATH and in the sbin folders, which a non-root PATH often lacks (mkfs.ext4, debootstrap). */
 export function whichTool(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  // The supervisor asks for the same few tools for every guest it boots (a PATH walk of ~10 folders
+  // each): a tool found stays the answer while it is still there; one not found is looked for again.
+  const key = `${name}\0${env.PATH ?? ''}`;
+  const known = toolsFound.get(key);
+  if (known && isExecutable(known)) return known;
   const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
+    if (isExecutable(candidate)) {
+      toolsFound.set(key, candidate);
+      return candidate;
+    }
   }
+  toolsFound.delete(key);
   return undefined;
 }
+const toolsFound = new Map<string, string>();
 
 function isExecutable(path: string): boolean {
   try {
