@@ -34,7 +34,7 @@ function bigPlan(): Plan {
   };
 }
 
-/** A /proc where every fake guest is one process of 40 MB; counts the reads, and can make each one slow. */
+/** A /proc where every fake guest is one process of 40 MB (PSS; 30 MB resident); counts the reads, and can make each one slow. */
 function fakeProc(readMs = 0): ProcReader & { reads: number } {
   const busy = () => {
     const until = performance.now() + readMs;
@@ -45,7 +45,7 @@ function fakeProc(readMs = 0): ProcReader & { reads: number } {
     children: () => (reader.reads++, []),
     group: (pid: number) => (reader.reads++, pid),
     rollup: (pid: number) => (reader.reads++, busy(), `${pid}-${pid} ---p 0 0:0 0 [rollup]\nPss: 40960 kB\n`),
-    residentBytes: () => (reader.reads++, undefined),
+    residentBytes: () => (reader.reads++, 30 * 1024 * 1024),
   };
   return reader;
 }
@@ -56,10 +56,12 @@ describe('a 500-machine lab (fake launcher)', () => {
     const sup = new Supervisor(bigPlan(), new FakeLauncher(), { maxParallelBoots: N, consoleLogs: false, memory: { reader: proc, minPeriodMs: 60_000 } });
     const result = await sup.start();
     expect(result.started).toHaveLength(N);
-    // Each guest was sampled once when it became ready: status right after a start shows memory.
+    // Each guest got a first figure when it became ready (its leader's resident memory, one read; its
+    // PSS comes with the background refresh): status right after a start shows memory.
     const first = sup.status();
     expect(first.machines.filter((m) => m.state === 'ready')).toHaveLength(N);
-    expect(first.machines.every((m) => m.rssBytes === 40 * 1024 * 1024)).toBe(true);
+    expect(first.machines.every((m) => m.rssBytes === 30 * 1024 * 1024)).toBe(true);
+    expect(proc.reads).toBe(N);
     // Now many status calls (an app and a CLI loop polling): none of them reads /proc.
     const readsBefore = proc.reads;
     for (let i = 0; i < 20; i++) sup.status();
