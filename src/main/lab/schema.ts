@@ -35,8 +35,10 @@ function compiled(): Validators {
 /** The validators from `cacheDir`'s module for these schema texts, compiled (and that module written) when missing. */
 export function loadValidators(cacheDir: string): { validators: Validators; from: 'cache' | 'compiled' } {
   const texts = { lab: readFileSync(`${SCHEMA_DIR}lab.schema.json`, 'utf8'), checks: readFileSync(`${SCHEMA_DIR}checks.schema.json`, 'utf8') };
-  const ajvVersion = (requireHere('ajv/package.json') as { version: string }).version;
-  const key = createHash('sha256').update(JSON.stringify([ajvVersion, AJV_OPTIONS, texts])).digest('hex').slice(0, 16);
+  const ajvPackage = requireHere.resolve('ajv/package.json');
+  const ajvVersion = (requireHere(ajvPackage) as { version: string }).version;
+  // The module names Ajv's helpers by absolute path (saveStandalone): a checkout moved elsewhere makes its own.
+  const key = createHash('sha256').update(JSON.stringify([ajvVersion, ajvPackage, AJV_OPTIONS, texts])).digest('hex').slice(0, 16);
   const cached = join(cacheDir, `vnetlab-schemas-${key}.cjs`);
   try {
     const loaded = requireHere(cached) as Validators;
