@@ -2,6 +2,7 @@
 // AMX fix's source each time cost ~1 ms a guest) — but never past the wrapper's removal: a wrapper
 // deleted under a running supervisor (a cleaned cache) is written again, not handed out missing.
 import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,12 @@ describe('the kernel facts kept in the image folder', () => {
     utimesSync(factsEnv.VNETLAB_KERNEL, mtime, mtime);
   };
 
+  const versionInANewProcess = () =>
+    execFileSync(process.execPath, ['--import', 'tsx', '-e', `import('${join(import.meta.dirname, '../../src/main/images/kernel.ts')}').then((k) => console.log(k.findKernel().version))`], {
+      env: factsEnv,
+      encoding: 'utf8',
+    }).trim();
+
   it('are read from the kernel once, then from the file, and again when the kernel changes', () => {
     fakeKernel('6.1.1');
     const first = findKernel({ env: factsEnv });
@@ -50,10 +57,11 @@ describe('the kernel facts kept in the image folder', () => {
     expect(first.networking).toEqual({ legacyVde: true, vectorVde: false });
     const kept = JSON.parse(readFileSync(facts, 'utf8'));
     expect(kept[factsEnv.VNETLAB_KERNEL]).toMatchObject({ version: '6.1.1' });
-    // What the file says is what is used while the binary is the same one…
+    // What the file says is what the next command uses while the binary is the same one (this process
+    // remembers what it read: a command of its own is what reads the file)…
     kept[factsEnv.VNETLAB_KERNEL].version = '6.1.1-from-the-file';
     writeFileSync(facts, JSON.stringify(kept));
-    expect(findKernel({ env: factsEnv }).version).toBe('6.1.1-from-the-file');
+    expect(versionInANewProcess()).toBe('6.1.1-from-the-file');
     // …and a new kernel (another size and mtime) is asked again.
     fakeKernel('6.12.10');
     expect(findKernel({ env: factsEnv }).version).toBe('6.12.10');

@@ -151,12 +151,16 @@ function kernelFacts(path: string, env: NodeJS.ProcessEnv): { version: string; n
   const st = statSync(path);
   const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
   const file = join(hostPaths(env).imageDir, 'host', 'kernel-facts.json');
+  // The supervisor asks for every guest it boots: the file is read once per process and kernel.
+  const inMemory = factsRead.get(`${file}\0${path}`);
+  if (inMemory?.stamp === stamp) return inMemory.facts;
+  const remember = (facts: { version: string; networking: KernelNetworking }) => (factsRead.set(`${file}\0${path}`, { stamp, facts }), facts);
   let known: Record<string, { stamp: string; version: string; networking: KernelNetworking }> = {};
   try {
     known = JSON.parse(readFileSync(file, 'utf8'));
     const kept = known[path];
     if (kept?.stamp === stamp && typeof kept.version === 'string' && typeof kept.networking?.legacyVde === 'boolean' && typeof kept.networking.vectorVde === 'boolean') {
-      return { version: kept.version, networking: kept.networking };
+      return remember({ version: kept.version, networking: kept.networking });
     }
   } catch {
     known = {}; // none yet, or unreadable: look at the kernel
@@ -170,8 +174,9 @@ function kernelFacts(path: string, env: NodeJS.ProcessEnv): { version: string; n
   } catch {
     // a read-only image folder: looked at again next time
   }
-  return facts;
+  return remember(facts);
 }
+const factsRead = new Map<string, { stamp: string; facts: { version: string; networking: KernelNetworking } }>();
 
 /**
  * UML 6.1 counts the gap between the end of its binary and its (randomised) brk as "exec-shield gap"

@@ -60,7 +60,7 @@ export interface StartResult {
 export interface StartTimings {
   /** The start request reached the supervisor. */
   received: number;
-  /** Switches and cables were up. */
+  /** The switches were up (each guest then waits only for its own cables: its `ports` phase). */
   networkUp: number;
   /** Per machine booted by this start. */
   machines: Record<string, MachineTimings>;

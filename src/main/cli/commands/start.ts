@@ -207,7 +207,7 @@ export interface StartProfile {
   lab: { planned: number; supervisor: number; labFsAndImages: number; networkUp?: number; done: number };
   machines: {
     machine: string;
-    /** Phase → its duration in ms, in order: wait (wave/bound), ports, spawn, kernel, the init's phases, ready. */
+    /** Phase → its duration in ms, in order: wait (wave/bound), ports (its cables up), spawn, kernel, the init's phases, ready. */
     phases: [string, number][];
     /** From its turn to ready. */
     total: number;
@@ -264,7 +264,7 @@ export function buildProfile(began: number, launch: LaunchTimings, start: StartT
 
 export function formatProfile(p: StartProfile): string {
   const lines = [
-    `profile (ms since the command began): planned ${p.lab.planned}, supervisor up ${p.lab.supervisor}, images + lab-fs ${p.lab.labFsAndImages}, network up ${p.lab.networkUp ?? '-'}, all ready ${p.lab.done}`,
+    `profile (ms since the command began): planned ${p.lab.planned}, supervisor up ${p.lab.supervisor}, images + lab-fs ${p.lab.labFsAndImages}, switches up ${p.lab.networkUp ?? '-'}, all ready ${p.lab.done}`,
   ];
   if (!p.machines.length) return `${lines[0]}\n`;
   const names = [...new Set(p.machines.flatMap((m) => m.phases.map(([n]) => n)))];

@@ -148,7 +148,6 @@ export class Network {
     await Promise.all(ends);
   }
 
-  /** A cable whose port died is mended by the machine's restart: it gets a fresh port before booting. */
   /**
    * What a guest about to boot needs: its cables' ports and wires, and the links between switches, as
    * far as the pass under way brings them (a cable that failed has said so). A port that died since its
