@@ -83,6 +83,17 @@ describe('the kept lab-fs image', () => {
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/link')).toBe('new file\n');
   });
 
+  it("leaves out vnetlab's own folders when the lab folder holds them (its disks are no lab files)", async () => {
+    const stateRoot = join(labRoot, 'my-state');
+    mkdirSync(join(stateRoot, 'labs', 'x', 'disks'), { recursive: true });
+    writeFileSync(join(stateRoot, 'labs', 'x', 'disks', 'pc1.cow'), 'a guest disk');
+    await buildLabFs(plan.labFs, { labRoot, cacheDir, env: { ...process.env, VNETLAB_STATE_DIR: stateRoot } });
+    const listed = debugfs(plan.labFs.image, 'ls -p /lab');
+    expect(listed).toContain('/lab.conf/');
+    expect(listed).not.toContain('my-state');
+    rmSync(stateRoot, { recursive: true });
+  });
+
   it('is not taken when a kept file was damaged away: the start builds instead of failing', async () => {
     rmSync(join(cacheDir, 'labfs'), { recursive: true });
     writeFileSync(join(cacheDir, 'labfs'), 'not a folder');

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
-import { PACK_DIR } from '../paths.ts';
+import { hostPaths, PACK_DIR } from '../paths.ts';
 import { whichTool } from '../images/kernel.ts';
 import { ignoreWgetTimeoutOption, isStaticElf, wgetHasTimeout } from '../images/rootfs/tiny.ts';
 import { IPV6_LATER_FILE, ipv6CanWait } from './ipv6-later.ts';
@@ -52,8 +52,13 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
   const image = join(imageDir, basename(labFs.image));
   // Unique per build: two starts of one lab in one process (two Start clicks) each build their own.
   const partial = `${image}.partial-${process.pid}-${++buildCount}`;
-  const skip = (staging: string) => [staging, partial, image, join(labRoot, PACK_DIR)];
-  const cached = options.cacheDir ? join(options.cacheDir, 'labfs', `labfs-${await labFsKey(labFs, labRoot, skip(''), options.env)}.ext4`) : undefined;
+  // vnetlab's own folders, should the lab folder hold them (VNETLAB_STATE_DIR or the run dir set inside
+  // it): guest disks and sockets are no lab files, and copying a lab's disks into its lab-fs took 46 s.
+  const env = options.env ?? process.env;
+  const { stateRoot, runtimeRoot } = hostPaths(env);
+  const ours = await Promise.all([stateRoot, runtimeRoot, dirname(image), ...(options.cacheDir ? [options.cacheDir] : [])].map((p) => realpath(p).catch(() => p)));
+  const skip = (staging: string) => [staging, partial, image, join(labRoot, PACK_DIR), ...ours];
+  const cached = options.cacheDir ? join(options.cacheDir, 'labfs', `labfs-${await labFsKey(labFs, labRoot, skip(''), env)}.ext4`) : undefined;
   if (cached && (await linkOrCopy(cached, partial))) {
     await rename(partial, image);
     return;
