@@ -98,8 +98,9 @@ async function labFsKey(labFs: LabFsPlan, labRoot: string, skip: string[], env: 
     const st = await lstat(path).catch(() => undefined);
     return st ? `${st.size}:${st.mtimeMs}:${st.mode}:${st.ino}` : '-';
   };
-  hash.update(JSON.stringify({ entries: labFs.entries, uid: process.getuid?.(), busybox: whichTool('busybox', env) ?? '' }));
-  hash.update(await stamp(whichTool('busybox', env) ?? ''));
+  const busybox = whichTool('busybox', env) ?? '';
+  hash.update(JSON.stringify({ entries: labFs.entries, uid: process.getuid?.(), busybox }));
+  hash.update(await stamp(busybox));
   for (const code of [import.meta.url, new URL('./ipv6-later.ts', import.meta.url).href]) hash.update(await stamp(fileURLToPath(code)));
   const walk = async (dir: string): Promise<void> => {
     const items = await readdir(dir, { withFileTypes: true }).catch(() => []);
