@@ -123,6 +123,33 @@ describe('AgentClient', () => {
     expect(await silent.client.requestHalt(50)).toBe(false);
   });
 
+  it('asks an agent that said V 2 for its link watch (S), streams its lines, and leaves an older agent to the caller', async () => {
+    const older = pair();
+    older.fromGuest.write('V 1\nB\nR 0\n');
+    await tick();
+    expect(older.client.watchLinks(() => {})).toBeUndefined();
+    expect(older.sent.filter((l) => l.startsWith('S'))).toEqual([]);
+
+    const agent = pair();
+    agent.fromGuest.write('V 2\nB\nR 0\n');
+    await tick();
+    const seen: string[] = [];
+    const watch = agent.client.watchLinks((chunk) => seen.push(chunk.toString()))!;
+    await tick();
+    const request = agent.sent.find((l) => l.startsWith('S '))!;
+    expect(request).toMatch(/^S [1-9]\d*$/);
+    const id = request.slice(2);
+    agent.fromGuest.write(`O ${id} ${b64('links eth0=up\n')}\nO ${id} ${b64('links eth0=down\n')}\n`);
+    await tick();
+    expect(seen).toEqual(['links eth0=up\n', 'links eth0=down\n']);
+    agent.client.kill(Number(id));
+    await tick();
+    expect(agent.sent).toContain(`K ${id}`);
+    agent.fromGuest.write(`D ${id} 137\n`);
+    // Streamed only: a watch that runs for hours keeps nothing.
+    expect(await watch).toEqual({ stdout: '', stderr: '', exitCode: 137, timedOut: false });
+  });
+
   it('answers ping with the boot state', async () => {
     const { client, fromGuest } = pair();
     const booting = client.ping();

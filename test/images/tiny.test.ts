@@ -151,6 +151,29 @@ describe('a tiny guest', () => {
     expect(r.stdout).toMatch(/\bsch_netem\b/);
   });
 
+  it('watches its links itself (S): the NICs now and at each change, with no process for it; K or a new S ends it', async () => {
+    const client = guest!.client;
+    const seen: string[] = [];
+    let id = 0;
+    const watch = client.watchLinks((chunk) => seen.push(chunk.toString()), (n) => (id = n));
+    expect(watch, 'this agent says V 2').toBeDefined();
+    expect(await waitFor(() => seen.length > 0, 5_000)).toBe(true);
+    expect(seen[0]).toMatch(/^links( eth\d+=(up|down|no-carrier))*\n$/);
+    // A NIC named eth9 (a bridge: no module or cable needed) appears, then comes up: a line each time.
+    expect((await client.exec('ip link add eth9 type bridge')).exitCode).toBe(0);
+    expect(await waitFor(() => seen.at(-1)!.includes(' eth9=down'), 5_000)).toBe(true);
+    expect((await client.exec('ip link set eth9 up')).exitCode).toBe(0);
+    expect(await waitFor(() => /eth9=(up|no-carrier)/.test(seen.at(-1)!), 5_000)).toBe(true);
+    expect((await client.exec('ps | grep -c "[l]ink-watch"')).stdout.trim()).toBe('0');
+    // A second watch replaces the first (which ends with 0) and starts with the state as it is now.
+    const second = client.watchLinks((chunk) => seen.push(`second ${chunk}`), (n) => (id = n))!;
+    expect((await watch!).exitCode).toBe(0);
+    expect(await waitFor(() => seen.some((l) => /^second links.* eth9=(up|no-carrier)/.test(l)), 5_000)).toBe(true);
+    client.kill(id);
+    expect((await second).exitCode).toBe(137);
+    await client.exec('ip link del eth9');
+  });
+
   it('carries the modules without their debug info (a guest reads a whole module to load it), and they load', async () => {
     const hostIpv6 = join(kernel.modulesDir!, 'kernel/net/ipv6/ipv6.ko');
     const r = await guest!.client.exec('wc -c < /lib/modules/$(uname -r)/kernel/net/ipv6/ipv6.ko; grep -c debug_info /lib/modules/$(uname -r)/kernel/net/ipv6/ipv6.ko; lsmod | grep -c "^ipv6 "');

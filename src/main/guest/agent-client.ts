@@ -323,6 +323,23 @@ export class AgentClient {
     this.send(`N ${Buffer.from(identity, 'utf8').toString('base64')}`);
   }
 
+  /**
+   * The guest's link watch (`links eth0=up …` lines now and at each change, runtime/link-watch.ts), served
+   * by the agent itself (`S`, level 2): no process is made in the guest for it. Undefined for an agent
+   * that never said it takes `S`: the caller runs `vnetlab-agent --link-watch` as a command instead.
+   * Resolves when the watch ends: kill(id) (128+9), or a later watch replacing it (0).
+   */
+  watchLinks(onStdout: (chunk: Buffer) => void, onStart?: (id: number) => void): Promise<ExecResult> | undefined {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.agentLevel < 2) return undefined;
+    const id = this.nextId++;
+    return new Promise<ExecResult>((resolve, reject) => {
+      this.running.set(id, { stdout: [], stderr: [], options: { streamOnly: true, onStdout }, resolve, reject, timedOut: false, startedAt: Date.now() });
+      this.send(`S ${id}`);
+      onStart?.(id);
+    });
+  }
+
   /** Runs `sh -c command` in the guest. Never rejects for the command's own failure: see exitCode. */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closedError) return Promise.reject(this.closedError);

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { AgentClient } from '../guest/agent-client.ts';
 import type { GuestAgent } from './launcher.ts';
+import { LINK_WATCH_COMMAND } from './link-watch.ts';
 
 /** `identity`: a pooled guest's `vnl_*` arguments, sent first (AgentClient.identify). */
 export async function connectAgent(fromGuest: Readable, toGuest: Writable, identity?: string): Promise<GuestAgent> {
@@ -46,6 +47,12 @@ export async function connectAgent(fromGuest: Readable, toGuest: Writable, ident
     },
     requestHalt: (timeoutMs) => client.requestHalt(timeoutMs),
     ipv6Now: () => client.ipv6Now(),
+    watchLinks: (onStdout) => {
+      const out = new StringDecoder('utf8');
+      const onChunk = (chunk: Buffer) => onStdout(out.write(chunk));
+      // An agent built before `S` runs the same watcher as a command (a fork, a shell and an exec more).
+      return client.watchLinks(onChunk) ?? client.exec(LINK_WATCH_COMMAND, { tools: true, streamOnly: true, onStdout: onChunk });
+    },
     close: () => client.close(),
   };
 }

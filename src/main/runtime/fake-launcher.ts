@@ -112,6 +112,11 @@ export class FakeLauncher implements Launcher {
         return true;
       },
       ipv6Now: async () => void this.log.push(`ipv6 ${plan.name}`),
+      // Every NIC up, once; the watch ends with the guest (as the agent's does).
+      watchLinks: (onStdout) => {
+        onStdout(`links${plan.interfaces.map((i) => ` ${i.name}=up`).join('')}\n`);
+        return handle.exited.then(() => ({ stdout: '', stderr: '', exitCode: 137, timedOut: false }));
+      },
       close: () => {},
     };
     this.guests.set(plan.name, { exit, output: (t) => listeners.forEach((l) => l(t)) });

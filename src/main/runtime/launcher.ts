@@ -71,6 +71,11 @@ export interface GuestAgent {
   requestHalt(timeoutMs?: number): Promise<boolean>;
   /** IPv6 now, in a guest whose lab-fs let it wait (guest/ipv6-later.ts); resolves once the guest has done it. */
   ipv6Now(): Promise<void>;
+  /**
+   * The guest's link watch (runtime/link-watch.ts): `links …` lines, now and at each change, until the
+   * guest ends. Served by the agent itself when it can (`S`), else run as a command.
+   */
+  watchLinks(onStdout: (chunk: string) => void): Promise<ExecResult>;
   close(): void;
 }
 

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { basename, join } from 'node:path';
 import type { GuestPlan, Plan } from '../../shared/plan.ts';
 import type { CableStatus, ExecResult, LabEvent, LabStatus, LinkState, MachineState, MachineStatus } from '../../shared/runtime-api.ts';
-import { LINK_WATCH_COMMAND, lineSplitter, parseLinkLine } from './link-watch.ts';
+import { lineSplitter, parseLinkLine } from './link-watch.ts';
 import { cableNews, carrierNews, type CableNews } from './cable-news.ts';
 import { UserError } from '../errors.ts';
 import { describeBootFailure, panicWatcher } from './boot-failure.ts';
@@ -660,7 +660,7 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
-   * Link lights: one long command in the ready guest says when its NICs change (runtime/link-watch.ts);
+   * Link lights: the ready guest's agent says when its NICs change (runtime/link-watch.ts);
    * each change is a `link-state` event. Ended with the guest; started again (at most every 10 s) if
    * something in the guest ended it while the guest runs on.
    */
@@ -672,7 +672,7 @@ export class Supervisor extends EventEmitter {
       this.emitEvent({ type: 'link-state', machine: m.plan.name, interfaces: links });
     });
     const started = Date.now();
-    void handle.agent.exec(LINK_WATCH_COMMAND, { tools: true, onStdout: read }).then(
+    void handle.agent.watchLinks(read).then(
       () => {
         if (m.handle !== handle || m.state !== 'ready') return;
         setTimeout(() => m.handle === handle && m.state === 'ready' && this.watchLinks(m, handle), Math.max(0, 10_000 - (Date.now() - started))).unref();
