@@ -27,9 +27,9 @@ const CACHE_DIR = join(REPO, 'node_modules/.cache');
  * Throws when esbuild is missing or the cache cannot be written; the caller then uses tsx.
  */
 export async function bundledEntry(name, source, { splitting = false, external = ['node-pty'] } = {}) {
-  // Named after the source tree it was built from: two checkouts may share one node_modules (a
-  // symlink), and one must never run the other's code.
-  const tree = createHash('sha256').update(source).digest('hex').slice(0, 10);
+  // Named after the source tree it was built from (two checkouts may share one node_modules, a symlink,
+  // and one must never run the other's code) and how it is built (other externals: another bundle).
+  const tree = createHash('sha256').update(JSON.stringify([source, splitting, external])).digest('hex').slice(0, 10);
   const dir = join(CACHE_DIR, `vnetlab-${name}-${tree}`);
   const entry = join(dir, 'entry.mjs');
   const inputs = join(CACHE_DIR, `vnetlab-${name}-${tree}.inputs.json`);
@@ -67,11 +67,16 @@ async function build(source, dir, inputsFile, { splitting, external }) {
     ...(external.includes('*') ? { packages: 'external' } : { external }),
     outdir: partial,
     outExtension: { '.js': '.mjs' },
+    // CommonJS packages bundled into ESM still call require() for node's own modules (liquidjs:
+    // `stream`); esbuild's shim uses a `require` in scope when there is one.
+    banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'silent',
     absWorkingDir: REPO,
   });
-  const inputs = {};
+  // The builder is an input too: a bundle built with other settings (a banner, a target) is stale.
+  const builder = join(REPO, 'bin/bundle-cache.mjs');
+  const inputs = existsSync(builder) ? { [builder]: fingerprint(builder) } : {};
   for (const input of Object.keys(result.metafile.inputs)) {
     const file = resolve(REPO, input);
     inputs[file] = fingerprint(file);

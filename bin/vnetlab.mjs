@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { bundledEntry, REPO } from './bundle-cache.mjs';
 
 const SOURCE = join(REPO, 'src/main/cli/main.ts');
+// Packages the bundle leaves to node_modules: native (node-pty), tools with their own binaries or
+// optional native parts, and Ajv (loaded only to compile the schemas, src/main/lab/schema.ts). The rest
+// (yaml above all, ~35 ms of every command as CommonJS files parsed one by one) goes into the bundle.
+const LEFT_IN_NODE_MODULES = ['node-pty', 'esbuild', 'tsx', 'electron', 'playwright-core', 'ws', 'ajv'];
 
 async function loadMain() {
   if (!process.env.VNETLAB_NO_BUNDLE) {
     try {
-      return (await import(await bundledEntry('cli', SOURCE, { splitting: true, external: ['*'] }))).main;
+      return (await import(await bundledEntry('cli', SOURCE, { splitting: true, external: LEFT_IN_NODE_MODULES }))).main;
     } catch {
       // No esbuild, a read-only checkout: tsx compiles the sources as they load (~0.3 s more a command).
     }

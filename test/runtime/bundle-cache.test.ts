@@ -41,4 +41,17 @@ describe('bundledEntry', () => {
     await bundledEntry(name, main, { splitting: true, external: ['*'] });
     expect(answerOf(entry)).toBe('second');
   });
+
+  it('bundles CommonJS code that requires node modules, and builds apart what is built another way', async () => {
+    const main = join(src, 'cjs-main.ts');
+    // As liquidjs does (`require('stream')`): the ESM bundle needs a require in scope for it.
+    writeFileSync(join(src, 'legacy.cjs'), "module.exports = require('stream').Readable.name;\n");
+    writeFileSync(main, "import name from './legacy.cjs';\nexport async function answer(): Promise<string> { return name; }\n");
+    const bundled = await bundledEntry(name, main, { splitting: true, external: ['node-pty'] });
+    made.push(bundled);
+    expect(answerOf(bundled)).toBe('Readable');
+    const other = await bundledEntry(name, main, { splitting: true, external: ['*'] });
+    made.push(other);
+    expect(other).not.toBe(bundled);
+  });
 });

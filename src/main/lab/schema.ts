@@ -1,7 +1,7 @@
 // JSON Schema validation of lab.yaml and checks files (schemas/*.schema.json, also used by editors
 // through the `# yaml-language-server: $schema=…` line). Ajv errors become diagnostics at the
 // offending key, with "did you mean" for misspelt keys.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,7 +46,9 @@ export function loadValidators(cacheDir: string): { validators: Validators; from
   } catch {
     // not built yet (or unreadable): compile below
   }
-  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
+  // Ajv itself only when compiling: loading it costs ~30 ms, which a command reading the kept module skips.
+  const { Ajv: AjvClass } = requireHere('ajv') as typeof import('ajv');
+  const ajv = new AjvClass({ ...AJV_OPTIONS, code: { source: true } });
   ajv.addSchema(JSON.parse(texts.checks));
   ajv.addSchema(JSON.parse(texts.lab));
   const fresh = { lab: ajv.getSchema(EXPORTS.lab)!, checks: ajv.getSchema(EXPORTS.checks)!, check: ajv.getSchema(EXPORTS.check)! };
