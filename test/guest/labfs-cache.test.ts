@@ -52,6 +52,11 @@ describe('the kept lab-fs image', () => {
     expect(kept()).toEqual([before]);
     // The same file (a hard link: guests open the lab-fs read-only), not an image built again.
     expect(statSync(plan.labFs.image).ino).toBe(statSync(join(cacheDir, 'labfs', before)).ino);
+    // Again, over the link the last start made: nothing but the image is left in its folder.
+    await build();
+    await build();
+    expect(readdirSync(join(work, 'run')).filter((f) => f.includes('labfs'))).toEqual(['labfs.ext4']);
+    expect(statSync(plan.labFs.image).nlink).toBe(2);
   });
 
   it('is built anew after an edit of a file, even one of the same size, and the guest sees the edit', async () => {

@@ -1,7 +1,7 @@
 // A two-host lab on real UML guests and a real vde_switch, driven through the `vnetlab` CLI and the
 // supervisor client: start, exec, consoles, persistence of the guest disk, wipe, a second copy of
 // the lab side by side, and a stop that leaves no process and no socket behind.
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
@@ -110,6 +110,11 @@ describe('two hosts on a switch (real UML)', () => {
     expect((await t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 10.0.0.2'])).code).toBe(0);
     expect((await t.cli(['stop', copy])).code).toBe(0);
     expect(await eventually(() => processesMentioning(copyRunDir), (p) => p.length === 0, 5_000)).toEqual([]);
+    // Wiping the whole copy also drops its kept lab-fs image (derived from its files, rebuilt at its next start).
+    const keptLabFs = join(JSON.parse(readFileSync(join(copyRunDir, 'plan.json'), 'utf8')).stateDir, 'labfs');
+    expect(readdirSync(keptLabFs).filter((f) => f.endsWith('.ext4'))).toHaveLength(1);
+    expect((await t.cli(['wipe', '-l', copy, '--yes'])).stdout).toContain('wiped: pc1');
+    expect(existsSync(keptLabFs)).toBe(false);
   });
 
   it('stop leaves no guest, switch, supervisor or socket of the lab behind', async () => {

@@ -61,6 +61,9 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
   const cached = options.cacheDir ? join(options.cacheDir, 'labfs', `labfs-${await labFsKey(labFs, labRoot, skip(''), env)}.ext4`) : undefined;
   if (cached && (await linkOrCopy(cached, partial))) {
     await rename(partial, image);
+    // When the image already was that very file (a link made by the last start), rename does nothing
+    // and leaves the partial name behind: one more link at every start.
+    await rm(partial, { force: true });
     return;
   }
   const staging = await mkdtemp(join(imageDir, '.labfs-staging-'));
