@@ -148,6 +148,16 @@ describe('AgentClient', () => {
     agent.fromGuest.write(`D ${id} 137\n`);
     // Streamed only: a watch that runs for hours keeps nothing.
     expect(await watch).toEqual({ stdout: '', stderr: '', exitCode: 137, timedOut: false });
+
+    // The agent keeps one watch and says nothing more of one it replaced: the client ends the first itself.
+    const first = agent.client.watchLinks(() => {})!;
+    const second = agent.client.watchLinks(() => {})!;
+    expect((await first).exitCode).toBe(0);
+    await tick();
+    const [a, b] = agent.sent.filter((l) => l.startsWith('S ')).slice(-2).map((l) => l.slice(2));
+    agent.fromGuest.write(`D ${b} 137\n`);
+    expect((await second).exitCode).toBe(137);
+    expect(a).not.toBe(b);
   });
 
   it('answers ping with the boot state', async () => {

@@ -1665,13 +1665,15 @@ static int link_watch(void) {
 
 /* `S <id>`: the same watch, served by this agent: its netlink socket joins the main loop, and each
    change goes to the host as stdout of command <id> (`O <id> …`). The command's `K <id>` ends it (`D <id>
-   137`), a second `S` replaces it (the first one ends with `D <id> 0`). Run as a command instead
+   137`). A second `S` replaces it without a word about the first: whoever asked for that one may be
+   gone (a pooled guest's first owner), and its id may be one the new asker uses. Run as a command instead
    (`exec vnetlab-agent --link-watch`), each guest paid a fork, a shell and an exec: three new address
    spaces, ~25 ms of host CPU a guest, spent while the lab's other guests still boot. */
 static char links_sent[8192];
 
 static void links_start(long id) {
-  if (links_fd >= 0) links_stop(0);
+  if (links_fd >= 0) close(links_fd);
+  links_fd = -1;
   links_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
   if (links_fd < 0 || bind(links_fd, (struct sockaddr *)&sa, sizeof sa) != 0) {

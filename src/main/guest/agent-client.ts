@@ -203,6 +203,8 @@ export class AgentClient {
   private readyWaiters: ((code: number) => void)[] = [];
   private pingWaiters: ((r: PingResult) => void)[] = [];
   private haltWaiters: (() => void)[] = [];
+  /** The link watch asked of the agent (watchLinks), while it runs. */
+  private linkWatchId: number | undefined;
   /** What the agent announced (`V n`); 0 for an agent built before it said anything. */
   private agentLevel = 0;
   private closedError: Error | undefined;
@@ -327,12 +329,15 @@ export class AgentClient {
    * The guest's link watch (`links eth0=up …` lines now and at each change, runtime/link-watch.ts), served
    * by the agent itself (`S`, level 2): no process is made in the guest for it. Undefined for an agent
    * that never said it takes `S`: the caller runs `vnetlab-agent --link-watch` as a command instead.
-   * Resolves when the watch ends: kill(id) (128+9), or a later watch replacing it (0).
+   * Resolves when the watch ends: kill(id) (128+9), or a later watch replacing it (0: the agent keeps
+   * one, and says nothing more of the one it replaced).
    */
   watchLinks(onStdout: (chunk: Buffer) => void, onStart?: (id: number) => void): Promise<ExecResult> | undefined {
     if (this.closedError) return Promise.reject(this.closedError);
     if (this.agentLevel < 2) return undefined;
+    if (this.linkWatchId !== undefined) this.settle(this.linkWatchId, 0);
     const id = this.nextId++;
+    this.linkWatchId = id;
     return new Promise<ExecResult>((resolve, reject) => {
       this.running.set(id, { stdout: [], stderr: [], options: { streamOnly: true, onStdout }, resolve, reject, timedOut: false, startedAt: Date.now() });
       this.send(`S ${id}`);
@@ -494,6 +499,7 @@ export class AgentClient {
     const entry = this.running.get(id);
     if (!entry) return;
     this.running.delete(id);
+    if (id === this.linkWatchId) this.linkWatchId = undefined;
     clearTimeout(entry.timer);
     entry.resolve({
       stdout: Buffer.concat(entry.stdout).toString('utf8'),
