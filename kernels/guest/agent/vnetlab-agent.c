@@ -84,7 +84,7 @@ static int tty_fd = -1;
 static int ready_fd = -1;
 static int ready_code = -1; /* -1 = still booting */
 static int sigchld_pipe[2];
-/* `S <id>`: the link watch the serving agent runs itself (links_serve below); -1 when none. */
+/* `S <id>`: the link watch the serving agent runs itself (links_start below); -1 when none. */
 static int links_fd = -1;
 static long links_id = -1;
 static void links_start(long id);
@@ -1668,12 +1668,12 @@ static int link_watch(void) {
    137`). A second `S` replaces it without a word about the first: whoever asked for that one may be
    gone (a pooled guest's first owner), and its id may be one the new asker uses. Run as a command instead
    (`exec vnetlab-agent --link-watch`), each guest paid a fork, a shell and an exec: three new address
-   spaces, ~25 ms of host CPU a guest, spent while the lab's other guests still boot. */
+   spaces, ~35 ms of host CPU a guest (bench/README.md), spent while the lab's other guests still boot. */
 static char links_sent[8192];
 
 static void links_start(long id) {
   if (links_fd >= 0) close(links_fd);
-  links_fd = -1;
+  links_id = -1;
   links_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
   if (links_fd < 0 || bind(links_fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
