@@ -3,6 +3,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AgentClient, MAX_GUEST_LINE, parseGuestLine } from '../../src/main/guest/agent-client.ts';
+import { connectAgent } from '../../src/main/runtime/agent.ts';
+import { LINK_WATCH_COMMAND } from '../../src/main/runtime/link-watch.ts';
 
 function pair() {
   const fromGuest = new PassThrough();
@@ -158,6 +160,26 @@ describe('AgentClient', () => {
     agent.fromGuest.write(`D ${b} 137\n`);
     expect((await second).exitCode).toBe(137);
     expect(a).not.toBe(b);
+  });
+
+  it('runs the link watch as a command for an agent older than S (the supervisor side, runtime/agent.ts)', async () => {
+    const fromGuest = new PassThrough();
+    const toGuest = new PassThrough();
+    const sent: string[] = [];
+    toGuest.on('data', (d: Buffer) => sent.push(...d.toString('latin1').split('\n').filter(Boolean)));
+    const agent = await connectAgent(fromGuest, toGuest);
+    fromGuest.write('V 1\nB\nR 0\n');
+    await tick();
+    const lines: string[] = [];
+    const watch = agent.watchLinks((text) => lines.push(text));
+    await tick();
+    const run = sent.find((l) => l.startsWith('T '))!;
+    const [, id, , command] = run.split(' ');
+    expect(Buffer.from(command!, 'base64').toString()).toBe(LINK_WATCH_COMMAND);
+    fromGuest.write(`O ${id} ${b64('links eth0=up\n')}\nD ${id} 0\n`);
+    expect((await watch).exitCode).toBe(0);
+    expect(lines).toEqual(['links eth0=up\n']);
+    agent.close();
   });
 
   it('answers ping with the boot state', async () => {
