@@ -50,9 +50,14 @@ describe.skipIf(!!electronBinary())('the link on the browser\'s command line', (
       `#!${process.execPath}
 const fs = require('node:fs');
 const dir = ${JSON.stringify(browserDir())};
-fs.writeFileSync(dir + '/pid', String(process.pid));
+fs.writeFileSync(dir + '/pid.partial', String(process.pid));
+fs.renameSync(dir + '/pid.partial', dir + '/pid');
 const url = process.argv.find((a) => a.startsWith('--app=')).slice(6);
-fetch(url, { redirect: 'manual' }).then((r) => fs.writeFileSync(dir + '/loaded.json', JSON.stringify({ status: r.status, cookie: (r.headers.get('set-cookie') || '').split(';')[0], location: r.headers.get('location') })));
+// Written whole, then renamed: the test polls for this file and must never read it half-written.
+fetch(url, { redirect: 'manual' }).then((r) => {
+  fs.writeFileSync(dir + '/loaded.json.partial', JSON.stringify({ status: r.status, cookie: (r.headers.get('set-cookie') || '').split(';')[0], location: r.headers.get('location') }));
+  fs.renameSync(dir + '/loaded.json.partial', dir + '/loaded.json');
+});
 setInterval(() => {}, 1000);
 `,
     );
