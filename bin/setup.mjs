@@ -8,7 +8,8 @@
 // Host packages: as root, what is missing is installed; otherwise setup prints ONE `sudo apt-get install -y …`
 // line naming every missing package the mode needs (for `test`: every package any test needs, so that no
 // test skips for want of one) and stops with exit code 3.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +47,28 @@ function say(msg) {
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: repo, ...opts });
   return r.status ?? 1;
+}
+
+/**
+ * The last step (the app, or vitest), ended with us. A child run with spawnSync outlived a `kill` or a
+ * `timeout` of `npm start`: `vnetlab app` kept serving with nobody to stop it. So SIGTERM and SIGHUP are
+ * passed on, and the child is ended when our parent goes: npm hands SIGTERM to its `sh -c`, which dies
+ * without passing it to us. Ctrl-C reaches the child from the terminal itself: a SIGINT is passed on only
+ * if the child still runs a second later (sent to us alone, say by `kill -INT`), so it never gets two.
+ */
+function runLast(cmd, args) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: 'inherit', cwd: repo });
+    const pass = (signal) => () => child.exitCode === null && child.signalCode === null && child.kill(signal);
+    process.on('SIGTERM', pass('SIGTERM'));
+    process.on('SIGHUP', pass('SIGHUP'));
+    process.on('SIGINT', () => setTimeout(pass('SIGINT'), 1000).unref());
+    const parent = process.ppid;
+    const orphaned = setInterval(() => process.ppid !== parent && pass('SIGTERM')(), 500);
+    child.on('exit', () => clearInterval(orphaned));
+    child.on('error', () => resolve(1));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (constants.signals[signal] ?? 0)));
+  });
 }
 
 function onPath(cmd) {
@@ -92,7 +115,7 @@ if (mode === 'start' && !onPath('tshark')) {
 }
 
 if (mode === 'start') {
-  process.exit(vnetlab(['app', ...passThrough]));
+  process.exit(await runLast(process.execPath, [join(repo, 'bin', 'vnetlab.mjs'), 'app', ...passThrough]));
 }
 
 // 3. Guest images for the tests. `tiny` builds in seconds; `debian` a few minutes the first time (cached
@@ -105,4 +128,4 @@ for (const image of ['tiny', 'debian']) {
     process.exit(3);
   }
 }
-process.exit(run(join(repo, 'node_modules', '.bin', 'vitest'), ['run', ...passThrough]));
+process.exit(await runLast(join(repo, 'node_modules', '.bin', 'vitest'), ['run', ...passThrough]));
