@@ -65,9 +65,11 @@ function runLast(cmd, args) {
     process.on('SIGINT', () => setTimeout(pass('SIGINT'), 1000).unref());
     const parent = process.ppid;
     const orphaned = setInterval(() => process.ppid !== parent && pass('SIGTERM')(), 500);
-    child.on('exit', () => clearInterval(orphaned));
     child.on('error', () => resolve(1));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (constants.signals[signal] ?? 0)));
+    child.on('exit', (code, signal) => {
+      clearInterval(orphaned);
+      resolve(code ?? 128 + (constants.signals[signal] ?? 0));
+    });
   });
 }
 
@@ -107,7 +109,8 @@ if (missing.length > 0) {
   }
 }
 
-const vnetlab = (args) => run(process.execPath, [join(repo, 'bin', 'vnetlab.mjs'), ...args]);
+const VNETLAB = join(repo, 'bin', 'vnetlab.mjs');
+const vnetlab = (args) => run(process.execPath, [VNETLAB, ...args]);
 
 if (mode === 'start' && !onPath('tshark')) {
   // Optional: captures work without it (pcap files, Wireshark); the app's packet view needs it for details.
@@ -115,7 +118,7 @@ if (mode === 'start' && !onPath('tshark')) {
 }
 
 if (mode === 'start') {
-  process.exit(await runLast(process.execPath, [join(repo, 'bin', 'vnetlab.mjs'), 'app', ...passThrough]));
+  process.exit(await runLast(process.execPath, [VNETLAB, 'app', ...passThrough]));
 }
 
 // 3. Guest images for the tests. `tiny` builds in seconds; `debian` a few minutes the first time (cached

@@ -43,6 +43,11 @@ export interface BuildLabFsOptions {
 
 let buildCount = 0;
 
+/** Where a lab's lab-fs image is kept between starts, in its state folder (`cacheDir`); `wipe` removes it. */
+export function keptLabFsDir(stateDir: string): string {
+  return join(stateDir, 'labfs');
+}
+
 export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): Promise<void> {
   const labRoot = await realpath(options.labRoot).catch(() => {
     throw new UserError(`the lab folder ${options.labRoot} does not exist`);
@@ -58,7 +63,7 @@ export async function buildLabFs(labFs: LabFsPlan, options: BuildLabFsOptions): 
   const { stateRoot, runtimeRoot } = hostPaths(env);
   const ours = await Promise.all([stateRoot, runtimeRoot, dirname(image), ...(options.cacheDir ? [options.cacheDir] : [])].map((p) => realpath(p).catch(() => p)));
   const skip = (staging: string) => [staging, partial, image, join(labRoot, PACK_DIR), ...ours];
-  const cached = options.cacheDir ? join(options.cacheDir, 'labfs', `labfs-${await labFsKey(labFs, labRoot, skip(''), env)}.ext4`) : undefined;
+  const cached = options.cacheDir ? join(keptLabFsDir(options.cacheDir), `labfs-${await labFsKey(labFs, labRoot, skip(''), env)}.ext4`) : undefined;
   if (cached && (await linkOrCopy(cached, partial))) {
     await rename(partial, image);
     // When the image already was that very file (a link made by the last start), rename does nothing

@@ -152,9 +152,10 @@ function kernelFacts(path: string, env: NodeJS.ProcessEnv): { version: string; n
   const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
   const file = join(hostPaths(env).imageDir, 'host', 'kernel-facts.json');
   // The supervisor asks for every guest it boots: the file is read once per process and kernel.
-  const inMemory = factsRead.get(`${file}\0${path}`);
+  const memoKey = `${file}\0${path}`;
+  const inMemory = factsRead.get(memoKey);
   if (inMemory?.stamp === stamp) return inMemory.facts;
-  const remember = (facts: { version: string; networking: KernelNetworking }) => (factsRead.set(`${file}\0${path}`, { stamp, facts }), facts);
+  const remember = (facts: { version: string; networking: KernelNetworking }) => (factsRead.set(memoKey, { stamp, facts }), facts);
   let known: Record<string, { stamp: string; version: string; networking: KernelNetworking }> = {};
   try {
     known = JSON.parse(readFileSync(file, 'utf8'));

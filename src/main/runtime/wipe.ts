@@ -1,8 +1,8 @@
 // Wipe: delete guest disks, so that the next start of those machines begins again from the lab files
 // (the one place disks are deleted; `vnetlab wipe` is its command). Running machines are refused.
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { keptLabFsDir } from '../guest/labfs.ts';
 import { connectRunDir } from './client.ts';
 import { runDirOf } from './lab-target.ts';
 import { planLab } from './prepare.ts';
@@ -42,6 +42,6 @@ export async function wipeLab(labPath: string, machines: string[], options: Wipe
   if (options.confirm && !(await options.confirm(existing.map((g) => g.name)))) return { wiped: [], reason: 'declined' };
   for (const g of existing) rmSync(g.cow, { force: true });
   // The whole lab starts over: its kept lab-fs image (guest/labfs.ts, rebuilt at the next start) goes too.
-  if (targets.length === plan.guests.length) rmSync(join(plan.stateDir, 'labfs'), { recursive: true, force: true });
+  if (targets.length === plan.guests.length) rmSync(keptLabFsDir(plan.stateDir), { recursive: true, force: true });
   return { wiped: existing.map((g) => g.name) };
 }
