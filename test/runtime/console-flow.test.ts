@@ -146,7 +146,7 @@ describe('console flow control', () => {
   });
 });
 
-// A guest console's shell starts on a key (vnetlab-init); the session sends it once per boot, when the
+// A guest console's shell starts on a key (the guest init, vnetlab-agent --init); the session sends it once per boot, when the
 // guest is ready and someone looks — never during the boot, never twice.
 describe('the wake key of a guest console', () => {
 

@@ -1,6 +1,6 @@
 // A guest's console shell starts when a window first shows the console, not at boot (a login shell is
-// a few forks every booting guest paid for, and most consoles of a big lab stay closed): vnetlab-init
-// runs `vnetlab-agent --console-loop`, which waits for a key with no shell made yet, and the supervisor
+// a few forks every booting guest paid for, and most consoles of a big lab stay closed): the guest's init
+// (the agent as PID 1) waits for a key with no shell made yet, and the supervisor
 // sends Enter once the guest is ready and a viewer looks. On a real UML guest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor, type SupervisorClient } from '../../src/main/runtime/client.ts';

@@ -1,5 +1,5 @@
 // `vnetlab start --profile` and `--json` timestamps, and the guest's early boot done by the agent
-// (`vnetlab-agent --boot`, kernels/guest/vnetlab-init) on real UML guests: what the shell init did with
+// (`vnetlab-agent --init`, the guest's PID 1) on real UML guests: what the shell init did with
 // forks must still be there — hostname and /etc/hosts, /hostlab and /shared read-only, the machine's
 // files on the first boot only, sysctls (the image's, then the lab's), env, CRLF scripts, addresses,
 // the startup log, the shutdown script — and the profile says where the time went.

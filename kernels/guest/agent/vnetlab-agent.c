@@ -1,26 +1,19 @@
 /*
- * vnetlab-agent: the guest end of the exec channel (docs/ARCHITECTURE.md, "Exec channel protocol").
+ * vnetlab-agent: the guest's init and the guest end of the exec channel (docs/ARCHITECTURE.md, "Exec
+ * channel protocol").
  *
- *   vnetlab-agent <tty> <ready-fifo>   serve the protocol on <tty> (the UML serial line ssl0 = /dev/ttyS0)
- *   vnetlab-agent --poweroff           power the guest off now (Debian minbase has no poweroff binary)
- *   vnetlab-agent --halt               the init's last step of a shutdown, as PID 1 (halt_guest below)
- *   vnetlab-agent --console TTY CMD…   run CMD in a new session with TTY as its controlling terminal
- *   vnetlab-agent --console-loop TTY NAME CMD…  the guest console's shell: on a key, and again after
- *                                      it ends (the init's console; see console_loop)
- *   vnetlab-agent --spawn CMD…         run CMD in a new session
+ *   vnetlab-agent --init               PID 1 (exec'd by kernels/guest/vnetlab-init): the early boot
+ *                                      (boot_guest), then for good: the exec channel on the UML serial
+ *                                      line ssl0 (/dev/ttyS0), the lab's startup and exec scripts, the
+ *                                      console's shell on a key, reaping, the shutdown (see --init below)
  *   vnetlab-agent --pty ROWS COLS CMD… run CMD on a new pty (an extra console, run as an exec command):
  *                                      says `pts /dev/pts/N` on stderr, then relays stdin to the pty
  *                                      and the pty to stdout until CMD ends
  *   vnetlab-agent --winsize PTS ROWS COLS  resize that pty (its shell gets SIGWINCH)
  *   vnetlab-agent --carrier IF on|off  say whether IF's cable is plugged (its operational state, below)
- *   vnetlab-agent --link-watch         print each NIC's state (`links eth0=up …`) now and at each change
- *                                      (what `S <id>` on the channel does inside the serving agent)
- *   vnetlab-agent --boot <tty> <ready-fifo>
- *                                      the guest init's early boot (boot_guest below), then the agent
- *                                      forks into the background to serve <tty>; the init goes on at once
  *
- * --console and --spawn reset every signal to its default first: the init is a shell, and a shell
- * starts background jobs with SIGINT/SIGQUIT ignored for good, which would make ^C useless on the console.
+ * Every process PID 1 starts gets default signals first (PID 1 ignores SIGHUP and SIGPIPE, and catches
+ * the shutdown signals).
  *
  * One static binary, built with the host's `cc -static -O2` when an image is built, so the same agent
  * runs in the busybox and the Debian image. Lines are ASCII; payloads are base64. Several commands run at
@@ -28,9 +21,9 @@
  * stdin/stdout/stderr, all multiplexed with poll(). Every output line is written whole, so lines of
  * different commands never interleave.
  *
- * Readiness: the guest init writes the startup exit code to <ready-fifo>; until then a ping answers `B`.
+ * Readiness: `R <startup exit code>` once the startup script has ended; until then a ping answers `B`.
  *
- * Pooled guests (kernel argument `vnl_pool=1`, src/main/runtime/pool/): --boot stops after the kernel
+ * Pooled guests (kernel argument `vnl_pool=1`, src/main/runtime/pool/): the boot stops after the kernel
  * filesystems, says `W` on the channel and waits for its identity, `N <base64 of "vnl_name=… vnl_vec=…">`,
  * sent once the host has hot-plugged the machine's NICs and lab-fs; then the boot goes on as for a guest
  * booted with those arguments. EOF on the channel while waiting means the pool's owner died: power off.
@@ -81,7 +74,6 @@ struct cmd {
 
 static struct cmd cmds[MAX_CMDS];
 static int tty_fd = -1;
-static int ready_fd = -1;
 static int ready_code = -1; /* -1 = still booting */
 static int sigchld_pipe[2];
 /* `S <id>`: the link watch the serving agent runs itself (links_start below); -1 when none. */
@@ -274,7 +266,7 @@ static void load_lab_env(void) { load_lab_env_from("/run/vnetlab/env"); }
    folders in PATH. busybox sh runs its own applets before looking at PATH, so a planted `ip` or `ping`
    in the guest is not what a check runs; tools busybox lacks (vtysh, dig, curl) still come from the
    guest. The environment is the lab's, read from the lab-fs, not the guest's copy in /run/vnetlab. */
-/* this machine's folder on the lab-fs, found by --boot (the serving agent is its fork) */
+/* this machine's folder on the lab-fs, found by the boot */
 static char boot_machine[512] = "";
 #define TOOLS_BUSYBOX "/run/vnetlab/labfs/tools/busybox"
 #define TOOLS_PATH "/run/vnetlab/labfs/tools/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -451,6 +443,9 @@ static void on_sigchld(int sig) {
   errno = saved;
 }
 
+static void init_reaped(pid_t pid, int status);
+
+/* Every child that ended: a command's, the init's own (startup, console, shutdown) and every orphan. */
 static void reap(void) {
   int status;
   pid_t pid;
@@ -460,27 +455,20 @@ static void reap(void) {
         cmds[i].pid = 0;
         cmds[i].status = status;
       }
+    init_reaped(pid, status);
   }
 }
 
-static void read_ready_fifo(void) {
-  char buf[64];
-  ssize_t n = read(ready_fd, buf, sizeof buf - 1);
-  if (n <= 0) return;
-  buf[n] = 0;
-  ready_code = atoi(buf);
-  send_line("R %d", ready_code);
-}
 
 
-/* ---- --boot: what the init did with ~60 forks of busybox/dash tools, done with system calls ------
+/* ---- the early boot: what a shell init did with ~60 forks of busybox/dash tools, with system calls -----
  * A fork in UML costs tens of milliseconds (every page table is copied through ptrace), so the init's
- * early boot lives here: kernel filesystems, hostname, the lab-fs and its binds, sysctls, links up,
- * the lab scripts with CRLF stripped. It writes /run/vnetlab/boot.env (NAME, MACHINE, BOOT_DATE) for
- * the init to source, and `<phase> <uptime>` lines to /run/vnetlab/profile (vnetlab start --profile).
- * Kept in step with kernels/guest/vnetlab-init, which does the rest (placement, addresses, startup). */
+ * early boot is system calls: kernel filesystems, hostname, the lab-fs and its binds, the lab's files on
+ * a disk's first boot, sysctls, links up with their addresses, the lab scripts with CRLF stripped. It
+ * writes `<phase> <uptime>` lines to /run/vnetlab/profile (vnetlab start --profile). */
 
 static char boot_name[128] = "";
+static char boot_date[64] = "";
 
 static void boot_mark(const char *phase) {
   char up[64] = "";
@@ -710,15 +698,6 @@ static int run_wait(char *const cmd[]) {
   if (pid < 0) return -1;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Single quotes for sh. */
-static void put_quoted(FILE *f, const char *name, const char *value) {
-  fprintf(f, "%s='", name);
-  for (const char *c = value; *c; c++)
-    if (*c == '\'') fputs("'\\''", f);
-    else fputc(*c, f);
-  fputs("'\n", f);
 }
 
 /* ---- pooled guests: wait for the identity (see the top of this file) -------------------------------- */
@@ -1107,7 +1086,7 @@ static void ipv6_now(void) {
   boot_sysctl(IPV6_KEYS);
 }
 
-static void boot_guest(const char *tty, const char *ready_fifo) {
+static void boot_guest(const char *tty) {
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
   mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
@@ -1193,7 +1172,6 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
     }
   }
   link_up("lo");
-  mkfifo(ready_fifo, 0600);
   boot_mark("hostname");
 
   /* The lab-fs (ubd1, read-only): the lab folder and this machine's files. A pooled guest's was just
@@ -1256,8 +1234,8 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
      student's: files they edited in the guest must survive stop/start, so the lab's copies may not
      overwrite them. `vnetlab wipe` deletes the disk (and this marker) to start over from the lab files. */
   time_t t = time(NULL);
-  char date[64];
-  strftime(date, sizeof date, "%a %b %e %H:%M:%S %Z %Y", localtime(&t));
+  char *date = boot_date;
+  strftime(boot_date, sizeof boot_date, "%a %b %e %H:%M:%S %Z %Y", localtime(&t));
   if (boot_machine[0] && access("/var/lib/vnetlab/placed", F_OK) != 0) {
     /* Netkit copies the lab's shared/ onto / of every machine before the machine's own folder
        (`shared-onto-root` names it, inside the lab-fs); Kathará only mounts it at /shared. */
@@ -1293,16 +1271,6 @@ static void boot_guest(const char *tty, const char *ready_fifo) {
   }
 
   add_lab_addresses();
-
-  FILE *f = fopen("/run/vnetlab/boot.env", "w");
-  if (f) {
-    /* The init adds the addresses itself only when no agent did (an image without one). */
-    fputs("ADDRESSES_ADDED=1\n", f);
-    put_quoted(f, "NAME", boot_name);
-    put_quoted(f, "MACHINE", boot_machine);
-    put_quoted(f, "BOOT_DATE", date);
-    fclose(f);
-  }
   free(cmdline);
   boot_mark("links");
 }
@@ -1324,10 +1292,10 @@ static void boot_sysctl(enum sysctl_keys which) {
   }
 }
 
-/* ---- --halt: the end of the init's shutdown, exec'd by it as PID 1 ---------------------------------
- * Every other process gets SIGTERM and as long as it needs to end, at most a second (the init used to
+/* ---- the halt: the end of the init's shutdown -----------------------------------------------------
+ * Every other process gets SIGTERM and as long as it needs to end, at most a second (a shell init used to
  * sleep that second whatever happened), then SIGKILL; then the disks are synced, the lab-fs unmounted,
- * / remounted read-only, and the guest powers off. One exec instead of the ~6 forks of the tools. */
+ * / remounted read-only, and the guest powers off. */
 
 /* Reaps children until none is left (ECHILD: as PID 1 every process is ours) or `ms` have passed. */
 static int wait_all_gone(int ms) {
@@ -1368,11 +1336,7 @@ static void hang_up_terminals(void) {
   closedir(d);
 }
 
-static int halt_guest(void) {
-  if (getpid() != 1) {
-    fprintf(stderr, "vnetlab-agent --halt: only the guest's init may halt it (use poweroff)\n");
-    return 2;
-  }
+static void halt_guest(void) {
   kill(-1, SIGTERM);
   hang_up_terminals();
   kill(-1, SIGCONT);
@@ -1389,26 +1353,6 @@ static int halt_guest(void) {
   reboot(RB_POWER_OFF);
   /* PID 1 must never end: the kernel would panic. */
   for (;;) pause();
-}
-
-/* Waits for one byte on the terminal (fd 0), read without echo and not kept: a key that only opens the
-   shell. Input typed after it stays queued for the shell. */
-/* Reads one key from fd without echo and without keeping it: what follows stays queued for the shell.
-   -1 when the tty was hung up (the last shell's session ended) or cannot be read. */
-static int wait_for_key(int fd) {
-  struct termios saved, raw;
-  if (tcgetattr(fd, &saved) != 0) return -1;
-  raw = saved;
-  raw.c_lflag &= ~(ICANON | ECHO);
-  raw.c_cc[VMIN] = 1;
-  raw.c_cc[VTIME] = 0;
-  tcsetattr(fd, TCSANOW, &raw);
-  char key;
-  ssize_t got;
-  while ((got = read(fd, &key, 1)) < 0 && errno == EINTR) {
-  }
-  tcsetattr(fd, TCSANOW, &saved);
-  return got == 1 ? 0 : -1;
 }
 
 /* The console shell: own session, the console as controlling tty, a sane size until the host sets one. */
@@ -1435,37 +1379,6 @@ static int run_console(const char *tty, char **cmd) {
   execv(cmd[0], cmd);
   perror(cmd[0]);
   return 127;
-}
-
-/* --console-loop TTY NAME CMD…: the console's shell, started by a key and started again after it ends.
-   A long-lived child of the init (PID 1 waits on it instead of on a `sleep`), and no process is made
-   until the key comes: a booting guest pays one fork+exec for its console, where the init's shell loop
-   paid three (its subshell, this agent, a sleep), ~30 ms of host CPU each guest. The tty is closed
-   while a shell runs: when the shell's session ends the kernel hangs up every open file of the tty. */
-static int console_loop(const char *tty, const char *name, char **cmd) {
-  default_signals();
-  signal(SIGHUP, SIG_IGN);
-  for (int round = 0;; round++) {
-    int fd = open(tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-      perror(tty);
-      return 1;
-    }
-    if (round > 0) dprintf(fd, "[%s: the shell ended; press Enter for a new one]\n", name);
-    int keyed = wait_for_key(fd);
-    close(fd);
-    if (keyed != 0) {
-      sleep(1); /* hung up under us: open it again */
-      continue;
-    }
-    pid_t pid = fork();
-    if (pid < 0) return 1;
-    if (pid == 0) _exit(run_console(tty, cmd));
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    sleep(1); /* a shell that cannot start must not spin */
-  }
 }
 
 /* A window size from the host: digits only, within what a terminal can be. */
@@ -1642,32 +1555,11 @@ static void links_now(char *out, size_t size) {
   }
 }
 
-static int link_watch(void) {
-  int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
-  if (nl < 0 || bind(nl, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    perror("netlink");
-    return 1;
-  }
-  static char prev[8192], cur[8192], events[16384];
-  prev[0] = 1; /* never equal to a first reading: it is always printed */
-  for (;;) {
-    links_now(cur, sizeof cur);
-    if (strcmp(cur, prev) != 0) {
-      printf("links%s\n", cur);
-      if (fflush(stdout) != 0) return 0; /* the host stopped listening */
-      strcpy(prev, cur);
-    }
-    /* Wait for the next link event; an overflow (ENOBUFS) only means: look again. */
-    if (recv(nl, events, sizeof events, 0) < 0 && errno != EINTR && errno != ENOBUFS) return 1;
-  }
-}
-
 /* `S <id>`: the same watch, served by this agent: its netlink socket joins the main loop, and each
    change goes to the host as stdout of command <id> (`O <id> …`). The command's `K <id>` ends it (`D <id>
    137`). A second `S` replaces it without a word about the first: whoever asked for that one may be
-   gone (a pooled guest's first owner), and its id may be one the new asker uses. Run as a command instead
-   (`exec vnetlab-agent --link-watch`), each guest paid a fork, a shell and an exec: three new address
+   gone (a pooled guest's first owner), and its id may be one the new asker uses. Run as a command (the
+   `vnetlab-agent --link-watch` of agents before this one), each guest paid a fork, a shell and an exec: three new address
    spaces, ~35 ms of host CPU a guest (bench/README.md), spent while the lab's other guests still boot. */
 static char links_sent[8192];
 
@@ -1713,72 +1605,255 @@ static void links_stop(int code) {
   links_id = -1;
 }
 
-int main(int argc, char **argv) {
-  if (argc >= 4 && strcmp(argv[1], "--console") == 0) return run_console(argv[2], argv + 3);
-  if (argc >= 5 && strcmp(argv[1], "--console-loop") == 0) return console_loop(argv[2], argv[3], argv + 4);
-  if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
-  if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);
-  if (argc == 2 && strcmp(argv[1], "--link-watch") == 0) return link_watch();
-  if (argc >= 3 && strcmp(argv[1], "--spawn") == 0) {
-    default_signals();
+/* ---- --init: PID 1 ---------------------------------------------------------------------------------
+ * The guest's init (kernels/guest/vnetlab-init execs it first thing): the early boot above, then this one
+ * process serves the exec channel, runs the lab's startup and exec scripts, keeps the console's shell
+ * (started by a key, started again after it ends), reaps every orphan and turns SIGINT (ctrl-alt-del),
+ * SIGTERM, SIGUSR1 and SIGUSR2 into the shutdown. The shell init did the same with a fork and an exec of
+ * this agent for the boot, a fork to serve, a fork and an exec for the console's loop: five new address
+ * spaces, which UML makes each with a host process filled page by page through ptrace, on the path of
+ * every booting guest. Whatever goes wrong here, PID 1 never returns: the kernel panics when it dies. */
+static volatile sig_atomic_t shutdown_asked = 0;
+static int shutdown_started = 0;
+static pid_t startup_pid = 0, shutdown_pid = 0;
+#define STARTUP_LOG "/var/log/vnetlab-startup.log"
+
+/* The console (/dev/tty0): no process until a key comes (most consoles of a big lab stay closed). */
+static const char *console_tty = "/dev/tty0";
+static char console_shell[16] = "/bin/sh";
+static int console_fd = -1; /* open and raw: waiting for the key */
+static struct termios console_saved;
+static pid_t console_pid = 0;
+static double console_open_at = 0; /* monotonic seconds: when to open it again; 0 = not to */
+static int console_round = 0;
+
+static void on_shutdown_signal(int sig) {
+  (void)sig;
+  shutdown_asked = 1;
+  on_sigchld(sig); /* wake the loop */
+}
+
+/* A child of PID 1: signals as a program expects them, stdin from /dev/null, stdout and stderr to `log`
+   (appended), or left as they are when log is NULL. */
+static void child_io(const char *log) {
+  default_signals();
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) dup2(null, 0);
+  if (log) {
+    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      if (fd > 2) close(fd);
+    }
+  }
+  if (null > 2) close(null);
+}
+
+static void append_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  if (write(fd, text, strlen(text)) < 0) { /* a full disk: the log line is lost, the boot goes on */ }
+  close(fd);
+}
+
+static int is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The optional `exec` command runs in the background in its own session (it may be a long-running program);
+   the machine is ready once it has been started. */
+static void start_exec_script(void) {
+  if (!is_file("/run/vnetlab/exec.sh")) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    child_io("/var/log/vnetlab-exec.log");
     setsid();
-    execvp(argv[2], argv + 2);
-    perror(argv[2]);
-    return 127;
+    execlp("sh", "sh", "/run/vnetlab/exec.sh", (char *)NULL);
+    _exit(127);
   }
-  if (argc == 4 && strcmp(argv[1], "--carrier") == 0) {
-    int on = !strcmp(argv[3], "on") || !strcmp(argv[3], "up") || !strcmp(argv[3], "1");
-    if (!on && strcmp(argv[3], "off") && strcmp(argv[3], "down") && strcmp(argv[3], "0")) {
-      fprintf(stderr, "usage: vnetlab-agent --carrier IF on|off\n");
-      return 2;
-    }
-    if (set_carrier(argv[2], on) != 0) {
-      fprintf(stderr, "vnetlab-agent: cannot set the carrier of %s: %s\n", argv[2], strerror(errno));
-      return 1;
-    }
-    return 0;
+}
+
+static void init_ready(int code) {
+  char line[64];
+  snprintf(line, sizeof line, "=== startup exited %d ===\n", code);
+  if (startup_pid) append_text(STARTUP_LOG, line);
+  startup_pid = 0;
+  start_exec_script();
+  boot_mark("startup");
+  ready_code = code;
+  send_line("R %d", ready_code);
+}
+
+/* The lab's startup script, as a child: the channel is served while it runs (pings answer `B`). */
+static void start_startup_script(void) {
+  if (!is_file("/run/vnetlab/startup.sh")) {
+    init_ready(0);
+    return;
   }
-  if (argc == 2 && strcmp(argv[1], "--halt") == 0) return halt_guest();
-  if (argc == 2 && strcmp(argv[1], "--poweroff") == 0) {
-    sync();
-    reboot(RB_POWER_OFF);
-    perror("reboot");
-    return 1;
+  char line[128];
+  snprintf(line, sizeof line, "=== startup %s ===\n", boot_date);
+  append_text(STARTUP_LOG, line);
+  pid_t pid = fork();
+  if (pid == 0) {
+    child_io(STARTUP_LOG);
+    execlp("sh", "sh", "/run/vnetlab/startup.sh", (char *)NULL);
+    _exit(127);
   }
-  if (argc == 4 && strcmp(argv[1], "--boot") == 0) {
-    boot_guest(argv[2], argv[3]);
-    /* The agent serves the exec channel in the background; the init goes on (boot.env says who we are). */
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return 1;
-    if (pid > 0) return 0;
-    setsid();
-    int log = open("/var/log/vnetlab-agent.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (log >= 0) {
-      dup2(log, 2);
-      close(log);
-    }
-    argv += 1;
-    argc -= 1;
+  if (pid < 0) {
+    init_ready(126);
+    return;
   }
-  if (argc != 3) {
-    fprintf(stderr, "usage: vnetlab-agent <tty> <ready-fifo> | --boot <tty> <ready-fifo> | --carrier IF on|off | --poweroff\n");
-    return 2;
+  startup_pid = pid;
+}
+
+/* Daemons (FRR, bind9, dhcpd) log through syslog(3), which falls back to /dev/console when nothing listens
+   on /dev/log. A tiny sink writes their lines to /var/log/syslog instead (`less /var/log/syslog`), without
+   the `<pri>` prefix of the datagram, as rsyslog writes them. Only where there is a python3 (Debian). */
+static void start_syslog_sink(void) {
+  struct stat st;
+  if (access("/usr/bin/python3", X_OK) != 0 || lstat("/dev/log", &st) == 0) return;
+  static const char program[] =
+      "import os, re, socket\n"
+      "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+      "s.bind('/dev/log'); os.chmod('/dev/log', 0o666)\n"
+      "f = open('/var/log/syslog', 'ab', 0)\n"
+      "pri = re.compile(rb'^<[0-9]{1,3}>')\n"
+      "while True: f.write(pri.sub(b'', s.recv(16384).rstrip(b'\\n\\0')) + b'\\n')\n";
+  pid_t pid = fork();
+  if (pid == 0) {
+    child_io(NULL);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) dup2(null, 1);
+    int log = open("/var/log/vnetlab-syslog.log", O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (log >= 0) dup2(log, 2);
+    execl("/usr/bin/python3", "python3", "-S", "-I", "-c", program, (char *)NULL);
+    _exit(127);
   }
-  /* A pooled guest's boot kept the channel open (anything read from it was answered). */
-  if (tty_fd < 0) tty_fd = open(argv[1], O_RDWR | O_NOCTTY);
-  if (tty_fd < 0) {
-    perror(argv[1]);
-    return 1;
+}
+
+static void console_open(void) {
+  console_open_at = 0;
+  int fd = open(console_tty, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    console_open_at = now() + 1;
+    return;
   }
-  make_raw(tty_fd);
-  /* What the host sent before raw mode (pings) is read and acknowledged like the rest: the host counts it. */
-  ready_fd = open(argv[2], O_RDWR | O_NONBLOCK);
-  if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK)) return 1;
-  fcntl(tty_fd, F_SETFD, FD_CLOEXEC);
-  if (ready_fd >= 0) fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+  if (console_round > 0) dprintf(fd, "[%s: the shell ended; press Enter for a new one]\n", boot_name[0] ? boot_name : "vnetlab");
+  if (tcgetattr(fd, &console_saved) == 0) {
+    struct termios raw = console_saved;
+    raw.c_lflag &= ~(ICANON | ECHO);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    tcsetattr(fd, TCSANOW, &raw);
+  }
+  console_fd = fd;
+}
+
+/* The key came (read without echo and not kept: what follows stays queued for the shell), or the tty hung
+   up (then it is opened again a second later). The tty is closed while a shell runs: when the shell's
+   session ends, the kernel hangs up every open file of the tty. */
+static void console_key(void) {
+  char key;
+  ssize_t got = read(console_fd, &key, 1);
+  if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  tcsetattr(console_fd, TCSANOW, &console_saved);
+  close(console_fd);
+  console_fd = -1;
+  console_round++;
+  if (got != 1) {
+    console_open_at = now() + 1;
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    char *cmd[] = {console_shell, "-l", NULL};
+    _exit(run_console(console_tty, cmd));
+  }
+  if (pid < 0) console_open_at = now() + 1;
+  else console_pid = pid;
+}
+
+static void init_reaped(pid_t pid, int status) {
+  if (pid == startup_pid) init_ready(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  else if (pid == console_pid) {
+    console_pid = 0;
+    console_open_at = now() + 1; /* a shell that cannot start must not spin */
+  } else if (pid == shutdown_pid) {
+    shutdown_pid = 0;
+    halt_guest(); /* never returns */
+  }
+}
+
+/* The shutdown: the lab's shutdown script (its output to the console too, so the host sees it), then
+   halt_guest (every process ends, disks synced, / read-only, power off). */
+static void init_shutdown(void) {
+  shutdown_started = 1;
+  if (console_fd >= 0) {
+    tcsetattr(console_fd, TCSANOW, &console_saved);
+    close(console_fd);
+    console_fd = -1;
+  }
+  console_open_at = 0;
+  say("shutting down");
+  if (!is_file("/run/vnetlab/shutdown.sh")) halt_guest();
+  pid_t pid = fork();
+  if (pid == 0) {
+    child_io(NULL);
+    execlp("sh", "sh", "-c", "sh /run/vnetlab/shutdown.sh < /dev/null 2>&1 | tee -a /var/log/vnetlab-shutdown.log > /dev/console", (char *)NULL);
+    _exit(127);
+  }
+  if (pid < 0) halt_guest();
+  shutdown_pid = pid;
+}
+
+/* PID 1's start: what the shell init did before it served anything. */
+static void init_boot(void) {
+  setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+  setenv("HOME", "/root", 1);
+  const char *term = getenv("TERM");
+  if (!term || !*term || !strcmp(term, "linux") || !strcmp(term, "dumb")) setenv("TERM", "xterm", 1);
+  umask(022);
+  if (chdir("/") != 0) { /* / is there */ }
+  /* Shutdown signals are caught from the start (a `cad` during the boot halts once it is over), the
+     others are left to the children. */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK)) sigchld_pipe[0] = sigchld_pipe[1] = -1;
+  struct sigaction sa = {0};
+  sa.sa_handler = on_shutdown_signal;
+  sa.sa_flags = SA_RESTART;
+  int caught[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+  for (int i = 0; i < 4; i++) sigaction(caught[i], &sa, NULL);
+  /* Kernels whose VDE transport is the vector driver call their NICs vecN; labs say ethN. The compiler
+     lists the Ns in `vnl_vec=0,1,…`, which the kernel hands to PID 1 as an environment variable. */
+  const char *vec = getenv("vnl_vec");
+  if (vec && *vec) rename_vector_nics(vec);
+  boot_guest("/dev/ttyS0");
+  /* The student's console stays quiet: kernel messages (link up/down, martians…) would land between the
+     prompt and the output; `dmesg` still shows them all. */
+  write_text("/proc/sys/kernel/printk", "1\n");
+  start_syslog_sink();
+  /* The lab's environment, for every process PID 1 starts from now on. */
+  load_lab_env();
+  boot_mark("interfaces");
+  if (access("/bin/bash", X_OK) == 0) strcpy(console_shell, "/bin/bash");
+  struct stat st;
+  if (stat(console_tty, &st) == 0 && S_ISCHR(st.st_mode)) console_open();
+  else console_tty = NULL;
+}
+
+/* PID 1 serves the exec channel on `tty` for good. */
+static void serve(const char *tty) {
+  /* A pooled guest's boot kept the channel open (anything read from it was answered). */
+  if (tty_fd < 0) tty_fd = open(tty, O_RDWR | O_NOCTTY);
+  if (tty_fd < 0) {
+    perror(tty); /* no channel: the host will say this guest never got ready; the init goes on */
+  } else {
+    make_raw(tty_fd);
+    fcntl(tty_fd, F_SETFD, FD_CLOEXEC);
+  }
   struct sigaction sa = {0};
   sa.sa_handler = on_sigchld;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
@@ -1788,19 +1863,21 @@ int main(int argc, char **argv) {
      process). A host asks only what was announced. */
   send_line("V 2");
   send_line("B");
+  start_startup_script();
 
   char *line = malloc(MAX_LINE);
   size_t line_len = 0;
   for (;;) {
-    struct pollfd fds[4 + MAX_CMDS * 3];
-    struct cmd *owner[4 + MAX_CMDS * 3];
-    char kinds[4 + MAX_CMDS * 3];
+    if (shutdown_asked && !shutdown_started) init_shutdown();
+    struct pollfd fds[5 + MAX_CMDS * 3];
+    struct cmd *owner[5 + MAX_CMDS * 3];
+    char kinds[5 + MAX_CMDS * 3];
     int n = 0;
-    fds[n] = (struct pollfd){tty_fd, POLLIN, 0}; owner[n] = NULL; kinds[n++] = 't';
+    if (tty_fd >= 0) { fds[n] = (struct pollfd){tty_fd, POLLIN, 0}; owner[n] = NULL; kinds[n++] = 't'; }
     fds[n] = (struct pollfd){sigchld_pipe[0], POLLIN, 0}; owner[n] = NULL; kinds[n++] = 's';
-    if (ready_fd >= 0) { fds[n] = (struct pollfd){ready_fd, POLLIN, 0}; owner[n] = NULL; kinds[n++] = 'r'; }
     if (links_fd >= 0) { fds[n] = (struct pollfd){links_fd, POLLIN, 0}; owner[n] = NULL; kinds[n++] = 'l'; }
-    double next_deadline = 0;
+    if (console_fd >= 0) { fds[n] = (struct pollfd){console_fd, POLLIN, 0}; owner[n] = NULL; kinds[n++] = 'k'; }
+    double next_deadline = console_open_at;
     for (int i = 0; i < MAX_CMDS; i++) {
       struct cmd *c = &cmds[i];
       if (!c->used) continue;
@@ -1815,7 +1892,10 @@ int main(int argc, char **argv) {
       wait_ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
     }
     int r = poll(fds, (nfds_t)n, wait_ms);
-    if (r < 0 && errno != EINTR) return 1;
+    if (r < 0 && errno != EINTR) {
+      usleep(100000); /* PID 1 goes on whatever happens */
+      continue;
+    }
     for (int k = 0; r > 0 && k < n; k++) {
       if (!fds[k].revents) continue;
       struct cmd *c = owner[k];
@@ -1848,8 +1928,8 @@ int main(int argc, char **argv) {
         while (read(sigchld_pipe[0], buf, sizeof buf) > 0) {}
         break;
       }
-      case 'r': read_ready_fifo(); break;
       case 'l': links_changed(); break;
+      case 'k': if (console_fd >= 0) console_key(); break;
       case 'O': if (c->used) drain(c, &c->out, 'O', 16); break;
       case 'E': if (c->used) drain(c, &c->err, 'E', 16); break;
       case 'I': if (c->used) flush_stdin(c); break;
@@ -1857,6 +1937,7 @@ int main(int argc, char **argv) {
     }
     reap();
     double t = now();
+    if (console_open_at > 0 && t >= console_open_at && console_tty && !shutdown_started) console_open();
     for (int i = 0; i < MAX_CMDS; i++) {
       struct cmd *c = &cmds[i];
       if (!c->used) continue;
@@ -1869,4 +1950,37 @@ int main(int argc, char **argv) {
       if (c->pid == 0) finish(c);
     }
   }
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--init") == 0) {
+    if (getpid() != 1) {
+      fprintf(stderr, "vnetlab-agent --init: only the kernel starts the guest's init\n");
+      return 2;
+    }
+    init_boot();
+    int log = open("/var/log/vnetlab-agent.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (log >= 0) {
+      dup2(log, 2);
+      close(log);
+    }
+    serve("/dev/ttyS0");
+    for (;;) pause(); /* not reached: PID 1 never returns */
+  }
+  if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
+  if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);
+  if (argc == 4 && strcmp(argv[1], "--carrier") == 0) {
+    int on = !strcmp(argv[3], "on") || !strcmp(argv[3], "up") || !strcmp(argv[3], "1");
+    if (!on && strcmp(argv[3], "off") && strcmp(argv[3], "down") && strcmp(argv[3], "0")) {
+      fprintf(stderr, "usage: vnetlab-agent --carrier IF on|off\n");
+      return 2;
+    }
+    if (set_carrier(argv[2], on) != 0) {
+      fprintf(stderr, "vnetlab-agent: cannot set the carrier of %s: %s\n", argv[2], strerror(errno));
+      return 1;
+    }
+    return 0;
+  }
+  fprintf(stderr, "usage: vnetlab-agent --init | --pty ROWS COLS CMD… | --winsize PTS ROWS COLS | --carrier IF on|off\n");
+  return 2;
 }

@@ -87,7 +87,7 @@ export class ConsoleSession {
   /** A booting guest's console keeps its size until it is ready (bindPty); whether a viewer asked meanwhile. */
   private holdResize = false;
   private resizeHeld = false;
-  /** A guest console's shell starts on a key (vnetlab-init): this one, sent once the guest is ready and a viewer looks. */
+  /** A guest console's shell starts on a key (the guest init, vnetlab-agent --init): this one, sent once the guest is ready and a viewer looks. */
   private wakeKey: string | undefined;
 
   constructor(

@@ -60,7 +60,7 @@ interface Machine {
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
-/** The key that starts a guest console's shell (vnetlab-init's console_shell): Enter, harmless to an older image's running shell. */
+/** The key that starts a guest console's shell (the guest init's console_key, kernels/guest/agent/vnetlab-agent.c): Enter, harmless to an older image's running shell. */
 const CONSOLE_WAKE_KEY = '\r';
 /** How often a running lab checks the free space under its guests' disks. */
 const DISK_CHECK_MS = 10_000;

@@ -214,7 +214,7 @@ export interface StartProfile {
   }[];
 }
 
-/** The init's `<phase> <uptime>` lines (kernels/guest/vnetlab-init, `mark`), read once every machine is ready. */
+/** The init's `<phase> <uptime>` lines (kernels/guest/agent/vnetlab-agent.c, `boot_mark`), read once every machine is ready. */
 async function readGuestProfiles(sup: SupervisorClient, machines: string[]): Promise<Map<string, [string, number][]>> {
   const out = new Map<string, [string, number][]>();
   await Promise.all(
