@@ -16,7 +16,7 @@ import type { CheckReport } from '../../src/shared/checks.ts';
 import type { LabStatus } from '../../src/shared/runtime-api.ts';
 import type { ExamNotice, OpenLabResult, PushMessage } from '../../src/shared/service-api.ts';
 import { parseCast } from '../../src/main/runtime/console-record.ts';
-import { eventually } from '../support/poll.ts';
+import { eventually, waitUntil } from '../support/poll.ts';
 import { Browser, type Rpc } from './helpers.ts';
 import { hasImage, startRealClass, type RealClass } from './real-class.ts';
 
@@ -286,20 +286,20 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     ada.rpc = await ada.browser.rpc();
     ada.consoleId = (await ada.rpc.call<{ consoleId: string }>('attachConsole', ada.lab, 'pc1')).consoleId;
     await ada.rpc.call('consoleInput', ada.consoleId, 'echo after-reconnect\r');
-    await eventually(() => consoleText(ada.rpc, ada.consoleId), (t) => t.includes('after-reconnect'), 10_000);
+    await waitUntil(() => consoleText(ada.rpc, ada.consoleId), (t) => t.includes('after-reconnect'), 10_000);
 
     const pid = rc.classroom.workers.pid(0)!;
     const closed = ada.rpc.closed;
     process.kill(pid, 'SIGKILL');
     await closed;
-    await eventually(() => rc.classroom.workers.pid(0), (p) => !!p && p !== pid, 30_000);
+    await waitUntil(() => rc.classroom.workers.pid(0), (p) => !!p && p !== pid, 30_000);
     for (const s of Object.values(students)) {
       if (s.name !== 'Ada') s.rpc.close();
       s.rpc = await s.browser.rpc();
       s.consoleId = (await s.rpc.call<{ consoleId: string }>('attachConsole', s.lab, 'pc1')).consoleId;
     }
     await ada.rpc.call('consoleInput', ada.consoleId, 'echo after-worker-restart\r');
-    await eventually(() => consoleText(ada.rpc, ada.consoleId), (t) => t.includes('after-worker-restart'), 10_000);
+    await waitUntil(() => consoleText(ada.rpc, ada.consoleId), (t) => t.includes('after-worker-restart'), 10_000);
     // The exam's rules survived the restart too.
     await expect(ada.rpc.call('saveLab', ada.lab, (await ada.rpc.call<OpenLabResult>('openLab', ada.lab)).model, 'yaml')).rejects.toThrow(/locked during the exam/);
   }, 90_000);
@@ -339,7 +339,7 @@ describe.skipIf(!hasImage('tiny'))('exam mode, end to end (real front door, work
     // Cy has 30 s more: her keystrokes still reach her guest.
     const cy = students.Cy!;
     await cy.rpc.call('consoleInput', cy.consoleId, 'echo cy-still-typing\r');
-    await eventually(() => consoleText(cy.rpc, cy.consoleId), (t) => t.includes('cy-still-typing'), 10_000);
+    await waitUntil(() => consoleText(cy.rpc, cy.consoleId), (t) => t.includes('cy-still-typing'), 10_000);
     const home = await (await ada.browser.fetch('/')).text();
     expect(home).toMatch(/Midterm: your time is over/);
   }, 240_000);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { debianForTests } from '../support/debian.ts';
 import { fixtureLab } from '../support/fixtures.ts';
-import { eventually, testEnv, type TestEnv } from '../runtime/helpers.ts';
+import { eventually, waitUntil, testEnv, type TestEnv } from '../runtime/helpers.ts';
 
 const debian = debianForTests();
 
@@ -67,7 +67,7 @@ describe.skipIf(!debian.run)(`debian image: the services of a networking course 
     expect((await run('pc', 'snmpget -v2c -c private -t 1 -r 0 srv 1.3.6.1.2.1.1.5.0')).code).not.toBe(0);
 
     // OpenVPN: a point-to-point tunnel with the static key from shared/, pinged through.
-    await eventually(() => run('pc', 'ping -c 1 -W 1 10.8.0.1'), (r) => r.code === 0, 30_000);
+    await waitUntil(() => run('pc', 'ping -c 1 -W 1 10.8.0.1'), (r) => r.code === 0, 30_000);
     expect(await exec('pc', 'ip -o addr show tun0')).toMatch(/ inet 10\.8\.0\.2 peer 10\.8\.0\.1\/32 /);
 
     // iperf in netperf's place.

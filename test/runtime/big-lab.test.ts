@@ -10,7 +10,7 @@ import { cablePlan } from '../../src/main/compiler/cables.ts';
 import { GuestMemory, type ProcReader } from '../../src/main/runtime/proc-memory.ts';
 import { stopCounter } from '../../src/main/runtime/stop-slots.ts';
 import { fakeGuestPlan, fakeInterface } from '../support/fake-plan.ts';
-import { eventually } from '../support/poll.ts';
+import { waitUntil } from '../support/poll.ts';
 
 const N = 500;
 
@@ -81,7 +81,7 @@ describe('a 500-machine lab (fake launcher)', () => {
     };
     for (let pid = 1000; pid < 1000 + N; pid++) memory.add(pid);
     setImmediate(beat);
-    await eventually(() => memory.refreshes, (n) => n >= 1, 10_000, 1);
+    await waitUntil(() => memory.refreshes, (n) => n >= 1, 10_000, 1);
     beating = false;
     memory.stop();
     expect(memory.refreshes).toBe(1);

@@ -9,7 +9,7 @@ import { retainImage } from '../../src/main/images/backing.ts';
 import { hostPaths, labIdFor } from '../../src/main/paths.ts';
 import { isRecordedProcessAlive, readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir, listSockets } from '../../src/main/runtime/run-dir.ts';
-import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
+import { eventually, waitUntil, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 const host = (name: string, ip: string, startup?: string) => `
   ${name}:
@@ -136,7 +136,7 @@ describe('failing guests (real UML)', () => {
     const supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor')!;
     const guestPids = readRecords(runDir).filter((r) => r.kind === 'guest').map((r) => r.pid);
     process.kill(supervisor.pid, 'SIGKILL');
-    await eventually(() => isRecordedProcessAlive(supervisor), (alive) => !alive, 5_000);
+    await waitUntil(() => isRecordedProcessAlive(supervisor), (alive) => !alive, 5_000);
     const again = await t.cli(['start', lab]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/previous supervisor of adopt died; shutting down what it left running/);
@@ -178,7 +178,7 @@ describe('failing guests (real UML)', () => {
     for (const when of ['before the supervisor answers', 'while guests boot']) {
       const starting = t.cli(['start', lab]);
       if (when === 'while guests boot') {
-        await eventually(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest'), 30_000);
+        await waitUntil(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest'), 30_000);
       } else {
         // Once the start has said it is starting (before that, a stop rightly finds nothing to stop).
         const intent = join(hostPaths(t.env).runtimeRoot, labIdFor(lab, 'race'), 'start.intent');

@@ -58,7 +58,7 @@ export function processesMentioning(text: string): { pid: number; cmdline: strin
   return found;
 }
 
-export { eventually } from '../support/poll.ts';
+export { eventually, waitUntil } from '../support/poll.ts';
 
 export const TWO_HOSTS_YAML = `lab:
   name: pair

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GuestMemory, groupRssBytes, procReader } from '../../src/main/runtime/proc-memory.ts';
-import { eventually } from '../support/poll.ts';
+import { eventually, waitUntil } from '../support/poll.ts';
 
 const started: ChildProcess[] = [];
 /** A process group led by a shell with `children` sleeping children (as a guest's kernel and its helpers), or by one sleep. */
@@ -30,18 +30,18 @@ describe('guest memory', () => {
     const lone = group(0);
     const three = group(3);
     // Both shells have exec'd and started their sleeps.
-    await eventually(() => procReader.children(three).length, (n) => n === 3, 5_000, 20);
+    await waitUntil(() => procReader.children(three).length, (n) => n === 3, 5_000, 20);
     const one = (await eventually(() => groupRssBytes(lone) ?? 0, (v) => v > 0, 5_000, 20))!;
     const four = (await eventually(() => groupRssBytes(three) ?? 0, (v) => v > one, 5_000, 20))!;
     expect(one).toBeGreaterThan(0);
     expect(four).toBeGreaterThan(one); // a shell and three sleeps weigh more than one sleep
     process.kill(-three, 'SIGKILL');
-    await eventually(() => groupRssBytes(three), (v) => v === undefined, 5_000, 20);
+    await waitUntil(() => groupRssBytes(three), (v) => v === undefined, 5_000, 20);
   });
 
   it('answers from its last figures; a guest added has a figure at once (one read), its PSS in the background', async () => {
     const leaders = Array.from({ length: 20 }, () => group(1));
-    await eventually(() => procReader.children(leaders[0]!).length, (n) => n === 1, 5_000, 20);
+    await waitUntil(() => procReader.children(leaders[0]!).length, (n) => n === 1, 5_000, 20);
     const reads: string[] = [];
     const counting = {
       children: (pid: number) => (reads.push('children'), procReader.children(pid)),
@@ -54,7 +54,7 @@ describe('guest memory', () => {
     expect(memory.bytes(leaders[0]!)).toBeGreaterThan(0);
     expect(reads).toEqual(['resident']);
     // Then the refresh replaces it with the PSS of the whole group (the leader and its child).
-    await eventually(() => memory.refreshes, (n) => n >= 1, 10_000);
+    await waitUntil(() => memory.refreshes, (n) => n >= 1, 10_000);
     expect(reads).toContain('rollup');
     expect(memory.bytes(leaders[0]!)).toBeGreaterThan(0);
     for (const l of leaders.slice(1)) memory.add(l);
@@ -62,7 +62,7 @@ describe('guest memory', () => {
     expect(figures.filter((b) => (b ?? 0) > 0)).toHaveLength(20);
     // A guest that exits is forgotten by the next refresh (the supervisor also removes it at once).
     process.kill(-leaders[5]!, 'SIGKILL');
-    await eventually(() => memory.bytes(leaders[5]!), (v) => v === undefined, 10_000);
+    await waitUntil(() => memory.bytes(leaders[5]!), (v) => v === undefined, 10_000);
     memory.remove(leaders[6]!);
     expect(memory.bytes(leaders[6]!)).toBeUndefined();
     memory.stop();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { debianForTests } from '../support/debian.ts';
 import { fixtureLab } from '../support/fixtures.ts';
-import { eventually, testEnv, type TestEnv } from './helpers.ts';
+import { waitUntil, testEnv, type TestEnv } from './helpers.ts';
 
 const debian = debianForTests();
 
@@ -73,7 +73,7 @@ describe.skipIf(!debian.run)(`Netkit labs as Netkit ran them, on real UML (issue
     expect(await link('pc1')).toMatch(/<BROADCAST,MULTICAST,UP,LOWER_UP>.* state UP .*\nup\n$/);
     // Files are placed once per disk: the restart did not place them again, nor rewrite the hosts file.
     expect(await hosts('pc1', 'pc2')).toBe('10.2.0.10 pc2\n');
-    await eventually(() => t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 -W 1 10.1.0.1']), (r) => r.code === 0, 10_000);
+    await waitUntil(() => t.cli(['exec', '-l', lab, 'pc1', '--', 'ping -c 1 -W 1 10.1.0.1']), (r) => r.code === 0, 10_000);
     expect((await t.cli(['stop', lab])).code).toBe(0);
   }, 300_000);
 

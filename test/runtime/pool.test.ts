@@ -16,7 +16,7 @@ import { readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { AppPool } from '../../src/main/service/app-pool.ts';
 import { runCli } from '../support/host.ts';
-import { eventually, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
+import { eventually, waitUntil, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
 
 function processGroupOf(pid: number): number | undefined {
   try {
@@ -129,7 +129,7 @@ describe('the warm pool (real UML)', () => {
       const size = await eventually(async () => (await t.cli(['exec', lab, 'pc1', '--', 'stty -F /dev/tty0 size'])).stdout.trim(), (s) => s === '33 111', 10_000, 0);
       expect(size).toBe('33 111');
       viewer.write('echo console-$((40+2)); stty size\r');
-      await eventually(() => seen, (s) => /console-42\s+33 111/.test(s), 15_000);
+      await waitUntil(() => seen, (s) => /console-42\s+33 111/.test(s), 15_000);
       expect(seen.slice(-600)).toMatch(/console-42\s+33 111/);
       viewer.detach();
     } finally {

@@ -14,7 +14,7 @@ import { runFiles } from '../../src/main/runtime/run-dir.ts';
 import { serveSupervisor, type SupervisorServer } from '../../src/main/runtime/server.ts';
 import { Supervisor } from '../../src/main/runtime/supervisor.ts';
 import { cablePlan } from '../../src/main/compiler/cables.ts';
-import { eventually } from './helpers.ts';
+import { waitUntil } from './helpers.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'vproto-'));
 const plan: Plan = {
@@ -72,7 +72,7 @@ describe('supervisor protocol over a Unix socket', () => {
     const result = await client.start();
     expect(result).toMatchObject({ ok: true, failed: [] });
     expect(result.started.sort()).toEqual(['pc1', 'pc2']);
-    await eventually(() => events, (e) => e.filter((x) => x.type === 'machine-state' && x.state === 'ready').length === 2, 2_000);
+    await waitUntil(() => events, (e) => e.filter((x) => x.type === 'machine-state' && x.state === 'ready').length === 2, 2_000);
     expect(events).toContainEqual({ type: 'machine-state', machine: 'pc1', state: 'ready' });
     const status = await client.status();
     expect(status.machines.map((m) => m.state)).toEqual(['ready', 'ready']);
@@ -93,18 +93,18 @@ describe('supervisor protocol over a Unix socket', () => {
     launcher.output('pc1', 'boot banner\r\n');
     let seen = '';
     const viewer = await client.attachConsole('pc1', { onData: (d) => (seen += d), flowControl: true });
-    await eventually(() => seen, (s) => s.includes('boot banner'), 2_000);
+    await waitUntil(() => seen, (s) => s.includes('boot banner'), 2_000);
     expect(seen).toContain('boot banner');
     launcher.output('pc1', 'x'.repeat(FLOW_HIGH_WATERMARK + 1000));
-    await eventually(() => seen, (s) => s.length > FLOW_HIGH_WATERMARK, 2_000);
+    await waitUntil(() => seen, (s) => s.length > FLOW_HIGH_WATERMARK, 2_000);
     launcher.output('pc1', 'after the mark');
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).not.toContain('after the mark'); // held for this viewer
     viewer.ack(seen.length);
-    await eventually(() => seen, (s) => s.endsWith('after the mark'), 2_000);
+    await waitUntil(() => seen, (s) => s.endsWith('after the mark'), 2_000);
     expect(seen.endsWith('after the mark')).toBe(true);
     viewer.write('typed');
-    await eventually(() => seen, (s) => s.endsWith('typed'), 2_000); // the fake pty echoes input
+    await waitUntil(() => seen, (s) => s.endsWith('typed'), 2_000); // the fake pty echoes input
     viewer.detach();
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitSupervisorGone } from '../../src/main/runtime/client.ts';
 import { groupHasMembers, isRecordedProcessAlive, processStartTime, processState, readRecords, removeRecord, signalRecorded, writeRecord } from '../../src/main/runtime/records.ts';
-import { eventually } from './helpers.ts';
+import { eventually, waitUntil } from './helpers.ts';
 
 const runDir = mkdtempSync(join(tmpdir(), 'vrec-'));
 const started: number[] = [];
@@ -67,7 +67,7 @@ describe('process records', () => {
   it('kills the whole group of a recorded process', async () => {
     const pid = sleepGroup();
     const record = writeRecord(runDir, { kind: 'switch', name: 'A', pid, pgid: pid, argv: [], sockets: [] });
-    await eventually(() => groupSize(pid), (n) => n === 2, 2_000);
+    await waitUntil(() => groupSize(pid), (n) => n === 2, 2_000);
     expect(groupSize(pid)).toBe(2);
     expect(signalRecorded(record, 'SIGKILL')).toBe(true);
     expect(await eventually(() => groupSize(pid), (n) => n === 0, 3_000)).toBe(0);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { findRunDir, listSockets } from '../../src/main/runtime/run-dir.ts';
 import { hostPaths } from '../../src/main/paths.ts';
-import { eventually, processesMentioning, testEnv, TWO_HOSTS_YAML, type TestEnv } from './helpers.ts';
+import { eventually, waitUntil, processesMentioning, testEnv, TWO_HOSTS_YAML, type TestEnv } from './helpers.ts';
 
 describe('two hosts on a switch (real UML)', () => {
   let t: TestEnv;
@@ -57,14 +57,14 @@ describe('two hosts on a switch (real UML)', () => {
       let first = '';
       const viewer = await sup.attachConsole('pc1', { onData: (d) => (first += d), cols: 100, rows: 30 });
       viewer.write('echo console-$((40+2))\r');
-      await eventually(() => first, (s) => s.includes('console-42'));
+      await waitUntil(() => first, (s) => s.includes('console-42'));
       expect(first).toContain('console-42');
       let late = '';
       const second = await sup.attachConsole('pc1', { onData: (d) => (late += d) });
-      await eventually(() => late, (s) => s.includes('console-42'), 2_000);
+      await waitUntil(() => late, (s) => s.includes('console-42'), 2_000);
       expect(late).toContain('console-42'); // replayed
       second.write('stty size\r');
-      await eventually(() => first, (s) => /30 100/.test(s));
+      await waitUntil(() => first, (s) => /30 100/.test(s));
       expect(first).toMatch(/30 100/); // the size the first viewer asked for reached the guest's tty
       viewer.detach();
       second.detach();

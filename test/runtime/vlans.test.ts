@@ -4,7 +4,7 @@
 // Then a third switch closes a loop: spanning tree blocks a port (reported by `vnetlab link`), frames do
 // not storm, and when a trunk is pulled the blocked port opens and the hosts still reach each other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, testEnv, type TestEnv } from './helpers.ts';
+import { eventually, waitUntil, testEnv, type TestEnv } from './helpers.ts';
 
 const host = (name: string, domain: string, address: string, vlan: number) =>
   `  ${name}: {image: tiny, memory: 64, interfaces: [{domain: ${domain}, ipv4: ${address}/24, vlan: ${vlan}}]}\n`;
@@ -66,9 +66,14 @@ describe('VLANs across switches (real UML, real vde_switch)', () => {
     const applied = await t.cli(['apply', lab]);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toMatch(/\+ switch link sw2--sw3/);
+    // The loop is wired when apply returns: sw3's ports were configured over its management socket, which
+    // comes up after its control socket (a link configured too early stayed down, and no port was blocked).
+    expect((await links()).filter((l) => l.between).map((l) => [l.id, l.state])).toEqual([['sw1--sw2', 'up'], ['sw2--sw3', 'up'], ['sw3--sw1', 'up']]);
     // sw3 (priority 4096) is the root: the trunk between the two others is the one blocked (vde's fast
-    // spanning tree discards at both of its ends), in every VLAN it carries.
-    await eventually(links, (ls) => !!ls.find((l) => l.id === 'sw1--sw2')?.blocked?.length, 15_000);
+    // spanning tree discards at both of its ends), in every VLAN it carries. (eventually returns what it
+    // last saw, blocked or not, after 15 s: said here, so a port never blocked fails on this line.)
+    const seen = await eventually(links, (ls) => !!ls.find((l) => l.id === 'sw1--sw2')?.blocked?.length, 15_000);
+    expect(seen.filter((l) => l.blocked?.length).map((l) => l.id)).toEqual(['sw1--sw2']);
     const all = await links();
     expect(all.filter((l) => l.blocked?.length).map((l) => l.id)).toEqual(['sw1--sw2']);
     expect(all.find((l) => l.id === 'sw1--sw2')!.blocked![0]!.vlans).toEqual(expect.arrayContaining([10, 20]));
@@ -77,10 +82,10 @@ describe('VLANs across switches (real UML, real vde_switch)', () => {
 
     // Pull a trunk of the active path: the blocked port opens, pc1 still reaches pc3 (the other way round the loop).
     expect((await t.cli(['link', '-l', lab, 'sw3--sw1', '--down'])).code).toBe(0);
-    await eventually(links, (ls) => !ls.some((l) => l.blocked?.length), 15_000);
-    await eventually(() => ping('pc1', '10.0.0.3'), (code) => code === 0, 15_000);
+    await waitUntil(links, (ls) => !ls.some((l) => l.blocked?.length), 15_000);
+    await waitUntil(() => ping('pc1', '10.0.0.3'), (code) => code === 0, 15_000);
     expect(await ping('pc1', '10.0.0.2')).not.toBe(0);
     expect((await t.cli(['link', '-l', lab, 'sw3--sw1', '--up'])).code).toBe(0);
-    await eventually(links, (ls) => ls.some((l) => l.blocked?.length), 15_000);
+    await waitUntil(links, (ls) => ls.some((l) => l.blocked?.length), 15_000);
   }, 120_000);
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { REPO, runCli, testHost, type TestHost } from '../check/helpers.ts';
-import { eventually } from '../support/poll.ts';
+import { waitUntil } from '../support/poll.ts';
 
 let host: TestHost;
 let lab: string;
@@ -41,7 +41,7 @@ async function atConsole(machine: string, command: string): Promise<void> {
     const viewer = await sup!.attachConsole(machine, { onData: (d) => (seen += d), replay: false });
     const marker = `done-${Math.random().toString(36).slice(2, 8)}`;
     viewer.write(`${command}; echo ${marker.slice(0, 4)}''${marker.slice(4)}\r`);
-    await eventually(() => seen, (s) => s.includes(marker), 15_000);
+    await waitUntil(() => seen, (s) => s.includes(marker), 15_000);
     expect(seen).toContain(marker);
     viewer.detach();
   } finally {

@@ -19,6 +19,7 @@ import type { ProcessBook } from '../process-book.ts';
 import { startCapture, type Capture } from './capture.ts';
 import { cableStatus, impairedBy, linkStatus, newCable, newLink, newSwitch, type CableState, type LinkState, type SwitchState } from './state.ts';
 import { forgetPortConfig, portOf, readBlockedPorts, unpinPort } from './switch-ports.ts';
+import { waitForConsole } from './switch-mgmt.ts';
 import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
 import { runBounded } from '../boot-slots.ts';
 
@@ -398,6 +399,18 @@ export class Network {
       return;
     }
     const proc = s.proc;
+    if (plan.ports) {
+      // Its ports are configured over the management socket, which comes up after the control socket
+      // (the daemon's readiness): the switch is up once it answers there too.
+      try {
+        await waitForConsole(plan.mgmtSocket, proc.exited);
+      } catch (err) {
+        s.proc = undefined;
+        await this.end(proc, 'switch', plan.domain);
+        this.notify(`the switch of collision domain ${plan.domain} did not answer on its management socket: ${(err as Error).message}`);
+        return;
+      }
+    }
     forgetPortConfig(s);
     void proc.exited.then((exit) => this.onExit(() => s.proc === proc, () => (s.proc = undefined), 'switch', plan.domain, exit, () => this.switchDied(s)));
     if (plan.hostNat && process.env[HOST_NAT_ENV] === 'off') {

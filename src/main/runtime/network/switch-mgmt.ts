@@ -39,7 +39,7 @@ export function switchCommands(mgmtSocket: string, commands: string[]): Promise<
       if (next >= commands.length) return finish();
       socket.write(`${commands[next++]}\n`);
     };
-    socket.on('error', (err) => finish(new Error(`cannot reach the switch at ${mgmtSocket}: ${err.message}`)));
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(Object.assign(new Error(`cannot reach the switch at ${mgmtSocket}: ${err.message}`), { code: err.code })));
     socket.on('data', (chunk) => {
       buffer += chunk.toString();
       if (!greeted) {
@@ -57,6 +57,33 @@ export function switchCommands(mgmtSocket: string, commands: string[]): Promise<
       sendNext();
     });
   });
+}
+
+/** How long a new switch may take to answer on its management socket (as long as a daemon may take to start). */
+const CONSOLE_READY_TIMEOUT_MS = 5_000;
+
+/**
+ * Resolves once a switch just started answers on its management socket with its prompt. Its control
+ * socket (the daemon's readiness) is no sign of it: vde_switch makes the two one after the other, and
+ * binds the management socket before it listens, so for a while it is missing (ENOENT), then refuses
+ * (ECONNREFUSED). A command sent then failed, and a cable or switch link configured through it stayed
+ * unwired. Stops waiting when `exited` settles (the switch died) or after the timeout.
+ */
+export async function waitForConsole(mgmtSocket: string, exited: Promise<unknown>, timeoutMs = CONSOLE_READY_TIMEOUT_MS): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await switchCommands(mgmtSocket, []);
+      return;
+    } catch (err) {
+      const notYet = ['ENOENT', 'ECONNREFUSED'].includes((err as NodeJS.ErrnoException).code ?? '');
+      if (!notYet || gone || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+    if (gone) throw new Error(`the switch at ${mgmtSocket} exited before it answered on its management socket`);
+  }
 }
 
 /** vde_switch's answer to creating what exists (a VLAN, a port): done already. */
