@@ -40,15 +40,32 @@ export class RealLauncher implements Launcher {
   /** Every process starts in its sandbox (confinement.ts) unless the user started the lab --unconfined. */
   constructor(private readonly confinement: Confinement = confinementFor()) {}
 
+  /** The FIFOs daemons share as stdin, being made: the first daemons of a start all wait for one mkfifo. */
+  private readonly sharedFifos = new Map<string, Promise<void>>();
+
   async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
     mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
     // Leftovers of a crashed run (a switch dir, a management socket) would make the daemon refuse to start.
     for (const path of spec.sockets) if (path !== spec.logFile) rmSync(path, { recursive: true, force: true });
-    if (spec.stdinFifo) ensureFifo(spec.stdinFifo);
+    if (spec.stdinFifo) await this.ensureSharedFifo(spec.stdinFifo);
     const argv = daemonArgv(this.confinement, spec.argv, spec.folders, { hostNat: spec.hostNat });
     const proc = spawnGated({ ...spec, argv }, register);
     if (spec.readyPath) await waitForPath(spec.readyPath, proc, spec.logFile, spec.what);
     return proc;
+  }
+
+  /**
+   * A FIFO shared by many daemons: made once, kept while it is one. Made without blocking the event loop:
+   * a synchronous mkfifo held a new supervisor ~20 ms before its first switch, its first answer included.
+   */
+  private ensureSharedFifo(path: string): Promise<void> {
+    if (isFifo(path)) return Promise.resolve();
+    let made = this.sharedFifos.get(path);
+    if (!made) {
+      made = makeFifosAsync([path]).finally(() => this.sharedFifos.delete(path));
+      this.sharedFifos.set(path, made);
+    }
+    return made;
   }
 
   async prepareGuests(plans: GuestPlan[]): Promise<void> {
@@ -190,11 +207,6 @@ function isFifo(path: string): boolean {
   return lstatSync(path, { throwIfNoEntry: false })?.isFIFO() ?? false;
 }
 
-/** A FIFO shared by many daemons: made once, kept while it is one. */
-function ensureFifo(path: string): void {
-  if (isFifo(path)) return;
-  makeFifos([path]);
-}
 
 /** Spawn a daemon in its own process group behind the gate (see the top of this file), not tied to our lifetime. */
 function spawnGated(spec: DaemonSpec, register: Register): DaemonHandle {
