@@ -19,7 +19,7 @@ import type { ProcessBook } from '../process-book.ts';
 import { startCapture, type Capture } from './capture.ts';
 import { cableStatus, impairedBy, linkStatus, newCable, newLink, newSwitch, type CableState, type LinkState, type SwitchState } from './state.ts';
 import { forgetPortConfig, portOf, readBlockedPorts, unpinPort } from './switch-ports.ts';
-import { waitForConsole } from './switch-mgmt.ts';
+import { retryTransient, waitForConsole } from './switch-mgmt.ts';
 import { impairmentCommands, wirefilterCommands } from './wirefilter.ts';
 import { runBounded } from '../boot-slots.ts';
 
@@ -484,9 +484,11 @@ export class Network {
     const logFile = `${c.plan.portCtlDir}.wf.log`;
     const stdinFifo = this.stdinFifo;
     let target: string;
+    const proc = sw.proc;
     try {
-      // Its own domain's port gets the cable's VLANs; moved elsewhere, it is a plain port there.
-      target = await portOf(sw, c.plan.id, c.domain === c.plan.domain ? c.plan.vlans : undefined, true);
+      // Its own domain's port gets the cable's VLANs; moved elsewhere, it is a plain port there. A slow
+      // or busy switch console is asked again, while the network is wanted and that switch still runs.
+      target = await retryTransient(() => portOf(sw, c.plan.id, c.domain === c.plan.domain ? c.plan.vlans : undefined, true), () => this.wanted && sw.proc === proc);
     } catch (err) {
       this.notify(`cable ${c.plan.id}: ${(err as Error).message}`);
       return;
@@ -503,8 +505,8 @@ export class Network {
     }
     c.wireDomain = c.domain;
     c.applied = {};
-    const proc = c.wire;
-    void proc.exited.then((exit) => this.onExit(() => c.wire === proc, () => (c.wire = undefined), 'wire', c.plan.id, exit));
+    const wire = c.wire;
+    void wire.exited.then((exit) => this.onExit(() => c.wire === wire, () => (c.wire = undefined), 'wire', c.plan.id, exit));
     if (Object.keys(c.impairments).length) await this.applyImpairments(c);
   }
 
@@ -529,8 +531,11 @@ export class Network {
   private async startLink(l: LinkState, a: SwitchState, b: SwitchState): Promise<void> {
     const logFile = `${l.plan.filterMgmt}.log`;
     let ends: string[];
+    const [procA, procB] = [a.proc, b.proc];
+    const keepTrying = () => this.wanted && a.proc === procA && b.proc === procB;
     try {
-      ends = [await portOf(a, l.plan.id, l.plan.vlans, false), await portOf(b, l.plan.id, l.plan.vlans, false)];
+      // As a cable's port (startWire): a transient failure is tried again while both switches run.
+      ends = [await retryTransient(() => portOf(a, l.plan.id, l.plan.vlans, false), keepTrying), await retryTransient(() => portOf(b, l.plan.id, l.plan.vlans, false), keepTrying)];
     } catch (err) {
       this.notify(`switch link ${l.plan.id}: ${(err as Error).message}`);
       return;

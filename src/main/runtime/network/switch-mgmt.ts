@@ -7,6 +7,9 @@ import type { PortVlans } from '../../../shared/plan.ts';
 
 const REPLY_TIMEOUT_MS = 3_000;
 
+/** The code of the error when the switch answers too slowly (its console is slow on a loaded host: worth another try). */
+export const REPLY_TIMEOUT_CODE = 'ETIMEDOUT';
+
 export interface SwitchReply {
   command: string;
   /** 1000 is success. */
@@ -17,19 +20,27 @@ export interface SwitchReply {
   data: string;
 }
 
-/** Sends commands one at a time and returns every answer, failed ones included (the caller decides). */
-export function switchCommands(mgmtSocket: string, commands: string[]): Promise<SwitchReply[]> {
+/**
+ * Sends commands one at a time and returns every answer, failed ones included (the caller decides).
+ * It fails with the socket's error code when the switch cannot be reached, ECONNRESET when it hangs up
+ * before the last answer, and REPLY_TIMEOUT_CODE when an answer is late (`replyTimeoutMs`, plus a little per command).
+ */
+export function switchCommands(mgmtSocket: string, commands: string[], replyTimeoutMs = REPLY_TIMEOUT_MS): Promise<SwitchReply[]> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(mgmtSocket);
     const replies: SwitchReply[] = [];
     let buffer = '';
     let greeted = false;
     let next = 0;
+    let settled = false;
+    const waitingFor = () => (greeted ? `'${commands[next - 1]}'` : 'with its prompt');
     const timer = setTimeout(
-      () => finish(new Error(`the switch at ${mgmtSocket} did not answer ${greeted ? `'${commands[next - 1]}'` : 'with its prompt'} (got: ${JSON.stringify(buffer.slice(-200))})`)),
-      REPLY_TIMEOUT_MS + 100 * commands.length,
+      () => finish(Object.assign(new Error(`the switch at ${mgmtSocket} did not answer ${waitingFor()} (got: ${JSON.stringify(buffer.slice(-200))})`), { code: REPLY_TIMEOUT_CODE })),
+      replyTimeoutMs + 100 * commands.length,
     );
     const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
@@ -40,6 +51,8 @@ export function switchCommands(mgmtSocket: string, commands: string[]): Promise<
       socket.write(`${commands[next++]}\n`);
     };
     socket.on('error', (err: NodeJS.ErrnoException) => finish(Object.assign(new Error(`cannot reach the switch at ${mgmtSocket}: ${err.message}`), { code: err.code })));
+    // Hung up without an error (else 'error' came first): without this, only the timeout would tell.
+    socket.on('close', () => finish(Object.assign(new Error(`the switch at ${mgmtSocket} closed its management connection before it answered ${waitingFor()}`), { code: 'ECONNRESET' })));
     socket.on('data', (chunk) => {
       buffer += chunk.toString();
       if (!greeted) {
@@ -83,6 +96,42 @@ export async function waitForConsole(mgmtSocket: string, exited: Promise<unknown
     }
     await new Promise((r) => setTimeout(r, 5));
     if (gone) throw new Error(`the switch at ${mgmtSocket} exited before it answered on its management socket`);
+  }
+}
+
+/**
+ * Errors of a switch's management console that a later try may well not meet: the socket missing, refusing
+ * or hung up (the switch is starting, or busy), or an answer too late (a slow console on a loaded host).
+ * A refusal in the switch's own words (configureSwitch: an unknown command, a bad port) has no code, and
+ * is no better on a second try.
+ */
+const TRANSIENT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', REPLY_TIMEOUT_CODE]);
+
+export function isTransient(err: unknown): boolean {
+  return TRANSIENT_CODES.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+}
+
+/** How a switch's configuration is tried again after a transient error: 4 tries in all, 100 ms between the first two, twice that each time after (800 ms at most). */
+export const CONFIGURE_RETRY = { attempts: 4, firstDelayMs: 100, maxDelayMs: 800 };
+
+/**
+ * `attempt()` (configuring a switch's port), tried again after a transient error (isTransient) while
+ * `keepTrying()` (the network still wanted, the same switch process running), at most `retry.attempts`
+ * times in all. Any other error is thrown at once; the last one once it gives up, saying how many tries it took.
+ */
+export async function retryTransient<T>(attempt: () => Promise<T>, keepTrying: () => boolean, retry = CONFIGURE_RETRY): Promise<T> {
+  const giveUp = (err: unknown, tries: number) =>
+    tries === 1 ? err : Object.assign(new Error(`${(err as Error).message} (after ${tries} tries)`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+  let delay = retry.firstDelayMs;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n >= retry.attempts || !isTransient(err) || !keepTrying()) throw giveUp(err, n);
+      await new Promise((r) => setTimeout(r, delay));
+      if (!keepTrying()) throw giveUp(err, n);
+    }
+    delay = Math.min(delay * 2, retry.maxDelayMs);
   }
 }
 
