@@ -38,7 +38,8 @@ describe('the console shell starts on the first look (real UML)', () => {
 
   it('no shell runs on the console until a viewer attaches; then the prompt comes without a key pressed', async () => {
     const before = await sup.exec('pc1', ON_CONSOLE);
-    expect(before.stdout).toMatch(/vnetlab-agent/);
+    // Only PID 1 holds the console, waiting for the key: the agent, which the kernel started as /sbin/vnetlab-init.
+    expect(before.stdout).toBe('vnetlab-init ');
     expect(before.stdout).not.toMatch(/(^| )sh /);
 
     let out = '';

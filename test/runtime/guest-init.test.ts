@@ -1,4 +1,4 @@
-// The guest's init is the agent itself (`vnetlab-agent --init`, kernels/guest/agent/vnetlab-agent.c), on
+// The guest's init is the agent itself (/sbin/vnetlab-init, a symlink to kernels/guest/agent/vnetlab-agent.c), on
 // real UML guests: one process of ours in a booted guest, orphans reaped by it, and a stop that runs the
 // lab's shutdown script even while the startup script still runs (a shell init took its trap only
 // between commands: the stop then fell back to the kernel's sysrq and halt, and the shutdown script
@@ -44,12 +44,14 @@ describe('the guest init: the agent as PID 1 (real UML)', () => {
   it('is PID 1, and the only process of ours in a booted guest with no console open', async () => {
     expect(start.code, start.stderr).toBe(1); // `slow` is still in its startup script
     expect(start.stderr).toMatch(/slow failed: .*not ready/);
-    const ps = await t.cli(['exec', '-l', lab, 'h', '--', 'ps -o pid,args']);
-    expect(ps.code, ps.stderr).toBe(0);
-    const rows = ps.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-    expect(rows.find(([pid]) => pid === '1')?.slice(1).join(' ')).toBe('/usr/sbin/vnetlab-agent --init');
+    // The kernel's init= is /sbin/vnetlab-init, a symlink to the agent: no shell in between.
+    const exe = await t.cli(['exec', '-l', lab, 'h', '--', 'readlink /proc/1/exe; for p in /proc/[0-9]*; do readlink $p/exe; done | grep -c vnetlab-agent']);
+    expect(exe.code, exe.stderr).toBe(0);
+    expect(exe.stdout).toBe('/usr/sbin/vnetlab-agent\n1\n');
     // No serving fork, no console loop, no shell on the console: the ps itself runs under `sh -c`.
-    expect(rows.filter(([, ...args]) => args.join(' ').includes('vnetlab-agent'))).toHaveLength(1);
+    const ps = await t.cli(['exec', '-l', lab, 'h', '--', 'ps -o pid,args']);
+    const rows = ps.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    expect(rows.find(([pid]) => pid === '1')?.slice(1).join(' ')).toBe('/sbin/vnetlab-init');
     expect(rows.filter(([, cmd]) => cmd === '-sh' || cmd === 'sh' || cmd === '/bin/sh')).toEqual([]);
   });
 

@@ -2,7 +2,7 @@
  * vnetlab-agent: the guest's init and the guest end of the exec channel (docs/ARCHITECTURE.md, "Exec
  * channel protocol").
  *
- *   vnetlab-agent --init               PID 1 (exec'd by kernels/guest/vnetlab-init): the early boot
+ *   /sbin/vnetlab-init                 PID 1 (a symlink to this binary; the kernel's init=): the early boot
  *                                      (boot_guest), then for good: the exec channel on the UML serial
  *                                      line ssl0 (/dev/ttyS0), the lab's startup and exec scripts, the
  *                                      console's shell on a key, reaping, the shutdown (see --init below)
@@ -1953,11 +1953,8 @@ static void serve(const char *tty) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 2 && strcmp(argv[1], "--init") == 0) {
-    if (getpid() != 1) {
-      fprintf(stderr, "vnetlab-agent --init: only the kernel starts the guest's init\n");
-      return 2;
-    }
+  /* The kernel starts it as /sbin/vnetlab-init (a symlink to this binary): PID 1 is the init. */
+  if (getpid() == 1) {
     init_boot();
     int log = open("/var/log/vnetlab-agent.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (log >= 0) {
@@ -1966,6 +1963,10 @@ int main(int argc, char **argv) {
     }
     serve("/dev/ttyS0");
     for (;;) pause(); /* not reached: PID 1 never returns */
+  }
+  if (argc >= 2 && strcmp(argv[1], "--init") == 0) {
+    fprintf(stderr, "vnetlab-agent --init: only the kernel starts the guest's init (as PID 1)\n");
+    return 2;
   }
   if (argc >= 5 && strcmp(argv[1], "--pty") == 0) return run_pty(argv[2], argv[3], argv + 4);
   if (argc == 5 && strcmp(argv[1], "--winsize") == 0) return set_winsize(argv[2], argv[3], argv[4]);

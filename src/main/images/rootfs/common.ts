@@ -25,9 +25,6 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
   chmodSync(join(root, 'tmp'), 0o1777);
   chmodSync(join(root, 'root'), 0o700);
 
-  copyFileSync(join(GUEST_DIR, 'vnetlab-init'), join(root, 'sbin/vnetlab-init'));
-  chmodSync(join(root, 'sbin/vnetlab-init'), 0o755);
-
   // ip/ifconfig ahead of the real ones: MAC changes on an up NIC (see the shim for why).
   mkdirSync(join(root, 'usr/local/sbin'), { recursive: true });
   copyFileSync(join(GUEST_DIR, 'common/usr/local/sbin/vnetlab-mac-shim'), join(root, 'usr/local/sbin/vnetlab-mac-shim'));
@@ -39,6 +36,10 @@ export function installGuestFiles(root: string, kernel: KernelInfo, env: NodeJS.
 
   progress('compiling the exec agent (cc -static)');
   compileAgent(join(root, 'usr/sbin/vnetlab-agent'), env);
+  // The agent is the init (`init=/sbin/vnetlab-init`, kernels/guest/agent/vnetlab-agent.c): the kernel
+  // execs it directly, where a shell script cost each boot a busybox and an exec more.
+  rmSync(join(root, 'sbin/vnetlab-init'), { force: true });
+  symlinkSync('/usr/sbin/vnetlab-agent', join(root, 'sbin/vnetlab-init'));
 
   if (kernel.modulesDir) {
     progress(`copying kernel modules ${kernel.version}`);
