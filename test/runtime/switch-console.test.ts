@@ -3,12 +3,10 @@
 // socket (the daemon's readiness), and binds it before it listens: a switch link configured in between
 // (a live `apply` adding a switch and links to it, under load) failed with ENOENT or ECONNREFUSED and
 // stayed unwired, so the loop of test/runtime/vlans.test.ts never formed and no port was ever blocked.
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Plan, SwitchPlan } from '../../src/shared/plan.ts';
 import type { DaemonHandle, DaemonSpec, Register } from '../../src/main/runtime/launcher.ts';
 import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
 import { ProcessBook } from '../../src/main/runtime/process-book.ts';
@@ -16,31 +14,7 @@ import { Network } from '../../src/main/runtime/network/network.ts';
 import { waitForConsole } from '../../src/main/runtime/network/switch-mgmt.ts';
 import { readBlockedPorts } from '../../src/main/runtime/network/switch-ports.ts';
 import { newSwitch } from '../../src/main/runtime/network/state.ts';
-
-/** vde_switch's management console, as far as we talk to it: banner, prompt, one answer per command. */
-function fakeConsole(path: string, vlanPrint: () => string = () => 'VLAN 0000') {
-  const commands: string[] = [];
-  const server: Server = createServer((socket) => {
-    socket.write('VDE switch V.2.3.2\n(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2\n\nvde$ ');
-    let buffer = '';
-    socket.on('data', (chunk) => {
-      buffer += chunk.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const command = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        commands.push(command);
-        const data = command === 'vlan/print' ? `0000 DATA END WITH '.'\n${vlanPrint()}\n.\n` : '';
-        socket.write(`${data}1000 Success\n\nvde$ `);
-      }
-    });
-    socket.on('error', () => {});
-  });
-  return {
-    commands,
-    listen: () => new Promise<void>((resolve) => server.listen(path, resolve)),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { fakeConsole, switchesPlan, switchPlan } from '../support/fake-switch-console.ts';
 
 let dir = '';
 const closers: (() => Promise<void>)[] = [];
@@ -50,18 +24,7 @@ afterEach(async () => {
   dir = '';
 });
 
-function switchPlan(domain: string, priority?: number): SwitchPlan {
-  mkdirSync(join(dir, 'sw'), { recursive: true });
-  const ctlDir = join(dir, 'sw', domain);
-  return {
-    domain,
-    kind: 'switch',
-    ctlDir,
-    mgmtSocket: `${ctlDir}.mgmt`,
-    argv: ['vde_switch', '-F', ...(priority ? ['--priority', String(priority)] : [])],
-    ports: { count: 32, vlans: [10, 20], stp: true },
-  };
-}
+const sw1 = () => switchPlan(dir, 'sw1', { vlans: [10, 20], stp: true });
 
 /**
  * The fake launcher, but each switch's management console comes up as vde_switch's does, after the
@@ -92,19 +55,8 @@ class LateConsoleLauncher extends FakeLauncher {
 describe('a switch configured over its management socket', () => {
   it('is up only once its management console answers: a switch link to a switch just started is wired and its ports configured', async () => {
     dir = mkdtempSync(join(tmpdir(), 'vnl-swcon-'));
-    const switches = [switchPlan('sw1'), switchPlan('sw3', 4096)];
-    const plan: Plan = {
-      planVersion: 3,
-      lab: { name: 'fake', id: 'fake-00000000', root: dir, format: 'yaml' },
-      runDir: join(dir, 'run'),
-      stateDir: join(dir, 'state'),
-      labFs: { image: join(dir, 'labfs.ext4'), entries: [] },
-      switches,
-      cables: [],
-      switchLinks: [{ id: 'sw3--sw1', between: ['sw3', 'sw1'], plugged: true, filterMgmt: join(dir, 'c', 'l.wf'), impairments: {}, vlans: { tagged: [10, 20] } }],
-      guests: [],
-      waves: [],
-    };
+    const switches = [sw1(), switchPlan(dir, 'sw3', { vlans: [10, 20], stp: true, priority: 4096 })];
+    const plan = switchesPlan(dir, switches, { switchLinks: [{ id: 'sw3--sw1', between: ['sw3', 'sw1'], plugged: true, filterMgmt: join(dir, 'c', 'l.wf'), impairments: {}, vlans: { tagged: [10, 20] } }] });
     const launcher = new LateConsoleLauncher(80);
     const notes: string[] = [];
     const network = new Network(plan, launcher, new ProcessBook(), (m) => notes.push(m));
@@ -131,10 +83,10 @@ describe('a switch configured over its management socket', () => {
 
   it('a read of the port states that fails keeps the last known state (a blocked port does not flicker away)', async () => {
     dir = mkdtempSync(join(tmpdir(), 'vnl-swcon-'));
-    const sw = newSwitch(switchPlan('sw1'));
+    const sw = newSwitch(sw1());
     sw.pinned.set('sw1--sw2', 31);
     let print = 'VLAN 0000\n -- Port 0031 tagged=0 active=1 status=Discarding\nVLAN 0010\n -- Port 0031 tagged=1 active=1 status=Discarding';
-    const con = fakeConsole(sw.plan.mgmtSocket, () => print);
+    const con = fakeConsole(sw.plan.mgmtSocket, undefined, () => print);
     closers.push(con.close);
     await con.listen();
     expect(await readBlockedPorts(sw)).toEqual(['sw1--sw2']);
@@ -143,7 +95,7 @@ describe('a switch configured over its management socket', () => {
     closers.length = 0;
     expect(await readBlockedPorts(sw)).toEqual([]); // unreachable: no change reported…
     expect([...sw.blocked]).toEqual([[31, [0, 10]]]); // …and the last state kept
-    const again = fakeConsole(sw.plan.mgmtSocket, () => print);
+    const again = fakeConsole(sw.plan.mgmtSocket, undefined, () => print);
     closers.push(again.close);
     await again.listen();
     print = 'VLAN 0000\n -- Port 0031 tagged=0 active=1 status=Forwarding';

@@ -3,11 +3,9 @@
 // is passing, and the port is configured again a few times (retryTransient) before the cable is reported
 // unwired; a refusal in the switch's own words is not. Against a fake vde_switch console here.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Plan, SwitchPlan } from '../../src/shared/plan.ts';
 import { cablePlan } from '../../src/main/compiler/cables.ts';
 import type { DaemonHandle, DaemonSpec, Register } from '../../src/main/runtime/launcher.ts';
 import { FakeLauncher } from '../../src/main/runtime/fake-launcher.ts';
@@ -15,44 +13,7 @@ import { ProcessBook } from '../../src/main/runtime/process-book.ts';
 import { Network } from '../../src/main/runtime/network/network.ts';
 import { CONFIGURE_RETRY, REPLY_TIMEOUT_CODE, isTransient, retryTransient, switchCommands } from '../../src/main/runtime/network/switch-mgmt.ts';
 import { waitUntil } from '../support/poll.ts';
-
-/** What the console does with the n-th command it is sent (0-based, over all connections). */
-type Answer = 'ok' | 'hang-up' | 'silent' | { code: number; text: string };
-
-/** vde_switch's management console: banner, prompt, then per command what `answer` says. */
-function fakeConsole(path: string, answer: (command: string, n: number) => Answer = () => 'ok') {
-  const commands: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.write('VDE switch V.2.3.2\n(C) Virtual Square Team (coord. R. Davoli) 2005,2006,2007 - GPLv2\n\nvde$ ');
-    let buffer = '';
-    let silent = false;
-    socket.on('data', (chunk) => {
-      buffer += chunk.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0 && !silent; nl = buffer.indexOf('\n')) {
-        const command = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        const a = answer(command, commands.length);
-        commands.push(command);
-        if (a === 'hang-up') return void socket.destroy();
-        if (a === 'silent') return void (silent = true); // it reads on, and never answers
-        socket.write(a === 'ok' ? '1000 Success\n\nvde$ ' : `${a.code} ${a.text}\n\nvde$ `);
-      }
-    });
-  });
-  return {
-    commands,
-    listen: () => new Promise<void>((resolve) => server.listen(path, resolve)),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { fakeConsole, switchesPlan, switchPlan, type Answer } from '../support/fake-switch-console.ts';
 
 let dir = '';
 const closers: (() => Promise<void>)[] = [];
@@ -61,12 +22,6 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = '';
 });
-
-function switchPlan(domain: string): SwitchPlan {
-  mkdirSync(join(dir, 'sw'), { recursive: true });
-  const ctlDir = join(dir, 'sw', domain);
-  return { domain, kind: 'switch', ctlDir, mgmtSocket: `${ctlDir}.mgmt`, argv: ['vde_switch', '-F'], ports: { count: 32, vlans: [10], stp: false } };
-}
 
 /** The fake launcher, with each switch's management console answering as `answers[domain]` says from the start. */
 class ConsoleLauncher extends FakeLauncher {
@@ -88,26 +43,10 @@ class ConsoleLauncher extends FakeLauncher {
   }
 }
 
-function labPlan(switches: SwitchPlan[], more: Partial<Plan>): Plan {
-  return {
-    planVersion: 3,
-    lab: { name: 'fake', id: 'fake-00000000', root: dir, format: 'yaml' },
-    runDir: join(dir, 'run'),
-    stateDir: join(dir, 'state'),
-    labFs: { image: join(dir, 'labfs.ext4'), entries: [] },
-    switches,
-    cables: [],
-    switchLinks: [],
-    guests: [],
-    waves: [],
-    ...more,
-  };
-}
-
 /** Two switches with VLAN 10 and a trunk between them: the link's port on each is configured over its console. */
 function linkLab(answers: Record<string, (command: string, n: number) => Answer>) {
   dir = mkdtempSync(join(tmpdir(), 'vnl-swretry-'));
-  const plan = labPlan([switchPlan('sw1'), switchPlan('sw2')], {
+  const plan = switchesPlan(dir, [switchPlan(dir, 'sw1'), switchPlan(dir, 'sw2')], {
     switchLinks: [{ id: 'sw1--sw2', between: ['sw1', 'sw2'], plugged: true, filterMgmt: join(dir, 'l.wf'), impairments: {}, vlans: { tagged: [10] } }],
   });
   const launcher = new ConsoleLauncher(answers);
@@ -139,7 +78,7 @@ describe('a transient failure to configure a switch port is tried again', () => 
     mkdirSync(join(dir, 'c'), { recursive: true });
     const launcher = new ConsoleLauncher({ sw1: (_c, n) => (n === 0 ? 'silent' : 'ok') });
     const notes: string[] = [];
-    const network = new Network(labPlan([switchPlan('sw1')], { cables: [cable] }), launcher, new ProcessBook(), (m) => notes.push(m));
+    const network = new Network(switchesPlan(dir, [switchPlan(dir, 'sw1')], { cables: [cable] }), launcher, new ProcessBook(), (m) => notes.push(m));
     try {
       await network.up();
       expect(notes).toEqual([]);
