@@ -141,8 +141,11 @@ describe('a 500-machine lab in the app', () => {
     // A double-click on a hub folds its group alone, and again unfolds it.
     await page.getByRole('button', { name: 'Fit' }).click();
     const hub = await nodePoint(page, 'domain:d41');
+    // The 550 nodes drawn first: a page still drawing takes the two clicks too far apart to be a double-click.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
     await page.mouse.dblclick(hub.x, hub.y);
     await page.waitForFunction(() => (window as any).__vnetlab.cy.nodes(':visible').length === 540, undefined, { timeout: 5_000 });
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
     await page.mouse.dblclick(hub.x, hub.y);
     await page.waitForFunction(() => (window as any).__vnetlab.cy.nodes(':visible').length === 550, undefined, { timeout: 5_000 });
   });

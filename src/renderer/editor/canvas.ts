@@ -94,7 +94,9 @@ export class Canvas {
     private readonly state: AppState,
     private readonly callbacks: CanvasCallbacks,
   ) {
-    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single', textureOnViewport: true });
+    // multiClickDebounceTime: two clicks within 400 ms are a double-click (a hub folds, a machine opens its
+    // console), as desktops count them (400–500 ms); cytoscape's 250 ms missed a slower hand, or a page busy drawing a big lab.
+    this.cy = cytoscape({ container, style: STYLE, layout: { name: 'preset' }, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: true, selectionType: 'single', textureOnViewport: true, multiClickDebounceTime: 400 });
     this.wireGestures();
     this.findAndFold = new FindAndFold(this.cy, container, state);
     // The consoles panel opening or the window resizing changes the canvas size: cytoscape must know,
