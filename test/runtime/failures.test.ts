@@ -174,7 +174,9 @@ describe('failing guests (real UML)', () => {
   });
 
   it('stop wins over a start in progress, even one whose supervisor is not up yet', async () => {
-    const lab = t.lab('race', { 'lab.yaml': `lab:\n  name: race\nmachines:${host('a', '10.0.5.1')}${host('b', '10.0.5.2')}\ndomains:\n  lan: {kind: hub}\n` });
+    // The guests stay booting (not ready) until their startup script ends: a guest boots in well under a
+    // second, sooner than a `vnetlab stop` process starts, and the stop must land while they boot.
+    const lab = t.lab('race', { 'lab.yaml': `lab:\n  name: race\nmachines:${host('a', '10.0.5.1', 'sleep 30')}${host('b', '10.0.5.2', 'sleep 30')}\ndomains:\n  lan: {kind: hub}\n` });
     for (const when of ['before the supervisor answers', 'while guests boot']) {
       const starting = t.cli(['start', lab]);
       if (when === 'while guests boot') {
