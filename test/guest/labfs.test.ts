@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/main/compiler/index.ts';
-import { buildLabFs } from '../../src/main/guest/labfs.ts';
+import { buildLabFs, STAGING_PREFIX } from '../../src/main/guest/labfs.ts';
+import { removeAbandonedStaging } from '../../src/main/runtime/clean.ts';
 import { loadLab } from '../../src/main/lab/index.ts';
 import { UserError } from '../../src/main/errors.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
@@ -119,6 +120,61 @@ describe('buildLabFs', () => {
   });
 });
 
+describe('buildLabFs staging on the host tmpfs', () => {
+  let work: string;
+  let savedTmpfs: string | undefined;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-tmpfs-'));
+    savedTmpfs = process.env.VNETLAB_UML_TMPDIR;
+    // The tmpfs root, made a folder of this test's own so that nothing of another run is touched.
+    process.env.VNETLAB_UML_TMPDIR = join(work, 'shm');
+    mkdirSync(process.env.VNETLAB_UML_TMPDIR);
+  });
+  afterAll(() => {
+    if (savedTmpfs === undefined) delete process.env.VNETLAB_UML_TMPDIR;
+    else process.env.VNETLAB_UML_TMPDIR = savedTmpfs;
+    rmSync(work, { recursive: true, force: true });
+  });
+  const ours = () => join(work, 'shm', `vnetlab-${process.getuid?.() ?? 0}`);
+
+  it('stages in this user\'s private tmpfs folder and leaves it empty', async () => {
+    const labRoot = join(work, 'lab');
+    mkdirSync(join(labRoot, 'pc1', 'etc'), { recursive: true });
+    writeFileSync(join(labRoot, 'pc1', 'etc', 'motd'), 'hi\n');
+    const model = lab({ root: labRoot, machines: [machine('pc1', [], { files: [{ kind: 'dir', guestPath: '/', labPath: 'pc1', source: at(0, 'pc1') }] })] });
+    const plan = compile(model, { ...FIXED_OPTIONS, runDir: join(work, 'run') });
+    const seen: string[] = [];
+    // What the tmpfs folder holds while mkfs reads it: the build's staging, and nothing once it is done.
+    const watch = setInterval(() => existsSync(ours()) && seen.push(...readdirSync(ours())), 1);
+    try {
+      await buildLabFs(plan.labFs, { labRoot });
+    } finally {
+      clearInterval(watch);
+    }
+    expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd')).toBe('hi\n');
+    expect((statSync(ours()).mode & 0o777).toString(8)).toBe('700');
+    expect(readdirSync(ours())).toEqual([]);
+    expect(readdirSync(join(work, 'run'))).toEqual(['labfs.ext4']);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const name of seen) expect(name).toMatch(new RegExp(`^${STAGING_PREFIX}${process.pid}-`));
+  });
+
+  it('`clean` removes the staging of a build whose process died, never a live one\'s', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    mkdirSync(join(ours(), `${STAGING_PREFIX}${dead}-abcdef`, 'tools', 'bin'), { recursive: true, mode: 0o700 });
+    symlinkSync('../busybox', join(ours(), `${STAGING_PREFIX}${dead}-abcdef`, 'tools', 'bin', 'ls'));
+    mkdirSync(join(ours(), `${STAGING_PREFIX}${process.pid}-ghijkl`), { mode: 0o700 });
+    mkdirSync(join(ours(), 'bench10-h0'), { mode: 0o700 }); // a guest's memory folder: not staging
+    try {
+      expect(removeAbandonedStaging()).toEqual([join(ours(), `${STAGING_PREFIX}${dead}-abcdef`)]);
+      expect(readdirSync(ours()).sort()).toEqual(['bench10-h0', `${STAGING_PREFIX}${process.pid}-ghijkl`]);
+    } finally {
+      rmSync(join(ours(), `${STAGING_PREFIX}${process.pid}-ghijkl`), { recursive: true });
+      rmSync(join(ours(), 'bench10-h0'), { recursive: true });
+    }
+  });
+});
+
 // A Kathará lab folder as it is (test/fixtures/kathara-dns): machine folders, shared/, shared.startup.
 describe('buildLabFs on a Kathará lab folder', () => {
   it('carries the machine folders and shared/ byte for byte, and the lab folder under /lab', async () => {
@@ -164,7 +220,7 @@ describe.skipIf(!canDropToNobody)(`buildLabFs as an ordinary user${canDropToNobo
         cwd: resolve(__dirname, '../..'),
         uid: 65534,
         gid: 65534,
-        env: { PATH: process.env.PATH, HOME: work, TMPDIR: work },
+        env: { PATH: process.env.PATH, HOME: work, TMPDIR: work, VNETLAB_UML_TMPDIR: work },
         encoding: 'utf8',
       });
       expect(child.stderr).toBe('');

@@ -1,11 +1,13 @@
 // `vnetlab clean`: end everything a lab started and remove its run dir, working only from the on-disk
 // records (so it works after the supervisor was killed with -9), through the one reaper (reaper.ts).
 // Guest disks live in the state dir and are left alone: only `wipe` deletes them.
-import { existsSync, rmSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { UserError } from '../errors.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
-import { assertPrivateDir } from './private-dir.ts';
+import { assertPrivateDir, isPrivateDir } from './private-dir.ts';
+import { hostTmpfs } from './host-tmpfs.ts';
+import { STAGING_PREFIX } from '../guest/labfs.ts';
 import { isAlive, readRecords, type ProcessRecord } from './records.ts';
 import { reapRecorded } from './reaper.ts';
 import { isLabRunDir, listRunDirs } from './run-dir.ts';
@@ -96,5 +98,30 @@ export async function cleanAll(paths: HostPaths = hostPaths()): Promise<CleanRep
   const pool = await cleanPool(paths);
   if (pool) reports.push(pool);
   for (const dir of listRunDirs(paths)) reports.push(await cleanRunDir(dir, paths));
+  const staging = removeAbandonedStaging();
+  if (staging.length) reports.push({ runDir: dirname(staging[0]!), killed: [], removed: staging });
   return reports;
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Lab-fs staging folders on the tmpfs whose building process is gone (killed mid-build): a build's own is never touched. */
+export function removeAbandonedStaging(): string[] {
+  const folder = join(hostTmpfs(), `vnetlab-${typeof process.getuid === 'function' ? process.getuid() : 0}`);
+  if (!isPrivateDir(folder)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(folder)) {
+    const pid = name.startsWith(STAGING_PREFIX) ? Number.parseInt(name.slice(STAGING_PREFIX.length), 10) : NaN;
+    if (!(pid > 0) || pidExists(pid)) continue;
+    rmSync(join(folder, name), { recursive: true, force: true });
+    removed.push(join(folder, name));
+  }
+  return removed;
 }

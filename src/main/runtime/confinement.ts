@@ -14,7 +14,7 @@ import { EnvironmentError } from '../errors.ts';
 import { confineHelper, hostHelper, landlockAbi } from '../images/host-helpers.ts';
 import { findKernel, whichTool, type KernelInfo } from '../images/kernel.ts';
 import { createCowDisk } from '../images/backing.ts';
-import { ensurePrivateDir } from './private-dir.ts';
+import { ourTmpfsFolder } from './host-tmpfs.ts';
 import { programFiles } from './program-files.ts';
 
 /** What one sandboxed process may reach; everything else on the host it may not. */
@@ -185,9 +185,7 @@ export function stageLabFs(labFsImage: string, staged: string): void {
  * among its files) and before its gate opens, so a launcher killed in between leaves nothing unrecorded.
  */
 export function guestMemoryFolder(memoryRoot: string, umid: string): string {
-  const mine = join(memoryRoot, `vnetlab-${typeof process.getuid === 'function' ? process.getuid() : 0}`);
-  ensurePrivateDir(mine, { checkParents: true });
-  return join(mine, umid);
+  return join(ourTmpfsFolder(memoryRoot), umid);
 }
 
 export function makeMemoryFolder(dir: string): void {

@@ -23,6 +23,7 @@ import type { PooledGuest } from './pool/protocol.ts';
 import { mconsoleCommand, mconsoleCommands } from './mconsole.ts';
 import { confinementFor, daemonArgv, guestLaunch, makeMemoryFolder, removeMemoryFolder, type Confinement } from './confinement.ts';
 import { guestArgv } from './guest-argv.ts';
+import { hostTmpfs } from './host-tmpfs.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -295,18 +296,7 @@ export function nudgeConsoleAfterOutput(term: Pick<ConsolePty, 'onData'>, pid: n
 }
 
 /**
- * Where UML keeps the guest's RAM (an unlinked file it maps): tmpfs when the host has a writable
- * /dev/shm, so guest memory never becomes dirty page cache written back to disk; `VNETLAB_UML_TMPDIR`
- * overrides it, then TMPDIR, then /tmp.
+ * Where UML keeps the guest's RAM (an unlinked file it maps): the host's tmpfs, so guest memory never
+ * becomes dirty page cache written back to disk (host-tmpfs.ts; `VNETLAB_UML_TMPDIR` overrides it).
  */
-export function guestMemoryDir(): string {
-  const chosen = process.env.VNETLAB_UML_TMPDIR;
-  if (chosen) return chosen;
-  try {
-    accessSync('/dev/shm', constants.W_OK);
-    if (statSync('/dev/shm').isDirectory()) return '/dev/shm';
-  } catch {
-    // no usable tmpfs: fall through
-  }
-  return process.env.TMPDIR ?? '/tmp';
-}
+export const guestMemoryDir = hostTmpfs;
