@@ -27,6 +27,7 @@ import { isAlive, hasExited, lockHolderAlive, readRecords, takeProcessLock } fro
 import { ensureRunDir, findRunDir, READY_FD_ENV, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
+import { landlockAbi } from '../images/host-helpers.ts';
 import type { ApplyResult } from './apply.ts';
 import type { StartResult } from './supervisor.ts';
 import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
@@ -377,7 +378,7 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
     detached: true,
     // fd 3: a pipe on which it says it listens (READY_FD_ENV), so we connect then, not at our next look.
     stdio: ['ignore', logFd, logFd, 'pipe'],
-    env: { ...env, [READY_FD_ENV]: '3' },
+    env: { ...env, [READY_FD_ENV]: '3', ...knownLandlockAbi(env) },
     cwd: dirname(fileURLToPath(import.meta.url)),
   });
   closeSync(logFd);
@@ -411,6 +412,15 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
     readyPipe?.destroy();
   }
   throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
+}
+
+/** The host's Landlock ABI as this process already asked it, so the supervisor does not ask again (~5 ms, on its way to listening). */
+function knownLandlockAbi(env: NodeJS.ProcessEnv): { VNETLAB_LANDLOCK_ABI?: string } {
+  try {
+    return { VNETLAB_LANDLOCK_ABI: String(landlockAbi(env)) };
+  } catch {
+    return {}; // no helper yet: the supervisor finds out, and says so
+  }
 }
 
 /** Wait until the supervisor process recorded in a run dir has exited (after a full stop). */

@@ -13,6 +13,7 @@ import { ensureImage } from '../images/build.ts';
 import { loadLab } from '../lab/index.ts';
 import { hostPaths } from '../paths.ts';
 import { compileOptionsFor } from './compile-options.ts';
+import { makeGuestFifos } from './fifos.ts';
 import { checkStartSpace, isNoSpace, noSpaceError } from './disk-space.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { ensureRunDir } from './run-dir.ts';
@@ -72,6 +73,10 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
   checkStartSpace(plan, env);
   // An unpacked hand-in pack: its first start boots from the packed state.
   seedFromPack(plan, env, progress);
+  // The guests' exec channels, by one process while the images are checked and the lab-fs is built (in
+  // the supervisor it was one more spawn on the way to the first boot). Should it fail, the supervisor
+  // makes them, or its guest's start says why.
+  const fifos = makeGuestFifos(plan.guests).catch(() => {});
   if (options.buildImages !== false) {
     for (const image of [...new Set(plan.guests.map((g) => g.image))].sort()) {
       progress(`checking image ${image}`);
@@ -82,6 +87,7 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
   await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir }).catch((err: unknown) => {
     throw isNoSpace(err) ? noSpaceError(dirname(plan.labFs.image)) : err;
   });
+  await fifos;
 }
 
 /** `<stateRoot>/labs/<labId>`: each level private (the state root may be redirected to a shared place). */

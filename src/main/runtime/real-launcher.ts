@@ -6,9 +6,8 @@
 // program. We spawn, hand the pid to `register` (the on-disk record), and only then open the gate, so
 // no process ever runs unrecorded; if we die before that, the gate sees EOF (or its pty hangs up) and
 // the sh exits without starting anything.
-import { spawn, execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import * as pty from 'node-pty';
@@ -23,9 +22,8 @@ import type { PooledGuest } from './pool/protocol.ts';
 import { mconsoleCommand, mconsoleCommands } from './mconsole.ts';
 import { confinementFor, daemonArgv, guestLaunch, makeMemoryFolder, removeMemoryFolder, type Confinement } from './confinement.ts';
 import { guestArgv } from './guest-argv.ts';
+import { isFifo, makeFifosAsync, makeGuestFifos } from './fifos.ts';
 import { hostTmpfs } from './host-tmpfs.ts';
-
-const execFileAsync = promisify(execFile);
 
 /**
  * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
@@ -41,6 +39,21 @@ export class RealLauncher implements Launcher {
   /** Every process starts in its sandbox (confinement.ts) unless the user started the lab --unconfined. */
   constructor(private readonly confinement: Confinement = confinementFor()) {}
 
+  /** The last spawn's turn of the event loop (spawnTurn). */
+  private lastSpawnTurn: Promise<void> = Promise.resolve();
+
+  /**
+   * Waits for a turn of the event loop of its own to spawn in. A spawn holds the loop ~1–4 ms (the fork,
+   * then the wait for exec); a burst of them (a new supervisor's network: 8 cables and their switches at
+   * once) held it for tens of ms, with no console byte passed and no request answered meanwhile. Now
+   * sockets are served between any two spawns.
+   */
+  spawnTurn(): Promise<void> {
+    const turn = this.lastSpawnTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    this.lastSpawnTurn = turn;
+    return turn;
+  }
+
   /** The FIFOs daemons share as stdin, being made: the first daemons of a start all wait for one mkfifo. */
   private readonly sharedFifos = new Map<string, Promise<void>>();
 
@@ -50,6 +63,7 @@ export class RealLauncher implements Launcher {
     for (const path of spec.sockets) if (path !== spec.logFile) rmSync(path, { recursive: true, force: true });
     if (spec.stdinFifo) await this.ensureSharedFifo(spec.stdinFifo);
     const argv = daemonArgv(this.confinement, spec.argv, spec.folders, { hostNat: spec.hostNat });
+    await this.spawnTurn();
     const proc = spawnGated({ ...spec, argv }, register);
     if (spec.readyPath) await waitForPath(spec.readyPath, proc, spec.logFile, spec.what);
     return proc;
@@ -69,9 +83,9 @@ export class RealLauncher implements Launcher {
     return made;
   }
 
-  async prepareGuests(plans: GuestPlan[]): Promise<void> {
-    const channels = plans.flatMap((p) => [p.execChannel.toGuest, p.execChannel.fromGuest]);
-    if (channels.length) await makeFifosAsync(channels);
+  /** The wave's missing FIFOs in one process: the starting side (prepareHost) normally made them all already. */
+  prepareGuests(plans: GuestPlan[]): Promise<void> {
+    return makeGuestFifos(plans);
   }
 
   async spawnGuest(plan: GuestPlan, size: { cols: number; rows: number }, register: Register): Promise<GuestHandle> {
@@ -92,6 +106,7 @@ export class RealLauncher implements Launcher {
     const toStream = new Socket({ fd: toFd, readable: false, writable: true });
     const fromStream = new Socket({ fd: fromFd, readable: true, writable: false });
 
+    await this.spawnTurn();
     // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
     // Confined, the sandbox helper does what the wrapper would, then execs the kernel: same pid again.
     const backing = diskBackingImage(plan);
@@ -185,28 +200,6 @@ function diskBackingImage(plan: GuestPlan): string {
   return backing;
 }
 
-/** Fresh FIFOs, made by one `mkfifo` (Node has no mkfifo; a process per FIFO cost ~10 ms each at start). */
-export function makeFifos(paths: string[]): void {
-  execFileSync('mkfifo', mkfifoArgs(paths));
-}
-
-/** The same without blocking the event loop: what the supervisor uses while guests boot. */
-export async function makeFifosAsync(paths: string[]): Promise<void> {
-  await execFileAsync('mkfifo', mkfifoArgs(paths));
-}
-
-/** Clears the way for new FIFOs (a dead run's leftovers go, folders are made) and returns mkfifo's argv. */
-function mkfifoArgs(paths: string[]): string[] {
-  for (const path of paths) {
-    rmSync(path, { force: true });
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  }
-  return ['-m', '0600', ...paths];
-}
-
-function isFifo(path: string): boolean {
-  return lstatSync(path, { throwIfNoEntry: false })?.isFIFO() ?? false;
-}
 
 
 /** Spawn a daemon in its own process group behind the gate (see the top of this file), not tied to our lifetime. */
