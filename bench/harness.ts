@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { hostPaths } from '../src/main/paths.ts';
 import { cleanAll } from '../src/main/runtime/clean.ts';
 
-export function runBench(main: () => Promise<void>, env: NodeJS.ProcessEnv, base: string): void {
+export function runBench(main: () => Promise<void>, env: NodeJS.ProcessEnv, base: string, alsoRemove: string[] = []): void {
   main()
     .catch((err) => {
       console.error(`bench failed: ${err instanceof Error ? err.message : err}`);
@@ -13,6 +13,6 @@ export function runBench(main: () => Promise<void>, env: NodeJS.ProcessEnv, base
     })
     .finally(async () => {
       await cleanAll(hostPaths(env));
-      rmSync(base, { recursive: true, force: true });
+      for (const dir of [base, ...alsoRemove]) rmSync(dir, { recursive: true, force: true });
     });
 }

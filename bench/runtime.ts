@@ -9,7 +9,7 @@
 // boots of the same image and memory (issue 12: ≤ 1.3 for 10 and 50 guests).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as pty from 'node-pty';
 import { spawn } from 'node:child_process';
@@ -37,8 +37,11 @@ const VNETLAB = join(import.meta.dirname, '..', 'bin', 'vnetlab.mjs');
 
 const base = mkdtempSync(join(tmpdir(), 'vbench-'));
 const imageDir = hostPaths(process.env).imageDir;
+// The labs' run dirs where vnetlab puts them for this user by default (the host's tmpfs without
+// XDG_RUNTIME_DIR or TMPDIR), in a folder of the bench's own, removed at the end.
+const runtimeDir = mkdtempSync(join(dirname(hostPaths(process.env).runtimeRoot), 'vbench-r-'));
 process.env.HOME = join(base, 'home');
-process.env.VNETLAB_RUNTIME_DIR = join(base, 'r');
+process.env.VNETLAB_RUNTIME_DIR = runtimeDir;
 process.env.VNETLAB_STATE_DIR = join(base, 'state');
 process.env.VNETLAB_IMAGE_DIR = imageDir;
 const kernel = findKernel().path;
@@ -263,4 +266,4 @@ async function main(): Promise<void> {
   }
 }
 
-runBench(main, process.env, base);
+runBench(main, process.env, base, [runtimeDir]);

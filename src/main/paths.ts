@@ -1,6 +1,7 @@
 // Where vnetlab keeps things on the host. One place, so the CLI, the supervisor, the grader and the
 // tests agree. Everything can be redirected with environment variables (tests use a temp HOME).
 import { createHash } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 
@@ -8,8 +9,10 @@ export interface HostPaths {
   /** Built images: `<cacheDir>/images/<name>.ext4`. */
   imageDir: string;
   /**
-   * Per-user runtime root (sockets, pids): `$XDG_RUNTIME_DIR/vnetlab` or `$TMPDIR/vnetlab-<uid>`. The latter
-   * is in a shared folder: it is created 0700 and checked before use (src/main/runtime/private-dir.ts).
+   * Per-user runtime root (sockets, pids, FIFOs, the lab-fs image): `$VNETLAB_RUNTIME_DIR`, else
+   * `$XDG_RUNTIME_DIR/vnetlab`, else `$TMPDIR/vnetlab-<uid>` when TMPDIR is set, else on the host's
+   * tmpfs, `/dev/shm/vnetlab-run-<uid>`, else `/tmp/vnetlab-<uid>`. All but the first two are in shared
+   * folders: created 0700 and checked before use (src/main/runtime/private-dir.ts).
    */
   runtimeRoot: string;
   /** Per-user persistent state root (guest disks): `$XDG_STATE_HOME/vnetlab` or `~/.local/state/vnetlab`. */
@@ -26,9 +29,24 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
   const cache = cacheDirOf(env);
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   // Unix socket paths must stay under 108 bytes, so the runtime root has to be short.
-  const runtimeRoot = env.VNETLAB_RUNTIME_DIR || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'vnetlab') : join(env.TMPDIR || tmpdir(), `vnetlab-${uid}`));
+  const runtimeRoot = env.VNETLAB_RUNTIME_DIR || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'vnetlab') : env.TMPDIR ? join(env.TMPDIR, `vnetlab-${uid}`) : tmpfsRuntimeRoot(uid));
   const stateRoot = env.VNETLAB_STATE_DIR || join(env.XDG_STATE_HOME || join(home, '.local', 'state'), 'vnetlab');
   return { imageDir: env.VNETLAB_IMAGE_DIR || join(cache, 'images'), runtimeRoot, stateRoot };
+}
+
+/**
+ * Where a runtime root goes when nothing names one: the host's tmpfs, as `$XDG_RUNTIME_DIR` is on a
+ * desktop. A start creates and removes a few hundred small files and sockets there (records, FIFOs,
+ * switch folders, the lab-fs image): on a disk's ext4 a 10-machine start took ~10 % more CPU.
+ */
+function tmpfsRuntimeRoot(uid: number): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    if (statSync('/dev/shm').isDirectory()) return join('/dev/shm', `vnetlab-run-${uid}`);
+  } catch {
+    // no usable tmpfs
+  }
+  return join(tmpdir(), `vnetlab-${uid}`);
 }
 
 /** Stable id of a lab instance: its name plus a hash of its absolute folder, so two copies of the same lab never clash. */

@@ -162,6 +162,7 @@ describe('compile', () => {
 
     it.each([
       ['/tmp/vnetlab-0', 'tmp'],
+      ['/dev/shm/vnetlab-run-4294967294', 'the tmpfs default, with the longest uid'],
       ['/run/user/1000/vnetlab', 'XDG_RUNTIME_DIR'],
       ['/tmp/vnetlab-compile-test-AbCdEf/runtime', 'a test temp dir'],
     ])('fit in sun_path under %s (%s), shortening long names', (root) => {

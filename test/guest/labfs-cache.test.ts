@@ -107,3 +107,46 @@ describe('the kept lab-fs image', () => {
     expect(readFileSync(join(cacheDir, 'labfs'), 'utf8')).toBe('not a folder');
   });
 });
+
+// The run dir on a tmpfs (the default runtime root without XDG_RUNTIME_DIR), the state dir on a disk:
+// no hard link between them, so the image is copied each way, leaving its holes out.
+const tmpfs = (() => {
+  try {
+    return statSync('/dev/shm').isDirectory() ? '/dev/shm' : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const oneFileSystem = !!tmpfs && statSync(tmpfs).dev === statSync(tmpdir()).dev;
+const skipWhy = !tmpfs ? ' (skipped: this host has no /dev/shm)' : oneFileSystem ? ' (skipped: /dev/shm and the temp folder are one file system here)' : '';
+describe.skipIf(!!skipWhy)(`the kept lab-fs image across two file systems${skipWhy}`, () => {
+  it('is copied sparse both ways, byte for byte the same image', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'vnetlab-labfs-xdev-'));
+    const runDir = mkdtempSync(join(tmpfs!, 'vnetlab-labfs-xdev-'));
+    try {
+      const labRoot = join(work, 'lab');
+      mkdirSync(join(labRoot, 'pc1', 'etc'), { recursive: true });
+      writeFileSync(join(labRoot, 'pc1', 'etc', 'motd'), 'across\n');
+      // A file of data in the middle of the image's holes: a run of non-zero blocks to carry over.
+      writeFileSync(join(labRoot, 'pc1', 'etc', 'big'), Buffer.alloc(300_000, 7));
+      const model = lab({ root: labRoot, machines: [machine('pc1', [], { files: [{ kind: 'dir', guestPath: '/', labPath: 'pc1', source: at(0, 'pc1') }] })] });
+      const plan = compile(model, { ...FIXED_OPTIONS, runDir });
+      const cacheDir = join(work, 'state');
+      await buildLabFs(plan.labFs, { labRoot, cacheDir }); // built on the tmpfs, kept on the disk
+      const built = readFileSync(plan.labFs.image);
+      const keptFile = join(cacheDir, 'labfs', readdirSync(join(cacheDir, 'labfs'))[0]!);
+      expect(readFileSync(keptFile).equals(built)).toBe(true);
+      rmSync(plan.labFs.image);
+      await buildLabFs(plan.labFs, { labRoot, cacheDir }); // taken from the disk to the tmpfs
+      expect(readFileSync(plan.labFs.image).equals(built)).toBe(true);
+      for (const file of [keptFile, plan.labFs.image]) {
+        const st = statSync(file);
+        expect(st.blocks * 512, file).toBeLessThan(st.size / 2); // holes stay holes
+      }
+      expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd')).toBe('across\n');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+});
