@@ -1,7 +1,7 @@
 // Supervisor logic against the fake launcher: waves, bounded parallelism, failure isolation, stop
 // escalation, console sessions. Real processes are covered by the other files in this folder.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GuestPlan, Plan } from '../../src/shared/plan.ts';
@@ -11,6 +11,7 @@ import { Supervisor } from '../../src/main/runtime/supervisor.ts';
 import { cablePlan } from '../../src/main/compiler/cables.ts';
 import { ConsoleSession, REPLAY_LIMIT_CHARS, SETTLE_QUIET_MS } from '../../src/main/runtime/console-session.ts';
 import { fakeGuestPlan, fakeInterface } from '../support/fake-plan.ts';
+import { waitUntil } from '../support/poll.ts';
 
 function guest(name: string, dependsOn: string[] = []): GuestPlan {
   return fakeGuestPlan(name, { interfaces: [fakeInterface(name, 'A')], dependsOn });
@@ -49,6 +50,34 @@ describe('supervisor with the fake launcher', () => {
     const lastRouterReady = Math.max(log.indexOf('ready r1'), log.indexOf('ready r2'));
     expect(Math.min(log.indexOf('spawn pc1'), log.indexOf('spawn pc2'))).toBeGreaterThan(lastRouterReady);
     expect(sup.status().machines.every((m) => m.state === 'ready')).toBe(true);
+    await sup.shutdown();
+  });
+
+  it("answers the start before the guests' IPv6 wave, which goes a few guests at a time", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `g${String(i).padStart(2, '0')}`);
+    const launcher = new FakeLauncher();
+    let inFlight = 0;
+    let most = 0;
+    const spawnGuest = launcher.spawnGuest.bind(launcher);
+    // Each guest's `6` takes a while, as loading the module does in a real guest.
+    launcher.spawnGuest = async (...args) => {
+      const handle = await spawnGuest(...args);
+      handle.agent.ipv6Now = async () => {
+        launcher.log.push(`ipv6 ${args[0].name}`);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+      };
+      return handle;
+    };
+    const sup = new Supervisor(plan([names]), launcher, { maxParallelBoots: 40, consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50 });
+    const result = await sup.start();
+    expect(result.ok).toBe(true);
+    // The answer is out before any guest is asked (hundreds at once held a 500-machine start's answer ~6 s).
+    expect(launcher.log.filter((l) => l.startsWith('ipv6 '))).toEqual([]);
+    await waitUntil(() => launcher.log.filter((l) => l.startsWith('ipv6 ')).length, (asked) => asked === 40, 5_000, 10);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2 * availableParallelism());
     await sup.shutdown();
   });
 
