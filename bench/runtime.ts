@@ -1,6 +1,7 @@
 // Runtime figures, each against a baseline measured in the same run:
 //  - start-to-all-ready of a lab of N tiny guests through `vnetlab start`'s path (prepare + supervisor
-//    + waves + readiness), vs N bare `linux.uml` boots to a shell prompt launched at once;
+//    + waves + readiness), cold (fresh disks, no kept lab-fs image), vs N bare `linux.uml` boots to a
+//    shell prompt launched at once; and the same as the command, a process of its own;
 //  - host memory per idle guest (PSS of each guest's process group);
 //  - console keystroke round trip through the supervisor (client → socket → pty → guest echo → back),
 //    vs the same round trip on a bare UML pty.
@@ -21,6 +22,7 @@ import { prepareLab } from '../src/main/runtime/prepare.ts';
 import { RealLauncher } from '../src/main/runtime/real-launcher.ts';
 import { Network } from '../src/main/runtime/network/network.ts';
 import { ProcessBook } from '../src/main/runtime/process-book.ts';
+import { groupHasMembers } from '../src/main/runtime/records.ts';
 import { findKernel } from '../src/main/images/kernel.ts';
 import { loopsPerJiffy } from '../src/main/images/delay-loop.ts';
 import { GUEST_BOOT_ARGS } from '../src/main/compiler/index.ts';
@@ -112,8 +114,18 @@ async function bareBoots(n: number, extraArgs: string[] = []): Promise<number> {
     // The next round boots the same umids: these must be gone first (a fixed 300 ms was not enough under load).
     guests.forEach(killBare);
     await Promise.all(guests.map((g) => g.exited));
+    await settled(guests.map((g) => g.term.pid));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Until every process of these groups is gone: a killed UML's ~40 host processes go after it, and at 500
+ * guests that teardown took seconds of the host's CPU from whatever the bench measured next.
+ */
+async function settled(pgids: number[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (pgids.some(groupHasMembers) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** The same guests as the lab, spawned all at once by the launcher alone (no supervisor, no waves, no bound). */
@@ -136,6 +148,7 @@ async function launcherBoots(n: number): Promise<number> {
       g.kill('SIGKILL');
       await g.exited;
     }
+    await settled(guests.map((g) => g.pgid));
     await network.down();
     await cleanAll(hostPaths(process.env));
   }
@@ -175,6 +188,8 @@ async function labStart(n: number): Promise<{ ms: number; sup: SupervisorClient 
   const lab = join(base, `lab-${n}`);
   mkdirSync(lab, { recursive: true });
   writeFileSync(join(lab, 'lab.yaml'), labYaml(n));
+  // Cold, as the command's: fresh disks and no kept lab-fs image (the last round's are wiped).
+  await cliMs(['wipe', lab, '--yes']).catch(() => 0);
   const t0 = performance.now();
   const { client, result } = await launchLab(lab, { timeoutMs: 300_000 });
   const ms = performance.now() - t0;
