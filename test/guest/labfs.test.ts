@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/main/compiler/index.ts';
 import { buildLabFs, STAGING_PREFIX } from '../../src/main/guest/labfs.ts';
 import { removeAbandonedStaging } from '../../src/main/runtime/clean.ts';
+import { labFsOptions } from '../../src/main/runtime/prepare.ts';
 import { loadLab } from '../../src/main/lab/index.ts';
 import { UserError } from '../../src/main/errors.ts';
 import type { LabModel } from '../../src/shared/lab-model.ts';
@@ -147,7 +148,8 @@ describe('buildLabFs staging on the host tmpfs', () => {
     // What the tmpfs folder holds while mkfs reads it: the build's staging, and nothing once it is done.
     const watch = setInterval(() => existsSync(ours()) && seen.push(...readdirSync(ours())), 1);
     try {
-      await buildLabFs(plan.labFs, { labRoot });
+      // As every start, apply and restore builds it (runtime/prepare.ts labFsOptions).
+      await buildLabFs(plan.labFs, { ...labFsOptions(plan), labRoot, cacheDir: undefined });
     } finally {
       clearInterval(watch);
     }

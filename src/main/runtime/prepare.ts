@@ -8,12 +8,13 @@ import type { LabModel } from '../../shared/lab-model.ts';
 import type { Plan } from '../../shared/plan.ts';
 import { compile } from '../compiler/index.ts';
 import { UserError } from '../errors.ts';
-import { buildLabFs } from '../guest/labfs.ts';
+import { buildLabFs, type BuildLabFsOptions } from '../guest/labfs.ts';
 import { ensureImage } from '../images/build.ts';
 import { loadLab } from '../lab/index.ts';
 import { hostPaths } from '../paths.ts';
 import { compileOptionsFor } from './compile-options.ts';
 import { makeGuestFifos } from './fifos.ts';
+import { ourTmpfsFolder } from './host-tmpfs.ts';
 import { checkStartSpace, isNoSpace, noSpaceError } from './disk-space.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { ensureRunDir } from './run-dir.ts';
@@ -84,7 +85,7 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
     }
   }
   progress('building the lab-fs image');
-  await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir }).catch((err: unknown) => {
+  await buildLabFs(plan.labFs, labFsOptions(plan)).catch((err: unknown) => {
     throw isNoSpace(err) ? noSpaceError(dirname(plan.labFs.image)) : err;
   });
   await fifos;
@@ -97,4 +98,15 @@ function ensureStateDir(stateDir: string, stateRoot: string): void {
     ensurePrivateDir(dirname(stateDir));
   }
   ensurePrivateDir(stateDir);
+}
+
+/** How every start, apply and restore builds a plan's lab-fs: kept in its state folder, staged on the tmpfs. */
+export function labFsOptions(plan: Plan): BuildLabFsOptions {
+  let stagingParent: string | undefined;
+  try {
+    stagingParent = ourTmpfsFolder();
+  } catch {
+    // Not ours alone (the guests' launch says so plainly): staged beside the image, as without a tmpfs.
+  }
+  return { labRoot: plan.lab.root, cacheDir: plan.stateDir, stagingParent };
 }

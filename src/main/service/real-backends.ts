@@ -16,7 +16,7 @@ import { loadLab, refuseUnsafeModel, relocateLab, saveLabYaml, validateLab, writ
 import { connectSupervisor, type SupervisorClient } from '../runtime/client.ts';
 import { launchLab, stopLab } from '../runtime/launch.ts';
 import { compileOptionsFor } from '../runtime/compile-options.ts';
-import { planLab } from '../runtime/prepare.ts';
+import { labFsOptions, planLab } from '../runtime/prepare.ts';
 import type { Backends } from './backends.ts';
 import { stateBackends } from './state-backends.ts';
 
@@ -123,7 +123,7 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
         // memory as the editor saved them, not as they were when the lab started.
         const { plan } = await planLab(labRoot, { env });
         if (!plan.guests.some((g) => g.name === machine)) throw new UserError(`the saved lab has no machine ${machine}`, 2, 'save the lab, then press Apply');
-        await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir });
+        await buildLabFs(plan.labFs, labFsOptions(plan));
         const result = await sup.apply(plan, { restart: action === 'restart' ? [machine] : [] });
         if (action === 'start') await sup.start([machine]);
         const failed = result.changes.find((c) => c.startsWith(`! ${machine} did not start`));
@@ -236,7 +236,7 @@ export function realBackends(options: RealBackendOptions = {}): Backends {
         const { plan } = await planLab(labRoot, { env });
         const preview = await sup.apply(plan, { dryRun: true });
         if (dryRun === true || !preview.changes.length) return preview;
-        await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir });
+        await buildLabFs(plan.labFs, labFsOptions(plan));
         return sup.apply(plan);
       }),
 

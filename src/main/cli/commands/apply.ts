@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../../../shared/diagnostics.ts';
 import { LAB_FLAG, resolveLab } from '../lab-args.ts';
 import { requireSupervisor } from '../../runtime/lab-target.ts';
 import { buildLabFs } from '../../guest/labfs.ts';
-import { planLab } from '../../runtime/prepare.ts';
+import { labFsOptions, planLab } from '../../runtime/prepare.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -37,7 +37,7 @@ Examples:
       if (!args.flags['dry-run'] && preview.changes.length) {
         // New or restarted machines read their files from the lab-fs: rebuild it (atomically; running
         // guests keep the image they mounted).
-        await buildLabFs(plan.labFs, { labRoot: plan.lab.root, cacheDir: plan.stateDir });
+        await buildLabFs(plan.labFs, labFsOptions(plan));
       }
       const result = args.flags['dry-run'] ? preview : await sup.apply(plan);
       if (args.flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
