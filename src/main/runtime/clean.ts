@@ -8,7 +8,7 @@ import { hostPaths, type HostPaths } from '../paths.ts';
 import { assertPrivateDir, isPrivateDir } from './private-dir.ts';
 import { hostTmpfs } from './host-tmpfs.ts';
 import { STAGING_PREFIX } from '../guest/labfs.ts';
-import { isAlive, readRecords, type ProcessRecord } from './records.ts';
+import { isAlive, pidExists, readRecords, type ProcessRecord } from './records.ts';
 import { reapRecorded } from './reaper.ts';
 import { isLabRunDir, listRunDirs } from './run-dir.ts';
 import { poolDir, poolDiskDir } from './pool/pool-files.ts';
@@ -101,15 +101,6 @@ export async function cleanAll(paths: HostPaths = hostPaths()): Promise<CleanRep
   const staging = removeAbandonedStaging();
   if (staging.length) reports.push({ runDir: dirname(staging[0]!), killed: [], removed: staging });
   return reports;
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Lab-fs staging folders on the tmpfs whose building process is gone (killed mid-build): a build's own is never touched. */

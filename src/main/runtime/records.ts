@@ -156,6 +156,16 @@ function trySignal(target: number, signal: NodeJS.Signals): boolean {
  * group asks the kernel, in one call. It once walked /proc, which with 500 guests (~3,000 processes)
  * made each guest's exit read 3,000 files: 7.6 s of a 500-guest stop blocked the supervisor.
  */
+/** Whether a process with this pid exists (ours or not: EPERM still means it runs). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function groupHasMembers(pgid: number): boolean {
   if (!(pgid > 1)) return false;
   try {

@@ -22,6 +22,7 @@ import { launchLab } from '../launch.ts';
 import { planLab } from '../prepare.ts';
 import type { StartResult } from '../supervisor.ts';
 import { ensurePrivateDir } from '../private-dir.ts';
+import { pidExists } from '../records.ts';
 import { imageIdentityOf, labFilesHash, topologyDifferences, topologyOf } from './lab-identity.ts';
 import { restoreMachineDisk, saveMachineDisk, syncFiles, type NetRestoreReport, type SavedDisk } from './live.ts';
 
@@ -150,7 +151,7 @@ async function withLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSafe(lock));
-      if (!holder || !alive(holder)) {
+      if (!holder || !pidExists(holder)) {
         rmSync(lock, { force: true });
         continue;
       }
@@ -170,15 +171,6 @@ function readFileSafe(path: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
