@@ -40,13 +40,17 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
  * switch folders, the lab-fs image): on a disk's ext4 a 10-machine start took ~10 % more CPU.
  */
 function tmpfsRuntimeRoot(uid: number): string {
+  return hasUsableShm() ? join('/dev/shm', `vnetlab-run-${uid}`) : join(tmpdir(), `vnetlab-${uid}`);
+}
+
+/** Whether the host has a /dev/shm folder we may write to (a tmpfs on every Linux we run on). */
+export function hasUsableShm(): boolean {
   try {
     accessSync('/dev/shm', constants.W_OK);
-    if (statSync('/dev/shm').isDirectory()) return join('/dev/shm', `vnetlab-run-${uid}`);
+    return statSync('/dev/shm').isDirectory();
   } catch {
-    // no usable tmpfs
+    return false;
   }
-  return join(tmpdir(), `vnetlab-${uid}`);
 }
 
 /** Stable id of a lab instance: its name plus a hash of its absolute folder, so two copies of the same lab never clash. */

@@ -53,7 +53,6 @@ let buildCount = 0;
 /** A build's staging folder is named for the process that builds it: `clean` removes those left by one that died. */
 export const STAGING_PREFIX = 'labfs-staging-';
 
-
 /** Where a lab's lab-fs image is kept between starts, in its state folder (`cacheDir`); `wipe` removes it. */
 export function keptLabFsDir(stateDir: string): string {
   return join(stateDir, 'labfs');

@@ -6,7 +6,7 @@ import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { UserError } from '../errors.ts';
 import { hostPaths, type HostPaths } from '../paths.ts';
 import { assertPrivateDir, isPrivateDir } from './private-dir.ts';
-import { hostTmpfs } from './host-tmpfs.ts';
+import { tmpfsFolderPath } from './host-tmpfs.ts';
 import { STAGING_PREFIX } from '../guest/labfs.ts';
 import { isAlive, pidExists, readRecords, type ProcessRecord } from './records.ts';
 import { reapRecorded } from './reaper.ts';
@@ -105,7 +105,7 @@ export async function cleanAll(paths: HostPaths = hostPaths()): Promise<CleanRep
 
 /** Lab-fs staging folders on the tmpfs whose building process is gone (killed mid-build): a build's own is never touched. */
 export function removeAbandonedStaging(): string[] {
-  const folder = join(hostTmpfs(), `vnetlab-${typeof process.getuid === 'function' ? process.getuid() : 0}`);
+  const folder = tmpfsFolderPath();
   if (!isPrivateDir(folder)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(folder)) {

@@ -99,7 +99,7 @@ export class RealLauncher implements Launcher {
     }
     const { toGuest, fromGuest } = plan.execChannel;
     // Made for the whole wave by prepareGuests; a guest booted on its own (a restart) makes its own.
-    if (!isFifo(toGuest) || !isFifo(fromGuest)) await makeFifosAsync([toGuest, fromGuest]);
+    await makeGuestFifos([plan]);
     // Both ends opened read-write so neither our open nor the wrapper's blocks, and neither side sees EOF.
     const toFd = openSync(toGuest, constants.O_RDWR);
     const fromFd = openSync(fromGuest, constants.O_RDWR);
@@ -110,7 +110,7 @@ export class RealLauncher implements Launcher {
     // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
     // Confined, the sandbox helper does what the wrapper would, then execs the kernel: same pid again.
     const backing = diskBackingImage(plan);
-    const { argv, memoryDir } = guestLaunch(this.confinement, plan, guestArgv(plan, { backingImage: backing }), backing, guestMemoryDir());
+    const { argv, memoryDir } = guestLaunch(this.confinement, plan, guestArgv(plan, { backingImage: backing }), backing, hostTmpfs());
     const term = pty.spawn('/bin/sh', ['-c', GUEST_WRAPPER, 'vnetlab-guest', ...argv], {
       name: 'xterm-256color',
       cols: size.cols,
@@ -288,8 +288,3 @@ export function nudgeConsoleAfterOutput(term: Pick<ConsolePty, 'onData'>, pid: n
   });
 }
 
-/**
- * Where UML keeps the guest's RAM (an unlinked file it maps): the host's tmpfs, so guest memory never
- * becomes dirty page cache written back to disk (host-tmpfs.ts; `VNETLAB_UML_TMPDIR` overrides it).
- */
-export const guestMemoryDir = hostTmpfs;

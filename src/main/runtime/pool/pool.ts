@@ -15,7 +15,8 @@ import { findKernel } from '../../images/kernel.ts';
 import type { HostPaths } from '../../paths.ts';
 import { groupRssBytes } from '../proc-memory.ts';
 import { removeRecord, writeRecord } from '../records.ts';
-import { guestMemoryDir, trySignal } from '../real-launcher.ts';
+import { trySignal } from '../real-launcher.ts';
+import { hostTmpfs } from '../host-tmpfs.ts';
 import { confinementFor, pooledGuestLaunch, type Confinement } from '../confinement.ts';
 import { pooledGuestArgv } from '../guest-argv.ts';
 import { poolDiskDir, poolFiles, poolKey } from './pool-files.ts';
@@ -186,7 +187,7 @@ export class GuestPool {
       consoleIn: join(guestDir, 'console-in'),
       consoleOut: join(guestDir, 'console-out'),
     };
-    const launch = pooledGuestLaunch(this.confinement, argv, { umid, umlDir: poolFiles.umlDir(this.dir), cow, imagePath: target.imagePath, guestDir, runtimeRoot: this.paths.runtimeRoot }, guestMemoryDir());
+    const launch = pooledGuestLaunch(this.confinement, argv, { umid, umlDir: poolFiles.umlDir(this.dir), cow, imagePath: target.imagePath, guestDir, runtimeRoot: this.paths.runtimeRoot }, hostTmpfs());
     const booting = spawnPooledGuest({ id, argv, umidDir: join(poolFiles.umlDir(this.dir), umid), cow, fifos, memoryDir: launch.memoryDir }, launch, ({ pid, pgid, argv: a, sockets }) =>
       writeRecord(this.dir, { kind: 'guest', name: id, pid, pgid, argv: a, sockets }),
     );
