@@ -2,6 +2,7 @@
 // The `vnetlab` command. It runs the TypeScript sources: bundled once with esbuild into
 // node_modules/.cache (bin/bundle-cache.mjs; rebuilt when a source changes), or through tsx when that
 // cannot be done, so `npx vnetlab` works from a fresh clone without a build step either way.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { bundledEntry, REPO } from './bundle-cache.mjs';
 
@@ -24,14 +25,43 @@ async function loadMain() {
   return (await import(SOURCE)).main;
 }
 
+/**
+ * `vnetlab start` needs the lab's supervisor, a node process of its own that takes ~0.1 s of a core to
+ * come up. Started here, before this process loads its own code, it comes up on the other core while
+ * the command loads and reads the lab; it then waits in standby for the lab it is to serve, or exits
+ * when the command closes its stdin without one (src/main/runtime/supervisor-standby.ts).
+ */
+async function supervisorStandby(args) {
+  if (args[0] !== 'start' || args.includes('-h') || args.includes('--help') || process.env.VNETLAB_NO_BUNDLE) return undefined;
+  try {
+    const entry = await bundledEntry('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'));
+    const child = spawn(process.execPath, [entry, '--standby'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', 'pipe'] });
+    child.on('error', () => {});
+    child.unref();
+    return child;
+  } catch {
+    return undefined; // no bundle: the command spawns its supervisor as it always could
+  }
+}
+
+/** Closes our ends of the standby's pipes: unused, it exits; used, it no longer needs them. */
+function releaseStandby(child) {
+  child?.stdin?.destroy();
+  child?.stdio[3]?.destroy();
+}
+
+const args = process.argv.slice(2);
+const standby = supervisorStandby(args);
 const main = await loadMain();
+const supervisorStandbyProcess = await standby;
 try {
-  const code = await main(process.argv.slice(2), {
+  const code = await main(args, {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     cwd: process.cwd(),
     env: process.env,
+    supervisorStandby: supervisorStandbyProcess,
   });
   process.exitCode = code;
 } catch (err) {
@@ -40,4 +70,6 @@ try {
   if (process.env.VNETLAB_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
   else process.stderr.write('Run again with VNETLAB_DEBUG=1 for details, and please report it.\n');
   process.exitCode = 70;
+} finally {
+  releaseStandby(supervisorStandbyProcess);
 }

@@ -46,6 +46,22 @@ describe('the kept lab-fs image', () => {
     expect(debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd')).toBe('first\n');
   });
 
+  it('says when the image is in place, before the build tidies up and keeps it: guests boot from then on', async () => {
+    writeFileSync(join(labRoot, 'pc1', 'etc', 'motd'), 'ready early\n');
+    for (const how of ['built', 'taken from the kept copy']) {
+      const seen: { motd: string; keptYet: string[] }[] = [];
+      const building = buildLabFs(plan.labFs, {
+        labRoot,
+        cacheDir,
+        onImageReady: () => seen.push({ motd: debugfs(plan.labFs.image, 'cat /machines/pc1/root/etc/motd'), keptYet: kept() }),
+      });
+      await building;
+      expect(seen, how).toHaveLength(1);
+      expect(seen[0]!.motd, how).toBe('ready early\n');
+      if (how === 'built') expect(seen[0]!.keptYet.some((f) => kept().includes(f)), 'the new image is kept only after it was said to be ready').toBe(false);
+    }
+  });
+
   it('is what the next start of the unchanged lab gets, without a build', async () => {
     const before = kept()[0]!;
     await build();

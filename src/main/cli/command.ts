@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import type { FlagSpec, ParsedArgs } from './args.ts';
 
 /** One `vnetlab` subcommand. Each lives in src/main/cli/commands/<name>.ts and is listed in commands/index.ts. */
@@ -20,4 +21,6 @@ export interface CommandIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** `vnetlab start`'s supervisor, spawned by bin/vnetlab.mjs before it loaded the command (runtime/supervisor-standby.ts). */
+  supervisorStandby?: ChildProcess;
 }

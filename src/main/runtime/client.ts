@@ -10,7 +10,7 @@
 //   await sup.stop(); sup.close();
 //
 // `connectSupervisor(labRootOrId)` attaches to a lab that already runs (undefined when it does not).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -27,6 +27,7 @@ import { isAlive, hasExited, lockHolderAlive, readRecords, takeProcessLock } fro
 import { ensureRunDir, findRunDir, READY_FD_ENV, runFiles } from './run-dir.ts';
 import { checkStartSpace, writeRunFile } from './disk-space.ts';
 import { supervisorCommand } from './supervisor-entry.ts';
+import { takeStandby } from './supervisor-standby.ts';
 import { landlockAbi } from '../images/host-helpers.ts';
 import type { ApplyResult } from './apply.ts';
 import type { StartResult } from './supervisor.ts';
@@ -306,7 +307,7 @@ export async function connectRunDir(runDir: string): Promise<SupervisorClient | 
 }
 
 /** Connect to the lab's supervisor, spawning it (detached, in its own session) when it is not running. */
-export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env, onProgress?: (message: string) => void): Promise<SupervisorClient> {
+export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = process.env, onProgress?: (message: string) => void, standby?: ChildProcess): Promise<SupervisorClient> {
   const existing = await connectRunDir(plan.runDir);
   if (existing) return existing;
   // Starts of one lab at once: one spawns, the others wait for its supervisor. (Each spawning its own
@@ -314,7 +315,7 @@ export async function ensureSupervisor(plan: Plan, env: NodeJS.ProcessEnv = proc
   const release = claimSpawn(plan.runDir);
   if (!release) return waitForSpawn(plan, env, onProgress);
   try {
-    return await spawnSupervisor(plan, env, onProgress);
+    return await spawnSupervisor(plan, env, onProgress, standby);
   } finally {
     release();
   }
@@ -344,7 +345,8 @@ async function waitForSpawn(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: (me
   throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
 }
 
-async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: (message: string) => void): Promise<SupervisorClient> {
+/** `standby`: a supervisor process the command started ahead, in standby (supervisor-standby.ts), used instead of a spawn while it lives. */
+async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: (message: string) => void, standby?: ChildProcess): Promise<SupervisorClient> {
   // It may have come up between our first look and the claim.
   const up = await connectRunDir(plan.runDir);
   if (up) return up;
@@ -373,16 +375,10 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
   ensureRunDir(plan.runDir, hostPaths(env));
   checkStartSpace(plan, env);
   writeRunFile(runFiles.plan(plan.runDir), `${JSON.stringify(plan, null, 2)}\n`);
-  const logFd = openSync(runFiles.log(plan.runDir), 'a', 0o600);
-  const child = spawn(process.execPath, await supervisorCommand(plan.runDir), {
-    detached: true,
-    // fd 3: a pipe on which it says it listens (READY_FD_ENV), so we connect then, not at our next look.
-    stdio: ['ignore', logFd, logFd, 'pipe'],
-    env: { ...env, [READY_FD_ENV]: '3', ...knownLandlockAbi(env) },
-    cwd: dirname(fileURLToPath(import.meta.url)),
-  });
-  closeSync(logFd);
-  child.unref();
+  // fd 3: a pipe on which it says it listens (READY_FD_ENV), so we connect then, not at our next look.
+  const supervisorEnv = { ...env, [READY_FD_ENV]: '3', ...knownLandlockAbi(env) };
+  const cwd = dirname(fileURLToPath(import.meta.url));
+  const child = takeStandby(standby, { runDir: plan.runDir, env: definedOnly(supervisorEnv), cwd }) ?? (await spawnFresh(plan.runDir, supervisorEnv, cwd));
   const readyPipe = child.stdio[3] as Readable | null;
   let wakeUp: (() => void) | undefined;
   let said = false;
@@ -412,6 +408,21 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
     readyPipe?.destroy();
   }
   throw new EnvironmentError(`the lab supervisor did not start: ${logTail(runFiles.log(plan.runDir))}`, `see ${runFiles.log(plan.runDir)}`);
+}
+
+async function spawnFresh(runDir: string, env: NodeJS.ProcessEnv, cwd: string): Promise<ChildProcess> {
+  const logFd = openSync(runFiles.log(runDir), 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, await supervisorCommand(runDir), { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'], env, cwd });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** The host's Landlock ABI as this process already asked it, so the supervisor does not ask again (~5 ms, on its way to listening). */

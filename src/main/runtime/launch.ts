@@ -3,6 +3,7 @@
 // then builds its lab-fs/images while the supervisor process starts (it needs only the plan to come
 // up; the guests need the images), then boots the machines and waits until they are ready. stopLab
 // stops them, and wins over a start in progress even before that start's supervisor answers.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Diagnostic } from '../../shared/diagnostics.ts';
 import type { LabModel } from '../../shared/lab-model.ts';
@@ -30,6 +31,8 @@ export interface LaunchOptions extends PrepareOptions {
   onEvent?(event: LabEvent): void;
   /** Called once the supervisor answers, before the machines boot (e.g. to let watchers connect). */
   onSupervisor?(client: SupervisorClient): void;
+  /** A supervisor process started ahead, waiting for its lab (supervisor-standby.ts): used if one is needed. */
+  supervisorStandby?: ChildProcess;
 }
 
 export interface LaunchedLab {
@@ -71,6 +74,7 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
   ensureRunDir(plan.runDir, hostPaths(options.env));
   const requestedAt = Date.now();
   const withdraw = declareStart(plan.runDir);
+  let hostDone: Promise<void> | undefined;
   try {
     const running = await connectRunDir(plan.runDir);
     if (running) await refuseChangedPlan(running, plan);
@@ -79,9 +83,15 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     // A new supervisor waits a minute for its first start: an image build can take longer, so when one
     // is due the supervisor is started once the host is ready; otherwise both run side by side.
     const building = !running && options.buildImages !== false && imagesToBuild(plan, options.env);
-    const hostReady = stamp(prepareHost(plan, options), 'host');
+    // The host is ready for guests once their lab-fs image is in place; the build's tidying up (its
+    // staging folder removed, the image kept for the next start) goes on beside the boots.
+    let imageReady!: () => void;
+    const imageInPlace = new Promise<void>((resolve) => (imageReady = resolve));
+    hostDone = prepareHost(plan, { ...options, onReady: imageReady });
+    hostDone.catch(() => {}); // a failure before the image is in place is the race's; after, the tidying up's own
+    const hostReady = stamp(Promise.race([hostDone, imageInPlace]), 'host');
     const hostOk = building ? await hostReady.then(() => true, () => false) : true;
-    const supervisor = running ? Promise.resolve(running) : hostOk ? stamp(ensureSupervisor(plan, options.env, options.onProgress), 'supervisor') : undefined;
+    const supervisor = running ? Promise.resolve(running) : hostOk ? stamp(ensureSupervisor(plan, options.env, options.onProgress, options.supervisorStandby), 'supervisor') : undefined;
     const [sup, host] = await Promise.allSettled([supervisor ?? Promise.resolve(undefined), hostReady]);
     const client = sup.status === 'fulfilled' ? sup.value : undefined;
     // A stop while we started wins, and is what the user is told, whatever it made fail on the way.
@@ -106,6 +116,7 @@ export async function launchLab(labPath: string, options: LaunchOptions = {}): P
     return { plan, model, diagnostics, client: client!, result, timings };
   } finally {
     withdraw();
+    await hostDone?.catch(() => {});
   }
 }
 

@@ -64,8 +64,11 @@ export async function prepareLab(labPath: string, options: PrepareOptions = {}):
   return prepared;
 }
 
-/** The host side of a plan: run and state dirs, images (built when missing or stale), the lab-fs image. */
-export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Promise<void> {
+/**
+ * The host side of a plan: run and state dirs, images (built when missing or stale), the lab-fs image.
+ * `onReady` is called as soon as guests can boot, which may be before the returned promise settles.
+ */
+export async function prepareHost(plan: Plan, options: PrepareOptions & { onReady?(): void } = {}): Promise<void> {
   const env = options.env ?? process.env;
   const progress = options.onProgress ?? (() => {});
   const paths = hostPaths(env);
@@ -85,7 +88,9 @@ export async function prepareHost(plan: Plan, options: PrepareOptions = {}): Pro
     }
   }
   progress('building the lab-fs image');
-  await buildLabFs(plan.labFs, labFsOptions(plan)).catch((err: unknown) => {
+  // `onReady`: guests may boot once their lab-fs image and FIFOs are in place, while the build tidies up.
+  const onImageReady = options.onReady && (() => void fifos.then(options.onReady));
+  await buildLabFs(plan.labFs, { ...labFsOptions(plan), onImageReady }).catch((err: unknown) => {
     throw isNoSpace(err) ? noSpaceError(dirname(plan.labFs.image)) : err;
   });
   await fifos;

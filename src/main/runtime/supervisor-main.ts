@@ -1,8 +1,10 @@
-// Entry point of the detached per-lab supervisor process: `node --import tsx supervisor-main.ts <runDir>`.
+// Entry point of the detached per-lab supervisor process: `node <bundle> <runDir>` (supervisor-entry.ts).
 // Started by ensureSupervisor() in its own session with stdio to <runDir>/supervisor.log, so guests,
 // switches and consoles outlive the command or window that started the lab. It exits on its own once
 // every machine is stopped, after stopping the switches and removing its socket.
-import { closeSync, rmSync, writeSync } from 'node:fs';
+// `node <bundle> --standby`: started by `vnetlab start` before it knows the lab; it waits for its order
+// on stdin, then goes on as above (supervisor-standby.ts).
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../shared/plan.ts';
 import { writeRunFile } from './disk-space.ts';
@@ -12,12 +14,37 @@ import { READY_FD_ENV, readRunPlan, removeSockets, runFiles } from './run-dir.ts
 import { serveSupervisor } from './server.ts';
 import { Supervisor } from './supervisor.ts';
 import { LabPool } from './pool/pool-client.ts';
+import { readStandbyOrder, replaceEnvironment, STANDBY_ARG } from './supervisor-standby.ts';
 
 /** Exit if no machine was started this long after launch (the client that spawned us went away). */
 const FIRST_REQUEST_GRACE_MS = 60_000;
 
+/** Where log lines go: stdout, which a spawn points at <runDir>/supervisor.log; a standby opens that file itself. */
+let logFd = 1;
+
 function log(message: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+  try {
+    writeSync(logFd, `${new Date().toISOString()} ${message}\n`);
+  } catch {
+    // a full disk: the lab runs on without its log
+  }
+}
+
+/**
+ * The run dir to serve: the argument, or a standby's order. A standby whose command closed its stdin
+ * without an order (the lab was running already, the command failed or died) exits here, having
+ * started nothing. Node's own last words (a fatal error) go to a standby's stdout, /dev/null: the rest
+ * of its log goes where a spawned supervisor's does.
+ */
+async function runDirToServe(): Promise<string> {
+  const arg = process.argv[2];
+  if (arg !== STANDBY_ARG) return arg ?? '';
+  const order = await readStandbyOrder(process.stdin);
+  if (!order) process.exit(0);
+  replaceEnvironment(order.env);
+  process.chdir(order.cwd);
+  logFd = openSync(runFiles.log(order.runDir), 'a', 0o600);
+  return order.runDir;
 }
 
 /** Tells the command that spawned us that we listen (READY_FD_ENV), once; only a fd it said it gave us. */
@@ -34,8 +61,8 @@ function sayListening(): void {
 }
 
 async function main(): Promise<void> {
-  const runDir = process.argv[2];
-  if (!runDir) throw new Error('usage: supervisor-main.ts <runDir>');
+  const runDir = await runDirToServe();
+  if (!runDir) throw new Error(`usage: supervisor-main.ts <runDir> | ${STANDBY_ARG}`);
   const plan = readRunPlan(runDir);
   if (!plan) throw new Error(`no plan in ${runDir}`);
   // One supervisor per run dir.

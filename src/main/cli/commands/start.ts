@@ -52,6 +52,7 @@ With --json every line carries "t", the milliseconds since the command began.`,
 
     const { plan, client: sup, result, timings } = await launchLab(labPath, {
       env: io.env,
+      supervisorStandby: io.supervisorStandby,
       machines,
       timeoutMs,
       imageOverride: typeof args.flags.image === 'string' ? args.flags.image : undefined,
