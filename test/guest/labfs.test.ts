@@ -60,7 +60,8 @@ describe('buildLabFs', () => {
       domains: [domain('A')],
     });
     plan = compile(model, { ...FIXED_OPTIONS, runDir: join(work, 'run') });
-    await buildLabFs(plan.labFs, { labRoot });
+    // A cache of its own: other tests' builds (other code, as bundled) keep tool sets of their own.
+    await buildLabFs(plan.labFs, { labRoot, env: { ...process.env, VNETLAB_CACHE_DIR: join(work, 'cache') } });
   });
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -81,6 +82,29 @@ describe('buildLabFs', () => {
     expect(lab['motd-link']).toBe('100644');
     expect(debugfs(plan.labFs.image, 'cat /lab/motd-link')).toBe('welcome to pc1\n');
     expect(debugfs(plan.labFs.image, 'cat /lab/pc1.startup')).toBe('ip addr add 10.0.0.1/24 dev eth0\r\n');
+  });
+
+  it('keeps the tool set in the user cache, and a later process builds from the kept one', () => {
+    const kept = join(work, 'cache', 'tools');
+    const sets = readdirSync(kept).filter((f) => f.endsWith('.applets'));
+    expect(sets).toHaveLength(1); // one kept: an older busybox's or vnetlab's goes
+    const applets = join(kept, sets[0]!);
+    const list = readFileSync(applets, 'utf8');
+    expect(list.split('\n')).toContain('ping');
+    const dumped = join(work, 'busybox.dumped');
+    debugfs(plan.labFs.image, `dump /tools/busybox ${dumped}`);
+    expect(readFileSync(dumped).equals(readFileSync(applets.replace(/\.applets$/, '.bin')))).toBe(true);
+    // A new process takes the kept set as it is, without asking busybox (a marker applet only the file has).
+    writeFileSync(applets, `${list}vnetlab-kept-marker\n`);
+    try {
+      const image = join(work, 'second', 'labfs.ext4');
+      const script = `import { buildLabFs } from ${JSON.stringify(resolve('src/main/guest/labfs.ts'))}; await buildLabFs({ ...${JSON.stringify(plan.labFs)}, image: ${JSON.stringify(image)} }, { labRoot: ${JSON.stringify(labRoot)} });`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VNETLAB_CACHE_DIR: join(work, 'cache') } });
+      expect(child.stderr).toBe('');
+      expect(debugfs(image, 'stat /tools/bin/vnetlab-kept-marker')).toMatch(/Type: symlink/);
+    } finally {
+      writeFileSync(applets, list);
+    }
   });
 
   it('labels the image and leaves no temp files beside it', () => {

@@ -183,4 +183,14 @@ describe('`vnetlab start` with its standby supervisor (real UML, the command as 
     expect(others).toEqual([]);
     expect(existsSync(join(runDir, 'supervisor.sock'))).toBe(true);
   });
+
+  it('at the stop, the supervisor goes all the way out: its last words logged, its record and daemons gone', async () => {
+    const runDir = findRunDir(lab, hostPaths(t.env))!;
+    const supervisor = readRecords(runDir).find((r) => r.kind === 'supervisor')!;
+    expect((await t.cli(['stop', lab])).code).toBe(0);
+    await eventually(() => processesWithEnv(marker), (pids) => !pids.includes(supervisor.pid), 10_000, 50);
+    expect(readFileSync(join(runDir, 'supervisor.log'), 'utf8').trim().split('\n').at(-1)).toMatch(/ bye$/);
+    expect(readRecords(runDir)).toEqual([]);
+    expect(existsSync(join(runDir, 'supervisor.lock'))).toBe(false);
+  });
 });

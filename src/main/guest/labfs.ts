@@ -5,14 +5,14 @@
 // source that really lives outside the lab folder is refused.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod, link, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LabFsEntry, LabFsPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
-import { hostPaths, PACK_DIR } from '../paths.ts';
+import { cacheDirOf, hostPaths, PACK_DIR } from '../paths.ts';
 import { whichTool } from '../images/kernel.ts';
 import { ignoreWgetTimeoutOption, isStaticElf, wgetHasTimeout } from '../images/rootfs/tiny.ts';
 import { IPV6_LATER_FILE, ipv6CanWait } from './ipv6-later.ts';
@@ -378,7 +378,14 @@ async function mkfs(staging: string, image: string, sizeKiB: number): Promise<vo
   }
 }
 
-let toolsCache: { path: string; binary: Buffer; applets: string[] } | undefined;
+interface ToolSet {
+  /** The busybox it was made from: path, size, mtime, inode. */
+  stamp: string;
+  binary: Buffer;
+  applets: string[];
+}
+
+let toolsCache: ToolSet | undefined;
 
 /**
  * The grader's tool set (`/tools` in the image, LABFS_TOOLS in the guest): the host's static busybox
@@ -390,18 +397,50 @@ let toolsCache: { path: string; binary: Buffer; applets: string[] } | undefined;
 async function placeTools(staging: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const busybox = whichTool('busybox', env);
   if (!busybox || !isStaticElf(busybox)) return 0;
-  if (toolsCache?.path !== busybox) {
-    const { stdout } = await run(busybox, ['--list'], { maxBuffer: 1024 * 1024 });
-    let binary: Buffer = await readFile(busybox);
-    if (!wgetHasTimeout(busybox)) binary = ignoreWgetTimeoutOption(binary) ?? binary;
-    const applets = stdout.split('\n').map((a) => a.trim()).filter((a) => /^[A-Za-z0-9._[-]+$/.test(a) && a !== '.' && a !== '..');
-    toolsCache = { path: busybox, binary, applets };
-  }
+  const set = await toolSet(busybox, env);
   const tools = join(staging, 'tools');
   await mkdir(join(tools, 'bin'), { recursive: true, mode: 0o755 });
-  await writeFile(join(tools, 'busybox'), toolsCache.binary, { mode: 0o755 });
+  await writeFile(join(tools, 'busybox'), set.binary, { mode: 0o755 });
   await chmod(join(tools, 'busybox'), 0o755);
   // ~400 links, one synchronous call each: awaiting each was a thread-pool round trip.
-  for (const applet of toolsCache.applets) symlinkSync('../busybox', join(tools, 'bin', applet));
-  return toolsCache.binary.length + toolsCache.applets.length * BLOCK;
+  for (const applet of set.applets) symlinkSync('../busybox', join(tools, 'bin', applet));
+  return set.binary.length + set.applets.length * BLOCK;
+}
+
+/**
+ * The applets and the patched binary of this busybox: made once (busybox asked for its applets and its
+ * wget's options, the binary read and patched: two execs and ~15 ms on the way to a lab's first boot)
+ * and kept in the user's cache, named by the busybox and this code, for every later start.
+ */
+async function toolSet(busybox: string, env: NodeJS.ProcessEnv): Promise<ToolSet> {
+  const st = statSync(busybox);
+  const code = statSync(fileURLToPath(import.meta.url));
+  const stamp = `${busybox}:${st.size}:${st.mtimeMs}:${st.ino}:${code.size}:${code.mtimeMs}`;
+  if (toolsCache?.stamp === stamp) return toolsCache;
+  const kept = join(cacheDirOf(env), 'tools', `busybox-${createHash('sha256').update(stamp).digest('hex').slice(0, 24)}`);
+  try {
+    const binary = readFileSync(`${kept}.bin`);
+    const applets = readFileSync(`${kept}.applets`, 'utf8').split('\n').filter(Boolean);
+    if (binary.length > 0 && applets.length > 0) return (toolsCache = { stamp, binary, applets });
+  } catch {
+    // not kept yet
+  }
+  const { stdout } = await run(busybox, ['--list'], { maxBuffer: 1024 * 1024 });
+  let binary: Buffer = await readFile(busybox);
+  if (!wgetHasTimeout(busybox)) binary = ignoreWgetTimeoutOption(binary) ?? binary;
+  const applets = stdout.split('\n').map((a) => a.trim()).filter((a) => /^[A-Za-z0-9._[-]+$/.test(a) && a !== '.' && a !== '..');
+  toolsCache = { stamp, binary, applets };
+  try {
+    mkdirSync(dirname(kept), { recursive: true, mode: 0o700 });
+    // The list last: a reader that finds it finds the binary whole.
+    for (const [file, data] of [[`${kept}.bin`, binary], [`${kept}.applets`, `${applets.join('\n')}\n`]] as const) {
+      writeFileSync(`${file}.${process.pid}.partial`, data, { mode: 0o600 });
+      renameSync(`${file}.${process.pid}.partial`, file);
+    }
+    // One tool set is kept: those of an older busybox or vnetlab go (2 MB each).
+    for (const old of readdirSync(dirname(kept))) if (!join(dirname(kept), old).startsWith(kept)) rmSync(join(dirname(kept), old), { force: true });
+  } catch {
+    // a read-only cache: made again next time
+  }
+  return toolsCache;
 }

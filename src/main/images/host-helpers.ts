@@ -1,5 +1,6 @@
 // Small C programs vnetlab runs on the host (kernels/host/): the sandbox every lab process starts
-// through (vnetlab-confine) and the mconsole client that a sandboxed guest can answer (vnetlab-mconsole).
+// through (vnetlab-confine), the mconsole client that a sandboxed guest can answer (vnetlab-mconsole),
+// host NAT's guard (vnetlab-nat-guard) and the starter of a lab's daemons (vnetlab-spawner).
 // Built once per source change with the host's C compiler, statically, next to the images, like the AMX fix.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,12 +11,13 @@ import { EnvironmentError } from '../errors.ts';
 import { hostPaths } from '../paths.ts';
 import { requireTool } from './kernel.ts';
 
-export type HostHelper = 'vnetlab-confine' | 'vnetlab-mconsole' | 'vnetlab-nat-guard';
+export type HostHelper = 'vnetlab-confine' | 'vnetlab-mconsole' | 'vnetlab-nat-guard' | 'vnetlab-spawner';
 
 const WHAT: Record<HostHelper, string> = {
   'vnetlab-confine': 'the sandbox helper for guests',
   'vnetlab-mconsole': 'the management console client for guests',
   'vnetlab-nat-guard': "host NAT's guard against reaching the host itself",
+  'vnetlab-spawner': "the starter of a lab's network daemons",
 };
 /** Preloaded libraries (built -shared); the others are static programs. */
 const LIBRARIES = new Set<HostHelper>(['vnetlab-nat-guard']);

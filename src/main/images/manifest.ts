@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { parseDocument, type Document } from 'yaml';
 import { UserError } from '../errors.ts';
 
 /** The project's kernels/ folder (manifests, guest init, agent source, shims). */
@@ -68,13 +68,30 @@ export function availableImages(options: { recipes?: boolean; env?: NodeJS.Proce
   return [...all].sort();
 }
 
+/**
+ * A manifest's text, parsed once per process: a start reads the same manifest four times (is an image due,
+ * its status, its hash, then again to make sure of it), ~5 ms of cold YAML parsing each on the way to the
+ * first boot. Keyed by the text itself, so an edited manifest is parsed anew. Only read, never changed.
+ */
+const parsedManifests = new Map<string, Document.Parsed>();
+
+function parsedManifest(text: string): Document.Parsed {
+  let doc = parsedManifests.get(text);
+  if (!doc) {
+    if (parsedManifests.size > 32) parsedManifests.clear();
+    doc = parseDocument(text);
+    parsedManifests.set(text, doc);
+  }
+  return doc;
+}
+
 export function loadManifest(name: string, env: NodeJS.ProcessEnv = process.env, extendedBy: string[] = []): ImageManifest {
   const known = () => `images: ${availableImages({ recipes: true, env }).join(', ')}`;
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) throw new UserError(`'${name}' is not an image name`, 2, known());
   const file = manifestPath(name, env);
   if (!existsSync(file)) throw new UserError(`there is no image called '${name}'`, 2, `${known()}; an image of your own is a recipe in ${recipeDirs(env)[0] ?? '~/.config/vnetlab/images'} (docs/lab-format.md, "The debian image")`);
   const text = readFileSync(file, 'utf8');
-  const doc = parseDocument(text);
+  const doc = parsedManifest(text);
   const lineOf = (key: string): number => {
     const node = doc.get(key, true) as { range?: [number] } | undefined;
     const offset = node?.range?.[0];

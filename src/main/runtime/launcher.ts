@@ -1,6 +1,7 @@
 // How the supervisor starts processes. The supervisor takes a Launcher as a parameter: the real one
 // (real-launcher.ts) spawns vde_switch and linux.uml; the fake one (fake-launcher.ts) lets tests drive
 // boots, failures and stops in milliseconds.
+import { constants } from 'node:os';
 import type { GuestPlan } from '../../shared/plan.ts';
 import type { ExecResult } from '../../shared/runtime-api.ts';
 import type { PooledGuest } from './pool/protocol.ts';
@@ -8,6 +9,11 @@ import type { PooledGuest } from './pool/protocol.ts';
 export interface ExitInfo {
   code: number | null;
   signal: string | null;
+}
+
+/** A signal's name from its number (as a wait status gives it): SIGKILL, SIGTERM… */
+export function signalName(signal: number): string {
+  return Object.entries(constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
 }
 
 /** How a process ended, in words for a message. */

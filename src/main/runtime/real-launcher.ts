@@ -1,11 +1,12 @@
-// The real Launcher: network daemons (vde_switch, wirefilter, vde_plug) through child_process in their
-// own process groups, and one `linux.uml` per guest inside a node-pty (its own session), wired per
+// The real Launcher: network daemons (vde_switch, wirefilter) through the daemon spawner
+// (daemon-spawner.ts; a capture's vde_plug, whose stdout we read, through child_process), each in its
+// own session, and one `linux.uml` per guest inside a node-pty (its own session), wired per
 // docs/ARCHITECTURE.md: the console on the pty, the exec channel on two FIFOs passed as fds 3 and 4.
 //
-// Every process starts behind a gate: a tiny sh that waits for one line before exec'ing the real
-// program. We spawn, hand the pid to `register` (the on-disk record), and only then open the gate, so
-// no process ever runs unrecorded; if we die before that, the gate sees EOF (or its pty hangs up) and
-// the sh exits without starting anything.
+// Every process starts behind a gate: it waits for one line before exec'ing the real program (a tiny
+// sh here, the spawner's fork there). We spawn, hand the pid to `register` (the on-disk record), and
+// only then open the gate, so no process ever runs unrecorded; if we die before that, the gate sees EOF
+// (its pty hangs up, or the spawner exits) and nothing is started.
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -14,7 +15,7 @@ import * as pty from 'node-pty';
 import type { GuestPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { backingImageFor, readCowHeader } from '../images/backing.ts';
-import type { ConsolePty, DaemonHandle, DaemonSpec, ExitInfo, GuestAgent, GuestHandle, Launcher, ProcessHandle, Register } from './launcher.ts';
+import { signalName, type ConsolePty, type DaemonHandle, type DaemonSpec, type ExitInfo, type GuestAgent, type GuestHandle, type Launcher, type ProcessHandle, type Register } from './launcher.ts';
 import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
 import { adoptPooledGuest } from './pool/pooled-guest.ts';
@@ -24,6 +25,8 @@ import { confinementFor, daemonArgv, guestLaunch, makeMemoryFolder, removeMemory
 import { guestArgv } from './guest-argv.ts';
 import { isFifo, makeFifosAsync, makeGuestFifos } from './fifos.ts';
 import { hostTmpfs } from './host-tmpfs.ts';
+import { DaemonSpawner } from './daemon-spawner.ts';
+import { hostHelper } from '../images/host-helpers.ts';
 
 /**
  * Gives the kernel its exec channel as fds 3 (to guest) and 4 (from guest), after the gate line,
@@ -54,6 +57,25 @@ export class RealLauncher implements Launcher {
     return turn;
   }
 
+  /** Starts the daemons off this process (daemon-spawner.ts); undefined where it cannot be built (no C compiler). */
+  private spawner: DaemonSpawner | null | undefined;
+
+  private daemonSpawner(): DaemonSpawner | undefined {
+    if (this.spawner === undefined) {
+      try {
+        this.spawner = new DaemonSpawner(hostHelper('vnetlab-spawner'), process.env);
+      } catch {
+        this.spawner = null; // daemons are then spawned from here, as they always could be
+      }
+    }
+    return this.spawner ?? undefined;
+  }
+
+  /** Lets the daemon spawner go (the daemons it started run on), and waits until it has. */
+  close(): Promise<void> {
+    return this.spawner?.close() ?? Promise.resolve();
+  }
+
   /** The FIFOs daemons share as stdin, being made: the first daemons of a start all wait for one mkfifo. */
   private readonly sharedFifos = new Map<string, Promise<void>>();
 
@@ -63,8 +85,15 @@ export class RealLauncher implements Launcher {
     for (const path of spec.sockets) if (path !== spec.logFile) rmSync(path, { recursive: true, force: true });
     if (spec.stdinFifo) await this.ensureSharedFifo(spec.stdinFifo);
     const argv = daemonArgv(this.confinement, spec.argv, spec.folders, { hostNat: spec.hostNat });
-    await this.spawnTurn();
-    const proc = spawnGated({ ...spec, argv }, register);
+    const spawner = spec.pipeStdout ? undefined : this.daemonSpawner();
+    let proc: DaemonHandle;
+    if (spawner && DaemonSpawner.canSpawn({ ...spec, argv })) {
+      proc = await spawner.spawn({ argv, logFile: spec.logFile, stdinFifo: spec.stdinFifo, sockets: spec.sockets }, register);
+    } else {
+      // A capture's vde_plug gives us its stdout: a pipe to this process, which only a spawn of ours makes.
+      await this.spawnTurn();
+      proc = spawnGated({ ...spec, argv }, register);
+    }
     if (spec.readyPath) await waitForPath(spec.readyPath, proc, spec.logFile, spec.what);
     return proc;
   }
@@ -259,10 +288,6 @@ export function trySignal(target: number, signal: NodeJS.Signals): void {
   }
 }
 
-function signalName(signal: number): string {
-  const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 9: 'SIGKILL', 15: 'SIGTERM', 6: 'SIGABRT', 11: 'SIGSEGV' };
-  return names[signal] ?? `signal ${signal}`;
-}
 
 /**
  * UML's console can miss the SIGIO telling it that its pty has room again, and then writes nothing

@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   // VNETLAB_CONSOLE_RECORD=1: every console is recorded (asciicast v2) in the lab's state folder, beside
   // its disks (console-record.ts); VNETLAB_CONSOLE_RECORD_MAX_BYTES bounds each machine's recording.
   const recordConsoles = process.env.VNETLAB_CONSOLE_RECORD === '1' ? { dir: join(plan.stateDir, 'recordings'), maxBytes: Number(process.env.VNETLAB_CONSOLE_RECORD_MAX_BYTES) || undefined } : undefined;
-  const sup = new Supervisor(plan, new RealLauncher(), { recordsRunDir: runDir, maxParallelBoots, maxParallelStops, pool, recordConsoles });
+  const launcher = new RealLauncher();
+  const sup = new Supervisor(plan, launcher, { recordsRunDir: runDir, maxParallelBoots, maxParallelStops, pool, recordConsoles });
   sup.on('event', (e) => log(JSON.stringify(e)));
   // `clean`, `status` and the next client read the plan the lab runs now.
   sup.on('plan', (next: Plan) => writeRunFile(runFiles.plan(runDir), `${JSON.stringify(next, null, 2)}\n`));
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     // Rebuilt by every start; the run dir may be on a small tmpfs ($XDG_RUNTIME_DIR).
     rmSync(plan.labFs.image, { force: true });
     pool?.close();
+    await launcher.close();
     removeRecord(runDir, 'supervisor', 'supervisor');
     rmSync(runFiles.lock(runDir), { force: true });
     log('bye');
