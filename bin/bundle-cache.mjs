@@ -5,8 +5,10 @@
 // Plain JavaScript, so that bin/vnetlab.mjs can use it before tsx is loaded.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 
 /** The repository: found upwards from this file, which may itself be inside a bundle (the CLI's). */
 export const REPO = (() => {
@@ -24,17 +26,60 @@ const CACHE_DIR = join(REPO, 'node_modules/.cache');
  * The bundle of `source` (an absolute .ts path), built if missing or stale: the file to import or run.
  * `splitting`: the entry's dynamic imports become chunks loaded when used (the CLI's commands).
  * `external`: packages left to node_modules (`'*'`: all of them; native ones such as node-pty must be).
+ * `format: 'cjs'`: one CommonJS file (entry.cjs), for requireWithCodeCache.
  * Throws when esbuild is missing or the cache cannot be written; the caller then uses tsx.
  */
-export async function bundledEntry(name, source, { splitting = false, external = ['node-pty'] } = {}) {
+export async function bundledEntry(name, source, { splitting = false, external = ['node-pty'], format = 'esm' } = {}) {
   // Named after the source tree it was built from (two checkouts may share one node_modules, a symlink,
   // and one must never run the other's code) and how it is built (other externals: another bundle).
-  const tree = createHash('sha256').update(JSON.stringify([source, splitting, external])).digest('hex').slice(0, 10);
+  const how = format === 'esm' ? [source, splitting, external] : [source, splitting, external, format];
+  const tree = createHash('sha256').update(JSON.stringify(how)).digest('hex').slice(0, 10);
   const dir = join(CACHE_DIR, `vnetlab-${name}-${tree}`);
-  const entry = join(dir, 'entry.mjs');
+  const entry = join(dir, format === 'cjs' ? 'entry.cjs' : 'entry.mjs');
   const inputs = join(CACHE_DIR, `vnetlab-${name}-${tree}.inputs.json`);
-  if (!isCurrent(entry, inputs)) await build(source, dir, inputs, { splitting, external });
+  if (!isCurrent(entry, inputs)) await build(source, dir, inputs, { splitting: splitting && format === 'esm', external, format });
   return entry;
+}
+
+/**
+ * The node arguments that run `source` (a long-running process of ours: the supervisor, the warm pool)
+ * from its CommonJS bundle with V8's code cache (bin/run-bundle.mjs), then `args`. Throws as bundledEntry.
+ */
+export async function bundleCommand(name, source, args) {
+  return [join(REPO, 'bin/run-bundle.mjs'), await bundledEntry(name, source, { format: 'cjs' }), name, ...args];
+}
+
+/**
+ * Loads a CommonJS bundle with V8's code cache, kept beside it per `use` (a command name): node 20 has no
+ * compile cache of its own, and a command compiled its ~1.7 MB of code on every run, then each function
+ * it called on first use — ~0.1 s of a core, on the way to a lab's first boot. The cache is written when
+ * the process exits, after a run (so it holds the functions that run used), when there was none or V8
+ * refused it (another bundle, another node).
+ */
+export function requireWithCodeCache(entry, use) {
+  const cacheFile = `${entry}.${/^[a-z][a-z0-9-]*$/.test(use) ? use : 'other'}.v8cache`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    // not made yet
+  }
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {${readFileSync(entry, 'utf8')}\n})`;
+  const script = new Script(wrapper, { filename: entry, cachedData });
+  const module = { exports: {} };
+  script.runInThisContext().call(module.exports, module.exports, createRequire(entry), module, entry, dirname(entry));
+  if (!cachedData || script.cachedDataRejected) {
+    process.once('exit', () => {
+      try {
+        const partial = `${cacheFile}.${process.pid}.partial`;
+        writeFileSync(partial, script.createCachedData());
+        renameSync(partial, cacheFile);
+      } catch {
+        // a read-only checkout: compiled again next time
+      }
+    });
+  }
+  return module.exports;
 }
 
 function fingerprint(file) {
@@ -52,7 +97,7 @@ function isCurrent(entry, inputsFile) {
   }
 }
 
-async function build(source, dir, inputsFile, { splitting, external }) {
+async function build(source, dir, inputsFile, { splitting, external, format }) {
   const esbuild = await import('esbuild');
   mkdirSync(CACHE_DIR, { recursive: true });
   const partial = `${dir}.${process.pid}.partial`;
@@ -62,14 +107,26 @@ async function build(source, dir, inputsFile, { splitting, external }) {
     bundle: true,
     splitting,
     platform: 'node',
-    format: 'esm',
+    format,
     target: 'node20',
     ...(external.includes('*') ? { packages: 'external' } : { external }),
     outdir: partial,
-    outExtension: { '.js': '.mjs' },
-    // CommonJS packages bundled into ESM still call require() for node's own modules (liquidjs:
-    // `stream`); esbuild's shim uses a `require` in scope when there is one.
-    banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+    outExtension: { '.js': format === 'cjs' ? '.cjs' : '.mjs' },
+    ...(format === 'cjs'
+      ? {
+          // Our modules find files from their own place (`new URL('../../../kernels/…', import.meta.url)`):
+          // the bundle's, three levels below the repository like src/main/<folder>/.
+          define: { 'import.meta.url': '__bundleUrl', 'import.meta.dirname': '__dirname' },
+          // An `import()` of a module left outside (node's own) as require(): a script run by node:vm
+          // has no loader for import() without an experimental flag.
+          supported: { 'dynamic-import': false },
+          banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+        }
+      : {
+          // CommonJS packages bundled into ESM still call require() for node's own modules (liquidjs:
+          // `stream`); esbuild's shim uses a `require` in scope when there is one.
+          banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+        }),
     metafile: true,
     logLevel: 'silent',
     absWorkingDir: REPO,
@@ -86,8 +143,11 @@ async function build(source, dir, inputsFile, { splitting, external }) {
   // inputs list: a reader never pairs a new list with an old bundle, and a process still running an older
   // entry finds the chunks it imports later. Chunks of older builds stay (only a source change makes any).
   mkdirSync(dir, { recursive: true });
-  for (const file of readdirSync(partial)) if (file !== 'entry.mjs' && !existsSync(join(dir, file))) renameSync(join(partial, file), join(dir, file));
-  renameSync(join(partial, 'entry.mjs'), join(dir, 'entry.mjs'));
+  for (const file of readdirSync(partial)) if (!file.startsWith('entry.') && !existsSync(join(dir, file))) renameSync(join(partial, file), join(dir, file));
+  // A code cache of the last build would be refused by V8: go before the new entry comes.
+  for (const file of readdirSync(dir)) if (file.endsWith('.v8cache')) rmSync(join(dir, file), { force: true });
+  const entryFile = format === 'cjs' ? 'entry.cjs' : 'entry.mjs';
+  renameSync(join(partial, entryFile), join(dir, entryFile));
   rmSync(partial, { recursive: true, force: true });
   renameSync(`${inputsFile}.${process.pid}.partial`, inputsFile);
 }

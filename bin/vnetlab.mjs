@@ -4,7 +4,7 @@
 // cannot be done, so `npx vnetlab` works from a fresh clone without a build step either way.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { bundledEntry, REPO } from './bundle-cache.mjs';
+import { bundleCommand, bundledEntry, REPO, requireWithCodeCache } from './bundle-cache.mjs';
 
 const SOURCE = join(REPO, 'src/main/cli/main.ts');
 // Packages the bundle leaves to node_modules: native (node-pty), tools with their own binaries or
@@ -12,10 +12,11 @@ const SOURCE = join(REPO, 'src/main/cli/main.ts');
 // (yaml above all, ~35 ms of every command as CommonJS files parsed one by one) goes into the bundle.
 const LEFT_IN_NODE_MODULES = ['node-pty', 'esbuild', 'tsx', 'electron', 'playwright-core', 'ws', 'ajv'];
 
-async function loadMain() {
+/** One CommonJS bundle loaded with V8's code cache for this command (bin/bundle-cache.mjs). */
+async function loadMain(command) {
   if (!process.env.VNETLAB_NO_BUNDLE) {
     try {
-      return (await import(await bundledEntry('cli', SOURCE, { splitting: true, external: LEFT_IN_NODE_MODULES }))).main;
+      return requireWithCodeCache(await bundledEntry('cli', SOURCE, { format: 'cjs', external: LEFT_IN_NODE_MODULES }), command ?? 'help').main;
     } catch {
       // No esbuild, a read-only checkout: tsx compiles the sources as they load (~0.3 s more a command).
     }
@@ -34,8 +35,9 @@ async function loadMain() {
 async function supervisorStandby(args) {
   if (args[0] !== 'start' || args.includes('-h') || args.includes('--help') || process.env.VNETLAB_NO_BUNDLE) return undefined;
   try {
-    const entry = await bundledEntry('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'));
-    const child = spawn(process.execPath, [entry, '--standby'], { detached: true, stdio: ['pipe', 'ignore', 'ignore', 'pipe'] });
+    // As src/main/runtime/supervisor-entry.ts starts a supervisor, with '--standby' for its run dir.
+    const argv = await bundleCommand('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'), ['--standby']);
+    const child = spawn(process.execPath, argv, { detached: true, stdio: ['pipe', 'ignore', 'ignore', 'pipe'] });
     child.on('error', () => {});
     child.unref();
     return child;
@@ -52,7 +54,7 @@ function releaseStandby(child) {
 
 const args = process.argv.slice(2);
 const standby = supervisorStandby(args);
-const main = await loadMain();
+const main = await loadMain(args[0]);
 const supervisorStandbyProcess = await standby;
 try {
   const code = await main(args, {

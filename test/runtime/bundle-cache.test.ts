@@ -2,11 +2,11 @@
 // built on first use, reused while their sources are unchanged, rebuilt when one changes, and with
 // `splitting` a dynamic import becomes a chunk loaded when used (the CLI's commands).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundledEntry, REPO } from '../../bin/bundle-cache.mjs';
+import { bundleCommand, bundledEntry, REPO } from '../../bin/bundle-cache.mjs';
 
 describe('bundledEntry', () => {
   // Sources inside the repository (as ours are), in a folder of their own.
@@ -53,5 +53,25 @@ describe('bundledEntry', () => {
     const other = await bundledEntry(name, main, { splitting: true, external: ['*'] });
     made.push(other);
     expect(other).not.toBe(bundled);
+  });
+
+  it('runs a CommonJS bundle as `node <bundle> args`, with a code cache made once per use and remade when refused', async () => {
+    const main = join(src, 'cjs-run.ts');
+    // What our modules do: find files from their own place, and read their arguments.
+    writeFileSync(main, "console.log(JSON.stringify({ url: import.meta.url, dir: import.meta.dirname, args: process.argv.slice(1) }));\n");
+    const argv = await bundleCommand(name, main, ['--standby']);
+    made.push(argv[1]!);
+    expect(argv[0]).toBe(join(REPO, 'bin/run-bundle.mjs'));
+    const bundle = argv[1]!;
+    expect(bundle.endsWith('.cjs')).toBe(true);
+    const run = () => JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8' }));
+    expect(run()).toEqual({ url: pathToFileURL(bundle).href, dir: dirname(bundle), args: [bundle, '--standby'] });
+    const cache = `${bundle}.${name}.v8cache`;
+    const made1 = statSync(cache).mtimeMs;
+    run();
+    expect(statSync(cache).mtimeMs).toBe(made1); // taken, not made again
+    writeFileSync(cache, 'not a code cache');
+    run();
+    expect(readFileSync(cache).length).toBeGreaterThan(100); // refused by V8, so made again
   });
 });

@@ -2,12 +2,14 @@
 // `node --import tsx` it takes ~0.6 s to start (tsx compiles its modules on every start); a bundle built
 // once with esbuild starts in ~0.1 s. The bundle lives in node_modules/.cache (so `node-pty` still
 // resolves from there) and is rebuilt whenever one of its source files changed (bin/bundle-cache.mjs,
-// shared with the `vnetlab` command); without esbuild or a writable cache we fall back to tsx.
+// shared with the `vnetlab` command); it is one CommonJS file, run with V8's code cache by
+// bin/run-bundle.mjs. Without esbuild or a writable cache we fall back to tsx.
 import { join } from 'node:path';
-import { bundledEntry, REPO } from '../../../bin/bundle-cache.mjs';
+import { bundleCommand, REPO } from '../../../bin/bundle-cache.mjs';
 
 // From the repository root, not from this file: this module may itself run from the CLI's bundle.
 const RUNTIME_DIR = join(REPO, 'src/main/runtime');
+
 
 /** The argv (after the node binary) that starts a supervisor for `runDir`. */
 export function supervisorCommand(runDir: string): Promise<string[]> {
@@ -21,7 +23,7 @@ export function poolCommand(dir: string): Promise<string[]> {
 
 async function daemonCommand(name: string, source: string, arg: string): Promise<string[]> {
   try {
-    return [await bundledEntry(name, source), arg];
+    return await bundleCommand(name, source, [arg]);
   } catch {
     return ['--import', 'tsx', source, arg];
   }
