@@ -6,7 +6,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCowDisk, readCowHeader } from '../../src/main/images/backing.ts';
+import { createCowDisk, createCowDiskAsync, readCowHeader } from '../../src/main/images/backing.ts';
 import { whichTool } from '../../src/main/images/kernel.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'vcow-'));
@@ -41,10 +41,22 @@ describe('a new guest disk', () => {
     }
   });
 
-  it('never replaces an existing disk', () => {
+  it('never replaces an existing disk', async () => {
     const backing = image('img-x.ext4', 1024 * 1024);
     const disk = join(dir, 'kept.cow');
     createCowDisk(disk, backing);
     expect(() => createCowDisk(disk, backing)).toThrow(/EEXIST/);
+    await expect(createCowDiskAsync(disk, backing)).rejects.toThrow(/EEXIST/);
+  });
+
+  it('is the same file made through the thread pool (the supervisor, serving consoles meanwhile)', async () => {
+    const backing = image('img-async.ext4', 64 * 1024 * 1024 + 1536);
+    const sync = join(dir, 'sync.cow');
+    const async = join(dir, 'async.cow');
+    createCowDisk(sync, backing);
+    await createCowDiskAsync(async, backing);
+    expect(readFileSync(async).equals(readFileSync(sync))).toBe(true);
+    expect(statSync(async).mode & 0o777).toBe(0o600);
+    expect(statSync(async).blocks * 512, 'sparse').toBeLessThan(64 * 1024);
   });
 });

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import * as pty from 'node-pty';
 import type { GuestPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
-import { backingImageFor, readCowHeader } from '../images/backing.ts';
+import { backingImageFor, createCowDiskAsync, readCowHeader } from '../images/backing.ts';
 import { signalName, type ConsolePty, type DaemonHandle, type DaemonSpec, type ExitInfo, type GuestAgent, type GuestHandle, type Launcher, type ProcessHandle, type Register } from './launcher.ts';
 import { groupHasMembers } from './records.ts';
 import { connectAgent } from './agent.ts';
@@ -129,6 +129,13 @@ export class RealLauncher implements Launcher {
     const { toGuest, fromGuest } = plan.execChannel;
     // Made for the whole wave by prepareGuests; a guest booted on its own (a restart) makes its own.
     await makeGuestFifos([plan]);
+    const backing = diskBackingImage(plan);
+    // A fresh disk is made here, off the event loop, rather than in the spawn's turn by guestLaunch.
+    if (!existsSync(plan.cow)) {
+      await createCowDiskAsync(plan.cow, backing).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    }
     // Both ends opened read-write so neither our open nor the wrapper's blocks, and neither side sees EOF.
     const toFd = openSync(toGuest, constants.O_RDWR);
     const fromFd = openSync(fromGuest, constants.O_RDWR);
@@ -138,7 +145,6 @@ export class RealLauncher implements Launcher {
     await this.spawnTurn();
     // argv[0] may be findKernel()'s wrapper (host quirks); it execs the kernel, so the pid stays the guest's.
     // Confined, the sandbox helper does what the wrapper would, then execs the kernel: same pid again.
-    const backing = diskBackingImage(plan);
     const { argv, memoryDir } = guestLaunch(this.confinement, plan, guestArgv(plan, { backingImage: backing }), backing, hostTmpfs());
     const term = pty.spawn('/bin/sh', ['-c', GUEST_WRAPPER, 'vnetlab-guest', ...argv], {
       name: 'xterm-256color',
