@@ -23,21 +23,19 @@ export const REPO = (() => {
 const CACHE_DIR = join(REPO, 'node_modules/.cache');
 
 /**
- * The bundle of `source` (an absolute .ts path), built if missing or stale: the file to import or run.
- * `splitting`: the entry's dynamic imports become chunks loaded when used (the CLI's commands).
- * `external`: packages left to node_modules (`'*'`: all of them; native ones such as node-pty must be).
- * `format: 'cjs'`: one CommonJS file (entry.cjs), for requireWithCodeCache.
- * Throws when esbuild is missing or the cache cannot be written; the caller then uses tsx.
+ * The bundle of `source` (an absolute .ts path), built if missing or stale: one CommonJS file (entry.cjs)
+ * to load with requireWithCodeCache. `external`: packages left to node_modules (`'*'`: all of them;
+ * native ones such as node-pty must be). Throws when esbuild is missing or the cache cannot be written;
+ * the caller then uses tsx.
  */
-export async function bundledEntry(name, source, { splitting = false, external = ['node-pty'], format = 'esm' } = {}) {
+export async function bundledEntry(name, source, { external = ['node-pty'] } = {}) {
   // Named after the source tree it was built from (two checkouts may share one node_modules, a symlink,
   // and one must never run the other's code) and how it is built (other externals: another bundle).
-  const how = format === 'esm' ? [source, splitting, external] : [source, splitting, external, format];
-  const tree = createHash('sha256').update(JSON.stringify(how)).digest('hex').slice(0, 10);
+  const tree = createHash('sha256').update(JSON.stringify([source, external, 'cjs'])).digest('hex').slice(0, 10);
   const dir = join(CACHE_DIR, `vnetlab-${name}-${tree}`);
-  const entry = join(dir, format === 'cjs' ? 'entry.cjs' : 'entry.mjs');
+  const entry = join(dir, 'entry.cjs');
   const inputs = join(CACHE_DIR, `vnetlab-${name}-${tree}.inputs.json`);
-  if (!isCurrent(entry, inputs)) await build(source, dir, inputs, { splitting: splitting && format === 'esm', external, format });
+  if (!isCurrent(entry, inputs)) await build(source, dir, inputs, external);
   return entry;
 }
 
@@ -46,7 +44,7 @@ export async function bundledEntry(name, source, { splitting = false, external =
  * from its CommonJS bundle with V8's code cache (bin/run-bundle.mjs), then `args`. Throws as bundledEntry.
  */
 export async function bundleCommand(name, source, args) {
-  return [join(REPO, 'bin/run-bundle.mjs'), await bundledEntry(name, source, { format: 'cjs' }), name, ...args];
+  return [join(REPO, 'bin/run-bundle.mjs'), await bundledEntry(name, source), name, ...args];
 }
 
 /**
@@ -97,7 +95,7 @@ function isCurrent(entry, inputsFile) {
   }
 }
 
-async function build(source, dir, inputsFile, { splitting, external, format }) {
+async function build(source, dir, inputsFile, external) {
   const esbuild = await import('esbuild');
   mkdirSync(CACHE_DIR, { recursive: true });
   const partial = `${dir}.${process.pid}.partial`;
@@ -105,28 +103,19 @@ async function build(source, dir, inputsFile, { splitting, external, format }) {
   const result = await esbuild.build({
     entryPoints: { entry: source },
     bundle: true,
-    splitting,
     platform: 'node',
-    format,
+    format: 'cjs',
     target: 'node20',
     ...(external.includes('*') ? { packages: 'external' } : { external }),
     outdir: partial,
-    outExtension: { '.js': format === 'cjs' ? '.cjs' : '.mjs' },
-    ...(format === 'cjs'
-      ? {
-          // Our modules find files from their own place (`new URL('../../../kernels/…', import.meta.url)`):
-          // the bundle's, three levels below the repository like src/main/<folder>/.
-          define: { 'import.meta.url': '__bundleUrl', 'import.meta.dirname': '__dirname' },
-          // An `import()` of a module left outside (node's own) as require(): a script run by node:vm
-          // has no loader for import() without an experimental flag.
-          supported: { 'dynamic-import': false },
-          banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-        }
-      : {
-          // CommonJS packages bundled into ESM still call require() for node's own modules (liquidjs:
-          // `stream`); esbuild's shim uses a `require` in scope when there is one.
-          banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
-        }),
+    outExtension: { '.js': '.cjs' },
+    // Our modules find files from their own place (`new URL('../../../kernels/…', import.meta.url)`):
+    // the bundle's, three levels below the repository like src/main/<folder>/.
+    define: { 'import.meta.url': '__bundleUrl', 'import.meta.dirname': '__dirname' },
+    // An `import()` of a module left outside (node's own) as require(): a script run by node:vm has no
+    // loader for import() without an experimental flag. Our own dynamic imports are in the one file.
+    supported: { 'dynamic-import': false },
+    banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
     metafile: true,
     logLevel: 'silent',
     absWorkingDir: REPO,
@@ -139,15 +128,11 @@ async function build(source, dir, inputsFile, { splitting, external, format }) {
     inputs[file] = fingerprint(file);
   }
   writeFileSync(`${inputsFile}.${process.pid}.partial`, JSON.stringify(inputs, null, 2));
-  // Chunks first (content-hashed names: one already there is the same file), then the entry, then the
-  // inputs list: a reader never pairs a new list with an old bundle, and a process still running an older
-  // entry finds the chunks it imports later. Chunks of older builds stay (only a source change makes any).
+  // The entry, then the inputs list: a reader never pairs a new list with an old bundle. The code caches
+  // of the last build would be refused by V8: they go before the new entry comes.
   mkdirSync(dir, { recursive: true });
-  for (const file of readdirSync(partial)) if (!file.startsWith('entry.') && !existsSync(join(dir, file))) renameSync(join(partial, file), join(dir, file));
-  // A code cache of the last build would be refused by V8: go before the new entry comes.
   for (const file of readdirSync(dir)) if (file.endsWith('.v8cache')) rmSync(join(dir, file), { force: true });
-  const entryFile = format === 'cjs' ? 'entry.cjs' : 'entry.mjs';
-  renameSync(join(partial, entryFile), join(dir, entryFile));
+  renameSync(join(partial, 'entry.cjs'), join(dir, 'entry.cjs'));
   rmSync(partial, { recursive: true, force: true });
   renameSync(`${inputsFile}.${process.pid}.partial`, inputsFile);
 }

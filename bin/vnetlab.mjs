@@ -16,7 +16,7 @@ const LEFT_IN_NODE_MODULES = ['node-pty', 'esbuild', 'tsx', 'electron', 'playwri
 async function loadMain(command) {
   if (!process.env.VNETLAB_NO_BUNDLE) {
     try {
-      return requireWithCodeCache(await bundledEntry('cli', SOURCE, { format: 'cjs', external: LEFT_IN_NODE_MODULES }), command ?? 'help').main;
+      return requireWithCodeCache(await bundledEntry('cli', SOURCE, { external: LEFT_IN_NODE_MODULES }), command ?? 'help').main;
     } catch {
       // No esbuild, a read-only checkout: tsx compiles the sources as they load (~0.3 s more a command).
     }

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundledEntry, REPO } from '../../bin/bundle-cache.mjs';
+import { bundleCommand, REPO } from '../../bin/bundle-cache.mjs';
 import { hostPaths } from '../../src/main/paths.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { readRecords } from '../../src/main/runtime/records.ts';
@@ -15,6 +15,8 @@ import { readStandbyOrder, replaceEnvironment, STANDBY_ARG, takeStandby } from '
 import { eventually, testEnv, type TestEnv } from './helpers.ts';
 
 const VNETLAB = join(REPO, 'bin/vnetlab.mjs');
+/** A standby as `vnetlab start` spawns it (bin/vnetlab.mjs). */
+const standbyCommand = () => bundleCommand('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'), [STANDBY_ARG]);
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
@@ -89,8 +91,7 @@ describe('the standby order', () => {
 
 describe('a standby supervisor process (real)', () => {
   it('exits, having made nothing, when its command closes stdin without an order (as when it dies)', async () => {
-    const entry = await bundledEntry('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'));
-    const standby = spawn(process.execPath, [entry, STANDBY_ARG], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const standby = spawn(process.execPath, await standbyCommand(), { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     standby.stdout!.on('data', (d) => (output += d));
     standby.stderr!.on('data', (d) => (output += d));
@@ -102,8 +103,7 @@ describe('a standby supervisor process (real)', () => {
   });
 
   it('exits when its order is not one', async () => {
-    const entry = await bundledEntry('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'));
-    const standby = spawn(process.execPath, [entry, STANDBY_ARG], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const standby = spawn(process.execPath, await standbyCommand(), { stdio: ['pipe', 'ignore', 'ignore'] });
     standby.stdin!.end('{"runDir": "../../etc", "env": {}, "cwd": "/"}\n');
     expect(await exited(standby)).toEqual({ code: 0, signal: null });
   });

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { signalName, type DaemonHandle, type ExitInfo, type Register } from './launcher.ts';
-import { processStartTime, processState } from './records.ts';
+import { processStartTime, processState, trySignal } from './records.ts';
 
 /** How often the daemons of a spawner that died are looked at, until each has exited. */
 const ORPHAN_POLL_MS = 500;
@@ -129,17 +129,13 @@ export class DaemonSpawner {
       job.register({ pid, pgid: pid, argv: request.argv, sockets: request.sockets });
     } catch (err) {
       // Not recorded: it must not run. A gate left shut goes with the spawner; ending it now is cleaner.
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
+      trySignal(pid, 'SIGKILL');
       job.reject(err as Error);
       return;
     }
     const exited = new Promise<ExitInfo>((resolveExit) => this.running.set(pid, { startTime: processStartTime(pid), resolveExit }));
     this.child?.stdin!.write(`G${id}\0`);
-    job.resolve({ pid, pgid: pid, argv: request.argv, exited, kill: (signal) => signalGroup(pid, signal) });
+    job.resolve({ pid, pgid: pid, argv: request.argv, exited, kill: (signal) => trySignal(-pid, signal) });
   }
 
   private onFailed(id: number, errno: number): void {
@@ -176,13 +172,5 @@ export class DaemonSpawner {
       if (orphans.length === 0) clearInterval(timer);
     }, ORPHAN_POLL_MS);
     timer.unref();
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
   }
 }

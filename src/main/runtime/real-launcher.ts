@@ -16,7 +16,7 @@ import type { GuestPlan } from '../../shared/plan.ts';
 import { EnvironmentError, UserError } from '../errors.ts';
 import { backingImageFor, createCowDiskAsync, readCowHeader } from '../images/backing.ts';
 import { signalName, type ConsolePty, type DaemonHandle, type DaemonSpec, type ExitInfo, type GuestAgent, type GuestHandle, type Launcher, type ProcessHandle, type Register } from './launcher.ts';
-import { groupHasMembers } from './records.ts';
+import { groupHasMembers, trySignal } from './records.ts';
 import { connectAgent } from './agent.ts';
 import { adoptPooledGuest } from './pool/pooled-guest.ts';
 import type { PooledGuest } from './pool/protocol.ts';
@@ -286,13 +286,6 @@ function readLogTail(file: string): string {
   }
 }
 
-export function trySignal(target: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(target, signal);
-  } catch {
-    // already gone
-  }
-}
 
 
 /**

@@ -142,7 +142,8 @@ export function signalRecorded(record: ProcessRecord, signal: NodeJS.Signals): b
   return trySignal(groupIsOurs ? -record.pgid : record.pid, signal);
 }
 
-function trySignal(target: number, signal: NodeJS.Signals): boolean {
+/** Sends a signal (to a process group: a negative target); false when there is no such process (any more). */
+export function trySignal(target: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(target, signal);
     return true;

@@ -10,7 +10,6 @@ import { bundleCommand, REPO } from '../../../bin/bundle-cache.mjs';
 // From the repository root, not from this file: this module may itself run from the CLI's bundle.
 const RUNTIME_DIR = join(REPO, 'src/main/runtime');
 
-
 /** The argv (after the node binary) that starts a supervisor for `runDir`. */
 export function supervisorCommand(runDir: string): Promise<string[]> {
   return daemonCommand('supervisor', join(RUNTIME_DIR, 'supervisor-main.ts'), runDir);
