@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { signalName, type DaemonHandle, type ExitInfo, type Register } from './launcher.ts';
-import { processStartTime, processState, trySignal } from './records.ts';
+import { hasExited, processStartTime, trySignal, type ProcessRecord } from './records.ts';
 
 /** How often the daemons of a spawner that died are looked at, until each has exited. */
 const ORPHAN_POLL_MS = 500;
@@ -36,7 +36,8 @@ interface Pending {
 }
 
 interface Running {
-  startTime: string | undefined;
+  /** The daemon as recorded (pid and start time): how it is known once nobody reports its exit. */
+  process: Pick<ProcessRecord, 'pid' | 'startTime'>;
   resolveExit(exit: ExitInfo): void;
 }
 
@@ -133,7 +134,7 @@ export class DaemonSpawner {
       job.reject(err as Error);
       return;
     }
-    const exited = new Promise<ExitInfo>((resolveExit) => this.running.set(pid, { startTime: processStartTime(pid), resolveExit }));
+    const exited = new Promise<ExitInfo>((resolveExit) => this.running.set(pid, { process: { pid, startTime: processStartTime(pid) ?? '' }, resolveExit }));
     this.child?.stdin!.write(`G${id}\0`);
     job.resolve({ pid, pgid: pid, argv: request.argv, exited, kill: (signal) => trySignal(-pid, signal) });
   }
@@ -164,8 +165,8 @@ export class DaemonSpawner {
     if (orphans.length === 0) return;
     const timer = setInterval(() => {
       for (let i = orphans.length - 1; i >= 0; i--) {
-        const [pid, daemon] = orphans[i]!;
-        if (daemon.startTime !== undefined && processStartTime(pid) === daemon.startTime && processState(pid) !== 'Z') continue;
+        const [, daemon] = orphans[i]!;
+        if (!hasExited(daemon.process)) continue;
         daemon.resolveExit({ code: null, signal: null });
         orphans.splice(i, 1);
       }

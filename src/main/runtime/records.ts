@@ -102,13 +102,13 @@ export function readRecords(runDir: string): ProcessRecord[] {
 }
 
 /** True when the recorded process is still the one we started (same pid AND same start time). */
-export function isRecordedProcessAlive(record: ProcessRecord): boolean {
+export function isRecordedProcessAlive(record: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
   if (!record.pid || !record.startTime) return false;
   return processStartTime(record.pid) === record.startTime;
 }
 
 /** Whether the recorded process has exited: gone, or a zombie (only its parent's wait is missing). */
-export function hasExited(record: ProcessRecord): boolean {
+export function hasExited(record: Pick<ProcessRecord, 'pid' | 'startTime'>): boolean {
   return !isRecordedProcessAlive(record) || processState(record.pid) === 'Z';
 }
 
