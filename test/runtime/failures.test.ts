@@ -83,13 +83,20 @@ describe('failing guests (real UML)', () => {
   });
 
   it('clean ends everything after the supervisor was killed with -9 in the middle of a start', async () => {
+    // c's startup script holds the start open, so the kill lands while the start is in progress.
     const lab = t.lab('orphans', {
-      'lab.yaml': `lab:\n  name: orphans\nmachines:${host('a', '10.0.2.1')}${host('b', '10.0.2.2')}${host('c', '10.0.2.3')}\ndomains:\n  lan: {kind: hub}\n`,
+      'lab.yaml': `lab:\n  name: orphans\nmachines:${host('a', '10.0.2.1')}${host('b', '10.0.2.2')}${host('c', '10.0.2.3', 'sleep 60')}\ndomains:\n  lan: {kind: hub}\n`,
     });
     const starting = t.cli(['start', lab]);
-    // Wait until the supervisor has recorded at least one guest, i.e. is in the middle of booting.
-    const runDir = await eventually(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest'), 30_000);
-    expect(runDir).toBeDefined();
+    // Wait until all three kernels run: each has made its mconsole socket. A guest still in its
+    // start gate is the pty's session leader and dies of the hang-up when the supervisor's master
+    // closes; that leaves nothing to clean, and would make which guests clean kills a matter of timing.
+    const kernelsUp = (d: string | undefined) => {
+      const guests = d ? readRecords(d).filter((r) => r.kind === 'guest') : [];
+      return guests.length === 3 && guests.every((g) => g.sockets.some((s) => existsSync(join(s, 'mconsole'))));
+    };
+    const runDir = await eventually(() => findRunDir(lab, hostPaths(t.env)), kernelsUp, 60_000);
+    expect(kernelsUp(runDir)).toBe(true);
     const supervisor = readRecords(runDir!).find((r) => r.kind === 'supervisor')!;
     expect(isRecordedProcessAlive(supervisor)).toBe(true);
     process.kill(supervisor.pid, 'SIGKILL');
@@ -118,7 +125,7 @@ describe('failing guests (real UML)', () => {
     const clean = await t.cli(['clean', lab]);
     expect(clean.code).toBe(0);
     for (const folder of memoryFolders) expect(existsSync(folder), folder).toBe(false);
-    expect(clean.stdout).toMatch(/killed guest a/);
+    for (const name of ['a', 'b', 'c']) expect(clean.stdout).toMatch(new RegExp(`^killed guest ${name} `, 'm'));
     expect(clean.stdout).toMatch(/killed switch lan/);
     expect(clean.stdout).toContain(`removed ${runDir}`);
     expect(await eventually(() => processesMentioning(runDir!), (p) => p.length === 0, 5_000)).toEqual([]);
