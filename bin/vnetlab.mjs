@@ -53,9 +53,10 @@ function releaseStandby(child) {
 }
 
 const args = process.argv.slice(2);
-const standby = supervisorStandby(args);
+// Spawned before our own code loads, not merely begun: loadMain compiles for ~30 ms without yielding,
+// and a spawn still waiting on a promise behind it came that much later.
+const supervisorStandbyProcess = await supervisorStandby(args);
 const main = await loadMain(args[0]);
-const supervisorStandbyProcess = await standby;
 try {
   const code = await main(args, {
     stdout: process.stdout,
