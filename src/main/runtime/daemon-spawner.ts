@@ -126,15 +126,17 @@ export class DaemonSpawner {
     if (!job) return;
     this.pending.delete(id);
     const { request } = job;
+    // Read once, for the record and for finding its exit should the spawner die.
+    const startTime = processStartTime(pid) ?? '';
     try {
-      job.register({ pid, pgid: pid, argv: request.argv, sockets: request.sockets });
+      job.register({ pid, pgid: pid, argv: request.argv, sockets: request.sockets, startTime });
     } catch (err) {
       // Not recorded: it must not run. A gate left shut goes with the spawner; ending it now is cleaner.
       trySignal(pid, 'SIGKILL');
       job.reject(err as Error);
       return;
     }
-    const exited = new Promise<ExitInfo>((resolveExit) => this.running.set(pid, { process: { pid, startTime: processStartTime(pid) ?? '' }, resolveExit }));
+    const exited = new Promise<ExitInfo>((resolveExit) => this.running.set(pid, { process: { pid, startTime }, resolveExit }));
     this.child?.stdin!.write(`G${id}\0`);
     job.resolve({ pid, pgid: pid, argv: request.argv, exited, kill: (signal) => trySignal(-pid, signal) });
   }

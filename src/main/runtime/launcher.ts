@@ -101,6 +101,8 @@ export interface SpawnedProcess {
   sockets: string[];
   /** A guest's management socket (recorded: a guest left running is shut down through it). */
   mconsole?: string;
+  /** Its start time (/proc), when the launcher has read it already: the record then does not read it again. */
+  startTime?: string;
 }
 
 /**

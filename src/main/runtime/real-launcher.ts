@@ -286,8 +286,6 @@ function readLogTail(file: string): string {
   }
 }
 
-
-
 /**
  * UML's console can miss the SIGIO telling it that its pty has room again, and then writes nothing
  * more until its next input (a flood such as `yes` into a busy viewer stalls for good). A SIGIO
