@@ -112,9 +112,9 @@ function realPath(path: string): string | undefined {
   }
 }
 
-/** Remove every Unix socket and FIFO under a run dir (the supervisor does it on exit); returns them. */
-export function removeSockets(dir: string): string[] {
-  const sockets = listSockets(dir);
+/** Remove every Unix socket and FIFO under a run dir but `keep` (the supervisor does it on exit); returns them. */
+export function removeSockets(dir: string, keep: string[] = []): string[] {
+  const sockets = listSockets(dir).filter((path) => !keep.includes(path));
   for (const path of sockets) rmSync(path, { force: true });
   return sockets;
 }

@@ -95,10 +95,13 @@ async function main(): Promise<void> {
     log(`shutting down (${how})`);
     if (how !== 'none') await sup.shutdown(how);
     await sup.stopSwitches();
-    await server.close();
-    removeSockets(runDir);
+    // Our files go while our socket still answers: a start that connects meanwhile hears that we are
+    // stopping and waits for us to go. Once the socket is gone, the next start builds its lab-fs image
+    // and FIFOs at these very paths while we wait for our last clients: removed after, they were lost.
+    removeSockets(runDir, [runFiles.socket(runDir)]);
     // Rebuilt by every start; the run dir may be on a small tmpfs ($XDG_RUNTIME_DIR).
     rmSync(plan.labFs.image, { force: true });
+    await server.close();
     pool?.close();
     await launcher.close();
     removeRecord(runDir, 'supervisor', 'supervisor');
