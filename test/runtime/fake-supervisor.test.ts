@@ -53,6 +53,20 @@ describe('supervisor with the fake launcher', () => {
     await sup.shutdown();
   });
 
+  it("fails a machine whose cable's port did not start, says why, and starts the others", async () => {
+    const launcher = new FakeLauncher({}, { failingDaemons: /port of cable pc1:eth0/ });
+    const sup = new Supervisor(plan([['pc1', 'pc2']]), launcher, { maxParallelBoots: 4, consoleLogs: false });
+    const result = await sup.start();
+    expect(result.started).toEqual(['pc2']);
+    expect(result.failed).toHaveLength(1);
+    expect(result.failed[0]!.machine).toBe('pc1');
+    expect(result.failed[0]!.error).toContain('no port for its cable eth0 (the port of cable pc1:eth0 exited: fake failure)');
+    // Its kernel never ran: it would have come up without eth0 and said it was ready.
+    expect(launcher.log).not.toContain('spawn pc1');
+    expect(launcher.log).toContain('ready pc2');
+    await sup.shutdown();
+  });
+
   it("answers the start before the guests' IPv6 wave, which goes a few guests at a time", async () => {
     const names = Array.from({ length: 40 }, (_, i) => `g${String(i).padStart(2, '0')}`);
     const launcher = new FakeLauncher();

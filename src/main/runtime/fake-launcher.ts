@@ -29,12 +29,16 @@ export class FakeLauncher implements Launcher {
 
   constructor(
     private readonly behaviour: Record<string, FakeGuestBehaviour> = {},
-    /** `daemonMs`: how long a daemon takes to be ready (a real one: a few ms); it is then logged `daemon-up …`. */
-    private readonly options: { daemonMs?: number } = {},
+    /**
+     * `daemonMs`: how long a daemon takes to be ready (a real one: a few ms); it is then logged `daemon-up …`.
+     * `failingDaemons`: daemons (by `what`) that exit at once, as a real one whose log says why.
+     */
+    private readonly options: { daemonMs?: number; failingDaemons?: RegExp } = {},
   ) {}
 
   async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
     this.log.push(`spawn-daemon ${spec.what}`);
+    if (this.options.failingDaemons?.test(spec.what)) throw new Error(`${spec.what} exited: fake failure`);
     const { handle } = this.process(spec.what, spec.argv, () => this.log.push(`exit-daemon ${spec.what}`));
     register({ pid: handle.pid, pgid: handle.pgid, argv: spec.argv, sockets: spec.sockets });
     if (this.options.daemonMs) {

@@ -256,6 +256,13 @@ export class Supervisor extends EventEmitter {
     // A failed guest is kept running so its console can be read; a new boot replaces it, never doubles it.
     if (m.handle) await this.kill(m, 'crash');
     await this.network.readyForGuest(m.plan.name);
+    // A NIC without its port would be left out of the guest: the machine would come up "ready" without
+    // the interface the lab gave it. It fails instead, saying why; its next start tries the port again.
+    const portless = this.network.portlessCables(m.plan.name);
+    if (portless.length) {
+      const which = portless.map((p) => p.interface).join(', ');
+      return { error: this.fail(m, `could not start: no port for its cable${portless.length > 1 ? 's' : ''} ${which} (${portless[0]!.error}); starting ${m.plan.name} again tries anew`) };
+    }
     times.spawn = Date.now();
     m.error = undefined;
     m.startupExitCode = undefined;

@@ -170,6 +170,17 @@ export class Network {
     await Promise.all([pass.switches, pass.links, ...[...this.cables.values()].filter((c) => c.plan.machine === machine).map((c) => pass.cables.get(c.plan.id))]);
   }
 
+  /**
+   * The machine's cables that have no port after readyForGuest, and why: its kernel would boot without
+   * those NICs (UML connects a NIC to its port at boot, and leaves it out when it cannot).
+   */
+  portlessCables(machine: string): { interface: string; error: string }[] {
+    if (!this.wanted) return []; // the lab is stopping: that stop, not the port, is what the boot hears
+    return [...this.cables.values()]
+      .filter((c) => c.plan.machine === machine && !c.port && !c.cut)
+      .map((c) => ({ interface: c.plan.interface, error: c.portError ?? 'its port did not start' }));
+  }
+
   /** Settles once the pass under way has started (or given up on) every switch: see up() for a failed one. */
   switchesSettled(): Promise<void> {
     return this.pass.switches;
@@ -466,9 +477,11 @@ export class Network {
       );
     } catch (err) {
       this.book.forget('port', c.plan.id);
-      this.notify((err as Error).message);
+      c.portError = (err as Error).message;
+      this.notify(c.portError);
       return;
     }
+    c.portError = undefined;
     const proc = c.port;
     void proc.exited.then((exit) =>
       this.onExit(() => c.port === proc, () => (c.port = undefined), 'port', c.plan.id, exit, () => {

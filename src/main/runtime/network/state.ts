@@ -43,6 +43,8 @@ export interface CableState {
   wireDomain?: string;
   /** The port hub died under a running guest: its NIC stays cut off until the machine restarts. */
   cut?: boolean;
+  /** Why its port did not start, the last time one was asked for (cleared when one starts). */
+  portError?: string;
   /** What the running wire was last set to (a new wire starts perfect). */
   applied?: CableImpairments;
 }
