@@ -137,7 +137,9 @@ async function bareBoots(n: number, extraArgs: string[] = []): Promise<number> {
     return performance.now() - t0;
   } catch (err) {
     const waiting = guests.filter((g) => !/# /.test(g.output()));
-    throw new Error(`${waiting.length} of ${n} bare boots reached no prompt in 180 s; the first one's console ends: ${JSON.stringify(waiting[0]?.output().slice(-300))}`, { cause: err });
+    // The lines that say why (a disk that did not open, a root that did not mount), then the console's end.
+    const why = (waiting[0]?.output() ?? '').split('\n').filter((l) => /ubd|VFS|error|fail|panic|cannot|unable/i.test(l)).slice(0, 12);
+    throw new Error(`${waiting.length} of ${n} bare boots reached no prompt in 180 s; the first one's console says:\n  ${why.join('\n  ')}\n…and ends: ${JSON.stringify(waiting[0]?.output().slice(-300))}`, { cause: err });
   } finally {
     // The next round boots the same umids: these must be gone first (a fixed 300 ms was not enough under load).
     guests.forEach(killBare);
