@@ -188,6 +188,23 @@ describe('supervisor with the fake launcher', () => {
     expect(sup.status().machines.every((m) => m.state === 'stopped' && m.pid === undefined)).toBe(true);
   });
 
+  it('a stop returns only once a guest it caught mid-spawn is stopped too; one caught waiting for its cables never spawns', async () => {
+    for (const when of ['mid-spawn', 'waiting for its cables'] as const) {
+      // pc1's spawn takes 300 ms; or its cables do (the port of its cable takes 300 ms to come up).
+      const slowPort = (what: string) => (what.startsWith('the port of cable') ? 300 : 0);
+      const launcher = new FakeLauncher(when === 'mid-spawn' ? { pc1: { spawnMs: 300, bootMs: 5_000 } } : { pc1: { bootMs: 5_000 } }, when === 'mid-spawn' ? {} : { daemonMs: slowPort });
+      const sup = new Supervisor(plan([['pc1']]), launcher, { maxParallelBoots: 4, consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50 });
+      const starting = sup.start();
+      await new Promise((r) => setTimeout(r, 100)); // pc1's boot is under way, with no process to stop yet
+      await sup.shutdown('stop');
+      // Nothing of pc1 runs once the stop has returned: the supervisor exits right after a full stop.
+      const spawned = launcher.log.includes('spawn pc1');
+      expect(spawned, when).toBe(when === 'mid-spawn');
+      if (spawned) expect(launcher.log, when).toContain('exit pc1');
+      expect(await starting, when).toMatchObject({ ok: false, started: [], stopped: ['pc1'] });
+    }
+  });
+
   it('a start asked for before the last full stop reached the supervisor boots nothing', async () => {
     const { launcher, sup } = supervisor(plan([['a']]));
     const askedAt = Date.now();

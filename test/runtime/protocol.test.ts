@@ -108,3 +108,49 @@ describe('supervisor protocol over a Unix socket', () => {
     viewer.detach();
   });
 });
+
+describe('closing the supervisor socket', () => {
+  /** A supervisor whose `start` answers when the test says: the moment a stop's exit closes the socket. */
+  async function serving(answerGraceMs?: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'vproto-close-'));
+    const sup = new Supervisor({ ...plan, runDir: dir }, new FakeLauncher(), { consoleLogs: false });
+    let answer!: (result: Awaited<ReturnType<Supervisor['start']>>) => void;
+    sup.start = () => new Promise((resolve) => (answer = resolve));
+    const server = await serveSupervisor(sup, runFiles.socket(dir), () => {}, { answerGraceMs });
+    const client = (await connectRunDir(dir))!;
+    return { dir, server, client, answer: (stopped: string[]) => answer({ ok: false, started: [], failed: [], startupFailed: [], stopped, timings: { received: 0, networkUp: 0, machines: {} } }) };
+  }
+
+  it('answers a request still in flight before it ends the connections: a start ended by a stop hears "interrupted", not "went away"', async () => {
+    const { dir, server, client, answer } = await serving();
+    try {
+      const starting = client.start([]);
+      await new Promise((r) => setTimeout(r, 50)); // the request is with the supervisor
+      const closing = server.close(); // as the stop's exit path does, while the start is still answering
+      setTimeout(() => answer(['pc1', 'pc2']), 100);
+      await expect(starting).resolves.toMatchObject({ ok: false, stopped: ['pc1', 'pc2'] });
+      await closing;
+    } finally {
+      client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not wait past its grace for a request that never ends', async () => {
+    const { dir, server, client } = await serving(200);
+    try {
+      const heard = client.start([]).then(
+        () => 'an answer',
+        (err: Error) => err.message,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      await server.close();
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(await heard).toMatch(/went away/);
+    } finally {
+      client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

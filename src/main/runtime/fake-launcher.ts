@@ -9,6 +9,8 @@ import { guestArgv } from './guest-argv.ts';
 export type FakeGuestBehaviour = {
   /** Time from spawn to the readiness signal. */
   bootMs?: number;
+  /** Time the spawn itself takes (a real one: its pty, disk and record), before the process is there. */
+  spawnMs?: number;
   /** 'panic': prints a kernel panic and exits; 'exit': exits during boot; 'hang': never ready. */
   fails?: 'panic' | 'exit' | 'hang' | 'spawn-error';
   /** Ignore these mconsole commands (to exercise stop escalation). */
@@ -30,10 +32,11 @@ export class FakeLauncher implements Launcher {
   constructor(
     private readonly behaviour: Record<string, FakeGuestBehaviour> = {},
     /**
-     * `daemonMs`: how long a daemon takes to be ready (a real one: a few ms); it is then logged `daemon-up …`.
+     * `daemonMs`: how long a daemon takes to be ready (a real one: a few ms), or how long this one does (by
+     * `what`); it is then logged `daemon-up …`.
      * `failingDaemons`: daemons (by `what`) that exit at once, as a real one whose log says why.
      */
-    private readonly options: { daemonMs?: number; failingDaemons?: RegExp } = {},
+    private readonly options: { daemonMs?: number | ((what: string) => number); failingDaemons?: RegExp } = {},
   ) {}
 
   async spawnDaemon(spec: DaemonSpec, register: Register): Promise<DaemonHandle> {
@@ -41,8 +44,9 @@ export class FakeLauncher implements Launcher {
     if (this.options.failingDaemons?.test(spec.what)) throw new Error(`${spec.what} exited: fake failure`);
     const { handle } = this.process(spec.what, spec.argv, () => this.log.push(`exit-daemon ${spec.what}`));
     register({ pid: handle.pid, pgid: handle.pgid, argv: spec.argv, sockets: spec.sockets });
-    if (this.options.daemonMs) {
-      await new Promise((resolve) => setTimeout(resolve, this.options.daemonMs));
+    const readyMs = typeof this.options.daemonMs === 'function' ? this.options.daemonMs(spec.what) : this.options.daemonMs;
+    if (readyMs) {
+      await new Promise((resolve) => setTimeout(resolve, readyMs));
       this.log.push(`daemon-up ${spec.what}`);
     }
     return handle;
@@ -51,6 +55,7 @@ export class FakeLauncher implements Launcher {
   async spawnGuest(plan: GuestPlan, _size: { cols: number; rows: number }, register: Register): Promise<GuestHandle> {
     const b = this.behaviour[plan.name] ?? {};
     if (b.fails === 'spawn-error') throw new Error('no such kernel');
+    if (b.spawnMs) await new Promise((resolve) => setTimeout(resolve, b.spawnMs));
     this.log.push(`spawn ${plan.name}`);
     this.booting++;
     this.maxConcurrentBoots = Math.max(this.maxConcurrentBoots, this.booting);

@@ -24,13 +24,23 @@ interface Connection {
  */
 const CAPTURE_BACKLOG_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How long closing waits for the requests still being answered. A start that the stop just ended answers
+ * a moment after the stop itself: with the connections ended first, that start was told "the lab
+ * supervisor went away" instead of "start interrupted". Bounded: a request that never ends (an exec of
+ * a guest that hangs) does not keep the supervisor from exiting.
+ */
+export const ANSWER_GRACE_MS = 5_000;
+
 export interface SupervisorServer {
   server: Server;
   close(): Promise<void>;
 }
 
-export async function serveSupervisor(sup: Supervisor, socketPath: string, onShutdown: () => void): Promise<SupervisorServer> {
+export async function serveSupervisor(sup: Supervisor, socketPath: string, onShutdown: () => void, options: { answerGraceMs?: number } = {}): Promise<SupervisorServer> {
   const connections = new Set<Connection>();
+  /** Requests being answered: closing lets them finish first (ANSWER_GRACE_MS). */
+  const answering = new Set<Promise<unknown>>();
   let nextConsoleId = 1;
 
   sup.on('event', (event: LabEvent) => {
@@ -169,10 +179,12 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
           if (request.id !== undefined) conn.send({ id: request.id, error: { message: `unknown method ${String(request.method)}` } });
           return;
         }
-        handler(request.params ?? {}, conn, request.id).then(
+        const answered = handler(request.params ?? {}, conn, request.id).then(
           (result) => request.id !== undefined && conn.send({ id: request.id, result: result ?? null }),
           (err: unknown) => request.id !== undefined && conn.send({ id: request.id, error: toWireError(err) }),
         );
+        answering.add(answered);
+        void answered.finally(() => answering.delete(answered));
       }),
     );
   });
@@ -193,6 +205,12 @@ export async function serveSupervisor(sup: Supervisor, socketPath: string, onShu
   return {
     server,
     close: async () => {
+      if (answering.size) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.answerGraceMs ?? ANSWER_GRACE_MS)));
+        await Promise.race([Promise.allSettled([...answering]), grace]);
+        clearTimeout(timer);
+      }
       for (const c of connections) {
         if (c.subscribed) c.send({ event: { type: 'lab-stopped' } });
         c.socket.end();

@@ -54,6 +54,8 @@ interface Machine {
   extras?: ExtraConsoles;
   /** The boot in progress (another client's start), so a concurrent start waits for it too. */
   booting?: Promise<BootOutcome>;
+  /** Its boot once its turn came (not while it waits for a slot): a stop waits for it to give way. */
+  bootUnderWay?: Promise<unknown>;
   /** Settles `booting`. */
   finishBoot?: (outcome: BootOutcome) => void;
   /** Its NICs as the guest sees them (link-watch.ts), while it runs. */
@@ -230,9 +232,13 @@ export class Supervisor extends EventEmitter {
         await this.launcher.prepareGuests?.(toBoot.map((m) => m.plan)).catch(() => {});
         await Promise.all([
           runBounded(toBoot, limit, async (m) => {
-            const outcome: BootOutcome = overruled(m)
-              ? { stopped: true }
-              : await this.boot(m, timeoutMs, (timings.machines[m.plan.name] = { slot: Date.now(), spawn: 0, spawned: 0 })).catch((err: Error) => ({ error: this.fail(m, err.message) }));
+            let outcome: BootOutcome = { stopped: true };
+            if (!overruled(m)) {
+              const boot = this.boot(m, timeoutMs, (timings.machines[m.plan.name] = { slot: Date.now(), spawn: 0, spawned: 0 })).catch((err: Error) => ({ error: this.fail(m, err.message) }));
+              m.bootUnderWay = boot;
+              outcome = await boot;
+              m.bootUnderWay = undefined;
+            }
             m.booting = undefined;
             m.finishBoot?.(outcome);
             report(m, outcome);
@@ -253,9 +259,12 @@ export class Supervisor extends EventEmitter {
 
   /** Boot one guest and wait for its readiness signal. */
   private async boot(m: Machine, timeoutMs: number, times: MachineTimings): Promise<BootOutcome> {
+    // A stop from now on overrules this boot, even one that comes while it waits for its cables.
+    const stops = m.stops;
     // A failed guest is kept running so its console can be read; a new boot replaces it, never doubles it.
     if (m.handle) await this.kill(m, 'crash');
     await this.network.readyForGuest(m.plan.name);
+    if (m.stops !== stops) return { stopped: true };
     // A NIC without its port would be left out of the guest: the machine would come up "ready" without
     // the interface the lab gave it. It fails instead, saying why; its next start tries the port again.
     const portless = this.network.portlessCables(m.plan.name);
@@ -267,7 +276,6 @@ export class Supervisor extends EventEmitter {
     m.error = undefined;
     m.startupExitCode = undefined;
     m.stopRequested = undefined;
-    const stops = m.stops;
     this.setState(m, 'booting');
     let handle: GuestHandle;
     try {
@@ -404,6 +412,12 @@ export class Supervisor extends EventEmitter {
         await this.kill(m, how);
         count();
       });
+      // A machine whose boot was under way without a process yet (waiting for its cables, or being
+      // spawned) had nothing to stop: its boot gives way itself (boot: `m.stops !== stops`). Until it
+      // has, this stop is not over: a full stop that returned before let the supervisor exit with that
+      // guest still booting, and the start it interrupted heard "the supervisor went away". Machines
+      // still waiting for a boot slot are not waited for: their start skips them when their turn comes.
+      await Promise.all(targets.map((m) => m.bootUnderWay));
     } finally {
       this.busy--;
     }
