@@ -9,7 +9,7 @@
 // add 50 and 100 for the big labs). Figures are medians of the rounds. The headline ratio is against bare
 // boots of the same image and memory (issue 12: ≤ 1.3 for 10 and 50 guests).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as pty from 'node-pty';
@@ -100,6 +100,9 @@ function killBare(g: BareGuest): void {
 const lpj = loopsPerJiffy(findKernel());
 const BOOT_SKIPS = [...GUEST_BOOT_ARGS.filter((a) => a.startsWith('initcall_blacklist=') || a.startsWith('pty.')), ...(lpj ? [`lpj=${lpj}`] : [])];
 
+/** /proc/stat counts in USER_HZ ticks, 100 a second on Linux. */
+const TICKS_PER_SECOND = 100;
+
 /** The host's busy CPU time so far (all cores, in clock ticks), from /proc/stat. */
 function hostBusyTicks(): number {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
@@ -128,12 +131,14 @@ async function untilHostIdle(): Promise<number> {
   return performance.now() - t0;
 }
 
-async function bareBoots(n: number, extraArgs: string[] = []): Promise<number> {
+async function bareBoots(n: number, extraArgs: string[] = [], cpu?: number[]): Promise<number> {
   const dir = join(base, `bare-${n}`);
+  const busy0 = hostBusyTicks();
   const t0 = performance.now();
   const guests = Array.from({ length: n }, (_, i) => bootBare(dir, i, extraArgs));
   try {
     await Promise.all(guests.map((g) => until(() => /# /.test(g.output()), 180_000)));
+    cpu?.push((hostBusyTicks() - busy0) / TICKS_PER_SECOND);
     return performance.now() - t0;
   } catch (err) {
     const waiting = guests.filter((g) => !/# /.test(g.output()));
@@ -192,12 +197,14 @@ function labYaml(n: number): string {
 }
 
 /** `vnetlab start` of a lab of N as a user runs it (its own process), fresh disks; stopped afterwards (not timed). */
-async function commandStart(n: number): Promise<number> {
+async function commandStart(n: number, cpu?: number[]): Promise<number> {
   const lab = join(base, `command-${n}`);
   mkdirSync(lab, { recursive: true });
   writeFileSync(join(lab, 'lab.yaml'), labYaml(n));
   await cliMs(['wipe', lab, '--yes']).catch(() => 0); // nothing to wipe before the first start
+  const busy0 = hostBusyTicks();
   const ms = await cliMs(['start', lab]);
+  cpu?.push((hostBusyTicks() - busy0) / TICKS_PER_SECOND);
   await cliMs(['stop', lab]);
   return ms;
 }
@@ -255,6 +262,9 @@ async function main(): Promise<void> {
     const rounds = n > 10 && runsAt < 0 ? 1 : RUNS;
     const bare: number[] = [];
     const bareSkipping: number[] = [];
+    // The whole host's busy CPU (core-seconds) while the bare boots with the skips ran, and the command.
+    const bareCpu: number[] = [];
+    const commandCpu: number[] = [];
     const direct: number[] = [];
     const started: number[] = [];
     const command: number[] = [];
@@ -271,11 +281,11 @@ async function main(): Promise<void> {
       await untilHostIdle();
       bare.push(await bareBoots(n));
       await untilHostIdle();
-      bareSkipping.push(await bareBoots(n, BOOT_SKIPS));
+      bareSkipping.push(await bareBoots(n, BOOT_SKIPS, bareCpu));
       await untilHostIdle();
       direct.push(await launcherBoots(n));
       await untilHostIdle();
-      command.push(await commandStart(n));
+      command.push(await commandStart(n, commandCpu));
       await untilHostIdle();
       const run = await labStart(n);
       started.push(run.ms);
@@ -289,6 +299,10 @@ async function main(): Promise<void> {
     console.log(`  vs the same guests spawned at once to ready, no supervisor: ${fmt(d)}  ratio ${(ms / d).toFixed(2)}`);
     const c = median(command);
     console.log(`  the command as a user runs it (\`vnetlab start\`, a new process, fresh disks, until it returns): ${fmt(c)}  ratio ${(c / bs).toFixed(2)} against the bare boots with the same skips`);
+    // Both are CPU-bound on a small host: the CPU they used, over its cores, is the least wall time they could take.
+    const cores = availableParallelism();
+    const [bc, cc] = [median(bareCpu), median(commandCpu)];
+    console.log(`  the host's CPU meanwhile: the command ${cc.toFixed(2)} core-s (${Math.round((cc / (c / 1000) / cores) * 100)} % of ${cores} cores; at best ${fmt((cc / cores) * 1000)}), the bare boots ${bc.toFixed(2)} core-s (${Math.round((bc / (bs / 1000) / cores) * 100)} %; at best ${fmt((bc / cores) * 1000)})`);
     if (!sup) continue;
     // Let the guests settle to idle (at 500 the IPv6 wave after the start runs for seconds: memory read
     // during it is no idle guest's), then past the supervisor's next background refresh of it (5 s).
