@@ -205,6 +205,17 @@ describe('supervisor with the fake launcher', () => {
     }
   });
 
+  it('a crash that catches a guest mid-spawn kills it at once, without its shutdown', async () => {
+    const launcher = new FakeLauncher({ pc1: { spawnMs: 200, bootMs: 5_000 } });
+    const sup = new Supervisor(plan([['pc1']]), launcher, { maxParallelBoots: 4, consoleLogs: false, cadTimeoutMs: 50, haltTimeoutMs: 50, syncTimeoutMs: 50 });
+    const starting = sup.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await sup.crash();
+    expect(launcher.log).toContain('kill pc1 SIGKILL');
+    expect(launcher.log).not.toContain('cad pc1');
+    expect(await starting).toMatchObject({ stopped: ['pc1'] });
+  });
+
   it('a start asked for before the last full stop reached the supervisor boots nothing', async () => {
     const { launcher, sup } = supervisor(plan([['a']]));
     const askedAt = Date.now();

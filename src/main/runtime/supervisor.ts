@@ -49,6 +49,8 @@ interface Machine {
   stopRequested?: 'stop' | 'crash';
   /** Bumped by every stop/crash of this machine: a start that saw another value has been overruled. */
   stops: number;
+  /** How the last of those went: a guest it caught mid-spawn is ended the same way. */
+  lastStop?: 'stop' | 'crash';
   console: ConsoleSession;
   /** Its consoles 1.. (extra-console.ts), from the first one opened. */
   extras?: ExtraConsoles;
@@ -291,9 +293,9 @@ export class Supervisor extends EventEmitter {
     m.startedAt = new Date();
     times.spawned = m.startedAt.getTime();
     m.console.bindPty(handle.console, { booting: true, wakeKey: CONSOLE_WAKE_KEY });
-    // A stop that came while we were spawning: the guest is recorded and ours, end it now.
+    // A stop that came while we were spawning: the guest is recorded and ours, end it now (a crash: at once).
     if (m.stops !== stops) {
-      void this.stopOne(m);
+      void this.kill(m, m.lastStop ?? 'stop');
       await handle.exited;
       return { stopped: true };
     }
@@ -399,7 +401,10 @@ export class Supervisor extends EventEmitter {
   /** Stop wins over start: machines queued by a start are overruled, booting ones are stopped too. */
   private async halt(names: string[], how: 'stop' | 'crash'): Promise<void> {
     const targets = [...this.select(names)].map((n) => this.get(n));
-    for (const m of targets) m.stops++;
+    for (const m of targets) {
+      m.stops++;
+      m.lastStop = how;
+    }
     if (names.length === 0) this.lastFullStopAt = Date.now();
     this.busy++;
     try {
