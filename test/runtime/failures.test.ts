@@ -187,7 +187,8 @@ describe('failing guests (real UML)', () => {
     for (const when of ['before the supervisor answers', 'while guests boot']) {
       const starting = t.cli(['start', lab]);
       if (when === 'while guests boot') {
-        await waitUntil(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest'), 30_000);
+        // A guest of this start, running (a record left by the round before would not do).
+        await waitUntil(() => findRunDir(lab, hostPaths(t.env)), (d) => !!d && readRecords(d).some((r) => r.kind === 'guest' && isRecordedProcessAlive(r)), 30_000);
       } else {
         // Once the start has said it is starting (before that, a stop rightly finds nothing to stop).
         const intent = join(hostPaths(t.env).runtimeRoot, labIdFor(lab, 'race'), 'start.intent');
@@ -202,6 +203,8 @@ describe('failing guests (real UML)', () => {
       await new Promise((r) => setTimeout(r, 2_000));
       const runDir = findRunDir(lab, hostPaths(t.env));
       expect(runDir ? processesMentioning(runDir) : [], when).toEqual([]);
+      // Nor a record of a guest: the next start would take it for one of its own.
+      expect(runDir ? readRecords(runDir).map((r) => `${r.kind} ${r.name}`) : [], when).toEqual([]);
     }
   });
 });

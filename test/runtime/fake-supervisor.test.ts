@@ -202,6 +202,8 @@ describe('supervisor with the fake launcher', () => {
       expect(spawned, when).toBe(when === 'mid-spawn');
       if (spawned) expect(launcher.log, when).toContain('exit pc1');
       expect(await starting, when).toMatchObject({ ok: false, started: [], stopped: ['pc1'] });
+      // …and it is seen as gone: stopped, no pid (nor a record, with a run dir) left to a later start.
+      expect(sup.status().machines.find((m) => m.name === 'pc1'), when).toMatchObject({ state: 'stopped', pid: undefined });
     }
   });
 
@@ -214,6 +216,7 @@ describe('supervisor with the fake launcher', () => {
     expect(launcher.log).toContain('kill pc1 SIGKILL');
     expect(launcher.log).not.toContain('cad pc1');
     expect(await starting).toMatchObject({ stopped: ['pc1'] });
+    expect(sup.status().machines.find((m) => m.name === 'pc1')).toMatchObject({ state: 'crashed', pid: undefined });
   });
 
   it('a start asked for before the last full stop reached the supervisor boots nothing', async () => {

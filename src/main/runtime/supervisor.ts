@@ -293,18 +293,19 @@ export class Supervisor extends EventEmitter {
     m.startedAt = new Date();
     times.spawned = m.startedAt.getTime();
     m.console.bindPty(handle.console, { booting: true, wakeKey: CONSOLE_WAKE_KEY });
-    // A stop that came while we were spawning: the guest is recorded and ours, end it now (a crash: at once).
-    if (m.stops !== stops) {
-      void this.kill(m, m.lastStop ?? 'stop');
-      await handle.exited;
-      return { stopped: true };
-    }
-
-    let settled = false;
+    // Its exit is seen to (state, record, console) whatever comes next, the stop below included.
     const exited = handle.exited.then((exit) => {
       this.onGuestExit(m, handle, exit);
       return exit;
     });
+    // A stop that came while we were spawning: the guest is recorded and ours, end it now (a crash: at once).
+    if (m.stops !== stops) {
+      void this.kill(m, m.lastStop ?? 'stop');
+      await exited;
+      return { stopped: true };
+    }
+
+    let settled = false;
     const failure = new Promise<string>((resolve) => {
       void exited.then((exit) => resolve(`exited during boot (${describeExit(exit)})`));
       const panicked = panicWatcher();
