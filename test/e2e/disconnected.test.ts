@@ -67,7 +67,8 @@ describe('the server goes away and comes back', () => {
   it('while the lab is stopped: a banner, Start waits; back on the same port: banner gone, Start starts', async () => {
     await page.goto(await server!.freshLink());
     await page.getByTestId('lab-description').locator('h1').waitFor();
-    await until('Start enabled, no banner', (v) => v.start === 'enabled' && v.banner === '');
+    // The lab opened all the way: its "Opened …" line, said late, would cover the disconnection's own.
+    await until('Start enabled, no banner, the lab opened', (v) => v.start === 'enabled' && v.banner === '' && /^Opened /.test(v.status));
     await server!.stop();
     await until('the disconnected banner', (v) => /Disconnected from the vnetlab server/.test(v.banner));
     const down = await view();
