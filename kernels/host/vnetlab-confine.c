@@ -4,7 +4,8 @@
  * module loaded into a guest, a bug in a switch — it reaches only the files it was given here.
  *
  *   vnetlab-confine [--exec P] [--read P] [--write P] [--sockets P] [--create P]
- *                   [--no-tcp] [--scoped] [--no-randomize] [--preload LIB] -- PROGRAM [ARG...]
+ *                   [--no-tcp] [--scoped] [--no-randomize] [--preload LIB] [--keep-fds N]
+ *                   -- PROGRAM [ARG...]
  *   vnetlab-confine --abi          print the Landlock ABI of this host kernel (0: none) and exit
  *
  *   --exec P      read and execute P (a file, or every file beneath a folder)
@@ -16,11 +17,16 @@
  *   --scoped      no abstract Unix sockets and no signals outside this sandbox (Landlock ABI >= 6)
  *   --no-randomize  no address space randomisation (what `setarch -R` does; see needsNoRandomize)
  *   --preload LIB   LD_PRELOAD=LIB for PROGRAM (the AMX fix of kernels/host/uml-xstate-fix.c)
+ *   --keep-fds N    PROGRAM keeps descriptors 0 to N-1 (default 3: stdin, stdout, stderr; a guest also
+ *                   has its exec channel on 3 and 4); every other one it inherited is closed
  *
  * Every filesystem right the kernel knows is handled, so anything not granted above is denied — to
  * the program and to everything it starts; the sandbox cannot be left (no_new_privs, and Landlock
  * domains only ever shrink). The rules are checked when a file is opened, so descriptors inherited
- * from the launcher (the console pty, the exec channel FIFOs) keep working.
+ * from the launcher (the console pty, the exec channel FIFOs) keep working — and so every other one
+ * inherited is closed here: a descriptor is a right Landlock does not see. Whoever started us may hold
+ * descriptors it did not mean to pass (another guest's console, a pipe of the user's shell), and a
+ * guest's kernel module runs as host code in this process.
  *
  * Exit codes before PROGRAM runs: 125 bad usage or a path that cannot be opened, 124 Landlock is
  * missing or refused the rules (the caller says what to enable), 127 PROGRAM cannot be executed.
@@ -35,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -130,6 +137,25 @@ static void add_path_rule(int ruleset, const char *path, uint64_t rights, uint64
   close(fd);
 }
 
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+
+/* Closes every descriptor from `first` up: close_range(2), or one by one where the kernel predates it. */
+static void close_from(int first) {
+  if (syscall(__NR_close_range, (unsigned)first, ~0U, 0) == 0) return;
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir) die(125, "cannot close inherited descriptors", strerror(errno));
+  int fds[4096], count = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) && count < 4096) {
+    int fd = atoi(entry->d_name);
+    if (entry->d_name[0] >= '0' && entry->d_name[0] <= '9' && fd >= first && fd != dirfd(dir)) fds[count++] = fd;
+  }
+  closedir(dir);
+  for (int i = 0; i < count; i++) close(fds[i]);
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--abi")) {
     printf("%d\n", landlock_abi());
@@ -138,7 +164,7 @@ int main(int argc, char **argv) {
   int abi = landlock_abi();
   if (abi < 1) die(124, "Landlock is not available in this kernel", "enable CONFIG_SECURITY_LANDLOCK and add landlock to lsm=");
 
-  int no_tcp = 0, scoped = 0, no_randomize = 0, program = 0;
+  int no_tcp = 0, scoped = 0, no_randomize = 0, program = 0, keep_fds = 3;
   const char *preload = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--")) {
@@ -149,10 +175,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--scoped")) scoped = 1;
     else if (!strcmp(argv[i], "--no-randomize")) no_randomize = 1;
     else if (!strcmp(argv[i], "--preload") && i + 1 < argc) preload = argv[++i];
-    else if (rights_of_flag(argv[i]) && i + 1 < argc) i++; /* a path rule: added below */
+    else if (!strcmp(argv[i], "--keep-fds") && i + 1 < argc) {
+      char *end;
+      long n = strtol(argv[++i], &end, 10);
+      if (*end || n < 0 || n > 64) die(125, "--keep-fds wants a number from 0 to 64", argv[i]);
+      keep_fds = (int)n;
+    } else if (rights_of_flag(argv[i]) && i + 1 < argc) i++; /* a path rule: added below */
     else die(125, "unknown option or missing value", argv[i]);
   }
   if (!program || program >= argc) die(125, "usage", "vnetlab-confine [rules] -- PROGRAM [ARG...]");
+  close_from(keep_fds);
 
   struct ruleset_attr attr = {.handled_access_fs = fs_rights_of_abi(abi)};
   size_t attr_size = sizeof attr.handled_access_fs;
@@ -169,7 +201,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < program - 1; i++) {
     uint64_t rights = rights_of_flag(argv[i]);
     if (rights) add_path_rule(ruleset, argv[++i], rights, attr.handled_access_fs);
-    else if (!strcmp(argv[i], "--preload")) i++;
+    else if (!strcmp(argv[i], "--preload") || !strcmp(argv[i], "--keep-fds")) i++;
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die(124, "cannot set no_new_privs", strerror(errno));
   if (syscall(__NR_landlock_restrict_self, ruleset, 0) != 0) die(124, "Landlock refused to restrict this process", strerror(errno));

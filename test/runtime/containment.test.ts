@@ -3,8 +3,9 @@
 // (src/main/runtime/confinement.ts) and the hostfs= boot argument, none of it reads or writes a file
 // planted on the host, the user's ~/.ssh, the lab folder or the image folder. The same probe against a
 // guest with neither layer reads the planted file: the probe itself works, so these tests can fail.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOSTFS_ROOT_ARG } from '../../src/main/compiler/index.ts';
@@ -16,6 +17,9 @@ import { hostHelper, landlockAbi } from '../../src/main/images/host-helpers.ts';
 import { findKernel } from '../../src/main/images/kernel.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { runCli } from '../support/host.ts';
+import { REPO } from '../../bin/bundle-cache.mjs';
+import { readRecords } from '../../src/main/runtime/records.ts';
+import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
 
@@ -146,6 +150,68 @@ describe.skipIf(!hasLandlock)(`containment: a guest cannot reach the host (real 
       await guest.exited;
     }
   }
+
+  /** The process group of a pid (field 5 of /proc/PID/stat), or undefined once it is gone. */
+  function processGroupOf(pid: string): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** What each descriptor of a process points at (`socket:[…]`, a path…), by number. */
+  function descriptors(pid: number): Map<number, string> {
+    const fds = new Map<number, string>();
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        fds.set(Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return fds;
+  }
+
+  it("no lab process holds a descriptor it was not given: not another guest's console, not one the user's shell leaked", async () => {
+    const lab = t.lab('fds', { 'lab.conf': 'pc1[0]=A\npc1[image]=tiny\npc1[mem]=64\npc2[0]=A\npc2[image]=tiny\npc2[mem]=64\n', 'pc1.startup': '', 'pc2.startup': '' });
+    // As a user's shell may leave one open: a descriptor without close-on-exec (node marks the low ones
+    // close-on-exec when it starts, not those above ~30), here fd 60 of `vnetlab start` (bash: dash takes one digit).
+    const leakedFile = join(plantDir, `leaked-${SECRET}`);
+    writeFileSync(leakedFile, SECRET);
+    const started = await new Promise<number | null>((resolve) => {
+      const shell = 'exec "$0" "$1" start "$2" 60<"$3"';
+      const child = spawn('/bin/bash', ['-c', shell, process.execPath, join(REPO, 'bin/vnetlab.mjs'), lab, leakedFile], { env: t.env, stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('exit', (code) => resolve(code));
+    });
+    expect(started).toBe(0);
+    try {
+      const records = readRecords(findRunDir(lab, hostPaths(t.env))!);
+      const supervisor = records.find((r) => r.kind === 'supervisor')!;
+      // The supervisor holds what could leak: the consoles' masters, and the descriptor it inherited.
+      const held = [...descriptors(supervisor.pid).values()];
+      expect(held.filter((target) => target === '/dev/ptmx')).toHaveLength(2);
+      expect(held).toContain(leakedFile);
+      const labProcesses = records.filter((r) => r.kind !== 'supervisor');
+      expect(new Set(labProcesses.map((r) => r.kind))).toEqual(new Set(['guest', 'switch', 'port', 'wire']));
+      for (const r of labProcesses) {
+        for (const [fd, target] of descriptors(r.pid)) {
+          expect(target, `${r.kind} ${r.pid} fd ${fd}`).not.toBe(leakedFile);
+          expect(target, `${r.kind} ${r.pid} fd ${fd}`).not.toBe('/dev/ptmx');
+          // A guest's own console is its 0–2; no other terminal.
+          if (fd > 2) expect(target, `${r.kind} ${r.pid} fd ${fd}`).not.toMatch(/^\/dev\/pts\//);
+        }
+      }
+      // A guest's kernel is several host processes (its helpers, one per user process): none has it either.
+      const guest = labProcesses.find((r) => r.kind === 'guest')!;
+      const helpers = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(guest.pid) && processGroupOf(p) === guest.pid);
+      expect(helpers.length).toBeGreaterThan(0);
+      for (const pid of helpers) for (const target of descriptors(Number(pid)).values()) expect(target).not.toBe(leakedFile);
+    } finally {
+      expect((await t.cli(['stop', lab])).code).toBe(0);
+    }
+  });
 
   it('the sandbox alone holds: hostfs mounts (no hostfs= prefix) but every read and write is refused', async () => {
     const { output } = await bareGuest(true);

@@ -34,6 +34,12 @@ export interface SandboxRules {
   scoped: boolean;
   noRandomize?: boolean;
   preload?: string;
+  /**
+   * Descriptors it keeps: 0 to keepFds-1 (default 3, stdin to stderr). Every other one it inherited is
+   * closed before it runs — another guest's console master, a pipe of the user's shell — since a
+   * descriptor is a right the sandbox does not see.
+   */
+  keepFds?: number;
 }
 
 /** How this host runs lab processes: inside the sandbox (the default) or, when the user asked, without. */
@@ -77,6 +83,7 @@ export function sandboxed(confinement: Confinement, rules: SandboxRules, argv: s
   if (rules.scoped) out.push('--scoped');
   if (rules.noRandomize) out.push('--no-randomize');
   if (rules.preload) out.push('--preload', rules.preload);
+  if (rules.keepFds !== undefined) out.push('--keep-fds', String(rules.keepFds));
   return [...out, '--', ...argv];
 }
 
@@ -89,6 +96,8 @@ export function sandboxed(confinement: Confinement, rules: SandboxRules, argv: s
 const LOADER_FILES = ['/etc/ld.so.cache', '/etc/nsswitch.conf', '/etc/passwd', '/etc/group'];
 const GUEST_DEVICES_READ = ['/dev/urandom', '/dev/random'];
 const GUEST_DEVICES_WRITE = ['/dev/null'];
+/** A guest's descriptors: its console (0–2) and its exec channel (3 to the guest, 4 from it). */
+const GUEST_FDS = 5;
 
 export interface GuestLaunch {
   /** The argv to exec (the helper's, when confined). */
@@ -124,6 +133,7 @@ export function guestLaunch(confinement: Confinement, plan: GuestPlan, argv: str
     scoped: true,
     noRandomize: kernel.noRandomize,
     preload: kernel.preload,
+    keepFds: GUEST_FDS,
   };
   return { argv: sandboxed(confinement, rules, program), memoryDir };
 }
@@ -162,6 +172,7 @@ export function pooledGuestLaunch(confinement: Confinement, argv: string[], plac
     scoped: true,
     noRandomize: kernel.noRandomize,
     preload: kernel.preload,
+    keepFds: GUEST_FDS,
   };
   return { argv: sandboxed(confinement, rules, [kernel.binary, ...argv.slice(1)]), memoryDir };
 }
