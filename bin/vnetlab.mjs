@@ -37,7 +37,10 @@ async function supervisorStandby(args) {
   try {
     // As src/main/runtime/supervisor-entry.ts starts a supervisor, with '--standby' for its run dir.
     const argv = await bundleCommand('supervisor', join(REPO, 'src/main/runtime/supervisor-main.ts'), ['--standby']);
-    const child = spawn(process.execPath, argv, { detached: true, stdio: ['pipe', 'ignore', 'ignore', 'pipe'] });
+    // Without NODE_EXTRA_CA_CERTS, which node parses at start (~40 ms of a core for a system bundle) and a
+    // supervisor never uses (src/main/runtime/node-env.ts); its order then gives it the command's environment.
+    const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
+    const child = spawn(process.execPath, argv, { detached: true, stdio: ['pipe', 'ignore', 'ignore', 'pipe'], env });
     child.on('error', () => {});
     child.unref();
     return child;

@@ -13,6 +13,7 @@ import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { readRecords } from '../../src/main/runtime/records.ts';
 import { readStandbyOrder, replaceEnvironment, STANDBY_ARG, takeStandby } from '../../src/main/runtime/supervisor-standby.ts';
 import { eventually, testEnv, type TestEnv } from './helpers.ts';
+import { runCli } from '../support/host.ts';
 
 const VNETLAB = join(REPO, 'bin/vnetlab.mjs');
 /** A standby as `vnetlab start` spawns it (bin/vnetlab.mjs). */
@@ -21,6 +22,14 @@ const standbyCommand = () => bundleCommand('supervisor', join(REPO, 'src/main/ru
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** A system CA bundle, for NODE_EXTRA_CA_CERTS (Debian's ca-certificates). */
+const SYSTEM_CERTS = '/etc/ssl/certs/ca-certificates.crt';
+
+/** The environment a process was started with. */
+function environOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 }
 
 /** Live processes whose environment holds `marker` (VAR=value): the way to find a standby, never to kill one. */
@@ -114,9 +123,11 @@ describe('`vnetlab start` with its standby supervisor (real UML, the command as 
   let lab: string;
   // Every process the command starts carries this in its environment: how the test finds its standbys.
   const marker = `VNETLAB_STANDBY_TEST=${process.pid}-${Date.now()}`;
+  // As on hosts that set it (this one's CI does): node parses this file whenever it starts.
+  const extraCerts = existsSync(SYSTEM_CERTS) ? { NODE_EXTRA_CA_CERTS: SYSTEM_CERTS } : {};
   const run = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [VNETLAB, ...args], { env: { ...t.env, [marker.split('=')[0]!]: marker.split('=')[1] }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [VNETLAB, ...args], { env: { ...t.env, ...extraCerts, [marker.split('=')[0]!]: marker.split('=')[1] }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -146,6 +157,8 @@ describe('`vnetlab start` with its standby supervisor (real UML, the command as 
     expect(readlinkSync(`/proc/${supervisor.pid}/cwd`)).not.toBe(process.cwd());
     expect(readFileSync(join(runDir, 'supervisor.log'), 'utf8')).toMatch(/supervisor of standby .* listening/);
     expect(processesWithEnv(marker)).toContain(supervisor.pid);
+    // Started without NODE_EXTRA_CA_CERTS (src/main/runtime/node-env.ts): ~40 ms of a core less on the way to the first boot.
+    if (extraCerts.NODE_EXTRA_CA_CERTS) expect(environOf(supervisor.pid).some((v) => v.startsWith('NODE_EXTRA_CA_CERTS='))).toBe(false);
     const guest = readRecords(runDir).find((r) => r.kind === 'guest' && r.name === 'a')!;
     expect(guest.argv.some((arg) => arg.includes('vnetlab-confine'))).toBe(true);
     const ping = await t.cli(['exec', '-l', lab, 'a', '--', 'ping -c 1 -W 5 10.0.0.2']);
@@ -162,6 +175,17 @@ describe('`vnetlab start` with its standby supervisor (real UML, the command as 
     const guest = readRecords(runDir).find((r) => r.kind === 'guest' && r.name === 'a')!;
     expect(guest.argv.some((arg) => arg.includes('vnetlab-confine'))).toBe(false);
     expect((await t.cli(['stop', other])).code).toBe(0);
+  });
+
+  it('a supervisor started without a standby (the app, the library) also starts without NODE_EXTRA_CA_CERTS', async () => {
+    if (!extraCerts.NODE_EXTRA_CA_CERTS) return; // nothing to drop on a host without a CA bundle
+    const third = t.lab('standby3', { 'lab.yaml': readFileSync(join(lab, 'lab.yaml'), 'utf8').replace('name: standby', 'name: standby3') });
+    const started = await runCli(['start', third, 'a'], { env: { ...t.env, ...extraCerts }, cwd: t.base });
+    expect(started.code).toBe(0);
+    const supervisor = readRecords(findRunDir(third, hostPaths(t.env))!).find((r) => r.kind === 'supervisor')!;
+    expect(supervisor.argv).not.toContain(STANDBY_ARG);
+    expect(environOf(supervisor.pid).some((v) => v.startsWith('NODE_EXTRA_CA_CERTS='))).toBe(false);
+    expect((await t.cli(['stop', third])).code).toBe(0);
   });
 
   it('a start of the running lab leaves no standby behind', async () => {

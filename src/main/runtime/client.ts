@@ -32,6 +32,7 @@ import { landlockAbi } from '../images/host-helpers.ts';
 import type { ApplyResult } from './apply.ts';
 import type { StartResult } from './supervisor.ts';
 import type { DiskRestoreRequest, DiskSaveRequest, SavedDisk } from './snapshots/live.ts';
+import { withoutTlsSetup } from './node-env.ts';
 
 export type { StartResult };
 
@@ -413,7 +414,7 @@ async function spawnSupervisor(plan: Plan, env: NodeJS.ProcessEnv, onProgress?: 
 async function spawnFresh(runDir: string, env: NodeJS.ProcessEnv, cwd: string): Promise<ChildProcess> {
   const logFd = openSync(runFiles.log(runDir), 'a', 0o600);
   try {
-    const child = spawn(process.execPath, await supervisorCommand(runDir), { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'], env, cwd });
+    const child = spawn(process.execPath, await supervisorCommand(runDir), { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'], env: withoutTlsSetup(env), cwd });
     child.unref();
     return child;
   } finally {

@@ -21,6 +21,7 @@ import { poolCommand } from '../supervisor-entry.ts';
 import { canTakePooledGuest } from './pooled-guest.ts';
 import { poolDir, poolFiles, poolKey } from './pool-files.ts';
 import type { PooledGuest, PoolMethod, PoolMethods, PoolResponse, PoolTarget } from './protocol.ts';
+import { withoutTlsSetup } from '../node-env.ts';
 
 const POOL_START_TIMEOUT_MS = 15_000;
 
@@ -85,7 +86,7 @@ export async function ensurePool(env: NodeJS.ProcessEnv = process.env, options: 
   ensurePrivateDir(dir);
   const logFd = openSync(poolFiles.log(dir), 'a', 0o600);
   const owner = options.owned ? ['--owner', `${process.pid}:${processStartTime(process.pid) ?? ''}`] : [];
-  const child = spawn(process.execPath, [...(await poolCommand(dir)), ...owner], { detached: true, stdio: ['ignore', logFd, logFd], env, cwd: dirname(fileURLToPath(import.meta.url)) });
+  const child = spawn(process.execPath, [...(await poolCommand(dir)), ...owner], { detached: true, stdio: ['ignore', logFd, logFd], env: withoutTlsSetup(env), cwd: dirname(fileURLToPath(import.meta.url)) });
   closeSync(logFd);
   child.unref();
   const deadline = Date.now() + POOL_START_TIMEOUT_MS;
