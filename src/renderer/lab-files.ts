@@ -60,7 +60,8 @@ export class LabFiles {
       await run.refreshStatus().catch(() => {});
       if (state.running) await run.restoreConsoles();
       history.replaceState(null, '', `?lab=${encodeURIComponent(result.model.root)}`);
-      notify(`Opened ${result.model.root}`);
+      // Not when the server went away meanwhile: the status line says so, and "Opened" would cover it.
+      if (!this.app.offline) notify(`Opened ${result.model.root}`);
       return undefined;
     } catch (err) {
       fail(err);

@@ -118,4 +118,32 @@ describe('the server goes away and comes back', () => {
     await page.getByTestId('stop').click();
     await until('stopped', (v) => v.runState === 'stopped', 60_000);
   });
+
+  it('the server goes away while a lab opens: the status line keeps saying so, not "Opened …"', async () => {
+    // The open's subscription is held, and the server stopped then: the open's last steps fail (quietly, the
+    // banner says why) after the page knows it is disconnected, and it used to end saying "Opened …".
+    let holdSubscription = true;
+    let stopping: Promise<void> | undefined;
+    await page.routeWebSocket(/\/rpc$/, (ws) => {
+      const toServer = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (holdSubscription && typeof message === 'string' && (JSON.parse(message) as { method?: string }).method === 'subscribe') {
+          holdSubscription = false;
+          stopping = server!.stop();
+          return;
+        }
+        toServer.send(message);
+      });
+    });
+    await page.reload();
+    await until('the disconnected banner', (v) => /Disconnected from the vnetlab server/.test(v.banner));
+    await stopping;
+    // The open has nothing left to wait for (each call fails at once while disconnected): what it would say, it has said.
+    await page.waitForTimeout(2_000);
+    const down = await view();
+    expect(down.status).toMatch(/Disconnected .*wait until it is back/);
+    expect(down.status).not.toMatch(/^Opened /);
+    await restart();
+    await until('reconnected', (v) => v.banner === '' && /Reconnected/.test(v.status), 20_000);
+  });
 });
