@@ -3,12 +3,15 @@
 // tshark runs that leave the process free meanwhile (asynchronous, never spawnSync), and Wireshark
 // following the capture live (a stand-in `wireshark` on PATH records what it is fed).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PacketSummary } from '../../src/shared/service-api.ts';
 import { PacketView, wiresharkPath } from '../../src/main/service/packet-view.ts';
+import { sandboxedTshark, tsharkConfinement } from '../../src/main/runtime/confinement.ts';
+import { landlockAbi } from '../../src/main/images/host-helpers.ts';
+import { pcapHeader, pcapRecord } from '../../src/main/runtime/network/pcap.ts';
 import { eventually } from '../support/poll.ts';
 
 const TSHARK = ['/usr/bin/tshark'].find((p) => existsSync(p));
@@ -17,6 +20,18 @@ const TSHARK = ['/usr/bin/tshark'].find((p) => existsSync(p));
 function arpRequest(): Buffer {
   const hex = 'ffffffffffff' + '020000000001' + '0806' + '0001' + '0800' + '06' + '04' + '0001' + '020000000001' + '0a000001' + '000000000000' + '0a000002';
   return Buffer.from(hex, 'hex');
+}
+
+/** This process's children that run `program` now (how the test finds the packet view's tshark). */
+function childrenRunning(program: string): number[] {
+  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return children.filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`) === program;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The packet view pushes rows and details quickly: look every 50 ms. */
@@ -103,5 +118,51 @@ describe.skipIf(!TSHARK)(`packet view${TSHARK ? '' : ' (skipped: tshark is not i
     const frames = execFileSync(TSHARK!, ['-r', out, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' }).trim().split('\n');
     expect(frames).toEqual(['1', '2']);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+const sandboxSkip = !TSHARK ? ' (skipped: tshark is not installed: sudo apt-get install tshark)' : landlockAbi() < 1 ? ' (skipped: this kernel has no Landlock, where no lab runs confined either)' : '';
+
+describe.skipIf(sandboxSkip !== '')(`tshark in its sandbox: it dissects what guests send${sandboxSkip}`, () => {
+  it('reads the capture it is given and no other file; the packet view\'s tshark runs sandboxed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vnetlab-tshark-sandbox-'));
+    try {
+      const capture = (name: string) => {
+        const file = join(dir, name);
+        writeFileSync(file, Buffer.concat([pcapHeader(), pcapRecord(arpRequest(), Date.now() * 1000)]));
+        return file;
+      };
+      const given = capture('given.pcap');
+      const other = capture('other.pcap');
+      const run = (file: string) => {
+        const [program, ...args] = sandboxedTshark(tsharkConfinement(), TSHARK!, ['-n', '-r', file, '-T', 'fields', '-e', 'arp.src.proto_ipv4'], { read: [given] });
+        expect(program).toMatch(/vnetlab-confine-[0-9a-f]{12}$/);
+        try {
+          return { out: execFileSync(program!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), err: '' };
+        } catch (err) {
+          return { out: '', err: String((err as { stderr?: string }).stderr ?? err) };
+        }
+      };
+      expect(run(given).out.trim()).toBe('10.0.0.1');
+      // The same capture under another name, not given: refused by the sandbox, not by tshark.
+      const refused = run(other);
+      expect(refused.out).toBe('');
+      expect(refused.err).toMatch(/permission to read the file .*other\.pcap/);
+
+      // The packet view's streaming tshark (and the dumpcap it reads the pipe with) runs in it too.
+      const rows: PacketSummary[] = [];
+      const view = new PacketView(TSHARK, (packets) => rows.push(...packets));
+      try {
+        view.addFrame(arpRequest(), Date.now() * 1000);
+        await until(() => rows.length, (n) => n === 1);
+        const pids = childrenRunning(TSHARK!);
+        expect(pids).toHaveLength(1);
+        expect(readFileSync(`/proc/${pids[0]}/status`, 'utf8')).toMatch(/^NoNewPrivs:\s+1$/m);
+      } finally {
+        view.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Check, FrameMatch } from '../../shared/checks.ts';
 import { whichTool } from '../images/kernel.ts';
 import { pcapHeader, pcapRecord } from '../runtime/network/pcap.ts';
+import { sandboxedTshark, tsharkConfinement } from '../runtime/confinement.ts';
 import { canonicalAddress } from './ip.ts';
 import type { LabExecutor } from './engine.ts';
 import { excerpt, type Verdict } from './probes.ts';
@@ -233,7 +234,9 @@ async function countWithFilter(tshark: string, filter: string, records: Buffer[]
   try {
     await writeFile(file, Buffer.concat([pcapHeader(), ...records]), { mode: 0o600 });
     return await new Promise((resolve) => {
-      execFile(tshark, ['-n', '-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.number'], { timeout: TSHARK_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      // In its sandbox: the frames are what guests sent (src/main/runtime/confinement.ts).
+      const [program, ...argv] = sandboxedTshark(tsharkConfinement(), tshark, ['-n', '-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.number'], { read: [file] });
+      execFile(program!, argv, { timeout: TSHARK_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
         if (err) {
           const why = String(stderr).split('\n').filter((l) => l.trim() && !/running as user/i.test(l)).slice(0, 3).join(' ').trim();
           return resolve({ error: why || err.message });

@@ -262,6 +262,48 @@ function whichShell(): string[] {
 
 // ---- daemons ------------------------------------------------------------------------------------
 
+/** What tshark reads besides its own files: the system's libraries (its plugins' too), Wireshark's data, the time zone. */
+const TSHARK_READ = ['/usr/lib', '/lib', '/usr/lib64', '/lib64', '/usr/share/wireshark', '/etc/wireshark', '/etc/localtime', '/usr/share/zoneinfo'];
+
+/**
+ * The command line that runs tshark in the sandbox. tshark dissects what guests send — hostile bytes,
+ * through Wireshark's thousands of dissectors written in C — so a packet that breaks one must find
+ * nothing around it: tshark and dumpcap (which reads a piped capture for it) may run, the system's
+ * libraries and Wireshark's data may be read, then only the files it is given (`read`) and, for dumpcap's
+ * file, a private folder (`tmpDir`, to be its TMPDIR); no TCP, no abstract sockets, no signals out.
+ */
+export function sandboxedTshark(confinement: Confinement, tshark: string, args: string[], options: { read?: string[]; tmpDir?: string } = {}): string[] {
+  if (!confinement.confined) return [tshark, ...args];
+  const dumpcap = whichTool('dumpcap');
+  const rules: SandboxRules = {
+    exec: [...programFiles(tshark), ...(dumpcap ? programFiles(dumpcap) : [])],
+    read: [...TSHARK_READ, ...LOADER_FILES, ...GUEST_DEVICES_READ, ...(options.read ?? [])].filter(existsSync),
+    write: GUEST_DEVICES_WRITE,
+    sockets: [],
+    create: options.tmpDir ? [options.tmpDir] : [],
+    noTcp: true,
+    scoped: true,
+  };
+  return sandboxed(confinement, rules, [tshark, ...args]);
+}
+
+let tsharkSandbox: Confinement | undefined;
+
+/**
+ * The sandbox tshark runs in: the labs' own. Where there is none (no Landlock), no lab could run but
+ * one started --unconfined, whose packets its user chose to trust: tshark then runs as it is.
+ */
+export function tsharkConfinement(): Confinement {
+  if (!tsharkSandbox) {
+    try {
+      tsharkSandbox = confinementFor(process.env);
+    } catch {
+      tsharkSandbox = { confined: false };
+    }
+  }
+  return tsharkSandbox;
+}
+
 /**
  * A switch, a cable's port or wire, a capture or host NAT: its program, and the lab's network folders
  * (`folders`), where it makes its control folders and sockets. Only host NAT may use TCP, and it reads

@@ -4,13 +4,14 @@
 // protocol tree of a packet when the student opens it. Without tshark the list shows addresses and
 // EtherTypes only and says what to install; saving the capture still works.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PacketDetail, PacketSummary, PacketTreeNode } from '../../shared/service-api.ts';
 import { UserError } from '../errors.ts';
 import { whichTool } from '../images/kernel.ts';
 import { pcapHeader, pcapRecord } from '../runtime/network/pcap.ts';
+import { sandboxedTshark, tsharkConfinement } from '../runtime/confinement.ts';
 
 /** A capture in the app keeps at most this much (a student reads packets; a flood is for `vnetlab capture`). */
 const MAX_FRAMES = 200_000;
@@ -36,6 +37,8 @@ export function wiresharkPath(env: NodeJS.ProcessEnv = process.env): string | un
 export class PacketView {
   private readonly dir = mkdtempSync(join(tmpdir(), 'vnetlab-capture-')); // 0700: ours alone
   readonly file = join(this.dir, 'capture.pcap');
+  /** The streaming tshark's TMPDIR (dumpcap's file): the one folder its sandbox lets it write in. */
+  private readonly tsharkTmp = join(this.dir, 'tshark');
   private readonly frames: { bytes: Buffer; timeUs: number }[] = [];
   private bytes = 0;
   private firstUs: number | undefined;
@@ -55,6 +58,7 @@ export class PacketView {
     private readonly onPackets: (packets: PacketSummary[], reset: boolean) => void,
   ) {
     writeFileSync(this.file, pcapHeader(), { mode: 0o600 });
+    mkdirSync(this.tsharkTmp, { mode: 0o700 });
     this.startDissector();
   }
 
@@ -87,7 +91,7 @@ export class PacketView {
     if (f && !this.tsharkBin) throw new UserError('display filters need tshark', 3, 'sudo apt-get install tshark');
     const generation = ++this.filterGeneration;
     if (f) {
-      const check = await runTshark(this.tsharkBin!, ['-Y', f, '-r', this.file, '-c', '1'], 10_000, 1024 * 1024);
+      const check = await runTshark(this.tsharkBin!, ['-Y', f, '-r', this.file, '-c', '1'], this.file, 10_000, 1024 * 1024);
       const problem = check.stderr.split('\n').find((l) => /^tshark: /.test(l));
       if (check.code !== 0 && problem) throw new UserError(`display filter '${f}': ${problem.replace(/^tshark: /, '')}`, 2, 'use Wireshark display filter syntax, e.g. arp, icmp, ip.addr == 10.0.0.1, ospf');
       if (check.timedOut) throw new UserError(`display filter '${f}': tshark took too long to check it`, 2, 'try again, or a simpler filter');
@@ -106,7 +110,7 @@ export class PacketView {
     if (!Number.isInteger(number) || !frame) throw new UserError(`no packet ${number} in this capture`, 2);
     const hex = frame.bytes.toString('hex');
     if (!this.tsharkBin) return { number, tree: [{ label: TSHARK_MISSING, children: [] }], hex };
-    const out = await runTshark(this.tsharkBin, ['-n', '-r', this.file, '-Y', `frame.number == ${number}`, '-T', 'pdml'], 20_000, MAX_PDML_BYTES);
+    const out = await runTshark(this.tsharkBin, ['-n', '-r', this.file, '-Y', `frame.number == ${number}`, '-T', 'pdml'], this.file, 20_000, MAX_PDML_BYTES);
     if (out.tooLarge) throw new UserError(`packet ${number} is too large to show here (its dissection is over ${MAX_PDML_BYTES / 1024 / 1024} MiB)`, 2, 'save the capture and open it in Wireshark');
     if (out.timedOut) throw new UserError(`tshark took too long to dissect packet ${number}`, 3, 'try again in a moment');
     return { number, tree: parsePdml(out.stdout), hex };
@@ -169,7 +173,8 @@ export class PacketView {
   private startDissector(replay = false): void {
     if (!this.tsharkBin) return;
     const args = ['-l', '-n', '-Q', '-i', '-', ...(this.filter ? ['-Y', this.filter] : []), '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=f', ...COLUMNS.flatMap((c) => ['-e', c])];
-    const proc = spawn(this.tsharkBin, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+    const [program, ...argv] = sandboxedTshark(tsharkConfinement(), this.tsharkBin, args, { tmpDir: this.tsharkTmp });
+    const proc = spawn(program!, argv, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, TMPDIR: this.tsharkTmp } });
     this.tshark = proc;
     proc.stdin!.on('error', () => {}); // it may exit first (its exit is what we report)
     let partial = '';
@@ -227,17 +232,18 @@ let running = 0;
 const waiting: (() => void)[] = [];
 
 /**
- * One tshark run, asynchronous: never spawnSync, which would hold the whole process (in a classroom
- * worker, every student on it) for as long as tshark takes. Killed after timeoutMs or past maxBytes of
- * output; at most MAX_TSHARK_RUNS at once, the others wait their turn.
+ * One tshark run on the capture `file`, in its sandbox, asynchronous: never spawnSync, which would hold
+ * the whole process (in a classroom worker, every student on it) for as long as tshark takes. Killed
+ * after timeoutMs or past maxBytes of output; at most MAX_TSHARK_RUNS at once, the others wait their turn.
  */
-async function runTshark(bin: string, args: string[], timeoutMs: number, maxBytes: number): Promise<TsharkRun> {
+async function runTshark(bin: string, args: string[], file: string, timeoutMs: number, maxBytes: number): Promise<TsharkRun> {
   // A finished run hands its slot to the next waiting one.
   if (running < MAX_TSHARK_RUNS) running++;
   else await new Promise<void>((r) => waiting.push(r));
   try {
     return await new Promise<TsharkRun>((resolve) => {
-      execFile(bin, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: maxBytes }, (err, stdout, stderr) => {
+      const [program, ...argv] = sandboxedTshark(tsharkConfinement(), bin, args, { read: [file] });
+      execFile(program!, argv, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: maxBytes }, (err, stdout, stderr) => {
         const e = err as (NodeJS.ErrnoException & { code?: string | number; killed?: boolean }) | null;
         const tooLarge = e?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
         const timedOut = !!e?.killed && !tooLarge;
