@@ -88,6 +88,11 @@ int main(int argc, char **argv) {
     size_t len = strcspn(line, "\n");
     line[len] = 0;
     if (!len) continue;
+    if (len > MCONSOLE_MAX_DATA) {
+      /* fgets stopped at the buffer's end: a command longer than a request holds */
+      fprintf(stderr, "vnetlab-mconsole: a command longer than %d bytes\n", MCONSOLE_MAX_DATA);
+      return 2;
+    }
     struct request req = {.magic = MCONSOLE_MAGIC, .version = MCONSOLE_VERSION, .len = (uint32_t)len};
     memcpy(req.data, line, len);
     if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&guest, sizeof guest) < 0) {
