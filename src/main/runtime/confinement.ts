@@ -290,13 +290,14 @@ export function sandboxedTshark(confinement: Confinement, tshark: string, args: 
 let tsharkSandbox: Confinement | undefined;
 
 /**
- * The sandbox tshark runs in: the labs' own. Where there is none (no Landlock), no lab could run but
- * one started --unconfined, whose packets its user chose to trust: tshark then runs as it is.
+ * The sandbox tshark runs in: the labs' own, even for a lab started --unconfined (tshark needs nothing
+ * more, and a classroom worker never runs unconfined). Where there is none (no Landlock), no lab could
+ * run but one started --unconfined, whose packets its user chose to trust: tshark then runs as it is.
  */
 export function tsharkConfinement(): Confinement {
   if (!tsharkSandbox) {
     try {
-      tsharkSandbox = confinementFor(process.env);
+      tsharkSandbox = confinementFor(process.env, { allowUnconfined: false });
     } catch {
       tsharkSandbox = { confined: false };
     }
