@@ -13,6 +13,7 @@ import { DaemonSpawner } from '../../src/main/runtime/daemon-spawner.ts';
 import type { SpawnedProcess } from '../../src/main/runtime/launcher.ts';
 import { processState } from '../../src/main/runtime/records.ts';
 import { waitUntil } from './helpers.ts';
+import { childrenRunning } from '../support/processes.ts';
 
 function sessionOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -22,18 +23,6 @@ function sessionOf(pid: number): number {
 function alive(pid: number): boolean {
   const state = processState(pid);
   return state !== undefined && state !== 'Z';
-}
-
-/** The spawner processes that are children of this process (the way to find one, never to kill by name). */
-function ourSpawners(helper: string): number[] {
-  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return children.filter((pid) => {
-    try {
-      return readlinkSync(`/proc/${pid}/exe`) === helper;
-    } catch {
-      return false;
-    }
-  });
 }
 
 describe('the daemon spawner (real processes)', () => {
@@ -104,16 +93,16 @@ describe('the daemon spawner (real processes)', () => {
     const running = await spawner.spawn({ argv: ['sleep', '30'], logFile: join(dir, 'e.log'), sockets: [] }, (p) => started.push(p.pid));
     // Running (past its gate): a daemon still at its gate when the spawner dies never runs (the test below).
     await waitUntil(() => (alive(running.pid) ? readFileSync(`/proc/${running.pid}/cmdline`, 'utf8') : ''), (cmdline) => cmdline.startsWith('sleep\0'));
-    const [first] = ourSpawners(helper);
+    const [first] = childrenRunning(helper);
     expect(first).toBeGreaterThan(0);
     process.kill(first!, 'SIGKILL');
-    await waitUntil(() => ourSpawners(helper), (pids) => !pids.includes(first!));
+    await waitUntil(() => childrenRunning(helper), (pids) => !pids.includes(first!));
     expect(alive(running.pid)).toBe(true);
     running.kill('SIGKILL');
     expect(await running.exited).toEqual({ code: null, signal: null }); // seen by looking: no one said how
     const next = await spawner.spawn({ argv: ['sh', '-c', 'exit 5'], logFile: join(dir, 'f.log'), sockets: [] }, (p) => started.push(p.pid));
     expect(await next.exited).toEqual({ code: 5, signal: null });
-    expect(ourSpawners(helper).filter((pid) => pid !== first)).toHaveLength(1);
+    expect(childrenRunning(helper).filter((pid) => pid !== first)).toHaveLength(1);
   });
 
   it('closed while a daemon waits at its gate, that daemon exits without running anything', async () => {

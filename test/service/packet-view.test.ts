@@ -3,7 +3,7 @@
 // tshark runs that leave the process free meanwhile (asynchronous, never spawnSync), and Wireshark
 // following the capture live (a stand-in `wireshark` on PATH records what it is fed).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { sandboxedTshark, tsharkConfinement } from '../../src/main/runtime/confi
 import { landlockAbi } from '../../src/main/images/host-helpers.ts';
 import { pcapHeader, pcapRecord } from '../../src/main/runtime/network/pcap.ts';
 import { eventually } from '../support/poll.ts';
+import { childrenRunning } from '../support/processes.ts';
 
 const TSHARK = ['/usr/bin/tshark'].find((p) => existsSync(p));
 
@@ -20,18 +21,6 @@ const TSHARK = ['/usr/bin/tshark'].find((p) => existsSync(p));
 function arpRequest(): Buffer {
   const hex = 'ffffffffffff' + '020000000001' + '0806' + '0001' + '0800' + '06' + '04' + '0001' + '020000000001' + '0a000001' + '000000000000' + '0a000002';
   return Buffer.from(hex, 'hex');
-}
-
-/** This process's children that run `program` now (how the test finds the packet view's tshark). */
-function childrenRunning(program: string): number[] {
-  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return children.filter((pid) => {
-    try {
-      return readlinkSync(`/proc/${pid}/exe`) === program;
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** The packet view pushes rows and details quickly: look every 50 ms. */
