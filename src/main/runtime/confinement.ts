@@ -260,7 +260,7 @@ function whichShell(): string[] {
   return ['/bin/sh'].filter(existsSync).map((p) => realpathSync(p));
 }
 
-// ---- daemons ------------------------------------------------------------------------------------
+// ---- tshark -------------------------------------------------------------------------------------
 
 /** What tshark reads besides its own files: the system's libraries (its plugins' too), Wireshark's data, the time zone. */
 const TSHARK_READ = ['/usr/lib', '/lib', '/usr/lib64', '/lib64', '/usr/share/wireshark', '/etc/wireshark', '/etc/localtime', '/usr/share/zoneinfo'];
@@ -268,13 +268,14 @@ const TSHARK_READ = ['/usr/lib', '/lib', '/usr/lib64', '/lib64', '/usr/share/wir
 /**
  * The command line that runs tshark in the sandbox. tshark dissects what guests send — hostile bytes,
  * through Wireshark's thousands of dissectors written in C — so a packet that breaks one must find
- * nothing around it: tshark and dumpcap (which reads a piped capture for it) may run, the system's
- * libraries and Wireshark's data may be read, then only the files it is given (`read`) and, for dumpcap's
- * file, a private folder (`tmpDir`, to be its TMPDIR); no TCP, no abstract sockets, no signals out.
+ * nothing around it: tshark may run, the system's libraries and Wireshark's data may be read, then only
+ * the files it is given (`read`). A capture it reads from a pipe goes through dumpcap, which writes a file
+ * of its own: `tmpDir` (to be its TMPDIR) is then the one folder it may write in, and dumpcap may run.
+ * No TCP, no abstract sockets, no signals out.
  */
 export function sandboxedTshark(confinement: Confinement, tshark: string, args: string[], options: { read?: string[]; tmpDir?: string } = {}): string[] {
   if (!confinement.confined) return [tshark, ...args];
-  const dumpcap = whichTool('dumpcap');
+  const dumpcap = options.tmpDir ? whichTool('dumpcap') : undefined;
   const rules: SandboxRules = {
     exec: [...programFiles(tshark), ...(dumpcap ? programFiles(dumpcap) : [])],
     read: [...TSHARK_READ, ...LOADER_FILES, ...GUEST_DEVICES_READ, ...(options.read ?? [])].filter(existsSync),
@@ -304,6 +305,8 @@ export function tsharkConfinement(): Confinement {
   }
   return tsharkSandbox;
 }
+
+// ---- daemons ------------------------------------------------------------------------------------
 
 /**
  * A switch, a cable's port or wire, a capture or host NAT: its program, and the lab's network folders
