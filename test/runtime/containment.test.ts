@@ -18,7 +18,7 @@ import { findKernel } from '../../src/main/images/kernel.ts';
 import { hostPaths } from '../../src/main/paths.ts';
 import { runCli } from '../support/host.ts';
 import { REPO } from '../../bin/bundle-cache.mjs';
-import { readRecords } from '../../src/main/runtime/records.ts';
+import { processGroup, readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { testEnv, type TestEnv } from './helpers.ts';
 import { guestArgv } from '../../src/main/runtime/guest-argv.ts';
@@ -151,16 +151,6 @@ describe.skipIf(!hasLandlock)(`containment: a guest cannot reach the host (real 
     }
   }
 
-  /** The process group of a pid (field 5 of /proc/PID/stat), or undefined once it is gone. */
-  function processGroupOf(pid: string): number | undefined {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-    } catch {
-      return undefined;
-    }
-  }
-
   /** What each descriptor of a process points at (`socket:[…]`, a path…), by number. */
   function descriptors(pid: number): Map<number, string> {
     const fds = new Map<number, string>();
@@ -205,7 +195,7 @@ describe.skipIf(!hasLandlock)(`containment: a guest cannot reach the host (real 
       }
       // A guest's kernel is several host processes (its helpers, one per user process): none has it either.
       const guest = labProcesses.find((r) => r.kind === 'guest')!;
-      const helpers = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(guest.pid) && processGroupOf(p) === guest.pid);
+      const helpers = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(guest.pid) && processGroup(Number(p)) === guest.pid);
       expect(helpers.length).toBeGreaterThan(0);
       for (const pid of helpers) for (const target of descriptors(Number(pid)).values()) expect(target).not.toBe(leakedFile);
     } finally {

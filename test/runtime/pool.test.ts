@@ -12,20 +12,11 @@ import { connectSupervisor } from '../../src/main/runtime/client.ts';
 import { cleanAll } from '../../src/main/runtime/clean.ts';
 import { poolDir } from '../../src/main/runtime/pool/pool-files.ts';
 import { connectPool, poolTarget } from '../../src/main/runtime/pool/pool-client.ts';
-import { readRecords } from '../../src/main/runtime/records.ts';
+import { processGroup, readRecords } from '../../src/main/runtime/records.ts';
 import { findRunDir } from '../../src/main/runtime/run-dir.ts';
 import { AppPool } from '../../src/main/service/app-pool.ts';
 import { runCli } from '../support/host.ts';
 import { eventually, waitUntil, processesMentioning, testEnv, type TestEnv } from './helpers.ts';
-
-function processGroupOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  } catch {
-    return undefined;
-  }
-}
 
 const LAB = {
   'lab.conf': 'LAB_DESCRIPTION="pool"\npc1[0]=lan\npc2[0]=lan\npc1[image]=tiny\npc2[image]=tiny\n',
@@ -184,7 +175,7 @@ describe('the warm pool (real UML)', () => {
     expect(waiting.images[0]!.ready).toBe(1);
     const pc1 = JSON.parse((await t.cli(['status', lab, '--json'])).stdout).machines.find((m: { name: string }) => m.name === 'pc1').pid as number;
     // The lab's guest still names the pool's folders on its command line: tell it apart by its process group.
-    const poolOnly = () => processesMentioning(pool).filter((p) => processGroupOf(p.pid) !== pc1);
+    const poolOnly = () => processesMentioning(pool).filter((p) => processGroup(p.pid) !== pc1);
     const owner = JSON.parse(readFileSync(join(pool, 'pool.lock'), 'utf8')).pid as number;
     expect(poolOnly().length).toBeGreaterThan(1);
     // The guests' memory folders (/dev/shm/vnetlab-<uid>/pool-…): pc1's, now the lab's, and the waiting one's.

@@ -4,6 +4,7 @@
 // (/proc/<pid>/task/<tid>/children), so the cost follows the guest's own processes, not every process
 // on the host (a walk of all of /proc per machine took 52 s per status at 500 machines: issue 22).
 import { readdirSync, readFileSync } from 'node:fs';
+import { processGroup } from './records.ts';
 
 /** What is read of /proc (a test gives its own, to count reads or to slow them down). */
 export interface ProcReader {
@@ -34,14 +35,7 @@ export const procReader: ProcReader = {
     }
     return kids;
   },
-  group(pid) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-    } catch {
-      return undefined;
-    }
-  },
+  group: processGroup,
   rollup(pid) {
     try {
       return readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
